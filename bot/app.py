@@ -1,0 +1,148 @@
+"""The one place that assembles the bot: config → Application → features → scheduled sweeps."""
+
+from __future__ import annotations
+
+import logging
+from datetime import timedelta
+
+from telegram import (
+    BotCommand,
+    BotCommandScopeAllGroupChats,
+    BotCommandScopeAllPrivateChats,
+    BotCommandScopeChat,
+    LinkPreviewOptions,
+    Update,
+)
+from telegram.constants import ParseMode
+from telegram.error import TelegramError
+from telegram.ext import AIORateLimiter, ApplicationBuilder, ContextTypes, Defaults
+from telegram.request import BaseRequest
+
+from bot.context import App, BotContext, Services, Sweep, services_of
+from config.loader import LoadedConfig
+from handlers import errors, roster, start
+from moderation.clock import Clock, SystemClock
+from moderation.permissions import Role, Where, commands_for
+from storage.db import Database
+
+log = logging.getLogger(__name__)
+
+# Every feature module, in registration order. The unknown-command fallback goes last.
+FEATURES = [start, roster]
+
+ALLOWED_UPDATES = [
+    Update.MESSAGE,
+    Update.EDITED_MESSAGE,
+    Update.CALLBACK_QUERY,
+    Update.CHAT_MEMBER,
+    Update.MY_CHAT_MEMBER,
+    Update.CHAT_JOIN_REQUEST,
+]
+
+
+def build_services(config: LoadedConfig, clock: Clock | None = None) -> Services:
+    clock = clock or SystemClock()
+    services = Services(
+        config=config, db=Database(config.database_url), clock=clock, started_at=clock.now()
+    )
+    for feature in FEATURES:
+        services.commands.extend(getattr(feature, "COMMANDS", []))
+        services.sweeps.extend(getattr(feature, "SWEEPS", []))
+    services.sweeps.append(Sweep("admin-check", timedelta(hours=6), check_admin_rights))
+    return services
+
+
+def build_application(
+    services: Services,
+    token: str,
+    request: BaseRequest | None = None,
+    rate_limit: bool = True,
+) -> App:
+    builder = (
+        ApplicationBuilder()
+        .token(token)
+        .base_url(services.config.bot_api_url)
+        .context_types(ContextTypes(context=BotContext))
+        .defaults(
+            Defaults(
+                parse_mode=ParseMode.HTML, link_preview_options=LinkPreviewOptions(is_disabled=True)
+            )
+        )
+        .post_init(on_startup)
+        .post_shutdown(on_shutdown)
+    )
+    if request is not None:
+        builder = builder.request(request).get_updates_request(request)
+    if rate_limit:
+        # Queues and retries on Telegram's flood limits instead of losing messages.
+        builder = builder.rate_limiter(AIORateLimiter(max_retries=5))  # type: ignore[arg-type]
+    app: App = builder.build()  # type: ignore[assignment]
+    app.bot_data["services"] = services
+    for feature in FEATURES:
+        feature.register(app)
+    start.register_fallback(app)
+    errors.register(app)
+    return app
+
+
+async def check_admin_rights(app: App) -> None:
+    """Ask Telegram what the bot is in each configured group and who the admins are.
+
+    Warns the moderators when the bot is not an admin (it then cannot see members).
+    """
+    services = services_of(app)
+    context = BotContext(app)
+    for group in services.settings.groups:
+        try:
+            member = await app.bot.get_chat_member(group.chat_id, app.bot.id)
+            admins = await app.bot.get_chat_administrators(group.chat_id)
+        except TelegramError as exc:
+            log.warning("cannot check my status in group %s: %s", group.chat_id, exc)
+            continue
+        await roster.record_bot_status(context, group.chat_id, group.title, member)
+        roster.record_admins(
+            services, group.chat_id, group.title, [a for a in admins if a.user.id != app.bot.id]
+        )
+
+
+async def set_command_menus(app: App) -> None:
+    """Members and moderators see different command lists in Telegram's menu."""
+    specs = services_of(app).commands
+
+    def menu(role: Role, where: Where) -> list[BotCommand]:
+        return [BotCommand(s.name, s.description[:256]) for s in commands_for(role, specs, where)]
+
+    await app.bot.set_my_commands(
+        menu(Role.MEMBER, Where.PRIVATE), scope=BotCommandScopeAllPrivateChats()
+    )
+    await app.bot.set_my_commands(
+        menu(Role.MEMBER, Where.GROUP), scope=BotCommandScopeAllGroupChats()
+    )
+    for moderator_id in services_of(app).settings.moderators:
+        try:
+            await app.bot.set_my_commands(
+                menu(Role.MODERATOR, Where.PRIVATE), scope=BotCommandScopeChat(moderator_id)
+            )
+        except TelegramError as exc:  # a moderator who never started the bot
+            log.info("no private command menu for moderator %s: %s", moderator_id, exc)
+
+
+def schedule_sweeps(app: App) -> None:
+    if app.job_queue is None:
+        return
+    for sweep in services_of(app).sweeps:
+
+        async def run(_context: BotContext, sweep: Sweep = sweep) -> None:
+            await sweep.run(app)
+
+        app.job_queue.run_repeating(run, interval=sweep.every, first=1, name=sweep.name)
+
+
+async def on_startup(app: App) -> None:
+    # Sweeps (the admin check among them) run about a second after start, then regularly.
+    await set_command_menus(app)
+    schedule_sweeps(app)
+
+
+async def on_shutdown(app: App) -> None:
+    services_of(app).db.dispose()

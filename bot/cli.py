@@ -1,0 +1,179 @@
+"""The ``imbot`` command line: run, check-config, db, roster, console."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import sys
+from pathlib import Path
+from typing import NoReturn
+
+import click
+from pydantic import ValidationError
+
+from config.loader import ConfigError, Environment, LoadedConfig, load_settings
+from storage.db import Database, DatabaseError, current_revision, describe_url, head_revision
+
+PACKAGED_EXAMPLE = Path(__file__).resolve().parent.parent / "config" / "example.yaml"
+
+config_option = click.option(
+    "--config",
+    "config_path",
+    envvar="IMBOT_CONFIG",
+    required=True,
+    type=click.Path(path_type=Path, dir_okay=False),
+    help="The YAML configuration file (or IMBOT_CONFIG).",
+)
+
+
+def fail(message: str, code: int = 2) -> NoReturn:
+    click.echo(f"error: {message}", err=True)
+    sys.exit(code)
+
+
+def load(config_path: Path) -> LoadedConfig:
+    """Settings plus environment, or a clear message and exit code 2."""
+    try:
+        settings = load_settings(config_path)
+    except ConfigError as exc:
+        click.echo(f"The configuration has {len(exc.problems)} problem(s):", err=True)
+        for problem in exc.problems:
+            click.echo(f"  {problem}", err=True)
+        sys.exit(2)
+    try:
+        environment = Environment()
+    except ValidationError as exc:
+        fail(f"the environment is not valid: {exc}")
+    return LoadedConfig(settings=settings, path=config_path, environment=environment)
+
+
+def open_database(config: LoadedConfig, migrate: bool) -> Database:
+    try:
+        database = Database(config.database_url)
+        database.check()
+        if migrate:
+            database.upgrade()
+    except DatabaseError as exc:
+        fail(f"{exc}. Check DATABASE_URL (e.g. postgresql+psycopg://user@host:5432/imbot).", 3)
+    return database
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+def main() -> None:
+    """imbot: the IM community group bot."""
+
+
+@main.command("check-config")
+@click.argument("config_path", type=click.Path(path_type=Path, dir_okay=False))
+def check_config(config_path: Path) -> None:
+    """Validate a configuration file; exit 0 only when it is valid."""
+    config = load(config_path)
+    groups = ", ".join(f"{g.title} ({g.chat_id})" for g in config.settings.groups)
+    click.echo(f"{config_path}: valid. Groups: {groups}. Time zone: {config.settings.timezone}.")
+
+
+@main.command()
+@config_option
+@click.option("--webhook-url", help="Public HTTPS URL Telegram posts updates to (webhook mode).")
+@click.option("--listen", default="127.0.0.1", show_default=True, help="Webhook listen address.")
+@click.option("--port", default=8443, show_default=True, help="Webhook listen port.")
+def run(config_path: Path, webhook_url: str | None, listen: str, port: int) -> None:
+    """Start the bot (polling by default, webhook with --webhook-url)."""
+    from bot.app import ALLOWED_UPDATES, build_application, build_services
+    from bot.logs import setup_logging
+
+    config = load(config_path)
+    token = config.environment.bot_token.get_secret_value() if config.environment.bot_token else ""
+    if not token:
+        fail("BOT_TOKEN is not set. Put the token BotFather gave you in the environment.")
+    secret = config.environment.webhook_secret
+    if webhook_url and (secret is None or not secret.get_secret_value()):
+        fail("webhook mode needs WEBHOOK_SECRET in the environment (1-256 of A-Z a-z 0-9 _ -).")
+    setup_logging(config.settings.log_level, [token, secret.get_secret_value() if secret else ""])
+    open_database(config, migrate=True).dispose()
+    services = build_services(config)
+    app = build_application(services, token)
+    log = logging.getLogger("imbot")
+    log.info("database %s is at revision %s", describe_url(services.db.engine), head_revision())
+    if webhook_url:
+        assert secret is not None
+        path = webhook_url.rstrip("/").rsplit("/", 1)[-1]
+        app.run_webhook(
+            listen=listen,
+            port=port,
+            url_path=path,
+            webhook_url=webhook_url,
+            secret_token=secret.get_secret_value(),
+            allowed_updates=ALLOWED_UPDATES,
+        )
+    else:
+        app.run_polling(allowed_updates=ALLOWED_UPDATES)
+
+
+@main.group()
+def db() -> None:
+    """Database migrations (DATABASE_URL, else an SQLite file next to the config)."""
+
+
+@db.command("upgrade")
+@config_option
+def db_upgrade(config_path: Path) -> None:
+    """Apply every pending migration."""
+    database = open_database(load(config_path), migrate=True)
+    click.echo(
+        f"{describe_url(database.engine)} is at revision {current_revision(database.engine)}."
+    )
+
+
+@db.command("current")
+@config_option
+def db_current(config_path: Path) -> None:
+    """Show the database's migration revision and the newest one."""
+    database = open_database(load(config_path), migrate=False)
+    click.echo(f"current: {current_revision(database.engine)}  newest: {head_revision()}")
+
+
+@main.command()
+@config_option
+@click.option("--all", "show_all", is_flag=True, help="Include people who left or were removed.")
+def roster(config_path: Path, show_all: bool) -> None:
+    """Print each configured group's roster as the bot knows it."""
+    from storage.roster import RosterRepository
+
+    config = load(config_path)
+    database = open_database(config, migrate=True)
+    with database.transaction() as session:
+        repository = RosterRepository(session)
+        for group in config.settings.groups:
+            rows = repository.members(group.chat_id, present_only=not show_all)
+            click.echo(f"{group.title} ({group.chat_id}): {len(rows)} people")
+            for membership, user in rows:
+                handle = f"@{user.username}" if user.username else f"id {user.id}"
+                click.echo(
+                    f"  {user.display_name} ({handle}) — {membership.status.value}, "
+                    f"{membership.join_method.value}, since "
+                    f"{membership.joined_at:%Y-%m-%d %H:%M} UTC"
+                )
+
+
+@main.command()
+@click.option(
+    "--config",
+    "config_path",
+    type=click.Path(path_type=Path, dir_okay=False),
+    default=PACKAGED_EXAMPLE,
+    show_default=True,
+    help="The configuration to try.",
+)
+@click.option("--db", "database", help="Database URL to use (default: a fresh temporary SQLite).")
+@click.option("--script", type=click.File("r"), help="Read console lines from a file.")
+def console(config_path: Path, database: str | None, script: click.File | None) -> None:
+    """Chat with the real bot locally, over a fake Telegram: no token needed."""
+    from bot.console import run_console
+
+    config = load(config_path)
+    asyncio.run(run_console(config, database, script))  # type: ignore[arg-type]
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,323 @@
+"""``imbot console``: chat with the real bot (same handlers, database and PTB Application)
+over the in-process fake Telegram. Type ``:help`` for the commands."""
+
+from __future__ import annotations
+
+import asyncio
+import shlex
+import sys
+import tempfile
+from collections.abc import Callable
+from dataclasses import replace
+from pathlib import Path
+from typing import TextIO
+
+from bot.faketg import ApiError, FakeMember, FakeUser, SentMessage
+from bot.simulator import Simulator
+from config.loader import LoadedConfig
+from moderation.durations import DurationError, parse_duration
+from storage.roster import RosterRepository
+
+HELP = """\
+Type a line to send it as the current user in the current chat (e.g. /help, hello @all).
+Console commands:
+  :as NAME                 become NAME (a user is created if NAME is new)
+  :group | :dm             talk in the group / in a private chat with the bot
+  :user NAME [Last] [@username]  create a user (usernames are optional, as in Telegram)
+  :users                   list the people in this console
+  :join NAME [LINK#|URL]   NAME joins the group (optionally through an invite link)
+  :add NAME                the current user adds NAME to the group directly
+  :request NAME [LINK#]    NAME asks to join through a join-request link
+  :leave NAME              NAME leaves the group
+  :press N                 press button N of the bot's last message in the current chat
+  :reply N TEXT            reply to message number N in the current chat with TEXT
+  :links                   list invite links the bot created (numbered)
+  :clock [+DURATION]       show the clock, or move it forward (e.g. :clock +3d) and run sweeps
+  :roster                  the bot's roster of the group, from the database
+  :calls [N]               the last N Bot API calls the bot made (default 10)
+  :help | :quit"""
+
+
+class Console:
+    def __init__(self, sim: Simulator, out: TextIO) -> None:
+        self.sim = sim
+        self.out = out
+        self.people: dict[str, FakeUser] = {}
+        self.current: FakeUser | None = None
+        self.in_group = True
+        self.mark = 0
+        self.call_mark = 0
+
+    # ---- output ------------------------------------------------------------------------
+    def say(self, text: str) -> None:
+        print(text, file=self.out, flush=True)
+
+    def chat_label(self, chat_id: int) -> str:
+        if chat_id in self.sim.telegram.groups:
+            return "group"
+        user = self.sim.telegram.users.get(chat_id)
+        return f"dm {user.first_name}" if user else str(chat_id)
+
+    def show_new(self) -> None:
+        """Print what the bot did since the last line: messages, buttons, member actions."""
+        for call in self.sim.telegram.calls[self.call_mark :]:
+            note = describe_call(self.sim, call.method, call.params)
+            if note:
+                self.say(f"  · {note}")
+        self.call_mark = len(self.sim.telegram.calls)
+        for message in self.sim.telegram.sent()[self.mark :]:
+            self.show_message(message)
+        self.mark = len(self.sim.telegram.sent())
+
+    def show_message(self, message: SentMessage) -> None:
+        label = self.chat_label(message.chat_id)
+        reply = f" (reply to #{message.reply_to})" if message.reply_to else ""
+        self.say(f"  bot → [{label}] #{message.message_id}{reply}:")
+        for line in message.text.splitlines() or [""]:
+            self.say(f"      {line}")
+        if message.document:
+            self.say(f"      📎 {message.document[0]} ({len(message.document[1])} bytes)")
+        for number, button in enumerate(message.buttons(), 1):
+            target = button.get("url") or ""
+            self.say(f"      [{number}] {button['text']}{'  → ' + target if target else ''}")
+
+    # ---- people ------------------------------------------------------------------------
+    def person(self, name: str, create: bool = True) -> FakeUser:
+        key = name.lower().lstrip("@")
+        if key not in self.people:
+            if not create:
+                raise ValueError(f"nobody called {name!r}; :users lists people")
+            self.people[key] = self.sim.user(name.capitalize())
+        return self.people[key]
+
+    def prompt(self) -> str:
+        who = self.current.first_name if self.current else "nobody"
+        return f"[{who} @ {'group' if self.in_group else 'dm'}] > "
+
+    # ---- commands ----------------------------------------------------------------------
+    async def handle(self, line: str) -> bool:
+        """Run one console line; False means quit."""
+        line = line.strip()
+        if not line:
+            return True
+        try:
+            if line.startswith(":"):
+                return await self.command(line)
+            if self.current is None:
+                self.say("! choose who you are first: :as NAME")
+                return True
+            if self.in_group:
+                await self.sim.say(self.current, line)
+            else:
+                await self.sim.dm(self.current, line)
+        except ApiError as error:
+            self.say(f"! Telegram says: {error.description}")
+        except (ValueError, LookupError, DurationError) as error:
+            self.say(f"! {error}")
+        self.show_new()
+        return True
+
+    async def command(self, line: str) -> bool:
+        parts = shlex.split(line[1:])
+        if not parts:
+            return True
+        name, args = parts[0].lower(), parts[1:]
+        sim = self.sim
+        if name in ("quit", "q", "exit"):
+            return False
+        if name == "help":
+            self.say(HELP)
+        elif name == "as":
+            self.current = self.person(_need(args, 0, "NAME"))
+            self.say(f"you are now {self.current.name}")
+        elif name == "user":
+            person = self.person(_need(args, 0, "NAME"))
+            if len(args) > 1 and not args[1].startswith("@"):
+                person.last_name = args[1]
+            handle = next((a for a in args[1:] if a.startswith("@")), None)
+            if handle:
+                person.username = handle[1:]
+            self.say(f"{person.name} (@{person.username or '—'}, id {person.id})")
+        elif name == "users":
+            for key, person in self.people.items():
+                member = sim.group.members.get(person.id)
+                status = member.status if member else "not in the group"
+                self.say(
+                    f"  {key}: {person.name} @{person.username or '—'} id {person.id} — {status}"
+                )
+        elif name in ("group", "dm"):
+            self.in_group = name == "group"
+        elif name == "join":
+            person = self.person(_need(args, 0, "NAME"))
+            self.say(f"  ⇢ {person.name} joins the group")
+            await sim.join(person, link=self.link(args[1:]))
+        elif name == "add":
+            if self.current is None:
+                raise ValueError("choose who adds first: :as NAME")
+            person = self.person(_need(args, 0, "NAME"))
+            self.say(f"  ⇢ {self.current.name} adds {person.name} to the group")
+            await sim.join(person, added_by=self.current)
+        elif name == "request":
+            person = self.person(_need(args, 0, "NAME"))
+            self.say(f"  ⇢ {person.name} asks to join the group")
+            await sim.request_join(person, link=self.link(args[1:]))
+        elif name == "leave":
+            person = self.person(_need(args, 0, "NAME"), create=False)
+            self.say(f"  ⇢ {person.name} leaves the group")
+            await sim.leave(person)
+        elif name == "press":
+            await self.press(int(_need(args, 0, "N")))
+        elif name == "reply":
+            if self.current is None:
+                raise ValueError("choose who you are first: :as NAME")
+            chat = sim.group.id if self.in_group else self.current.id
+            await sim.say(
+                self.current, " ".join(args[1:]), chat_id=chat, reply_to=int(_need(args, 0, "N"))
+            )
+        elif name == "links":
+            for number, link in enumerate(sim.telegram.links.values(), 1):
+                state = (
+                    "revoked" if link.revoked else f"used {link.uses}/{link.member_limit or '∞'}"
+                )
+                self.say(f"  [{number}] {link.url} name={link.name!r} {state}")
+        elif name == "clock":
+            if args:
+                delta = parse_duration(args[0].lstrip("+"))
+                await sim.advance(delta)
+            self.say(f"clock: {sim.clock.now():%Y-%m-%d %H:%M} UTC")
+        elif name == "roster":
+            self.show_roster()
+        elif name == "calls":
+            count = int(args[0]) if args else 10
+            for call in sim.telegram.calls[-count:]:
+                self.say(f"  {call.method} {call.params}")
+        else:
+            self.say(f"! unknown console command :{name} — :help lists them")
+        return True
+
+    def link(self, args: list[str]) -> str | None:
+        if not args:
+            return None
+        if args[0].isdigit():
+            links = list(self.sim.telegram.links)
+            index = int(args[0]) - 1
+            if not 0 <= index < len(links):
+                raise ValueError(f"no link number {args[0]}; :links lists them")
+            return links[index]
+        return args[0]
+
+    async def press(self, number: int) -> None:
+        if self.current is None:
+            raise ValueError("choose who presses first: :as NAME")
+        chat = self.sim.group.id if self.in_group else self.current.id
+        candidates = [m for m in self.sim.telegram.sent(chat) if m.buttons() and not m.deleted]
+        if not candidates:
+            raise LookupError("no bot message with buttons in this chat")
+        message = candidates[-1]
+        buttons = message.buttons()
+        if not 1 <= number <= len(buttons):
+            raise ValueError(f"that message has buttons 1 to {len(buttons)}")
+        button = buttons[number - 1]
+        if "callback_data" not in button:
+            self.say(f"(a link button: {button.get('url')})")
+            return
+        await self.sim.feed(
+            self.sim.telegram.press(
+                self.current.id, chat, message.message_id, button["callback_data"]
+            )
+        )
+
+    def show_roster(self) -> None:
+        with self.sim.services.db.transaction() as session:
+            rows = RosterRepository(session).members(self.sim.group.id, present_only=False)
+            self.say(f"roster of {self.sim.group.title}: {sum(m.present for m, _ in rows)} present")
+            for membership, user in rows:
+                self.say(
+                    f"  {user.display_name} (@{user.username or '—'}) — "
+                    f"{membership.status.value}, joined by {membership.join_method.value}"
+                )
+
+
+def _need(args: list[str], index: int, what: str) -> str:
+    if len(args) <= index:
+        raise ValueError(f"missing {what}; :help shows the syntax")
+    return args[index]
+
+
+def describe_call(sim: Simulator, method: str, params: dict[str, object]) -> str | None:
+    """A one-line note for API calls a user would notice other than messages."""
+    users = sim.telegram.users
+
+    def who() -> str:
+        user = users.get(int(str(params.get("user_id", 0))))
+        return user.name if user else str(params.get("user_id"))
+
+    notes: dict[str, Callable[[], str]] = {
+        "restrictChatMember": lambda: (
+            f"bot restricted {who()} ({'can write' if _can_send(params) else 'read-only'})"
+        ),
+        "banChatMember": lambda: f"bot removed {who()} from the group",
+        "unbanChatMember": lambda: f"bot lifted the ban on {who()}",
+        "approveChatJoinRequest": lambda: f"bot approved {who()}'s join request",
+        "declineChatJoinRequest": lambda: f"bot declined {who()}'s join request",
+        "createChatInviteLink": lambda: f"bot created an invite link named {params.get('name')!r}",
+        "revokeChatInviteLink": lambda: "bot revoked an invite link",
+        "deleteMessage": lambda: f"bot deleted message #{params.get('message_id')}",
+        "leaveChat": lambda: "bot left the chat",
+    }
+    note = notes.get(method)
+    return note() if note else None
+
+
+def _can_send(params: dict[str, object]) -> bool:
+    permissions = params.get("permissions")
+    return isinstance(permissions, dict) and bool(permissions.get("can_send_messages"))
+
+
+async def run_console(config: LoadedConfig, database: str | None, script: TextIO | None) -> None:
+    with tempfile.TemporaryDirectory(prefix="imbot-console-") as folder:
+        url = database or f"sqlite:///{Path(folder) / 'console.sqlite3'}"
+        config = replace(
+            config, environment=config.environment.model_copy(update={"database_url": url})
+        )
+        sim = Simulator(config)
+        out = sys.stdout
+        console = Console(sim, out)
+        moderators = config.settings.moderators
+        mira = sim.telegram.add_user(
+            "Mira", "Moderator", "mira_ocha", user_id=moderators[0] if moderators else None
+        )
+        sim.telegram.started.add(mira.id)
+        sim.group.members[mira.id] = FakeMember("creator")
+        console.people["mira"] = mira
+        await sim.start()
+        ivan = sim.user("Ivan", "Koval", "ivan_k")
+        console.people["ivan"] = ivan
+        await sim.join(ivan, added_by=mira)
+        console.mark, console.call_mark = sim.mark(), len(sim.telegram.calls)
+        console.current = mira
+        console.say("imbot console — the real bot over a fake Telegram (no network, no token).")
+        console.say(
+            f"Group: {sim.group.title}. People: mira (moderator, group owner), ivan "
+            "(member). Anyone else you name is created. :help lists the commands."
+        )
+        interactive = script is None and sys.stdin.isatty()
+        source = script or sys.stdin
+        try:
+            while True:
+                if interactive:
+                    try:
+                        line = await asyncio.to_thread(input, console.prompt())
+                    except EOFError:
+                        break
+                else:
+                    line = source.readline()
+                    if not line:
+                        break
+                    console.say(console.prompt() + line.rstrip("\n"))
+                if not await console.handle(line):
+                    break
+        finally:
+            await sim.stop()
+        for error in sim.errors:
+            console.say(f"! the bot raised {error!r} (see the log)")

@@ -1,0 +1,55 @@
+"""What every handler and job can reach: the services, through a typed context."""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from typing import Any, TypeAlias, cast
+
+from telegram.ext import Application, CallbackContext, ExtBot, JobQueue
+
+from config.loader import LoadedConfig
+from config.schema import Settings
+from moderation.clock import Clock
+from moderation.permissions import CommandSpec
+from storage.db import Database
+
+
+@dataclass(frozen=True)
+class Sweep:
+    """A recurring job derived from the database (never a persisted timer)."""
+
+    name: str
+    every: timedelta
+    run: Callable[[App], Awaitable[None]]
+
+
+@dataclass
+class Services:
+    config: LoadedConfig
+    db: Database
+    clock: Clock
+    started_at: datetime
+    commands: list[CommandSpec] = field(default_factory=list)
+    sweeps: list[Sweep] = field(default_factory=list)
+    last_update_at: datetime | None = None
+
+    @property
+    def settings(self) -> Settings:
+        return self.config.settings
+
+
+class BotContext(CallbackContext[ExtBot[None], dict[Any, Any], dict[Any, Any], dict[Any, Any]]):
+    @property
+    def services(self) -> Services:
+        return cast(Services, self.application.bot_data["services"])
+
+
+App: TypeAlias = Application[
+    ExtBot[None], BotContext, dict[Any, Any], dict[Any, Any], dict[Any, Any], JobQueue[BotContext]
+]
+
+
+def services_of(app: App) -> Services:
+    return cast(Services, app.bot_data["services"])

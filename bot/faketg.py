@@ -1,0 +1,878 @@
+"""An in-process fake of the Telegram Bot API, for tests, the console and benchmarks.
+
+It fakes the transport, not the bot: PTB's real ``Application`` and ``ExtBot`` talk to it
+through :class:`FakeRequest` (a ``BaseRequest``), and it answers with valid Bot API JSON.
+It keeps a small model of the world (users, groups, members, invite links, messages) so
+that what the bot does has the consequences Telegram would give it: restricting a member
+produces a ``chat_member`` update, a single-use link stops working, a user who never
+started the bot cannot be written to, malformed HTML is refused.
+"""
+
+from __future__ import annotations
+
+import itertools
+import json
+import re
+import secrets
+from collections import deque
+from dataclasses import dataclass, field
+from html.parser import HTMLParser
+from typing import Any
+
+from telegram._utils.defaultvalue import DEFAULT_NONE
+from telegram._utils.types import ODVInput
+from telegram.request import BaseRequest, RequestData
+
+from moderation.clock import Clock
+
+JSON = dict[str, Any]
+
+PERMISSIONS = (
+    "can_send_messages",
+    "can_send_audios",
+    "can_send_documents",
+    "can_send_photos",
+    "can_send_videos",
+    "can_send_video_notes",
+    "can_send_voice_notes",
+    "can_send_polls",
+    "can_send_other_messages",
+    "can_add_web_page_previews",
+    "can_change_info",
+    "can_invite_users",
+    "can_pin_messages",
+    "can_manage_topics",
+    "can_edit_tag",
+    "can_react_to_messages",
+)
+ADMIN_RIGHTS = (
+    "can_manage_chat",
+    "can_delete_messages",
+    "can_manage_video_chats",
+    "can_restrict_members",
+    "can_promote_members",
+    "can_change_info",
+    "can_invite_users",
+    "can_post_stories",
+    "can_edit_stories",
+    "can_delete_stories",
+    "can_pin_messages",
+    "can_manage_topics",
+)
+TELEGRAM_TAGS = {
+    "b",
+    "strong",
+    "i",
+    "em",
+    "u",
+    "ins",
+    "s",
+    "strike",
+    "del",
+    "a",
+    "code",
+    "pre",
+    "tg-spoiler",
+    "span",
+    "blockquote",
+    "tg-emoji",
+}
+MAX_TEXT = 4096
+MAX_ENTITIES = 100
+
+
+class ApiError(Exception):
+    def __init__(self, code: int, description: str, retry_after: int | None = None) -> None:
+        super().__init__(description)
+        self.code, self.description, self.retry_after = code, description, retry_after
+
+
+# --------------------------------------------------------------------------- world model
+@dataclass
+class FakeUser:
+    id: int
+    first_name: str
+    last_name: str | None = None
+    username: str | None = None
+    language_code: str | None = "en"
+    is_bot: bool = False
+
+    def to_json(self) -> JSON:
+        data: JSON = {"id": self.id, "is_bot": self.is_bot, "first_name": self.first_name}
+        for key in ("last_name", "username", "language_code"):
+            if getattr(self, key):
+                data[key] = getattr(self, key)
+        return data
+
+    @property
+    def name(self) -> str:
+        return f"{self.first_name} {self.last_name}" if self.last_name else self.first_name
+
+
+@dataclass
+class FakeMember:
+    status: str  # creator, administrator, member, restricted, left, kicked
+    permissions: dict[str, bool] = field(default_factory=dict)
+    rights: dict[str, bool] = field(default_factory=dict)
+    until_date: int = 0
+
+    @property
+    def present(self) -> bool:
+        return self.status in ("creator", "administrator", "member", "restricted")
+
+
+@dataclass
+class FakeGroup:
+    id: int
+    title: str
+    members: dict[int, FakeMember] = field(default_factory=dict)
+    join_requests: set[int] = field(default_factory=set)
+
+    def to_json(self) -> JSON:
+        return {"id": self.id, "type": "supergroup", "title": self.title}
+
+
+@dataclass
+class FakeLink:
+    url: str
+    chat_id: int
+    creator_id: int
+    name: str | None = None
+    member_limit: int | None = None
+    expire_date: int | None = None
+    creates_join_request: bool = False
+    revoked: bool = False
+    uses: int = 0
+
+    def to_json(self, creator: JSON) -> JSON:
+        data: JSON = {
+            "invite_link": self.url,
+            "creator": creator,
+            "is_primary": False,
+            "is_revoked": self.revoked,
+            "creates_join_request": self.creates_join_request,
+        }
+        for key in ("name", "member_limit", "expire_date"):
+            if getattr(self, key) is not None:
+                data[key] = getattr(self, key)
+        return data
+
+
+@dataclass
+class SentMessage:
+    chat_id: int
+    message_id: int
+    from_id: int
+    text: str  # plain text, as a user would read it
+    html: str = ""
+    reply_markup: JSON | None = None
+    reply_to: int | None = None
+    date: int = 0
+    mentions: list[int] = field(default_factory=list)  # user ids mentioned by tg://user links
+    document: tuple[str, bytes] | None = None
+    deleted: bool = False
+    edited: bool = False
+
+    def buttons(self) -> list[JSON]:
+        if not self.reply_markup:
+            return []
+        return [b for row in self.reply_markup.get("inline_keyboard", []) for b in row]
+
+
+@dataclass(frozen=True)
+class ApiCall:
+    method: str
+    params: JSON
+
+
+class _TelegramHTML(HTMLParser):
+    """Checks HTML the way Telegram does (only its tags, balanced) and extracts plain text."""
+
+    def __init__(self) -> None:
+        super().__init__(convert_charrefs=True)
+        self.stack: list[str] = []
+        self.text: list[str] = []
+        self.mentions: list[int] = []
+        self.entities = 0
+
+    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
+        if tag not in TELEGRAM_TAGS:
+            raise ApiError(400, f"Bad Request: can't parse entities: unsupported start tag {tag!r}")
+        self.stack.append(tag)
+        self.entities += 1
+        if tag == "a":
+            href = dict(attrs).get("href") or ""
+            found = re.fullmatch(r"tg://user\?id=(\d+)", href)
+            if found:
+                self.mentions.append(int(found.group(1)))
+
+    def handle_endtag(self, tag: str) -> None:
+        if not self.stack or self.stack[-1] != tag:
+            raise ApiError(400, f"Bad Request: can't parse entities: unexpected end tag {tag!r}")
+        self.stack.pop()
+
+    def handle_data(self, data: str) -> None:
+        self.text.append(data)
+
+
+_RAW_LT = re.compile(
+    r"<(?!/?(?:" + "|".join(sorted(TELEGRAM_TAGS, key=len, reverse=True)) + r")[\s>/])"
+)
+_RAW_AMP = re.compile(r"&(?!(?:lt|gt|amp|quot|#\d+|#x[0-9a-fA-F]+);)")
+
+
+def parse_html(text: str) -> tuple[str, list[int]]:
+    """Plain text and mentioned user ids of a Telegram-HTML message, or ApiError(400)."""
+    if _RAW_LT.search(text) or _RAW_AMP.search(text):
+        raise ApiError(400, "Bad Request: can't parse entities: unescaped '<' or '&'")
+    parser = _TelegramHTML()
+    parser.feed(text)
+    parser.close()
+    if parser.stack:
+        raise ApiError(400, f"Bad Request: can't parse entities: unclosed tag {parser.stack[-1]!r}")
+    # Telegram ignores entities past the hundredth: so do the mentions it delivers.
+    return "".join(parser.text), parser.mentions[:MAX_ENTITIES]
+
+
+# --------------------------------------------------------------------------- the fake API
+class FakeTelegram:
+    def __init__(self, clock: Clock, bot_username: str = "imbot") -> None:
+        self.clock = clock
+        self.bot = FakeUser(id=777000111, first_name="IM bot", username=bot_username, is_bot=True)
+        self.users: dict[int, FakeUser] = {self.bot.id: self.bot}
+        self.groups: dict[int, FakeGroup] = {}
+        self.started: set[int] = set()  # users with a private chat with the bot
+        self.blocked: set[int] = set()
+        self.links: dict[str, FakeLink] = {}
+        self.messages: dict[tuple[int, int], SentMessage] = {}
+        self.calls: list[ApiCall] = []
+        self.pending: deque[JSON] = deque()  # updates Telegram would send because of bot calls
+        self.commands: dict[str, list[JSON]] = {}
+        self._failures: dict[str, list[ApiError]] = {}
+        self._update_ids = itertools.count(1)
+        self._message_ids: dict[int, itertools.count[int]] = {}
+        self._user_ids = itertools.count(100001)
+
+    # ---- world set-up ------------------------------------------------------------------
+    def add_user(
+        self,
+        first_name: str,
+        last_name: str | None = None,
+        username: str | None = None,
+        language_code: str | None = "en",
+        user_id: int | None = None,
+    ) -> FakeUser:
+        user = FakeUser(
+            user_id or next(self._user_ids), first_name, last_name, username, language_code
+        )
+        self.users[user.id] = user
+        return user
+
+    def add_group(self, chat_id: int, title: str, bot_admin: bool = True) -> FakeGroup:
+        group = FakeGroup(chat_id, title)
+        group.members[self.bot.id] = (
+            FakeMember("administrator", rights=dict.fromkeys(ADMIN_RIGHTS, True))
+            if bot_admin
+            else FakeMember("member")
+        )
+        self.groups[chat_id] = group
+        return group
+
+    def fail_next(
+        self, method: str, code: int, description: str, retry_after: int | None = None
+    ) -> None:
+        """Make the next call of ``method`` fail as Telegram would."""
+        self._failures.setdefault(method, []).append(ApiError(code, description, retry_after))
+
+    def request(self) -> FakeRequest:
+        return FakeRequest(self)
+
+    # ---- JSON helpers ------------------------------------------------------------------
+    def _now(self) -> int:
+        return int(self.clock.now().timestamp())
+
+    def _next_message_id(self, chat_id: int) -> int:
+        return next(self._message_ids.setdefault(chat_id, itertools.count(1)))
+
+    def chat_json(self, chat_id: int) -> JSON:
+        if chat_id in self.groups:
+            return self.groups[chat_id].to_json()
+        user = self.users[chat_id]
+        data: JSON = {"id": chat_id, "type": "private", "first_name": user.first_name}
+        if user.username:
+            data["username"] = user.username
+        return data
+
+    def member_json(self, chat_id: int, user_id: int) -> JSON:
+        group = self.groups[chat_id]
+        member = group.members.get(user_id, FakeMember("left"))
+        data: JSON = {"status": member.status, "user": self.users[user_id].to_json()}
+        if member.status == "restricted":
+            data.update({p: member.permissions.get(p, False) for p in PERMISSIONS})
+            data["is_member"] = True
+            data["until_date"] = member.until_date
+        elif member.status == "administrator":
+            data.update({r: member.rights.get(r, False) for r in ADMIN_RIGHTS})
+            data.update(can_be_edited=False, is_anonymous=False)
+        elif member.status == "creator":
+            data["is_anonymous"] = False
+        elif member.status == "kicked":
+            data["until_date"] = member.until_date
+        return data
+
+    def _update(self, **payload: Any) -> JSON:
+        return {"update_id": next(self._update_ids), **payload}
+
+    def _set_member(
+        self,
+        chat_id: int,
+        user_id: int,
+        member: FakeMember,
+        actor_id: int,
+        link: FakeLink | None = None,
+        via_request: bool = False,
+    ) -> JSON:
+        """Change a member's status; returns the chat_member update Telegram would send."""
+        group = self.groups[chat_id]
+        old = self.member_json(chat_id, user_id)
+        group.members[user_id] = member
+        change: JSON = {
+            "chat": group.to_json(),
+            "from": self.users[actor_id].to_json(),
+            "date": self._now(),
+            "old_chat_member": old,
+            "new_chat_member": self.member_json(chat_id, user_id),
+        }
+        if link is not None:
+            change["invite_link"] = link.to_json(self.users[link.creator_id].to_json())
+        if via_request:
+            change["via_join_request"] = True
+        kind = "my_chat_member" if user_id == self.bot.id else "chat_member"
+        return self._update(**{kind: change})
+
+    def bot_is_admin(self, chat_id: int) -> bool:
+        member = self.groups[chat_id].members.get(self.bot.id)
+        return member is not None and member.status in ("administrator", "creator")
+
+    def _bot_can(self, chat_id: int, right: str) -> bool:
+        member = self.groups[chat_id].members.get(self.bot.id)
+        return member is not None and (
+            member.status == "creator"
+            or (member.status == "administrator" and member.rights.get(right, False))
+        )
+
+    def _chat_member_visible(self, update: JSON, chat_id: int) -> list[JSON]:
+        # chat_member updates reach only bots that are admins of the chat.
+        return [update] if "my_chat_member" in update or self.bot_is_admin(chat_id) else []
+
+    # ---- what users do (these return the updates Telegram would send the bot) ---------
+    def message(
+        self, user_id: int, chat_id: int, text: str, reply_to: int | None = None, **extra: Any
+    ) -> JSON:
+        if chat_id == user_id:
+            self.started.add(user_id)
+        message_id = self._next_message_id(chat_id)
+        msg: JSON = {
+            "message_id": message_id,
+            "date": self._now(),
+            "chat": self.chat_json(chat_id),
+            "from": self.users[user_id].to_json(),
+            "text": text,
+            **extra,
+        }
+        entities = []
+        if text.startswith("/"):
+            entities.append({"type": "bot_command", "offset": 0, "length": len(text.split()[0])})
+        for found in re.finditer(r"(?<![\w@])@[A-Za-z][A-Za-z0-9_]{3,31}", text):
+            entities.append(
+                {
+                    "type": "mention",
+                    "offset": _utf16_len(text[: found.start()]),
+                    "length": _utf16_len(found.group()),
+                }
+            )
+        if entities:
+            msg["entities"] = entities
+        if reply_to is not None:
+            original = self.messages.get((chat_id, reply_to))
+            if original is not None:
+                msg["reply_to_message"] = self._message_json(original)
+        self.messages[(chat_id, message_id)] = SentMessage(
+            chat_id, message_id, user_id, text, html=text, reply_to=reply_to, date=self._now()
+        )
+        return self._update(message=msg)
+
+    def join(
+        self, user_id: int, chat_id: int, link_url: str | None = None, added_by: int | None = None
+    ) -> list[JSON]:
+        group = self.groups[chat_id]
+        link = None
+        if link_url is not None:
+            link = self.links.get(link_url)
+            if link is None or link.chat_id != chat_id or link.revoked:
+                raise ApiError(400, "INVITE_HASH_INVALID: the link is not valid")
+            if link.expire_date is not None and link.expire_date <= self._now():
+                raise ApiError(400, "INVITE_HASH_EXPIRED: the link has expired")
+            if link.member_limit is not None and link.uses >= link.member_limit:
+                raise ApiError(400, "USERS_TOO_MUCH: the link was already used")
+            if link.creates_join_request:
+                return self.request_join(user_id, chat_id, link_url)
+        current = group.members.get(user_id)
+        if current is not None and current.present:
+            raise ApiError(400, "USER_ALREADY_PARTICIPANT")
+        if added_by is not None and not group.members.get(added_by, FakeMember("left")).present:
+            raise ApiError(400, "only members of the group can add people to it")
+        if current is not None and current.status == "kicked":
+            raise ApiError(403, "USER_BANNED_IN_CHANNEL")
+        if link is not None:
+            link.uses += 1
+        actor = added_by or user_id
+        update = self._set_member(chat_id, user_id, FakeMember("member"), actor, link)
+        service = self._service_message(
+            chat_id, actor, new_chat_members=[self.users[user_id].to_json()]
+        )
+        return [*self._chat_member_visible(update, chat_id), service]
+
+    def leave(self, user_id: int, chat_id: int) -> list[JSON]:
+        update = self._set_member(chat_id, user_id, FakeMember("left"), user_id)
+        service = self._service_message(
+            chat_id, user_id, left_chat_member=self.users[user_id].to_json()
+        )
+        return [*self._chat_member_visible(update, chat_id), service]
+
+    def request_join(self, user_id: int, chat_id: int, link_url: str | None = None) -> list[JSON]:
+        group = self.groups[chat_id]
+        group.join_requests.add(user_id)
+        request: JSON = {
+            "chat": group.to_json(),
+            "from": self.users[user_id].to_json(),
+            "user_chat_id": user_id,
+            "date": self._now(),
+        }
+        link = self.links.get(link_url or "")
+        if link is not None:
+            request["invite_link"] = link.to_json(self.users[link.creator_id].to_json())
+        return [self._update(chat_join_request=request)]
+
+    def press(self, user_id: int, chat_id: int, message_id: int, data: str) -> JSON:
+        message = self.messages[(chat_id, message_id)]
+        if data not in [b.get("callback_data") for b in message.buttons()]:
+            raise ApiError(400, f"no button with data {data!r} on that message")
+        return self._update(
+            callback_query={
+                "id": secrets.token_hex(8),
+                "from": self.users[user_id].to_json(),
+                "chat_instance": str(chat_id),
+                "data": data,
+                "message": self._message_json(message),
+            }
+        )
+
+    def forged_press(self, user_id: int, chat_id: int, message_id: int, data: str) -> JSON:
+        """A callback with data that was never on the message (a hostile client)."""
+        message = self.messages[(chat_id, message_id)]
+        return self._update(
+            callback_query={
+                "id": secrets.token_hex(8),
+                "from": self.users[user_id].to_json(),
+                "chat_instance": str(chat_id),
+                "data": data,
+                "message": self._message_json(message),
+            }
+        )
+
+    def block_bot(self, user_id: int) -> JSON:
+        self.blocked.add(user_id)
+        return self._private_status(user_id, "member", "kicked")
+
+    def set_bot_status(self, chat_id: int, status: str) -> JSON:
+        rights = dict.fromkeys(ADMIN_RIGHTS, True) if status == "administrator" else {}
+        return self._set_member(
+            chat_id, self.bot.id, FakeMember(status, rights=rights), next(iter(self.users))
+        )
+
+    def _private_status(self, user_id: int, old: str, new: str) -> JSON:
+        user = self.users[user_id]
+        return self._update(
+            my_chat_member={
+                "chat": self.chat_json(user_id),
+                "from": user.to_json(),
+                "date": self._now(),
+                "old_chat_member": {"status": old, "user": self.bot.to_json()},
+                "new_chat_member": {"status": new, "user": self.bot.to_json(), "until_date": 0}
+                if new == "kicked"
+                else {"status": new, "user": self.bot.to_json()},
+            }
+        )
+
+    def _service_message(self, chat_id: int, actor_id: int, **payload: Any) -> JSON:
+        return self._update(
+            message={
+                "message_id": self._next_message_id(chat_id),
+                "date": self._now(),
+                "chat": self.chat_json(chat_id),
+                "from": self.users[actor_id].to_json(),
+                **payload,
+            }
+        )
+
+    def _message_json(self, message: SentMessage) -> JSON:
+        data: JSON = {
+            "message_id": message.message_id,
+            "date": message.date,
+            "chat": self.chat_json(message.chat_id),
+            "from": self.users[message.from_id].to_json(),
+            "text": message.text,
+        }
+        if message.reply_markup:
+            data["reply_markup"] = message.reply_markup
+        return data
+
+    # ---- queries for tests and the console ----------------------------------------------
+    def sent(self, chat_id: int | None = None) -> list[SentMessage]:
+        """Messages the bot sent (optionally in one chat), oldest first."""
+        return [
+            m
+            for m in self.messages.values()
+            if m.from_id == self.bot.id and (chat_id is None or m.chat_id == chat_id)
+        ]
+
+    def calls_to(self, method: str) -> list[JSON]:
+        return [c.params for c in self.calls if c.method == method]
+
+    # ---- the Bot API ------------------------------------------------------------------
+    def handle(self, method: str, params: JSON, files: dict[str, tuple[str, bytes]]) -> Any:
+        self.calls.append(ApiCall(method, params))
+        queued = self._failures.get(method)
+        if queued:
+            raise queued.pop(0)
+        handler = getattr(self, f"api_{method}", None)
+        if handler is None:
+            raise ApiError(400, f"Bad Request: method {method} is not implemented by the fake")
+        return handler(params, files) if method == "sendDocument" else handler(params)
+
+    def _group(self, params: JSON) -> FakeGroup:
+        chat_id = int(params["chat_id"])
+        if chat_id not in self.groups:
+            raise ApiError(400, "Bad Request: chat not found")
+        return self.groups[chat_id]
+
+    def _target_chat(self, chat_id: int) -> None:
+        if chat_id in self.groups:
+            if not self.groups[chat_id].members.get(self.bot.id, FakeMember("left")).present:
+                raise ApiError(403, "Forbidden: bot is not a member of the supergroup chat")
+            return
+        if chat_id not in self.users:
+            raise ApiError(400, "Bad Request: chat not found")
+        if chat_id in self.blocked:
+            raise ApiError(403, "Forbidden: bot was blocked by the user")
+        if chat_id not in self.started:
+            raise ApiError(403, "Forbidden: bot can't initiate conversation with a user")
+
+    def api_getMe(self, params: JSON) -> JSON:
+        return {
+            **self.bot.to_json(),
+            "can_join_groups": True,
+            "can_read_all_group_messages": True,
+            "supports_inline_queries": False,
+        }
+
+    def api_setMyCommands(self, params: JSON) -> bool:
+        scope = json.dumps(params.get("scope", {"type": "default"}), sort_keys=True)
+        self.commands[scope] = list(params["commands"])
+        return True
+
+    def api_deleteWebhook(self, params: JSON) -> bool:
+        return True
+
+    def api_setWebhook(self, params: JSON) -> bool:
+        return True
+
+    def api_getUpdates(self, params: JSON) -> list[JSON]:
+        return []
+
+    def api_sendMessage(self, params: JSON) -> JSON:
+        chat_id = int(params["chat_id"])
+        self._target_chat(chat_id)
+        raw = str(params.get("text", ""))
+        if params.get("parse_mode") == "HTML":
+            text, mentions = parse_html(raw)
+        else:
+            text, mentions = raw, []
+        if not text.strip():
+            raise ApiError(400, "Bad Request: message text is empty")
+        if len(text) > MAX_TEXT:
+            raise ApiError(400, "Bad Request: message is too long")
+        markup = params.get("reply_markup")
+        _check_markup(markup)
+        reply = params.get("reply_parameters") or {}
+        message = SentMessage(
+            chat_id,
+            self._next_message_id(chat_id),
+            self.bot.id,
+            text,
+            html=raw,
+            reply_markup=markup,
+            reply_to=reply.get("message_id"),
+            date=self._now(),
+            mentions=mentions,
+        )
+        self.messages[(chat_id, message.message_id)] = message
+        return self._message_json(message)
+
+    def api_sendDocument(self, params: JSON, files: dict[str, tuple[str, bytes]]) -> JSON:
+        chat_id = int(params["chat_id"])
+        self._target_chat(chat_id)
+        document = files.get("document")
+        if document is None:
+            raise ApiError(400, "Bad Request: there is no document in the request")
+        caption = str(params.get("caption", ""))
+        text = parse_html(caption)[0] if params.get("parse_mode") == "HTML" else caption
+        message = SentMessage(
+            chat_id,
+            self._next_message_id(chat_id),
+            self.bot.id,
+            text,
+            html=caption,
+            date=self._now(),
+            document=document,
+        )
+        self.messages[(chat_id, message.message_id)] = message
+        data = self._message_json(message)
+        data["document"] = {
+            "file_id": secrets.token_hex(8),
+            "file_unique_id": secrets.token_hex(4),
+            "file_name": document[0],
+        }
+        return data
+
+    def _existing_message(self, params: JSON) -> SentMessage:
+        key = (int(params["chat_id"]), int(params["message_id"]))
+        message = self.messages.get(key)
+        if message is None or message.deleted:
+            raise ApiError(400, "Bad Request: message to edit not found")
+        return message
+
+    def api_editMessageText(self, params: JSON) -> JSON:
+        message = self._existing_message(params)
+        raw = str(params["text"])
+        text, mentions = parse_html(raw) if params.get("parse_mode") == "HTML" else (raw, [])
+        if len(text) > MAX_TEXT:
+            raise ApiError(400, "Bad Request: message is too long")
+        _check_markup(params.get("reply_markup"))
+        message.text, message.html, message.mentions = text, raw, mentions
+        message.reply_markup = params.get("reply_markup")
+        message.edited = True
+        return self._message_json(message)
+
+    def api_editMessageReplyMarkup(self, params: JSON) -> JSON:
+        message = self._existing_message(params)
+        _check_markup(params.get("reply_markup"))
+        message.reply_markup = params.get("reply_markup")
+        return self._message_json(message)
+
+    def api_deleteMessage(self, params: JSON) -> bool:
+        message = self.messages.get((int(params["chat_id"]), int(params["message_id"])))
+        if message is None or message.deleted:
+            raise ApiError(400, "Bad Request: message to delete not found")
+        if (
+            message.from_id != self.bot.id
+            and message.chat_id in self.groups
+            and not self._bot_can(message.chat_id, "can_delete_messages")
+        ):
+            raise ApiError(400, "Bad Request: message can't be deleted")
+        message.deleted = True
+        return True
+
+    def api_answerCallbackQuery(self, params: JSON) -> bool:
+        return True
+
+    def api_getChatMember(self, params: JSON) -> JSON:
+        group = self._group(params)
+        user_id = int(params["user_id"])
+        if user_id not in self.users:
+            raise ApiError(400, "Bad Request: user not found")
+        return self.member_json(group.id, user_id)
+
+    def api_getChatAdministrators(self, params: JSON) -> list[JSON]:
+        group = self._group(params)
+        return [
+            self.member_json(group.id, uid)
+            for uid, m in group.members.items()
+            if m.status in ("creator", "administrator")
+        ]
+
+    def api_createChatInviteLink(self, params: JSON) -> JSON:
+        group = self._group(params)
+        if not self._bot_can(group.id, "can_invite_users"):
+            raise ApiError(400, "Bad Request: not enough rights to manage chat invite link")
+        if params.get("member_limit") and params.get("creates_join_request"):
+            raise ApiError(400, "Bad Request: can't combine member_limit with join requests")
+        name = params.get("name")
+        if name is not None and len(str(name)) > 32:
+            raise ApiError(400, "Bad Request: invite link name is too long")
+        link = FakeLink(
+            url=f"https://t.me/+{secrets.token_urlsafe(12)}",
+            chat_id=group.id,
+            creator_id=self.bot.id,
+            name=name,
+            member_limit=params.get("member_limit"),
+            expire_date=params.get("expire_date"),
+            creates_join_request=bool(params.get("creates_join_request")),
+        )
+        self.links[link.url] = link
+        return link.to_json(self.bot.to_json())
+
+    def api_revokeChatInviteLink(self, params: JSON) -> JSON:
+        link = self.links.get(str(params["invite_link"]))
+        if link is None:
+            raise ApiError(400, "Bad Request: INVITE_HASH_INVALID")
+        link.revoked = True
+        return link.to_json(self.users[link.creator_id].to_json())
+
+    def _target_member(self, params: JSON, right: str) -> tuple[FakeGroup, int, FakeMember]:
+        group = self._group(params)
+        user_id = int(params["user_id"])
+        if not self._bot_can(group.id, right):
+            raise ApiError(400, "Bad Request: not enough rights to restrict/unrestrict chat member")
+        member = group.members.get(user_id, FakeMember("left"))
+        if member.status == "creator":
+            raise ApiError(400, "Bad Request: can't remove chat owner")
+        if member.status == "administrator":
+            raise ApiError(400, "Bad Request: user is an administrator of the chat")
+        if user_id == self.bot.id:
+            raise ApiError(400, "Bad Request: can't restrict self")
+        return group, user_id, member
+
+    def api_restrictChatMember(self, params: JSON) -> bool:
+        group, user_id, member = self._target_member(params, "can_restrict_members")
+        permissions = params.get("permissions") or {}
+        if not member.present:
+            raise ApiError(400, "Bad Request: user is not a member of the chat")
+        if all(
+            permissions.get(p, False)
+            for p in PERMISSIONS
+            if p not in ("can_edit_tag", "can_react_to_messages")
+        ):
+            new = FakeMember("member")  # Telegram turns a full restore back into 'member'
+        else:
+            new = FakeMember(
+                "restricted",
+                permissions=dict(permissions),
+                until_date=int(params.get("until_date") or 0),
+            )
+        self._queue(self._set_member(group.id, user_id, new, self.bot.id), group.id)
+        return True
+
+    def api_banChatMember(self, params: JSON) -> bool:
+        group, user_id, _member = self._target_member(params, "can_restrict_members")
+        new = FakeMember("kicked", until_date=int(params.get("until_date") or 0))
+        self._queue(self._set_member(group.id, user_id, new, self.bot.id), group.id)
+        return True
+
+    def api_unbanChatMember(self, params: JSON) -> bool:
+        group, user_id, member = self._target_member(params, "can_restrict_members")
+        if member.status == "kicked" or (member.present and not params.get("only_if_banned")):
+            # Unbanning a present member removes them: Telegram's documented behaviour.
+            self._queue(
+                self._set_member(group.id, user_id, FakeMember("left"), self.bot.id), group.id
+            )
+        return True
+
+    def api_approveChatJoinRequest(self, params: JSON) -> bool:
+        group = self._group(params)
+        user_id = int(params["user_id"])
+        if user_id not in group.join_requests:
+            raise ApiError(400, "Bad Request: HIDE_REQUESTER_MISSING")
+        group.join_requests.discard(user_id)
+        update = self._set_member(
+            group.id, user_id, FakeMember("member"), user_id, via_request=True
+        )
+        self._queue(update, group.id)
+        self.pending.append(
+            self._service_message(
+                group.id, user_id, new_chat_members=[self.users[user_id].to_json()]
+            )
+        )
+        return True
+
+    def api_declineChatJoinRequest(self, params: JSON) -> bool:
+        group = self._group(params)
+        user_id = int(params["user_id"])
+        if user_id not in group.join_requests:
+            raise ApiError(400, "Bad Request: HIDE_REQUESTER_MISSING")
+        group.join_requests.discard(user_id)
+        return True
+
+    def api_leaveChat(self, params: JSON) -> bool:
+        chat_id = int(params["chat_id"])
+        if chat_id in self.groups:
+            self.pending.append(
+                self._set_member(chat_id, self.bot.id, FakeMember("left"), self.bot.id)
+            )
+        return True
+
+    def _queue(self, update: JSON, chat_id: int) -> None:
+        self.pending.extend(self._chat_member_visible(update, chat_id))
+
+
+def _utf16_len(text: str) -> int:
+    return len(text.encode("utf-16-le")) // 2
+
+
+def _check_markup(markup: JSON | None) -> None:
+    if not markup:
+        return
+    for row in markup.get("inline_keyboard", []):
+        for button in row:
+            data = button.get("callback_data")
+            if data is not None and not 1 <= len(data.encode()) <= 64:
+                raise ApiError(400, "Bad Request: BUTTON_DATA_INVALID")
+            if not button.get("text"):
+                raise ApiError(400, "Bad Request: BUTTON_TEXT_EMPTY")
+
+
+class FakeRequest(BaseRequest):
+    """PTB's transport, answered by :class:`FakeTelegram` instead of the network."""
+
+    def __init__(self, telegram: FakeTelegram) -> None:
+        self.telegram = telegram
+
+    @property
+    def read_timeout(self) -> float | None:
+        return None
+
+    async def initialize(self) -> None:
+        return None
+
+    async def shutdown(self) -> None:
+        return None
+
+    async def do_request(
+        self,
+        url: str,
+        method: str,
+        request_data: RequestData | None = None,
+        read_timeout: ODVInput[float] = DEFAULT_NONE,
+        write_timeout: ODVInput[float] = DEFAULT_NONE,
+        connect_timeout: ODVInput[float] = DEFAULT_NONE,
+        pool_timeout: ODVInput[float] = DEFAULT_NONE,
+    ) -> tuple[int, bytes]:
+        api_method = url.rsplit("/", 1)[-1]
+        params: JSON = {}
+        files: dict[str, tuple[str, bytes]] = {}
+        if request_data is not None:
+            # Round-trip through JSON so the fake sees exactly what Telegram would receive.
+            params = json.loads(json.dumps(request_data.parameters))
+            for name, part in request_data.multipart_data.items():
+                content = part[1]
+                data = content if isinstance(content, bytes) else content.read()
+                files[name] = (str(part[0]), data)
+        try:
+            result = self.telegram.handle(api_method, params, files)
+        except ApiError as error:
+            body: JSON = {"ok": False, "error_code": error.code, "description": error.description}
+            if error.retry_after is not None:
+                body["parameters"] = {"retry_after": error.retry_after}
+            return error.code, json.dumps(body).encode()
+        return 200, json.dumps({"ok": True, "result": result}).encode()

@@ -1,0 +1,160 @@
+"""Load and validate the YAML configuration and the environment.
+
+A wrong file stops the program with the file, the line, the key path and what was expected.
+Secrets (the bot token, database passwords) come only from the environment.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import yaml
+from pydantic import BaseModel, SecretStr, ValidationError
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from config.schema import Settings
+
+DEFAULT_BOT_API_URL = "https://api.telegram.org/bot"
+
+
+class ConfigError(Exception):
+    """Every problem found in a configuration, one per line."""
+
+    def __init__(self, problems: list[str]) -> None:
+        super().__init__("\n".join(problems))
+        self.problems = problems
+
+
+class Environment(BaseSettings):
+    """Deployment values and secrets, read from environment variables only."""
+
+    model_config = SettingsConfigDict(extra="ignore")
+
+    bot_token: SecretStr | None = None
+    database_url: str | None = None
+    bot_api_url: str | None = None
+    webhook_secret: SecretStr | None = None
+
+
+@dataclass(frozen=True)
+class LoadedConfig:
+    settings: Settings
+    path: Path
+    environment: Environment
+
+    @property
+    def database_url(self) -> str:
+        """``DATABASE_URL``, else an SQLite file next to the config file."""
+        if self.environment.database_url:
+            return self.environment.database_url
+        return f"sqlite:///{self.path.resolve().parent / 'imbot.sqlite3'}"
+
+    @property
+    def bot_api_url(self) -> str:
+        return self.environment.bot_api_url or self.settings.bot_api_url or DEFAULT_BOT_API_URL
+
+
+def _line_index(text: str) -> dict[tuple[str | int, ...], int]:
+    """Map each key path in the YAML document to its line number (1-based)."""
+    index: dict[tuple[str | int, ...], int] = {}
+
+    def walk(node: yaml.Node, path: tuple[str | int, ...]) -> None:
+        index[path] = node.start_mark.line + 1
+        if isinstance(node, yaml.MappingNode):
+            for key_node, value_node in node.value:
+                key = (*path, str(key_node.value))
+                walk(value_node, key)
+                index[key] = key_node.start_mark.line + 1
+        elif isinstance(node, yaml.SequenceNode):
+            for position, item in enumerate(node.value):
+                walk(item, (*path, position))
+
+    try:
+        root = yaml.compose(text, Loader=yaml.SafeLoader)
+    except yaml.YAMLError:
+        return index
+    if root is not None:
+        walk(root, ())
+    return index
+
+
+def _allowed_keys(model: type[BaseModel], loc: tuple[str | int, ...]) -> list[str]:
+    """The keys the schema accepts at ``loc`` (the parent of an unknown key)."""
+    current: Any = model
+    for part in loc:
+        if isinstance(part, int):
+            continue
+        field = current.model_fields.get(part) if hasattr(current, "model_fields") else None
+        if field is None:
+            return []
+        annotation = field.annotation
+        # Unwrap list[X] / X | None to find the nested model.
+        for arg in getattr(annotation, "__args__", ()) or ():
+            if isinstance(arg, type) and issubclass(arg, BaseModel):
+                annotation = arg
+        current = annotation
+    if isinstance(current, type) and issubclass(current, BaseModel):
+        return list(current.model_fields)
+    return []
+
+
+def _format_loc(loc: tuple[str | int, ...]) -> str:
+    text = ""
+    for part in loc:
+        text += f"[{part}]" if isinstance(part, int) else (f".{part}" if text else str(part))
+    return text or "(top level)"
+
+
+def format_validation_error(
+    error: ValidationError, path: Path, text: str, model: type[BaseModel] = Settings
+) -> list[str]:
+    lines = _line_index(text)
+    problems = []
+    for item in error.errors():
+        loc = tuple(part for part in item["loc"] if not isinstance(part, str) or part[:1] != "_")
+        line = next((lines[loc[:n]] for n in range(len(loc), -1, -1) if loc[:n] in lines), None)
+        where = f"{path}:{line}" if line else str(path)
+        if item["type"] == "extra_forbidden":
+            allowed = _allowed_keys(model, loc[:-1])
+            expected = f"; expected one of: {', '.join(allowed)}" if allowed else ""
+            problems.append(f"{where}: {_format_loc(loc)}: unknown key{expected}")
+            continue
+        message = str(item["msg"]).removeprefix("Value error, ")
+        got = ""
+        if item["type"] not in ("missing",) and not isinstance(item.get("input"), dict | list):
+            got = f" (got {str(item.get('input'))[:60]!r})"
+        problems.append(f"{where}: {_format_loc(loc)}: {message}{got}")
+    return problems
+
+
+def load_settings(path: Path | str) -> Settings:
+    """Read and validate a YAML configuration file, raising ConfigError with every problem."""
+    path = Path(path)
+    try:
+        text = path.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        raise ConfigError([f"{path}: no such file"]) from None
+    except (OSError, UnicodeDecodeError) as exc:
+        raise ConfigError([f"{path}: cannot be read as UTF-8 text ({exc})"]) from None
+    try:
+        data = yaml.safe_load(text)
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        where = f"{path}:{mark.line + 1}:{mark.column + 1}" if mark else str(path)
+        problem = getattr(exc, "problem", None) or str(exc)
+        raise ConfigError([f"{where}: invalid YAML: {problem}"]) from None
+    if data is None:
+        raise ConfigError([f"{path}: the file is empty; expected a mapping with at least 'groups'"])
+    if not isinstance(data, dict):
+        raise ConfigError([f"{path}: expected a mapping of settings at the top level"])
+    try:
+        return Settings.model_validate(data)
+    except ValidationError as exc:
+        raise ConfigError(format_validation_error(exc, path, text)) from None
+
+
+def load_config(path: Path | str) -> LoadedConfig:
+    """Settings from the file plus the environment."""
+    return LoadedConfig(settings=load_settings(path), path=Path(path), environment=Environment())

@@ -1,0 +1,37 @@
+"""One error handler: log everything with the update, tell the user nothing internal."""
+
+from __future__ import annotations
+
+import json
+import logging
+
+from telegram import Chat, Update
+from telegram.error import TelegramError
+
+from bot.context import App, BotContext
+
+log = logging.getLogger(__name__)
+
+APOLOGY = "Sorry, something went wrong on my side. Please try again in a moment."
+
+
+async def on_error(update: object, context: BotContext) -> None:
+    payload = update.to_dict() if isinstance(update, Update) else repr(update)
+    log.error(
+        "error while handling an update: %s",
+        json.dumps(payload, ensure_ascii=False, default=str)[:4000],
+        exc_info=context.error,
+    )
+    if not isinstance(update, Update):
+        return
+    chat = update.effective_chat
+    # Only apologise in private: a group should not see the bot's troubles.
+    if chat is not None and chat.type == Chat.PRIVATE:
+        try:
+            await context.bot.send_message(chat.id, APOLOGY)
+        except TelegramError:
+            log.warning("could not send the apology to %s", chat.id)
+
+
+def register(app: App) -> None:
+    app.add_error_handler(on_error)

@@ -1,0 +1,109 @@
+"""/start, /help, and a pointer to /help for commands the bot does not know."""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable
+
+from telegram import Chat, Update
+from telegram.ext import CommandHandler, MessageHandler, filters
+
+from bot.context import App, BotContext
+from handlers.common import role, where
+from handlers.render import esc
+from moderation.permissions import CommandSpec, Role, Where, commands_for
+
+COMMANDS = [
+    CommandSpec("start", "What this bot does", where=Where.PRIVATE),
+    CommandSpec("help", "The commands you can use"),
+]
+
+# Features register deep-link handlers: t.me/<bot>?start=<prefix>_<argument>.
+DeepLinkHandler = Callable[[Update, BotContext, str], Awaitable[None]]
+DEEP_LINKS_KEY = "deep_links"
+
+INTRO = (
+    "Hello {name}! I help run the <b>information management community group</b>: I know who "
+    "sponsored whom, make sure newcomers are introduced, and keep the member list up to date."
+)
+
+
+def add_deep_link(app: App, prefix: str, handler: DeepLinkHandler) -> None:
+    app.bot_data.setdefault(DEEP_LINKS_KEY, {})[prefix] = handler
+
+
+def help_text(specs: list[CommandSpec], user_role: Role, chat_where: Where) -> str:
+    usable = commands_for(user_role, specs, chat_where)
+    lines = ["<b>Commands you can use here</b>"]
+    for spec in usable:
+        usage = f" {esc(spec.usage)}" if spec.usage else ""
+        lines.append(f"/{spec.name}{usage} — {esc(spec.description)}")
+    if chat_where is Where.GROUP:
+        lines.append("Write to me privately for the commands that work there.")
+    if user_role is Role.MODERATOR:
+        lines.append("You are a moderator, so moderator commands are included.")
+    return "\n".join(lines)
+
+
+async def start(update: Update, context: BotContext) -> None:
+    message, user = update.effective_message, update.effective_user
+    if message is None or user is None:
+        return
+    if context.args:
+        payload = context.args[0]
+        prefix, _, argument = payload.partition("_")
+        handler = context.bot_data.get(DEEP_LINKS_KEY, {}).get(prefix)
+        if handler is not None:
+            await handler(update, context, argument)
+            return
+    services = context.services
+    text = (
+        INTRO.format(name=esc(user.first_name))
+        + "\n\n"
+        + help_text(services.commands, role(services, user.id), Where.PRIVATE)
+    )
+    await message.reply_text(text)
+
+
+async def help_command(update: Update, context: BotContext) -> None:
+    message, user = update.effective_message, update.effective_user
+    if message is None or user is None:
+        return
+    services = context.services
+    await message.reply_text(
+        help_text(services.commands, role(services, user.id), where(update.effective_chat))
+    )
+
+
+async def unknown_command(update: Update, context: BotContext) -> None:
+    message = update.effective_message
+    if message is None or message.text is None:
+        return
+    command = message.text.split()[0]
+    name, _, addressee = command[1:].partition("@")
+    if (
+        message.chat.type != Chat.PRIVATE
+        and addressee.lower() != (context.bot.username or "").lower()
+    ):
+        return  # in a group, a command may be meant for another bot: stay quiet
+    await message.reply_text(
+        f"I don't know the command /{esc(name[:32])}. Send /help to see what I can do."
+    )
+
+
+async def private_fallback(update: Update, context: BotContext) -> None:
+    """Plain text in private chat that no feature is waiting for."""
+    if update.effective_message is not None:
+        await update.effective_message.reply_text(
+            "I work with commands. Send /help to see what you can do."
+        )
+
+
+def register(app: App) -> None:
+    app.add_handler(CommandHandler("start", start, filters=filters.ChatType.PRIVATE))
+    app.add_handler(CommandHandler("help", help_command))
+
+
+def register_fallback(app: App) -> None:
+    """Registered after every feature, so it only sees commands nobody handled."""
+    app.add_handler(MessageHandler(filters.COMMAND, unknown_command))
+    app.add_handler(MessageHandler(filters.ChatType.PRIVATE & filters.TEXT, private_fallback))

@@ -1,0 +1,51 @@
+"""Who may do what: members and moderators, and which commands each sees."""
+
+from __future__ import annotations
+
+import enum
+from collections.abc import Collection, Iterable
+from dataclasses import dataclass
+
+
+class Role(enum.IntEnum):
+    MEMBER = 1
+    MODERATOR = 2
+
+
+class Where(enum.StrEnum):
+    PRIVATE = "private"
+    GROUP = "group"
+    ANYWHERE = "anywhere"
+
+
+@dataclass(frozen=True)
+class CommandSpec:
+    """A command, who may use it, and where; feeds /help and setMyCommands."""
+
+    name: str
+    description: str
+    role: Role = Role.MEMBER
+    where: Where = Where.ANYWHERE
+    usage: str = ""
+
+
+def role_of(
+    user_id: int,
+    configured_moderators: Collection[int],
+    group_admin_ids: Collection[int] = (),
+    admins_are_moderators: bool = True,
+) -> Role:
+    if user_id in configured_moderators:
+        return Role.MODERATOR
+    if admins_are_moderators and user_id in group_admin_ids:
+        return Role.MODERATOR
+    return Role.MEMBER
+
+
+def commands_for(role: Role, specs: Iterable[CommandSpec], where: Where) -> list[CommandSpec]:
+    """The commands a user with ``role`` may use in a chat of kind ``where``."""
+    return [
+        spec
+        for spec in specs
+        if spec.role <= role and (spec.where is Where.ANYWHERE or where is spec.where)
+    ]

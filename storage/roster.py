@@ -1,0 +1,184 @@
+"""Queries on the roster: users, groups, memberships and their history."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import datetime
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from moderation.roster import (
+    JoinMethod,
+    MemberStatus,
+    ObservedChange,
+    UserInfo,
+    describe,
+    join_method,
+)
+from storage.models import Group, Membership, MembershipEvent, User
+
+
+class RosterRepository:
+    def __init__(self, session: Session) -> None:
+        self.session = session
+
+    # --- users -----------------------------------------------------------------------------
+    def upsert_user(self, info: UserInfo, now: datetime) -> User:
+        user = self.session.get(User, info.id)
+        if user is None:
+            user = User(
+                id=info.id,
+                first_name=info.first_name,
+                last_name=info.last_name,
+                username=info.username,
+                language_code=info.language_code,
+                is_bot=info.is_bot,
+                started_bot=False,
+                blocked_bot=False,
+                first_seen=now,
+                last_seen=now,
+            )
+            self.session.add(user)
+            return user
+        user.first_name = info.first_name
+        user.last_name = info.last_name
+        user.username = info.username
+        user.language_code = info.language_code or user.language_code
+        user.last_seen = now
+        return user
+
+    def user(self, user_id: int) -> User | None:
+        return self.session.get(User, user_id)
+
+    def user_by_username(self, username: str) -> User | None:
+        name = username.lstrip("@").lower()
+        return self.session.scalars(
+            select(User).where(User.username.is_not(None)).where(User.username.ilike(name))
+        ).first()
+
+    def set_reachable(self, user_id: int, reachable: bool) -> None:
+        """Record that the user started the bot (True) or blocked it (False)."""
+        user = self.session.get(User, user_id)
+        if user is None:
+            return
+        if reachable:
+            user.started_bot, user.blocked_bot = True, False
+        else:
+            user.blocked_bot = True
+
+    # --- groups ----------------------------------------------------------------------------
+    def ensure_group(self, chat_id: int, title: str) -> Group:
+        group = self.session.get(Group, chat_id)
+        if group is None:
+            group = Group(
+                chat_id=chat_id,
+                title=title,
+                bot_status="unknown",
+                bot_is_admin=False,
+                bot_rights="",
+            )
+            self.session.add(group)
+            self.session.flush()
+        return group
+
+    def set_bot_status(
+        self, chat_id: int, title: str, status: str, is_admin: bool, rights: str, now: datetime
+    ) -> bool:
+        """Store the bot's own status in a group; True when it differs from what was known."""
+        group = self.ensure_group(chat_id, title)
+        changed = (group.bot_status, group.bot_is_admin, group.bot_rights) != (
+            status,
+            is_admin,
+            rights,
+        )
+        group.bot_status, group.bot_is_admin, group.bot_rights = status, is_admin, rights
+        group.checked_at = now
+        return changed
+
+    def group(self, chat_id: int) -> Group | None:
+        return self.session.get(Group, chat_id)
+
+    # --- memberships -----------------------------------------------------------------------
+    def membership(self, chat_id: int, user_id: int) -> Membership | None:
+        return self.session.scalars(
+            select(Membership).where(Membership.chat_id == chat_id, Membership.user_id == user_id)
+        ).first()
+
+    def apply_change(
+        self, chat_id: int, change: ObservedChange, now: datetime, cause: str | None = None
+    ) -> Membership | None:
+        """Bring the roster in line with an observed change; None when nothing changed.
+
+        Telegram may report one change twice (a ``chat_member`` update and a service message),
+        so an unchanged status is not recorded again.
+        """
+        membership = self.membership(chat_id, change.user_id)
+        old = membership.status if membership else None
+        if old is change.new_status:
+            return None
+        if membership is None:
+            membership = Membership(
+                chat_id=chat_id,
+                user_id=change.user_id,
+                status=change.new_status,
+                join_method=JoinMethod.UNKNOWN,
+                joined_at=now,
+                updated_at=now,
+            )
+            self.session.add(membership)
+        arriving = change.new_status.present and not (old is not None and old.present)
+        if arriving:
+            membership.join_method = (
+                join_method(change) if change.old_status is not None else JoinMethod.UNKNOWN
+            )
+            membership.invite_link_name = change.invite_link_name
+            membership.added_by_id = (
+                change.actor_id if membership.join_method is JoinMethod.ADDED else None
+            )
+            membership.joined_at = now
+            membership.left_at = None
+        elif not change.new_status.present:
+            membership.left_at = now
+        membership.status = change.new_status
+        membership.updated_at = now
+        self.session.add(
+            MembershipEvent(
+                chat_id=chat_id,
+                user_id=change.user_id,
+                at=now,
+                old_status=old.value if old else None,
+                new_status=change.new_status.value,
+                actor_id=change.actor_id,
+                cause=(cause or describe(change))[:255],
+            )
+        )
+        self.session.flush()
+        return membership
+
+    def members(self, chat_id: int, present_only: bool = True) -> Sequence[tuple[Membership, User]]:
+        query = (
+            select(Membership, User)
+            .join(User, User.id == Membership.user_id)
+            .where(Membership.chat_id == chat_id)
+            .order_by(User.first_name, User.last_name, User.id)
+        )
+        if present_only:
+            query = query.where(Membership.status.not_in([MemberStatus.LEFT, MemberStatus.REMOVED]))
+        return [(m, u) for m, u in self.session.execute(query)]
+
+    def admin_ids(self, chat_id: int) -> set[int]:
+        return set(
+            self.session.scalars(
+                select(Membership.user_id).where(
+                    Membership.chat_id == chat_id,
+                    Membership.status.in_([MemberStatus.ADMIN, MemberStatus.OWNER]),
+                )
+            )
+        )
+
+    def events(self, chat_id: int, user_id: int | None = None) -> Sequence[MembershipEvent]:
+        query = select(MembershipEvent).where(MembershipEvent.chat_id == chat_id)
+        if user_id is not None:
+            query = query.where(MembershipEvent.user_id == user_id)
+        return self.session.scalars(query.order_by(MembershipEvent.id)).all()

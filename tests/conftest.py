@@ -1,0 +1,62 @@
+"""Fixtures: a config, a fresh database (SQLite, or TEST_DATABASE_URL), and the simulator."""
+
+from __future__ import annotations
+
+import os
+import uuid
+from collections.abc import AsyncIterator, Iterator
+from pathlib import Path
+
+import pytest
+from sqlalchemy import create_engine, text
+
+from bot.simulator import Simulator
+from config.loader import Environment, LoadedConfig, load_settings
+from moderation.clock import FakeClock
+
+EXAMPLE = Path(__file__).resolve().parent.parent / "config" / "example.yaml"
+GROUP_ID = -1001234567890
+MODERATOR_ID = 111111111
+
+
+@pytest.fixture
+def database_url(tmp_path: Path) -> Iterator[str]:
+    """SQLite in a temporary folder, or a fresh schema on TEST_DATABASE_URL (PostgreSQL)."""
+    server = os.environ.get("TEST_DATABASE_URL")
+    if not server:
+        yield f"sqlite:///{tmp_path / 'test.sqlite3'}"
+        return
+    schema = f"t_{uuid.uuid4().hex[:12]}"
+    admin = create_engine(server, isolation_level="AUTOCOMMIT")
+    with admin.connect() as connection:
+        connection.execute(text(f'CREATE SCHEMA "{schema}"'))
+    separator = "&" if "?" in server else "?"
+    yield f"{server}{separator}options=-csearch_path%3D{schema}"
+    with admin.connect() as connection:
+        connection.execute(text(f'DROP SCHEMA "{schema}" CASCADE'))
+    admin.dispose()
+
+
+@pytest.fixture
+def config(database_url: str, tmp_path: Path) -> LoadedConfig:
+    return LoadedConfig(
+        settings=load_settings(EXAMPLE),
+        path=tmp_path / "config.yaml",
+        environment=Environment(database_url=database_url, bot_token=None),
+    )
+
+
+@pytest.fixture
+def clock() -> FakeClock:
+    return FakeClock()
+
+
+@pytest.fixture
+async def sim(config: LoadedConfig, clock: FakeClock) -> AsyncIterator[Simulator]:
+    simulator = Simulator(config, clock)
+    moderator = simulator.telegram.add_user("Mira", "Moderator", "mira_ocha", user_id=MODERATOR_ID)
+    simulator.telegram.started.add(moderator.id)
+    await simulator.start()
+    yield simulator
+    await simulator.stop()
+    assert not simulator.errors, f"the bot raised: {simulator.errors!r}"

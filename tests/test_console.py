@@ -1,0 +1,50 @@
+"""The console runs the real bot: a newcomer can try it without a token."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from click.testing import CliRunner
+
+from bot.cli import main
+
+
+def run_console(tmp_path: Path, lines: list[str]) -> str:
+    script = tmp_path / "script.txt"
+    script.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    result = CliRunner().invoke(main, ["console", "--script", str(script)])
+    assert result.exit_code == 0, result.output
+    return result.output
+
+
+def test_console_start_join_leave_and_roster(tmp_path: Path) -> None:
+    output = run_console(
+        tmp_path,
+        [
+            ":as olena",
+            ":dm",
+            "/start",
+            ":as ivan",
+            ":add pavlo",
+            ":roster",
+            ":leave pavlo",
+            ":roster",
+            ":clock +1d",
+            ":quit",
+        ],
+    )
+    assert "bot → [dm Olena]" in output and "Hello Olena!" in output
+    assert "Ivan Koval adds Pavlo to the group" in output
+    assert "Pavlo (@—) — member, joined by added" in output
+    assert "Pavlo (@—) — left, joined by added" in output
+    assert "clock: 2026-11-24 09:00 UTC" in output
+    assert "the bot raised" not in output
+
+
+def test_console_reports_mistakes_politely(tmp_path: Path) -> None:
+    output = run_console(tmp_path, [":join", ":press 3", ":clock +soon", ":leave nobody", ":frob"])
+    assert "! missing NAME" in output
+    assert "! no bot message with buttons" in output
+    assert "! expected a duration" in output
+    assert "! nobody called 'nobody'" in output
+    assert "! unknown console command :frob" in output

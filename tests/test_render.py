@@ -1,0 +1,43 @@
+"""Nothing a user types is ever rendered as markup; durations read and print consistently."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+
+from bot.faketg import parse_html
+from handlers.render import chunk_lines, esc, mention
+from moderation.durations import DurationError, format_duration, parse_duration
+
+
+@given(st.text(min_size=1))
+def test_escaped_text_reads_back_verbatim(text: str) -> None:
+    plain, mentions = parse_html(f"<b>{esc(text)}</b>")
+    assert plain == text
+    assert mentions == []
+
+
+@given(st.integers(min_value=1, max_value=2**52), st.text(min_size=1, max_size=50))
+def test_mentions_keep_names_plain(user_id: int, name: str) -> None:
+    plain, mentions = parse_html(mention(user_id, name))
+    assert plain == name and mentions == [user_id]
+
+
+@given(st.lists(st.text(max_size=5000), max_size=20))
+def test_chunks_respect_telegram_length(lines: list[str]) -> None:
+    assert all(len(chunk) <= 4096 for chunk in chunk_lines(lines))
+
+
+@given(st.integers(min_value=60, max_value=10**8).map(lambda s: s - s % 60))
+def test_duration_round_trip(seconds: int) -> None:
+    shown = format_duration(timedelta(seconds=seconds)).replace(" ", "")
+    assert parse_duration(shown) == timedelta(seconds=seconds)
+
+
+@pytest.mark.parametrize("bad", ["", "-5m", "0m", "5x", "m", "1.5h", "99999999d", "soon"])
+def test_bad_durations_say_what_was_expected(bad: str) -> None:
+    with pytest.raises(DurationError, match="duration such as 30m"):
+        parse_duration(bad)
