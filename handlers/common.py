@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import functools
 import logging
+from collections.abc import Awaitable, Callable
 
 from telegram import Chat, Update
 from telegram import User as TgUser
@@ -71,6 +73,28 @@ async def tell_moderators(context: BotContext, text: str) -> int:
     if not delivered:
         log.warning("no moderator could be reached privately: %s", text)
     return delivered
+
+
+Handler = Callable[[Update, BotContext], Awaitable[None]]
+
+NOT_A_MODERATOR = "Sorry, only the group's moderators can use this command."
+
+
+def moderators_only(handler: Handler) -> Handler:
+    """The one permission guard for admin commands: refuse politely, change nothing."""
+
+    @functools.wraps(handler)
+    async def guarded(update: Update, context: BotContext) -> None:
+        user = update.effective_user
+        if user is None or role(context.services, user.id) is not Role.MODERATOR:
+            if update.callback_query is not None:
+                await update.callback_query.answer(NOT_A_MODERATOR, show_alert=True)
+            elif update.effective_message is not None:
+                await update.effective_message.reply_text(NOT_A_MODERATOR)
+            return
+        await handler(update, context)
+
+    return guarded
 
 
 def is_configured_group(services: Services, update: Update) -> bool:
