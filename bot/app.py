@@ -20,7 +20,7 @@ from telegram.request import BaseRequest
 
 from bot.context import App, BotContext, Services, Sweep, services_of
 from config.loader import LoadedConfig
-from handlers import errors, roster, start
+from handlers import errors, introductions, joins, members, roster, start
 from moderation.clock import Clock, SystemClock
 from moderation.permissions import Role, Where, commands_for
 from storage.db import Database
@@ -28,7 +28,7 @@ from storage.db import Database
 log = logging.getLogger(__name__)
 
 # Every feature module, in registration order. The unknown-command fallback goes last.
-FEATURES = [start, roster]
+FEATURES = [roster, introductions, joins, members, start]
 
 ALLOWED_UPDATES = [
     Update.MESSAGE,
@@ -45,7 +45,8 @@ def build_services(config: LoadedConfig, clock: Clock | None = None) -> Services
     services = Services(
         config=config, db=Database(config.database_url), clock=clock, started_at=clock.now()
     )
-    for feature in FEATURES:
+    # /start and /help first in every menu; then features in order.
+    for feature in [start, *[f for f in FEATURES if f is not start]]:
         services.commands.extend(getattr(feature, "COMMANDS", []))
         services.sweeps.extend(getattr(feature, "SWEEPS", []))
     services.sweeps.append(Sweep("admin-check", timedelta(hours=6), check_admin_rights))

@@ -102,11 +102,11 @@ class Console:
             return True
         try:
             if line.startswith(":"):
-                return await self.command(line)
-            if self.current is None:
+                if not await self.command(line):
+                    return False
+            elif self.current is None:
                 self.say("! choose who you are first: :as NAME")
-                return True
-            if self.in_group:
+            elif self.in_group:
                 await self.sim.say(self.current, line)
             else:
                 await self.sim.dm(self.current, line)
@@ -264,6 +264,12 @@ def describe_call(sim: Simulator, method: str, params: dict[str, object]) -> str
         "revokeChatInviteLink": lambda: "bot revoked an invite link",
         "deleteMessage": lambda: f"bot deleted message #{params.get('message_id')}",
         "leaveChat": lambda: "bot left the chat",
+        "editMessageText": lambda: (
+            f"bot edited message #{params.get('message_id')}: "
+            + sim.telegram.messages[
+                (int(str(params["chat_id"])), int(str(params["message_id"])))
+            ].text.replace("\n", " / ")
+        ),
     }
     note = notes.get(method)
     return note() if note else None
@@ -291,9 +297,11 @@ async def run_console(config: LoadedConfig, database: str | None, script: TextIO
         sim.group.members[mira.id] = FakeMember("creator")
         console.people["mira"] = mira
         await sim.start()
+        # Ivan was in the group before the bot: it learns about him when he speaks.
         ivan = sim.user("Ivan", "Koval", "ivan_k")
         console.people["ivan"] = ivan
-        await sim.join(ivan, added_by=mira)
+        sim.group.members[ivan.id] = FakeMember("member")
+        await sim.say(ivan, "Morning all")
         console.mark, console.call_mark = sim.mark(), len(sim.telegram.calls)
         console.current = mira
         console.say("imbot console — the real bot over a fake Telegram (no network, no token).")

@@ -39,6 +39,9 @@ class MembershipPolicy(StrictModel):
     restrict_until_introduced: bool = True
     out_of_country_max: Duration = timedelta(days=90)
     checkin_every: Duration = timedelta(days=90)
+    invite_link_valid: Duration = timedelta(days=7)
+    join_request_timeout: Duration = timedelta(hours=24)
+    join_requests_to: Literal["group", "moderators"] = "group"
 
     @model_validator(mode="after")
     def _reminders_before_deadline(self) -> MembershipPolicy:
@@ -62,6 +65,7 @@ class Settings(StrictModel):
     moderators: list[Annotated[int, Field(gt=0)]] = Field(default_factory=list)
     group_admins_are_moderators: bool = True
     organisations: list[ShortText] = Field(default_factory=list)
+    allow_unlisted_organisations: bool = True
     clusters: list[ShortText] = Field(default_factory=list)
     groups: list[GroupConfig] = Field(min_length=1)
     bot_api_url: str | None = None

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import functools
 import logging
-from collections.abc import Awaitable, Callable
+from collections.abc import Callable, Coroutine
+from typing import Any
 
 from telegram import Chat, Update
 from telegram import User as TgUser
@@ -75,7 +76,7 @@ async def tell_moderators(context: BotContext, text: str) -> int:
     return delivered
 
 
-Handler = Callable[[Update, BotContext], Awaitable[None]]
+Handler = Callable[[Update, BotContext], Coroutine[Any, Any, None]]
 
 NOT_A_MODERATOR = "Sorry, only the group's moderators can use this command."
 

@@ -35,7 +35,7 @@ def test_console_start_join_leave_and_roster(tmp_path: Path) -> None:
     )
     assert "bot → [dm Olena]" in output and "Hello Olena!" in output
     assert "Ivan Koval adds Pavlo to the group" in output
-    assert "Pavlo (@—) — member, joined by added" in output
+    assert "Pavlo (@—) — restricted, joined by added" in output  # held until introduced
     assert "Pavlo (@—) — left, joined by added" in output
     assert "clock: 2026-11-24 09:00 UTC" in output
     assert "the bot raised" not in output

@@ -14,11 +14,11 @@ async def test_join_via_invite_link_records_link_name(sim: Simulator) -> None:
     await sim.join(olena, link=link["invite_link"])
     found = membership(sim, olena.id)
     assert found is not None
-    assert found.status is MemberStatus.MEMBER
+    assert found.status is MemberStatus.RESTRICTED  # held until introduced
     assert found.join_method is JoinMethod.INVITE_LINK
     assert found.invite_link_name == "spons-ivan"
-    # chat_member update and service message both arrived: recorded once.
-    assert [e.new_status for e in events(sim, olena.id)] == ["member"]
+    # chat_member update and service message both arrived: the join is recorded once.
+    assert [e.new_status for e in events(sim, olena.id)] == ["member", "restricted"]
 
 
 async def test_added_directly_records_who_added(sim: Simulator) -> None:
@@ -37,8 +37,14 @@ async def test_leave_and_rejoin(sim: Simulator) -> None:
     assert status(sim, ivan.id) is MemberStatus.LEFT
     assert membership(sim, ivan.id).left_at == sim.clock.now()  # type: ignore[union-attr]
     await sim.join(ivan)
-    assert status(sim, ivan.id) is MemberStatus.MEMBER
-    assert [e.new_status for e in events(sim, ivan.id)] == ["member", "left", "member"]
+    assert status(sim, ivan.id) is MemberStatus.RESTRICTED
+    assert [e.new_status for e in events(sim, ivan.id)] == [
+        "member",
+        "restricted",
+        "left",
+        "member",
+        "restricted",
+    ]
 
 
 async def test_restriction_removal_and_promotion_are_tracked(sim: Simulator) -> None:

@@ -1,0 +1,560 @@
+"""Sponsored joins: every arrival is attributed to a sponsor or held for the moderators.
+
+Ways in: a sponsor's personal link (/invite), a member adding someone directly, a join request
+that a member vouches for. Anything else is held (read-only) until a moderator decides.
+A sweep reminds incomplete introductions and removes newcomers past the deadline.
+"""
+
+from __future__ import annotations
+
+import logging
+from datetime import timedelta
+
+from telegram import (
+    ChatMemberUpdated,
+    ChatPermissions,
+    InlineKeyboardButton,
+    InlineKeyboardMarkup,
+    Update,
+)
+from telegram.error import BadRequest, Forbidden, TelegramError
+from telegram.ext import CallbackQueryHandler, ChatJoinRequestHandler, ChatMemberHandler
+
+from bot.context import App, BotContext, Sweep, services_of
+from config.schema import GroupConfig
+from handlers.common import moderators_only, send_private, tell_moderators, user_info
+from handlers.introductions import deep_link, post_or_update_card
+from handlers.render import esc, mention
+from handlers.roster import observed
+from moderation.introductions import (
+    Action,
+    IntroStatus,
+    introduction_due,
+    invitation_id_from_link_name,
+)
+from moderation.roster import MemberStatus
+from storage.introductions import IntroductionRepository
+from storage.models import Introduction, JoinRequest
+from storage.roster import RosterRepository
+
+log = logging.getLogger(__name__)
+
+# Runs after the roster (group -1) has recorded the change.
+MEMBERSHIP_GROUP = 1
+
+
+# --------------------------------------------------------------------------- arrivals
+async def on_member_change(update: Update, context: BotContext) -> None:
+    change = update.chat_member
+    services = context.services
+    if change is None:
+        return
+    group = services.settings.group(change.chat.id)
+    if group is None or change.new_chat_member.user.is_bot:
+        return
+    seen = observed(change)
+    was_present = seen.old_status is not None and seen.old_status.present
+    if seen.new_status.present and not was_present:
+        await admit(context, group, change)
+    elif was_present and not seen.new_status.present:
+        with services.db.transaction() as session:
+            intro = IntroductionRepository(session).introduction(group.chat_id, seen.user_id)
+            if intro is not None and intro.status is not IntroStatus.REMOVED:
+                intro.status = IntroStatus.LEFT
+                intro.updated_at = services.clock.now()
+
+
+async def admit(context: BotContext, group: GroupConfig, change: ChatMemberUpdated) -> None:
+    """Attribute a newcomer to a sponsor (or hold them), hold them read-only, post the card."""
+    services = context.services
+    now = services.clock.now()
+    seen = observed(change)
+    user_id = seen.user_id
+    link_url = change.invite_link.invite_link if change.invite_link else None
+    with services.db.transaction() as session:
+        repo = IntroductionRepository(session)
+        roster = RosterRepository(session)
+
+        def present(member_id: int | None) -> bool:
+            found = roster.membership(group.chat_id, member_id) if member_id else None
+            return found is not None and found.present
+
+        invitation, sponsor, note = None, None, ""
+        if seen.new_status in (MemberStatus.ADMIN, MemberStatus.OWNER):
+            note = "joined as an admin of the group"
+        elif link_url is not None or seen.invite_link_name is not None:
+            invitation = repo.invitation_by_link(link_url) or repo.invitation(
+                invitation_id_from_link_name(seen.invite_link_name) or 0
+            )
+            if invitation is None or invitation.chat_id != group.chat_id:
+                note, invitation = "joined through a link that is not a sponsor's", None
+            elif not repo.use_invitation(invitation.id, user_id):
+                note, invitation = "joined through a sponsor's link that was already used", None
+            elif not present(invitation.sponsor_id):
+                note = "their sponsor left the group before they joined"
+                invitation = None
+            else:
+                sponsor, note = invitation.sponsor_id, "sponsor's personal invite link"
+        elif seen.via_join_request:
+            request = next(
+                (r for r in repo.open_join_requests(group.chat_id) if r.user_id == user_id), None
+            ) or _approved_request(repo, group, user_id)
+            if request is not None and request.sponsor_id is not None:
+                sponsor = request.sponsor_id
+                note = "join request vouched for by the sponsor"
+                invitation = repo.invitation(request.invitation_id or 0)
+            elif request is not None and request.decided_by_id is not None:
+                sponsor, note = request.decided_by_id, "join request approved by a moderator"
+            else:
+                note = "join request approved outside the bot"
+        elif seen.actor_id is not None and seen.actor_id != user_id:
+            if present(seen.actor_id):
+                sponsor, note = seen.actor_id, "added to the group by the sponsor"
+            else:
+                note = "added by someone who is not a member"
+        else:
+            note = "joined without a sponsor (e.g. the group's general link)"
+
+        if seen.new_status in (MemberStatus.ADMIN, MemberStatus.OWNER):
+            status = IntroStatus.COMPLETE
+        else:
+            status = IntroStatus.PENDING if sponsor is not None else IntroStatus.HELD
+        intro = repo.start_admission(group.chat_id, user_id, now, status, sponsor, note)
+        if invitation is not None:
+            intro.first_name, intro.last_name = invitation.first_name, invitation.last_name
+            intro.organisation, intro.role = invitation.organisation, invitation.role
+            intro.category, intro.end_date = invitation.category, invitation.end_date
+            intro.reason = invitation.reason
+            intro.sponsor_done_at = now
+        intro_id = intro.id
+    if status is IntroStatus.COMPLETE:
+        return
+    if group.membership.restrict_until_introduced:
+        try:
+            await context.bot.restrict_chat_member(
+                group.chat_id, user_id, ChatPermissions.no_permissions()
+            )
+        except TelegramError as exc:
+            await _missing_right(context, group, "restrict members", exc)
+    await post_or_update_card(context, intro_id)
+    await _notify_after_arrival(context, group, intro_id)
+
+
+def _approved_request(
+    repo: IntroductionRepository, group: GroupConfig, user_id: int
+) -> JoinRequest | None:
+    return repo.approved_join_request(group.chat_id, user_id)
+
+
+async def _notify_after_arrival(context: BotContext, group: GroupConfig, intro_id: int) -> None:
+    services = context.services
+    with services.db.transaction() as session:
+        intro = IntroductionRepository(session).introduction_by_id(intro_id)
+        newcomer = RosterRepository(session).user(intro.user_id) if intro else None
+    if intro is None or newcomer is None:
+        return
+    name = esc(newcomer.display_name)
+    if intro.status is IntroStatus.HELD:
+        buttons = InlineKeyboardMarkup(
+            [
+                [
+                    InlineKeyboardButton("I sponsor them", callback_data=f"held:{intro.id}:s"),
+                    InlineKeyboardButton("Remove", callback_data=f"held:{intro.id}:r"),
+                ]
+            ]
+        )
+        for moderator_id in services.settings.moderators:
+            await send_private(
+                context,
+                moderator_id,
+                f"{mention(newcomer.id, newcomer.display_name)} joined "
+                f"<b>{esc(group.title)}</b> without a known sponsor "
+                f"({esc(intro.sponsor_note)}). They can only read until you "
+                "decide.",
+                reply_markup=buttons,
+            )
+        return
+    if intro.sponsor_done_at is None and intro.sponsor_id is not None:
+        await send_private(
+            context,
+            intro.sponsor_id,
+            f"You brought {name} into <b>{esc(group.title)}</b>. Please introduce them: name, "
+            "organisation and role.",
+            reply_markup=InlineKeyboardMarkup(
+                [
+                    [
+                        InlineKeyboardButton(
+                            f"Introduce {newcomer.first_name}"[:60],
+                            url=deep_link(context, f"intro_{intro.id}"),
+                        )
+                    ]
+                ]
+            ),
+        )
+
+
+async def _missing_right(
+    context: BotContext, group: GroupConfig, right: str, error: TelegramError
+) -> None:
+    log.warning("group %s: cannot %s: %s", group.chat_id, right, error)
+    await tell_moderators(
+        context,
+        f"In <b>{esc(group.title)}</b> I could not {esc(right)}: "
+        f"{esc(error.message)}. Please check my admin rights.",
+    )
+
+
+# --------------------------------------------------------------------------- held newcomers
+@moderators_only
+async def decide_held(update: Update, context: BotContext) -> None:
+    query = update.callback_query
+    assert query is not None and query.data is not None
+    _, raw_id, decision = query.data.split(":")
+    services = context.services
+    now = services.clock.now()
+    with services.db.transaction() as session:
+        repo = IntroductionRepository(session)
+        intro = repo.introduction_by_id(int(raw_id))
+        if intro is None or intro.status is not IntroStatus.HELD:
+            intro = None
+        elif decision == "s":
+            intro.status, intro.sponsor_id = IntroStatus.PENDING, query.from_user.id
+            intro.sponsor_note = "a moderator decided to sponsor them"
+            intro.updated_at = now
+        else:
+            repo.claim_status(intro.id, IntroStatus.HELD, IntroStatus.REMOVED, now)
+    if intro is None:
+        await query.answer("Already decided by someone else.", show_alert=True)
+        return
+    await query.answer()
+    if decision == "s":
+        await query.edit_message_text(
+            "You sponsor them now. Please introduce them:",
+            reply_markup=InlineKeyboardMarkup(
+                [[InlineKeyboardButton("Introduce", url=deep_link(context, f"intro_{intro.id}"))]]
+            ),
+        )
+        await post_or_update_card(context, intro.id)
+    else:
+        await query.edit_message_text("Removed. They can come back through a sponsor.")
+        await remove_member(context, intro, "a moderator decided to remove them")
+
+
+async def remove_member(context: BotContext, intro: Introduction, why: str) -> bool:
+    """Remove (not ban for good): ban then unban, so they can come back through a sponsor."""
+    group = context.services.settings.group(intro.chat_id)
+    assert group is not None
+    try:
+        await context.bot.ban_chat_member(intro.chat_id, intro.user_id)
+        await context.bot.unban_chat_member(intro.chat_id, intro.user_id, only_if_banned=True)
+    except BadRequest as exc:
+        await _missing_right(context, group, f"remove a newcomer ({why})", exc)
+        return False
+    with context.services.db.transaction() as session:
+        user = RosterRepository(session).user(intro.user_id)
+    name = user.display_name if user else str(intro.user_id)
+    await context.bot.send_message(
+        intro.chat_id,
+        f"{esc(name)} was removed: {esc(why)}. They are welcome back through a sponsor.",
+    )
+    return True
+
+
+# --------------------------------------------------------------------------- join requests
+async def on_join_request(update: Update, context: BotContext) -> None:
+    request = update.chat_join_request
+    services = context.services
+    if request is None:
+        return
+    group = services.settings.group(request.chat.id)
+    if group is None:
+        return
+    with services.db.transaction() as session:
+        RosterRepository(session).upsert_user(user_info(request.from_user), services.clock.now())
+        row = IntroductionRepository(session).add_join_request(
+            group.chat_id, request.from_user.id, services.clock.now()
+        )
+        row_id = row.id
+    name = mention(request.from_user.id, request.from_user.full_name)
+    buttons = InlineKeyboardMarkup(
+        [
+            [InlineKeyboardButton("I sponsor them", callback_data=f"jr:{row_id}:s")],
+            [
+                InlineKeyboardButton("Approve (moderators)", callback_data=f"jr:{row_id}:a"),
+                InlineKeyboardButton("Decline (moderators)", callback_data=f"jr:{row_id}:d"),
+            ],
+        ]
+    )
+    hours = int(group.membership.join_request_timeout.total_seconds() // 3600)
+    text = (
+        f"{name} asks to join. Who sponsors them? A member who knows them can vouch and "
+        f"introduce them; without a sponsor within {hours} h the request is declined."
+    )
+    if group.membership.join_requests_to == "group":
+        notice = await context.bot.send_message(group.chat_id, text, reply_markup=buttons)
+        with services.db.transaction() as session:
+            stored = IntroductionRepository(session).join_request(row_id)
+            if stored is not None:
+                stored.notice_message_id = notice.message_id
+    else:
+        for moderator_id in services.settings.moderators:
+            await send_private(context, moderator_id, text, reply_markup=buttons)
+    # Telegram lets a bot write to a join requester for a few minutes.
+    await send_private(
+        context,
+        request.user_chat_id,
+        f"Your request to join <b>{esc(group.title)}</b> was received. A member "
+        "must sponsor you; you will hear from me when it is decided.",
+    )
+
+
+async def on_join_request_button(update: Update, context: BotContext) -> None:
+    query = update.callback_query
+    assert query is not None and query.data is not None
+    _, raw_id, action = query.data.split(":")
+    if action in ("a", "d"):
+        await decide_join_request(update, context)
+        return
+    services = context.services
+    presser = query.from_user
+    with services.db.transaction() as session:
+        repo = IntroductionRepository(session)
+        request = repo.join_request(int(raw_id))
+        membership = (
+            RosterRepository(session).membership(request.chat_id, presser.id) if request else None
+        )
+        own = repo.introduction(request.chat_id, presser.id) if request else None
+    if request is None or request.status not in ("open", "sponsored"):
+        await query.answer("This request is already decided.", show_alert=True)
+        return
+    if (
+        membership is None
+        or not membership.present
+        or (own is not None and own.status in (IntroStatus.PENDING, IntroStatus.HELD))
+    ):
+        await query.answer(
+            "Only members whose own introduction is complete can sponsor.", show_alert=True
+        )
+        return
+    with services.db.transaction() as session:
+        won = IntroductionRepository(session).claim_sponsorship(request.id, presser.id)
+    if not won:
+        await query.answer("Someone else already sponsors them. Thank you!", show_alert=True)
+        return
+    await query.answer("Thank you! Tap the new button to introduce them.")
+    text = (
+        f"{mention(presser.id, presser.full_name)} sponsors this request and is "
+        "introducing the person; it is approved once the introduction is given."
+    )
+    markup = InlineKeyboardMarkup(
+        [[InlineKeyboardButton("Sponsor: introduce", url=deep_link(context, f"jr_{request.id}"))]]
+    )
+    await query.edit_message_text(text, reply_markup=markup)
+    await send_private(
+        context, presser.id, "Thank you for sponsoring. Please introduce them:", reply_markup=markup
+    )
+
+
+@moderators_only
+async def decide_join_request(update: Update, context: BotContext) -> None:
+    query = update.callback_query
+    assert query is not None and query.data is not None
+    _, raw_id, action = query.data.split(":")
+    services = context.services
+    now = services.clock.now()
+    status = "approved" if action == "a" else "declined"
+    with services.db.transaction() as session:
+        repo = IntroductionRepository(session)
+        request = repo.join_request(int(raw_id))
+        decided = request is not None and repo.decide_join_request(
+            request.id, status, query.from_user.id, now
+        )
+    if request is None or not decided:
+        await query.answer("This request is already decided.", show_alert=True)
+        return
+    await query.answer()
+    try:
+        if status == "approved":
+            await context.bot.approve_chat_join_request(request.chat_id, request.user_id)
+        else:
+            await context.bot.decline_chat_join_request(request.chat_id, request.user_id)
+    except TelegramError as exc:
+        await query.edit_message_text(f"Telegram refused: {esc(exc.message)}")
+        return
+    verb = "approved" if status == "approved" else "declined"
+    await query.edit_message_text(f"Request {verb} by {esc(query.from_user.full_name)}.")
+
+
+# --------------------------------------------------------------------------- the sweep
+REMINDER = (
+    "Reminder: the introduction for {name} in <b>{group}</b> is not complete. "
+    "Newcomers who are not introduced within {hours} h of joining are removed."
+)
+
+
+async def sweep(app: App) -> None:
+    """Remind, remove past the deadline, expire join requests and links. Safe to re-run."""
+    services = services_of(app)
+    context = BotContext(app)
+    now = services.clock.now()
+    with services.db.transaction() as session:
+        repo = IntroductionRepository(session)
+        repo.expire_invitations(now)
+        incomplete = list(repo.incomplete())
+        requests = list(repo.open_join_requests())
+    for intro in incomplete:
+        group = services.settings.group(intro.chat_id)
+        if group is None or intro.joined_at is None:
+            continue
+        policy = group.membership
+        due = introduction_due(
+            intro.joined_at,
+            intro.reminders_sent,
+            now,
+            policy.introduction_reminders,
+            policy.introduction_deadline,
+        )
+        if due.action is Action.REMIND:
+            with services.db.transaction() as session:
+                claimed = IntroductionRepository(session).claim_reminder(
+                    intro.id, intro.reminders_sent, due.reminder_number
+                )
+            if claimed:
+                await _remind(context, group, intro)
+        elif due.action is Action.REMOVE:
+            with services.db.transaction() as session:
+                claimed = IntroductionRepository(session).claim_status(
+                    intro.id, intro.status, IntroStatus.REMOVED, now
+                )
+            if claimed:
+                await _remove_late(context, group, intro)
+    for request in requests:
+        group = services.settings.group(request.chat_id)
+        if group is None or now < request.requested_at + group.membership.join_request_timeout:
+            continue
+        await _expire_request(context, group, request)
+
+
+async def _remind(context: BotContext, group: GroupConfig, intro: Introduction) -> None:
+    with context.services.db.transaction() as session:
+        newcomer = RosterRepository(session).user(intro.user_id)
+    name = newcomer.display_name if newcomer else "a newcomer"
+    hours = int(group.membership.introduction_deadline.total_seconds() // 3600)
+    text = REMINDER.format(name=esc(name), group=esc(group.title), hours=hours)
+    unreached: list[int] = []
+    if intro.confirmed_at is None and not await send_private(
+        context,
+        intro.user_id,
+        text,
+        reply_markup=InlineKeyboardMarkup(
+            [
+                [
+                    InlineKeyboardButton(
+                        "Confirm my details", url=deep_link(context, f"confirm_{intro.id}")
+                    )
+                ]
+            ]
+        ),
+    ):
+        unreached.append(intro.user_id)
+    if (
+        intro.sponsor_id is not None
+        and intro.sponsor_done_at is None
+        and not await send_private(
+            context,
+            intro.sponsor_id,
+            text,
+            reply_markup=InlineKeyboardMarkup(
+                [[InlineKeyboardButton("Introduce", url=deep_link(context, f"intro_{intro.id}"))]]
+            ),
+        )
+    ):
+        unreached.append(intro.sponsor_id)
+    if intro.status is IntroStatus.HELD:
+        await tell_moderators(
+            context,
+            f"Still waiting for your decision: {esc(name)} in "
+            f"<b>{esc(group.title)}</b> has no sponsor.",
+        )
+    if unreached:
+        # People who never started the bot: one short mention in the group, with the buttons.
+        with context.services.db.transaction() as session:
+            roster = RosterRepository(session)
+            people = [roster.user(uid) for uid in unreached]
+        mentions = ", ".join(mention(p.id, p.display_name) for p in people if p)
+        await context.bot.send_message(group.chat_id, f"{mentions}: {text}")
+
+
+async def _remove_late(context: BotContext, group: GroupConfig, intro: Introduction) -> None:
+    hours = int(group.membership.introduction_deadline.total_seconds() // 3600)
+    removed = await remove_member(
+        context, intro, f"the introduction was not completed within {hours} h"
+    )
+    with context.services.db.transaction() as session:
+        newcomer = RosterRepository(session).user(intro.user_id)
+    name = esc(newcomer.display_name if newcomer else intro.user_id)
+    outcome = "was removed" if removed else "could not be removed (see above)"
+    if intro.sponsor_id is not None:
+        await send_private(
+            context,
+            intro.sponsor_id,
+            f"{name}, whom you sponsored, {outcome} from <b>{esc(group.title)}"
+            "</b>: the introduction was not completed in time. You can invite "
+            "them again with /invite.",
+        )
+    await tell_moderators(
+        context,
+        f"{name} {outcome} from <b>{esc(group.title)}</b>: introduction not completed in time.",
+    )
+    await send_private(
+        context,
+        intro.user_id,
+        f"You were removed from <b>{esc(group.title)}</b> because your "
+        "introduction was not completed in time. You are welcome back: ask a "
+        "member to sponsor you again.",
+    )
+
+
+async def _expire_request(context: BotContext, group: GroupConfig, request: JoinRequest) -> None:
+    services = context.services
+    with services.db.transaction() as session:
+        decided = IntroductionRepository(session).decide_join_request(
+            request.id, "expired", None, services.clock.now()
+        )
+    if not decided:
+        return
+    try:
+        await context.bot.decline_chat_join_request(request.chat_id, request.user_id)
+    except BadRequest as exc:
+        log.info("join request %s already gone: %s", request.id, exc)
+    if request.notice_message_id is not None:
+        try:
+            await context.bot.edit_message_text(
+                "Nobody completed a sponsorship in time, so the request was declined.",
+                request.chat_id,
+                request.notice_message_id,
+            )
+        except TelegramError as exc:
+            log.info("could not edit join request notice: %s", exc)
+    try:
+        await context.bot.send_message(
+            request.user_id,
+            f"Your request to join <b>{esc(group.title)}</b> was declined "
+            "because no member sponsored it in time. Members of the group "
+            "must be sponsored by a colleague who works in the country; ask "
+            "one of them to invite you.",
+        )
+    except (Forbidden, BadRequest):
+        log.info("could not tell join requester %s", request.user_id)
+
+
+SWEEPS = [Sweep("introductions", timedelta(minutes=5), sweep)]
+
+
+def register(app: App) -> None:
+    app.add_handler(
+        ChatMemberHandler(on_member_change, ChatMemberHandler.CHAT_MEMBER), group=MEMBERSHIP_GROUP
+    )
+    app.add_handler(ChatJoinRequestHandler(on_join_request))
+    app.add_handler(CallbackQueryHandler(on_join_request_button, pattern=r"^jr:\d{1,12}:[sad]$"))
+    app.add_handler(CallbackQueryHandler(decide_held, pattern=r"^held:\d{1,12}:[sr]$"))

@@ -1,0 +1,258 @@
+"""Looking at the membership: /whois for members, /members and /pending for moderators."""
+
+from __future__ import annotations
+
+import csv
+import io
+
+from telegram import Update
+from telegram.ext import CommandHandler, filters
+
+from bot.context import App, BotContext
+from handlers.common import moderators_only, role
+from handlers.introductions import describe
+from handlers.render import chunk_lines, esc, mention
+from moderation.durations import format_duration
+from moderation.introductions import IntroStatus
+from moderation.permissions import CommandSpec, Role, Where
+from storage.introductions import IntroductionRepository
+from storage.models import Introduction, Membership, User
+from storage.roster import RosterRepository
+
+COMMANDS = [
+    CommandSpec("whois", "A member's introduction", usage="@username | name (or reply)"),
+    CommandSpec(
+        "members",
+        "List the members; add csv for a file",
+        Role.MODERATOR,
+        Where.PRIVATE,
+        usage="[csv]",
+    ),
+    CommandSpec(
+        "pending", "Join requests and unfinished introductions", Role.MODERATOR, Where.PRIVATE
+    ),
+]
+
+Row = tuple[Membership, User, Introduction | None]
+
+
+def _name(user: User, intro: Introduction | None) -> str:
+    return intro.full_name if intro and intro.full_name else user.display_name
+
+
+def find_members(rows: list[Row], query: str) -> list[Row]:
+    """By @username, exact name, then names containing the words typed (case-insensitive)."""
+    wanted = query.strip().casefold()
+    if wanted.startswith("@"):
+        return [r for r in rows if (r[1].username or "").casefold() == wanted[1:]]
+    exact = [
+        r
+        for r in rows
+        if _name(r[1], r[2]).casefold() == wanted or r[1].display_name.casefold() == wanted
+    ]
+    if exact:
+        return exact
+    words = wanted.split()
+    return [
+        r
+        for r in rows
+        if all(w in f"{_name(r[1], r[2])} {r[1].display_name}".casefold() for w in words)
+    ]
+
+
+async def whois(update: Update, context: BotContext) -> None:
+    message, user = update.effective_message, update.effective_user
+    if message is None or user is None:
+        return
+    services = context.services
+    query = " ".join(context.args or [])
+    target_id = None
+    if message.reply_to_message is not None and message.reply_to_message.from_user is not None:
+        target_id = message.reply_to_message.from_user.id
+    elif not query:
+        await message.reply_text(
+            "Whom should I look up? Reply to their message with /whois, "
+            "or send /whois @username or /whois First Last."
+        )
+        return
+    if len(query) > 100:
+        await message.reply_text("That name is too long; send at most 100 characters.")
+        return
+    with services.db.transaction() as session:
+        roster, repo = RosterRepository(session), IntroductionRepository(session)
+        groups = [
+            g
+            for g in services.settings.groups
+            if (m := roster.membership(g.chat_id, user.id)) is not None and m.present
+        ]
+        if not groups and role(services, user.id) is not Role.MODERATOR:
+            allowed = False
+        else:
+            allowed = True
+            group = groups[0] if groups else services.settings.groups[0]
+            rows = list(repo.members(group.chat_id))
+            matches = (
+                [r for r in rows if r[1].id == target_id]
+                if target_id is not None
+                else find_members(rows, query)
+            )
+            sponsors = {r[2].sponsor_id for r in matches if r[2] and r[2].sponsor_id}
+            sponsor_names = {
+                uid: u.display_name for uid in sponsors if (u := roster.user(uid)) is not None
+            }
+    if not allowed:
+        await message.reply_text("Only members of the group can look people up.")
+        return
+    if not matches:
+        await message.reply_text(f"No current member matches {esc(query or 'that message')}.")
+        return
+    if len(matches) > 1:
+        names = "\n".join(
+            f"• {esc(_name(u, i))}" + (f" (@{esc(u.username)})" if u.username else "")
+            for _, u, i in matches[:10]
+        )
+        more = f"\n…and {len(matches) - 10} more" if len(matches) > 10 else ""
+        await message.reply_text(f"Several members match; be more precise:\n{names}{more}")
+        return
+    membership, member, intro = matches[0]
+    lines = [
+        f"<b>{esc(_name(member, intro))}</b>"
+        + (f" (@{esc(member.username)})" if member.username else "")
+    ]
+    if intro is not None and intro.organisation:
+        lines.append(describe(intro))
+    if intro is not None and intro.category is not None:
+        lines.append(f"Based: {esc(intro.category.label)}")
+    sponsor = sponsor_names.get(intro.sponsor_id or 0) if intro else None
+    lines.append(
+        f"Sponsor: {esc(sponsor)}"
+        if sponsor
+        else f"Sponsor: — ({esc(intro.sponsor_note if intro else 'member before the bot')})"
+    )
+    lines.append(f"Member since {membership.joined_at:%d %b %Y}")
+    if intro is not None and intro.end_date is not None:
+        lines.append(f"Until {intro.end_date:%d %b %Y}")
+    if intro is not None and intro.status is not IntroStatus.COMPLETE:
+        lines.append(f"Introduction: {esc(intro.status.value)}")
+    await message.reply_text("\n".join(lines))
+
+
+@moderators_only
+async def members(update: Update, context: BotContext) -> None:
+    message = update.effective_message
+    assert message is not None
+    services = context.services
+    as_csv = bool(context.args) and context.args[0].lower() == "csv"  # type: ignore[index]
+    for group in services.settings.groups:
+        with services.db.transaction() as session:
+            roster = RosterRepository(session)
+            rows = list(IntroductionRepository(session).members(group.chat_id))
+            sponsors = {r[2].sponsor_id for r in rows if r[2] and r[2].sponsor_id}
+            names = {uid: u.display_name for uid in sponsors if (u := roster.user(uid))}
+        if as_csv:
+            buffer = io.StringIO()
+            writer = csv.writer(buffer)
+            writer.writerow(
+                [
+                    "user_id",
+                    "username",
+                    "name",
+                    "organisation",
+                    "role",
+                    "category",
+                    "end_date",
+                    "sponsor",
+                    "status",
+                    "introduction",
+                    "joined_at",
+                ]
+            )
+            for membership, user, intro in rows:
+                writer.writerow(
+                    [
+                        user.id,
+                        user.username or "",
+                        _name(user, intro),
+                        intro.organisation if intro else "",
+                        intro.role if intro else "",
+                        intro.category.value if intro and intro.category else "",
+                        intro.end_date.isoformat() if intro and intro.end_date else "",
+                        names.get(intro.sponsor_id or 0, "") if intro else "",
+                        membership.status.value,
+                        intro.status.value if intro else "",
+                        membership.joined_at.isoformat(),
+                    ]
+                )
+            await message.reply_document(
+                buffer.getvalue().encode("utf-8-sig"),
+                filename=f"members-{group.chat_id}.csv",
+                caption=f"{esc(group.title)}: {len(rows)} members",
+            )
+            continue
+        lines = [f"<b>{esc(group.title)}</b>: {len(rows)} members"]
+        for _membership, user, intro in rows:
+            category = intro.category.label if intro and intro.category else "category unknown"
+            sponsor = names.get(intro.sponsor_id or 0) if intro else None
+            status = intro.status.value if intro else "member before the bot"
+            lines.append(
+                f"• {mention(user.id, _name(user, intro))} — "
+                f"{esc(intro.organisation if intro and intro.organisation else '?')}, "
+                f"{esc(category)}; sponsor {esc(sponsor or '—')}; {esc(status)}"
+            )
+        for chunk in chunk_lines(lines):
+            await message.reply_text(chunk)
+
+
+@moderators_only
+async def pending(update: Update, context: BotContext) -> None:
+    message = update.effective_message
+    assert message is not None
+    services = context.services
+    now = services.clock.now()
+    with services.db.transaction() as session:
+        repo, roster = IntroductionRepository(session), RosterRepository(session)
+        requests = list(repo.open_join_requests())
+        intros = list(repo.incomplete())
+        users = {
+            uid: roster.user(uid)
+            for uid in {r.user_id for r in requests} | {i.user_id for i in intros}
+        }
+    lines = ["<b>Join requests</b>"]
+    for request in requests:
+        user = users.get(request.user_id)
+        waited = format_duration(now - request.requested_at)
+        state = (
+            "sponsored, waiting for the introduction"
+            if request.status == "sponsored"
+            else "waiting for a sponsor"
+        )
+        lines.append(
+            f"• {esc(user.display_name if user else request.user_id)} — {state}, waiting {waited}"
+        )
+    if not requests:
+        lines.append("none")
+    lines.append("<b>Unfinished introductions</b>")
+    for intro in intros:
+        user = users.get(intro.user_id)
+        missing = []
+        if intro.status is IntroStatus.HELD:
+            missing.append("a sponsor (moderators decide)")
+        elif intro.sponsor_done_at is None:
+            missing.append("the sponsor's introduction")
+        if intro.confirmed_at is None:
+            missing.append("the newcomer's confirmation")
+        waited = format_duration(now - intro.joined_at) if intro.joined_at else "?"
+        lines.append(
+            f"• {esc(user.display_name if user else intro.user_id)} — needs "
+            f"{esc(' and '.join(missing))}; waiting {waited}"
+        )
+    if not intros:
+        lines.append("none")
+    for chunk in chunk_lines(lines):
+        await message.reply_text(chunk)
+
+
+def register(app: App) -> None:
+    app.add_handler(CommandHandler("whois", whois))
+    app.add_handler(CommandHandler("members", members, filters=filters.ChatType.PRIVATE))
+    app.add_handler(CommandHandler("pending", pending, filters=filters.ChatType.PRIVATE))

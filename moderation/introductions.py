@@ -1,0 +1,200 @@
+"""Membership rules: who may sponsor whom, what makes an introduction, when to remind or remove.
+
+Plain values in, decisions out; handlers and sweeps carry them out.
+"""
+
+from __future__ import annotations
+
+import enum
+import re
+import unicodedata
+from dataclasses import dataclass
+from datetime import date, datetime, timedelta
+
+from dateutil import parser as date_parser
+from dateutil.relativedelta import relativedelta
+from rapidfuzz import fuzz, process, utils
+
+NAME_MAX = 64
+ORGANISATION_MAX = 100
+ROLE_MAX = 100
+LOCATION_MAX = 64
+REASON_MAX = 200
+
+
+class Category(enum.StrEnum):
+    IN_COUNTRY = "in_country"
+    SURGE = "surge"  # surge or short mission in the country: has an end date
+    OUT_OF_COUNTRY = "out_of_country"  # sponsored, time-limited, supports colleagues in country
+
+    @property
+    def label(self) -> str:
+        return {
+            Category.IN_COUNTRY: "in the country",
+            Category.SURGE: "surge / short mission",
+            Category.OUT_OF_COUNTRY: "outside the country (sponsored)",
+        }[self]
+
+    @property
+    def needs_end_date(self) -> bool:
+        return self is not Category.IN_COUNTRY
+
+
+class IntroStatus(enum.StrEnum):
+    PENDING = "pending"  # waiting for the sponsor's introduction and/or the newcomer's confirmation
+    HELD = "held"  # no attributable sponsor: the moderators decide
+    COMPLETE = "complete"
+    REMOVED = "removed"  # removed past the deadline or by a moderator's decision
+    LEFT = "left"
+
+
+class InputError(ValueError):
+    """A user's answer that cannot be used; the message says what was expected."""
+
+
+def clean_text(text: str, limit: int, what: str) -> str:
+    """Trim, fold whitespace, drop control characters; enforce a length limit."""
+    text = "".join(ch for ch in text if unicodedata.category(ch)[0] != "C" or ch == " ")
+    text = re.sub(r"\s+", " ", text).strip()
+    if not text:
+        raise InputError(f"Please type the {what}.")
+    if len(text) > limit:
+        raise InputError(
+            f"That {what} is {len(text)} characters long; please keep it to {limit} or fewer."
+        )
+    return text
+
+
+def split_name(text: str) -> tuple[str, str]:
+    """``"Olena Petrenko"`` → first and last name; both are required."""
+    cleaned = clean_text(text, NAME_MAX * 2, "name")
+    parts = cleaned.split(" ", 1)
+    if len(parts) < 2:
+        raise InputError("Please give both the first and the last name, e.g. Olena Petrenko.")
+    first, last = parts
+    if len(first) > NAME_MAX or len(last) > NAME_MAX:
+        raise InputError(f"Each name can be at most {NAME_MAX} characters.")
+    return first, last
+
+
+@dataclass(frozen=True)
+class OrganisationMatch:
+    accepted: str | None  # the organisation to store, when the answer is usable as it is
+    suggestion: str | None  # a close configured organisation, for "did you mean"
+
+
+def match_organisation(text: str, known: list[str], allow_unlisted: bool) -> OrganisationMatch:
+    answer = clean_text(text, ORGANISATION_MAX, "organisation")
+    by_lower = {name.lower(): name for name in known}
+    if answer.lower() in by_lower:
+        return OrganisationMatch(by_lower[answer.lower()], None)
+    best = process.extractOne(
+        answer, known, scorer=fuzz.WRatio, processor=utils.default_process, score_cutoff=75
+    )
+    suggestion = best[0] if best else None
+    if suggestion is None and not allow_unlisted:
+        raise InputError(
+            "I don't know that organisation. Known organisations: " + ", ".join(known) + "."
+        )
+    return OrganisationMatch(answer if allow_unlisted and not suggestion else None, suggestion)
+
+
+_RELATIVE = re.compile(r"^in\s+(\d{1,3})\s+(day|week|month)s?$")
+
+
+def parse_date(text: str, today: date) -> date:
+    """Dates as people type them: 2026-12-20, 20 Dec, 20.12.2026, "in 3 weeks"."""
+    cleaned = clean_text(text, 40, "date").lower()
+    relative = _RELATIVE.match(cleaned)
+    if relative:
+        amount, unit = int(relative.group(1)), relative.group(2)
+        delta = {
+            "day": relativedelta(days=amount),
+            "week": relativedelta(weeks=amount),
+            "month": relativedelta(months=amount),
+        }[unit]
+        return today + delta
+    try:
+        parsed = date_parser.parse(
+            cleaned,
+            dayfirst=True,
+            yearfirst=False,
+            default=datetime(today.year, today.month, today.day),
+        ).date()
+    except (ValueError, OverflowError):
+        raise InputError(
+            "I could not read that date. Try 2026-12-20, 20 Dec or “in 3 weeks”."
+        ) from None
+    if not re.search(r"\d{4}", cleaned) and parsed < today:
+        parsed = parsed.replace(year=parsed.year + 1)  # "20 Jan" in December means next year
+    return parsed
+
+
+def check_end_date(
+    category: Category, end: date, today: date, out_of_country_max: timedelta
+) -> None:
+    if end <= today:
+        raise InputError("The end date must be in the future.")
+    if category is Category.OUT_OF_COUNTRY and end > today + out_of_country_max:
+        latest = today + out_of_country_max
+        raise InputError(
+            f"Out-of-country membership can last at most {out_of_country_max.days} days: "
+            f"choose a date on or before {latest:%d %b %Y}."
+        )
+
+
+def may_sponsor(
+    sponsor_present: bool, sponsor_category: Category | None, newcomer_category: Category
+) -> str | None:
+    """None when the sponsorship is allowed, else the reason it is not."""
+    if not sponsor_present:
+        return "only current members of the group can sponsor someone"
+    if newcomer_category is Category.OUT_OF_COUNTRY and sponsor_category not in (
+        None,
+        Category.IN_COUNTRY,
+    ):
+        # Members who were there before the bot (category unknown) count as in-country.
+        return "only a member working in the country can sponsor someone based outside it"
+    return None
+
+
+def invite_link_name(invitation_id: int, sponsor_first_name: str) -> str:
+    """Telegram allows 32 characters; the prefix identifies the invitation, the rest the sponsor."""
+    prefix = f"sp{invitation_id}-"
+    return (prefix + sponsor_first_name)[:32]
+
+
+def invitation_id_from_link_name(name: str | None) -> int | None:
+    found = re.match(r"^sp(\d+)-", name or "")
+    return int(found.group(1)) if found else None
+
+
+class Action(enum.Enum):
+    NONE = "none"
+    REMIND = "remind"
+    REMOVE = "remove"
+
+
+@dataclass(frozen=True)
+class Due:
+    action: Action
+    reminder_number: int = 0  # 1-based, for REMIND
+
+
+def introduction_due(
+    joined_at: datetime,
+    reminders_sent: int,
+    now: datetime,
+    reminders: list[timedelta],
+    deadline: timedelta,
+) -> Due:
+    """What a still-incomplete introduction needs now: a reminder, removal, or nothing.
+
+    Missed reminders after downtime collapse into the latest one: people get one nudge, not three.
+    """
+    if now >= joined_at + deadline:
+        return Due(Action.REMOVE)
+    passed = sum(1 for offset in sorted(reminders) if now >= joined_at + offset)
+    if passed > reminders_sent:
+        return Due(Action.REMIND, passed)
+    return Due(Action.NONE)
