@@ -28,6 +28,7 @@ from bot.context import App, BotContext, Services
 from handlers.common import send_private
 from handlers.render import esc, mention
 from moderation.introductions import (
+    LOCATION_MAX,
     REASON_MAX,
     ROLE_MAX,
     Category,
@@ -56,7 +57,9 @@ COMMANDS = [
 ]
 
 # Conversation states.
-GROUP, NAME, ORG, ORG_CHOICE, ROLE, CATEGORY, END_DATE, REASON, CONFIRM = range(9)
+GROUP, NAME, ORG, ORG_CHOICE, ROLE, CLUSTER, LOCATION, CATEGORY, END_DATE, REASON, CONFIRM = range(
+    11
+)
 CF_CHOICE, CF_NAME, CF_ORG, CF_ORG_CHOICE = range(20, 24)
 
 FORM = "intro_form"  # user_data key of the sponsor's form
@@ -77,11 +80,12 @@ def today_in(services: Services, chat_id: int) -> date:
 def describe(intro: Introduction | Invitation) -> str:
     """ "UNICEF, WASH cluster IMO, Kyiv; surge mission until 20 Dec 2026" (escaped)."""
     parts = [esc(intro.organisation or "organisation not given")]
+    if intro.cluster and intro.cluster.casefold() not in (intro.role or "").casefold():
+        parts.append(f"{esc(intro.cluster)} cluster")
     if intro.role:
         parts.append(esc(intro.role))
-    location = getattr(intro, "location", None)
-    if location:
-        parts.append(esc(location))
+    if intro.location:
+        parts.append(esc(intro.location))
     text = ", ".join(parts)
     if intro.category is Category.SURGE and intro.end_date:
         text += f"; surge / short mission until {intro.end_date:%d %b %Y}"
@@ -435,6 +439,48 @@ async def got_role(update: Update, context: BotContext) -> int:
         await _reply(update, esc(error))
         return ROLE
     _form(context)["role"] = role
+    clusters = context.services.settings.clusters
+    buttons = [
+        [InlineKeyboardButton(name, callback_data=f"inv:cl:{index}")]
+        for index, name in enumerate(clusters)
+    ]
+    buttons.append([InlineKeyboardButton("Skip (no cluster)", callback_data="inv:cl:skip")])
+    await _reply(
+        update, "Which <b>cluster</b> do they work with? (optional)", InlineKeyboardMarkup(buttons)
+    )
+    return CLUSTER
+
+
+SKIP_LOCATION = InlineKeyboardMarkup([[InlineKeyboardButton("Skip", callback_data="inv:loc:skip")]])
+
+
+async def got_cluster(update: Update, context: BotContext) -> int:
+    query = update.callback_query
+    assert query is not None and query.data is not None
+    choice = query.data.rsplit(":", 1)[1]
+    clusters = context.services.settings.clusters
+    if choice != "skip":
+        if not choice.isdigit() or int(choice) >= len(clusters):
+            await _reply(update, "Please choose one of the buttons.")
+            return CLUSTER
+        _form(context)["cluster"] = clusters[int(choice)]
+    await _reply(
+        update, "Where are they located (city or area)? Type it, or press Skip.", SKIP_LOCATION
+    )
+    return LOCATION
+
+
+async def got_location(update: Update, context: BotContext) -> int:
+    if update.callback_query is None:
+        try:
+            _form(context)["location"] = clean_text(
+                update.effective_message.text or "",
+                LOCATION_MAX,
+                "location",  # type: ignore[union-attr]
+            )
+        except InputError as error:
+            await _reply(update, esc(error), SKIP_LOCATION)
+            return LOCATION
     await _reply(update, "Where are they based?", CATEGORY_BUTTONS)
     return CATEGORY
 
@@ -509,6 +555,8 @@ async def _summary(update: Update, context: BotContext, note: str = "") -> int:
         category=form["category"],
         end_date=form.get("end_date"),
         reason=form.get("reason"),
+        cluster=form.get("cluster"),
+        location=form.get("location"),
     )
     action = "Create the invite link" if form["mode"] == "invite" else "Post the introduction"
     buttons = InlineKeyboardMarkup(
@@ -556,6 +604,8 @@ def _invitation(form: dict[str, Any], sponsor_id: int, services: Services) -> In
         category=form["category"],
         end_date=form.get("end_date"),
         reason=form.get("reason"),
+        cluster=form.get("cluster"),
+        location=form.get("location"),
         status="open",
         created_at=now,
         expires_at=now + group.membership.invite_link_valid,
@@ -638,6 +688,7 @@ def _apply_form(intro: Introduction, form: dict[str, Any] | Invitation) -> None:
         intro.organisation = get("organisation")
     intro.role, intro.category = get("role"), get("category")
     intro.end_date, intro.reason = get("end_date"), get("reason")
+    intro.cluster, intro.location = get("cluster"), get("location")
 
 
 async def _save_introduction(update: Update, context: BotContext, form: dict[str, Any]) -> None:
@@ -848,6 +899,11 @@ def register(app: App) -> None:
                 ORG: [MessageHandler(private_text, got_org)],
                 ORG_CHOICE: [CallbackQueryHandler(org_choice, pattern=r"^inv:org:")],
                 ROLE: [MessageHandler(private_text, got_role)],
+                CLUSTER: [CallbackQueryHandler(got_cluster, pattern=r"^inv:cl:")],
+                LOCATION: [
+                    MessageHandler(private_text, got_location),
+                    CallbackQueryHandler(got_location, pattern=r"^inv:loc:skip$"),
+                ],
                 CATEGORY: [CallbackQueryHandler(got_category, pattern=r"^inv:cat:")],
                 END_DATE: [MessageHandler(private_text, got_end_date)],
                 REASON: [MessageHandler(private_text, got_reason)],

@@ -125,6 +125,7 @@ async def admit(context: BotContext, group: GroupConfig, change: ChatMemberUpdat
             intro.organisation, intro.role = invitation.organisation, invitation.role
             intro.category, intro.end_date = invitation.category, invitation.end_date
             intro.reason = invitation.reason
+            intro.cluster, intro.location = invitation.cluster, invitation.location
             intro.sponsor_done_at = now
         intro_id = intro.id
     if status is IntroStatus.COMPLETE:

@@ -129,6 +129,8 @@ class Invitation(Base):
     last_name: Mapped[str] = mapped_column(String(64))
     organisation: Mapped[str] = mapped_column(String(100))
     role: Mapped[str] = mapped_column(String(100))
+    cluster: Mapped[str | None] = mapped_column(String(100))
+    location: Mapped[str | None] = mapped_column(String(64))
     category: Mapped[Category] = mapped_column(_enum(Category))
     end_date: Mapped[date | None] = mapped_column(Date)
     reason: Mapped[str | None] = mapped_column(String(200))

@@ -27,6 +27,12 @@ def intro_of(sim: Simulator, user_id: int) -> Introduction | None:
         return IntroductionRepository(session).introduction(GROUP_ID, user_id)
 
 
+async def skip_optional(sim: Simulator, sponsor: FakeUser) -> None:
+    """Skip the optional cluster and location questions."""
+    await sim.press(sponsor, sim.last(sponsor.id), "Skip (no cluster)")
+    await sim.press(sponsor, sim.last(sponsor.id), "Skip")
+
+
 async def invite(
     sim: Simulator, sponsor: FakeUser, answers: list[str], category: str = "In the country"
 ) -> str:
@@ -34,6 +40,7 @@ async def invite(
     await sim.dm(sponsor, "/invite")
     for answer in answers[:3]:
         await sim.dm(sponsor, answer)
+    await skip_optional(sim, sponsor)
     await sim.press(sponsor, sim.last(sponsor.id), category)
     for answer in answers[3:]:
         await sim.dm(sponsor, answer)
@@ -110,6 +117,8 @@ async def test_form_validation_and_did_you_mean(sim: Simulator) -> None:
     assert suggestion.text == "Did you mean UNICEF?"
     await sim.press(ivan, suggestion, "Yes, UNICEF")
     await sim.dm(ivan, "IMO")
+    await sim.press(ivan, sim.last(ivan.id), "WASH")
+    await sim.dm(ivan, "Lviv <i>oblast</i>")
     await sim.press(ivan, sim.last(ivan.id), "Outside the country")
     await sim.dm(ivan, "31 February")
     assert "could not read that date" in sim.last(ivan.id).text
@@ -118,7 +127,9 @@ async def test_form_validation_and_did_you_mean(sim: Simulator) -> None:
     await sim.dm(ivan, "in 3 weeks")
     await sim.dm(ivan, "Supports the WASH cluster remotely")
     summary = sim.last(ivan.id)
-    assert summary.text.startswith("<b>Olena</b> Petrenko-<i>ش</i> — UNICEF, IMO; supports")
+    assert summary.text.startswith(
+        "<b>Olena</b> Petrenko-<i>ش</i> — UNICEF, WASH cluster, IMO, Lviv <i>oblast</i>; supports"
+    )
     await sim.press(ivan, summary, "Cancel")
     assert sim.telegram.calls_to("createChatInviteLink") == []
 
@@ -152,6 +163,7 @@ async def test_surge_member_cannot_sponsor_out_of_country(sim: Simulator) -> Non
     await sim.dm(sam, "/invite")
     for answer in ["Otto Remote", "OCHA", "GIS support"]:
         await sim.dm(sam, answer)
+    await skip_optional(sim, sam)
     await sim.press(sam, sim.last(sam.id), "Outside the country")
     assert "only a member working in the country can sponsor" in sim.last(sam.id).text
 
@@ -170,6 +182,7 @@ async def test_added_directly_asks_the_adder(sim: Simulator) -> None:
     await sim.dm(ivan, f"/start {payload}")
     for answer in ["Pavlo Shevchenko", "NRC", "Shelter IMO"]:
         await sim.dm(ivan, answer)
+    await skip_optional(sim, ivan)
     await sim.press(ivan, sim.last(ivan.id), "In the country")
     await sim.press(ivan, sim.last(ivan.id), "Post the introduction")
     intro = intro_of(sim, pavlo.id)
@@ -244,6 +257,7 @@ async def test_join_request_vouched_by_a_member(sim: Simulator) -> None:
     await sim.dm(ivan, f"/start jr_{request_id}")
     for answer in ["Anna Bondar", "IOM", "CCCM IMO"]:
         await sim.dm(ivan, answer)
+    await skip_optional(sim, ivan)
     await sim.press(ivan, sim.last(ivan.id), "In the country")
     await sim.press(ivan, sim.last(ivan.id), "Post the introduction")
     assert sim.telegram.calls_to("approveChatJoinRequest")[-1]["user_id"] == anna.id
@@ -345,3 +359,51 @@ async def test_whois_members_pending(sim: Simulator) -> None:
     await sim.dm(mira, "/pending")
     assert "Olena Petrenko" not in sim.last(MODERATOR_ID).text  # roster names, not intro names
     assert "the newcomer's confirmation" in sim.last(MODERATOR_ID).text
+
+
+async def test_moderator_declines_a_join_request(sim: Simulator) -> None:
+    anna = sim.user("Anna")
+    mark = sim.mark()
+    await sim.request_join(anna)
+    notice = sim.unique_reply(mark, GROUP_ID)
+    await sim.press(sim.telegram.users[MODERATOR_ID], notice, "Decline")
+    assert sim.telegram.calls_to("declineChatJoinRequest")[-1]["user_id"] == anna.id
+    assert sim.telegram.messages[(GROUP_ID, notice.message_id)].text.startswith(
+        "Request declined by Mira Moderator"
+    )
+    with sim.services.db.transaction() as session:
+        assert IntroductionRepository(session).open_join_request(GROUP_ID, anna.id) is None
+
+
+async def test_same_person_invited_twice_gets_the_same_link(sim: Simulator) -> None:
+    ivan = await veteran(sim)
+    first = await invite(sim, ivan, ["Olena Petrenko", "UNICEF", "IMO"])
+    await sim.dm(ivan, "/invite")
+    for answer in ["olena  PETRENKO", "UNICEF", "IMO"]:
+        await sim.dm(ivan, answer)
+    await skip_optional(sim, ivan)
+    await sim.press(ivan, sim.last(ivan.id), "In the country")
+    await sim.press(ivan, sim.last(ivan.id), "Create the invite link")
+    assert f"You already have an open link for Olena Petrenko: {first}" in sim.last(ivan.id).text
+    assert len(sim.telegram.calls_to("createChatInviteLink")) == 1
+
+
+async def test_cluster_and_location_reach_the_card(sim: Simulator) -> None:
+    ivan = await veteran(sim)
+    await sim.dm(ivan, "/invite")
+    for answer in ["Olena Petrenko", "UNICEF", "IMO"]:
+        await sim.dm(ivan, answer)
+    await sim.press(ivan, sim.last(ivan.id), "WASH")
+    await sim.dm(ivan, "x" * 500)
+    assert "please keep it to 64" in sim.last(ivan.id).text
+    await sim.dm(ivan, "Kyiv")
+    await sim.press(ivan, sim.last(ivan.id), "In the country")
+    await sim.press(ivan, sim.last(ivan.id), "Create the invite link")
+    link = next(w for w in sim.last(ivan.id).text.split() if w.startswith("https://t.me/+"))
+    mark = sim.mark()
+    olena = sim.user("Olena")
+    await sim.join(olena, link=link)
+    card = sim.unique_reply(mark, GROUP_ID)
+    assert "introduces Olena Petrenko — UNICEF, WASH cluster, IMO, Kyiv." in card.text
+    intro = intro_of(sim, olena.id)
+    assert intro is not None and intro.cluster == "WASH" and intro.location == "Kyiv"

@@ -61,6 +61,8 @@ def upgrade() -> None:
     sa.Column('last_name', sa.String(length=64), nullable=False),
     sa.Column('organisation', sa.String(length=100), nullable=False),
     sa.Column('role', sa.String(length=100), nullable=False),
+    sa.Column('cluster', sa.String(length=100), nullable=True),
+    sa.Column('location', sa.String(length=64), nullable=True),
     sa.Column('category', sa.Enum('in_country', 'surge', 'out_of_country', name='category', native_enum=False, length=24), nullable=False),
     sa.Column('end_date', sa.Date(), nullable=True),
     sa.Column('reason', sa.String(length=200), nullable=True),
