@@ -473,11 +473,8 @@ async def got_cluster(update: Update, context: BotContext) -> int:
 async def got_location(update: Update, context: BotContext) -> int:
     if update.callback_query is None:
         try:
-            _form(context)["location"] = clean_text(
-                update.effective_message.text or "",
-                LOCATION_MAX,
-                "location",  # type: ignore[union-attr]
-            )
+            typed = update.effective_message.text if update.effective_message else None
+            _form(context)["location"] = clean_text(typed or "", LOCATION_MAX, "location")
         except InputError as error:
             await _reply(update, esc(error), SKIP_LOCATION)
             return LOCATION
