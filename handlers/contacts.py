@@ -6,6 +6,8 @@ disclosure is recorded. Button data is never trusted: the presser must be the on
 
 from __future__ import annotations
 
+import csv
+import io
 import logging
 import warnings
 from dataclasses import replace
@@ -41,6 +43,7 @@ from moderation.contacts import (
     normalise_email,
     normalise_handle,
     normalise_phone,
+    parse_contacts_csv,
     search_key,
     split_clusters,
 )
@@ -50,6 +53,7 @@ from storage.contacts import (
     ContactValues,
     cluster_list,
     decode_levels,
+    import_contacts,
     subject_of,
     values_of,
 )
@@ -69,6 +73,13 @@ COMMANDS = [
         role=Role.MODERATOR,
         where=Where.PRIVATE,
         usage="ID REASON",
+    ),
+    CommandSpec(
+        "export",
+        "Export listed contacts (fields you may see)",
+        role=Role.MODERATOR,
+        where=Where.PRIVATE,
+        usage="PURPOSE",
     ),
 ]
 
@@ -454,6 +465,8 @@ async def on_button(update: Update, context: BotContext) -> None:
         "cn": _on_consent,
         "fg": _on_forget,
         "fk": _on_forget,
+        "imp": _on_import,
+        "imx": _on_import,
     }
     handler = handlers.get(action)
     if handler is None or number is None:
@@ -832,8 +845,146 @@ async def override(update: Update, context: BotContext) -> None:
     await message.reply_text(f"Override recorded (reason: {esc(reason)}).\n\n{card}")
 
 
+# ============================================================ CSV import and export
+@moderators_only
+async def on_document(update: Update, context: BotContext) -> None:
+    """A moderator sends a CSV: validate all of it, report the dry run, then ask to import."""
+    message, user = update.effective_message, update.effective_user
+    if message is None or user is None or message.document is None:
+        return
+    services = context.services
+    policy = services.settings.contacts
+    document = message.document
+    name = document.file_name or "contacts.csv"
+    if not name.lower().endswith(".csv"):
+        await message.reply_text("Send contacts as a .csv file (columns: see the README).")
+        return
+    if (document.file_size or 0) > policy.import_max_bytes:
+        await message.reply_text(
+            f"This file is too large ({document.file_size:,} bytes); the limit is "
+            f"{policy.import_max_bytes:,}. Nothing was imported."
+        )
+        return
+    file = await context.bot.get_file(document.file_id)
+    data = bytes(await file.download_as_bytearray())
+    parsed = parse_contacts_csv(data, policy.import_max_bytes, policy.default_phone_region)
+    if parsed.errors:
+        lines = [f"<b>{esc(name)}</b>: nothing was imported. Please fix:"]
+        lines += [esc(e) for e in parsed.errors]
+        await message.reply_text(chunk_lines(lines)[0])
+        return
+    now = services.clock.now()
+    with services.db.transaction() as session:
+        report = import_contacts(session, parsed.rows, now, apply=False)
+        pending = ContactRepository(session).add_import(
+            user.id, name, data.decode("utf-8-sig"), now
+        )
+        import_id = pending.id
+    markup = InlineKeyboardMarkup(
+        [
+            [InlineKeyboardButton("Import", callback_data=f"{CB}:imp:{import_id}")],
+            [InlineKeyboardButton("Cancel", callback_data=f"{CB}:imx:{import_id}")],
+        ]
+    )
+    await message.reply_text(
+        f"Dry run of <b>{esc(name)}</b>: {report.summary()}. Imported people are not findable "
+        "until they agree. Import now?",
+        reply_markup=markup,
+    )
+
+
+async def _on_import(
+    update: Update, context: BotContext, action: str, import_id: int, _rest: list[str]
+) -> None:
+    query, user = update.callback_query, update.effective_user
+    assert query is not None and user is not None
+    services = context.services
+    if role(services, user.id) is not Role.MODERATOR:
+        await query.answer("Only moderators can import.", show_alert=True)
+        return
+    policy = services.settings.contacts
+    with services.db.transaction() as session:
+        pending = ContactRepository(session).import_(import_id)
+        if pending is None or pending.moderator_id != user.id or pending.status != "pending":
+            problem: str | None = "This import is not yours or is already done."
+        else:
+            problem = None
+            if action == "imx":
+                pending.status, text = "cancelled", "Cancelled; nothing was imported."
+            else:
+                parsed = parse_contacts_csv(
+                    pending.content.encode(), policy.import_max_bytes, policy.default_phone_region
+                )
+                report = import_contacts(
+                    session, parsed.rows, services.clock.now(), apply=not parsed.errors
+                )
+                pending.status = "applied"
+                pending.content = ""  # no need to keep the file once imported
+                text = f"Imported: {report.summary()}."
+    if problem is not None:
+        await query.answer(problem, show_alert=True)
+        return
+    await query.answer()
+    await query.edit_message_text(text)
+
+
+@moderators_only
+async def export(update: Update, context: BotContext) -> None:
+    """A CSV of what a moderator may see of listed people, with purpose and timestamp."""
+    message, user = update.effective_message, update.effective_user
+    if message is None or user is None:
+        return
+    services = context.services
+    purpose = clean_text(" ".join(context.args or []), 10_000)[:300]
+    if len(purpose) < MIN_REASON:
+        await message.reply_text(
+            f"Usage: /export PURPOSE — why you need the list (at least {MIN_REASON} characters); "
+            "it is written in the file and in the audit."
+        )
+        return
+    now = services.clock.now()
+    out = io.StringIO()
+    out.write(f"# purpose: {purpose}\n")
+    out.write(f"# exported: {now:%Y-%m-%d %H:%M} UTC by user {user.id}\n")
+    out.write("# only fields the exporter may see under each person's sharing levels\n")
+    writer = csv.writer(out)
+    writer.writerow(["id", *FIELDS])
+    count = 0
+    with services.db.transaction() as session:
+        repo = ContactRepository(session)
+        requester = requester_of(services, session, user.id, Role.MODERATOR)
+        contacts = repo.consented()
+        grants = repo.grants(user.id, [c.id for c in contacts])
+        levels = defaults(services)
+        for contact in contacts:
+            shown = disclosed(requester, subject_of(contact, levels), values_of(contact), grants)
+            if not shown:
+                continue
+            writer.writerow([contact.id, *(_csv_safe(shown.get(f, "")) for f in FIELDS)])
+            repo.record_disclosure(user.id, contact.id, shown, "export", now, purpose)
+            count += 1
+    await message.reply_document(
+        document=out.getvalue().encode(),
+        filename=f"contacts-{now:%Y%m%d-%H%M}.csv",
+        caption=f"{count} contacts; purpose recorded: {esc(purpose)}",
+    )
+
+
+def _csv_safe(value: str) -> str:
+    # Spreadsheet formula injection: a cell starting with = + - @ is read as a formula.
+    return "'" + value if value[:1] in ("=", "+", "-", "@") and not value[1:2].isdigit() else value
+
+
 async def _override_entry(update: Update, context: BotContext) -> None:
     await override(update, context)
+
+
+async def _export_entry(update: Update, context: BotContext) -> None:
+    await export(update, context)
+
+
+async def _document_entry(update: Update, context: BotContext) -> None:
+    await on_document(update, context)
 
 
 def register(app: App) -> None:
@@ -859,6 +1010,8 @@ def register(app: App) -> None:
     app.add_handler(CommandHandler("mydata", mydata, filters=private))
     app.add_handler(CommandHandler("forgetme", forgetme, filters=private))
     app.add_handler(CommandHandler("override", _override_entry, filters=private))
+    app.add_handler(CommandHandler("export", _export_entry, filters=private))
+    app.add_handler(MessageHandler(private & filters.Document.ALL, _document_entry))
     app.add_handler(CallbackQueryHandler(on_button, pattern=rf"^{CB}:"))
     # After /start has answered (group 0), ask imported people for their consent.
     app.add_handler(CommandHandler("start", ask_consent_on_start, filters=private), group=1)

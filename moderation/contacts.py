@@ -270,3 +270,141 @@ def trigrams(key: str) -> set[str]:
             continue
         grams.update(word[i : i + 3] for i in range(len(word) - 2))
     return grams
+
+
+# --------------------------------------------------------------------------- CSV import
+IMPORT_COLUMNS: tuple[str, ...] = (
+    "name",
+    "organisation",
+    "role",
+    "clusters",
+    "location",
+    "phone",
+    "email",
+    "telegram",
+    "focal_point",
+    "cluster_coordinator",
+)
+MAX_IMPORT_ROWS = 50_000
+MAX_IMPORT_ERRORS = 20
+
+
+@dataclass(frozen=True)
+class ImportedContact:
+    line: int
+    name: str
+    organisation: str = ""
+    role: str = ""
+    clusters: tuple[str, ...] = ()
+    location: str = ""
+    phone: str = ""
+    email: str = ""
+    telegram: str = ""
+    focal_point: bool = False
+    cluster_coordinator: bool = False
+
+
+@dataclass
+class ParsedImport:
+    rows: list[ImportedContact] = field(default_factory=list)
+    errors: list[str] = field(default_factory=list)
+
+
+def _flag(text: str) -> bool:
+    value = text.strip().lower()
+    if value in ("", "no", "n", "false", "0"):
+        return False
+    if value in ("yes", "y", "true", "1", "x"):
+        return True
+    raise InvalidValue(f"expected yes or no, got {text[:20]!r}")
+
+
+def parse_contacts_csv(data: bytes, max_bytes: int, region: str | None = None) -> ParsedImport:
+    """Validate a whole CSV file; any error means nothing may be imported."""
+    import csv
+    import io
+
+    result = ParsedImport()
+    if len(data) > max_bytes:
+        result.errors.append(
+            f"the file is {len(data):,} bytes; the limit is {max_bytes:,} "
+            "(contacts.import_max_bytes)"
+        )
+        return result
+    try:
+        text = data.decode("utf-8-sig")
+    except UnicodeDecodeError:
+        result.errors.append("the file is not UTF-8 text; save it as “CSV UTF-8” and try again")
+        return result
+    if "\x00" in text:
+        result.errors.append("the file contains NUL bytes; it is not a CSV text file")
+        return result
+    try:
+        reader = csv.reader(io.StringIO(text, newline=""))
+        header = next(reader, None)
+        if header is None:
+            result.errors.append("the file is empty")
+            return result
+        columns = [h.strip().lower() for h in header]
+        unknown = [c for c in columns if c not in IMPORT_COLUMNS]
+        if unknown or "name" not in columns or len(set(columns)) != len(columns):
+            result.errors.append(
+                "line 1: the header must name columns from: "
+                + ", ".join(IMPORT_COLUMNS)
+                + " (name is required, each once)"
+                + (f"; unknown: {', '.join(u[:30] for u in unknown[:5])}" if unknown else "")
+            )
+            return result
+        seen: dict[str, int] = {}
+        for number, raw in enumerate(reader, start=2):
+            if not any(cell.strip() for cell in raw):
+                continue
+            if len(result.rows) >= MAX_IMPORT_ROWS:
+                result.errors.append(f"more than {MAX_IMPORT_ROWS} rows")
+                break
+            if len(raw) != len(columns):
+                result.errors.append(f"line {number}: {len(raw)} values for {len(columns)} columns")
+                continue
+            cells = dict(zip(columns, raw, strict=True))
+            try:
+                row = ImportedContact(
+                    line=number,
+                    name=clean_text(cells.get("name", ""), 200),
+                    organisation=clean_text(cells.get("organisation", ""), 200),
+                    role=clean_text(cells.get("role", ""), 200),
+                    clusters=tuple(split_clusters(cells.get("clusters", ""))),
+                    location=clean_text(cells.get("location", ""), 200),
+                    phone=normalise_phone(cells["phone"], region)
+                    if cells.get("phone", "").strip()
+                    else "",
+                    email=normalise_email(cells["email"]) if cells.get("email", "").strip() else "",
+                    telegram=normalise_handle(cells["telegram"])
+                    if cells.get("telegram", "").strip()
+                    else "",
+                    focal_point=_flag(cells.get("focal_point", "")),
+                    cluster_coordinator=_flag(cells.get("cluster_coordinator", "")),
+                )
+                if len(row.name) < 2:
+                    raise InvalidValue("a name is required")
+            except InvalidValue as exc:
+                result.errors.append(f"line {number}: {exc}")
+                continue
+            for key in (row.email.lower(), row.telegram.lower(), row.phone):
+                if key and key in seen:
+                    result.errors.append(
+                        f"line {number}: the same person as line {seen[key]} ({key[:60]})"
+                    )
+                    break
+            else:
+                for key in (row.email.lower(), row.telegram.lower(), row.phone):
+                    if key:
+                        seen[key] = number
+                result.rows.append(row)
+            if len(result.errors) >= MAX_IMPORT_ERRORS:
+                result.errors.append("… stopped after too many errors")
+                break
+    except csv.Error as exc:
+        result.errors.append(f"the file is not valid CSV: {exc}")
+    if not result.rows and not result.errors:
+        result.errors.append("the file has no contacts")
+    return result

@@ -14,6 +14,7 @@ from moderation.contacts import (
     SEARCHABLE,
     Grant,
     GrantKind,
+    ImportedContact,
     Level,
     Subject,
     search_key,
@@ -419,3 +420,76 @@ class ContactRepository:
 
     def import_(self, import_id: int) -> ContactImport | None:
         return self.session.get(ContactImport, import_id)
+
+
+@dataclass
+class ImportReport:
+    new: int = 0
+    updated: int = 0
+    unchanged: int = 0
+    kept: int = 0  # the person manages their own entry (consented or declined)
+
+    def summary(self) -> str:
+        return (
+            f"{self.new} new, {self.updated} updated, {self.unchanged} unchanged, "
+            f"{self.kept} kept as their owners wrote them"
+        )
+
+
+def import_contacts(
+    session: Session, rows: Sequence[ImportedContact], now: datetime, apply: bool
+) -> ImportReport:
+    """Add or update imported people (never findable until they opt in); dry run if not apply."""
+    repo = ContactRepository(session)
+    report = ImportReport()
+    for row in rows:
+        existing = repo.by_email(row.email) or repo.by_handle(row.telegram)
+        values = ContactValues(
+            name=row.name,
+            organisation=row.organisation,
+            role=row.role,
+            clusters=row.clusters,
+            location=row.location,
+            phone=row.phone,
+            email=row.email,
+            telegram=row.telegram,
+            focal_point=row.focal_point,
+        )
+        if existing is not None and existing.consent != "pending":
+            report.kept += 1
+            continue
+        if existing is not None:
+            before = (values_of(existing), existing.cluster_coordinator)
+            after = (
+                values_of(_as_contact(values)),
+                row.cluster_coordinator,
+            )
+            if before == after:
+                report.unchanged += 1
+                continue
+            report.updated += 1
+            target = existing
+        else:
+            report.new += 1
+            if not apply:
+                continue
+            target = repo.new(None, "import", now)
+        if apply:
+            repo.apply(target, values, now)
+            target.cluster_coordinator = row.cluster_coordinator
+            session.flush()
+    return report
+
+
+def _as_contact(values: ContactValues) -> Contact:
+    return Contact(
+        name=values.name,
+        organisation=values.organisation,
+        role=values.role,
+        clusters="|".join(values.clusters),
+        location=values.location,
+        phone=values.phone,
+        email=values.email,
+        telegram=values.telegram,
+        focal_point=values.focal_point,
+    )
