@@ -269,6 +269,8 @@ def trigrams(key: str) -> set[str]:
         if len(word) < 3:
             continue
         grams.update(word[i : i + 3] for i in range(len(word) - 2))
+        if len(word) <= 5:  # one typo breaks most trigrams of a short word: add bigrams
+            grams.update(word[i : i + 2] for i in range(len(word) - 1))
     return grams
 
 
