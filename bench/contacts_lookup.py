@@ -93,7 +93,8 @@ def main() -> None:
         for start in range(0, len(batch), 5000):
             session.execute(insert(Contact), batch[start : start + 5000])
     print(
-        f"{url.split(':')[0]}: inserted {args.contacts} contacts in {time.perf_counter() - started:.1f}s"
+        f"{url.split(':')[0]}: inserted {args.contacts} contacts "
+        f"in {time.perf_counter() - started:.1f}s"
     )
     requester = Requester(user_id=1, is_member=True, clusters=frozenset({"WASH"}))
     queries = [
