@@ -177,3 +177,38 @@ def console(config_path: Path, database: str | None, script: click.File | None) 
 
 if __name__ == "__main__":
     main()
+
+
+@main.command("import-contacts")
+@config_option
+@click.argument("csv_path", type=click.Path(path_type=Path, dir_okay=False, exists=True))
+@click.option("--apply", "apply_", is_flag=True, help="Import; without it, only report (dry run).")
+def import_contacts_command(config_path: Path, csv_path: Path, apply_: bool) -> None:
+    """Import contacts from CSV: a dry-run report first; nothing is imported if any row is bad.
+
+    Imported people are not findable until they agree (they are asked when they start the bot).
+    """
+    from moderation.clock import SystemClock
+    from moderation.contacts import parse_contacts_csv
+    from storage.contacts import import_contacts
+
+    config = load(config_path)
+    policy = config.settings.contacts
+    size = csv_path.stat().st_size
+    if size > policy.import_max_bytes:
+        fail(f"{csv_path} is {size:,} bytes; the limit is {policy.import_max_bytes:,}")
+    parsed = parse_contacts_csv(
+        csv_path.read_bytes(), policy.import_max_bytes, policy.default_phone_region
+    )
+    if parsed.errors:
+        click.echo(f"{csv_path}: {len(parsed.errors)} problem(s); nothing was imported:", err=True)
+        for error in parsed.errors:
+            click.echo(f"  {error}", err=True)
+        sys.exit(1)
+    database = open_database(config, migrate=True)
+    with database.transaction() as session:
+        report = import_contacts(session, parsed.rows, SystemClock().now(), apply=apply_)
+    verb = "imported" if apply_ else "dry run, would import"
+    click.echo(f"{csv_path}: {verb}: {report.summary()}")
+    if not apply_:
+        click.echo("Run again with --apply to import.")

@@ -252,6 +252,7 @@ class FakeTelegram:
         self._update_ids = itertools.count(1)
         self._message_ids: dict[int, itertools.count[int]] = {}
         self._user_ids = itertools.count(100001)
+        self.files: dict[str, tuple[str, bytes]] = {}  # file_id → (file_path, content)
 
     # ---- world set-up ------------------------------------------------------------------
     def add_user(
@@ -401,6 +402,21 @@ class FakeTelegram:
             chat_id, message_id, user_id, text, html=text, reply_to=reply_to, date=self._now()
         )
         return self._update(message=msg)
+
+    def document(self, user_id: int, chat_id: int, filename: str, content: bytes) -> JSON:
+        """A user sends a file; the bot can fetch it with getFile and a download."""
+        file_id = secrets.token_hex(8)
+        self.files[file_id] = (f"documents/{file_id}_{filename}", content)
+        document = {
+            "file_id": file_id,
+            "file_unique_id": file_id[:8],
+            "file_name": filename,
+            "mime_type": "text/csv",
+            "file_size": len(content),
+        }
+        update = self.message(user_id, chat_id, "", document=document)
+        del update["message"]["text"]
+        return update
 
     def join(
         self, user_id: int, chat_id: int, link_url: str | None = None, added_by: int | None = None
@@ -684,6 +700,24 @@ class FakeTelegram:
         message.deleted = True
         return True
 
+    def api_getFile(self, params: JSON) -> JSON:
+        file_id = str(params["file_id"])
+        if file_id not in self.files:
+            raise ApiError(400, "Bad Request: invalid file_id")
+        path, content = self.files[file_id]
+        return {
+            "file_id": file_id,
+            "file_unique_id": file_id[:8],
+            "file_size": len(content),
+            "file_path": path,
+        }
+
+    def download(self, url: str) -> bytes:
+        for path, content in self.files.values():
+            if url.endswith("/" + path):
+                return content
+        raise ApiError(404, "Not Found")
+
     def api_answerCallbackQuery(self, params: JSON) -> bool:
         return True
 
@@ -858,6 +892,11 @@ class FakeRequest(BaseRequest):
         connect_timeout: ODVInput[float] = DEFAULT_NONE,
         pool_timeout: ODVInput[float] = DEFAULT_NONE,
     ) -> tuple[int, bytes]:
+        if method == "GET" and "/file/" in url:  # a file download (getFile's file_path)
+            try:
+                return 200, self.telegram.download(url)
+            except ApiError as error:
+                return error.code, error.description.encode()
         api_method = url.rsplit("/", 1)[-1]
         params: JSON = {}
         files: dict[str, tuple[str, bytes]] = {}

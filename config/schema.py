@@ -60,6 +60,38 @@ class GroupConfig(StrictModel):
     membership: MembershipPolicy = MembershipPolicy()
 
 
+ContactLevel = Literal["public", "cluster", "coordinators", "private"]
+
+
+class ContactLevels(StrictModel):
+    """Default sharing level of each contact field; each person may change theirs."""
+
+    name: ContactLevel = "public"
+    organisation: ContactLevel = "public"
+    role: ContactLevel = "public"
+    clusters: ContactLevel = "public"
+    location: ContactLevel = "cluster"
+    phone: ContactLevel = "private"
+    email: ContactLevel = "coordinators"
+    telegram: ContactLevel = "cluster"
+    focal_point: ContactLevel = "public"
+
+
+class LookupRate(StrictModel):
+    count: int = Field(default=20, ge=1, le=10_000)
+    per: Duration = timedelta(hours=1)
+
+
+class ContactsPolicy(StrictModel):
+    levels: ContactLevels = ContactLevels()
+    request_timeout: Duration = timedelta(hours=72)
+    lookup_rate: LookupRate = LookupRate()
+    moderator_override: bool = False
+    page_size: int = Field(default=5, ge=1, le=10)
+    import_max_bytes: int = Field(default=2_000_000, ge=1_000, le=20_000_000)
+    default_phone_region: str | None = Field(default=None, min_length=2, max_length=2)
+
+
 class Settings(StrictModel):
     timezone: TimeZoneName = "UTC"
     moderators: list[Annotated[int, Field(gt=0)]] = Field(default_factory=list)
@@ -70,6 +102,7 @@ class Settings(StrictModel):
     groups: list[GroupConfig] = Field(min_length=1)
     bot_api_url: str | None = None
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
+    contacts: ContactsPolicy = ContactsPolicy()
 
     @model_validator(mode="after")
     def _unique_groups(self) -> Settings:

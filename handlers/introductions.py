@@ -869,16 +869,11 @@ async def _finish_own(update: Update, context: BotContext) -> int:
     return ConversationHandler.END
 
 
-async def nothing_to_cancel(update: Update, context: BotContext) -> None:
-    await _reply(update, "There is nothing to cancel.")
-
-
 def register(app: App) -> None:
     # Conversations are tracked per user in private chat, which is what we want here.
     warnings.filterwarnings("ignore", message="If 'per_message=False'", category=PTBUserWarning)
     private_text = filters.ChatType.PRIVATE & filters.TEXT & ~filters.COMMAND
     cancel_handler = CommandHandler("cancel", cancel, filters=filters.ChatType.PRIVATE)
-    idle_cancel = CommandHandler("cancel", nothing_to_cancel, filters=filters.ChatType.PRIVATE)
     app.add_handler(
         ConversationHandler(
             entry_points=[
@@ -931,4 +926,3 @@ def register(app: App) -> None:
             name="newcomer-confirmation",
         )
     )
-    app.add_handler(idle_cancel)

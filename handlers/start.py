@@ -90,6 +90,12 @@ async def unknown_command(update: Update, context: BotContext) -> None:
     )
 
 
+async def nothing_to_cancel(update: Update, context: BotContext) -> None:
+    """/cancel when no guided form is open."""
+    if update.effective_message is not None:
+        await update.effective_message.reply_text("There is nothing to cancel.")
+
+
 async def private_fallback(update: Update, context: BotContext) -> None:
     """Plain text in private chat that no feature is waiting for."""
     if update.effective_message is not None:
@@ -105,5 +111,6 @@ def register(app: App) -> None:
 
 def register_fallback(app: App) -> None:
     """Registered after every feature, so it only sees commands nobody handled."""
+    app.add_handler(CommandHandler("cancel", nothing_to_cancel, filters=filters.ChatType.PRIVATE))
     app.add_handler(MessageHandler(filters.COMMAND, unknown_command))
     app.add_handler(MessageHandler(filters.ChatType.PRIVATE & filters.TEXT, private_fallback))

@@ -1,0 +1,412 @@
+"""Who may see which contact field: the one consent policy (seed 004, "Protection Cluster
+member contact information"), plus the pure helpers around it (normalising, searching text).
+
+No Telegram import, no database: every lookup, export and reply asks :func:`may_see`.
+"""
+
+from __future__ import annotations
+
+import enum
+import re
+import unicodedata
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
+
+import phonenumbers
+from email_validator import EmailNotValidError, validate_email
+
+
+class Level(enum.StrEnum):
+    """How widely a field is shared, from widest to narrowest."""
+
+    PUBLIC = "public"  # every group member
+    CLUSTER = "cluster"  # members and coordinators of the same cluster, and moderators
+    COORDINATORS = "coordinators"  # moderators and coordinators of the person's cluster(s)
+    PRIVATE = "private"  # nobody without an explicit yes
+
+
+FIELDS: tuple[str, ...] = (
+    "name",
+    "organisation",
+    "role",
+    "clusters",
+    "location",
+    "phone",
+    "email",
+    "telegram",
+    "focal_point",
+)
+FIELD_LABELS: dict[str, str] = {
+    "name": "Name",
+    "organisation": "Organisation",
+    "role": "Role",
+    "clusters": "Clusters",
+    "location": "Location",
+    "phone": "Phone",
+    "email": "E-mail",
+    "telegram": "Telegram",
+    "focal_point": "Organisation focal point",
+}
+# Fields a lookup may match on (never phone or e-mail: no reverse lookup of a number).
+SEARCHABLE: tuple[str, ...] = ("name", "organisation", "role", "clusters", "location")
+# What a coordinator of another cluster may always get about an organisation's focal point.
+FOCAL_POINT_FIELDS: frozenset[str] = frozenset(
+    {"name", "organisation", "focal_point", "phone", "email", "telegram"}
+)
+DEFAULT_LEVELS: dict[str, Level] = {
+    "name": Level.PUBLIC,
+    "organisation": Level.PUBLIC,
+    "role": Level.PUBLIC,
+    "clusters": Level.PUBLIC,
+    "location": Level.CLUSTER,
+    "phone": Level.PRIVATE,
+    "email": Level.COORDINATORS,
+    "telegram": Level.CLUSTER,
+    "focal_point": Level.PUBLIC,
+}
+
+
+class GrantKind(enum.StrEnum):
+    CONSENT = "consent"  # the person said "Share with this person"
+    OVERRIDE = "override"  # a moderator override with a written reason (where allowed)
+
+
+@dataclass(frozen=True)
+class Requester:
+    user_id: int
+    is_member: bool  # present in a configured group (or a moderator)
+    is_moderator: bool = False
+    is_cluster_coordinator: bool = False
+    clusters: frozenset[str] = frozenset()
+
+    @property
+    def is_coordinator(self) -> bool:
+        return self.is_moderator or self.is_cluster_coordinator
+
+
+@dataclass(frozen=True)
+class Subject:
+    contact_id: int
+    user_id: int | None
+    consented: bool
+    clusters: frozenset[str] = frozenset()
+    levels: Mapping[str, Level] = field(default_factory=dict)
+    is_focal_point: bool = False
+
+    def level(self, name: str) -> Level:
+        return self.levels.get(name, Level.PRIVATE)
+
+
+@dataclass(frozen=True)
+class Grant:
+    """Permission for one requester to see some fields of one contact."""
+
+    requester_id: int
+    contact_id: int
+    fields: frozenset[str]
+    kind: GrantKind = GrantKind.CONSENT
+
+
+def _norm_cluster(name: str) -> str:
+    return name.strip().casefold()
+
+
+def shares_cluster(a: Iterable[str], b: Iterable[str]) -> bool:
+    return bool({_norm_cluster(x) for x in a} & {_norm_cluster(y) for y in b})
+
+
+def may_see(requester: Requester, subject: Subject, name: str, grants: Iterable[Grant]) -> bool:
+    """THE policy: may ``requester`` see field ``name`` of ``subject``, given ``grants``?"""
+    if name not in FIELDS:
+        return False
+    if subject.user_id is not None and requester.user_id == subject.user_id:
+        return True  # your own record
+    for grant in grants:
+        if (
+            grant.requester_id == requester.user_id
+            and grant.contact_id == subject.contact_id
+            and name in grant.fields
+            # An override never reaches someone who has not opted in; an explicit yes is opt-in.
+            and (grant.kind is GrantKind.CONSENT or subject.consented)
+        ):
+            return True
+    if not subject.consented or not requester.is_member:
+        return False  # imported people are invisible until they opt in; outsiders see nothing
+    same_cluster = shares_cluster(requester.clusters, subject.clusters)
+    level = subject.level(name)
+    allowed = (
+        level is Level.PUBLIC
+        or (level is Level.CLUSTER and (same_cluster or requester.is_moderator))
+        or (
+            level is Level.COORDINATORS
+            and (requester.is_moderator or (requester.is_cluster_coordinator and same_cluster))
+        )
+    )
+    if allowed:
+        return True
+    # Coordinators of another cluster: the organisation's name and its focal point, no more.
+    if requester.is_cluster_coordinator and not same_cluster:
+        if name == "organisation":
+            return True
+        if subject.is_focal_point and name in FOCAL_POINT_FIELDS:
+            return True
+    return False
+
+
+def visible_fields(
+    requester: Requester, subject: Subject, grants: Iterable[Grant]
+) -> frozenset[str]:
+    grants = list(grants)
+    return frozenset(f for f in FIELDS if may_see(requester, subject, f, grants))
+
+
+def disclosed(
+    requester: Requester,
+    subject: Subject,
+    values: Mapping[str, str],
+    grants: Iterable[Grant],
+) -> dict[str, str]:
+    """The only way values leave the directory: the non-empty fields the policy allows."""
+    allowed = visible_fields(requester, subject, grants)
+    return {f: values[f] for f in FIELDS if f in allowed and values.get(f)}
+
+
+# --------------------------------------------------------------------------- normalising
+class InvalidValue(ValueError):
+    """A value a person typed that cannot be stored; the message says what was expected."""
+
+
+def normalise_phone(raw: str, default_region: str | None = None) -> str:
+    """E.164 (+380441234567), or InvalidValue."""
+    text = raw.strip()
+    if not text:
+        raise InvalidValue("a phone number is empty")
+    if len(text) > 40:
+        raise InvalidValue("a phone number is at most 40 characters")
+    try:
+        number = phonenumbers.parse(text, default_region)
+    except phonenumbers.NumberParseException:
+        raise InvalidValue(
+            "not a phone number; write it with the country code, e.g. +380 44 123 4567"
+        ) from None
+    if not phonenumbers.is_valid_number(number):
+        raise InvalidValue("not a valid phone number; check the country code and the digits")
+    return phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.E164)
+
+
+def normalise_email(raw: str) -> str:
+    text = raw.strip()
+    if len(text) > 254:
+        raise InvalidValue("an e-mail address is at most 254 characters")
+    try:
+        return validate_email(text, check_deliverability=False).normalized
+    except EmailNotValidError as exc:
+        raise InvalidValue(f"not a valid e-mail address: {exc}") from None
+
+
+_HANDLE = re.compile(r"[A-Za-z][A-Za-z0-9_]{3,31}")
+
+
+def normalise_handle(raw: str) -> str:
+    text = raw.strip().removeprefix("https://t.me/").lstrip("@")
+    if not _HANDLE.fullmatch(text):
+        raise InvalidValue("a Telegram username is 4–32 letters, digits or _, like @olena_k")
+    return "@" + text
+
+
+def clean_text(raw: str, limit: int = 120) -> str:
+    """One line of plain text: control characters removed, spaces collapsed, length checked."""
+    text = "".join(ch for ch in raw if unicodedata.category(ch)[0] != "C" or ch == " ")
+    text = " ".join(text.split())
+    if len(text) > limit:
+        raise InvalidValue(f"at most {limit} characters, please")
+    return text
+
+
+def split_clusters(raw: str) -> list[str]:
+    parts = [clean_text(p, 60) for p in re.split(r"[;,|]", raw)]
+    seen: dict[str, str] = {}
+    for part in parts:
+        if part and part.casefold() not in seen:
+            seen[part.casefold()] = part
+    if len(seen) > 10:
+        raise InvalidValue("at most 10 clusters")
+    return list(seen.values())
+
+
+def search_key(text: str) -> str:
+    """Lower-case, accents removed, punctuation as spaces: what queries are compared with."""
+    decomposed = unicodedata.normalize("NFKD", text.casefold())
+    plain = "".join(ch for ch in decomposed if not unicodedata.combining(ch))
+    return " ".join(re.sub(r"[^\w]+", " ", plain).split())
+
+
+MIN_QUERY = 3
+MAX_QUERY = 100
+
+
+def check_query(raw: str) -> str:
+    """The normalised query, or InvalidValue saying what a query must look like."""
+    if len(raw) > MAX_QUERY * 4:
+        raise InvalidValue(f"a search is at most {MAX_QUERY} characters")
+    key = search_key(raw)
+    if len(key.replace(" ", "")) < MIN_QUERY:
+        raise InvalidValue(
+            f"a search needs at least {MIN_QUERY} letters or digits: a name, organisation, "
+            "role, cluster or place"
+        )
+    if len(key) > MAX_QUERY:
+        raise InvalidValue(f"a search is at most {MAX_QUERY} characters")
+    digits = sum(ch.isdigit() for ch in key)
+    if "@" in raw or digits >= 5:
+        raise InvalidValue("searching by phone number or e-mail is not possible, by design")
+    return key
+
+
+def trigrams(key: str) -> set[str]:
+    grams: set[str] = set()
+    for word in key.split():
+        if len(word) < 3:
+            continue
+        grams.update(word[i : i + 3] for i in range(len(word) - 2))
+        if len(word) <= 5:  # one typo breaks most trigrams of a short word: add bigrams
+            grams.update(word[i : i + 2] for i in range(len(word) - 1))
+    return grams
+
+
+# --------------------------------------------------------------------------- CSV import
+IMPORT_COLUMNS: tuple[str, ...] = (
+    "name",
+    "organisation",
+    "role",
+    "clusters",
+    "location",
+    "phone",
+    "email",
+    "telegram",
+    "focal_point",
+    "cluster_coordinator",
+)
+MAX_IMPORT_ROWS = 50_000
+MAX_IMPORT_ERRORS = 20
+
+
+@dataclass(frozen=True)
+class ImportedContact:
+    line: int
+    name: str
+    organisation: str = ""
+    role: str = ""
+    clusters: tuple[str, ...] = ()
+    location: str = ""
+    phone: str = ""
+    email: str = ""
+    telegram: str = ""
+    focal_point: bool = False
+    cluster_coordinator: bool = False
+
+
+@dataclass
+class ParsedImport:
+    rows: list[ImportedContact] = field(default_factory=list)
+    errors: list[str] = field(default_factory=list)
+
+
+def _flag(text: str) -> bool:
+    value = text.strip().lower()
+    if value in ("", "no", "n", "false", "0"):
+        return False
+    if value in ("yes", "y", "true", "1", "x"):
+        return True
+    raise InvalidValue(f"expected yes or no, got {text[:20]!r}")
+
+
+def parse_contacts_csv(data: bytes, max_bytes: int, region: str | None = None) -> ParsedImport:
+    """Validate a whole CSV file; any error means nothing may be imported."""
+    import csv
+    import io
+
+    result = ParsedImport()
+    if len(data) > max_bytes:
+        result.errors.append(
+            f"the file is {len(data):,} bytes; the limit is {max_bytes:,} "
+            "(contacts.import_max_bytes)"
+        )
+        return result
+    try:
+        text = data.decode("utf-8-sig")
+    except UnicodeDecodeError:
+        result.errors.append("the file is not UTF-8 text; save it as “CSV UTF-8” and try again")
+        return result
+    if "\x00" in text:
+        result.errors.append("the file contains NUL bytes; it is not a CSV text file")
+        return result
+    try:
+        reader = csv.reader(io.StringIO(text, newline=""))
+        header = next(reader, None)
+        if header is None:
+            result.errors.append("the file is empty")
+            return result
+        columns = [h.strip().lower() for h in header]
+        unknown = [c for c in columns if c not in IMPORT_COLUMNS]
+        if unknown or "name" not in columns or len(set(columns)) != len(columns):
+            result.errors.append(
+                "line 1: the header must name columns from: "
+                + ", ".join(IMPORT_COLUMNS)
+                + " (name is required, each once)"
+                + (f"; unknown: {', '.join(u[:30] for u in unknown[:5])}" if unknown else "")
+            )
+            return result
+        seen: dict[str, int] = {}
+        for number, raw in enumerate(reader, start=2):
+            if not any(cell.strip() for cell in raw):
+                continue
+            if len(result.rows) >= MAX_IMPORT_ROWS:
+                result.errors.append(f"more than {MAX_IMPORT_ROWS} rows")
+                break
+            if len(raw) != len(columns):
+                result.errors.append(f"line {number}: {len(raw)} values for {len(columns)} columns")
+                continue
+            cells = dict(zip(columns, raw, strict=True))
+            try:
+                row = ImportedContact(
+                    line=number,
+                    name=clean_text(cells.get("name", ""), 200),
+                    organisation=clean_text(cells.get("organisation", ""), 200),
+                    role=clean_text(cells.get("role", ""), 200),
+                    clusters=tuple(split_clusters(cells.get("clusters", ""))),
+                    location=clean_text(cells.get("location", ""), 200),
+                    phone=normalise_phone(cells["phone"], region)
+                    if cells.get("phone", "").strip()
+                    else "",
+                    email=normalise_email(cells["email"]) if cells.get("email", "").strip() else "",
+                    telegram=normalise_handle(cells["telegram"])
+                    if cells.get("telegram", "").strip()
+                    else "",
+                    focal_point=_flag(cells.get("focal_point", "")),
+                    cluster_coordinator=_flag(cells.get("cluster_coordinator", "")),
+                )
+                if len(row.name) < 2:
+                    raise InvalidValue("a name is required")
+            except InvalidValue as exc:
+                result.errors.append(f"line {number}: {exc}")
+                continue
+            for key in (row.email.lower(), row.telegram.lower(), row.phone):
+                if key and key in seen:
+                    result.errors.append(
+                        f"line {number}: the same person as line {seen[key]} ({key[:60]})"
+                    )
+                    break
+            else:
+                for key in (row.email.lower(), row.telegram.lower(), row.phone):
+                    if key:
+                        seen[key] = number
+                result.rows.append(row)
+            if len(result.errors) >= MAX_IMPORT_ERRORS:
+                result.errors.append("… stopped after too many errors")
+                break
+    except csv.Error as exc:
+        result.errors.append(f"the file is not valid CSV: {exc}")
+    if not result.rows and not result.errors:
+        result.errors.append("the file has no contacts")
+    return result

@@ -1,0 +1,495 @@
+"""Queries on the contact directory: contacts, grants, requests, disclosures, lookups, imports."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass
+from datetime import datetime
+
+from sqlalchemy import Integer, case, delete, func, select, update
+from sqlalchemy.orm import Session
+
+from moderation.contacts import (
+    FIELDS,
+    SEARCHABLE,
+    Grant,
+    GrantKind,
+    ImportedContact,
+    Level,
+    Subject,
+    search_key,
+    trigrams,
+)
+from storage.models import (
+    Contact,
+    ContactGrant,
+    ContactImport,
+    ContactLookup,
+    ContactRequest,
+    Disclosure,
+)
+
+CANDIDATES = 200
+
+
+@dataclass(frozen=True)
+class ContactValues:
+    """What a person (or an import) says about a contact; empty string = not given."""
+
+    name: str
+    organisation: str = ""
+    role: str = ""
+    clusters: tuple[str, ...] = ()
+    location: str = ""
+    phone: str = ""
+    email: str = ""
+    telegram: str = ""
+    focal_point: bool = False
+
+
+def encode_levels(levels: Mapping[str, Level]) -> str:
+    return ";".join(f"{k}={v.value}" for k, v in sorted(levels.items()) if k in FIELDS)
+
+
+def decode_levels(text: str, defaults: Mapping[str, Level]) -> dict[str, Level]:
+    levels = dict(defaults)
+    for part in text.split(";"):
+        key, _, value = part.partition("=")
+        if key in FIELDS and value in Level._value2member_map_:
+            levels[key] = Level(value)
+    return levels
+
+
+def cluster_list(contact: Contact) -> list[str]:
+    return [c for c in contact.clusters.split("|") if c]
+
+
+def values_of(contact: Contact) -> dict[str, str]:
+    """The displayable value of every field (empty when not given)."""
+    return {
+        "name": contact.name,
+        "organisation": contact.organisation,
+        "role": contact.role,
+        "clusters": ", ".join(cluster_list(contact)),
+        "location": contact.location,
+        "phone": contact.phone,
+        "email": contact.email,
+        "telegram": contact.telegram,
+        "focal_point": "yes" if contact.focal_point else "",
+    }
+
+
+def subject_of(contact: Contact, defaults: Mapping[str, Level]) -> Subject:
+    return Subject(
+        contact_id=contact.id,
+        user_id=contact.user_id,
+        consented=contact.consent == "given",
+        clusters=frozenset(cluster_list(contact)),
+        levels=decode_levels(contact.levels, defaults),
+        is_focal_point=contact.focal_point,
+    )
+
+
+def _search_text(contact: Contact) -> str:
+    values = values_of(contact)
+    return " ".join(search_key(values[f]) for f in SEARCHABLE if values[f])
+
+
+class ContactRepository:
+    def __init__(self, session: Session) -> None:
+        self.session = session
+
+    # --- contacts --------------------------------------------------------------------------
+    def get(self, contact_id: int) -> Contact | None:
+        return self.session.get(Contact, contact_id)
+
+    def by_user(self, user_id: int) -> Contact | None:
+        return self.session.scalars(select(Contact).where(Contact.user_id == user_id)).first()
+
+    def by_handle(self, handle: str) -> Contact | None:
+        if not handle:
+            return None
+        return self.session.scalars(
+            select(Contact).where(func.lower(Contact.telegram) == handle.lower())
+        ).first()
+
+    def by_email(self, email: str) -> Contact | None:
+        if not email:
+            return None
+        return self.session.scalars(
+            select(Contact).where(func.lower(Contact.email) == email.lower())
+        ).first()
+
+    def apply(self, contact: Contact, values: ContactValues, now: datetime) -> None:
+        contact.name = values.name
+        contact.organisation = values.organisation
+        contact.role = values.role
+        contact.clusters = "|".join(values.clusters)
+        contact.location = values.location
+        contact.phone = values.phone
+        contact.email = values.email
+        contact.telegram = values.telegram
+        contact.focal_point = values.focal_point
+        contact.search_text = _search_text(contact)
+        contact.updated_at = now
+
+    def new(self, user_id: int | None, source: str, now: datetime) -> Contact:
+        contact = Contact(
+            user_id=user_id,
+            name="",
+            organisation="",
+            role="",
+            clusters="",
+            location="",
+            phone="",
+            email="",
+            telegram="",
+            focal_point=False,
+            cluster_coordinator=False,
+            levels="",
+            consent="pending",
+            source=source,
+            search_text="",
+            created_at=now,
+            updated_at=now,
+        )
+        self.session.add(contact)
+        return contact
+
+    def save_profile(
+        self, user_id: int, values: ContactValues, levels: Mapping[str, Level], now: datetime
+    ) -> Contact:
+        """The person's own edit: saving it is their opt-in to the directory."""
+        contact = self.by_user(user_id) or self.new(user_id, "profile", now)
+        self.apply(contact, values, now)
+        contact.levels = encode_levels(levels)
+        if contact.consent != "given":
+            contact.consent, contact.consent_at = "given", now
+        self.session.flush()
+        return contact
+
+    def upsert_from_introduction(
+        self,
+        user_id: int,
+        first_name: str,
+        last_name: str | None,
+        organisation: str,
+        role: str,
+        cluster: str | None,
+        location: str | None,
+        now: datetime,
+    ) -> Contact:
+        """Pre-fill from a completed introduction. Consent is unchanged (new = not findable)."""
+        contact = self.by_user(user_id)
+        if contact is None:
+            contact = self.new(user_id, "introduction", now)
+        name = f"{first_name} {last_name}".strip() if last_name else first_name
+        clusters = tuple(c for c in [*cluster_list(contact), cluster or ""] if c)
+        self.apply(
+            contact,
+            ContactValues(
+                name=name or contact.name,
+                organisation=organisation or contact.organisation,
+                role=role or contact.role,
+                clusters=tuple(dict.fromkeys(clusters)),
+                location=location or contact.location,
+                phone=contact.phone,
+                email=contact.email,
+                telegram=contact.telegram,
+                focal_point=contact.focal_point,
+            ),
+            now,
+        )
+        self.session.flush()
+        return contact
+
+    def set_consent(self, contact: Contact, given: bool, now: datetime) -> None:
+        contact.consent = "given" if given else "declined"
+        contact.consent_at = now
+
+    def search_candidates(self, key: str, limit: int = CANDIDATES) -> Sequence[Contact]:
+        """Consented contacts sharing the most trigrams with the query (ranked in Python)."""
+        grams = sorted(trigrams(key))[:24] or [key]
+        hits = [case((Contact.search_text.contains(g, autoescape=True), 1), else_=0) for g in grams]
+        score = sum(hits[1:], hits[0]).cast(Integer) if len(hits) > 1 else hits[0]
+        stmt = (
+            select(Contact)
+            .where(Contact.consent == "given")
+            .where(score > 0)
+            .order_by(score.desc(), Contact.id)
+            .limit(limit)
+        )
+        return self.session.scalars(stmt).all()
+
+    def consented(self) -> Sequence[Contact]:
+        return self.session.scalars(
+            select(Contact).where(Contact.consent == "given").order_by(Contact.name, Contact.id)
+        ).all()
+
+    def focal_point_of(self, organisation: str, excluding: int) -> Contact | None:
+        return self.session.scalars(
+            select(Contact)
+            .where(func.lower(Contact.organisation) == organisation.lower())
+            .where(Contact.focal_point.is_(True))
+            .where(Contact.consent == "given")
+            .where(Contact.user_id.is_not(None))
+            .where(Contact.id != excluding)
+            .order_by(Contact.id)
+        ).first()
+
+    # --- grants ----------------------------------------------------------------------------
+    def grants(self, requester_id: int, contact_ids: Iterable[int]) -> list[Grant]:
+        ids = list(contact_ids)
+        if not ids:
+            return []
+        rows = self.session.scalars(
+            select(ContactGrant)
+            .where(ContactGrant.requester_id == requester_id)
+            .where(ContactGrant.contact_id.in_(ids))
+        ).all()
+        return [
+            Grant(r.requester_id, r.contact_id, frozenset(r.fields.split(",")), GrantKind(r.kind))
+            for r in rows
+        ]
+
+    def add_grant(
+        self,
+        requester_id: int,
+        contact_id: int,
+        fields: Iterable[str],
+        kind: GrantKind,
+        granted_by: int,
+        now: datetime,
+        reason: str | None = None,
+    ) -> None:
+        self.session.add(
+            ContactGrant(
+                requester_id=requester_id,
+                contact_id=contact_id,
+                fields=",".join(sorted(fields)),
+                kind=kind.value,
+                granted_by=granted_by,
+                reason=reason,
+                at=now,
+            )
+        )
+
+    def grants_given(self, contact_id: int) -> Sequence[ContactGrant]:
+        return self.session.scalars(
+            select(ContactGrant).where(ContactGrant.contact_id == contact_id)
+        ).all()
+
+    # --- requests --------------------------------------------------------------------------
+    def add_request(
+        self,
+        requester_id: int,
+        contact: Contact,
+        asked: Contact,
+        now: datetime,
+        expires_at: datetime,
+    ) -> ContactRequest:
+        assert asked.user_id is not None
+        request = ContactRequest(
+            requester_id=requester_id,
+            contact_id=contact.id,
+            asked_contact_id=asked.id,
+            asked_user_id=asked.user_id,
+            status="pending",
+            created_at=now,
+            expires_at=expires_at,
+            requester_told=False,
+        )
+        self.session.add(request)
+        self.session.flush()
+        return request
+
+    def request(self, request_id: int) -> ContactRequest | None:
+        return self.session.get(ContactRequest, request_id)
+
+    def open_request(self, requester_id: int, contact_id: int) -> ContactRequest | None:
+        return self.session.scalars(
+            select(ContactRequest)
+            .where(ContactRequest.requester_id == requester_id)
+            .where(ContactRequest.contact_id == contact_id)
+            .where(ContactRequest.status == "pending")
+        ).first()
+
+    def due_requests(self, now: datetime) -> Sequence[ContactRequest]:
+        """Requests with no yes by their deadline whose requester has not been told yet."""
+        return self.session.scalars(
+            select(ContactRequest)
+            .where(ContactRequest.status.in_(("pending", "declined")))
+            .where(ContactRequest.requester_told.is_(False))
+            .where(ContactRequest.expires_at <= now)
+            .order_by(ContactRequest.id)
+        ).all()
+
+    def requests_about(self, contact_id: int) -> Sequence[ContactRequest]:
+        return self.session.scalars(
+            select(ContactRequest).where(ContactRequest.contact_id == contact_id)
+        ).all()
+
+    # --- disclosures and lookups -----------------------------------------------------------
+    def record_disclosure(
+        self,
+        viewer_id: int,
+        contact_id: int,
+        fields: Iterable[str],
+        channel: str,
+        now: datetime,
+        detail: str | None = None,
+    ) -> None:
+        self.session.add(
+            Disclosure(
+                viewer_id=viewer_id,
+                contact_id=contact_id,
+                fields=",".join(f for f in FIELDS if f in set(fields)),
+                channel=channel,
+                detail=detail,
+                at=now,
+            )
+        )
+
+    def disclosures_of(self, contact_id: int) -> Sequence[Disclosure]:
+        return self.session.scalars(
+            select(Disclosure).where(Disclosure.contact_id == contact_id).order_by(Disclosure.id)
+        ).all()
+
+    def add_lookup(self, user_id: int, query: str, now: datetime) -> ContactLookup:
+        lookup = ContactLookup(user_id=user_id, query=query[:120], at=now)
+        self.session.add(lookup)
+        self.session.flush()
+        return lookup
+
+    def lookup(self, lookup_id: int) -> ContactLookup | None:
+        return self.session.get(ContactLookup, lookup_id)
+
+    def lookups_since(self, user_id: int, since: datetime) -> int:
+        return int(
+            self.session.scalar(
+                select(func.count())
+                .select_from(ContactLookup)
+                .where(ContactLookup.user_id == user_id)
+                .where(ContactLookup.at > since)
+            )
+            or 0
+        )
+
+    # --- privacy rights --------------------------------------------------------------------
+    def forget(self, user_id: int, now: datetime) -> bool:
+        """Erase the person's contact, grants, requests and searches; keep an anonymised line."""
+        contact = self.by_user(user_id)
+        self.session.execute(delete(ContactLookup).where(ContactLookup.user_id == user_id))
+        self.session.execute(delete(ContactRequest).where(ContactRequest.requester_id == user_id))
+        self.session.execute(delete(ContactGrant).where(ContactGrant.requester_id == user_id))
+        if contact is None:
+            return False
+        self.session.execute(
+            update(Disclosure)
+            .where(Disclosure.contact_id == contact.id)
+            .values(contact_id=None, detail="about a person who asked to be forgotten")
+        )
+        self.session.delete(contact)
+        self.session.add(
+            Disclosure(
+                viewer_id=None,
+                contact_id=None,
+                fields="",
+                channel="erased",
+                detail="a contact was erased at the person's request (/forgetme)",
+                at=now,
+            )
+        )
+        self.session.flush()
+        return True
+
+    # --- imports ---------------------------------------------------------------------------
+    def add_import(
+        self, moderator_id: int, filename: str, content: str, now: datetime
+    ) -> ContactImport:
+        pending = ContactImport(
+            moderator_id=moderator_id,
+            filename=filename[:255],
+            content=content,
+            status="pending",
+            created_at=now,
+        )
+        self.session.add(pending)
+        self.session.flush()
+        return pending
+
+    def import_(self, import_id: int) -> ContactImport | None:
+        return self.session.get(ContactImport, import_id)
+
+
+@dataclass
+class ImportReport:
+    new: int = 0
+    updated: int = 0
+    unchanged: int = 0
+    kept: int = 0  # the person manages their own entry (consented or declined)
+
+    def summary(self) -> str:
+        return (
+            f"{self.new} new, {self.updated} updated, {self.unchanged} unchanged, "
+            f"{self.kept} kept as their owners wrote them"
+        )
+
+
+def import_contacts(
+    session: Session, rows: Sequence[ImportedContact], now: datetime, apply: bool
+) -> ImportReport:
+    """Add or update imported people (never findable until they opt in); dry run if not apply."""
+    repo = ContactRepository(session)
+    report = ImportReport()
+    for row in rows:
+        existing = repo.by_email(row.email) or repo.by_handle(row.telegram)
+        values = ContactValues(
+            name=row.name,
+            organisation=row.organisation,
+            role=row.role,
+            clusters=row.clusters,
+            location=row.location,
+            phone=row.phone,
+            email=row.email,
+            telegram=row.telegram,
+            focal_point=row.focal_point,
+        )
+        if existing is not None and existing.consent != "pending":
+            report.kept += 1
+            continue
+        if existing is not None:
+            before = (values_of(existing), existing.cluster_coordinator)
+            after = (
+                values_of(_as_contact(values)),
+                row.cluster_coordinator,
+            )
+            if before == after:
+                report.unchanged += 1
+                continue
+            report.updated += 1
+            target = existing
+        else:
+            report.new += 1
+            if not apply:
+                continue
+            target = repo.new(None, "import", now)
+        if apply:
+            repo.apply(target, values, now)
+            target.cluster_coordinator = row.cluster_coordinator
+            session.flush()
+    return report
+
+
+def _as_contact(values: ContactValues) -> Contact:
+    return Contact(
+        name=values.name,
+        organisation=values.organisation,
+        role=values.role,
+        clusters="|".join(values.clusters),
+        location=values.location,
+        phone=values.phone,
+        email=values.email,
+        telegram=values.telegram,
+        focal_point=values.focal_point,
+    )

@@ -1,0 +1,251 @@
+"""The contact directory through the real bot: profile, lookup, put in touch, audit, rights."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+from sqlalchemy import select
+
+from bot.faketg import FakeMember
+from bot.simulator import Simulator
+from storage.contacts import ContactRepository, ContactValues
+from storage.models import Contact, ContactRequest, Disclosure
+from tests.conftest import MODERATOR_ID
+
+
+async def member(sim: Simulator, first: str, last: str, username: str | None = None):
+    person = sim.user(first, last, username)
+    # In the group before the bot (no introduction to complete): the bot learns them on sight.
+    sim.group.members[person.id] = FakeMember("member")
+    await sim.say(person, "hello")
+    await sim.dm(person, "/start")
+    return person
+
+
+def add_contact(sim: Simulator, user_id: int | None, consent: str = "given", **values) -> int:
+    now = sim.clock.now()
+    with sim.services.db.transaction() as session:
+        repo = ContactRepository(session)
+        contact = repo.new(user_id, "profile", now)
+        repo.apply(contact, ContactValues(**values), now)
+        contact.consent = consent
+        session.flush()
+        return contact.id
+
+
+def rows(sim: Simulator, model):
+    with sim.services.db.transaction() as session:
+        return session.scalars(select(model)).all()
+
+
+async def test_profile_is_guided_validated_and_saved_with_levels(sim: Simulator) -> None:
+    olena = await member(sim, "Olena", "Koval")
+    await sim.dm(olena, "/profile")
+    assert "Your full name" in sim.last(olena.id).text
+    answers = ["Olena Koval", "UNICEF", "WASH IMO", "WASH, Health", "Kharkiv"]
+    for answer in answers:
+        await sim.dm(olena, answer)
+    mark = sim.mark()
+    await sim.dm(olena, "12345")  # not a phone number
+    assert "phone" in sim.unique_reply(mark, olena.id).text.lower()
+    await sim.dm(olena, "+380 44 123 4567")
+    await sim.dm(olena, "not-an-email")
+    assert "e-mail" in sim.last(olena.id).text
+    await sim.dm(olena, "Olena@Example.org")
+    await sim.dm(olena, "/skip")
+    await sim.dm(olena, "yes")
+    form = sim.last(olena.id)
+    await sim.press(olena, form, "Phone: private")  # private → public
+    await sim.press(olena, sim.last(olena.id), "Phone: public")  # → cluster
+    await sim.press(olena, sim.last(olena.id), "Save")
+    [contact] = rows(sim, Contact)
+    assert contact.user_id == olena.id and contact.consent == "given"
+    assert contact.phone == "+380441234567" and contact.email == "Olena@example.org"
+    assert contact.clusters == "WASH|Health" and contact.focal_point
+    assert "phone=cluster" in contact.levels
+
+
+async def test_profile_cancel_changes_nothing(sim: Simulator) -> None:
+    olena = await member(sim, "Olena", "Koval")
+    await sim.dm(olena, "/profile")
+    await sim.dm(olena, "Olena Koval")
+    mark = sim.mark()
+    await sim.dm(olena, "/cancel")
+    assert "nothing was changed" in sim.unique_reply(mark, olena.id).text
+    assert rows(sim, Contact) == []
+
+
+async def test_lookup_shows_only_allowed_fields_and_records_it(sim: Simulator) -> None:
+    olena = await member(sim, "Olena", "Koval")
+    ivan = await member(sim, "Ivan", "Petrenko")
+    cid = add_contact(
+        sim,
+        olena.id,
+        name="Olena Koval",
+        organisation="UNICEF",
+        role="IMO",
+        clusters=("WASH",),
+        location="Kharkiv",
+        phone="+380441234567",
+        email="olena@example.org",
+        telegram="@olena_k",
+    )
+    add_contact(sim, None, consent="pending", name="Olena Hidden", organisation="UNICEF")
+    mark = sim.mark()
+    await sim.dm(ivan, "/contact olna kovl")  # typos
+    reply = sim.unique_reply(mark, ivan.id)
+    assert "Olena Koval" in reply.text and "UNICEF" in reply.text
+    for secret in ("+380441234567", "olena@example.org", "@olena_k", "Kharkiv", "Hidden"):
+        assert secret not in reply.text
+    [disclosure] = rows(sim, Disclosure)
+    assert (disclosure.viewer_id, disclosure.contact_id) == (ivan.id, cid)
+    assert disclosure.channel == "lookup" and "phone" not in disclosure.fields
+    # a search that matches only a hidden field finds nothing
+    mark = sim.mark()
+    await sim.dm(ivan, "/contact kharkiv")
+    assert "Nobody found" in sim.unique_reply(mark, ivan.id).text
+
+
+async def test_put_in_touch_yes_sends_details_only_then(sim: Simulator) -> None:
+    olena = await member(sim, "Olena", "Koval")
+    ivan = await member(sim, "Ivan", "Petrenko")
+    add_contact(sim, olena.id, name="Olena Koval", organisation="UNICEF", phone="+380441234567")
+    await sim.dm(ivan, "/contact unicef")
+    await sim.press(ivan, sim.last(ivan.id), "Ask to be put in touch")
+    question = sim.last(olena.id)
+    assert "Ivan Petrenko" in question.text
+    assert "+380441234567" not in sim.last(ivan.id).text
+    # another user cannot answer for Olena (forged press)
+    mark = sim.mark()
+    data = next(b for b in question.buttons() if b["text"].startswith("Share"))["callback_data"]
+    await sim.feed(sim.telegram.forged_press(ivan.id, olena.id, question.message_id, data))
+    assert sim.since(mark, ivan.id) == []
+    assert sim.telegram.calls_to("answerCallbackQuery")[-1]["show_alert"] is True
+    await sim.press(olena, question, "Share with this person")
+    assert "+380441234567" in sim.last(ivan.id).text
+    [request] = rows(sim, ContactRequest)
+    assert request.status == "shared"
+    channels = [d.channel for d in rows(sim, Disclosure)]
+    assert "introduction" in channels
+
+
+async def test_put_in_touch_decline_and_timeout_are_told_neutrally(sim: Simulator) -> None:
+    olena = await member(sim, "Olena", "Koval")
+    ivan = await member(sim, "Ivan", "Petrenko")
+    add_contact(sim, olena.id, name="Olena Koval", organisation="UNICEF", phone="+380441234567")
+    await sim.dm(ivan, "/contact unicef")
+    await sim.press(ivan, sim.last(ivan.id), "Ask to be put in touch")
+    await sim.press(olena, sim.last(olena.id), "Decline")
+    mark = sim.mark()
+    await sim.advance(timedelta(hours=1))
+    assert sim.since(mark, ivan.id) == []  # a decline is not announced early
+    await sim.advance(timedelta(hours=72))
+    told = sim.unique_reply(mark, ivan.id)
+    assert "did not get an answer in time" in told.text and "+380" not in told.text
+    await sim.advance(timedelta(hours=1))
+    assert len(sim.since(mark, ivan.id)) == 1  # told once
+
+
+async def test_forged_buttons_disclose_nothing(sim: Simulator) -> None:
+    olena = await member(sim, "Olena", "Koval")
+    ivan = await member(sim, "Ivan", "Petrenko")
+    add_contact(sim, olena.id, name="Olena Koval", organisation="UNICEF")
+    await sim.dm(olena, "/contact unicef")
+    msg = sim.last(olena.id)
+    await sim.dm(ivan, "/forgetme")
+    forget = sim.last(ivan.id)
+    for data in ("ct:pg:1:0", f"ct:fg:{olena.id}", "ct:cy:1", "ct:y:99", "ct:zz:1", "ct:pg:x"):
+        mark = sim.mark()
+        await sim.feed(sim.telegram.forged_press(ivan.id, ivan.id, forget.message_id, data))
+        assert sim.since(mark) == []
+    assert msg and len(rows(sim, Contact)) == 1
+
+
+async def test_group_command_points_to_private_chat(sim: Simulator) -> None:
+    ivan = await member(sim, "Ivan", "Petrenko")
+    mark = sim.mark()
+    await sim.say(ivan, "/contact olena")
+    reply = sim.unique_reply(mark, sim.group.id)
+    assert "privately" in reply.text
+    assert "start=contact_go" in reply.buttons()[0]["url"]
+
+
+async def test_bad_queries_and_rate_limit(sim: Simulator) -> None:
+    ivan = await member(sim, "Ivan", "Petrenko")
+    for query in (
+        "/contact",
+        "/contact ab",
+        "/contact +380441234567",
+        "/contact a@b.org",
+        "/contact " + "x" * 5000,
+        "/contact <b>&'; DROP TABLE contacts; --",
+    ):
+        mark = sim.mark()
+        await sim.dm(ivan, query)
+        sim.unique_reply(mark, ivan.id)
+    for _ in range(20):
+        await sim.dm(ivan, "/contact unicef")
+    mark = sim.mark()
+    await sim.dm(ivan, "/contact unicef")
+    assert "limit" in sim.unique_reply(mark, ivan.id).text
+
+
+async def test_outsider_cannot_search(sim: Simulator) -> None:
+    stranger = sim.user("Stranger", "X")
+    await sim.dm(stranger, "/start")
+    add_contact(sim, None, name="Olena Koval", organisation="UNICEF")
+    mark = sim.mark()
+    await sim.dm(stranger, "/contact unicef")
+    assert "for members" in sim.unique_reply(mark, stranger.id).text
+
+
+async def test_imported_person_is_asked_on_start_and_invisible_before(sim: Simulator) -> None:
+    ivan = await member(sim, "Ivan", "Petrenko")
+    add_contact(
+        sim, None, consent="pending", name="Petro Imported", organisation="NRC", telegram="@petro_i"
+    )
+    await sim.dm(ivan, "/contact petro")
+    assert "Nobody found" in sim.last(ivan.id).text
+    petro = sim.user("Petro", "Imported", "petro_i")
+    await sim.dm(petro, "/start")
+    question = sim.last(petro.id)
+    assert "Petro Imported" in question.text
+    await sim.feed(sim.telegram.forged_press(ivan.id, petro.id, question.message_id, "ct:cy:1"))
+    assert rows(sim, Contact)[0].consent == "pending"
+    await sim.press(petro, question, "Yes, list me")
+    [contact] = rows(sim, Contact)
+    assert contact.consent == "given" and contact.user_id == petro.id
+    await sim.dm(ivan, "/contact petro")
+    assert "Petro Imported" in sim.last(ivan.id).text
+    mark = sim.mark()
+    await sim.dm(petro, "/start")
+    assert len(sim.since(mark, petro.id)) == 1  # asked only once
+
+
+async def test_mydata_and_forgetme(sim: Simulator) -> None:
+    olena = await member(sim, "Olena", "Koval")
+    ivan = await member(sim, "Ivan", "Petrenko")
+    add_contact(sim, olena.id, name="Olena <b>Koval</b>", organisation="UNICEF")
+    await sim.dm(ivan, "/contact olena")
+    await sim.dm(olena, "/mydata")
+    text = sim.last(olena.id).text
+    assert "Olena <b>Koval</b>" in text and "Ivan Petrenko" in text and "lookup" in text
+    await sim.dm(olena, "/forgetme")
+    await sim.press(olena, sim.last(olena.id), "Erase")
+    assert rows(sim, Contact) == []
+    audit = rows(sim, Disclosure)
+    assert {d.channel for d in audit} == {"lookup", "erased"}
+    assert all(d.contact_id is None for d in audit)
+
+
+async def test_override_needs_config_and_reason(sim: Simulator) -> None:
+    olena = await member(sim, "Olena", "Koval")
+    cid = add_contact(sim, olena.id, name="Olena Koval", phone="+380441234567")
+    moderator = sim.telegram.users[MODERATOR_ID]
+    mark = sim.mark()
+    await sim.dm(moderator, f"/override {cid} urgent field coordination need")
+    assert "turned off" in sim.unique_reply(mark, MODERATOR_ID).text
+    ivan = await member(sim, "Ivan", "Petrenko")
+    mark = sim.mark()
+    await sim.dm(ivan, f"/override {cid} urgent field coordination need")
+    assert "+380" not in sim.unique_reply(mark, ivan.id).text

@@ -1,0 +1,199 @@
+"""The consent policy: unit cases from seed 004 and hypothesis properties over random worlds."""
+
+from __future__ import annotations
+
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from handlers.contacts import render_card
+from moderation.contacts import (
+    DEFAULT_LEVELS,
+    FIELDS,
+    Grant,
+    GrantKind,
+    InvalidValue,
+    Level,
+    Requester,
+    Subject,
+    check_query,
+    disclosed,
+    may_see,
+    normalise_email,
+    normalise_phone,
+    visible_fields,
+)
+
+CLUSTERS = ["WASH", "Protection", "Health", "CCCM"]
+
+
+def subject(**kw: object) -> Subject:
+    base: dict[str, object] = dict(
+        contact_id=1,
+        user_id=500,
+        consented=True,
+        clusters=frozenset({"Protection"}),
+        levels=dict(DEFAULT_LEVELS),
+    )
+    base.update(kw)
+    return Subject(**base)  # type: ignore[arg-type]
+
+
+MEMBER = Requester(user_id=9, is_member=True, clusters=frozenset({"WASH"}))
+
+
+def test_defaults_for_a_member_of_another_cluster() -> None:
+    assert visible_fields(MEMBER, subject(), []) == {
+        "name",
+        "organisation",
+        "role",
+        "clusters",
+        "focal_point",
+    }
+
+
+def test_same_cluster_sees_cluster_fields_but_not_private_phone() -> None:
+    peer = Requester(9, True, clusters=frozenset({"protection"}))
+    seen = visible_fields(peer, subject(), [])
+    assert {"location", "telegram"} <= seen
+    assert "phone" not in seen and "email" not in seen
+
+
+def test_coordinator_of_another_cluster_gets_organisation_and_focal_point_only() -> None:
+    coordinator = Requester(9, True, is_cluster_coordinator=True, clusters=frozenset({"WASH"}))
+    private = {f: Level.PRIVATE for f in FIELDS}
+    assert visible_fields(coordinator, subject(levels=private), []) == {"organisation"}
+    focal = subject(levels=private, is_focal_point=True)
+    assert visible_fields(coordinator, focal, []) == {
+        "name",
+        "organisation",
+        "focal_point",
+        "phone",
+        "email",
+        "telegram",
+    }
+
+
+def test_not_consented_shows_nothing_even_to_moderators_and_overrides() -> None:
+    moderator = Requester(9, True, is_moderator=True)
+    public = {f: Level.PUBLIC for f in FIELDS}
+    pending = subject(consented=False, levels=public)
+    override = Grant(9, 1, frozenset(FIELDS), GrantKind.OVERRIDE)
+    assert visible_fields(moderator, pending, [override]) == frozenset()
+
+
+def test_explicit_yes_opens_exactly_the_granted_fields_for_that_requester_only() -> None:
+    grant = Grant(9, 1, frozenset({"phone"}), GrantKind.CONSENT)
+    assert may_see(MEMBER, subject(), "phone", [grant])
+    other = Requester(10, True)
+    assert not may_see(other, subject(), "phone", [grant])
+    assert not may_see(MEMBER, subject(contact_id=2), "phone", [grant])
+
+
+def test_outsiders_see_nothing() -> None:
+    outsider = Requester(9, is_member=False)
+    assert visible_fields(outsider, subject(levels={f: Level.PUBLIC for f in FIELDS}), []) == set()
+
+
+def test_normalising() -> None:
+    assert normalise_phone("+380 44 123 4567") == "+380441234567"
+    assert normalise_phone("044 123 4567", "UA") == "+380441234567"
+    with pytest.raises(InvalidValue):
+        normalise_phone("12")
+    assert normalise_email("Olena@Example.ORG") == "Olena@example.org"
+    with pytest.raises(InvalidValue):
+        normalise_email("olena@@example")
+
+
+@pytest.mark.parametrize(
+    "query", ["", "ab", "  ", "<b>", "%%_", "+380441234567", "olena@example.org", "x" * 500]
+)
+def test_bad_queries_are_refused(query: str) -> None:
+    with pytest.raises(InvalidValue):
+        check_query(query)
+
+
+def test_markup_and_sql_characters_are_just_text() -> None:
+    assert check_query("'; DROP TABLE contacts; --") == "drop table contacts"
+    assert check_query("<i>Olena</i>") == "i olena i"
+
+
+# ---------------------------------------------------------------------------- properties
+levels_st = st.fixed_dictionaries({f: st.sampled_from(list(Level)) for f in FIELDS})
+clusters_st = st.frozensets(st.sampled_from(CLUSTERS), max_size=3)
+requester_st = st.builds(
+    Requester,
+    user_id=st.integers(1, 6),
+    is_member=st.booleans(),
+    is_moderator=st.booleans(),
+    is_cluster_coordinator=st.booleans(),
+    clusters=clusters_st,
+)
+subject_st = st.builds(
+    Subject,
+    contact_id=st.integers(1, 4),
+    user_id=st.one_of(st.none(), st.integers(1, 6)),
+    consented=st.booleans(),
+    clusters=clusters_st,
+    levels=levels_st,
+    is_focal_point=st.booleans(),
+)
+grant_st = st.builds(
+    Grant,
+    requester_id=st.integers(1, 6),
+    contact_id=st.integers(1, 4),
+    fields=st.frozensets(st.sampled_from(FIELDS)),
+    kind=st.sampled_from(list(GrantKind)),
+)
+
+
+def sentinel_values(contact_id: int) -> dict[str, str]:
+    # Values unique per field and contact, so a leak is visible in any rendered text.
+    return {f: f"zq{f}{contact_id}x" for f in FIELDS}
+
+
+@settings(max_examples=400)
+@given(requester_st, subject_st, st.lists(grant_st, max_size=6))
+def test_no_rendered_card_contains_a_forbidden_field(requester, subj, grants) -> None:
+    values = sentinel_values(subj.contact_id)
+    shown = disclosed(requester, subj, values, grants)
+    card = render_card(shown, subj.contact_id)
+    for name in FIELDS:
+        if not may_see(requester, subj, name, grants):
+            assert values[name] not in card
+            assert name not in shown
+
+
+@settings(max_examples=300)
+@given(requester_st, subject_st, st.lists(grant_st, max_size=6))
+def test_policy_invariants(requester, subj, grants) -> None:
+    seen = visible_fields(requester, subj, grants)
+    own = subj.user_id is not None and subj.user_id == requester.user_id
+    consent_grant = any(
+        g.requester_id == requester.user_id
+        and g.contact_id == subj.contact_id
+        and g.kind is GrantKind.CONSENT
+        for g in grants
+    )
+    if not subj.consented and not own and not consent_grant:
+        assert seen == frozenset()
+    if not own:
+        for name in seen:
+            granted = any(
+                g.requester_id == requester.user_id
+                and g.contact_id == subj.contact_id
+                and name in g.fields
+                for g in grants
+            )
+            level = subj.level(name)
+            if level is Level.PRIVATE and not granted:
+                # only the inter-cluster focal-point rule may open a private field
+                assert requester.is_cluster_coordinator
+                assert name == "organisation" or (
+                    subj.is_focal_point
+                    and name in {"name", "focal_point", "phone", "email", "telegram"}
+                )
+    # more grants never hide anything
+    assert seen <= visible_fields(
+        requester, subj, [*grants, Grant(requester.user_id, subj.contact_id, frozenset())]
+    )
