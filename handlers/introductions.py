@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import logging
 import warnings
-from datetime import date
+from datetime import date, datetime
 from typing import Any, cast
 
 from telegram import ChatPermissions, InlineKeyboardButton, InlineKeyboardMarkup, Update
@@ -43,6 +43,7 @@ from moderation.introductions import (
     split_name,
 )
 from moderation.permissions import CommandSpec, Where
+from storage.contacts import ContactRepository
 from storage.introductions import IntroductionRepository
 from storage.models import Introduction, Invitation
 from storage.roster import RosterRepository
@@ -184,6 +185,23 @@ async def post_or_update_card(context: BotContext, intro_id: int) -> None:
             stored.card_message_id = message.message_id
 
 
+def prefill_contact(contacts: ContactRepository, intro: Introduction, now: datetime) -> None:
+    """A completed introduction pre-fills the directory entry once; it stays opt-in (not
+    findable until the person consents) and never overwrites what the person wrote."""
+    if contacts.by_user(intro.user_id) is not None or not intro.first_name:
+        return
+    contacts.upsert_from_introduction(
+        intro.user_id,
+        intro.first_name,
+        intro.last_name,
+        intro.organisation or "",
+        intro.role or "",
+        intro.cluster,
+        intro.location,
+        now,
+    )
+
+
 async def complete_if_ready(context: BotContext, intro_id: int) -> None:
     """When both halves exist: mark complete, lift the read-only hold, update the card."""
     services = context.services
@@ -197,6 +215,8 @@ async def complete_if_ready(context: BotContext, intro_id: int) -> None:
                 intro_id, IntroStatus.PENDING, IntroStatus.COMPLETE, services.clock.now()
             )
         )
+        if intro is not None and done:
+            prefill_contact(ContactRepository(session), intro, services.clock.now())
     if intro is not None and done:
         group = services.settings.group(intro.chat_id)
         if group is not None and group.membership.restrict_until_introduced:

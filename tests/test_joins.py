@@ -8,6 +8,7 @@ from bot.faketg import FakeMember, FakeUser
 from bot.simulator import Simulator
 from moderation.introductions import Category, IntroStatus
 from moderation.roster import MemberStatus
+from storage.contacts import ContactRepository
 from storage.introductions import IntroductionRepository
 from storage.models import Introduction
 from tests.conftest import GROUP_ID, MODERATOR_ID
@@ -78,6 +79,11 @@ async def test_invite_link_join_confirm_and_release(sim: Simulator) -> None:
     intro = intro_of(sim, olena.id)
     assert intro is not None and intro.status is IntroStatus.COMPLETE
     assert "✅ Introduction complete." in sim.telegram.messages[(GROUP_ID, card.message_id)].text
+    # The directory entry is pre-filled, but stays unlisted until Olena consents.
+    with sim.services.db.transaction() as session:
+        contact = ContactRepository(session).by_user(olena.id)
+        assert contact is not None and contact.organisation == "UNICEF"
+        assert contact.name == "Olena Petrenko" and contact.consent != "given"
 
 
 async def test_single_use_link_cannot_be_reused(sim: Simulator) -> None:
