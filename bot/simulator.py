@@ -23,15 +23,22 @@ MAX_CHAIN = 50  # bot actions → updates → bot actions…: a loop guard
 
 
 class Simulator:
-    def __init__(self, config: LoadedConfig, clock: FakeClock | None = None) -> None:
+    def __init__(
+        self,
+        config: LoadedConfig,
+        clock: FakeClock | None = None,
+        telegram: FakeTelegram | None = None,
+    ) -> None:
+        """``telegram``: an existing fake world, to restart the bot against it."""
         self.clock = clock or FakeClock()
-        self.telegram = FakeTelegram(self.clock)
+        self.telegram = telegram or FakeTelegram(self.clock)
         self.services: Services = build_services(config, self.clock)
         self.app: App = build_application(
             self.services, FAKE_TOKEN, request=self.telegram.request(), rate_limit=False
         )
         for group in config.settings.groups:
-            self.telegram.add_group(group.chat_id, group.title)
+            if group.chat_id not in self.telegram.groups:
+                self.telegram.add_group(group.chat_id, group.title)
         self.errors: list[BaseException] = []
 
     # ---- life cycle --------------------------------------------------------------------

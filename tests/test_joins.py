@@ -413,3 +413,22 @@ async def test_cluster_and_location_reach_the_card(sim: Simulator) -> None:
     assert "introduces Olena Petrenko — UNICEF, WASH cluster, IMO, Kyiv." in card.text
     intro = intro_of(sim, olena.id)
     assert intro is not None and intro.cluster == "WASH" and intro.location == "Kyiv"
+
+
+async def test_deadline_survives_a_restart(sim: Simulator) -> None:
+    ivan = await veteran(sim)
+    pavlo = sim.user("Pavlo")
+    await sim.join(pavlo, added_by=ivan)
+    await sim.stop()
+    # A new bot process on the same database and the same Telegram, two days later.
+    sim.clock.advance(timedelta(hours=80))
+    restarted = Simulator(sim.services.config, sim.clock, telegram=sim.telegram)
+    await restarted.start()  # the sweeps run at start, as the job queue does ~1 s after start
+    try:
+        assert status(restarted, pavlo.id) is MemberStatus.LEFT
+        assert len(sim.telegram.calls_to("banChatMember")) == 1
+        await restarted.advance(timedelta(minutes=5))
+        assert len(sim.telegram.calls_to("banChatMember")) == 1  # once, not again
+    finally:
+        await restarted.stop()
+        await sim.start(migrate=False)  # the fixture stops it again
