@@ -20,7 +20,7 @@ from telegram.request import BaseRequest
 
 from bot.context import App, BotContext, Services, Sweep, services_of
 from config.loader import LoadedConfig
-from handlers import errors, roster, start
+from handlers import deadlines, errors, roster, start
 from moderation.clock import Clock, SystemClock
 from moderation.permissions import Role, Where, commands_for
 from storage.db import Database
@@ -28,7 +28,7 @@ from storage.db import Database
 log = logging.getLogger(__name__)
 
 # Every feature module, in registration order. The unknown-command fallback goes last.
-FEATURES = [start, roster]
+FEATURES = [start, roster, deadlines]
 
 ALLOWED_UPDATES = [
     Update.MESSAGE,

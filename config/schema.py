@@ -129,7 +129,6 @@ class ReminderPolicy(StrictModel):
     catch_up_window: Duration = timedelta(hours=6)
     snooze: Duration = timedelta(hours=2)
     moderator_digest: bool = True
-    dispatch_every: Duration = timedelta(seconds=30)
     batch_size: Annotated[int, Field(ge=1, le=10000)] = 500
     group_digest: bool = True
 
