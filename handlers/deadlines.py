@@ -9,6 +9,7 @@ sent. A restart or a second process therefore neither loses nor repeats a remind
 from __future__ import annotations
 
 import logging
+import warnings
 from collections.abc import Callable, Coroutine
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
@@ -244,7 +245,9 @@ async def deliver(app: App, row: DueRow, catch_up: bool) -> str:
     try:
         message = await app.bot.send_message(row.user_id, text, reply_markup=markup)
     except RetryAfter as exc:
-        wait = exc.retry_after
+        with warnings.catch_warnings():  # PTB 22 warns that the type will become timedelta
+            warnings.simplefilter("ignore")
+            wait = exc.retry_after
         seconds = wait.total_seconds() if isinstance(wait, timedelta) else float(wait)
         with services.db.transaction() as session:
             DeadlineRepository(session).release(
