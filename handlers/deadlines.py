@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any, cast
 
-from telegram import InlineKeyboardButton, InlineKeyboardMarkup, Update
+from telegram import InlineKeyboardButton, InlineKeyboardMarkup, InputFile, Update
 from telegram.error import BadRequest, Forbidden, NetworkError, RetryAfter, TelegramError
 from telegram.ext import CallbackQueryHandler, CommandHandler, filters
 
@@ -23,6 +23,7 @@ from bot.context import App, BotContext, Services, Sweep, services_of
 from handlers.common import moderators_only
 from handlers.render import chunk_lines, esc, mention
 from moderation import deadlines as rules
+from moderation.calendar import build_calendar
 from moderation.deadlines import DIGEST, OVERDUE, Deadline, DueRow
 from moderation.durations import format_duration
 from moderation.permissions import CommandSpec, Role, Where
@@ -40,6 +41,7 @@ COMMANDS = [
     ),
     CommandSpec("unsubscribe", "Stop deadline reminders", where=Where.PRIVATE),
     CommandSpec("submitted", "Record that you submitted for a deadline", usage="ID"),
+    CommandSpec("calendar", "All deadlines as a calendar file (.ics)"),
     CommandSpec("missing", "Who has not submitted for a deadline", Role.MODERATOR, usage="ID"),
     CommandSpec(
         "assign",
@@ -650,6 +652,27 @@ async def assign_command(update: Update, context: BotContext) -> None:
 
 
 # Every 30 s: reminders are at most that late, and a run with nothing due is two small queries.
+async def calendar_command(update: Update, context: BotContext) -> None:
+    message = update.effective_message
+    if message is None:
+        return
+    services = context.services
+    now = now_of(services)
+    with services.db.transaction() as session:
+        repo = DeadlineRepository(session)
+        repo.sync_config(services.settings.deadline_definitions(), now)
+        definitions = repo.definitions()
+    title = services.settings.groups[0].title if services.settings.groups else "imbot"
+    data = build_calendar(definitions, now, f"{title} deadlines")
+    await message.reply_document(
+        InputFile(data, filename="deadlines.ics"),
+        caption=(
+            f"{len(definitions)} deadlines with their recurrence. Open the file to import it "
+            "into your calendar; send /calendar again after the deadlines change."
+        ),
+    )
+
+
 SWEEPS = [Sweep("deadline-dispatch", timedelta(seconds=30), dispatch)]
 
 
@@ -662,6 +685,7 @@ def register(app: App) -> None:
         CommandHandler("unsubscribe", unsubscribe_command, filters=filters.ChatType.PRIVATE)
     )
     app.add_handler(CommandHandler("submitted", submitted_command))
+    app.add_handler(CommandHandler("calendar", calendar_command))
     # moderators_only returns an Awaitable-typed callable; PTB's stubs want a coroutine function.
     app.add_handler(CommandHandler("missing", cast(Callback, missing_command)))
     app.add_handler(CommandHandler("assign", cast(Callback, assign_command)))

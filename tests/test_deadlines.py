@@ -314,3 +314,27 @@ async def test_subscribe_with_neither_changes_nothing(sim: Simulator) -> None:
     assert "nothing changed" in sim.last(carol.id).text
     with sim.services.db.transaction() as session:
         assert DeadlineRepository(session).partner(carol.id) is None
+
+
+async def test_calendar_expands_to_the_bot_occurrences(sim: Simulator) -> None:
+    import icalendar
+    import recurring_ical_events  # type: ignore[import-untyped]
+
+    from moderation.deadlines import occurrences
+
+    alice = sim.user("Alice")
+    sim.telegram.started.add(alice.id)
+    mark = sim.mark()
+    await sim.dm(alice, "/calendar")
+    reply = sim.unique_reply(mark, alice.id)
+    assert reply.document is not None and reply.document[0] == "deadlines.ics"
+    calendar = icalendar.Calendar.from_ical(reply.document[1])
+    start, end = datetime(2026, 11, 1, tzinfo=UTC), datetime(2029, 1, 1, tzinfo=UTC)
+    expanded: dict[str, set[datetime]] = {}
+    for event in recurring_ical_events.of(calendar).between(start, end):
+        uid = str(event["UID"]).removesuffix("@imbot")
+        expanded.setdefault(uid, set()).add(event["DTSTART"].dt.astimezone(UTC))
+    definitions = sim.services.settings.deadline_definitions()
+    assert set(expanded) == {d.id for d in definitions}
+    for d in definitions:
+        assert expanded[d.id] == set(occurrences(d, start, end)), d.id
