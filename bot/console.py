@@ -102,7 +102,9 @@ class Console:
             return True
         try:
             if line.startswith(":"):
-                return await self.command(line)
+                keep = await self.command(line)
+                self.show_new()  # e.g. reminders sent by the sweeps after :clock
+                return keep
             if self.current is None:
                 self.say("! choose who you are first: :as NAME")
                 return True
