@@ -20,7 +20,16 @@ from telegram.request import BaseRequest
 
 from bot.context import App, BotContext, Services, Sweep, services_of
 from config.loader import LoadedConfig
-from handlers import contacts, errors, introductions, joins, members, roster, start
+from handlers import (
+    contacts,
+    deadlines,
+    errors,
+    introductions,
+    joins,
+    members,
+    roster,
+    start,
+)
 from moderation.clock import Clock, SystemClock
 from moderation.permissions import Role, Where, commands_for
 from storage.db import Database
@@ -28,7 +37,7 @@ from storage.db import Database
 log = logging.getLogger(__name__)
 
 # Every feature module, in registration order. The unknown-command fallback goes last.
-FEATURES = [roster, introductions, joins, members, contacts, start]
+FEATURES = [roster, introductions, joins, members, contacts, deadlines, start]
 
 ALLOWED_UPDATES = [
     Update.MESSAGE,

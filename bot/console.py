@@ -102,9 +102,10 @@ class Console:
             return True
         try:
             if line.startswith(":"):
-                if not await self.command(line):
-                    return False
-            elif self.current is None:
+                keep = await self.command(line)
+                self.show_new()  # e.g. reminders sent by the sweeps after :clock
+                return keep
+            if self.current is None:
                 self.say("! choose who you are first: :as NAME")
             elif self.in_group:
                 await self.sim.say(self.current, line)

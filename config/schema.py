@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
-from datetime import timedelta
+from datetime import date, datetime, timedelta
 from typing import Annotated, Literal
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict, Field, model_validator
 
+from moderation.deadlines import Audience, Deadline, DeadlineError, check_id, parse_starts
+from moderation.deadlines import validate as validate_deadline
 from moderation.durations import parse_duration
 
 
@@ -92,6 +94,80 @@ class ContactsPolicy(StrictModel):
     default_phone_region: str | None = Field(default=None, min_length=2, max_length=2)
 
 
+def _check_deadline_id(text: str) -> str:
+    check_id(text)
+    return text
+
+
+DeadlineId = Annotated[str, AfterValidator(_check_deadline_id)]
+
+
+class AudienceConfig(StrictModel):
+    """Who a deadline concerns. ``all`` means every configured cluster/organisation."""
+
+    everyone: bool = False
+    clusters: Literal["all"] | list[ShortText] | None = None
+    organisations: Literal["all"] | list[ShortText] | None = None
+
+    @model_validator(mode="after")
+    def _something(self) -> AudienceConfig:
+        if not self.everyone and not self.clusters and not self.organisations:
+            raise ValueError(
+                "audience needs everyone: true, clusters (a list or 'all') or organisations"
+            )
+        return self
+
+    def to_audience(self) -> Audience:
+        return Audience(
+            everyone=self.everyone,
+            clusters=tuple(self.clusters) if isinstance(self.clusters, list) else None,
+            organisations=(
+                tuple(self.organisations) if isinstance(self.organisations, list) else None
+            ),
+            all_clusters=self.clusters == "all",
+            all_organisations=self.organisations == "all",
+        )
+
+
+class DeadlineConfig(StrictModel):
+    id: DeadlineId
+    title: ShortText
+    description: Annotated[str, Field(max_length=1000)] = ""
+    rule: Annotated[str, Field(min_length=1, max_length=300)]
+    starts: date | datetime
+    timezone: TimeZoneName | None = None
+    remind: list[Duration] = Field(default_factory=list, max_length=6)
+    overdue_after: Duration | None = None
+    audience: AudienceConfig = AudienceConfig(everyone=True)
+    paused: bool = False
+
+    def to_deadline(self, default_timezone: str) -> Deadline:
+        try:
+            starts = parse_starts(self.starts)
+        except DeadlineError as exc:
+            raise ValueError(str(exc)) from None
+        return Deadline(
+            id=self.id,
+            title=self.title,
+            rule=self.rule,
+            starts=starts,
+            timezone=self.timezone or default_timezone,
+            remind=tuple(sorted(set(self.remind), reverse=True)),
+            overdue_after=self.overdue_after,
+            description=self.description,
+            audience=self.audience.to_audience(),
+            paused=self.paused,
+        )
+
+
+class ReminderPolicy(StrictModel):
+    catch_up_window: Duration = timedelta(hours=6)
+    snooze: Duration = timedelta(hours=2)
+    moderator_digest: bool = True
+    batch_size: Annotated[int, Field(ge=1, le=10000)] = 500
+    group_digest: bool = True
+
+
 class Settings(StrictModel):
     timezone: TimeZoneName = "UTC"
     moderators: list[Annotated[int, Field(gt=0)]] = Field(default_factory=list)
@@ -103,6 +179,8 @@ class Settings(StrictModel):
     bot_api_url: str | None = None
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
     contacts: ContactsPolicy = ContactsPolicy()
+    reminders: ReminderPolicy = ReminderPolicy()
+    deadlines: list[DeadlineConfig] = Field(default_factory=list)
 
     @model_validator(mode="after")
     def _unique_groups(self) -> Settings:
@@ -112,6 +190,35 @@ class Settings(StrictModel):
                 raise ValueError(f"duplicate group chat_id {group.chat_id}")
             seen.add(group.chat_id)
         return self
+
+    @model_validator(mode="after")
+    def _valid_deadlines(self) -> Settings:
+        ids: set[str] = set()
+        for index, item in enumerate(self.deadlines):
+            where = f"deadlines[{index}] ({item.id})"
+            if item.id in ids:
+                raise ValueError(f"{where}: duplicate deadline id {item.id!r}")
+            ids.add(item.id)
+            audience = item.audience
+            for name, known, kind in (
+                (audience.clusters, self.clusters, "clusters"),
+                (audience.organisations, self.organisations, "organisations"),
+            ):
+                if isinstance(name, list):
+                    unknown = [n for n in name if n not in known]
+                    if unknown:
+                        raise ValueError(
+                            f"{where}: audience {kind} {unknown} are not in the top-level "
+                            f"{kind} list {list(known)}"
+                        )
+            try:
+                validate_deadline(item.to_deadline(self.timezone))
+            except DeadlineError as exc:
+                raise ValueError(f"{where}: {exc}") from None
+        return self
+
+    def deadline_definitions(self) -> list[Deadline]:
+        return [d.to_deadline(self.timezone) for d in self.deadlines]
 
     def group(self, chat_id: int) -> GroupConfig | None:
         return next((g for g in self.groups if g.chat_id == chat_id), None)

@@ -48,3 +48,23 @@ def test_console_reports_mistakes_politely(tmp_path: Path) -> None:
     assert "! expected a duration" in output
     assert "! nobody called 'nobody'" in output
     assert "! unknown console command :frob" in output
+
+
+def test_console_deadline_reminders(tmp_path: Path) -> None:
+    output = run_console(
+        tmp_path,
+        [
+            ":as ivan",
+            ":dm",
+            "/start",
+            "/subscribe",
+            ":press 1",
+            ":press 1",
+            ":clock +7d1h",
+            ":press 1",
+            ":quit",
+        ],
+    )
+    assert "SitRep inputs (sitrep) is due Wed 2 Dec 2026 12:00 Kyiv time (in 2d)" in output
+    assert "is submitted for WASH (cluster)" in output
+    assert "the bot raised" not in output

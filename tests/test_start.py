@@ -93,6 +93,7 @@ async def test_command_menus_per_scope(sim: Simulator) -> None:
     private_menu = [c["command"] for c in menus[private]]
     assert private_menu[:2] == ["start", "help"] and "invite" in private_menu
     assert [c["command"] for c in menus[groups]][:2] == ["help", "whois"]
+    assert "start" not in [c["command"] for c in menus[groups]]
     assert moderator in menus
 
 

@@ -1,0 +1,309 @@
+"""Queries for deadlines, partners, the reminder outbox and submissions."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterable, Sequence
+from datetime import datetime, timedelta
+from typing import Any
+
+from sqlalchemy import and_, or_, select, update
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.orm import Session
+
+from moderation.deadlines import Audience, Deadline, DueRow, PlannedReminder, parse_starts
+from storage.models import DeadlineRow, Partner, ReminderOutbox, Submission, User
+
+PENDING, SENDING, SENT = "pending", "sending", "sent"
+MERGED, SKIPPED, CANCELLED, UNREACHABLE = "merged", "skipped", "cancelled", "unreachable"
+
+
+def _audience_json(audience: Audience) -> str:
+    return json.dumps(
+        {
+            "everyone": audience.everyone,
+            "clusters": list(audience.clusters) if audience.clusters is not None else None,
+            "organisations": (
+                list(audience.organisations) if audience.organisations is not None else None
+            ),
+            "all_clusters": audience.all_clusters,
+            "all_organisations": audience.all_organisations,
+        },
+        sort_keys=True,
+    )
+
+
+def _audience(text: str) -> Audience:
+    data: dict[str, Any] = json.loads(text)
+    return Audience(
+        everyone=bool(data.get("everyone")),
+        clusters=tuple(data["clusters"]) if data.get("clusters") is not None else None,
+        organisations=(
+            tuple(data["organisations"]) if data.get("organisations") is not None else None
+        ),
+        all_clusters=bool(data.get("all_clusters")),
+        all_organisations=bool(data.get("all_organisations")),
+    )
+
+
+def to_deadline(row: DeadlineRow) -> Deadline:
+    return Deadline(
+        id=row.id,
+        title=row.title,
+        rule=row.rule,
+        starts=parse_starts(row.starts),
+        timezone=row.timezone,
+        remind=tuple(timedelta(seconds=int(s)) for s in row.remind.split(",") if s),
+        overdue_after=(
+            timedelta(seconds=row.overdue_after_s) if row.overdue_after_s is not None else None
+        ),
+        description=row.description,
+        audience=_audience(row.audience),
+        paused=row.paused,
+    )
+
+
+def _row_values(deadline: Deadline) -> dict[str, Any]:
+    return {
+        "title": deadline.title,
+        "description": deadline.description,
+        "rule": deadline.rule,
+        "starts": deadline.starts.isoformat(sep=" "),
+        "timezone": deadline.timezone,
+        "remind": ",".join(str(int(o.total_seconds())) for o in deadline.remind),
+        "overdue_after_s": (
+            int(deadline.overdue_after.total_seconds())
+            if deadline.overdue_after is not None
+            else None
+        ),
+        "audience": _audience_json(deadline.audience),
+        "paused": deadline.paused,
+    }
+
+
+class DeadlineRepository:
+    def __init__(self, session: Session) -> None:
+        self.session = session
+
+    # --- definitions -------------------------------------------------------------------------
+    def sync_config(self, definitions: Sequence[Deadline], now: datetime) -> None:
+        """Make the configured deadlines rows; a deadline dropped from the config is paused."""
+        configured = {d.id for d in definitions}
+        for deadline in definitions:
+            values = _row_values(deadline)
+            row = self.session.get(DeadlineRow, deadline.id)
+            if row is None:
+                self.session.add(
+                    DeadlineRow(id=deadline.id, source="config", updated_at=now, **values)
+                )
+            elif row.source == "config" and any(getattr(row, k) != v for k, v in values.items()):
+                for key, value in values.items():
+                    setattr(row, key, value)
+                row.updated_at = now
+        for row in self.session.scalars(select(DeadlineRow).where(DeadlineRow.source == "config")):
+            if row.id not in configured and not row.paused:
+                row.paused, row.updated_at = True, now
+        self.session.flush()
+
+    def definitions(self, include_paused: bool = False) -> list[Deadline]:
+        query = select(DeadlineRow).order_by(DeadlineRow.id)
+        if not include_paused:
+            query = query.where(DeadlineRow.paused.is_(False))
+        return [to_deadline(row) for row in self.session.scalars(query)]
+
+    def deadline(self, deadline_id: str) -> Deadline | None:
+        row = self.session.get(DeadlineRow, deadline_id)
+        return to_deadline(row) if row is not None else None
+
+    # --- partners ----------------------------------------------------------------------------
+    def set_partner(
+        self,
+        user_id: int,
+        cluster: str | None,
+        organisation: str | None,
+        now: datetime,
+        assigned_by: int | None = None,
+    ) -> Partner:
+        partner = self.session.get(Partner, user_id)
+        if partner is None:
+            partner = Partner(user_id=user_id, created_at=now, updated_at=now)
+            self.session.add(partner)
+        partner.cluster, partner.organisation = cluster, organisation
+        partner.assigned_by, partner.updated_at = assigned_by, now
+        self.session.flush()
+        return partner
+
+    def partner(self, user_id: int) -> Partner | None:
+        return self.session.get(Partner, user_id)
+
+    def remove_partner(self, user_id: int) -> bool:
+        partner = self.session.get(Partner, user_id)
+        if partner is None:
+            return False
+        self.session.delete(partner)
+        return True
+
+    def partners(self) -> list[tuple[Partner, User | None]]:
+        query = (
+            select(Partner, User)
+            .join(User, User.id == Partner.user_id, isouter=True)
+            .order_by(Partner.user_id)
+        )
+        return [(row[0], row[1]) for row in self.session.execute(query).all()]
+
+    def recipients(self, deadline: Deadline) -> list[Partner]:
+        return [
+            p for p, _ in self.partners() if deadline.audience.includes(p.cluster, p.organisation)
+        ]
+
+    # --- the outbox --------------------------------------------------------------------------
+    def enqueue(
+        self,
+        deadline_id: str,
+        occurrence_at: datetime,
+        user_ids: Iterable[int],
+        planned: Iterable[PlannedReminder],
+    ) -> int:
+        """Insert outbox rows that do not exist yet (idempotent; safe with several processes)."""
+        rows = [
+            {
+                "deadline_id": deadline_id,
+                "occurrence_at": occurrence_at,
+                "user_id": user_id,
+                "kind": p.kind,
+                "due_at": p.due_at,
+                "status": PENDING,
+                "attempts": 0,
+            }
+            for user_id in user_ids
+            for p in planned
+        ]
+        if not rows:
+            return 0
+        dialect = self.session.get_bind().dialect.name
+        insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
+        statement = insert(ReminderOutbox).values(rows).on_conflict_do_nothing()
+        result = self.session.execute(statement)
+        return int(getattr(result, "rowcount", 0) or 0)
+
+    def claim(self, now: datetime, limit: int, lease: timedelta) -> list[DueRow]:
+        """Claim due rows for this process: ``FOR UPDATE SKIP LOCKED`` on PostgreSQL.
+
+        A claimed row is leased: if the process dies before marking it, another run takes it
+        again once the lease expires.
+        """
+        due = or_(
+            and_(
+                ReminderOutbox.status == PENDING,
+                ReminderOutbox.due_at <= now,
+                or_(ReminderOutbox.not_before.is_(None), ReminderOutbox.not_before <= now),
+            ),
+            and_(ReminderOutbox.status == SENDING, ReminderOutbox.claimed_until < now),
+        )
+        query = (
+            select(ReminderOutbox)
+            .where(due)
+            .order_by(ReminderOutbox.due_at, ReminderOutbox.id)
+            .limit(limit)
+            .with_for_update(skip_locked=True)
+        )
+        claimed: list[DueRow] = []
+        for row in self.session.scalars(query):
+            # The conditional update is the claim on SQLite (no row locks there).
+            result = self.session.execute(
+                update(ReminderOutbox)
+                .where(ReminderOutbox.id == row.id, due)
+                .values(status=SENDING, claimed_until=now + lease, attempts=row.attempts + 1)
+                .execution_options(synchronize_session=False)
+            )
+            if getattr(result, "rowcount", 0) == 1:
+                claimed.append(
+                    DueRow(
+                        row.id,
+                        row.deadline_id,
+                        row.occurrence_at,
+                        row.user_id,
+                        row.kind,
+                        row.due_at,
+                    )
+                )
+        return claimed
+
+    def finish(
+        self,
+        row_id: int,
+        status: str,
+        now: datetime,
+        message_id: int | None = None,
+        note: str | None = None,
+    ) -> None:
+        row = self.session.get(ReminderOutbox, row_id)
+        if row is None:
+            return
+        row.status, row.claimed_until = status, None
+        if status == SENT:
+            row.sent_at, row.message_id = now, message_id
+        if note is not None:
+            row.note = note[:255]
+
+    def release(self, row_id: int, not_before: datetime, note: str) -> None:
+        """Put a claimed row back: it is tried again later, never dropped."""
+        row = self.session.get(ReminderOutbox, row_id)
+        if row is None:
+            return
+        row.status, row.claimed_until, row.not_before, row.note = (
+            PENDING,
+            None,
+            not_before,
+            note[:255],
+        )
+
+    def outbox_row(self, row_id: int) -> ReminderOutbox | None:
+        return self.session.get(ReminderOutbox, row_id)
+
+    def outbox(self, deadline_id: str | None = None) -> list[ReminderOutbox]:
+        query = select(ReminderOutbox).order_by(ReminderOutbox.due_at, ReminderOutbox.id)
+        if deadline_id is not None:
+            query = query.where(ReminderOutbox.deadline_id == deadline_id)
+        return list(self.session.scalars(query))
+
+    # --- submissions -------------------------------------------------------------------------
+    def submit(
+        self,
+        deadline_id: str,
+        occurrence_at: datetime,
+        unit: str,
+        status: str,
+        user_id: int,
+        now: datetime,
+    ) -> Submission | None:
+        """Record a submission; None when the unit had already answered for this occurrence."""
+        existing = self.submission(deadline_id, occurrence_at, unit)
+        if existing is not None:
+            return None
+        submission = Submission(
+            deadline_id=deadline_id,
+            occurrence_at=occurrence_at,
+            unit=unit,
+            status=status,
+            user_id=user_id,
+            at=now,
+        )
+        self.session.add(submission)
+        self.session.flush()
+        return submission
+
+    def submission(self, deadline_id: str, occurrence_at: datetime, unit: str) -> Submission | None:
+        return self.session.scalars(
+            select(Submission).where(
+                Submission.deadline_id == deadline_id,
+                Submission.occurrence_at == occurrence_at,
+                Submission.unit == unit,
+            )
+        ).first()
+
+    def submissions(self, deadline_id: str, occurrence_at: datetime) -> dict[str, Submission]:
+        query = select(Submission).where(
+            Submission.deadline_id == deadline_id, Submission.occurrence_at == occurrence_at
+        )
+        return {s.unit: s for s in self.session.scalars(query)}
