@@ -564,17 +564,7 @@ async def got_reason(update: Update, context: BotContext) -> int:
 
 async def _summary(update: Update, context: BotContext, note: str = "") -> int:
     form = _form(context)
-    preview = Invitation(
-        first_name=form["first_name"],
-        last_name=form["last_name"],
-        organisation=form["organisation"],
-        role=form["role"],
-        category=form["category"],
-        end_date=form.get("end_date"),
-        reason=form.get("reason"),
-        cluster=form.get("cluster"),
-        location=form.get("location"),
-    )
+    preview = _invitation(form, sponsor_id=0, services=context.services)  # not stored
     action = "Create the invite link" if form["mode"] == "invite" else "Post the introduction"
     buttons = InlineKeyboardMarkup(
         [
