@@ -25,7 +25,7 @@ from telegram.ext import (
 from telegram.warnings import PTBUserWarning
 
 from bot.context import App, BotContext, Services
-from handlers.common import send_private
+from handlers.common import send_private, tell_moderators
 from handlers.render import esc, mention
 from moderation.introductions import (
     LOCATION_MAX,
@@ -255,9 +255,12 @@ def sponsor_problem(
         membership = RosterRepository(session).membership(chat_id, user_id)
         own = IntroductionRepository(session).introduction(chat_id, user_id)
     present = membership is not None and membership.present
-    if present and own is not None and own.status in (IntroStatus.PENDING, IntroStatus.HELD):
-        return "please complete your own introduction before sponsoring someone"
-    return may_sponsor(present, own.category if own else None, newcomer_category)
+    return may_sponsor(
+        present,
+        own.category if own else None,
+        newcomer_category,
+        own.status if own else None,
+    )
 
 
 async def begin_invite(update: Update, context: BotContext) -> int:
@@ -662,8 +665,6 @@ async def _create_invitation(update: Update, context: BotContext, form: dict[str
             "Sorry, I could not create the link: I need the right to invite "
             "users in the group. The moderators have been told.",
         )
-        from handlers.common import tell_moderators
-
         await tell_moderators(
             context,
             "I could not create a sponsor's invite link: "

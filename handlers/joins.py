@@ -23,18 +23,21 @@ from telegram.ext import CallbackQueryHandler, ChatJoinRequestHandler, ChatMembe
 from bot.context import App, BotContext, Sweep, services_of
 from config.schema import GroupConfig
 from handlers.common import moderators_only, send_private, tell_moderators, user_info
-from handlers.introductions import deep_link, post_or_update_card
+from handlers.introductions import deep_link, post_or_update_card, sponsor_problem
 from handlers.render import esc, mention
 from handlers.roster import observed
 from moderation.introductions import (
     Action,
+    Arrival,
+    Category,
     IntroStatus,
+    attribute_arrival,
     introduction_due,
     invitation_id_from_link_name,
 )
 from moderation.roster import MemberStatus
 from storage.introductions import IntroductionRepository
-from storage.models import Introduction, JoinRequest
+from storage.models import Introduction, Invitation, JoinRequest
 from storage.roster import RosterRepository
 
 log = logging.getLogger(__name__)
@@ -74,53 +77,50 @@ async def admit(context: BotContext, group: GroupConfig, change: ChatMemberUpdat
     with services.db.transaction() as session:
         repo = IntroductionRepository(session)
         roster = RosterRepository(session)
-
-        def present(member_id: int | None) -> bool:
-            found = roster.membership(group.chat_id, member_id) if member_id else None
-            return found is not None and found.present
-
-        invitation, sponsor, note = None, None, ""
-        if seen.new_status in (MemberStatus.ADMIN, MemberStatus.OWNER):
-            note = "joined as an admin of the group"
-        elif link_url is not None or seen.invite_link_name is not None:
+        # Gather the facts; moderation.attribute_arrival decides.
+        invitation: Invitation | None = None
+        request: JoinRequest | None = None
+        via_link = link_url is not None or seen.invite_link_name is not None
+        if via_link:
             invitation = repo.invitation_by_link(link_url) or repo.invitation(
                 invitation_id_from_link_name(seen.invite_link_name) or 0
             )
-            if invitation is None or invitation.chat_id != group.chat_id:
-                note, invitation = "joined through a link that is not a sponsor's", None
-            elif not repo.use_invitation(invitation.id, user_id):
-                note, invitation = "joined through a sponsor's link that was already used", None
-            elif not present(invitation.sponsor_id):
-                note = "their sponsor left the group before they joined"
+            if invitation is not None and invitation.chat_id != group.chat_id:
                 invitation = None
-            else:
-                sponsor, note = invitation.sponsor_id, "sponsor's personal invite link"
         elif seen.via_join_request:
-            request = next(
-                (r for r in repo.open_join_requests(group.chat_id) if r.user_id == user_id), None
-            ) or _approved_request(repo, group, user_id)
+            request = repo.open_join_request(group.chat_id, user_id) or (
+                repo.approved_join_request(group.chat_id, user_id)
+            )
             if request is not None and request.sponsor_id is not None:
-                sponsor = request.sponsor_id
-                note = "join request vouched for by the sponsor"
                 invitation = repo.invitation(request.invitation_id or 0)
-            elif request is not None and request.decided_by_id is not None:
-                sponsor, note = request.decided_by_id, "join request approved by a moderator"
-            else:
-                note = "join request approved outside the bot"
-        elif seen.actor_id is not None and seen.actor_id != user_id:
-            if present(seen.actor_id):
-                sponsor, note = seen.actor_id, "added to the group by the sponsor"
-            else:
-                note = "added by someone who is not a member"
-        else:
-            note = "joined without a sponsor (e.g. the group's general link)"
-
-        if seen.new_status in (MemberStatus.ADMIN, MemberStatus.OWNER):
-            status = IntroStatus.COMPLETE
-        else:
-            status = IntroStatus.PENDING if sponsor is not None else IntroStatus.HELD
-        intro = repo.start_admission(group.chat_id, user_id, now, status, sponsor, note)
-        if invitation is not None:
+        adder = seen.actor_id if seen.actor_id not in (None, user_id) else None
+        candidates = {uid for uid in (invitation.sponsor_id if invitation else None, adder) if uid}
+        decision = attribute_arrival(
+            Arrival(
+                joined_as_admin=seen.new_status in (MemberStatus.ADMIN, MemberStatus.OWNER),
+                via_link=via_link,
+                invitation_sponsor_id=invitation.sponsor_id if invitation else None,
+                invitation_was_unused=(
+                    via_link
+                    and invitation is not None
+                    and repo.use_invitation(invitation.id, user_id)
+                ),
+                via_join_request=seen.via_join_request,
+                request_sponsor_id=request.sponsor_id if request else None,
+                request_moderator_id=request.decided_by_id if request else None,
+                adder_id=adder,
+                present_ids=frozenset(
+                    uid
+                    for uid in candidates
+                    if (m := roster.membership(group.chat_id, uid)) is not None and m.present
+                ),
+            )
+        )
+        status = decision.status
+        intro = repo.start_admission(
+            group.chat_id, user_id, now, status, decision.sponsor_id, decision.note
+        )
+        if invitation is not None and decision.prefill_from_invitation:
             intro.first_name, intro.last_name = invitation.first_name, invitation.last_name
             intro.organisation, intro.role = invitation.organisation, invitation.role
             intro.category, intro.end_date = invitation.category, invitation.end_date
@@ -139,12 +139,6 @@ async def admit(context: BotContext, group: GroupConfig, change: ChatMemberUpdat
             await _missing_right(context, group, "restrict members", exc)
     await post_or_update_card(context, intro_id)
     await _notify_after_arrival(context, group, intro_id)
-
-
-def _approved_request(
-    repo: IntroductionRepository, group: GroupConfig, user_id: int
-) -> JoinRequest | None:
-    return repo.approved_join_request(group.chat_id, user_id)
 
 
 async def _notify_after_arrival(context: BotContext, group: GroupConfig, intro_id: int) -> None:
@@ -169,9 +163,8 @@ async def _notify_after_arrival(context: BotContext, group: GroupConfig, intro_i
                 context,
                 moderator_id,
                 f"{mention(newcomer.id, newcomer.display_name)} joined "
-                f"<b>{esc(group.title)}</b> without a known sponsor "
-                f"({esc(intro.sponsor_note)}). They can only read until you "
-                "decide.",
+                f"<b>{esc(group.title)}</b> without a known sponsor: "
+                f"{esc(intro.sponsor_note)}. They can only read until you decide.",
                 reply_markup=buttons,
             )
         return
@@ -319,23 +312,14 @@ async def on_join_request_button(update: Update, context: BotContext) -> None:
     services = context.services
     presser = query.from_user
     with services.db.transaction() as session:
-        repo = IntroductionRepository(session)
-        request = repo.join_request(int(raw_id))
-        membership = (
-            RosterRepository(session).membership(request.chat_id, presser.id) if request else None
-        )
-        own = repo.introduction(request.chat_id, presser.id) if request else None
+        request = IntroductionRepository(session).join_request(int(raw_id))
     if request is None or request.status not in ("open", "sponsored"):
         await query.answer("This request is already decided.", show_alert=True)
         return
-    if (
-        membership is None
-        or not membership.present
-        or (own is not None and own.status in (IntroStatus.PENDING, IntroStatus.HELD))
-    ):
-        await query.answer(
-            "Only members whose own introduction is complete can sponsor.", show_alert=True
-        )
+    # Where the requester is based is asked in the introduction, which checks it again.
+    problem = sponsor_problem(services, request.chat_id, presser.id, Category.IN_COUNTRY)
+    if problem:
+        await query.answer(f"Sorry, {problem}.", show_alert=True)
         return
     with services.db.transaction() as session:
         won = IntroductionRepository(session).claim_sponsorship(request.id, presser.id)

@@ -144,11 +144,16 @@ def check_end_date(
 
 
 def may_sponsor(
-    sponsor_present: bool, sponsor_category: Category | None, newcomer_category: Category
+    sponsor_present: bool,
+    sponsor_category: Category | None,
+    newcomer_category: Category,
+    sponsor_status: IntroStatus | None = None,
 ) -> str | None:
     """None when the sponsorship is allowed, else the reason it is not."""
     if not sponsor_present:
         return "only current members of the group can sponsor someone"
+    if sponsor_status in (IntroStatus.PENDING, IntroStatus.HELD):
+        return "please complete your own introduction before sponsoring someone"
     if newcomer_category is Category.OUT_OF_COUNTRY and sponsor_category not in (
         None,
         Category.IN_COUNTRY,
@@ -198,3 +203,61 @@ def introduction_due(
     if passed > reminders_sent:
         return Due(Action.REMIND, passed)
     return Due(Action.NONE)
+
+
+@dataclass(frozen=True)
+class Arrival:
+    """What the bot knows about someone who just joined, as plain facts."""
+
+    joined_as_admin: bool = False
+    via_link: bool = False
+    invitation_sponsor_id: int | None = None  # the link is one of this group's /invite links
+    invitation_was_unused: bool = False  # and this join was the one that used it
+    via_join_request: bool = False
+    request_sponsor_id: int | None = None  # a member vouched for the request
+    request_moderator_id: int | None = None  # a moderator approved it directly
+    adder_id: int | None = None  # someone else added them
+    present_ids: frozenset[int] = frozenset()  # which of those people are members now
+
+
+@dataclass(frozen=True)
+class Attribution:
+    status: IntroStatus
+    sponsor_id: int | None
+    note: str  # why: kept on the admission when there is no sponsor, and for the audit
+    prefill_from_invitation: bool = False
+
+
+def attribute_arrival(arrival: Arrival) -> Attribution:
+    """Who sponsors a newcomer; without one they are held for the moderators, never accepted."""
+
+    def sponsored(sponsor_id: int, note: str, prefill: bool = False) -> Attribution:
+        return Attribution(IntroStatus.PENDING, sponsor_id, note, prefill)
+
+    def held(note: str) -> Attribution:
+        return Attribution(IntroStatus.HELD, None, note)
+
+    if arrival.joined_as_admin:
+        return Attribution(IntroStatus.COMPLETE, None, "joined as an admin of the group")
+    if arrival.via_link:
+        sponsor = arrival.invitation_sponsor_id
+        if sponsor is None:
+            return held("joined through a link that is not a sponsor's")
+        if not arrival.invitation_was_unused:
+            return held("joined through a sponsor's link that was already used")
+        if sponsor not in arrival.present_ids:
+            return held("their sponsor left the group before they joined")
+        return sponsored(sponsor, "sponsor's personal invite link", prefill=True)
+    if arrival.via_join_request:
+        if arrival.request_sponsor_id is not None:
+            return sponsored(
+                arrival.request_sponsor_id, "join request vouched for by the sponsor", prefill=True
+            )
+        if arrival.request_moderator_id is not None:
+            return sponsored(arrival.request_moderator_id, "join request approved by a moderator")
+        return held("join request approved outside the bot")
+    if arrival.adder_id is not None:
+        if arrival.adder_id in arrival.present_ids:
+            return sponsored(arrival.adder_id, "added to the group by the sponsor")
+        return held("added by someone who is not a member")
+    return held("joined without a sponsor (e.g. the group's general link)")
