@@ -9,9 +9,11 @@ from typing import Any
 
 from telegram import Chat, Update
 from telegram import User as TgUser
-from telegram.error import BadRequest, Forbidden
+from telegram.error import BadRequest, Forbidden, TelegramError
 
 from bot.context import BotContext, Services
+from config.schema import GroupConfig
+from handlers.render import esc
 from moderation.permissions import Role, Where, role_of
 from moderation.roster import UserInfo
 from storage.roster import RosterRepository
@@ -74,6 +76,18 @@ async def tell_moderators(context: BotContext, text: str) -> int:
     if not delivered:
         log.warning("no moderator could be reached privately: %s", text)
     return delivered
+
+
+async def report_missing_right(
+    context: BotContext, group: GroupConfig, right: str, error: TelegramError
+) -> None:
+    """Tell the moderators which right the bot lacks, instead of failing silently."""
+    log.warning("group %s: cannot %s: %s", group.chat_id, right, error)
+    await tell_moderators(
+        context,
+        f"In <b>{esc(group.title)}</b> I could not {esc(right)}: "
+        f"{esc(error.message)}. Please check my admin rights.",
+    )
 
 
 Handler = Callable[[Update, BotContext], Coroutine[Any, Any, None]]

@@ -22,8 +22,15 @@ from telegram.ext import CallbackQueryHandler, ChatJoinRequestHandler, ChatMembe
 
 from bot.context import App, BotContext, Sweep, services_of
 from config.schema import GroupConfig
-from handlers.common import moderators_only, send_private, tell_moderators, user_info
+from handlers.common import (
+    moderators_only,
+    report_missing_right,
+    send_private,
+    tell_moderators,
+    user_info,
+)
 from handlers.introductions import deep_link, post_or_update_card, sponsor_problem
+from handlers.removal import Removal, remove_member
 from handlers.render import esc, mention
 from handlers.roster import observed
 from moderation.introductions import (
@@ -136,7 +143,7 @@ async def admit(context: BotContext, group: GroupConfig, change: ChatMemberUpdat
                 group.chat_id, user_id, ChatPermissions.no_permissions()
             )
         except TelegramError as exc:
-            await _missing_right(context, group, "restrict members", exc)
+            await report_missing_right(context, group, "restrict members", exc)
     await post_or_update_card(context, intro_id)
     await _notify_after_arrival(context, group, intro_id)
 
@@ -187,17 +194,6 @@ async def _notify_after_arrival(context: BotContext, group: GroupConfig, intro_i
         )
 
 
-async def _missing_right(
-    context: BotContext, group: GroupConfig, right: str, error: TelegramError
-) -> None:
-    log.warning("group %s: cannot %s: %s", group.chat_id, right, error)
-    await tell_moderators(
-        context,
-        f"In <b>{esc(group.title)}</b> I could not {esc(right)}: "
-        f"{esc(error.message)}. Please check my admin rights.",
-    )
-
-
 # --------------------------------------------------------------------------- held newcomers
 @moderators_only
 async def decide_held(update: Update, context: BotContext) -> None:
@@ -231,27 +227,14 @@ async def decide_held(update: Update, context: BotContext) -> None:
         await post_or_update_card(context, intro.id)
     else:
         await query.edit_message_text("Removed. They can come back through a sponsor.")
-        await remove_member(context, intro, "a moderator decided to remove them")
-
-
-async def remove_member(context: BotContext, intro: Introduction, why: str) -> bool:
-    """Remove (not ban for good): ban then unban, so they can come back through a sponsor."""
-    group = context.services.settings.group(intro.chat_id)
-    assert group is not None
-    try:
-        await context.bot.ban_chat_member(intro.chat_id, intro.user_id)
-        await context.bot.unban_chat_member(intro.chat_id, intro.user_id, only_if_banned=True)
-    except BadRequest as exc:
-        await _missing_right(context, group, f"remove a newcomer ({why})", exc)
-        return False
-    with context.services.db.transaction() as session:
-        user = RosterRepository(session).user(intro.user_id)
-    name = user.display_name if user else str(intro.user_id)
-    await context.bot.send_message(
-        intro.chat_id,
-        f"{esc(name)} was removed: {esc(why)}. They are welcome back through a sponsor.",
-    )
-    return True
+        await remove_member(
+            context,
+            intro.chat_id,
+            intro.user_id,
+            "a moderator decided to remove them",
+            cause="held newcomer removed by a moderator",
+            actor_id=update.effective_user.id if update.effective_user else None,
+        )
 
 
 # --------------------------------------------------------------------------- join requests
@@ -472,9 +455,14 @@ async def _remind(context: BotContext, group: GroupConfig, intro: Introduction) 
 
 async def _remove_late(context: BotContext, group: GroupConfig, intro: Introduction) -> None:
     hours = int(group.membership.introduction_deadline.total_seconds() // 3600)
-    removed = await remove_member(
-        context, intro, f"the introduction was not completed within {hours} h"
+    result = await remove_member(
+        context,
+        intro.chat_id,
+        intro.user_id,
+        f"the introduction was not completed within {hours} h",
+        cause="introduction overdue",
     )
+    removed = result in (Removal.REMOVED, Removal.NOT_PRESENT)
     with context.services.db.transaction() as session:
         newcomer = RosterRepository(session).user(intro.user_id)
     name = esc(newcomer.display_name if newcomer else intro.user_id)

@@ -12,11 +12,12 @@ from bot.context import App, BotContext
 from handlers.common import moderators_only, role
 from handlers.introductions import describe
 from handlers.render import chunk_lines, esc, mention
+from handlers.targets import find_members
+from handlers.targets import roster_name as _name
 from moderation.durations import format_duration
 from moderation.introductions import IntroStatus
 from moderation.permissions import CommandSpec, Role, Where
 from storage.introductions import IntroductionRepository
-from storage.models import Introduction, Membership, User
 from storage.roster import RosterRepository
 
 COMMANDS = [
@@ -32,32 +33,6 @@ COMMANDS = [
         "pending", "Join requests and unfinished introductions", Role.MODERATOR, Where.PRIVATE
     ),
 ]
-
-Row = tuple[Membership, User, Introduction | None]
-
-
-def _name(user: User, intro: Introduction | None) -> str:
-    return intro.full_name if intro and intro.full_name else user.display_name
-
-
-def find_members(rows: list[Row], query: str) -> list[Row]:
-    """By @username, exact name, then names containing the words typed (case-insensitive)."""
-    wanted = query.strip().casefold()
-    if wanted.startswith("@"):
-        return [r for r in rows if (r[1].username or "").casefold() == wanted[1:]]
-    exact = [
-        r
-        for r in rows
-        if _name(r[1], r[2]).casefold() == wanted or r[1].display_name.casefold() == wanted
-    ]
-    if exact:
-        return exact
-    words = wanted.split()
-    return [
-        r
-        for r in rows
-        if all(w in f"{_name(r[1], r[2])} {r[1].display_name}".casefold() for w in words)
-    ]
 
 
 async def whois(update: Update, context: BotContext) -> None:

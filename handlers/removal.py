@@ -1,0 +1,92 @@
+"""Taking someone out of a group: the one way every feature removes a member.
+
+Removal is "kick, can return": ban then unban at once, so the person can come back later
+through a sponsor. The roster records the change with its real cause (introduction overdue,
+departure, expiry, a moderator's decision…) before Telegram's own ``chat_member`` update
+arrives, which the roster then recognises as already recorded.
+"""
+
+from __future__ import annotations
+
+import enum
+import logging
+
+from telegram.error import BadRequest, Forbidden
+
+from bot.context import BotContext
+from handlers.common import report_missing_right
+from handlers.render import esc
+from i18n import _
+from moderation.roster import MemberStatus, ObservedChange
+from storage.roster import RosterRepository
+
+log = logging.getLogger(__name__)
+
+
+class Removal(enum.Enum):
+    REMOVED = "removed"
+    NOT_PRESENT = "not present"  # already left or removed: nothing to do
+    PROTECTED = "protected"  # an owner or admin: Telegram does not let a bot remove them
+    FAILED = "failed"  # the bot lacks the right (moderators were told)
+
+
+async def remove_member(
+    context: BotContext,
+    chat_id: int,
+    user_id: int,
+    why: str,
+    *,
+    cause: str,
+    actor_id: int | None = None,
+    announce: bool = True,
+) -> Removal:
+    """Remove ``user_id`` from ``chat_id``; ``why`` is shown to the group, ``cause`` is recorded.
+
+    Never raises for the expected refusals: someone who already left, an admin, or a missing
+    right each come back as an outcome (and the moderators are told about a missing right).
+    """
+    services = context.services
+    group = services.settings.group(chat_id)
+    if group is None:
+        return Removal.FAILED
+    with services.db.transaction() as session:
+        roster = RosterRepository(session)
+        membership = roster.membership(chat_id, user_id)
+        user = roster.user(user_id)
+        status = membership.status if membership is not None else None
+    if status is None or not status.present:
+        return Removal.NOT_PRESENT
+    if status in (MemberStatus.OWNER, MemberStatus.ADMIN):
+        return Removal.PROTECTED
+    try:
+        await context.bot.ban_chat_member(chat_id, user_id)
+    except (BadRequest, Forbidden) as exc:
+        text = str(exc).lower()
+        if "user not found" in text or "participant_id_invalid" in text:
+            return Removal.NOT_PRESENT
+        if "administrator" in text and "can't remove" in text:
+            return Removal.PROTECTED
+        await report_missing_right(context, group, _("remove members"), exc)
+        return Removal.FAILED
+    with services.db.transaction() as session:
+        RosterRepository(session).apply_change(
+            chat_id,
+            ObservedChange(user_id, actor_id, status, MemberStatus.REMOVED),
+            services.clock.now(),
+            cause=cause,
+        )
+    try:
+        await context.bot.unban_chat_member(chat_id, user_id, only_if_banned=True)
+    except (BadRequest, Forbidden) as exc:  # removed, but held banned: they cannot return yet
+        log.warning("group %s: could not lift the ban on %s: %s", chat_id, user_id, exc)
+    if announce:
+        name = esc(user.display_name if user else str(user_id))
+        await context.bot.send_message(
+            chat_id,
+            _(
+                "{name} was removed: {why}. They are welcome back through a sponsor.",
+                name=name,
+                why=esc(why),
+            ),
+        )
+    return Removal.REMOVED
