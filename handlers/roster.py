@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Sequence
+from datetime import timedelta
 
 from telegram import Chat, ChatMember, ChatMemberAdministrator, ChatMemberUpdated, Update
 from telegram.ext import ChatMemberHandler, MessageHandler, TypeHandler, filters
@@ -16,13 +17,17 @@ from bot.context import App, BotContext, Services
 from handlers.common import is_configured_group, tell_moderators, user_info
 from handlers.render import esc
 from moderation.roster import MemberStatus, ObservedChange, status_from_telegram
-from storage.roster import RosterRepository
+from storage.roster import RosterRepository, SeenUsers
 
 log = logging.getLogger(__name__)
 
 # Group numbers: tracking runs before any feature so features read an up-to-date roster.
 TRACK_USERS = -2
 TRACK_ROSTER = -1
+
+# A known member's group message rewrites their user row at most this often (see SeenUsers).
+SEEN_REFRESH = timedelta(hours=1)
+SEEN = "seen_users"
 
 REQUIRED_RIGHTS = ("can_restrict_members", "can_invite_users", "can_delete_messages")
 
@@ -60,12 +65,19 @@ async def track_user(update: Update, context: BotContext) -> None:
     if user is None:
         return
     now = services.clock.now()
+    info = user_info(user)
+    private = chat is not None and chat.type == Chat.PRIVATE
+    group = services.settings.group(chat.id) if chat is not None else None
+    seen: SeenUsers = context.bot_data[SEEN]
+    # The busy path: a member we know, unchanged, speaking in a group, written recently.
+    if not private and seen.is_fresh(info, group.chat_id if group else None, now):
+        return
     with services.db.transaction() as session:
         roster = RosterRepository(session)
-        roster.upsert_user(user_info(user), now)
-        if chat is not None and chat.type == Chat.PRIVATE and update.message is not None:
+        roster.upsert_user(info, now)
+        if private and update.message is not None:
             roster.set_reachable(user.id, True)
-        group = services.settings.group(chat.id) if chat is not None else None
+        on_roster = False
         if group is not None and update.message is not None and not user.is_bot:
             roster.ensure_group(group.chat_id, group.title)
             if roster.membership(group.chat_id, user.id) is None:
@@ -76,6 +88,8 @@ async def track_user(update: Update, context: BotContext) -> None:
                     now,
                     cause="seen in the group (was there before the bot)",
                 )
+            on_roster = True
+    seen.remember(info, now, group.chat_id if on_roster and group else None)
 
 
 async def on_chat_member(update: Update, context: BotContext) -> None:
@@ -217,6 +231,7 @@ def record_admins(
 
 
 def register(app: App) -> None:
+    app.bot_data[SEEN] = SeenUsers(SEEN_REFRESH)
     app.add_handler(TypeHandler(Update, track_user), group=TRACK_USERS)
     app.add_handler(
         ChatMemberHandler(on_chat_member, ChatMemberHandler.CHAT_MEMBER), group=TRACK_ROSTER

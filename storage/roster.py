@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import weakref
 from collections.abc import Sequence
-from datetime import datetime
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
@@ -19,12 +21,62 @@ from moderation.roster import (
 from storage.models import Group, Membership, MembershipEvent, User
 
 
+@dataclass
+class _Seen:
+    info: UserInfo
+    written_at: datetime
+    groups: set[int] = field(default_factory=set)
+
+
+class SeenUsers:
+    """What this process last wrote for each user, so a known member's ordinary group message
+    costs no database round trip (the busiest path of the bot).
+
+    An entry is trusted while the name, username and language are unchanged and it is younger
+    than ``refresh``; after that the user row is written again (``last_seen`` is therefore
+    accurate to ``refresh``). Every ``upsert_user`` in this process drops the user's entry, so
+    a name recorded from another update is never shadowed by a stale one.
+    """
+
+    def __init__(self, refresh: timedelta, max_size: int = 50_000) -> None:
+        self.refresh, self.max_size = refresh, max_size
+        self._entries: dict[int, _Seen] = {}
+        _SEEN_CACHES.add(self)
+
+    def is_fresh(self, info: UserInfo, chat_id: int | None, now: datetime) -> bool:
+        entry = self._entries.get(info.id)
+        return (
+            entry is not None
+            and entry.info == info
+            and now - entry.written_at < self.refresh
+            and (chat_id is None or chat_id in entry.groups)
+        )
+
+    def remember(self, info: UserInfo, now: datetime, chat_id: int | None = None) -> None:
+        if len(self._entries) >= self.max_size:
+            self._entries.clear()  # simple and rare: everyone is written once more
+        entry = self._entries.get(info.id)
+        if entry is None or entry.info != info:
+            entry = self._entries[info.id] = _Seen(info, now)
+        entry.written_at = now
+        if chat_id is not None:
+            entry.groups.add(chat_id)
+
+    def forget(self, user_id: int) -> None:
+        self._entries.pop(user_id, None)
+
+
+_SEEN_CACHES: weakref.WeakSet[SeenUsers] = weakref.WeakSet()
+
+
 class RosterRepository:
     def __init__(self, session: Session) -> None:
         self.session = session
 
     # --- users -----------------------------------------------------------------------------
     def upsert_user(self, info: UserInfo, now: datetime) -> User:
+        for cache in list(_SEEN_CACHES):
+            cache.forget(info.id)
         user = self.session.get(User, info.id)
         if user is None:
             user = User(

@@ -1,0 +1,1 @@
+"""Benchmarks: measured speed, scale and cost (``python -m bench`` runs them all)."""

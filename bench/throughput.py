@@ -1,0 +1,201 @@
+"""Update throughput: the bot next to a bare python-telegram-bot Application, in one run.
+
+    .venv/bin/python -m bench.throughput [--db sqlite|postgresql|URL] [--updates N]
+
+20,000 realistic updates (ordinary group messages from roster members, some commands in the
+group and in private, some joins with their chat_member updates) go through the real
+``Application.process_update`` over the offline fake transport (bot/faketg.py). The same
+update JSON then goes through a bare ``Application`` with one no-op handler on the same
+transport. Both run in this process, pinned to one core, so the ratio is measured side by side.
+Each update is timed (wall and CPU) including ``Update.de_json``; updates the fake Telegram
+sends back because of what the bot did (a newcomer's restriction) are processed and counted
+with the join that caused them.
+
+Targets: ≥ 1,000 ordinary group messages/s on one core on SQLite; ≤ 3× the bare framework's
+CPU per ordinary message.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import logging
+import random
+import time
+from collections import defaultdict
+from typing import Any
+
+from telegram import Update
+from telegram.ext import ApplicationBuilder, MessageHandler, filters
+
+from bench.common import config_for, database, engine_name, one_core, summary
+from bot.faketg import JSON, FakeMember, FakeTelegram
+from bot.simulator import FAKE_TOKEN, Simulator
+from moderation.clock import FakeClock
+
+GROUP_ID = -1001234567890
+MESSAGES = [
+    "Morning all",
+    "Does anyone have the latest 3W for Kharkiv oblast?",
+    "Thanks, received.",
+    "The WASH cluster meeting moves to Thursday 14:00.",
+    "Please share the admin boundaries shapefile (COD-AB) if you have the 2024 update",
+    "👍",
+    "Where can I find the displacement figures for last week?",
+    "Reminder: SitRep inputs are due on Wednesday at noon",
+]
+COMMANDS_GROUP = ["/help", "/deadlines"]
+COMMANDS_PRIVATE = ["/help", "/deadlines", "/start"]
+FIRST = ["Olena", "Ivan", "Petro", "Anna", "Maria", "Oleksandr", "Iryna", "Dmytro", "Sofia"]
+LAST = ["Koval", "Shevchenko", "Bondar", "Tkachenko", "Kravets", "Melnyk", "Boyko", "Rudenko"]
+
+
+class Counter:
+    def __init__(self) -> None:
+        self.count: defaultdict[str, int] = defaultdict(int)
+        self.wall: defaultdict[str, float] = defaultdict(float)
+        self.cpu: defaultdict[str, float] = defaultdict(float)
+
+    def add(self, kind: str, wall: float, cpu: float) -> None:
+        self.count[kind] += 1
+        self.wall[kind] += wall
+        self.cpu[kind] += cpu
+
+    def rate(self, kind: str) -> float:
+        return self.count[kind] / self.wall[kind] if self.wall[kind] else 0.0
+
+    def cpu_us(self, kind: str) -> float:
+        return self.cpu[kind] / self.count[kind] * 1e6 if self.count[kind] else 0.0
+
+    def total(self) -> tuple[int, float, float]:
+        return sum(self.count.values()), sum(self.wall.values()), sum(self.cpu.values())
+
+
+def make_world(telegram: FakeTelegram, members: int, rng: random.Random) -> list[int]:
+    """Members who were in the group before the bot, half of them having started it."""
+    ids = []
+    for i in range(members):
+        user = telegram.add_user(
+            rng.choice(FIRST), rng.choice(LAST), f"member{i}" if i % 3 else None
+        )
+        telegram.groups[GROUP_ID].members[user.id] = FakeMember("member")
+        if i % 2:
+            telegram.started.add(user.id)
+        ids.append(user.id)
+    return ids
+
+
+def make_updates(
+    telegram: FakeTelegram, member_ids: list[int], total: int, rng: random.Random
+) -> list[tuple[str, JSON]]:
+    """The workload: 93% ordinary group messages, 3% group commands, 2% private, 2% joins."""
+    updates: list[tuple[str, JSON]] = []
+    newcomers = 0
+    while len(updates) < total:
+        roll = rng.random()
+        speaker = rng.choice(member_ids)
+        if roll < 0.93:
+            updates.append(("message", telegram.message(speaker, GROUP_ID, rng.choice(MESSAGES))))
+        elif roll < 0.96:
+            text = rng.choice(COMMANDS_GROUP)
+            updates.append(("command", telegram.message(speaker, GROUP_ID, text)))
+        elif roll < 0.98:
+            telegram.started.add(speaker)
+            text = rng.choice(COMMANDS_PRIVATE)
+            updates.append(("command", telegram.message(speaker, speaker, text)))
+        else:
+            newcomers += 1
+            user = telegram.add_user(rng.choice(FIRST), rng.choice(LAST), f"new{newcomers}")
+            for update in telegram.join(user.id, GROUP_ID):
+                updates.append(("join", update))
+    return updates[:total]
+
+
+async def run_bot(
+    url: str, members: int, total: int, seed: int
+) -> tuple[Counter, list[tuple[str, JSON]]]:
+    rng = random.Random(seed)
+    clock = FakeClock()
+    sim = Simulator(config_for(url), clock)
+    await sim.start()
+    member_ids = make_world(sim.telegram, members, rng)
+    # Warm-up (not timed): every member speaks once, so the roster knows them.
+    for user_id in member_ids:
+        await sim.feed(sim.telegram.message(user_id, GROUP_ID, "hello"))
+    updates = make_updates(sim.telegram, member_ids, total, rng)
+    counter = Counter()
+    app, telegram = sim.app, sim.telegram
+    for kind, data in updates:
+        w0, c0 = time.perf_counter(), time.process_time()
+        await app.process_update(Update.de_json(data, app.bot))
+        while telegram.pending:  # what Telegram sends back because of the bot's calls
+            await app.process_update(Update.de_json(telegram.pending.popleft(), app.bot))
+        counter.add(kind, time.perf_counter() - w0, time.process_time() - c0)
+    errors = list(sim.errors)
+    await sim.stop()
+    if errors:
+        raise RuntimeError(f"the bot raised while benchmarking: {errors[:3]!r}")
+    return counter, updates
+
+
+async def run_bare(updates: list[tuple[str, JSON]]) -> Counter:
+    telegram = FakeTelegram(FakeClock())
+    handled = 0
+
+    async def noop(update: Update, context: Any) -> None:
+        nonlocal handled
+        handled += 1
+
+    request = telegram.request()
+    app = (
+        ApplicationBuilder().token(FAKE_TOKEN).request(request).get_updates_request(request).build()
+    )
+    app.add_handler(MessageHandler(filters.ALL, noop))
+    await app.initialize()
+    counter = Counter()
+    for kind, data in updates:
+        w0, c0 = time.perf_counter(), time.process_time()
+        await app.process_update(Update.de_json(data, app.bot))
+        counter.add(kind, time.perf_counter() - w0, time.process_time() - c0)
+    await app.shutdown()
+    return counter
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--db", default="sqlite", help="sqlite (default), postgresql or a URL")
+    parser.add_argument("--updates", type=int, default=20_000)
+    parser.add_argument("--members", type=int, default=500)
+    parser.add_argument("--seed", type=int, default=9)
+    args = parser.parse_args()
+    logging.disable(logging.WARNING)  # the bot's INFO/WARNING lines are not the benchmark
+    one_core()
+    with database(args.db) as url:
+        bot, updates = asyncio.run(run_bot(url, args.members, args.updates, args.seed))
+    bare = asyncio.run(run_bare(updates))
+    print(f"{engine_name(url)}, {args.updates} updates, {args.members} members, one core")
+    header = ("kind", "count", "bot upd/s", "bot CPU µs", "bare CPU µs", "ratio")
+    print("{:<10}{:>7}{:>12}{:>12}{:>13}{:>8}".format(*header))
+    for kind in ("message", "command", "join"):
+        ratio = bot.cpu_us(kind) / bare.cpu_us(kind) if bare.cpu_us(kind) else 0.0
+        print(
+            f"{kind:<10}{bot.count[kind]:>7}{bot.rate(kind):>12.0f}{bot.cpu_us(kind):>12.0f}"
+            f"{bare.cpu_us(kind):>13.0f}{ratio:>7.1f}×"
+        )
+    n, wall, cpu = bot.total()
+    bn, _, bcpu = bare.total()
+    print(
+        f"{'all':<10}{n:>7}{n / wall:>12.0f}{cpu / n * 1e6:>12.0f}{bcpu / bn * 1e6:>13.0f}"
+        f"{(cpu / n) / (bcpu / bn):>7.1f}×"
+    )
+    rate, ratio = bot.rate("message"), bot.cpu_us("message") / bare.cpu_us("message")
+    summary(
+        "throughput",
+        f"{engine_name(url)}: {rate:.0f} ordinary group messages/s on one core "
+        f"(target ≥ 1000), {ratio:.1f}× the bare framework's CPU per message (target ≤ 3×)",
+        ok=rate >= 1000 and ratio <= 3,
+    )
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,90 @@
+"""The user row stays true while ordinary group messages skip the database (SeenUsers)."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+from telegram import ChatPermissions
+
+from bot.faketg import FakeMember
+from bot.simulator import Simulator
+from handlers.roster import SEEN_REFRESH
+from storage.models import User
+from storage.roster import RosterRepository
+from tests.conftest import GROUP_ID
+from tests.helpers import membership
+
+
+def user_row(sim: Simulator, user_id: int) -> User:
+    with sim.services.db.transaction() as session:
+        user = RosterRepository(session).user(user_id)
+    assert user is not None
+    return user
+
+
+async def veteran(sim: Simulator) -> int:
+    user = sim.user("Ivan", "Koval", "ivan_k")
+    sim.group.members[user.id] = FakeMember("member")
+    await sim.say(user, "Morning all")
+    return user.id
+
+
+async def test_repeated_messages_do_not_rewrite_the_user_row(sim: Simulator) -> None:
+    ivan = await veteran(sim)
+    first_seen = user_row(sim, ivan).last_seen
+    sim.clock.advance(timedelta(minutes=5))
+    await sim.say(sim.telegram.users[ivan], "Still here")
+    assert user_row(sim, ivan).last_seen == first_seen  # coarsened: no write for this one
+    sim.clock.advance(SEEN_REFRESH)
+    await sim.say(sim.telegram.users[ivan], "And now?")
+    assert user_row(sim, ivan).last_seen == sim.clock.now()
+
+
+async def test_name_and_username_changes_are_recorded_at_once(sim: Simulator) -> None:
+    ivan = await veteran(sim)
+    user = sim.telegram.users[ivan]
+    user.first_name, user.last_name, user.username = "Ivan", "Kovalenko", "ivan_kov"
+    await sim.say(user, "New surname")
+    row = user_row(sim, ivan)
+    assert (row.first_name, row.last_name, row.username) == ("Ivan", "Kovalenko", "ivan_kov")
+    user.username = None
+    await sim.say(user, "No username any more")
+    assert user_row(sim, ivan).username is None
+    user.language_code = "uk"
+    await sim.say(user, "Привіт")
+    assert user_row(sim, ivan).language_code == "uk"
+
+
+async def test_a_name_written_by_another_update_is_not_shadowed(sim: Simulator) -> None:
+    """Name A cached; name B arrives in a chat_member update about Ivan sent by someone else
+    (so not through track_user); then A again: A is stored."""
+    ivan = await veteran(sim)
+    user = sim.telegram.users[ivan]
+    user.first_name = "Ivanko"
+    await sim.app.bot.restrict_chat_member(GROUP_ID, ivan, permissions=ChatPermissions())
+    await sim.feed()
+    assert user_row(sim, ivan).first_name == "Ivanko"
+    user.first_name = "Ivan"  # back to the name the cache remembers
+    await sim.say(user, "Hello again")
+    assert user_row(sim, ivan).first_name == "Ivan"
+
+
+async def test_members_seen_speaking_join_the_roster_once(sim: Simulator) -> None:
+    ivan = await veteran(sim)
+    assert membership(sim, ivan) is not None
+    for text in ["one", "two", "three"]:
+        await sim.say(sim.telegram.users[ivan], text)
+    found = membership(sim, ivan)
+    assert found is not None and found.joined_at == sim.clock.now()
+
+
+async def test_private_messages_always_record_reachability(sim: Simulator) -> None:
+    ivan = await veteran(sim)
+    user = sim.telegram.users[ivan]
+    await sim.dm(user, "/start")
+    assert user_row(sim, ivan).reachable
+    await sim.feed(sim.telegram.block_bot(ivan))
+    assert not user_row(sim, ivan).reachable
+    sim.telegram.blocked.discard(ivan)
+    await sim.dm(user, "/start")  # comes back: recorded although nothing else changed
+    assert user_row(sim, ivan).reachable
