@@ -15,10 +15,11 @@ from telegram import (
 )
 from telegram.constants import ParseMode
 from telegram.error import TelegramError
-from telegram.ext import AIORateLimiter, ApplicationBuilder, ContextTypes, Defaults
+from telegram.ext import ApplicationBuilder, ContextTypes, Defaults
 from telegram.request import BaseRequest
 
 from bot.context import App, BotContext, Services, Sweep, services_of
+from bot.ratelimit import WindowRateLimiter
 from config.loader import LoadedConfig
 from handlers import (
     contacts,
@@ -84,8 +85,9 @@ def build_application(
     if request is not None:
         builder = builder.request(request).get_updates_request(request)
     if rate_limit:
-        # Queues and retries on Telegram's flood limits instead of losing messages.
-        builder = builder.rate_limiter(AIORateLimiter(max_retries=5))  # type: ignore[arg-type]
+        # Paces requests within Telegram's flood limits (sliding windows, not PTB's leaky
+        # bucket, which overshoots and then stalls on 429s) and retries instead of losing.
+        builder = builder.rate_limiter(WindowRateLimiter(max_retries=5))  # type: ignore[arg-type]
     app: App = builder.build()  # type: ignore[assignment]
     app.bot_data["services"] = services
     for feature in FEATURES:

@@ -12,9 +12,12 @@ from __future__ import annotations
 
 import itertools
 import json
+import math
 import re
 import secrets
+import time
 from collections import deque
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from html.parser import HTMLParser
 from typing import Any
@@ -253,6 +256,7 @@ class FakeTelegram:
         self._message_ids: dict[int, itertools.count[int]] = {}
         self._user_ids = itertools.count(100001)
         self.files: dict[str, tuple[str, bytes]] = {}  # file_id → (file_path, content)
+        self.flood: FloodLimits | None = None  # Telegram's flood limits, when enforced
 
     # ---- world set-up ------------------------------------------------------------------
     def add_user(
@@ -284,6 +288,17 @@ class FakeTelegram:
     ) -> None:
         """Make the next call of ``method`` fail as Telegram would."""
         self._failures.setdefault(method, []).append(ApiError(code, description, retry_after))
+
+    def enforce_flood_limits(
+        self,
+        per_second: int = 30,
+        per_group_minute: int = 20,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> FloodLimits:
+        """Answer 429 with ``retry_after`` beyond Telegram's limits (messages sent by the bot:
+        ``per_second`` overall, ``per_group_minute`` in one group), as Telegram does."""
+        self.flood = FloodLimits(per_second, per_group_minute, clock)
+        return self.flood
 
     def request(self) -> FakeRequest:
         return FakeRequest(self)
@@ -565,7 +580,15 @@ class FakeTelegram:
         handler = getattr(self, f"api_{method}", None)
         if handler is None:
             raise ApiError(400, f"Bad Request: method {method} is not implemented by the fake")
-        return handler(params, files) if method == "sendDocument" else handler(params)
+        sending = self.flood is not None and method in FloodLimits.METHODS
+        if sending:
+            assert self.flood is not None
+            self.flood.check(int(params["chat_id"]), self.groups)
+        result = handler(params, files) if method == "sendDocument" else handler(params)
+        if sending:
+            assert self.flood is not None
+            self.flood.record(int(params["chat_id"]), self.groups)
+        return result
 
     def _group(self, params: JSON) -> FakeGroup:
         chat_id = int(params["chat_id"])
@@ -848,6 +871,45 @@ class FakeTelegram:
 
     def _queue(self, update: JSON, chat_id: int) -> None:
         self.pending.extend(self._chat_member_visible(update, chat_id))
+
+
+class FloodLimits:
+    """Telegram's flood limits over sliding windows of real time: beyond them a send is
+    refused with 429 and the seconds to wait, and nothing is delivered."""
+
+    METHODS = frozenset({"sendMessage", "sendDocument"})
+
+    def __init__(self, per_second: int, per_group_minute: int, clock: Callable[[], float]) -> None:
+        self.per_second, self.per_group_minute, self.clock = per_second, per_group_minute, clock
+        self.recent: deque[float] = deque()  # accepted sends in the last second
+        self.group_recent: dict[int, deque[float]] = {}  # per group, the last minute
+        self.accepted: list[tuple[float, int]] = []  # (time, chat id) of every accepted send
+        self.refused = 0
+
+    def check(self, chat_id: int, groups: dict[int, FakeGroup]) -> None:
+        now = self.clock()
+        while self.recent and self.recent[0] <= now - 1.0:
+            self.recent.popleft()
+        wait = 0.0
+        if len(self.recent) >= self.per_second:
+            wait = self.recent[0] + 1.0 - now
+        if chat_id in groups:
+            window = self.group_recent.setdefault(chat_id, deque())
+            while window and window[0] <= now - 60.0:
+                window.popleft()
+            if len(window) >= self.per_group_minute:
+                wait = max(wait, window[0] + 60.0 - now)
+        if wait > 0:
+            self.refused += 1
+            seconds = max(1, math.ceil(wait))  # Telegram says whole seconds
+            raise ApiError(429, f"Too Many Requests: retry after {seconds}", retry_after=seconds)
+
+    def record(self, chat_id: int, groups: dict[int, FakeGroup]) -> None:
+        now = self.clock()
+        self.recent.append(now)
+        if chat_id in groups:
+            self.group_recent.setdefault(chat_id, deque()).append(now)
+        self.accepted.append((now, chat_id))
 
 
 def _utf16_len(text: str) -> int:

@@ -153,18 +153,33 @@ def missing_report(
 
 # --------------------------------------------------------------------------- the dispatcher
 async def dispatch(app: App) -> None:
-    """The outbox dispatcher: plan, claim, send, mark. Safe to run in several processes."""
+    """The outbox dispatcher: plan, claim, send, mark. Safe to run in several processes.
+
+    Claims ``batch_size`` rows at a time and keeps claiming while batches come back full, so a
+    large fan-out goes out at Telegram's pace instead of one batch per run.
+    """
     services = services_of(app)
-    policy = services.settings.reminders
     now = now_of(services)
     with services.db.transaction() as session:
         repo = DeadlineRepository(session)
         repo.sync_config(services.settings.deadline_definitions(), now)
         plan_outbox(services, repo, now)
+    unreachable: dict[tuple[str, datetime], list[int]] = {}
+    while await _dispatch_batch(app, unreachable):
+        pass
+    if unreachable and services.settings.reminders.group_digest:
+        await group_digest(app, unreachable)
+
+
+async def _dispatch_batch(app: App, unreachable: dict[tuple[str, datetime], list[int]]) -> bool:
+    """Claim and send one batch; True when it was full and nothing throttled it (more may wait)."""
+    services = services_of(app)
+    policy = services.settings.reminders
+    now = now_of(services)
     with services.db.transaction() as session:
         claimed = DeadlineRepository(session).claim(now, policy.batch_size, LEASE)
     if not claimed:
-        return
+        return False
     decision = rules.triage(claimed, now, policy.catch_up_window)
     with services.db.transaction() as session:
         repo = DeadlineRepository(session)
@@ -177,7 +192,6 @@ async def dispatch(app: App) -> None:
                 repo.finish(old.id, store.MERGED, now, note=f"merged into catch-up #{row.id}")
     work = [(row, False) for row in decision.send] + [(row, True) for row, _ in decision.catch_up]
     work.sort(key=lambda item: (item[0].due_at, item[0].id))
-    unreachable: dict[tuple[str, datetime], list[int]] = {}
     for index, (row, catch_up) in enumerate(work):
         outcome = await deliver(app, row, catch_up)
         if outcome == "unreachable" and row.kind != DIGEST:
@@ -188,9 +202,8 @@ async def dispatch(app: App) -> None:
                 repo = DeadlineRepository(session)
                 for later, _ in work[index + 1 :]:
                     repo.release(later.id, now, "waiting for the flood limit")
-            break
-    if unreachable and policy.group_digest:
-        await group_digest(app, unreachable)
+            return False
+    return len(claimed) >= policy.batch_size
 
 
 def plan_outbox(services: Services, repo: DeadlineRepository, now: datetime) -> None:

@@ -1,0 +1,133 @@
+"""Telegram's flood limits: the fake's 429 mode, the dispatcher honouring RetryAfter, and the
+bot's sliding-window rate limiter staying under the limits without losing anything."""
+
+from __future__ import annotations
+
+import asyncio
+from collections import Counter
+from datetime import UTC, datetime, timedelta
+
+from telegram.ext import ExtBot
+
+from bot.faketg import FakeTelegram
+from bot.ratelimit import WindowRateLimiter
+from bot.simulator import FAKE_TOKEN, Simulator
+from moderation.clock import FakeClock
+from moderation.roster import UserInfo
+from storage.deadlines import DeadlineRepository
+from storage.roster import RosterRepository
+from tests.conftest import GROUP_ID
+
+SITREP = datetime(2026, 12, 2, 10, 0, tzinfo=UTC)  # see tests/test_deadlines.py
+DUE = SITREP - timedelta(days=2)  # the first reminder of the sitrep deadline
+
+
+def add_partners(sim: Simulator, count: int) -> list[int]:
+    ids = []
+    with sim.services.db.transaction() as session:
+        roster, deadlines = RosterRepository(session), DeadlineRepository(session)
+        for i in range(count):
+            user = sim.user(f"Partner{i}")
+            sim.telegram.started.add(user.id)
+            roster.upsert_user(UserInfo(user.id, user.first_name), sim.clock.now())
+            roster.set_reachable(user.id, True)
+            deadlines.set_partner(user.id, "WASH", None, sim.clock.now())
+            ids.append(user.id)
+    return ids
+
+
+def sitrep_reminders(sim: Simulator, user_id: int) -> int:
+    return sum(m.text.startswith("⏰ SitRep inputs") for m in sim.telegram.sent(user_id))
+
+
+async def test_dispatcher_honours_retry_after_without_duplicates_or_losses(
+    sim: Simulator,
+) -> None:
+    ids = add_partners(sim, 8)
+    await sim.advance(DUE - timedelta(minutes=1) - sim.clock.now())  # earlier catch-up notes
+    flood = sim.telegram.enforce_flood_limits(
+        per_second=3, clock=lambda: sim.clock.now().timestamp()
+    )
+    await sim.advance(timedelta(minutes=1))  # the dispatcher runs: 3 sent, then a 429
+    assert sum(sitrep_reminders(sim, i) for i in ids) == 3
+    assert flood.refused == 1  # it stopped at the first 429 instead of hammering
+    with sim.services.db.transaction() as session:
+        rows = [
+            r
+            for r in DeadlineRepository(session).outbox("sitrep")
+            if r.user_id in ids and r.due_at == DUE
+        ]
+    waiting = [r for r in rows if r.status == "pending"]
+    assert len(waiting) == 5
+    throttled = [r for r in waiting if r.not_before and r.not_before > sim.clock.now()]
+    assert len(throttled) == 1 and throttled[0].not_before == DUE + timedelta(seconds=1)
+    for _ in range(10):
+        await sim.advance(timedelta(seconds=1))
+    assert {i: sitrep_reminders(sim, i) for i in ids} == dict.fromkeys(ids, 1)
+    with sim.services.db.transaction() as session:
+        statuses = Counter(
+            r.status
+            for r in DeadlineRepository(session).outbox("sitrep")
+            if r.user_id in ids and r.due_at == DUE
+        )
+    assert statuses == {"sent": 8}
+    # Never more than 3 accepted in any second, as the fake enforces.
+    times = [t for t, _ in flood.accepted]
+    assert all(sum(1 for u in times if t - 1 < u <= t) <= 3 for t in times)
+
+
+async def test_window_limiter_stays_within_the_limits_and_loses_nothing() -> None:
+    now = [1000.0]
+
+    async def sleep(seconds: float) -> None:
+        now[0] += max(seconds, 0.0)
+        await asyncio.sleep(0)
+
+    telegram = FakeTelegram(FakeClock())
+    telegram.add_group(GROUP_ID, "Group")
+    users = [telegram.add_user(f"U{i}") for i in range(60)]
+    telegram.started.update(u.id for u in users)
+    flood = telegram.enforce_flood_limits(per_second=30, per_group_minute=20, clock=lambda: now[0])
+    limiter = WindowRateLimiter(clock=lambda: now[0], sleep=sleep)
+    bot: ExtBot[int] = ExtBot(
+        FAKE_TOKEN,
+        request=telegram.request(),
+        get_updates_request=telegram.request(),
+        rate_limiter=limiter,
+    )
+    await bot.initialize()
+    started = now[0]
+    sends = [bot.send_message(u.id, f"hello {u.first_name}") for u in users]
+    sends += [bot.send_message(GROUP_ID, f"note {i}") for i in range(25)]
+    await asyncio.gather(*sends)
+    await bot.shutdown()
+    assert flood.refused == 0
+    assert Counter(chat for _, chat in flood.accepted) == {
+        **{u.id: 1 for u in users},
+        GROUP_ID: 25,
+    }
+    assert now[0] - started >= 60  # 25 in one group cannot go out within one minute
+
+
+async def test_window_limiter_retries_a_429_after_the_wait() -> None:
+    now = [0.0]
+
+    async def sleep(seconds: float) -> None:
+        now[0] += max(seconds, 0.0)
+        await asyncio.sleep(0)
+
+    telegram = FakeTelegram(FakeClock())
+    user = telegram.add_user("Ann")
+    telegram.started.add(user.id)
+    telegram.fail_next("sendMessage", 429, "Too Many Requests: retry after 7", 7)
+    bot: ExtBot[int] = ExtBot(
+        FAKE_TOKEN,
+        request=telegram.request(),
+        get_updates_request=telegram.request(),
+        rate_limiter=WindowRateLimiter(clock=lambda: now[0], sleep=sleep),
+    )
+    await bot.initialize()
+    await bot.send_message(user.id, "hello")
+    await bot.shutdown()
+    assert len(telegram.sent(user.id)) == 1
+    assert now[0] >= 7
