@@ -7,6 +7,7 @@ No Telegram import, no database: every lookup, export and reply asks :func:`may_
 from __future__ import annotations
 
 import enum
+import functools
 import re
 import unicodedata
 from collections.abc import Iterable, Mapping
@@ -107,6 +108,7 @@ class Grant:
     kind: GrantKind = GrantKind.CONSENT
 
 
+@functools.lru_cache(maxsize=1024)
 def _norm_cluster(name: str) -> str:
     return name.strip().casefold()
 
@@ -234,6 +236,7 @@ def split_clusters(raw: str) -> list[str]:
     return list(seen.values())
 
 
+@functools.lru_cache(maxsize=16384)  # pure; organisations, roles and places repeat a lot
 def search_key(text: str) -> str:
     """Lower-case, accents removed, punctuation as spaces: what queries are compared with."""
     decomposed = unicodedata.normalize("NFKD", text.casefold())

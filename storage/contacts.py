@@ -20,6 +20,7 @@ from moderation.contacts import (
     search_key,
     trigrams,
 )
+from storage.contact_index import index_for
 from storage.models import (
     Contact,
     ContactGrant,
@@ -208,7 +209,27 @@ class ContactRepository:
         contact.consent_at = now
 
     def search_candidates(self, key: str, limit: int = CANDIDATES) -> Sequence[Contact]:
-        """Consented contacts sharing the most trigrams with the query (ranked in Python)."""
+        """Consented contacts sharing the most grams with the query (ranked in Python), through
+        the in-memory index (storage/contact_index.py); the same rows as ``scan_candidates``."""
+        grams = sorted(trigrams(key))[:24]
+        if not grams:
+            return self.scan_candidates(key, limit)
+        index = index_for(self.session)
+        index.refresh(self.session)
+        ids = index.candidates(grams, limit)
+        if not ids:
+            return []
+        found = {
+            c.id: c
+            for c in self.session.scalars(
+                select(Contact).where(Contact.id.in_(ids)).where(Contact.consent == "given")
+            )
+        }
+        return [found[i] for i in ids if i in found]
+
+    def scan_candidates(self, key: str, limit: int = CANDIDATES) -> Sequence[Contact]:
+        """The same ranking in SQL over every row (kept for queries without grams, and as the
+        reference the index is tested against)."""
         grams = sorted(trigrams(key))[:24] or [key]
         hits = [case((Contact.search_text.contains(g, autoescape=True), 1), else_=0) for g in grams]
         score = sum(hits[1:], hits[0]).cast(Integer) if len(hits) > 1 else hits[0]

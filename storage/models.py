@@ -385,3 +385,13 @@ class Submission(Base):
     status: Mapped[str] = mapped_column(String(16))  # submitted | not_applicable
     user_id: Mapped[int] = mapped_column(BigInteger)
     at: Mapped[datetime] = mapped_column(UTCDateTime)
+
+
+class DirectoryVersion(Base):
+    """One row: bumped in the same transaction as every change to ``contacts``, so each
+    process's in-memory search index (storage/contact_index.py) knows when it is stale."""
+
+    __tablename__ = "directory_version"
+
+    id: Mapped[int] = mapped_column(primary_key=True, autoincrement=False)
+    version: Mapped[int] = mapped_column(BigInteger, default=0)
