@@ -1,0 +1,180 @@
+"""The in-memory contact index: same candidates as the SQL ranking, and in sync after every
+insert, edit, consent change, erasure and write by another process."""
+
+from __future__ import annotations
+
+import random
+from datetime import datetime, timedelta
+
+from hypothesis import given, settings
+from hypothesis import strategies as st
+from sqlalchemy import select
+
+from bot.simulator import Simulator
+from moderation.contacts import parse_contacts_csv, search_key, trigrams
+from storage.contact_index import ContactIndex, grams_of
+from storage.contacts import ContactRepository, ContactValues, import_contacts
+from storage.db import Database
+from storage.models import Contact
+from tests.test_contacts import add_contact, member
+
+WORDS = ["olena", "koval", "коваль", "шевченко", "محمد", "حداد", "wash", "kharkiv", "unicef", "ab"]
+
+
+def brute_force(texts: dict[int, str], grams: list[str], limit: int) -> list[int]:
+    scored = [(-sum(g in t for g in set(grams)), i) for i, t in texts.items()]
+    return [i for score, i in sorted(scored) if score < 0][:limit]
+
+
+texts_strategy = st.dictionaries(
+    st.integers(1, 3000),
+    st.lists(st.sampled_from(WORDS), min_size=1, max_size=4).map(" ".join),
+    max_size=60,
+)
+
+
+@settings(max_examples=150, deadline=None)
+@given(
+    texts=texts_strategy,
+    removed=st.lists(st.integers(1, 3000), max_size=10),
+    added=texts_strategy,
+    query=st.lists(st.sampled_from(WORDS), min_size=1, max_size=3).map(" ".join),
+    limit=st.integers(1, 20),
+)
+def test_index_ranks_like_the_brute_force_after_any_changes(
+    texts: dict[int, str], removed: list[int], added: dict[int, str], query: str, limit: int
+) -> None:
+    index = ContactIndex()
+    index.rebuild(sorted(texts.items()), version=1)
+    expected = dict(texts)
+    for contact_id in removed:
+        index._remove(contact_id)
+        expected.pop(contact_id, None)
+    for contact_id, text in added.items():  # an edit is a removal and an addition
+        index._remove(contact_id)
+        index._add(contact_id, text)
+        expected[contact_id] = text
+    grams = sorted(trigrams(search_key(query)))[:24]
+    assert index.candidates(grams, limit) == brute_force(expected, grams, limit)
+
+
+def test_grams_stay_inside_words() -> None:
+    assert grams_of("ab cde") == {"ab", "cd", "de", "cde"}
+
+
+async def test_same_candidates_as_the_sql_ranking(sim: Simulator) -> None:
+    rng = random.Random(5)
+    names = ["Olena Koval", "Олена Коваль", "محمد حداد", "Ivan Shevchenko", "Іван Шевченко"]
+    for i in range(150):
+        add_contact(
+            sim,
+            None,
+            consent="given" if i % 7 else "pending",
+            name=f"{rng.choice(names)} {i % 13}",
+            organisation=rng.choice(["UNICEF", "NRC", "REACH"]),
+            location=rng.choice(["Kharkiv", "Харків", "Odesa"]),
+        )
+    queries = ["koval", "kovl", "коваль", "ковль", "محمد", "حدد", "unicef kharkiv", "olena 12"]
+    with sim.services.db.transaction() as session:
+        repo = ContactRepository(session)
+        for query in queries:
+            key = search_key(query)
+            for limit in (5, 200):
+                fast = [c.id for c in repo.search_candidates(key, limit)]
+                assert fast == [c.id for c in repo.scan_candidates(key, limit)], query
+                assert fast
+
+
+async def found(sim: Simulator, who, query: str) -> str:
+    await sim.dm(who, f"/contact {query}")
+    return sim.last(who.id).text
+
+
+async def test_index_follows_insert_edit_consent_and_forget(sim: Simulator) -> None:
+    ivan = await member(sim, "Ivan", "Petrenko")
+    olena = await member(sim, "Olena", "Koval")
+    assert "Nobody found" in await found(sim, ivan, "olena")  # the index is built here
+    cid = add_contact(sim, olena.id, name="Olena Koval", organisation="UNICEF")
+    assert "Olena Koval" in await found(sim, ivan, "olena")  # insert
+    now = sim.clock.now()
+    with sim.services.db.transaction() as session:
+        repo = ContactRepository(session)
+        contact = repo.get(cid)
+        assert contact is not None
+        repo.apply(contact, ContactValues(name="Olena Bondar", organisation="UNICEF"), now)
+    assert "Olena Bondar" in await found(sim, ivan, "bondar")  # edit
+    assert "Nobody found" in await found(sim, ivan, "koval")
+    with sim.services.db.transaction() as session:
+        repo = ContactRepository(session)
+        contact = repo.get(cid)
+        assert contact is not None
+        repo.set_consent(contact, False, now)
+    assert "Nobody found" in await found(sim, ivan, "bondar")  # consent withdrawn
+    with sim.services.db.transaction() as session:
+        repo = ContactRepository(session)
+        contact = repo.get(cid)
+        assert contact is not None
+        repo.set_consent(contact, True, now)
+    assert "Olena Bondar" in await found(sim, ivan, "bondar")
+    await sim.dm(olena, "/forgetme")
+    await sim.press(olena, sim.last(olena.id), "Erase")
+    assert "Nobody found" in await found(sim, ivan, "bondar")  # erased
+
+
+async def test_a_rolled_back_change_leaves_the_index_alone(sim: Simulator) -> None:
+    ivan = await member(sim, "Ivan", "Petrenko")
+    add_contact(sim, None, name="Petro Bondar")
+    assert "Petro Bondar" in await found(sim, ivan, "bondar")
+    try:
+        with sim.services.db.transaction() as session:
+            session.add(
+                Contact(
+                    name="Ghost Bondar",
+                    consent="given",
+                    source="profile",
+                    search_text="ghost bondar",
+                    created_at=sim.clock.now(),
+                    updated_at=sim.clock.now(),
+                )
+            )
+            session.flush()
+            raise RuntimeError("abort")
+    except RuntimeError:
+        pass
+    assert "Ghost" not in await found(sim, ivan, "bondar")
+    add_contact(sim, None, name="Anna Bondar")
+    text = await found(sim, ivan, "bondar")
+    assert "Anna Bondar" in text and "Petro Bondar" in text and "Ghost" not in text
+
+
+async def test_changes_by_another_process_and_imports_are_seen(sim: Simulator) -> None:
+    ivan = await member(sim, "Ivan", "Petrenko")
+    assert "Nobody found" in await found(sim, ivan, "tkachenko")  # the index is built here
+    other = Database(sim.services.config.database_url)  # another process: its own engine
+    try:
+        with other.transaction() as session:
+            ContactRepository(session).save_profile(
+                424242, ContactValues(name="Maria Tkachenko", organisation="WFP"), {}, now_of(sim)
+            )
+    finally:
+        other.dispose()
+    assert "Maria Tkachenko" in await found(sim, ivan, "tkachenko")
+    # `imbot import-contacts` (another process too): invisible until the person says yes.
+    parsed = parse_contacts_csv(b"name,organisation\nPavlo Tkachenko,IOM\n", 10_000, None)
+    other = Database(sim.services.config.database_url)
+    try:
+        with other.transaction() as session:
+            import_contacts(session, parsed.rows, now_of(sim), apply=True)
+    finally:
+        other.dispose()
+    assert "Pavlo" not in await found(sim, ivan, "tkachenko")
+    sim.clock.advance(timedelta(minutes=1))
+    with sim.services.db.transaction() as session:
+        repo = ContactRepository(session)
+        contact = session.scalars(select(Contact).where(Contact.name == "Pavlo Tkachenko")).one()
+        repo.set_consent(contact, True, now_of(sim))
+    assert "Pavlo Tkachenko" in await found(sim, ivan, "tkachenko")
+
+
+def now_of(sim: Simulator) -> datetime:
+    return sim.clock.now()
