@@ -110,7 +110,9 @@ class ContactIndex:
                 postings.setdefault(gram, []).append(contact_id)
         self.texts, self.top = texts, max(texts, default=0)
         threshold = self._threshold()
-        self.dense = {g: _mask(ids, self.top) for g, ids in postings.items() if len(ids) > threshold}
+        self.dense = {
+            g: _mask(ids, self.top) for g, ids in postings.items() if len(ids) > threshold
+        }
         self.sparse = {
             g: array("q", sorted(ids)) for g, ids in postings.items() if len(ids) <= threshold
         }
