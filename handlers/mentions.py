@@ -43,9 +43,11 @@ from storage.roster import RosterRepository
 
 log = logging.getLogger(__name__)
 
-# After the roster (-2, -1) and the commands and features (0); in a group of its own so that
-# a message handled elsewhere is still read for mentions, and nothing here stops the others.
-MENTIONS_GROUP = 2
+# After the roster (-2, -1), the commands and features (0) and their follow-ups (1, 2); in a
+# group of its own so that a message handled elsewhere is still read for mentions, and nothing
+# here stops the others. A handler that stops a message earlier (ApplicationHandlerStop, e.g.
+# flood control) keeps it from broadcasting too.
+MENTIONS_GROUP = 10
 
 CB_TAG = "tag"
 NAME_LENGTH = 40  # a mention shows at most this much of a name
@@ -516,6 +518,10 @@ def change_tag(
         prefs = repo.preferences(user_id)
         now_in = rules.in_tag(me, key, policy.tags, prefs)
         wanted = (not now_in) if join is None else join
+        if wanted == now_in:
+            if now_in:
+                return _("You are already in @{tag}.", tag=esc(tag.name))
+            return _("You are not in @{tag}.", tag=esc(tag.name))
         derived = key in rules.derived_tags(me, policy.tags)
         # Back to what the introduction says when that is what you want: no row to keep.
         repo.set_preference(

@@ -375,8 +375,12 @@ async def test_tags_reach_their_members_and_respect_opt_outs(sim: Simulator) -> 
     # Taras opts out of @wash; Ivan opts in.
     await sim.dm(taras, "/tags off wash")
     assert "You left @wash" in sim.last(taras.id).text
+    await sim.dm(taras, "/tags off wash")
+    assert "You are not in @wash" in sim.last(taras.id).text
     await sim.dm(ivan, "/tags on @WASH")
     assert "You are in @wash" in sim.last(ivan.id).text
+    await sim.dm(olena, "/tags on wash")
+    assert "You are already in @wash" in sim.last(olena.id).text
     await sim.advance(timedelta(minutes=3))
     mark = sim.mark()
     await sim.say(taras, "@wash @unicef meeting")
@@ -543,3 +547,36 @@ def test_fake_telegram_keeps_only_the_first_100_entities() -> None:
     assert plain.usernames == ["someone"]
     coded = parse_message("<code>@someone</code> <a href='https://x.org'>@other</a>", "HTML")
     assert coded.usernames == []
+
+
+# --------------------------------------------------------------------------- the console
+def test_console_plays_all_tags_and_names(tmp_path: Any) -> None:
+    from tests.test_console import run_console
+
+    output = run_console(
+        tmp_path,
+        [
+            ":crowd 0",
+            ":crowd 20",
+            ":user olena Petrenko",
+            ":join olena",
+            ":as ivan",
+            ":dm",
+            "/start",
+            ":group",
+            "@all SitRep inputs are due <b>Wednesday</b>",
+            ":clock +1m",
+            "@all again?",
+            "@Olena can you check?",
+            ":dm",
+            "/tags off wash",
+            ":quit",
+        ],
+    )
+    assert "📣 Ivan Koval → @all (22 people): “SitRep inputs are due <b>Wednesday</b>”" in output
+    assert "📣 @all from Ivan Koval (3/3)" in output
+    assert "again in 9 minutes" in output
+    assert "🔔 Olena Petrenko: Ivan Koval is writing to you." in output
+    assert "You are not in @wash." in output
+    assert "! expected a number of people from 1 to 500" in output
+    assert "the bot raised" not in output
