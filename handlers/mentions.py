@@ -52,6 +52,7 @@ MENTIONS_GROUP = 10
 CB_TAG = "tag"
 NAME_LENGTH = 40  # a mention shows at most this much of a name
 MAX_BUTTONS = 30
+MAX_PER_RUN = 3  # mention messages one run of the sweep sends to a group
 
 COMMANDS = [
     CommandSpec(
@@ -177,12 +178,13 @@ async def broadcast(
         if left and not moderator:
             wait = rules.minutes_text(left)
             refusal = ngettext(
-                "You used {label} a moment ago; to keep the group quiet you can use it again "
-                "in {n} minute.",
-                "You used {label} a moment ago; to keep the group quiet you can use it again "
-                "in {n} minutes.",
+                "To keep the group quiet, I mention people for you at most every {cooldown}: "
+                "you can send {label} again in {n} minute.",
+                "To keep the group quiet, I mention people for you at most every {cooldown}: "
+                "you can send {label} again in {n} minutes.",
                 wait,
                 label=esc(label),
+                cooldown=format_duration(cooldown),
             )
         else:
             refusal = None
@@ -383,8 +385,10 @@ async def _send(app: App, group: GroupConfig, item: Outgoing) -> bool:
 
 
 async def dispatch_all(app: App) -> None:
+    # A few per run keeps each run short (the sweep runs every 2 s); after downtime the
+    # backlog trickles out at the group's pace instead of in one burst.
     for group in services_of(app).settings.groups:
-        await dispatch(app, group)
+        await dispatch(app, group, limit=MAX_PER_RUN)
 
 
 SWEEPS = [Sweep("mention-batches", timedelta(seconds=2), dispatch_all)]
