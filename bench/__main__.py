@@ -18,12 +18,14 @@ FULL = [
     ["bench.fanout"],
     ["bench.contacts_lookup"],
     ["bench.footprint"],
+    ["bench.mentions_all"],
 ]
 QUICK = {
     "bench.throughput": ["--updates", "3000"],
     "bench.fanout": ["--partners", "600"],
     "bench.contacts_lookup": ["--contacts", "10000", "--queries", "60", "--scan-queries", "20"],
     "bench.footprint": ["--members", "1000", "--contacts", "10000"],
+    "bench.mentions_all": ["--members", "200"],
 }
 ON_POSTGRESQL = {"bench.throughput", "bench.contacts_lookup", "bench.footprint"}
 
