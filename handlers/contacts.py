@@ -52,6 +52,7 @@ from moderation.contacts import (
     split_clusters,
 )
 from moderation.permissions import CommandSpec, Role, Where
+from storage import contact_index
 from storage.contacts import (
     ContactRepository,
     ContactValues,
@@ -1058,4 +1059,13 @@ def register(app: App) -> None:
     add_deep_link(app, "contact", _deep_link)
 
 
-SWEEPS = [Sweep("contact-requests", timedelta(minutes=5), expire_requests)]
+async def warm_index(app: App) -> None:
+    """Build the lookup index in the background at start-up (and after other processes
+    changed the directory), so no lookup waits for it."""
+    await contact_index.warm(services_of(app).db)
+
+
+SWEEPS = [
+    Sweep("contact-requests", timedelta(minutes=5), expire_requests),
+    Sweep("contact-index", timedelta(minutes=10), warm_index),
+]

@@ -18,27 +18,37 @@ lookup): unchanged → use the index; only our own changes → reload those rows
 
 from __future__ import annotations
 
+import asyncio
+import functools
 import weakref
 from array import array
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from itertools import chain
 from typing import Any
 
 from sqlalchemy import Engine, event, insert, select, update
 from sqlalchemy.orm import Session
 
+from storage.db import Database
 from storage.models import Contact, DirectoryVersion
 
 DENSE_FRACTION = 32  # a gram in more than 1/32 of the id range is kept as a bitmask
 MIN_DENSE = 256
+CHUNK_ROWS, CHUNK_GRAMS = 5000, 200  # a background rebuild lets other work run this often
 _CHANGES = "contact_index_changes"
+
+
+@functools.lru_cache(maxsize=65536)  # names, organisations and places repeat a lot
+def _word_grams(word: str) -> frozenset[str]:
+    return frozenset(
+        [word[i : i + 3] for i in range(len(word) - 2)]
+        + [word[i : i + 2] for i in range(len(word) - 1)]
+    )
 
 
 def grams_of(text: str) -> set[str]:
     """Every bigram and trigram inside each word: any query gram is one of these."""
-    grams = {text[i : i + 3] for i in range(len(text) - 2)}
-    grams.update(text[i : i + 2] for i in range(len(text) - 1))
-    return {g for g in grams if " " not in g}
+    return set().union(*map(_word_grams, text.split()))
 
 
 def _mask(ids: Iterable[int], top: int) -> int:
@@ -67,6 +77,7 @@ class ContactIndex:
         self.version: int | None = None  # the directory version the index reflects
         self.dirty: set[int] = set()  # ids changed by this process since (reload them)
         self.stale = True
+        self.notes: list[tuple[set[int], int, int]] | None = None  # kept while warming
 
     # --- maintenance ---------------------------------------------------------------------------
     def _threshold(self) -> int:
@@ -102,24 +113,39 @@ class ContactIndex:
                     del self.sparse[gram]
 
     def rebuild(self, rows: Iterable[tuple[int, str]], version: int) -> None:
+        for _ in self._build(rows, version):
+            pass
+
+    def _build(self, rows: Iterable[tuple[int, str]], version: int) -> Iterator[None]:
+        """Rebuild from (id, search_text) rows, pausing (yield) every few thousand rows."""
         postings: dict[str, list[int]] = {}
         texts: dict[int, str] = {}
-        for contact_id, text in rows:
+        for n, (contact_id, text) in enumerate(rows, 1):
             texts[contact_id] = text
             for gram in grams_of(text):
-                postings.setdefault(gram, []).append(contact_id)
+                found = postings.get(gram)
+                if found is None:
+                    postings[gram] = [contact_id]
+                else:
+                    found.append(contact_id)
+            if n % CHUNK_ROWS == 0:
+                yield
         self.texts, self.top = texts, max(texts, default=0)
         threshold = self._threshold()
-        self.dense = {
-            g: _mask(ids, self.top) for g, ids in postings.items() if len(ids) > threshold
-        }
-        self.sparse = {
-            g: array("q", sorted(ids)) for g, ids in postings.items() if len(ids) <= threshold
-        }
+        self.dense, self.sparse = {}, {}
+        for n, (gram, ids) in enumerate(postings.items(), 1):
+            if len(ids) > threshold:
+                self.dense[gram] = _mask(ids, self.top)
+            else:
+                self.sparse[gram] = array("q", ids)
+            if n % CHUNK_GRAMS == 0:
+                yield
         self.version, self.dirty, self.stale = version, set(), False
 
     def note(self, ids: set[int], first: int, last: int) -> None:
         """This process committed changes to ``ids``, moving the version from first-1 to last."""
+        if self.notes is not None:
+            self.notes.append((ids, first, last))
         if self.version is not None and self.version == first - 1:
             self.version = last
             self.dirty |= ids
@@ -181,6 +207,34 @@ class ContactIndex:
                 if len(chosen) >= limit:
                     break
         return chosen
+
+
+async def warm(db: Database) -> None:
+    """Rebuild the index without blocking the event loop (start-up, or after another process
+    changed the directory), so no lookup waits for it. Changes this process commits meanwhile
+    are replayed on the new index."""
+    with db.transaction() as session:
+        index = index_for(session)
+        version = current_version(session)
+        if not index.stale and index.version == version:
+            return
+        rows = [
+            (int(i), str(t))
+            for i, t in session.execute(
+                select(Contact.id, Contact.search_text).where(Contact.consent == "given")
+            )
+        ]
+    fresh = ContactIndex()
+    index.notes = []
+    try:
+        for _ in fresh._build(rows, version):
+            await asyncio.sleep(0)
+        for ids, first, last in index.notes:
+            fresh.note(ids, first, last)
+    finally:
+        index.notes = None
+    if not fresh.stale and (index.stale or (fresh.version or 0) >= (index.version or 0)):
+        index.__dict__.update(fresh.__dict__)
 
 
 # --------------------------------------------------------------------------- one per database

@@ -3,6 +3,7 @@ insert, edit, consent change, erasure and write by another process."""
 
 from __future__ import annotations
 
+import asyncio
 import random
 from datetime import datetime, timedelta
 
@@ -12,6 +13,7 @@ from sqlalchemy import select
 
 from bot.simulator import Simulator
 from moderation.contacts import parse_contacts_csv, search_key, trigrams
+from storage import contact_index
 from storage.contact_index import ContactIndex, grams_of
 from storage.contacts import ContactRepository, ContactValues, import_contacts
 from storage.db import Database
@@ -178,3 +180,27 @@ async def test_changes_by_another_process_and_imports_are_seen(sim: Simulator) -
 
 def now_of(sim: Simulator) -> datetime:
     return sim.clock.now()
+
+
+async def test_background_warm_up_keeps_changes_made_meanwhile(sim: Simulator, monkeypatch) -> None:
+    ivan = await member(sim, "Ivan", "Petrenko")
+    for i in range(5):
+        add_contact(sim, None, name=f"Oksana Lysenko{i}")
+    monkeypatch.setattr(contact_index, "CHUNK_ROWS", 1)
+    with sim.services.db.transaction() as session:
+        index = contact_index.index_for(session)
+    index.stale = True  # as after a change by another process
+    real_sleep = asyncio.sleep
+    added: list[int] = []
+
+    async def write_meanwhile(delay: float) -> None:
+        if not added:  # while the new index is being built, this process adds someone
+            added.append(add_contact(sim, None, name="Oksana Meanwhile"))
+        await real_sleep(delay)
+
+    monkeypatch.setattr(contact_index.asyncio, "sleep", write_meanwhile)
+    await contact_index.warm(sim.services.db)
+    monkeypatch.setattr(contact_index.asyncio, "sleep", real_sleep)
+    assert added and not index.stale and added[0] in index.dirty
+    assert "6 found" in await found(sim, ivan, "oksana")
+    assert "Oksana Meanwhile" in await found(sim, ivan, "meanwhile")
