@@ -117,27 +117,49 @@ class ContactIndex:
             pass
 
     def _build(self, rows: Iterable[tuple[int, str]], version: int) -> Iterator[None]:
-        """Rebuild from (id, search_text) rows, pausing (yield) every few thousand rows."""
-        postings: dict[str, list[int]] = {}
+        """Rebuild from (id, search_text) rows, pausing (yield) every few thousand rows.
+
+        Words repeat (names, organisations, places), so contacts are grouped by word first and
+        each gram's postings are the union of its words' — far less work and memory than one
+        posting per (contact, gram).
+        """
+        by_word: dict[str, array[int]] = {}
         texts: dict[int, str] = {}
         for n, (contact_id, text) in enumerate(rows, 1):
             texts[contact_id] = text
-            for gram in grams_of(text):
-                found = postings.get(gram)
-                if found is None:
-                    postings[gram] = [contact_id]
-                else:
-                    found.append(contact_id)
+            for word in set(text.split()):
+                ids = by_word.get(word)
+                if ids is None:
+                    ids = by_word[word] = array("q")
+                ids.append(contact_id)
             if n % CHUNK_ROWS == 0:
                 yield
         self.texts, self.top = texts, max(texts, default=0)
         threshold = self._threshold()
+        by_gram: dict[str, list[str]] = {}
+        for word in by_word:
+            for gram in _word_grams(word):
+                by_gram.setdefault(gram, []).append(word)
+        word_masks: dict[str, int] = {}  # masks of frequent words, each made once
         self.dense, self.sparse = {}, {}
-        for n, (gram, ids) in enumerate(postings.items(), 1):
-            if len(ids) > threshold:
-                self.dense[gram] = _mask(ids, self.top)
+        for n, (gram, words) in enumerate(by_gram.items(), 1):
+            size = sum(len(by_word[w]) for w in words)
+            if size > threshold:
+                mask, rare = 0, []
+                for word in words:
+                    if len(by_word[word]) > threshold:
+                        if word not in word_masks:
+                            word_masks[word] = _mask(by_word[word], self.top)
+                        mask |= word_masks[word]
+                    else:
+                        rare.append(by_word[word])
+                self.dense[gram] = mask | _mask(chain.from_iterable(rare), self.top)
             else:
-                self.sparse[gram] = array("q", ids)
+                ids = array("q")
+                for word in words:
+                    ids.extend(by_word[word])
+                # A contact with two words holding the gram is listed once.
+                self.sparse[gram] = ids if len(words) == 1 else array("q", sorted(set(ids)))
             if n % CHUNK_GRAMS == 0:
                 yield
         self.version, self.dirty, self.stale = version, set(), False
@@ -155,10 +177,7 @@ class ContactIndex:
     def refresh(self, session: Session) -> None:
         version = current_version(session)
         if self.stale or self.version != version:
-            rows = session.execute(
-                select(Contact.id, Contact.search_text).where(Contact.consent == "given")
-            )
-            self.rebuild(((int(i), str(t)) for i, t in rows), version)
+            self.rebuild(_consented(session), version)
         elif self.dirty:
             ids, self.dirty = self.dirty, set()
             found = {
@@ -209,6 +228,17 @@ class ContactIndex:
         return chosen
 
 
+def _consented(session: Session) -> Iterator[tuple[int, str]]:
+    """(id, search_text) of every consented contact, fetched a few thousand rows at a time."""
+    query = (
+        select(Contact.id, Contact.search_text)
+        .where(Contact.consent == "given")
+        .execution_options(yield_per=CHUNK_ROWS)
+    )
+    for contact_id, text in session.execute(query):
+        yield int(contact_id), str(text)
+
+
 async def warm(db: Database) -> None:
     """Rebuild the index without blocking the event loop (start-up, or after another process
     changed the directory), so no lookup waits for it. Changes this process commits meanwhile
@@ -218,21 +248,15 @@ async def warm(db: Database) -> None:
         version = current_version(session)
         if not index.stale and index.version == version:
             return
-        rows = [
-            (int(i), str(t))
-            for i, t in session.execute(
-                select(Contact.id, Contact.search_text).where(Contact.consent == "given")
-            )
-        ]
-    fresh = ContactIndex()
-    index.notes = []
-    try:
-        for _ in fresh._build(rows, version):
-            await asyncio.sleep(0)
-        for ids, first, last in index.notes:
-            fresh.note(ids, first, last)
-    finally:
-        index.notes = None
+        fresh = ContactIndex()
+        index.notes = []
+        try:
+            for _ in fresh._build(_consented(session), version):
+                await asyncio.sleep(0)
+            for ids, first, last in index.notes:
+                fresh.note(ids, first, last)
+        finally:
+            index.notes = None
     if not fresh.stale and (index.stale or (fresh.version or 0) >= (index.version or 0)):
         index.__dict__.update(fresh.__dict__)
 

@@ -21,7 +21,7 @@ from moderation.roster import (
 from storage.models import Group, Membership, MembershipEvent, User
 
 
-@dataclass
+@dataclass(slots=True)
 class _Seen:
     info: UserInfo
     written_at: datetime

@@ -20,7 +20,20 @@ from storage.db import Database
 from storage.models import Contact
 from tests.test_contacts import add_contact, member
 
-WORDS = ["olena", "koval", "коваль", "шевченко", "محمد", "حداد", "wash", "kharkiv", "unicef", "ab"]
+WORDS = [
+    "olena",
+    "koval",
+    "kovalenko",
+    "lena",
+    "коваль",
+    "шевченко",
+    "محمد",
+    "حداد",
+    "wash",
+    "kharkiv",
+    "unicef",
+    "ab",
+]
 
 
 def brute_force(texts: dict[int, str], grams: list[str], limit: int) -> list[int]:
@@ -198,9 +211,9 @@ async def test_background_warm_up_keeps_changes_made_meanwhile(sim: Simulator, m
             added.append(add_contact(sim, None, name="Oksana Meanwhile"))
         await real_sleep(delay)
 
-    monkeypatch.setattr(contact_index.asyncio, "sleep", write_meanwhile)
+    monkeypatch.setattr(asyncio, "sleep", write_meanwhile)
     await contact_index.warm(sim.services.db)
-    monkeypatch.setattr(contact_index.asyncio, "sleep", real_sleep)
+    monkeypatch.setattr(asyncio, "sleep", real_sleep)
     assert added and not index.stale and added[0] in index.dirty
     assert "6 found" in await found(sim, ivan, "oksana")
     assert "Oksana Meanwhile" in await found(sim, ivan, "meanwhile")
