@@ -26,6 +26,7 @@ from bot.faketg import FakeMember
 from bot.simulator import Simulator
 from moderation.clock import FakeClock
 from moderation.contacts import search_key, trigrams
+from storage import contact_index
 from storage.contacts import ContactRepository
 from storage.models import Contact
 
@@ -145,13 +146,14 @@ async def run(url: str, count: int, n_queries: int, n_scan: int) -> None:
     with sim.services.db.transaction() as session:
         for start in range(0, len(rows), 5000):
             session.execute(insert(Contact), rows[start : start + 5000])
+        contact_index.bump_version(session)  # a bulk insert bypasses the ORM's own bump
     print(f"{engine_name(url)}: inserted {count} contacts in {time.perf_counter() - t0:.1f}s")
     requester = sim.telegram.add_user("Lookup", "Tester", "looker", user_id=REQUESTER_ID)
     sim.group.members[requester.id] = FakeMember("member")
     await sim.say(requester, "hello")  # a member: the directory is for members
     t0 = time.perf_counter()
-    await measure(sim, ["warm up the index"])
-    print(f"first lookup (builds the index): {(time.perf_counter() - t0) * 1000:.0f} ms")
+    await contact_index.warm(sim.services.db)  # what the contact-index sweep does at start-up
+    print(f"index built in the background in {time.perf_counter() - t0:.2f}s")
     texts = queries(n_queries, rng)
     # Same candidates as the SQL ranking, query by query.
     with sim.services.db.transaction() as session:

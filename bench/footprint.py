@@ -38,6 +38,7 @@ def fill(url: str, members: int, contacts: int) -> None:
     from bench.contacts_lookup import contacts as make_contacts
     from bot.app import build_services
     from moderation.roster import JoinMethod, MemberStatus
+    from storage.contact_index import bump_version
     from storage.models import Contact, Group, Membership, User
 
     services = build_services(config_for(url))
@@ -86,6 +87,7 @@ def fill(url: str, members: int, contacts: int) -> None:
         made = make_contacts(contacts, random.Random(3), now)
         for start in range(0, contacts, 5000):
             session.execute(insert(Contact), made[start : start + 5000])
+        bump_version(session)  # a bulk insert bypasses the ORM's own bump
     services.db.dispose()
 
 
