@@ -26,6 +26,7 @@ from handlers import (
     errors,
     introductions,
     joins,
+    lifecycle,
     members,
     roster,
     start,
@@ -37,7 +38,7 @@ from storage.db import Database
 log = logging.getLogger(__name__)
 
 # Every feature module, in registration order. The unknown-command fallback goes last.
-FEATURES = [roster, introductions, joins, members, contacts, deadlines, start]
+FEATURES = [roster, introductions, joins, members, contacts, deadlines, lifecycle, start]
 
 ALLOWED_UPDATES = [
     Update.MESSAGE,
