@@ -299,16 +299,18 @@ async def end_membership(
         notice = _group_notice(cause, name)
         if notice is not None:
             await context.bot.send_message(group.chat_id, notice)
-        await _write(
-            context,
-            user_id,
-            lambda: _(
-                "You have left <b>{group}</b>: {reason}. Thank you for your work with the "
-                "community! You are welcome back any time: ask a member to sponsor you again.",
-                group=esc(group.title),
-                reason=_reason(cause),
-            ),
-        )
+        if cause is not Cause.VOLUNTARY:  # /leave answers in its own message
+            await _write(
+                context,
+                user_id,
+                lambda: _(
+                    "You have left <b>{group}</b>: {reason}. Thank you for your work with the "
+                    "community! You are welcome back any time: ask a member to sponsor you "
+                    "again.",
+                    group=esc(group.title),
+                    reason=_reason(cause),
+                ),
+            )
         if cause in (Cause.SPONSOR_LOST, Cause.CHECKIN_UNANSWERED, Cause.NO_SPONSOR_CONFIRMED):
             await tell_moderators(
                 context,

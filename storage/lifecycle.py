@@ -119,7 +119,10 @@ class LifecycleRepository:
             )
             self.session.add(row)
             self.session.flush()
-        elif row.joined_at != membership.joined_at:
+        elif row.joined_at != membership.joined_at or row.removal_outcome in (
+            Outcome.REMOVED.value,
+            Outcome.NOT_PRESENT.value,
+        ):
             self.reset(row, now)
             row.joined_at = membership.joined_at
             row.checkin_asked_at = row.checked_in_at = None
