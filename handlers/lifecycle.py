@@ -119,6 +119,11 @@ def policy_of(services: Services, group: GroupConfig) -> Policy:
     )
 
 
+def _trusted(services: Services) -> frozenset[int]:
+    """Configured moderators count as sponsors in the country even when not group members."""
+    return frozenset(services.settings.moderators)
+
+
 def today_of(services: Services, group: GroupConfig) -> date:
     return local_day(services.clock.now(), services.settings.group_timezone(group))
 
@@ -128,7 +133,7 @@ def day_text(day: date) -> str:
 
 
 def when_text(instant: datetime, policy: Policy) -> str:
-    return f"{format_local(instant, policy.timezone)} ({zone_label(policy.timezone)})"
+    return f"{format_local(instant, policy.timezone)} {zone_label(policy.timezone)}"
 
 
 def name_of(user: User | None, intro: Introduction | None, fallback: int = 0) -> str:
@@ -367,7 +372,7 @@ def _departure_question(group: GroupConfig, row: MemberLifecycle, policy: Policy
     asked = row.departure_asked_at
     assert asked is not None
     return _(
-        "Today is the departure date you gave for <b>{group}</b>. Will you keep directly "
+        "Today is your departure date for <b>{group}</b>. Will you keep directly "
         "supporting your IM colleagues in the country after you leave? If so you can stay as "
         "an out-of-country member for a limited time, with a sponsor in the country. Without "
         "an answer by {deadline} you leave the group, with thanks.",
@@ -438,7 +443,7 @@ async def notify_expiry(
             sponsor=esc(sponsor_name or _("a moderator")),
         ),
     )
-    handle = f"@{entry.user.username}" if entry.user.username else str(entry.user.id)
+    handle = f"@{entry.user.username}" if entry.user.username else name
 
     def ask() -> str:
         return _(
@@ -587,7 +592,7 @@ async def run_member(context: BotContext, group: GroupConfig, user_id: int) -> N
     policy = policy_of(services, group)
     now = services.clock.now()
     with services.db.transaction() as session:
-        entry = LifecycleRepository(session).entry(group.chat_id, user_id, now)
+        entry = LifecycleRepository(session).entry(group.chat_id, user_id, now, _trusted(services))
     if entry is not None:
         await act(context, group, policy, entry, next_step(entry.facts, policy, now))
 
@@ -602,7 +607,7 @@ async def sweep(app: App) -> None:
         now = services.clock.now()
         with services.db.transaction() as session:
             RosterRepository(session).ensure_group(group.chat_id, group.title)
-            entries = LifecycleRepository(session).entries(group.chat_id, now)
+            entries = LifecycleRepository(session).entries(group.chat_id, now, _trusted(services))
         unreached: list[Entry] = []
         for entry in entries:
             step = next_step(entry.facts, policy, now)
@@ -1314,7 +1319,9 @@ async def _checkin_link(update: Update, context: BotContext, _argument: str) -> 
     asked = False
     for group in services.settings.groups:
         with services.db.transaction() as session:
-            entry = LifecycleRepository(session).entry(group.chat_id, user.id, now)
+            entry = LifecycleRepository(session).entry(
+                group.chat_id, user.id, now, _trusted(services)
+            )
         if entry is None or not entry.facts.checkin_outstanding:
             continue
         asked_at = entry.row.checkin_asked_at
@@ -1552,7 +1559,7 @@ async def expiring(update: Update, context: BotContext) -> None:
         policy = policy_of(services, group)
         today = today_of(services, group)
         with services.db.transaction() as session:
-            entries = LifecycleRepository(session).entries(group.chat_id, now)
+            entries = LifecycleRepository(session).entries(group.chat_id, now, _trusted(services))
             roster = RosterRepository(session)
             names = {
                 e.intro.sponsor_id: u.display_name
@@ -1657,7 +1664,7 @@ async def stale(update: Update, context: BotContext) -> None:
     for group in services.settings.groups:
         policy = policy_of(services, group)
         with services.db.transaction() as session:
-            entries = LifecycleRepository(session).entries(group.chat_id, now)
+            entries = LifecycleRepository(session).entries(group.chat_id, now, _trusted(services))
         found = [
             (since, e) for e in entries if (since := stale_since(e.facts, policy, now)) is not None
         ]

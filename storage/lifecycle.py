@@ -138,8 +138,14 @@ class LifecycleRepository:
         row.removal_cause = row.removal_outcome = row.removal_attempted_at = None
         row.updated_at = now
 
-    def entries(self, chat_id: int, now: datetime) -> list[Entry]:
-        """Every present member of the group with their facts (rows are created as needed)."""
+    def entries(
+        self, chat_id: int, now: datetime, trusted: frozenset[int] = frozenset()
+    ) -> list[Entry]:
+        """Every present member of the group with their facts (rows are created as needed).
+
+        A sponsor counts while they are a present member in the country; ``trusted`` people
+        (the configured moderators, who work for the coordinating office) always count.
+        """
         query = (
             select(Membership, User, Introduction)
             .join(User, User.id == Membership.user_id)
@@ -169,13 +175,20 @@ class LifecycleRepository:
                     membership,
                     user,
                     intro,
-                    facts(row, membership, intro, sponsor is not None and sponsor in in_country),
+                    facts(
+                        row,
+                        membership,
+                        intro,
+                        sponsor is not None and (sponsor in in_country or sponsor in trusted),
+                    ),
                 )
             )
         return entries
 
-    def entry(self, chat_id: int, user_id: int, now: datetime) -> Entry | None:
-        return next((e for e in self.entries(chat_id, now) if e.user.id == user_id), None)
+    def entry(
+        self, chat_id: int, user_id: int, now: datetime, trusted: frozenset[int] = frozenset()
+    ) -> Entry | None:
+        return next((e for e in self.entries(chat_id, now, trusted) if e.user.id == user_id), None)
 
     # --- what people tell the bot ----------------------------------------------------------
     def set_departure(

@@ -4,6 +4,7 @@ readmission and retention, driven by the clock through the fake Bot API."""
 from __future__ import annotations
 
 from datetime import UTC, date, datetime, timedelta
+from pathlib import Path
 
 from bot.faketg import FakeMember, FakeUser, SentMessage
 from bot.simulator import Simulator
@@ -14,6 +15,7 @@ from storage.lifecycle import LifecycleRepository
 from storage.models import MemberLifecycle, MembershipEvent, User
 from tests.conftest import GROUP_ID, MODERATOR_ID
 from tests.helpers import events, status
+from tests.test_console import run_console
 from tests.test_joins import intro_of, invite, veteran
 
 
@@ -76,7 +78,7 @@ async def test_leaving_repeats_the_date_then_asks_on_the_day_and_no_removes(
     await sim.dm(olena, "/leaving 20 Dec")
     reply = sim.unique_reply(mark, olena.id)
     assert "you leave the country on Sunday 20 December 2026" in reply.text
-    assert "(Sun 20 Dec 2026 09:00 (Kyiv time))" in reply.text
+    assert "(Sun 20 Dec 2026 09:00 Kyiv time)" in reply.text
     row = row_of(sim, olena.id)
     assert row is not None and row.departure_date == date(2026, 12, 20)
     assert row.departure_set_by == olena.id
@@ -90,8 +92,8 @@ async def test_leaving_repeats_the_date_then_asks_on_the_day_and_no_removes(
     assert sim.since(mark, olena.id) == []
     await sim.advance(timedelta(minutes=15))
     ask = sim.unique_reply(mark, olena.id)
-    assert "Today is the departure date you gave" in ask.text
-    assert "Without an answer by Wed 23 Dec 2026 09:05 (Kyiv time)" in ask.text
+    assert "Today is your departure date" in ask.text
+    assert "Without an answer by Wed 23 Dec 2026 09:05 Kyiv time" in ask.text
     await sim.advance(timedelta(minutes=15))
     assert len(sim.since(mark, olena.id)) == 1  # asked once
     # Someone else cannot answer for her (a forged press on her message).
@@ -184,7 +186,7 @@ async def test_departure_yes_then_sponsor_confirms_out_of_country(sim: Simulator
     olena = await member(sim, ivan, "Olena", "Petrenko")
     await sim.dm(olena, "/leaving 2026-11-23")  # today, after 09:00: asked at once
     ask = question(sim, olena)
-    assert "Today is the departure date" in ask.text
+    assert "Today is your departure date" in ask.text
     await sim.press(olena, ask, "Yes, I keep supporting them")
     assert "Until when will you support colleagues" in sim.last(olena.id).text
     await sim.dm(olena, "in 20 weeks")
@@ -256,7 +258,7 @@ async def test_unanswered_departure_is_removed_once_across_a_restart(sim: Simula
     olena = await member(sim, ivan, "Olena", "Petrenko")
     await sim.dm(olena, "/leaving 24 Nov")
     await until(sim, datetime(2026, 11, 24, 7, 5, tzinfo=UTC))
-    assert "Today is the departure date" in question(sim, olena).text
+    assert "Today is your departure date" in question(sim, olena).text
     await sim.stop()
     # The bot is down over the deadline (27 Nov 09:00 Kyiv) and comes back on 30 Nov.
     sim.clock.advance(datetime(2026, 11, 30, 12, 0, tzinfo=UTC) - sim.clock.now())
@@ -286,9 +288,9 @@ async def test_departure_question_after_a_restart_before_the_day(sim: Simulator)
     mark = restarted.mark()
     await restarted.start()
     try:
-        asked = [m for m in restarted.since(mark, olena.id) if "departure date" in m.text]
+        asked = [m for m in restarted.since(mark, olena.id) if "your departure date" in m.text]
         assert len(asked) == 1  # missed day: asked once on return, grace from now
-        assert "Without an answer by Sun 6 Dec 2026 10:00 (Kyiv time)" in asked[0].text
+        assert "Without an answer by Sun 6 Dec 2026 10:00 Kyiv time" in asked[0].text
         assert status(restarted, olena.id) is MemberStatus.MEMBER
         await restarted.advance(timedelta(hours=1))
         assert len([m for m in restarted.since(mark, olena.id) if "departure" in m.text]) == 1
@@ -304,13 +306,13 @@ async def test_departure_day_across_daylight_saving(sim: Simulator) -> None:
     ivan = await veteran(sim)
     olena = await member(sim, ivan, "Olena", "Petrenko")
     await sim.dm(olena, "/leaving 29 Mar")
-    assert "(Mon 29 Mar 2027 09:00 (Kyiv time))" in sim.last(olena.id).text
+    assert "(Mon 29 Mar 2027 09:00 Kyiv time)" in sim.last(olena.id).text
     mark = sim.mark()
     await until(sim, datetime(2027, 3, 29, 5, 55, tzinfo=UTC))
     assert sim.since(mark, olena.id) == []
     await until(sim, datetime(2027, 3, 29, 6, 1, tzinfo=UTC))
     ask = sim.unique_reply(mark, olena.id)
-    assert "Without an answer by Thu 1 Apr 2027 09:01 (Kyiv time)" in ask.text
+    assert "Without an answer by Thu 1 Apr 2027 09:01 Kyiv time" in ask.text
     await until(sim, datetime(2027, 4, 1, 6, 0, tzinfo=UTC))
     assert status(sim, olena.id) is MemberStatus.MEMBER
     await until(sim, datetime(2027, 4, 1, 6, 2, tzinfo=UTC))
@@ -484,12 +486,12 @@ async def test_checkin_i_have_left_asks_the_departure_question(sim: Simulator) -
     await until(sim, datetime(2027, 2, 21, 7, 5, tzinfo=UTC))
     mark = sim.mark()
     await sim.press(olena, question(sim, olena), "I have left the country")
-    assert any("Today is the departure date" in m.text for m in sim.since(mark, olena.id))
+    assert any("Today is your departure date" in m.text for m in sim.since(mark, olena.id))
     await sim.press(olena, question(sim, olena), "No, I leave the group")
     assert status(sim, olena.id) is MemberStatus.LEFT
 
 
-async def test_checkin_removal_when_configured(config, clock) -> None:  # type: ignore[no-untyped-def]
+async def test_checkin_removal_when_configured(config, clock) -> None:
     from dataclasses import replace
 
     settings = config.settings
@@ -670,3 +672,49 @@ async def test_former_members_personal_data_is_erased_after_retention(sim: Simul
         anonymous = session.query(MembershipEvent).filter(MembershipEvent.user_id == 0).all()
         assert len(anonymous) == 1 and anonymous[0].new_status == "erased"
         assert "Olena" not in anonymous[0].cause and "retention" in anonymous[0].cause
+
+
+def test_console_shows_the_lifecycle(tmp_path: Path) -> None:
+    output = run_console(
+        tmp_path,
+        [
+            ":as ivan",
+            ":dm",
+            "/start",
+            "/invite",
+            "Olena Petrenko",
+            "UNICEF",
+            "WASH IMO",
+            ":press 1",
+            ":press 1",
+            ":press 1",
+            ":press 1",
+            ":join olena 1",
+            ":as olena",
+            ":dm",
+            "/start confirm_1",
+            ":press 1",
+            "/leaving in 3 days",
+            ":clock +3d",
+            ":press 1",
+            "in 4 weeks",
+            ":press 1",
+            ":as ivan",
+            ":press 1",
+            ":as mira",
+            "/expiring 60d",
+            ":clock +21d",
+            ":as ivan",
+            ":press 2",
+            ":clock +7d",
+            ":roster",
+            ":quit",
+        ],
+    )
+    assert "you leave the country on Thursday 26 November 2026" in output
+    assert "Today is your departure date for Ukraine IM community" in output
+    assert "Olena Petrenko: outside the country (sponsored) until Thu 24 Dec 2026" in output
+    assert "/extend Olena Petrenko 30d" in output
+    assert "time-limited membership ended today" in output
+    assert "Olena (@—) — left, joined by invite_link" in output
+    assert "the bot raised" not in output

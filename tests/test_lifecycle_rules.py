@@ -362,3 +362,13 @@ def test_downtime_acts_once(start: Member, ops: list[tuple[str, int]], late: int
     settled, _done = sweep(member, now)
     again, more = sweep(settled, now)
     assert more == [] and again == settled
+
+
+def test_daily_at_must_be_a_quoted_time() -> None:
+    from pydantic import ValidationError
+
+    from config.schema import MembershipPolicy
+
+    assert MembershipPolicy(daily_at="10:30").daily_at == time(10, 30)
+    with pytest.raises(ValidationError, match="quotes"):
+        MembershipPolicy(daily_at=600)  # what YAML makes of 10:00
