@@ -718,3 +718,20 @@ def test_console_shows_the_lifecycle(tmp_path: Path) -> None:
     assert "time-limited membership ended today" in output
     assert "Olena (@—) — left, joined by invite_link" in output
     assert "the bot raised" not in output
+
+
+async def test_departure_question_reaches_someone_who_never_started_the_bot(
+    sim: Simulator,
+) -> None:
+    quiet = await veteran(sim, "Quiet")
+    await sim.dm(mira(sim), "/leaving @quiet today")
+    note = sim.last(GROUP_ID)
+    assert quiet.id in note.mentions and "question for you about your membership" in note.text
+    assert "departure" not in note.text and "leav" not in note.text  # nothing private in public
+    payload = note.buttons()[0]["url"].split("start=")[1]
+    intruder = await veteran(sim, "Mallory")
+    await sim.dm(intruder, f"/start {payload}")
+    assert sim.last(intruder.id).text == "There is no open question for you."
+    await sim.dm(quiet, f"/start {payload}")
+    await sim.press(quiet, question(sim, quiet), "No, I leave the group")
+    assert status(sim, quiet.id) is MemberStatus.LEFT
