@@ -28,6 +28,7 @@ from handlers import (
     joins,
     lifecycle,
     members,
+    mentions,
     roster,
     start,
 )
@@ -38,7 +39,7 @@ from storage.db import Database
 log = logging.getLogger(__name__)
 
 # Every feature module, in registration order. The unknown-command fallback goes last.
-FEATURES = [roster, introductions, joins, members, contacts, deadlines, lifecycle, start]
+FEATURES = [roster, introductions, joins, members, contacts, deadlines, mentions, lifecycle, start]
 
 ALLOWED_UPDATES = [
     Update.MESSAGE,
