@@ -992,7 +992,7 @@ async def _remove_or_ban(update: Update, context: BotContext, command: str) -> N
     group, target = order.group, order.target
     status = await live_status(context, group.chat_id, target.user_id) if ban else None
     present = not ban or (status is not None and status.present)
-    # Tell the person before they leave: afterwards they may no longer share a chat with us.
+    # Their private note is written in their language (sent once the removal is done).
     with use_locale(_language(services, target.user_id)):
         if ban:
             private = _(
