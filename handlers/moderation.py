@@ -991,6 +991,9 @@ async def _remove_or_ban(update: Update, context: BotContext, command: str) -> N
         return
     group, target = order.group, order.target
     status = await live_status(context, group.chat_id, target.user_id) if ban else None
+    if status in (MemberStatus.ADMIN, MemberStatus.OWNER):
+        await say_outcome(order, Outcome.PROTECTED, Right.RESTRICT)
+        return
     present = not ban or (status is not None and status.present)
     # Their private note is written in their language (sent once the removal is done).
     with use_locale(_language(services, target.user_id)):

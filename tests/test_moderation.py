@@ -528,6 +528,30 @@ async def test_banned_words_are_deleted_with_a_private_reason(
         assert len(actions(sim)) == 3
 
 
+async def test_an_edit_that_adds_a_banned_word_is_deleted(
+    config: LoadedConfig, clock: FakeClock
+) -> None:
+    async with custom(config, clock, banned_words=["idiot"]) as sim:
+        ivan = await member(sim, "Ivan")
+        said = await sim.say(ivan, "you are a genius")
+        edited = said["message"] | {"text": "you are an idiot", "edit_date": 1}
+        await sim.feed({"update_id": 99999, "edited_message": edited})
+        assert sim.telegram.messages[(GROUP_ID, edited["message_id"])].deleted
+        (action,) = actions(sim, "banned_word")
+        assert action.target_id == ivan.id and action.detail == "idiot"
+
+
+async def test_a_ban_spares_admins_even_when_the_roster_is_stale(sim: Simulator) -> None:
+    olha = await member(sim, "Olha")
+    sim.clock.advance(timedelta(minutes=10))
+    await sim.say(mira(sim), "/warns @olha")  # the admins are read now: Olha is not one
+    sim.group.members[olha.id] = FakeMember("administrator")  # promoted a moment later
+    start, mark = len(sim.telegram.calls), sim.mark()
+    await sim.say(mira(sim), "/ban @olha spam")
+    assert "they are an admin" in sim.unique_reply(mark, GROUP_ID).text
+    assert calls_since(sim, start, "banChatMember") == [] and actions(sim) == []
+
+
 async def test_links_and_media_wait_for_the_introduction(sim: Simulator) -> None:
     ivan = await member(sim, "Ivan")
     olena = sim.user("Olena", "Petrenko", "olena_p")
