@@ -28,6 +28,7 @@ from handlers import (
     introductions,
     joins,
     members,
+    mentions,
     moderation,
     roster,
     start,
@@ -39,7 +40,17 @@ from storage.db import Database
 log = logging.getLogger(__name__)
 
 # Every feature module, in registration order. The unknown-command fallback goes last.
-FEATURES = [roster, introductions, joins, members, contacts, deadlines, moderation, start]
+FEATURES = [
+    roster,
+    introductions,
+    joins,
+    members,
+    contacts,
+    deadlines,
+    mentions,
+    moderation,
+    start,
+]
 
 ALLOWED_UPDATES = [
     Update.MESSAGE,
