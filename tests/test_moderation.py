@@ -576,3 +576,17 @@ async def test_commands_still_work_next_to_the_watcher(sim: Simulator) -> None:
     mark = sim.mark()
     await sim.say(ivan, "/whois @ivan")
     assert "Ivan Koval" in sim.unique_reply(mark, GROUP_ID).text
+
+
+async def test_a_deleted_all_message_reaches_nobody(config: LoadedConfig, clock: FakeClock) -> None:
+    """Noise control runs before mentions: an @all it deletes is not broadcast."""
+    async with custom(config, clock, banned_words=["idiot"]) as sim:
+        ivan = await member(sim, "Ivan")
+        await member(sim, "Petro")
+        mark = sim.mark()
+        said = await sim.say(ivan, "@all which idiot moved the 3W template?")
+        assert sim.telegram.messages[(GROUP_ID, said["message"]["message_id"])].deleted
+        assert sim.since(mark, GROUP_ID) == []  # no 📣 notice, no mentions
+        mark = sim.mark()
+        await sim.say(ivan, "@all the 3W template moved, sorry")
+        assert sim.unique_reply(mark, GROUP_ID).text.startswith("📣 Ivan Koval → @all")
