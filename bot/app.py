@@ -19,6 +19,7 @@ from telegram.ext import ApplicationBuilder, ContextTypes, Defaults
 from telegram.request import BaseRequest
 
 from bot.context import App, BotContext, Services, Sweep, services_of
+from bot.message_log import MessageLog
 from bot.ratelimit import WindowRateLimiter
 from config.loader import LoadedConfig
 from handlers import (
@@ -27,8 +28,10 @@ from handlers import (
     errors,
     introductions,
     joins,
+    lifecycle,
     members,
     mentions,
+    moderation,
     roster,
     start,
 )
@@ -39,7 +42,18 @@ from storage.db import Database
 log = logging.getLogger(__name__)
 
 # Every feature module, in registration order. The unknown-command fallback goes last.
-FEATURES = [roster, introductions, joins, members, contacts, deadlines, mentions, start]
+FEATURES = [
+    roster,
+    introductions,
+    joins,
+    members,
+    contacts,
+    deadlines,
+    mentions,
+    moderation,
+    lifecycle,
+    start,
+]
 
 ALLOWED_UPDATES = [
     Update.MESSAGE,
@@ -85,10 +99,11 @@ def build_application(
     )
     if request is not None:
         builder = builder.request(request).get_updates_request(request)
-    if rate_limit:
-        # Paces requests within Telegram's flood limits (sliding windows, not PTB's leaky
-        # bucket, which overshoots and then stalls on 429s) and retries instead of losing.
-        builder = builder.rate_limiter(WindowRateLimiter(max_retries=5))  # type: ignore[arg-type]
+    # WindowRateLimiter paces requests within Telegram's flood limits (sliding windows, not
+    # PTB's leaky bucket, which overshoots and then stalls on 429s) and retries instead of
+    # losing; MessageLog around it notes the bot's own group messages (for /purge).
+    limiter = WindowRateLimiter(max_retries=5) if rate_limit else None
+    builder = builder.rate_limiter(MessageLog(services, limiter))  # type: ignore[arg-type]
     app: App = builder.build()  # type: ignore[assignment]
     app.bot_data["services"] = services
     for feature in FEATURES:
