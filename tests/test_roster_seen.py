@@ -61,7 +61,10 @@ async def test_a_name_written_by_another_update_is_not_shadowed(sim: Simulator) 
     ivan = await veteran(sim)
     user = sim.telegram.users[ivan]
     user.first_name = "Ivanko"
-    await sim.app.bot.restrict_chat_member(GROUP_ID, ivan, permissions=ChatPermissions())
+    # An admin action about Ivan (here: restrictions lifted) reports him with his new name.
+    await sim.app.bot.restrict_chat_member(
+        GROUP_ID, ivan, permissions=ChatPermissions.all_permissions()
+    )
     await sim.feed()
     assert user_row(sim, ivan).first_name == "Ivanko"
     user.first_name = "Ivan"  # back to the name the cache remembers
