@@ -22,6 +22,7 @@ from bot.context import App, BotContext, Services, Sweep, services_of
 from config.loader import LoadedConfig
 from handlers import (
     contacts,
+    deadline_admin,
     deadlines,
     errors,
     introductions,
@@ -37,7 +38,7 @@ from storage.db import Database
 log = logging.getLogger(__name__)
 
 # Every feature module, in registration order. The unknown-command fallback goes last.
-FEATURES = [roster, introductions, joins, members, contacts, deadlines, start]
+FEATURES = [roster, introductions, joins, members, contacts, deadlines, deadline_admin, start]
 
 ALLOWED_UPDATES = [
     Update.MESSAGE,
