@@ -173,6 +173,7 @@ class Deadline:
     audience: Audience = field(default_factory=lambda: Audience(everyone=True))
     paused: bool = False
     source: str = "config"  # config | override (a config deadline changed in chat) | command
+    plan_from: datetime | None = None  # occurrences at or before it are never planned
 
     @property
     def tz(self) -> ZoneInfo:
@@ -385,7 +386,10 @@ def planning_window(
     """Occurrences whose reminders may be due between ``now - lookback`` and ``now``."""
     lead = max(deadline.remind, default=timedelta(0))
     after = deadline.overdue_after or timedelta(0)
-    return now - lookback - after, now + lead + timedelta(seconds=1)
+    start = now - lookback - after
+    if deadline.plan_from is not None:
+        start = max(start, deadline.plan_from + timedelta(microseconds=1))
+    return start, now + lead + timedelta(seconds=1)
 
 
 @dataclass(frozen=True)

@@ -84,6 +84,7 @@ def to_deadline(row: DeadlineRow) -> Deadline:
         audience=_audience(row.audience),
         paused=row.paused,
         source=row.source,
+        plan_from=row.plan_from,
     )
 
 
@@ -160,7 +161,7 @@ class DeadlineRepository:
                     row.source,
                 )
                 row.source, row.config_digest, row.removed_at = CONFIG, None, None
-                row.updated_at, row.updated_by = now, None
+                row.updated_at, row.updated_by, row.plan_from = now, None, now
             if any(getattr(row, k) != v for k, v in values.items()):
                 for key, value in values.items():
                     setattr(row, key, value)
@@ -201,7 +202,8 @@ class DeadlineRepository:
         """Add or change a deadline from chat, with a record of the change.
 
         ``config``: the file's definition of this id, when there is one: the row then becomes
-        an override of exactly that definition.
+        an override of exactly that definition. Adding or editing (not pausing or resuming)
+        sets ``plan_from``: no reminder is ever planned for an occurrence before the change.
         """
         row = self.session.get(DeadlineRow, deadline.id)
         before = _definition_json(row) if row is not None else None
@@ -216,6 +218,8 @@ class DeadlineRepository:
         elif row.source != OVERRIDE:
             row.source = COMMAND
         row.updated_at, row.updated_by = now, actor_id
+        if action in ("add", "edit"):
+            row.plan_from = now
         self.session.flush()
         self._record(deadline.id, action, actor_id, now, before, _definition_json(row))
 

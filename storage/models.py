@@ -338,6 +338,9 @@ class DeadlineRow(Base):
     # when its definition changes.
     config_digest: Mapped[str | None] = mapped_column(String(64))
     removed_at: Mapped[datetime | None] = mapped_column(UTCDateTime)  # kept for history
+    # Occurrences at or before this instant are never planned (set when added or edited in
+    # chat, so a change never creates reminders for the past).
+    plan_from: Mapped[datetime | None] = mapped_column(UTCDateTime)
 
 
 class Partner(Base):
