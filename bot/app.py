@@ -28,6 +28,7 @@ from handlers import (
     introductions,
     joins,
     members,
+    mentions,
     roster,
     start,
 )
@@ -38,7 +39,17 @@ from storage.db import Database
 log = logging.getLogger(__name__)
 
 # Every feature module, in registration order. The unknown-command fallback goes last.
-FEATURES = [roster, introductions, joins, members, contacts, deadlines, deadline_admin, start]
+FEATURES = [
+    roster,
+    introductions,
+    joins,
+    members,
+    contacts,
+    deadlines,
+    deadline_admin,
+    mentions,
+    start,
+]
 
 ALLOWED_UPDATES = [
     Update.MESSAGE,

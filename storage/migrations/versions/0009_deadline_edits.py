@@ -1,7 +1,7 @@
 """deadline edits from chat
 
 Revision ID: 0009_deadline_edits
-Revises: 0003_deadlines
+Revises: 0011_mentions
 """
 
 from __future__ import annotations
@@ -12,7 +12,7 @@ from alembic import op
 import storage.types
 
 revision = '0009_deadline_edits'
-down_revision = '0003_deadlines'
+down_revision = '0011_mentions'
 branch_labels = None
 depends_on = None
 
