@@ -569,6 +569,8 @@ def ordinal(n: int) -> str:
 
 
 def _days(value: str) -> str | None:
+    if value == "MO,TU,WE,TH,FR":
+        return _("weekday")
     names = []
     days = day_names()
     for item in value.split(","):
@@ -579,7 +581,9 @@ def _days(value: str) -> str | None:
         names.append(
             _("{nth} {day}", nth=ordinal(int(number)), day=days[day]) if number else days[day]
         )
-    return _(" and ").join(names)
+    if len(names) == 1:
+        return names[0]
+    return _("{days} and {last}", days=", ".join(names[:-1]), last=names[-1])
 
 
 def _schedule_text(deadline: Deadline, parts: dict[str, str], first: datetime | None) -> str:
@@ -599,6 +603,8 @@ def _schedule_text(deadline: Deadline, parts: dict[str, str], first: datetime | 
         if interval == 1:
             return _("every {days}", days=days)
         return _("every {nth} {days}", nth=nth, days=days)
+    if freq == "MONTHLY" and parts.get("BYMONTHDAY") == "-1" and interval == 1:
+        return _("the last day of every month")
     if freq == "MONTHLY" and "BYMONTHDAY" in parts:
         monthdays = _(" and ").join(ordinal(int(d)) for d in parts["BYMONTHDAY"].split(","))
         if interval == 1:

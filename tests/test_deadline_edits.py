@@ -381,3 +381,17 @@ def test_reschedule_keeps_sent_rows_and_revives_only_its_own_cancellations() -> 
     assert decision.cancel == [2, 5] and decision.revive == [] and decision.move == []
     decision = rules.reschedule(base, rows, [502], MODERATORS, now)
     assert decision.cancel == [2, 5]  # 501 is no longer in the audience
+
+
+@pytest.mark.parametrize(
+    ("text", "readable"),
+    [
+        ("every weekday 9:00", "every weekday at 09:00 Kyiv time"),
+        ("every Monday, Wednesday and Friday 9:00", "every Monday, Wednesday and Friday at 09:00"),
+        ("every other Wednesday 12:00", "every 2nd Wednesday at 12:00 Kyiv time"),
+        ("last day of each month 17:00", "the last day of every month at 17:00"),
+    ],
+)
+def test_schedules_read_back_in_words(text: str, readable: str) -> None:
+    schedule = parse_schedule(text, TODAY)
+    assert readable in rules.describe_rule(_deadline(schedule.rule, schedule.starts))
