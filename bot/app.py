@@ -19,6 +19,7 @@ from telegram.ext import AIORateLimiter, ApplicationBuilder, ContextTypes, Defau
 from telegram.request import BaseRequest
 
 from bot.context import App, BotContext, Services, Sweep, services_of
+from bot.message_log import MessageLog
 from config.loader import LoadedConfig
 from handlers import (
     contacts,
@@ -29,6 +30,7 @@ from handlers import (
     joins,
     members,
     mentions,
+    moderation,
     roster,
     start,
 )
@@ -48,6 +50,7 @@ FEATURES = [
     deadlines,
     deadline_admin,
     mentions,
+    moderation,
     start,
 ]
 
@@ -95,9 +98,10 @@ def build_application(
     )
     if request is not None:
         builder = builder.request(request).get_updates_request(request)
-    if rate_limit:
-        # Queues and retries on Telegram's flood limits instead of losing messages.
-        builder = builder.rate_limiter(AIORateLimiter(max_retries=5))  # type: ignore[arg-type]
+    # AIORateLimiter queues and retries on Telegram's flood limits instead of losing messages;
+    # MessageLog around it notes the bot's own group messages (for /purge).
+    limiter = AIORateLimiter(max_retries=5) if rate_limit else None
+    builder = builder.rate_limiter(MessageLog(services, limiter))  # type: ignore[arg-type]
     app: App = builder.build()  # type: ignore[assignment]
     app.bot_data["services"] = services
     for feature in FEATURES:

@@ -1,7 +1,7 @@
 """deadline edits from chat
 
 Revision ID: 0009_deadline_edits
-Revises: 0011_mentions
+Revises: 0006_moderation
 """
 
 from __future__ import annotations
@@ -12,7 +12,7 @@ from alembic import op
 import storage.types
 
 revision = '0009_deadline_edits'
-down_revision = '0011_mentions'
+down_revision = '0006_moderation'
 branch_labels = None
 depends_on = None
 
