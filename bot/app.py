@@ -23,6 +23,7 @@ from bot.message_log import MessageLog
 from config.loader import LoadedConfig
 from handlers import (
     contacts,
+    deadline_admin,
     deadlines,
     errors,
     introductions,
@@ -48,6 +49,7 @@ FEATURES = [
     members,
     contacts,
     deadlines,
+    deadline_admin,
     mentions,
     moderation,
     lifecycle,
