@@ -24,6 +24,7 @@ from bot.ratelimit import WindowRateLimiter
 from config.loader import LoadedConfig
 from handlers import (
     contacts,
+    deadline_admin,
     deadlines,
     errors,
     introductions,
@@ -49,6 +50,7 @@ FEATURES = [
     members,
     contacts,
     deadlines,
+    deadline_admin,
     mentions,
     moderation,
     lifecycle,

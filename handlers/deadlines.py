@@ -22,6 +22,7 @@ from telegram.ext import CallbackQueryHandler, CommandHandler, filters
 from bot.context import App, BotContext, Services, Sweep, services_of
 from handlers.common import moderators_only
 from handlers.render import chunk_lines, esc, mention
+from i18n import _, ngettext, use_locale
 from moderation import deadlines as rules
 from moderation.calendar import build_calendar
 from moderation.deadlines import DIGEST, OVERDUE, Deadline, DueRow
@@ -68,33 +69,38 @@ def due_line(deadline: Deadline, occurrence: datetime) -> str:
 
 
 def reminder_text(deadline: Deadline, row: DueRow, now: datetime, catch_up: bool) -> str:
-    due = due_line(deadline, row.occurrence_at)
-    title = f"<b>{esc(deadline.title)}</b> (<code>{esc(deadline.id)}</code>)"
+    due = esc(due_line(deadline, row.occurrence_at))
+    title = _("<b>{title}</b> (<code>{id}</code>)", title=esc(deadline.title), id=esc(deadline.id))
     if row.kind == OVERDUE or row.occurrence_at <= now:
-        head = f"⚠️ {title} was due {esc(due)} and is not marked as submitted yet."
+        head = _(
+            "⚠️ {title} was due {due} and is not marked as submitted yet.", title=title, due=due
+        )
     else:
-        left = format_duration(row.occurrence_at - now)
-        head = f"⏰ {title} is due {esc(due)} (in {esc(left)})."
-    if catch_up:
-        head = "I could not send reminders for a while; here is where things stand.\n" + head
+        left = esc(format_duration(row.occurrence_at - now))
+        head = _("⏰ {title} is due {due} (in {left}).", title=title, due=due, left=left)
     lines = [head]
+    if catch_up:
+        lines.insert(0, _("I could not send reminders for a while; here is where things stand."))
     if deadline.description:
         lines.append(esc(deadline.description))
-    lines.append("Press <b>Submitted</b> when you have sent it, or use the buttons below.")
+    lines.append(_("Press <b>Submitted</b> when you have sent it, or use the buttons below."))
     return "\n".join(lines)
 
 
 def reminder_buttons(row_id: int, snooze: timedelta) -> InlineKeyboardMarkup:
-    label = f"Snooze {format_duration(snooze).replace('h', ' h').replace('m', ' min')}"
+    length = format_duration(snooze).replace("h", " h").replace("m", " min")
     return InlineKeyboardMarkup(
         [
             [
-                InlineKeyboardButton("✅ Submitted", callback_data=f"{CB_REMINDER}:s:{row_id}"),
-                InlineKeyboardButton(f"⏰ {label}", callback_data=f"{CB_REMINDER}:z:{row_id}"),
+                InlineKeyboardButton(_("✅ Submitted"), callback_data=f"{CB_REMINDER}:s:{row_id}"),
+                InlineKeyboardButton(
+                    _("⏰ Snooze {length}", length=length),
+                    callback_data=f"{CB_REMINDER}:z:{row_id}",
+                ),
             ],
             [
                 InlineKeyboardButton(
-                    "Not applicable this time", callback_data=f"{CB_REMINDER}:n:{row_id}"
+                    _("Not applicable this time"), callback_data=f"{CB_REMINDER}:n:{row_id}"
                 )
             ],
         ]
@@ -102,7 +108,36 @@ def reminder_buttons(row_id: int, snooze: timedelta) -> InlineKeyboardMarkup:
 
 
 def name_of(user: User | None, user_id: int) -> str:
-    return user.display_name if user is not None else f"user {user_id}"
+    return user.display_name if user is not None else _("user {id}", id=user_id)
+
+
+def unit_name(unit: str, users: dict[int, User | None]) -> str:
+    """A unit for people to read: ``WASH (cluster)``, or a named person's name."""
+    kind, _sep, raw = unit.partition(":")
+    if kind == "user" and raw.lstrip("-").isdigit():
+        return name_of(users.get(int(raw)), int(raw))
+    return rules.unit_label(unit)
+
+
+def unit_for(deadline: Deadline, user_id: int, partner: Partner | None) -> str | None:
+    """Whom ``user_id`` answers for on this deadline, or None when it does not concern them."""
+    cluster = partner.cluster if partner is not None else None
+    organisation = partner.organisation if partner is not None else None
+    if partner is None and not deadline.audience.named(user_id):
+        return None
+    if not deadline.audience.includes(cluster, organisation, user_id):
+        return None
+    return deadline.audience.unit_of(user_id, cluster, organisation)
+
+
+def recipients_of(deadline: Deadline, partners: list[tuple[Partner, User | None]]) -> list[int]:
+    """Partners the audience includes, and the people it names."""
+    ids = {
+        p.user_id
+        for p, _user in partners
+        if deadline.audience.includes(p.cluster, p.organisation, p.user_id)
+    }
+    return sorted(ids | set(deadline.audience.users or ()))
 
 
 @dataclass
@@ -120,34 +155,50 @@ def missing_report(
     occurrence = rules.current_occurrence(deadline, now)
     report = MissingReport(deadline, occurrence)
     if occurrence is None:
-        report.lines.append(f"<b>{esc(deadline.title)}</b> has no occurrence any more.")
+        report.lines.append(
+            _("<b>{title}</b> has no occurrence any more.", title=esc(deadline.title))
+        )
         return report
     settings = services.settings
     done = repo.submissions(deadline.id, occurrence)
-    people: dict[str, list[tuple[Partner, User | None]]] = {}
-    for partner, user in repo.partners():
-        if deadline.audience.includes(partner.cluster, partner.organisation):
-            unit = deadline.audience.unit_of(partner.user_id, partner.cluster, partner.organisation)
-            people.setdefault(unit, []).append((partner, user))
+    people: dict[str, list[tuple[int, User | None]]] = {}
+    partners = repo.partners()
+    known = {p.user_id: (p, user) for p, user in partners}
+    users: dict[int, User | None] = {p.user_id: user for p, user in partners}
+    for user_id in recipients_of(deadline, partners):
+        partner, user = known.get(user_id, (None, None))
+        if user_id not in users:
+            user = repo.user(user_id)
+            users[user_id] = user
+        unit = unit_for(deadline, user_id, partner)
+        if unit is not None:
+            people.setdefault(unit, []).append((user_id, user))
     expected = deadline.audience.expected_units(settings.clusters, settings.organisations)
     units = sorted(set(expected) | set(people))
     missing = rules.units_missing(units, done)
     report.missing = missing
     report.lines.append(
-        f"<b>{esc(deadline.title)}</b> due {esc(due_line(deadline, occurrence))}: "
-        f"{len(units) - len(missing)} of {len(units)} answered."
+        _(
+            "<b>{title}</b> due {due}: {answered} of {total} answered.",
+            title=esc(deadline.title),
+            due=esc(due_line(deadline, occurrence)),
+            answered=len(units) - len(missing),
+            total=len(units),
+        )
     )
     if not missing:
-        report.lines.append("Nobody is missing.")
+        report.lines.append(_("Nobody is missing."))
     for unit in missing:
         who = []
-        for partner, user in people.get(unit, []):
-            label = mention(partner.user_id, name_of(user, partner.user_id))
+        for user_id, user in people.get(unit, []):
+            label = mention(user_id, name_of(user, user_id))
             if user is None or not user.reachable:
-                label += " (cannot be reached privately)"
+                label = _("{name} (cannot be reached privately)", name=label)
             who.append(label)
-        partners = ", ".join(who) if who else "no partner subscribed"
-        report.lines.append(f"• {esc(rules.unit_label(unit))}: {partners}")
+        listed = ", ".join(who) if who else _("no partner subscribed")
+        report.lines.append(
+            _("• {unit}: {partners}", unit=esc(unit_name(unit, users)), partners=listed)
+        )
     return report
 
 
@@ -206,15 +257,18 @@ async def _dispatch_batch(app: App, unreachable: dict[tuple[str, datetime], list
     return len(claimed) >= policy.batch_size
 
 
+def digest_recipients(services: Services) -> list[int]:
+    settings = services.settings
+    return list(settings.moderators) if settings.reminders.moderator_digest else []
+
+
 def plan_outbox(services: Services, repo: DeadlineRepository, now: datetime) -> None:
     settings = services.settings
-    moderators = list(settings.moderators) if settings.reminders.moderator_digest else []
+    moderators = digest_recipients(services)
     partners = repo.partners()
     for deadline in repo.definitions():
         start, end = rules.planning_window(deadline, now, settings.reminders.catch_up_window)
-        recipients = [
-            p.user_id for p, _ in partners if deadline.audience.includes(p.cluster, p.organisation)
-        ]
+        recipients = recipients_of(deadline, partners)
         for occurrence in rules.occurrences(deadline, start, end):
             planned = rules.plan(deadline, occurrence)
             repo.enqueue(deadline.id, occurrence, recipients, planned)
@@ -231,29 +285,33 @@ async def deliver(app: App, row: DueRow, catch_up: bool) -> str:
         repo = DeadlineRepository(session)
         deadline = repo.deadline(row.deadline_id)
         user = RosterRepository(session).user(row.user_id)
-        if deadline is None or deadline.paused:
-            repo.finish(row.id, store.CANCELLED, now, note="deadline paused or removed")
+        if deadline is None:
+            repo.finish(row.id, store.CANCELLED, now, note="deadline removed")
             return "done"
+        if deadline.paused:  # paused after the claim: the row waits for the resume
+            repo.release(row.id, now, "deadline paused")
+            return "done"
+        language = user.language_code if user is not None else None
         if row.kind == DIGEST:
-            report = missing_report(services, repo, deadline)
+            with use_locale(language):
+                report = missing_report(services, repo, deadline)
+                head = _("<b>Overdue</b> — not submitted yet:")
             if not report.missing:
                 repo.finish(row.id, store.CANCELLED, now, note="nobody missing")
                 return "done"
-            text = "\n".join(["<b>Overdue</b> — not submitted yet:", *report.lines[:60]])
+            text = "\n".join([head, *report.lines[:60]])
             markup = None
         else:
-            partner = repo.partner(row.user_id)
-            if partner is None or not deadline.audience.includes(
-                partner.cluster, partner.organisation
-            ):
+            unit = unit_for(deadline, row.user_id, repo.partner(row.user_id))
+            if unit is None:
                 repo.finish(row.id, store.CANCELLED, now, note="no longer a partner")
                 return "done"
-            unit = deadline.audience.unit_of(partner.user_id, partner.cluster, partner.organisation)
             if repo.submission(deadline.id, row.occurrence_at, unit) is not None:
                 repo.finish(row.id, store.CANCELLED, now, note="already submitted")
                 return "done"
-            text = reminder_text(deadline, row, now, catch_up)
-            markup = reminder_buttons(row.id, policy.snooze)
+            with use_locale(language):
+                text = reminder_text(deadline, row, now, catch_up)
+                markup = reminder_buttons(row.id, policy.snooze)
         if user is not None and not user.reachable:  # unknown users: Telegram will tell us
             repo.finish(row.id, store.UNREACHABLE, now, note="has not started the bot")
             return "unreachable"
@@ -321,20 +379,27 @@ async def group_digest(app: App, unreachable: dict[tuple[str, datetime], list[in
             deadline = repo.deadline(deadline_id)
             if deadline is None:
                 continue
-            when = "was due" if occurrence <= now else "is due"
+            past = occurrence <= now
             names = [mention(uid, name_of(roster.user(uid), uid)) for uid in sorted(set(user_ids))]
             for start in range(0, len(names), 40):  # Telegram ignores entities past 100
-                due = esc(due_line(deadline, occurrence))
+                values = {
+                    "title": esc(deadline.title),
+                    "due": esc(due_line(deadline, occurrence)),
+                    "names": ", ".join(names[start : start + 40]),
+                }
                 lines.append(
-                    f"⏰ <b>{esc(deadline.title)}</b> {when} {due}: "
-                    + ", ".join(names[start : start + 40])
+                    _("⏰ <b>{title}</b> was due {due}: {names}", **values)
+                    if past
+                    else _("⏰ <b>{title}</b> is due {due}: {names}", **values)
                 )
     if not lines:
         return
-    username = app.bot.username
     lines.append(
-        "I cannot write to you privately: please open a chat with "
-        f"@{esc(username)} and press Start to get reminders there."
+        _(
+            "I cannot write to you privately: please open a chat with @{bot} and press Start "
+            "to get reminders there.",
+            bot=esc(app.bot.username),
+        )
     )
     for chunk in chunk_lines(lines):
         try:
@@ -350,7 +415,7 @@ async def on_reminder_button(update: Update, context: BotContext) -> None:
         return
     parts = (query.data or "").split(":")
     if len(parts) != 3 or parts[1] not in ACTIONS or not parts[2].isdigit():
-        await query.answer("This button is not valid any more.")
+        await query.answer(_("This button is not valid any more."))
         return
     action, row_id = ACTIONS[parts[1]], int(parts[2])
     services = context.services
@@ -358,16 +423,22 @@ async def on_reminder_button(update: Update, context: BotContext) -> None:
     with services.db.transaction() as session:
         repo = DeadlineRepository(session)
         row = repo.outbox_row(row_id)
+        answer: str
+        done: str | None = None
         if row is None or row.user_id != query.from_user.id:
-            answer, done = "This reminder is not yours.", None
+            answer = _("This reminder is not yours.")
         else:
             deadline = repo.deadline(row.deadline_id)
-            partner = repo.partner(row.user_id)
-            if deadline is None or partner is None:
-                answer, done = "This deadline or your subscription no longer exists.", None
+            unit = (
+                unit_for(deadline, row.user_id, repo.partner(row.user_id))
+                if deadline is not None
+                else None
+            )
+            if deadline is None or unit is None:
+                answer = _("This deadline or your subscription no longer exists.")
             else:
                 answer, done = _act(
-                    services, repo, deadline, partner, row.occurrence_at, action, now
+                    services, repo, deadline, unit, row.user_id, row.occurrence_at, action, now
                 )
     await query.answer(answer)
     if done is not None and query.message is not None:
@@ -386,36 +457,51 @@ def _act(
     services: Services,
     repo: DeadlineRepository,
     deadline: Deadline,
-    partner: Partner,
+    unit: str,
+    user_id: int,
     occurrence: datetime,
     action: str,
     now: datetime,
 ) -> tuple[str, str | None]:
-    unit = deadline.audience.unit_of(partner.user_id, partner.cluster, partner.organisation)
     due = esc(due_line(deadline, occurrence))
+    title = esc(deadline.title)
     if action == "snooze":
         if repo.submission(deadline.id, occurrence, unit) is not None:
-            return "Already answered for this deadline.", None
+            return _("Already answered for this deadline."), None
         snooze = services.settings.reminders.snooze
         at = now + snooze
         repo.enqueue(
             deadline.id,
             occurrence,
-            [partner.user_id],
+            [user_id],
             [rules.PlannedReminder(rules.kind_snooze(at), at)],
         )
-        return "Snoozed.", (
-            f"I will remind you about <b>{esc(deadline.title)}</b> again in "
-            f"{esc(format_duration(snooze))}. The deadline stays {due}."
+        return _("Snoozed."), _(
+            "I will remind you about <b>{title}</b> again in {length}. The deadline stays {due}.",
+            title=title,
+            length=esc(format_duration(snooze)),
+            due=due,
         )
-    saved = repo.submit(deadline.id, occurrence, unit, action, partner.user_id, now)
+    saved = repo.submit(deadline.id, occurrence, unit, action, user_id, now)
     if saved is None:
-        return "Already recorded for this deadline.", None
-    what = "submitted" if action == "submitted" else "not applicable this time"
-    return "Recorded.", (
-        f"Recorded: <b>{esc(deadline.title)}</b> ({due}) is {what} for "
-        f"{esc(rules.unit_label(unit))}. No more reminders for it."
-    )
+        return _("Already recorded for this deadline."), None
+    who = esc(unit_name(unit, {user_id: repo.user(user_id)}))
+    if action == "submitted":
+        done = _(
+            "Recorded: <b>{title}</b> ({due}) is submitted for {unit}. No more reminders for it.",
+            title=title,
+            due=due,
+            unit=who,
+        )
+    else:
+        done = _(
+            "Recorded: <b>{title}</b> ({due}) is not applicable this time for {unit}. No more "
+            "reminders for it.",
+            title=title,
+            due=due,
+            unit=who,
+        )
+    return _("Recorded."), done
 
 
 # --------------------------------------------------------------------------- commands
@@ -428,7 +514,7 @@ async def _find_deadline(update: Update, context: BotContext, usage: str) -> Dea
     assert message is not None
     text = _argument(context)
     if text is None:
-        await message.reply_text(f"Usage: {esc(usage)}. /deadlines lists the ids.")
+        await message.reply_text(_("Usage: {usage}. /deadlines lists the ids.", usage=esc(usage)))
         return None
     try:
         rules.check_id(text)
@@ -438,7 +524,9 @@ async def _find_deadline(update: Update, context: BotContext, usage: str) -> Dea
     with context.services.db.transaction() as session:
         deadline = DeadlineRepository(session).deadline(text)
     if deadline is None:
-        await message.reply_text(f"There is no deadline {esc(text)}. /deadlines lists the ids.")
+        await message.reply_text(
+            _("There is no deadline {id}. /deadlines lists the ids.", id=esc(text))
+        )
     return deadline
 
 
@@ -453,31 +541,37 @@ async def deadlines_command(update: Update, context: BotContext) -> None:
         repo.sync_config(services.settings.deadline_definitions(), now)
         partner = repo.partner(user.id)
         lines = []
+        named = False
         for deadline in repo.definitions():
-            concerns = partner is not None and deadline.audience.includes(
-                partner.cluster, partner.organisation
-            )
+            unit = unit_for(deadline, user.id, partner)
+            named = named or deadline.audience.named(user.id)
             state = ""
-            if concerns and partner is not None:
-                unit = deadline.audience.unit_of(user.id, partner.cluster, partner.organisation)
+            if unit is not None:
                 occurrence = rules.current_occurrence(deadline, now)
                 if occurrence is not None:
-                    done = repo.submission(deadline.id, occurrence, unit)
-                    state = f" — {esc(due_line(deadline, occurrence))}: " + (
-                        "✅ answered" if done else "not submitted yet"
+                    due = esc(due_line(deadline, occurrence))
+                    state = (
+                        _(" — {due}: ✅ answered", due=due)
+                        if repo.submission(deadline.id, occurrence, unit)
+                        else _(" — {due}: not submitted yet", due=due)
                     )
-            marker = "• " if concerns else "◦ "
             lines.append(
-                f"{marker}<code>{esc(deadline.id)}</code> <b>{esc(deadline.title)}</b>: "
-                f"{esc(rules.summary(deadline, now))}{state}"
+                _(
+                    "{marker} <code>{id}</code> <b>{title}</b>: {summary}{state}",
+                    marker="•" if unit is not None else "◦",
+                    id=esc(deadline.id),
+                    title=esc(deadline.title),
+                    summary=esc(rules.summary(deadline, now)),
+                    state=state,
+                )
             )
     if not lines:
-        await message.reply_text("No deadlines are set up.")
+        await message.reply_text(_("No deadlines are set up."))
         return
-    if partner is None:
-        head = "<b>Deadlines</b> (send /subscribe to me privately to get reminders)"
+    if partner is None and not named:
+        head = _("<b>Deadlines</b> (send /subscribe to me privately to get reminders)")
     else:
-        head = "<b>Deadlines</b> (• concern you)"
+        head = _("<b>Deadlines</b> (• concern you)")
     for chunk in chunk_lines([head, *lines]):
         await message.reply_text(chunk)
 
@@ -493,18 +587,21 @@ async def submitted_command(update: Update, context: BotContext) -> None:
     now = now_of(services)
     with services.db.transaction() as session:
         repo = DeadlineRepository(session)
-        partner = repo.partner(user.id)
+        unit = unit_for(deadline, user.id, repo.partner(user.id))
         occurrence = rules.current_occurrence(deadline, now)
-        if partner is None or not deadline.audience.includes(partner.cluster, partner.organisation):
-            reply = (
-                f"<b>{esc(deadline.title)}</b> is not one of your deadlines. "
-                "Send /subscribe to me privately to choose your cluster or organisation."
+        if unit is None:
+            reply = _(
+                "<b>{title}</b> is not one of your deadlines. Send /subscribe to me privately "
+                "to choose your cluster or organisation.",
+                title=esc(deadline.title),
             )
         elif occurrence is None:
-            reply = f"<b>{esc(deadline.title)}</b> has no occurrence any more."
+            reply = _("<b>{title}</b> has no occurrence any more.", title=esc(deadline.title))
         else:
-            answer, done = _act(services, repo, deadline, partner, occurrence, "submitted", now)
-            reply = done or f"{esc(answer)} Nothing changed."
+            answer, done = _act(
+                services, repo, deadline, unit, user.id, occurrence, "submitted", now
+            )
+            reply = done or _("{answer} Nothing changed.", answer=esc(answer))
     await message.reply_text(reply)
 
 
@@ -538,8 +635,8 @@ async def subscribe_command(update: Update, context: BotContext) -> None:
         return
     settings = context.services.settings
     await message.reply_text(
-        "Which <b>cluster</b> do you answer for?",
-        reply_markup=_choices(list(settings.clusters), f"{CB_SUBSCRIBE}:c", "No cluster"),
+        _("Which <b>cluster</b> do you answer for?"),
+        reply_markup=_choices(list(settings.clusters), f"{CB_SUBSCRIBE}:c", _("No cluster")),
     )
 
 
@@ -561,15 +658,17 @@ async def on_subscribe_button(update: Update, context: BotContext) -> None:
         and (parts[1] == "c" or -1 <= numbers[1] < len(settings.organisations))
     )
     if not valid or query.message.chat.id != query.from_user.id:
-        await query.answer("This button is not valid any more.")
+        await query.answer(_("This button is not valid any more."))
         return
     cluster_index = numbers[0]
     if parts[1] == "c":
         await query.answer()
         await query.edit_message_text(
-            "And which <b>organisation</b>?",
+            _("And which <b>organisation</b>?"),
             reply_markup=_choices(
-                list(settings.organisations), f"{CB_SUBSCRIBE}:o:{cluster_index}", "No organisation"
+                list(settings.organisations),
+                f"{CB_SUBSCRIBE}:o:{cluster_index}",
+                _("No organisation"),
             ),
         )
         return
@@ -578,8 +677,10 @@ async def on_subscribe_button(update: Update, context: BotContext) -> None:
     if cluster is None and organisation is None:
         await query.answer()
         await query.edit_message_text(
-            "You chose neither a cluster nor an organisation, so nothing changed. "
-            "Send /subscribe to try again."
+            _(
+                "You chose neither a cluster nor an organisation, so nothing changed. "
+                "Send /subscribe to try again."
+            )
         )
         return
     services = context.services
@@ -587,15 +688,22 @@ async def on_subscribe_button(update: Update, context: BotContext) -> None:
     with services.db.transaction() as session:
         repo = DeadlineRepository(session)
         repo.set_partner(query.from_user.id, cluster, organisation, now)
-        mine = [d for d in repo.definitions() if d.audience.includes(cluster, organisation)]
-    answering = " and ".join(esc(x) for x in (cluster, organisation) if x)
-    lines = [f"You are now a partner for {answering}."]
+        mine = [
+            d
+            for d in repo.definitions()
+            if d.audience.includes(cluster, organisation, query.from_user.id)
+        ]
+    answering = _(" and ").join(esc(x) for x in (cluster, organisation) if x)
+    lines = [_("You are now a partner for {units}.", units=answering)]
     if mine:
-        lines.append("You will get reminders for:")
-        lines += [f"• <b>{esc(d.title)}</b>: {esc(rules.summary(d, now))}" for d in mine]
+        lines.append(_("You will get reminders for:"))
+        lines += [
+            _("• <b>{title}</b>: {summary}", title=esc(d.title), summary=esc(rules.summary(d, now)))
+            for d in mine
+        ]
     else:
-        lines.append("No deadline concerns you at the moment.")
-    await query.answer("Saved.")
+        lines.append(_("No deadline concerns you at the moment."))
+    await query.answer(_("Saved."))
     await query.edit_message_text("\n".join(lines))
 
 
@@ -606,7 +714,7 @@ async def unsubscribe_command(update: Update, context: BotContext) -> None:
     with context.services.db.transaction() as session:
         removed = DeadlineRepository(session).remove_partner(user.id)
     await message.reply_text(
-        "You will get no more deadline reminders." if removed else "You were not subscribed."
+        _("You will get no more deadline reminders.") if removed else _("You were not subscribed.")
     )
 
 
@@ -617,7 +725,7 @@ async def assign_command(update: Update, context: BotContext) -> None:
         return
     settings = context.services.settings
     args = context.args or []
-    usage = (
+    usage = _(
         "Usage: /assign @username|user-id CLUSTER-or-ORGANISATION, e.g. /assign @olena WASH. "
         "The person must have written in the group or to me before."
     )
@@ -629,9 +737,13 @@ async def assign_command(update: Update, context: BotContext) -> None:
     organisation = next((o for o in settings.organisations if o.lower() == name.lower()), None)
     if cluster is None and organisation is None:
         await message.reply_text(
-            f"{esc(name[:60])} is neither a configured cluster nor an organisation. "
-            f"Clusters: {esc(', '.join(settings.clusters))}. "
-            f"Organisations: {esc(', '.join(settings.organisations))}."
+            _(
+                "{name} is neither a configured cluster nor an organisation. Clusters: "
+                "{clusters}. Organisations: {organisations}.",
+                name=esc(name[:60]),
+                clusters=esc(", ".join(settings.clusters)),
+                organisations=esc(", ".join(settings.organisations)),
+            )
         )
         return
     now = now_of(context.services)
@@ -639,7 +751,7 @@ async def assign_command(update: Update, context: BotContext) -> None:
         roster = RosterRepository(session)
         user = roster.user(int(who)) if who.isdigit() else roster.user_by_username(who)
         if user is None:
-            reply = f"I don't know {esc(who[:40])}. {esc(usage)}"
+            reply = _("I don't know {who}. {usage}", who=esc(who[:40]), usage=esc(usage))
         else:
             repo = DeadlineRepository(session)
             current = repo.partner(user.id)
@@ -652,14 +764,17 @@ async def assign_command(update: Update, context: BotContext) -> None:
                 now,
                 assigned_by=update.effective_user.id if update.effective_user else None,
             )
-            answering = " and ".join(esc(x) for x in (new_cluster, new_org) if x)
-            reach = (
-                ""
-                if user.reachable
-                else " They have not started me, so I will mention them in the group until they do."
-            )
+            answering = _(" and ").join(esc(x) for x in (new_cluster, new_org) if x)
+            who_now = mention(user.id, user.display_name)
             reply = (
-                f"{mention(user.id, user.display_name)} is now a partner for {answering}.{reach}"
+                _("{name} is now a partner for {units}.", name=who_now, units=answering)
+                if user.reachable
+                else _(
+                    "{name} is now a partner for {units}. They have not started me, so I will "
+                    "mention them in the group until they do.",
+                    name=who_now,
+                    units=answering,
+                )
             )
     await message.reply_text(reply)
 
@@ -679,9 +794,12 @@ async def calendar_command(update: Update, context: BotContext) -> None:
     data = build_calendar(definitions, now, f"{title} deadlines")
     await message.reply_document(
         InputFile(data, filename="deadlines.ics"),
-        caption=(
-            f"{len(definitions)} deadlines with their recurrence. Open the file to import it "
-            "into your calendar; send /calendar again after the deadlines change."
+        caption=ngettext(
+            "{n} deadline with its recurrence. Open the file to import it into your calendar; "
+            "send /calendar again after the deadlines change.",
+            "{n} deadlines with their recurrence. Open the file to import it into your calendar; "
+            "send /calendar again after the deadlines change.",
+            len(definitions),
         ),
     )
 

@@ -67,7 +67,7 @@ async def remove_member(
         text = str(exc).lower()
         if "user not found" in text or "participant_id_invalid" in text:
             return Removal.NOT_PRESENT
-        if "administrator" in text and "can't remove" in text:
+        if "administrator" in text or "chat owner" in text:  # the roster had not seen a promotion
             return Removal.PROTECTED
         await report_missing_right(
             context, group, _("remove members"), exc, key="can_restrict_members"

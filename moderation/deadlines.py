@@ -23,10 +23,16 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from dateutil.rrule import rrule, rrulestr
 
+from i18n import _, ngettext
 from moderation.durations import format_duration
 
 ID_PATTERN = re.compile(r"^[a-z0-9][a-z0-9_-]{0,31}$")
-ID_HINT = "1–32 characters: lower-case letters, digits, '-' or '_' (e.g. sitrep, 3w-inputs)"
+
+
+def id_hint() -> str:
+    return _("1–32 characters: lower-case letters, digits, '-' or '_' (e.g. sitrep, 3w-inputs)")
+
+
 ALLOWED_FREQ = ("DAILY", "WEEKLY", "MONTHLY", "YEARLY")
 # How far ahead to look when measuring a rule's shortest period.
 PERIOD_SAMPLE = 60
@@ -47,7 +53,10 @@ def timezone_of(name: str) -> ZoneInfo:
         return ZoneInfo(name)
     except (ZoneInfoNotFoundError, ValueError):
         raise DeadlineError(
-            f"unknown time zone {name!r}; expected an IANA name such as Europe/Kyiv or UTC"
+            _(
+                "unknown time zone {name}; expected an IANA name such as Europe/Kyiv or UTC",
+                name=repr(name[:64]),
+            )
         ) from None
 
 
@@ -60,13 +69,14 @@ def resolve_local(naive: datetime, tz: ZoneInfo) -> datetime:
 
 def zone_label(tz: ZoneInfo) -> str:
     """``Europe/Kyiv`` → ``Kyiv time``."""
-    return f"{str(tz.key).rsplit('/', 1)[-1].replace('_', ' ')} time"
+    return _("{city} time", city=str(tz.key).rsplit("/", 1)[-1].replace("_", " "))
 
 
 # --------------------------------------------------------------------------- definitions
 @dataclass(frozen=True)
 class Audience:
-    """Who a deadline concerns: every partner, or partners of some clusters/organisations.
+    """Who a deadline concerns: every partner, partners of some clusters/organisations, and/or
+    named people (``users``, Telegram ids) who answer for themselves.
 
     ``None`` for a list means "none of these"; ``ALL`` (the string ``"all"``) means every one.
     """
@@ -76,29 +86,40 @@ class Audience:
     organisations: tuple[str, ...] | None = None
     all_clusters: bool = False
     all_organisations: bool = False
+    users: tuple[int, ...] | None = None
 
-    def includes(self, cluster: str | None, organisation: str | None) -> bool:
-        if self.everyone:
-            return True
-        if cluster is not None and (
+    def _cluster(self, cluster: str | None) -> bool:
+        return cluster is not None and (
             self.all_clusters or (self.clusters is not None and cluster in self.clusters)
-        ):
-            return True
+        )
+
+    def _organisation(self, organisation: str | None) -> bool:
         return organisation is not None and (
             self.all_organisations
             or (self.organisations is not None and organisation in self.organisations)
         )
 
+    def named(self, user_id: int | None) -> bool:
+        return user_id is not None and self.users is not None and user_id in self.users
+
+    def includes(
+        self, cluster: str | None, organisation: str | None, user_id: int | None = None
+    ) -> bool:
+        if self.everyone:
+            return True
+        return self._cluster(cluster) or self._organisation(organisation) or self.named(user_id)
+
     def unit_of(self, user_id: int, cluster: str | None, organisation: str | None) -> str:
         """Whom a partner answers for: their cluster, else their organisation, else themselves.
 
-        A submission by one partner counts for every partner of the same unit.
+        A submission by one partner counts for every partner of the same unit. Someone named
+        in the audience only by their person answers for themselves.
         """
         if not self.everyone:
-            if cluster is not None and (
-                self.all_clusters or (self.clusters is not None and cluster in self.clusters)
-            ):
+            if self._cluster(cluster):
                 return f"cluster:{cluster}"
+            if self.named(user_id) and not self._organisation(organisation):
+                return f"user:{user_id}"
             if organisation is not None:
                 return f"org:{organisation}"
         if self.everyone and cluster is not None:
@@ -118,21 +139,25 @@ class Audience:
             units += [f"org:{o}" for o in organisations]
         elif self.organisations:
             units += [f"org:{o}" for o in self.organisations]
+        units += [f"user:{u}" for u in self.users or ()]
         return units
 
     def describe(self) -> str:
         if self.everyone:
-            return "every partner"
+            return _("every partner")
         parts = []
         if self.all_clusters:
-            parts.append("all clusters")
+            parts.append(_("all clusters"))
         elif self.clusters:
             parts.append(", ".join(self.clusters))
         if self.all_organisations:
-            parts.append("all organisations")
+            parts.append(_("all organisations"))
         elif self.organisations:
             parts.append(", ".join(self.organisations))
-        return "; ".join(parts) or "nobody"
+        if self.users:
+            count = len(self.users)
+            parts.append(ngettext("{n} named person", "{n} named people", count))
+        return "; ".join(parts) or _("nobody")
 
 
 @dataclass(frozen=True)
@@ -147,6 +172,8 @@ class Deadline:
     description: str = ""
     audience: Audience = field(default_factory=lambda: Audience(everyone=True))
     paused: bool = False
+    source: str = "config"  # config | override (a config deadline changed in chat) | command
+    plan_from: datetime | None = None  # occurrences at or before it are never planned
 
     @property
     def tz(self) -> ZoneInfo:
@@ -158,7 +185,13 @@ class Deadline:
 
 def check_id(text: str) -> str:
     if not ID_PATTERN.match(text):
-        raise DeadlineError(f"{text[:40]!r} is not a valid deadline id; expected {ID_HINT}")
+        raise DeadlineError(
+            _(
+                "{id} is not a valid deadline id; expected {hint}",
+                id=repr(text[:40]),
+                hint=id_hint(),
+            )
+        )
     return text
 
 
@@ -168,23 +201,28 @@ def rule_parts(rule: str) -> dict[str, str]:
     if text.upper().startswith("RRULE:"):
         text = text[6:]
     if not text or len(text) > 300 or "\n" in text or "\r" in text:
-        raise DeadlineError("expected one RFC 5545 RRULE line such as FREQ=WEEKLY;BYDAY=WE")
+        raise DeadlineError(_("expected one RFC 5545 RRULE line such as FREQ=WEEKLY;BYDAY=WE"))
     parts: dict[str, str] = {}
     for chunk in text.split(";"):
         key, sep, value = chunk.partition("=")
         key = key.strip().upper()
         if not sep or not key or not value.strip():
-            raise DeadlineError(f"{chunk!r} in the rule is not NAME=VALUE")
+            raise DeadlineError(_("{part} in the rule is not NAME=VALUE", part=repr(chunk[:40])))
         if key in parts:
-            raise DeadlineError(f"{key} appears twice in the rule")
+            raise DeadlineError(_("{key} appears twice in the rule", key=key[:20]))
         parts[key] = value.strip().upper()
     freq = parts.get("FREQ")
     if freq is None:
-        raise DeadlineError("the rule needs FREQ (DAILY, WEEKLY, MONTHLY or YEARLY)")
+        raise DeadlineError(_("the rule needs FREQ (DAILY, WEEKLY, MONTHLY or YEARLY)"))
     if freq not in ALLOWED_FREQ:
-        raise DeadlineError(f"FREQ={freq} is not supported; use DAILY, WEEKLY, MONTHLY or YEARLY")
+        raise DeadlineError(
+            _(
+                "FREQ={freq} is not supported; use DAILY, WEEKLY, MONTHLY or YEARLY",
+                freq=freq[:20],
+            )
+        )
     if "DTSTART" in parts:
-        raise DeadlineError("put the first date in 'starts', not DTSTART in the rule")
+        raise DeadlineError(_("put the first date in 'starts', not DTSTART in the rule"))
     return parts
 
 
@@ -194,9 +232,11 @@ def parse_rule(rule: str, starts: datetime) -> rrule:
     try:
         parsed = rrulestr(text, dtstart=starts)
     except (ValueError, TypeError, OverflowError) as exc:
-        raise DeadlineError(f"invalid recurrence rule {rule!r}: {exc}") from None
+        raise DeadlineError(
+            _("invalid recurrence rule {rule}: {problem}", rule=repr(rule[:300]), problem=exc)
+        ) from None
     if not isinstance(parsed, rrule):  # pragma: no cover - rrulestr of one RRULE is an rrule
-        raise DeadlineError(f"invalid recurrence rule {rule!r}")
+        raise DeadlineError(_("invalid recurrence rule {rule}", rule=repr(rule[:300])))
     return parsed
 
 
@@ -204,7 +244,7 @@ def parse_starts(text: str | date | datetime) -> datetime:
     """``2026-12-02`` or ``2026-12-02 12:00`` (local time) → naive datetime."""
     if isinstance(text, datetime):
         if text.tzinfo is not None:
-            raise DeadlineError("'starts' is a local time; leave out the UTC offset")
+            raise DeadlineError(_("'starts' is a local time; leave out the UTC offset"))
         return text
     if isinstance(text, date):
         return datetime.combine(text, time())
@@ -212,7 +252,10 @@ def parse_starts(text: str | date | datetime) -> datetime:
         value = datetime.fromisoformat(text.strip())
     except ValueError:
         raise DeadlineError(
-            f"{text[:40]!r} is not a date; expected YYYY-MM-DD or 'YYYY-MM-DD HH:MM' that exists"
+            _(
+                "{text} is not a date; expected YYYY-MM-DD or 'YYYY-MM-DD HH:MM' that exists",
+                text=repr(text[:40]),
+            )
         ) from None
     return parse_starts(value)
 
@@ -221,26 +264,35 @@ def validate(deadline: Deadline) -> Deadline:
     """Everything that can be wrong with a definition, with a message saying what to fix."""
     check_id(deadline.id)
     if not deadline.title.strip():
-        raise DeadlineError("a deadline needs a title")
+        raise DeadlineError(_("a deadline needs a title"))
     tz = deadline.tz
     recurrence = deadline.recurrence()
     first = recurrence.after(deadline.starts, inc=True)
     if first is None:
         raise DeadlineError(
-            f"the rule {deadline.rule!r} never happens on or after {deadline.starts:%Y-%m-%d} "
-            "(a date such as 31 February?)"
+            _(
+                "the rule {rule} never happens on or after {date} (a date such as 31 February?)",
+                rule=repr(deadline.rule),
+                date=f"{deadline.starts:%Y-%m-%d}",
+            )
         )
     for offset in deadline.remind:
         if offset <= timedelta(0):
-            raise DeadlineError("reminder offsets must be positive durations before the deadline")
+            raise DeadlineError(
+                _("reminder offsets must be positive durations before the deadline")
+            )
     times = [resolve_local(t, tz) for t in _take(recurrence, first, PERIOD_SAMPLE)]
     if len(times) > 1:
         period = min(b - a for a, b in pairwise(times))
         longest = max([*deadline.remind, deadline.overdue_after or timedelta(0)])
         if longest >= period:
             raise DeadlineError(
-                f"reminder offset {format_duration(longest)} is not shorter than the time "
-                f"between two occurrences ({format_duration(period)})"
+                _(
+                    "reminder offset {offset} is not shorter than the time between two "
+                    "occurrences ({period})",
+                    offset=format_duration(longest),
+                    period=format_duration(period),
+                )
             )
     return deadline
 
@@ -334,7 +386,10 @@ def planning_window(
     """Occurrences whose reminders may be due between ``now - lookback`` and ``now``."""
     lead = max(deadline.remind, default=timedelta(0))
     after = deadline.overdue_after or timedelta(0)
-    return now - lookback - after, now + lead + timedelta(seconds=1)
+    start = now - lookback - after
+    if deadline.plan_from is not None:
+        start = max(start, deadline.plan_from + timedelta(microseconds=1))
+    return start, now + lead + timedelta(seconds=1)
 
 
 @dataclass(frozen=True)
@@ -386,6 +441,81 @@ def triage(rows: Iterable[DueRow], now: datetime, window: timedelta) -> Triage:
     return Triage(send, catch_up, merged, skipped)
 
 
+# --------------------------------------------------------------------------- schedule changes
+RESCHEDULED = "cancelled by a schedule change"
+PENDING_STATUS, CANCELLED_STATUS = "pending", "cancelled"
+
+
+def is_occurrence(deadline: Deadline, instant: datetime) -> bool:
+    return instant in occurrences(deadline, instant, instant + timedelta(seconds=1))
+
+
+@dataclass(frozen=True)
+class OutboxState:
+    """An outbox row as a schedule change sees it."""
+
+    id: int
+    occurrence_at: datetime
+    user_id: int
+    kind: str
+    due_at: datetime
+    status: str
+    note: str | None = None
+
+
+@dataclass(frozen=True)
+class Reschedule:
+    cancel: list[int]  # pending rows the new definition no longer has
+    revive: list[tuple[int, datetime]]  # rows an earlier change cancelled that are wanted again
+    move: list[tuple[int, datetime]]  # pending rows whose time changed (overdue_after edited)
+
+
+def reschedule(
+    deadline: Deadline,
+    rows: Iterable[OutboxState],
+    recipients: Iterable[int],
+    moderators: Iterable[int],
+    now: datetime,
+) -> Reschedule:
+    """What a changed definition means for the outbox rows already planned.
+
+    Only future occurrences (``occurrence_at > now``) are looked at: the past stays as it
+    happened. A pending row the new definition still wants is kept (at its new time if that
+    moved); one it no longer wants (another occurrence time, an offset dropped, a recipient no
+    longer in the audience) is cancelled with the note ``RESCHEDULED``, and such a row comes
+    back if a later change wants it again, so the unique (occurrence, recipient, kind) row is
+    never lost. Rows already sent, or cancelled for another reason (submitted), stay as they are.
+    New rows are planned afterwards by the dispatcher's usual planning.
+    """
+    people, mods = set(recipients), set(moderators)
+    cancel: list[int] = []
+    revive: list[tuple[int, datetime]] = []
+    move: list[tuple[int, datetime]] = []
+    plans: dict[datetime, dict[str, datetime] | None] = {}
+    for row in rows:
+        if row.occurrence_at <= now:
+            continue
+        if row.occurrence_at not in plans:
+            plans[row.occurrence_at] = (
+                {p.kind: p.due_at for p in plan(deadline, row.occurrence_at, digest=True)}
+                if is_occurrence(deadline, row.occurrence_at)
+                else None
+            )
+        kinds = plans[row.occurrence_at]
+        wanted: datetime | None = None
+        allowed = row.user_id in (mods if row.kind == DIGEST else people)
+        if kinds is not None and allowed:
+            wanted = row.due_at if row.kind.startswith(SNOOZE_PREFIX) else kinds.get(row.kind)
+        if row.status == PENDING_STATUS:
+            if wanted is None:
+                cancel.append(row.id)
+            elif wanted != row.due_at:
+                move.append((row.id, wanted))
+        elif row.status == CANCELLED_STATUS and row.note == RESCHEDULED and wanted is not None:
+            revive.append((row.id, wanted))
+    return Reschedule(cancel, revive, move)
+
+
 def retry_delay(attempts: int, retry_after: float | None = None) -> timedelta:
     """How long to wait before trying a delivery again (never giving up)."""
     if retry_after is not None:
@@ -394,94 +524,124 @@ def retry_delay(attempts: int, retry_after: float | None = None) -> timedelta:
 
 
 # --------------------------------------------------------------------------- summaries
-_DAYS = {
-    "MO": "Monday",
-    "TU": "Tuesday",
-    "WE": "Wednesday",
-    "TH": "Thursday",
-    "FR": "Friday",
-    "SA": "Saturday",
-    "SU": "Sunday",
-}
-_MONTHS = [
-    "January",
-    "February",
-    "March",
-    "April",
-    "May",
-    "June",
-    "July",
-    "August",
-    "September",
-    "October",
-    "November",
-    "December",
-]
-_UNIT = {"DAILY": "day", "WEEKLY": "week", "MONTHLY": "month", "YEARLY": "year"}
+# Names are looked up at call time so each is translated into the reader's language.
+def day_names() -> dict[str, str]:
+    return {
+        "MO": _("Monday"),
+        "TU": _("Tuesday"),
+        "WE": _("Wednesday"),
+        "TH": _("Thursday"),
+        "FR": _("Friday"),
+        "SA": _("Saturday"),
+        "SU": _("Sunday"),
+    }
+
+
+def month_names() -> list[str]:
+    return [
+        _("January"),
+        _("February"),
+        _("March"),
+        _("April"),
+        _("May"),
+        _("June"),
+        _("July"),
+        _("August"),
+        _("September"),
+        _("October"),
+        _("November"),
+        _("December"),
+    ]
 
 
 def ordinal(n: int) -> str:
     if n == -1:
-        return "last"
+        return _("last")
     if n < 0:
-        return f"{ordinal(-n)}-to-last"
-    suffix = "th" if 10 <= n % 100 <= 20 else {1: "st", 2: "nd", 3: "rd"}.get(n % 10, "th")
-    return f"{n}{suffix}"
+        return _("{nth}-to-last", nth=ordinal(-n))
+    if 10 <= n % 100 <= 20 or n % 10 not in (1, 2, 3):
+        return _("{n}th", n=n)
+    if n % 10 == 1:
+        return _("{n}st", n=n)
+    if n % 10 == 2:
+        return _("{n}nd", n=n)
+    return _("{n}rd", n=n)
 
 
 def _days(value: str) -> str | None:
+    if value == "MO,TU,WE,TH,FR":
+        return _("weekday")
     names = []
+    days = day_names()
     for item in value.split(","):
         match = re.fullmatch(r"([+-]?\d{1,2})?(MO|TU|WE|TH|FR|SA|SU)", item)
         if match is None:
             return None
         number, day = match.groups()
-        names.append(f"{ordinal(int(number))} {_DAYS[day]}" if number else _DAYS[day])
-    return " and ".join(names)
+        names.append(
+            _("{nth} {day}", nth=ordinal(int(number)), day=days[day]) if number else days[day]
+        )
+    if len(names) == 1:
+        return names[0]
+    return _("{days} and {last}", days=", ".join(names[:-1]), last=names[-1])
+
+
+def _schedule_text(deadline: Deadline, parts: dict[str, str], first: datetime | None) -> str:
+    freq, interval = parts["FREQ"], int(parts.get("INTERVAL", "1") or 1)
+    known = {"FREQ", "INTERVAL", "BYDAY", "BYMONTHDAY", "BYMONTH", "BYHOUR", "BYMINUTE", "COUNT"}
+    known |= {"UNTIL", "BYSECOND", "WKST"}
+    days = _days(parts["BYDAY"]) if "BYDAY" in parts else None
+    fallback = _("by the rule {rule}", rule=deadline.rule)
+    if set(parts) - known or ("BYDAY" in parts and days is None):
+        return fallback
+    nth = ordinal(interval)
+    if parts.get("COUNT") == "1" and first is not None:
+        return _("once, on {date}", date=f"{first:%a %-d %b %Y}")
+    if freq == "WEEKLY":
+        if days is None:
+            days = list(day_names().values())[first.weekday()] if first is not None else _("week")
+        if interval == 1:
+            return _("every {days}", days=days)
+        return _("every {nth} {days}", nth=nth, days=days)
+    if freq == "MONTHLY" and parts.get("BYMONTHDAY") == "-1" and interval == 1:
+        return _("the last day of every month")
+    if freq == "MONTHLY" and "BYMONTHDAY" in parts:
+        monthdays = _(" and ").join(ordinal(int(d)) for d in parts["BYMONTHDAY"].split(","))
+        if interval == 1:
+            return _("the {monthdays} of every month", monthdays=monthdays)
+        return _("the {monthdays} of every {nth} month", monthdays=monthdays, nth=nth)
+    if freq == "MONTHLY" and days is not None:
+        if interval == 1:
+            return _("the {days} of every month", days=days)
+        return _("the {days} of every {nth} month", days=days, nth=nth)
+    if freq == "YEARLY":
+        months = parts.get("BYMONTH")
+        monthday = parts.get("BYMONTHDAY")
+        if months and monthday and "," not in months + monthday:
+            month = month_names()[int(months) - 1]
+            return _("every year on {day} {month}", day=int(monthday), month=month)
+        if first is not None and not months and not monthday and days is None:
+            month = month_names()[first.month - 1]
+            return _("every year on {day} {month}", day=first.day, month=month)
+        return fallback
+    if freq == "DAILY" and days is None:
+        if interval == 1:
+            return _("every day")
+        return _("every {nth} day", nth=nth)
+    return fallback
 
 
 def describe_rule(deadline: Deadline) -> str:
     """A readable version of the rule, e.g. ``every 2nd Wednesday at 12:00 Kyiv time``."""
     parts = rule_parts(deadline.rule)
-    tz = deadline.tz
     first = deadline.recurrence().after(deadline.starts, inc=True)
     at = f"{first:%H:%M}" if first is not None else "?"
-    freq, interval = parts["FREQ"], int(parts.get("INTERVAL", "1") or 1)
-    known = {"FREQ", "INTERVAL", "BYDAY", "BYMONTHDAY", "BYMONTH", "BYHOUR", "BYMINUTE", "COUNT"}
-    known |= {"UNTIL", "BYSECOND", "WKST"}
-    unit = _UNIT[freq]
-    every = "every" if interval == 1 else f"every {ordinal(interval)}"
-    days = _days(parts["BYDAY"]) if "BYDAY" in parts else None
-    text: str | None
-    if set(parts) - known or ("BYDAY" in parts and days is None):
-        text = None
-    elif parts.get("COUNT") == "1" and first is not None:
-        text = f"once, on {first:%a %-d %b %Y}"
-    elif freq == "WEEKLY":
-        text = f"{every} {days or f'{first:%A}' if first else unit}"
-    elif freq == "MONTHLY" and "BYMONTHDAY" in parts:
-        monthdays = " and ".join(ordinal(int(d)) for d in parts["BYMONTHDAY"].split(","))
-        text = f"the {monthdays} of {every} month".replace("of every 1st month", "of every month")
-        if interval > 1:
-            text = f"the {monthdays} of every {ordinal(interval)} month"
-    elif freq == "MONTHLY" and days is not None:
-        text = f"the {days} of {'every month' if interval == 1 else every + ' month'}"
-    elif freq == "YEARLY":
-        months = parts.get("BYMONTH")
-        monthday = parts.get("BYMONTHDAY")
-        if months and monthday and "," not in months + monthday:
-            text = f"every year on {int(monthday)} {_MONTHS[int(months) - 1]}"
-        elif first is not None and not months and not monthday and days is None:
-            text = f"every year on {first:%-d %B}"
-        else:
-            text = None
-    elif freq == "DAILY" and days is None:
-        text = f"{every} {unit}"
-    else:
-        text = None
-    if text is None:
-        text = f"by the rule {deadline.rule}"
-    return f"{text} at {at} {zone_label(tz)}"
+    return _(
+        "{schedule} at {time} {zone}",
+        schedule=_schedule_text(deadline, parts, first),
+        time=at,
+        zone=zone_label(deadline.tz),
+    )
 
 
 def format_local(instant: datetime, tz: ZoneInfo) -> str:
@@ -491,15 +651,16 @@ def format_local(instant: datetime, tz: ZoneInfo) -> str:
 
 def summary(deadline: Deadline, now: datetime) -> str:
     nxt = next_occurrence(deadline, now)
-    upcoming = format_local(nxt, deadline.tz) if nxt is not None else "none (finished)"
-    return f"{describe_rule(deadline)}; next: {upcoming}"
+    upcoming = format_local(nxt, deadline.tz) if nxt is not None else _("none (finished)")
+    return _("{schedule}; next: {when}", schedule=describe_rule(deadline), when=upcoming)
 
 
 def describe_kind(kind: str) -> str:
     if kind.startswith(BEFORE_PREFIX):
-        return f"{format_duration(timedelta(seconds=int(kind[len(BEFORE_PREFIX) :])))} before"
+        seconds = int(kind[len(BEFORE_PREFIX) :])
+        return _("{duration} before", duration=format_duration(timedelta(seconds=seconds)))
     if kind.startswith(SNOOZE_PREFIX):
-        return "snoozed"
+        return _("snoozed")
     return kind
 
 
@@ -509,6 +670,10 @@ def units_missing(expected: Iterable[str], done: Iterable[str]) -> list[str]:
 
 
 def unit_label(unit: str) -> str:
-    """``cluster:WASH`` → ``WASH (cluster)``."""
-    kind, _, name = unit.partition(":")
-    return {"cluster": f"{name} (cluster)", "org": f"{name} (organisation)"}.get(kind, name)
+    """``cluster:WASH`` → ``WASH (cluster)``; ``user:…`` units are named by the caller."""
+    kind, _sep, name = unit.partition(":")
+    if kind == "cluster":
+        return _("{name} (cluster)", name=name)
+    if kind == "org":
+        return _("{name} (organisation)", name=name)
+    return name

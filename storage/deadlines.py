@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import hashlib
 import json
+import logging
 from collections.abc import Iterable, Sequence
 from datetime import datetime, timedelta
 from typing import Any
@@ -11,9 +13,28 @@ from sqlalchemy import and_, or_, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
-from moderation.deadlines import Audience, Deadline, DueRow, PlannedReminder, parse_starts
-from storage.models import DeadlineRow, Partner, ReminderOutbox, Submission, User
+from moderation.deadlines import (
+    RESCHEDULED,
+    Audience,
+    Deadline,
+    DueRow,
+    OutboxState,
+    PlannedReminder,
+    Reschedule,
+    parse_starts,
+)
+from storage.models import (
+    DeadlineChange,
+    DeadlineRow,
+    Partner,
+    ReminderOutbox,
+    Submission,
+    User,
+)
 
+log = logging.getLogger(__name__)
+
+CONFIG, OVERRIDE, COMMAND = "config", "override", "command"
 PENDING, SENDING, SENT = "pending", "sending", "sent"
 MERGED, SKIPPED, CANCELLED, UNREACHABLE = "merged", "skipped", "cancelled", "unreachable"
 
@@ -28,6 +49,7 @@ def _audience_json(audience: Audience) -> str:
             ),
             "all_clusters": audience.all_clusters,
             "all_organisations": audience.all_organisations,
+            "users": list(audience.users) if audience.users is not None else None,
         },
         sort_keys=True,
     )
@@ -43,6 +65,7 @@ def _audience(text: str) -> Audience:
         ),
         all_clusters=bool(data.get("all_clusters")),
         all_organisations=bool(data.get("all_organisations")),
+        users=tuple(int(u) for u in data["users"]) if data.get("users") is not None else None,
     )
 
 
@@ -60,6 +83,8 @@ def to_deadline(row: DeadlineRow) -> Deadline:
         description=row.description,
         audience=_audience(row.audience),
         paused=row.paused,
+        source=row.source,
+        plan_from=row.plan_from,
     )
 
 
@@ -81,39 +106,201 @@ def _row_values(deadline: Deadline) -> dict[str, Any]:
     }
 
 
+def digest(deadline: Deadline) -> str:
+    """A fingerprint of a definition (from the file), to notice when the file changes it."""
+    text = json.dumps({"id": deadline.id, **_row_values(deadline)}, sort_keys=True)
+    return hashlib.sha256(text.encode()).hexdigest()
+
+
+def _definition_json(row: DeadlineRow) -> str:
+    values = {
+        "title": row.title,
+        "description": row.description,
+        "rule": row.rule,
+        "starts": row.starts,
+        "timezone": row.timezone,
+        "remind": row.remind,
+        "overdue_after_s": row.overdue_after_s,
+        "audience": row.audience,
+        "paused": row.paused,
+        "source": row.source,
+    }
+    return json.dumps(values, sort_keys=True)[:4000]
+
+
 class DeadlineRepository:
     def __init__(self, session: Session) -> None:
         self.session = session
 
     # --- definitions -------------------------------------------------------------------------
     def sync_config(self, definitions: Sequence[Deadline], now: datetime) -> None:
-        """Make the configured deadlines rows; a deadline dropped from the config is paused."""
+        """Make the configured deadlines rows.
+
+        - A config row mirrors the file; a deadline dropped from the file is paused.
+        - An override (a config deadline edited, paused or removed in chat) stays as the chat
+          left it while the file's definition is unchanged (same digest), across restarts; once
+          someone changes that deadline in the file, the file wins again.
+        - A deadline made in chat whose id later appears in the file is taken over by the file.
+        """
         configured = {d.id for d in definitions}
         for deadline in definitions:
             values = _row_values(deadline)
             row = self.session.get(DeadlineRow, deadline.id)
             if row is None:
                 self.session.add(
-                    DeadlineRow(id=deadline.id, source="config", updated_at=now, **values)
+                    DeadlineRow(id=deadline.id, source=CONFIG, updated_at=now, **values)
                 )
-            elif row.source == "config" and any(getattr(row, k) != v for k, v in values.items()):
+                continue
+            if row.source == OVERRIDE and row.config_digest == digest(deadline):
+                continue
+            if row.source != CONFIG:
+                log.warning(
+                    "deadline %s: the configuration file now defines it; it replaces the "
+                    "version set in chat (%s)",
+                    row.id,
+                    row.source,
+                )
+                row.source, row.config_digest, row.removed_at = CONFIG, None, None
+                row.updated_at, row.updated_by, row.plan_from = now, None, now
+            if any(getattr(row, k) != v for k, v in values.items()):
                 for key, value in values.items():
                     setattr(row, key, value)
                 row.updated_at = now
-        for row in self.session.scalars(select(DeadlineRow).where(DeadlineRow.source == "config")):
+        dropped = select(DeadlineRow).where(DeadlineRow.source.in_((CONFIG, OVERRIDE)))
+        for row in self.session.scalars(dropped):
             if row.id not in configured and not row.paused:
                 row.paused, row.updated_at = True, now
         self.session.flush()
 
     def definitions(self, include_paused: bool = False) -> list[Deadline]:
-        query = select(DeadlineRow).order_by(DeadlineRow.id)
+        query = select(DeadlineRow).where(DeadlineRow.removed_at.is_(None)).order_by(DeadlineRow.id)
         if not include_paused:
             query = query.where(DeadlineRow.paused.is_(False))
         return [to_deadline(row) for row in self.session.scalars(query)]
 
-    def deadline(self, deadline_id: str) -> Deadline | None:
+    def deadline(self, deadline_id: str, include_removed: bool = False) -> Deadline | None:
         row = self.session.get(DeadlineRow, deadline_id)
-        return to_deadline(row) if row is not None else None
+        if row is None or (row.removed_at is not None and not include_removed):
+            return None
+        return to_deadline(row)
+
+    def id_taken(self, deadline_id: str, configured: Iterable[str]) -> bool:
+        """Ids are never reused: not those in the file, nor those of removed deadlines."""
+        return (
+            deadline_id in set(configured) or self.session.get(DeadlineRow, deadline_id) is not None
+        )
+
+    # --- changes from chat ---------------------------------------------------------------------
+    def save_from_chat(
+        self,
+        deadline: Deadline,
+        action: str,
+        actor_id: int | None,
+        now: datetime,
+        config: Deadline | None = None,
+    ) -> None:
+        """Add or change a deadline from chat, with a record of the change.
+
+        ``config``: the file's definition of this id, when there is one: the row then becomes
+        an override of exactly that definition. Adding or editing (not pausing or resuming)
+        sets ``plan_from``: no reminder is ever planned for an occurrence before the change.
+        """
+        row = self.session.get(DeadlineRow, deadline.id)
+        before = _definition_json(row) if row is not None else None
+        values = _row_values(deadline)
+        if row is None:
+            row = DeadlineRow(id=deadline.id, updated_at=now, **values)
+            self.session.add(row)
+        for key, value in values.items():
+            setattr(row, key, value)
+        if config is not None:
+            row.source, row.config_digest = OVERRIDE, digest(config)
+        elif row.source != OVERRIDE:
+            row.source = COMMAND
+        row.updated_at, row.updated_by = now, actor_id
+        if action in ("add", "edit"):
+            row.plan_from = now
+        self.session.flush()
+        self._record(deadline.id, action, actor_id, now, before, _definition_json(row))
+
+    def remove(
+        self, deadline_id: str, actor_id: int | None, now: datetime, config: Deadline | None
+    ) -> int:
+        """Remove a deadline from chat: pending reminders cancelled, history kept.
+
+        Returns how many pending reminders were cancelled.
+        """
+        row = self.session.get(DeadlineRow, deadline_id)
+        if row is None or row.removed_at is not None:
+            return 0
+        before = _definition_json(row)
+        row.removed_at, row.updated_at, row.updated_by = now, now, actor_id
+        if config is not None:
+            row.source, row.config_digest = OVERRIDE, digest(config)
+        result = self.session.execute(
+            update(ReminderOutbox)
+            .where(
+                ReminderOutbox.deadline_id == deadline_id,
+                ReminderOutbox.status.in_((PENDING, SENDING)),
+            )
+            .values(status=CANCELLED, claimed_until=None, note="deadline removed")
+            .execution_options(synchronize_session=False)
+        )
+        self._record(deadline_id, "remove", actor_id, now, before, None)
+        return int(getattr(result, "rowcount", 0) or 0)
+
+    def _record(
+        self,
+        deadline_id: str,
+        action: str,
+        actor_id: int | None,
+        now: datetime,
+        before: str | None,
+        after: str | None,
+    ) -> None:
+        self.session.add(
+            DeadlineChange(
+                deadline_id=deadline_id,
+                action=action,
+                actor_id=actor_id,
+                at=now,
+                before=before,
+                after=after,
+            )
+        )
+
+    def changes(self, deadline_id: str) -> list[DeadlineChange]:
+        query = (
+            select(DeadlineChange)
+            .where(DeadlineChange.deadline_id == deadline_id)
+            .order_by(DeadlineChange.id)
+        )
+        return list(self.session.scalars(query))
+
+    def future_rows(self, deadline_id: str, now: datetime) -> list[OutboxState]:
+        query = select(ReminderOutbox).where(
+            ReminderOutbox.deadline_id == deadline_id, ReminderOutbox.occurrence_at > now
+        )
+        return [
+            OutboxState(r.id, r.occurrence_at, r.user_id, r.kind, r.due_at, r.status, r.note)
+            for r in self.session.scalars(query)
+        ]
+
+    def apply_reschedule(self, decision: Reschedule) -> None:
+        for row_id in decision.cancel:
+            row = self.session.get(ReminderOutbox, row_id)
+            if row is not None and row.status == PENDING:
+                row.status, row.note = CANCELLED, RESCHEDULED
+        for row_id, due_at in decision.revive:
+            row = self.session.get(ReminderOutbox, row_id)
+            if row is not None and row.status == CANCELLED and row.note == RESCHEDULED:
+                row.status, row.due_at, row.note, row.not_before = PENDING, due_at, None, None
+                row.attempts = 0
+        for row_id, due_at in decision.move:
+            row = self.session.get(ReminderOutbox, row_id)
+            if row is not None and row.status == PENDING:
+                row.due_at = due_at
+        self.session.flush()
 
     # --- partners ----------------------------------------------------------------------------
     def set_partner(
@@ -150,6 +337,9 @@ class DeadlineRepository:
             .order_by(Partner.user_id)
         )
         return [(row[0], row[1]) for row in self.session.execute(query).all()]
+
+    def user(self, user_id: int) -> User | None:
+        return self.session.get(User, user_id)
 
     def recipients(self, deadline: Deadline) -> list[Partner]:
         return [
@@ -200,9 +390,14 @@ class DeadlineRepository:
             ),
             and_(ReminderOutbox.status == SENDING, ReminderOutbox.claimed_until < now),
         )
+        # A paused deadline's rows wait (on resume the catch-up rule decides what is still
+        # worth sending); a removed deadline's rows were cancelled with it.
+        held = select(DeadlineRow.id).where(
+            or_(DeadlineRow.paused.is_(True), DeadlineRow.removed_at.is_not(None))
+        )
         query = (
             select(ReminderOutbox)
-            .where(due)
+            .where(due, ReminderOutbox.deadline_id.not_in(held))
             .order_by(ReminderOutbox.due_at, ReminderOutbox.id)
             .limit(limit)
             .with_for_update(skip_locked=True)

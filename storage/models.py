@@ -330,8 +330,17 @@ class DeadlineRow(Base):
     overdue_after_s: Mapped[int | None] = mapped_column(Integer)
     audience: Mapped[str] = mapped_column(String(2000))  # JSON
     paused: Mapped[bool] = mapped_column(Boolean, default=False)
+    # config | override (a config deadline changed in chat) | command (made in chat)
     source: Mapped[str] = mapped_column(String(16), default="config")
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    updated_by: Mapped[int | None] = mapped_column(BigInteger)
+    # For an override: the digest of the config definition it replaced; the config wins again
+    # when its definition changes.
+    config_digest: Mapped[str | None] = mapped_column(String(64))
+    removed_at: Mapped[datetime | None] = mapped_column(UTCDateTime)  # kept for history
+    # Occurrences at or before this instant are never planned (set when added or edited in
+    # chat, so a change never creates reminders for the past).
+    plan_from: Mapped[datetime | None] = mapped_column(UTCDateTime)
 
 
 class Partner(Base):
@@ -549,6 +558,20 @@ class MemberLifecycle(Base):
     removal_outcome: Mapped[str | None] = mapped_column(String(16))
     removal_attempted_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime)
+
+
+class DeadlineChange(Base):
+    """What a moderator did to a deadline from chat: the record of who changed what, when."""
+
+    __tablename__ = "deadline_changes"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    deadline_id: Mapped[str] = mapped_column(String(32), index=True)
+    action: Mapped[str] = mapped_column(String(16))  # add | edit | pause | resume | remove
+    actor_id: Mapped[int | None] = mapped_column(BigInteger)
+    at: Mapped[datetime] = mapped_column(UTCDateTime)
+    before: Mapped[str | None] = mapped_column(String(4000))  # JSON of the definition
+    after: Mapped[str | None] = mapped_column(String(4000))
 
 
 class DirectoryVersion(Base):

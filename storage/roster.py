@@ -169,6 +169,8 @@ class RosterRepository:
         old = membership.status if membership else None
         if old is change.new_status:
             return None
+        if old is MemberStatus.REMOVED and change.new_status is MemberStatus.LEFT:
+            return None  # the unban that follows a removal: they are still out, still removed
         if membership is None:
             membership = Membership(
                 chat_id=chat_id,

@@ -226,7 +226,7 @@ async def test_unattributed_join_is_held_for_moderators(sim: Simulator) -> None:
     assert status(sim, stranger.id) is MemberStatus.RESTRICTED
     mira = sim.telegram.users[MODERATOR_ID]
     await sim.press(mira, ask, "Remove")
-    assert status(sim, stranger.id) is MemberStatus.LEFT  # removed, may come back later
+    assert status(sim, stranger.id) is MemberStatus.REMOVED  # removed, may come back later
     assert intro_of(sim, stranger.id).status is IntroStatus.REMOVED  # type: ignore[union-attr]
 
 
@@ -310,7 +310,7 @@ async def test_reminders_then_removal_after_deadline(sim: Simulator) -> None:
     await sim.advance(timedelta(minutes=5))
     assert sim.since(mark) == []  # not twice
     await sim.advance(timedelta(hours=48))
-    assert status(sim, pavlo.id) is MemberStatus.LEFT
+    assert status(sim, pavlo.id) is MemberStatus.REMOVED
     assert any("was removed" in m.text for m in sim.since(mark, GROUP_ID))
     assert any("whom you sponsored" in m.text for m in sim.since(mark, ivan.id))
     await sim.advance(timedelta(hours=1))  # nothing more happens
@@ -425,7 +425,7 @@ async def test_deadline_survives_a_restart(sim: Simulator) -> None:
     restarted = Simulator(sim.services.config, sim.clock, telegram=sim.telegram)
     await restarted.start()  # the sweeps run at start, as the job queue does ~1 s after start
     try:
-        assert status(restarted, pavlo.id) is MemberStatus.LEFT
+        assert status(restarted, pavlo.id) is MemberStatus.REMOVED
         assert len(sim.telegram.calls_to("banChatMember")) == 1
         await restarted.advance(timedelta(minutes=5))
         assert len(sim.telegram.calls_to("banChatMember")) == 1  # once, not again

@@ -105,7 +105,7 @@ async def test_leaving_repeats_the_date_then_asks_on_the_day_and_no_removes(
     assert status(sim, olena.id) is MemberStatus.MEMBER
     mark = sim.mark()
     await sim.press(olena, ask, "No, I leave the group")
-    assert status(sim, olena.id) is MemberStatus.LEFT  # removed, can come back
+    assert status(sim, olena.id) is MemberStatus.REMOVED  # removed, can come back
     assert bans(sim, olena.id) == 1
     notice = sim.unique_reply(mark, GROUP_ID)
     assert notice.text.startswith("👋 Olena Petrenko has left the country")
@@ -266,7 +266,7 @@ async def test_unanswered_departure_is_removed_once_across_a_restart(sim: Simula
     mark = restarted.mark()
     await restarted.start()
     try:
-        assert status(restarted, olena.id) is MemberStatus.LEFT
+        assert status(restarted, olena.id) is MemberStatus.REMOVED
         assert bans(restarted, olena.id) == 1
         assert any("has left the country" in m.text for m in restarted.since(mark, GROUP_ID))
         assert "did not answer my question on your departure date" in restarted.last(olena.id).text
@@ -316,7 +316,7 @@ async def test_departure_day_across_daylight_saving(sim: Simulator) -> None:
     await until(sim, datetime(2027, 4, 1, 6, 0, tzinfo=UTC))
     assert status(sim, olena.id) is MemberStatus.MEMBER
     await until(sim, datetime(2027, 4, 1, 6, 2, tzinfo=UTC))
-    assert status(sim, olena.id) is MemberStatus.LEFT
+    assert status(sim, olena.id) is MemberStatus.REMOVED
 
 
 # --------------------------------------------------------------------------- expiry
@@ -362,7 +362,7 @@ async def test_expiry_notice_extension_and_removal(sim: Simulator) -> None:
     await until(sim, datetime(2027, 1, 6, 7, 5, tzinfo=UTC))
     assert any("ends on Wednesday 13 January 2027" in m.text for m in sim.since(mark, sam.id))
     await until(sim, datetime(2027, 1, 13, 7, 5, tzinfo=UTC))
-    assert status(sim, sam.id) is MemberStatus.LEFT
+    assert status(sim, sam.id) is MemberStatus.REMOVED
     assert any("time-limited membership ended today" in m.text for m in sim.since(mark, GROUP_ID))
     assert "expiry" in causes(sim, sam.id)
 
@@ -425,7 +425,7 @@ async def test_sponsor_leaves_nobody_steps_in_member_removed(sim: Simulator) -> 
     await sim.advance(timedelta(minutes=15))
     mark = sim.mark()
     await sim.advance(timedelta(days=7))
-    assert status(sim, otto.id) is MemberStatus.LEFT
+    assert status(sim, otto.id) is MemberStatus.REMOVED
     assert any("needs a sponsor working in the country" in m.text for m in sim.since(mark))
     assert any(
         "Otto Remote was removed" in m.text and "sponsor: none left" in m.text
@@ -488,7 +488,7 @@ async def test_checkin_i_have_left_asks_the_departure_question(sim: Simulator) -
     await sim.press(olena, question(sim, olena), "I have left the country")
     assert any("Today is your departure date" in m.text for m in sim.since(mark, olena.id))
     await sim.press(olena, question(sim, olena), "No, I leave the group")
-    assert status(sim, olena.id) is MemberStatus.LEFT
+    assert status(sim, olena.id) is MemberStatus.REMOVED
 
 
 async def test_checkin_removal_when_configured(config, clock) -> None:
@@ -505,7 +505,7 @@ async def test_checkin_removal_when_configured(config, clock) -> None:
         await until(sim, datetime(2027, 2, 21, 7, 5, tzinfo=UTC))
         assert status(sim, ivan.id) is MemberStatus.MEMBER
         await sim.advance(timedelta(days=14, minutes=5))
-        assert status(sim, ivan.id) is MemberStatus.LEFT
+        assert status(sim, ivan.id) is MemberStatus.REMOVED
         assert "check-in: no answer" in causes(sim, ivan.id)
         assert not sim.errors
 
@@ -522,7 +522,7 @@ async def test_leave_command_and_leaving_the_group_are_recorded_not_chased(
     await sim.dm(olena, "/leave")
     mark = sim.mark()
     await sim.press(olena, sim.last(olena.id), "Yes, take me out")
-    assert status(sim, olena.id) is MemberStatus.LEFT
+    assert status(sim, olena.id) is MemberStatus.REMOVED
     assert sim.since(mark, GROUP_ID) == []  # no announcement for a voluntary leave
     assert "Done: you have left Ukraine IM community" in sim.last(olena.id).text
     removed = [e for e in events(sim, olena.id) if e.new_status == "removed"]
@@ -573,7 +573,7 @@ async def test_missing_right_reported_retried_daily_then_done(sim: Simulator) ->
     assert len(sim.telegram.calls_to("banChatMember")) == calls  # no loop
     sim.group.members[sim.telegram.bot.id] = bot  # rights given back
     await sim.advance(timedelta(hours=19))
-    assert status(sim, olena.id) is MemberStatus.LEFT
+    assert status(sim, olena.id) is MemberStatus.REMOVED
 
 
 async def test_already_gone_is_reported_and_the_roster_catches_up(sim: Simulator) -> None:
@@ -626,7 +626,7 @@ async def test_readmit_after_removal_gives_a_fresh_sponsored_link(sim: Simulator
     )
     await sim.dm(olena, "/leaving today")
     await sim.press(olena, question(sim, olena), "No, I leave the group")
-    assert status(sim, olena.id) is MemberStatus.LEFT
+    assert status(sim, olena.id) is MemberStatus.REMOVED
     await sim.dm(ivan, "/readmit @olena")
     assert sim.last(ivan.id).text == "Sorry, only the group's moderators can use this command."
     mark = sim.mark()
@@ -716,7 +716,7 @@ def test_console_shows_the_lifecycle(tmp_path: Path) -> None:
     assert "Olena Petrenko: outside the country (sponsored) until Thu 24 Dec 2026" in output
     assert "/extend Olena Petrenko 30d" in output
     assert "time-limited membership ended today" in output
-    assert "Olena (@—) — left, joined by invite_link" in output
+    assert "Olena (@—) — removed, joined by invite_link" in output
     assert "the bot raised" not in output
 
 
@@ -734,4 +734,4 @@ async def test_departure_question_reaches_someone_who_never_started_the_bot(
     assert sim.last(intruder.id).text == "There is no open question for you."
     await sim.dm(quiet, f"/start {payload}")
     await sim.press(quiet, question(sim, quiet), "No, I leave the group")
-    assert status(sim, quiet.id) is MemberStatus.LEFT
+    assert status(sim, quiet.id) is MemberStatus.REMOVED

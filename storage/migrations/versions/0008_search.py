@@ -1,7 +1,7 @@
 """directory version for the contact search index
 
 Revision ID: 0008_search
-Revises: 0005_lifecycle
+Revises: 0009_deadline_edits
 """
 
 from __future__ import annotations
@@ -10,7 +10,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision = '0008_search'
-down_revision = '0005_lifecycle'
+down_revision = '0009_deadline_edits'
 branch_labels = None
 depends_on = None
 
