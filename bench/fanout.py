@@ -3,13 +3,13 @@
     .venv/bin/python -m bench.fanout [--db sqlite|postgresql|URL] [--partners N]
 
 Runs in REAL time (about 170 s for 5,000 partners): the bot is started as in production —
-``build_application`` with its rate limiter (bot/ratelimit.py), the JobQueue running every
-sweep, the deadline dispatcher (handlers/deadlines.py) among them every 30 s — against the fake
-Bot API with Telegram's flood limits enforced (bot/faketg.py ``enforce_flood_limits``: 30
-messages/s overall, 20/min per group, 429 with ``retry_after`` beyond). The bot's clock follows
-real time from just after the reminder falls due. Reported: achieved messages/s over the span from the
-first to the last delivery, as a fraction of 30/s (target ≥ 0.95); duplicates (partners with
-more than one reminder, target 0) and losses (partners without one, target 0); 429s received.
+``build_application`` with its rate limiter (bot/ratelimit.py), the JobQueue running every sweep,
+the deadline dispatcher (handlers/deadlines.py) among them every 30 s — against the fake Bot API
+with Telegram's flood limits enforced (bot/faketg.py ``enforce_flood_limits``: 30 messages/s
+overall, 20/min per group, 429 with ``retry_after`` beyond). The bot's clock follows real time from
+just after the reminder falls due. Reported: achieved messages/s over the span from the first to
+the last delivery, as a fraction of 30/s (target ≥ 0.95); duplicates (partners with more than one
+reminder, target 0) and losses (partners without one, target 0); 429s received.
 """
 
 from __future__ import annotations
