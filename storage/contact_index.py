@@ -19,6 +19,7 @@ lookup): unchanged → use the index; only our own changes → reload those rows
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import functools
 import weakref
 from array import array
@@ -26,7 +27,7 @@ from collections.abc import Iterable, Iterator, Sequence
 from itertools import chain
 from typing import Any
 
-from sqlalchemy import Engine, event, insert, select, update
+from sqlalchemy import Engine, event, insert, inspect, select, update
 from sqlalchemy.orm import Session
 
 from storage.db import Database
@@ -36,9 +37,10 @@ DENSE_FRACTION = 32  # a gram in more than 1/32 of the id range is kept as a bit
 MIN_DENSE = 256
 CHUNK_ROWS, CHUNK_GRAMS = 5000, 200  # a background rebuild lets other work run this often
 _CHANGES = "contact_index_changes"
+Changes = dict[int, str | None]  # contact id → its search_text before the change
 
 
-@functools.lru_cache(maxsize=65536)  # names, organisations and places repeat a lot
+@functools.lru_cache(maxsize=8192)  # names, organisations and places repeat a lot
 def _word_grams(word: str) -> frozenset[str]:
     return frozenset(
         [word[i : i + 3] for i in range(len(word) - 2)]
@@ -70,21 +72,23 @@ def _lowest(mask: int, count: int) -> list[int]:
 
 class ContactIndex:
     def __init__(self) -> None:
-        self.texts: dict[int, str] = {}  # consented contact id → search_text
+        self.present = 0  # bitmask of the contact ids in the index (the consented ones)
         self.sparse: dict[str, array[int]] = {}
         self.dense: dict[str, int] = {}
         self.top = 0  # highest contact id seen
         self.version: int | None = None  # the directory version the index reflects
-        self.dirty: set[int] = set()  # ids changed by this process since (reload them)
+        # ids changed by this process since, with the search_text the index holds for each
+        # (None: not in the index before); they are reloaded before the next query.
+        self.dirty: dict[int, str | None] = {}
         self.stale = True
-        self.notes: list[tuple[set[int], int, int]] | None = None  # kept while warming
+        self.notes: list[tuple[Changes, int, int]] | None = None  # kept while warming
 
     # --- maintenance ---------------------------------------------------------------------------
     def _threshold(self) -> int:
         return max(MIN_DENSE, self.top // DENSE_FRACTION)
 
     def _add(self, contact_id: int, text: str) -> None:
-        self.texts[contact_id] = text
+        self.present |= 1 << contact_id
         self.top = max(self.top, contact_id)
         bit = 1 << contact_id
         for gram in grams_of(text):
@@ -99,16 +103,19 @@ class ContactIndex:
                 self.dense[gram] = _mask(ids, self.top)
                 del self.sparse[gram]
 
-    def _remove(self, contact_id: int) -> None:
-        text = self.texts.pop(contact_id, None)
-        if text is None:
+    def _remove(self, contact_id: int, text: str) -> None:
+        """Take out a contact indexed with ``text`` (nothing happens if it is not indexed)."""
+        bit = 1 << contact_id
+        if not self.present & bit:
             return
+        self.present &= ~bit
         for gram in grams_of(text):
             if gram in self.dense:
-                self.dense[gram] &= ~(1 << contact_id)
+                self.dense[gram] &= ~bit
             elif gram in self.sparse:
                 ids = self.sparse[gram]
-                ids.remove(contact_id)
+                with contextlib.suppress(ValueError):
+                    ids.remove(contact_id)
                 if not ids:
                     del self.sparse[gram]
 
@@ -124,9 +131,9 @@ class ContactIndex:
         posting per (contact, gram).
         """
         by_word: dict[str, array[int]] = {}
-        texts: dict[int, str] = {}
+        present: list[int] = []
         for n, (contact_id, text) in enumerate(rows, 1):
-            texts[contact_id] = text
+            present.append(contact_id)
             for word in set(text.split()):
                 ids = by_word.get(word)
                 if ids is None:
@@ -134,7 +141,9 @@ class ContactIndex:
                 ids.append(contact_id)
             if n % CHUNK_ROWS == 0:
                 yield
-        self.texts, self.top = texts, max(texts, default=0)
+        self.top = max(present, default=0)
+        self.present = _mask(present, self.top)
+        del present
         threshold = self._threshold()
         by_gram: dict[str, list[str]] = {}
         for word in by_word:
@@ -162,34 +171,37 @@ class ContactIndex:
                 self.sparse[gram] = ids if len(words) == 1 else array("q", sorted(set(ids)))
             if n % CHUNK_GRAMS == 0:
                 yield
-        self.version, self.dirty, self.stale = version, set(), False
+        self.version, self.dirty, self.stale = version, {}, False
 
-    def note(self, ids: set[int], first: int, last: int) -> None:
-        """This process committed changes to ``ids``, moving the version from first-1 to last."""
+    def note(self, changes: Changes, first: int, last: int) -> None:
+        """This process committed ``changes`` (id → search_text before them, None: unknown),
+        moving the directory version from first-1 to last."""
         if self.notes is not None:
-            self.notes.append((ids, first, last))
-        if self.version is not None and self.version == first - 1:
-            self.version = last
-            self.dirty |= ids
-        else:
+            self.notes.append((changes, first, last))
+        if self.version is None or self.version != first - 1 or None in changes.values():
             self.stale = True
+            return
+        self.version = last
+        for contact_id, before in changes.items():
+            self.dirty.setdefault(contact_id, before)  # the first "before" is what is indexed
 
     def refresh(self, session: Session) -> None:
         version = current_version(session)
         if self.stale or self.version != version:
             self.rebuild(_consented(session), version)
         elif self.dirty:
-            ids, self.dirty = self.dirty, set()
+            changed, self.dirty = self.dirty, {}
             found = {
                 int(i): (str(t), c)
                 for i, t, c in session.execute(
                     select(Contact.id, Contact.search_text, Contact.consent).where(
-                        Contact.id.in_(ids)
+                        Contact.id.in_(changed)
                     )
                 )
             }
-            for contact_id in ids:
-                self._remove(contact_id)
+            for contact_id, before in changed.items():
+                if before is not None:
+                    self._remove(contact_id, before)
                 text, consent = found.get(contact_id, ("", ""))
                 if consent == "given":
                     self._add(contact_id, text)
@@ -253,8 +265,8 @@ async def warm(db: Database) -> None:
         try:
             for _ in fresh._build(_consented(session), version):
                 await asyncio.sleep(0)
-            for ids, first, last in index.notes:
-                fresh.note(ids, first, last)
+            for changes, first, last in index.notes:
+                fresh.note(changes, first, last)
         finally:
             index.notes = None
     if not fresh.stale and (index.stale or (fresh.version or 0) >= (index.version or 0)):
@@ -300,19 +312,32 @@ def bump_version(session: Session) -> int:
     )
 
 
+NEW = ""  # the "before" of a contact created in this transaction: nothing indexed
+
+
 @event.listens_for(Session, "after_flush")
 def _bump_version(session: Session, _context: Any) -> None:
-    changed = {
-        obj.id
-        for obj in chain(session.new, session.dirty, session.deleted)
-        if isinstance(obj, Contact) and obj.id is not None
-    }
+    changed: Changes = {}
+    for obj in chain(session.new, session.dirty, session.deleted):
+        if isinstance(obj, Contact) and obj.id is not None:
+            changed[obj.id] = NEW if obj in session.new else _text_before(obj)
     if not changed:
         return
     version = bump_version(session)
-    noted = session.info.setdefault(_CHANGES, {"ids": set(), "first": version})
-    noted["ids"] |= changed
+    noted = session.info.setdefault(_CHANGES, {"changes": {}, "first": version})
+    for contact_id, before in changed.items():
+        noted["changes"].setdefault(contact_id, before)
     noted["last"] = version
+
+
+def _text_before(contact: Contact) -> str | None:
+    """The search_text the contact had before this flush (None when it cannot be known)."""
+    history = inspect(contact).attrs.search_text.history
+    if history.deleted:
+        return str(history.deleted[0])
+    if history.unchanged:
+        return str(history.unchanged[0])
+    return None
 
 
 @event.listens_for(Session, "after_commit")
@@ -323,7 +348,7 @@ def _apply_changes(session: Session) -> None:
     engine = session.get_bind()
     index = _INDEXES.get(engine) if isinstance(engine, Engine) else None
     if index is not None:
-        index.note(noted["ids"], noted["first"], noted["last"])
+        index.note(noted["changes"], noted["first"], noted["last"])
 
 
 @event.listens_for(Session, "after_rollback")
