@@ -16,7 +16,7 @@ from telegram.error import BadRequest, Forbidden
 from bot.context import BotContext
 from handlers.common import report_missing_right
 from handlers.render import esc
-from i18n import _
+from i18n import N_, _
 from moderation.roster import MemberStatus, ObservedChange
 from storage.roster import RosterRepository
 
@@ -66,7 +66,7 @@ async def remove_member(
             return Removal.NOT_PRESENT
         if "administrator" in text and "can't remove" in text:
             return Removal.PROTECTED
-        await report_missing_right(context, group, _("remove members"), exc)
+        await report_missing_right(context, group, N_("remove members"), exc)
         return Removal.FAILED
     with services.db.transaction() as session:
         RosterRepository(session).apply_change(
