@@ -42,6 +42,7 @@ from babel.dates import (
     format_timedelta,
     get_datetime_format,
 )
+from babel.lists import format_list
 from babel.messages.mofile import write_mo
 from babel.messages.pofile import read_po
 
@@ -208,6 +209,11 @@ def datetime_text(value: datetime, tz: tzinfo) -> str:
     hour = format_time(local, "short", tzinfo=tz, locale=locale)
     pattern = str(get_datetime_format("medium", locale=locale))
     return pattern.replace("{1}", day).replace("{0}", hour)
+
+
+def list_text(items: Sequence[str]) -> str:
+    """``A, B and C`` in the current language."""
+    return format_list(list(items), locale=babel_locale()) if items else ""
 
 
 def duration_text(value: timedelta) -> str:

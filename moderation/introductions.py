@@ -15,6 +15,8 @@ from dateutil import parser as date_parser
 from dateutil.relativedelta import relativedelta
 from rapidfuzz import fuzz, process, utils
 
+from i18n import N_, _, date_text, ngettext
+
 NAME_MAX = 64
 ORGANISATION_MAX = 100
 ROLE_MAX = 100
@@ -29,10 +31,11 @@ class Category(enum.StrEnum):
 
     @property
     def label(self) -> str:
+        """In the current language."""
         return {
-            Category.IN_COUNTRY: "in the country",
-            Category.SURGE: "surge / short mission",
-            Category.OUT_OF_COUNTRY: "outside the country (sponsored)",
+            Category.IN_COUNTRY: _("in the country"),
+            Category.SURGE: _("surge / short mission"),
+            Category.OUT_OF_COUNTRY: _("outside the country (sponsored)"),
         }[self]
 
     @property
@@ -47,6 +50,28 @@ class IntroStatus(enum.StrEnum):
     REMOVED = "removed"  # removed past the deadline or by a moderator's decision
     LEFT = "left"
 
+    @property
+    def label(self) -> str:
+        """In the current language."""
+        return {
+            IntroStatus.PENDING: _("pending"),
+            IntroStatus.HELD: _("held for the moderators"),
+            IntroStatus.COMPLETE: _("complete"),
+            IntroStatus.REMOVED: _("removed"),
+            IntroStatus.LEFT: _("left"),
+        }[self]
+
+
+# What is being typed, for clean_text's messages (translated where the message is built).
+WHAT = {
+    "name": N_("name"),
+    "organisation": N_("organisation"),
+    "role": N_("role"),
+    "location": N_("location"),
+    "reason": N_("reason"),
+    "date": N_("date"),
+}
+
 
 class InputError(ValueError):
     """A user's answer that cannot be used; the message says what was expected."""
@@ -57,10 +82,18 @@ def clean_text(text: str, limit: int, what: str) -> str:
     text = "".join(ch for ch in text if unicodedata.category(ch)[0] != "C" or ch == " ")
     text = re.sub(r"\s+", " ", text).strip()
     if not text:
-        raise InputError(f"Please type the {what}.")
+        raise InputError(_("Please type the {what}.", what=_(WHAT.get(what, what))))
     if len(text) > limit:
         raise InputError(
-            f"That {what} is {len(text)} characters long; please keep it to {limit} or fewer."
+            ngettext(
+                "That {what} is {length} characters long; please keep it to {n} character or "
+                "fewer.",
+                "That {what} is {length} characters long; please keep it to {n} characters or "
+                "fewer.",
+                limit,
+                what=_(WHAT.get(what, what)),
+                length=len(text),
+            )
         )
     return text
 
@@ -70,10 +103,16 @@ def split_name(text: str) -> tuple[str, str]:
     cleaned = clean_text(text, NAME_MAX * 2, "name")
     parts = cleaned.split(" ", 1)
     if len(parts) < 2:
-        raise InputError("Please give both the first and the last name, e.g. Olena Petrenko.")
+        raise InputError(_("Please give both the first and the last name, e.g. Olena Petrenko."))
     first, last = parts
     if len(first) > NAME_MAX or len(last) > NAME_MAX:
-        raise InputError(f"Each name can be at most {NAME_MAX} characters.")
+        raise InputError(
+            ngettext(
+                "Each name can be at most {n} character.",
+                "Each name can be at most {n} characters.",
+                NAME_MAX,
+            )
+        )
     return first, last
 
 
@@ -94,7 +133,10 @@ def match_organisation(text: str, known: list[str], allow_unlisted: bool) -> Org
     suggestion = best[0] if best else None
     if suggestion is None and not allow_unlisted:
         raise InputError(
-            "I don't know that organisation. Known organisations: " + ", ".join(known) + "."
+            _(
+                "I don't know that organisation. Known organisations: {organisations}.",
+                organisations=", ".join(known),
+            )
         )
     return OrganisationMatch(answer if allow_unlisted and not suggestion else None, suggestion)
 
@@ -123,7 +165,7 @@ def parse_date(text: str, today: date) -> date:
         ).date()
     except (ValueError, OverflowError):
         raise InputError(
-            "I could not read that date. Try 2026-12-20, 20 Dec or “in 3 weeks”."
+            _("I could not read that date. Try 2026-12-20, 20 Dec or “in 3 weeks”.")
         ) from None
     if not re.search(r"\d{4}", cleaned) and parsed < today:
         parsed = parsed.replace(year=parsed.year + 1)  # "20 Jan" in December means next year
@@ -134,12 +176,18 @@ def check_end_date(
     category: Category, end: date, today: date, out_of_country_max: timedelta
 ) -> None:
     if end <= today:
-        raise InputError("The end date must be in the future.")
+        raise InputError(_("The end date must be in the future."))
     if category is Category.OUT_OF_COUNTRY and end > today + out_of_country_max:
         latest = today + out_of_country_max
         raise InputError(
-            f"Out-of-country membership can last at most {out_of_country_max.days} days: "
-            f"choose a date on or before {latest:%d %b %Y}."
+            ngettext(
+                "Out-of-country membership can last at most {n} day: choose a date on or "
+                "before {date}.",
+                "Out-of-country membership can last at most {n} days: choose a date on or "
+                "before {date}.",
+                out_of_country_max.days,
+                date=date_text(latest),
+            )
         )
 
 
@@ -149,17 +197,17 @@ def may_sponsor(
     newcomer_category: Category,
     sponsor_status: IntroStatus | None = None,
 ) -> str | None:
-    """None when the sponsorship is allowed, else the reason it is not."""
+    """None when the sponsorship is allowed, else the reason it is not (current language)."""
     if not sponsor_present:
-        return "only current members of the group can sponsor someone"
+        return _("only current members of the group can sponsor someone")
     if sponsor_status in (IntroStatus.PENDING, IntroStatus.HELD):
-        return "please complete your own introduction before sponsoring someone"
+        return _("please complete your own introduction before sponsoring someone")
     if newcomer_category is Category.OUT_OF_COUNTRY and sponsor_category not in (
         None,
         Category.IN_COUNTRY,
     ):
         # Members who were there before the bot (category unknown) count as in-country.
-        return "only a member working in the country can sponsor someone based outside it"
+        return _("only a member working in the country can sponsor someone based outside it")
     return None
 
 
@@ -224,7 +272,8 @@ class Arrival:
 class Attribution:
     status: IntroStatus
     sponsor_id: int | None
-    note: str  # why: kept on the admission when there is no sponsor, and for the audit
+    # Why: kept on the admission (in English, marked with N_ so /whois shows it translated).
+    note: str
     prefill_from_invitation: bool = False
 
 
@@ -238,26 +287,30 @@ def attribute_arrival(arrival: Arrival) -> Attribution:
         return Attribution(IntroStatus.HELD, None, note)
 
     if arrival.joined_as_admin:
-        return Attribution(IntroStatus.COMPLETE, None, "joined as an admin of the group")
+        return Attribution(IntroStatus.COMPLETE, None, N_("joined as an admin of the group"))
     if arrival.via_link:
         sponsor = arrival.invitation_sponsor_id
         if sponsor is None:
-            return held("joined through a link that is not a sponsor's")
+            return held(N_("joined through a link that is not a sponsor's"))
         if not arrival.invitation_was_unused:
-            return held("joined through a sponsor's link that was already used")
+            return held(N_("joined through a sponsor's link that was already used"))
         if sponsor not in arrival.present_ids:
-            return held("their sponsor left the group before they joined")
-        return sponsored(sponsor, "sponsor's personal invite link", prefill=True)
+            return held(N_("their sponsor left the group before they joined"))
+        return sponsored(sponsor, N_("sponsor's personal invite link"), prefill=True)
     if arrival.via_join_request:
         if arrival.request_sponsor_id is not None:
             return sponsored(
-                arrival.request_sponsor_id, "join request vouched for by the sponsor", prefill=True
+                arrival.request_sponsor_id,
+                N_("join request vouched for by the sponsor"),
+                prefill=True,
             )
         if arrival.request_moderator_id is not None:
-            return sponsored(arrival.request_moderator_id, "join request approved by a moderator")
-        return held("join request approved outside the bot")
+            return sponsored(
+                arrival.request_moderator_id, N_("join request approved by a moderator")
+            )
+        return held(N_("join request approved outside the bot"))
     if arrival.adder_id is not None:
         if arrival.adder_id in arrival.present_ids:
-            return sponsored(arrival.adder_id, "added to the group by the sponsor")
-        return held("added by someone who is not a member")
-    return held("joined without a sponsor (e.g. the group's general link)")
+            return sponsored(arrival.adder_id, N_("added to the group by the sponsor"))
+        return held(N_("added by someone who is not a member"))
+    return held(N_("joined without a sponsor (e.g. the group's general link)"))
