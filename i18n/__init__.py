@@ -211,6 +211,12 @@ def datetime_text(value: datetime, tz: tzinfo) -> str:
     return pattern.replace("{1}", day).replace("{0}", hour)
 
 
+def comma_join(items: Iterable[str]) -> str:
+    """Items separated by the language's comma (``،`` in Arabic)."""
+    # TRANSLATORS: the separator between items of a list, with its space.
+    return _(", ").join(items)
+
+
 def list_text(items: Sequence[str]) -> str:
     """``A, B and C`` in the current language."""
     return format_list(list(items), locale=babel_locale()) if items else ""
