@@ -93,12 +93,17 @@ def personal_language(services: Services, user_id: int, telegram_code: str | Non
 
 
 def in_group(services: Services, chat_id: int, render: Callable[[], str]) -> str:
-    """A group message in the group's language(s): two languages are rendered side by side."""
+    """A message for a chat: in a configured group its language(s), two side by side;
+    anywhere else (a private chat) the current language."""
+    if services.settings.group(chat_id) is None:
+        return render()
     return each_language(group_languages(services, chat_id), render)
 
 
 def group_label(services: Services, chat_id: int, render: Callable[[], str]) -> str:
-    """A button label in the group's language(s)."""
+    """A button label for a chat: "Remove / Видалити" in a bilingual group."""
+    if services.settings.group(chat_id) is None:
+        return render()
     return each_label(group_languages(services, chat_id), render)
 
 
@@ -110,11 +115,7 @@ async def reply(
     message, chat = update.effective_message, update.effective_chat
     if message is None or chat is None:
         return None
-    if chat.type == Chat.PRIVATE or context.services.settings.group(chat.id) is None:
-        text = render()
-    else:
-        text = in_group(context.services, chat.id, render)
-    return await message.reply_text(text, **kwargs)
+    return await message.reply_text(in_group(context.services, chat.id, render), **kwargs)
 
 
 def _render(services: Services, user_id: int, text: Text, markup: Markup) -> tuple[str, Any]:
