@@ -31,7 +31,13 @@ def help_text(specs: list[CommandSpec], user_role: Role, chat_where: Where) -> s
     lines = [_("<b>Commands you can use here</b>")]
     for spec in usable:
         usage = f" {esc(_(spec.usage))}" if spec.usage else ""
-        lines.append(f"/{spec.name}{usage} — {esc(_(spec.description))}")
+        lines.append(
+            _(
+                "{command} — {description}",
+                command=f"/{spec.name}{usage}",
+                description=esc(_(spec.description)),
+            )
+        )
     if chat_where is Where.GROUP:
         lines.append(_("Write to me privately for the commands that work there."))
     if user_role is Role.MODERATOR:

@@ -62,14 +62,14 @@ class IntroStatus(enum.StrEnum):
         }[self]
 
 
-# What is being typed, for clean_text's messages (translated where the message is built).
-WHAT = {
-    "name": N_("name"),
-    "organisation": N_("organisation"),
-    "role": N_("role"),
-    "location": N_("location"),
-    "reason": N_("reason"),
-    "date": N_("date"),
+# What to ask for when an answer is empty (translated where the message is built).
+PLEASE_TYPE = {
+    "name": N_("Please type the name."),
+    "organisation": N_("Please type the organisation."),
+    "role": N_("Please type the role."),
+    "location": N_("Please type the location."),
+    "reason": N_("Please type the reason."),
+    "date": N_("Please type the date."),
 }
 
 
@@ -82,16 +82,13 @@ def clean_text(text: str, limit: int, what: str) -> str:
     text = "".join(ch for ch in text if unicodedata.category(ch)[0] != "C" or ch == " ")
     text = re.sub(r"\s+", " ", text).strip()
     if not text:
-        raise InputError(_("Please type the {what}.", what=_(WHAT.get(what, what))))
+        raise InputError(_(PLEASE_TYPE.get(what, N_("Please type an answer."))))
     if len(text) > limit:
         raise InputError(
             ngettext(
-                "That {what} is {length} characters long; please keep it to {n} character or "
-                "fewer.",
-                "That {what} is {length} characters long; please keep it to {n} characters or "
-                "fewer.",
+                "Too long ({length}/{n} character): please shorten it.",
+                "Too long ({length}/{n} characters): please shorten it.",
                 limit,
-                what=_(WHAT.get(what, what)),
                 length=len(text),
             )
         )
