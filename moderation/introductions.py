@@ -71,6 +71,7 @@ PLEASE_TYPE = {
     "reason": N_("Please type the reason."),
     "date": N_("Please type the date."),
 }
+PLEASE_TYPE_ANYTHING = N_("Please type an answer.")
 
 
 class InputError(ValueError):
@@ -82,7 +83,7 @@ def clean_text(text: str, limit: int, what: str) -> str:
     text = "".join(ch for ch in text if unicodedata.category(ch)[0] != "C" or ch == " ")
     text = re.sub(r"\s+", " ", text).strip()
     if not text:
-        raise InputError(_(PLEASE_TYPE.get(what, N_("Please type an answer."))))
+        raise InputError(_(PLEASE_TYPE.get(what, PLEASE_TYPE_ANYTHING)))
     if len(text) > limit:
         raise InputError(
             ngettext(
@@ -138,15 +139,49 @@ def match_organisation(text: str, known: list[str], allow_unlisted: bool) -> Org
     return OrganisationMatch(answer if allow_unlisted and not suggestion else None, suggestion)
 
 
-_RELATIVE = re.compile(r"^in\s+(\d{1,3})\s+(day|week|month)s?$")
+# "in 3 weeks" in each language the bot speaks (the catalogs' hints show these forms).
+_RELATIVE = re.compile(
+    r"^(?:in|через|dans|بعد|خلال)\s+(\d{1,3})\s+(\w+)$",
+)
+_UNITS = {
+    "day": ("day", "days", "день", "дні", "днів", "jour", "jours", "يوم", "يومًا", "يوما", "أيام"),
+    "week": (
+        "week",
+        "weeks",
+        "тиждень",
+        "тижні",
+        "тижнів",
+        "semaine",
+        "semaines",
+        "أسبوع",
+        "أسبوعًا",
+        "أسبوعا",
+        "أسابيع",
+    ),
+    "month": (
+        "month",
+        "months",
+        "місяць",
+        "місяці",
+        "місяців",
+        "mois",
+        "شهر",
+        "شهرًا",
+        "شهرا",
+        "أشهر",
+        "شهور",
+    ),
+}
+_UNIT_OF = {word: unit for unit, words in _UNITS.items() for word in words}
 
 
 def parse_date(text: str, today: date) -> date:
-    """Dates as people type them: 2026-12-20, 20 Dec, 20.12.2026, "in 3 weeks"."""
+    """Dates as people type them: 2026-12-20, 20 Dec, 20.12.2026, "in 3 weeks" (also
+    «через 3 тижні», « dans 3 semaines », «بعد 3 أسابيع»; any Unicode digits)."""
     cleaned = clean_text(text, 40, "date").lower()
     relative = _RELATIVE.match(cleaned)
-    if relative:
-        amount, unit = int(relative.group(1)), relative.group(2)
+    if relative and relative.group(2) in _UNIT_OF:
+        amount, unit = int(relative.group(1)), _UNIT_OF[relative.group(2)]
         delta = {
             "day": relativedelta(days=amount),
             "week": relativedelta(weeks=amount),
