@@ -22,6 +22,7 @@ COMMANDS = [
 DeepLinkHandler = Callable[[Update, BotContext, str], Awaitable[None]]
 DEEP_LINKS_KEY = "deep_links"
 
+
 def add_deep_link(app: App, prefix: str, handler: DeepLinkHandler) -> None:
     app.bot_data.setdefault(DEEP_LINKS_KEY, {})[prefix] = handler
 

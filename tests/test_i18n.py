@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import unicodedata
-from datetime import date, datetime, timedelta, timezone
+from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
@@ -181,7 +181,7 @@ def test_isolates_only_in_right_to_left_languages() -> None:
 
 @given(
     name=st.text(
-        alphabet=st.characters(blacklist_categories=("Cs",), blacklist_characters="\n\r"),
+        alphabet=st.characters(exclude_categories=["Cs"], exclude_characters="\n\r"),
         min_size=1,
         max_size=40,
     ),
@@ -202,8 +202,12 @@ def test_every_arabic_value_is_one_balanced_isolate(name: str, count: int) -> No
 
 def test_format_specs_still_work_inside_isolates() -> None:
     with use_locale("ar"):
-        text = _("This file is too large ({size:,} bytes); the limit is {limit:,}. "
-                 "Nothing was imported.", size=2_500_000, limit=2_000_000)
+        text = _(
+            "This file is too large ({size:,} bytes); the limit is {limit:,}. "
+            "Nothing was imported.",
+            size=2_500_000,
+            limit=2_000_000,
+        )
     assert f"{FSI}2,500,000{PDI}" in text and f"{FSI}2,000,000{PDI}" in text
 
 
@@ -237,15 +241,15 @@ def test_dates_in_the_locale_format() -> None:
 
 
 def test_times_are_shown_in_the_group_time_zone_across_daylight_saving() -> None:
-    winter = datetime(2026, 12, 20, 10, 0, tzinfo=timezone.utc)  # 12:00 in Kyiv (UTC+2)
-    summer = datetime(2026, 7, 1, 10, 0, tzinfo=timezone.utc)  # 13:00 in Kyiv (UTC+3)
+    winter = datetime(2026, 12, 20, 10, 0, tzinfo=UTC)  # 12:00 in Kyiv (UTC+2)
+    summer = datetime(2026, 7, 1, 10, 0, tzinfo=UTC)  # 13:00 in Kyiv (UTC+3)
     with use_locale("en"):
         assert datetime_text(winter, KYIV) == "20 Dec 2026, 12:00"
         assert datetime_text(summer, KYIV) == "1 Jul 2026, 13:00"
     with use_locale("fr"):
         assert datetime_text(winter, KYIV) == "20 déc. 2026, 12:00"
     # A moment late on the 31st in UTC is already the 1st in Kyiv.
-    late = datetime(2026, 12, 31, 23, 30, tzinfo=timezone.utc)
+    late = datetime(2026, 12, 31, 23, 30, tzinfo=UTC)
     with use_locale("uk"):
         assert date_text(late, KYIV) == "1 січ. 2027\u202fр."
 
