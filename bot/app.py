@@ -27,6 +27,7 @@ from handlers import (
     joins,
     language,
     members,
+    mentions,
     roster,
     start,
 )
@@ -40,7 +41,7 @@ from storage.db import Database
 log = logging.getLogger(__name__)
 
 # Every feature module, in registration order. The unknown-command fallback goes last.
-FEATURES = [language, roster, introductions, joins, members, contacts, deadlines, start]
+FEATURES = [language, roster, introductions, joins, members, contacts, deadlines, mentions, start]
 
 ALLOWED_UPDATES = [
     Update.MESSAGE,

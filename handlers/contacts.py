@@ -18,8 +18,10 @@ from typing import Any
 from rapidfuzz import fuzz
 from sqlalchemy.orm import Session
 from telegram import InlineKeyboardButton, InlineKeyboardMarkup, Update
+from telegram import User as TgUser
 from telegram.ext import (
     CallbackQueryHandler,
+    ChatMemberHandler,
     CommandHandler,
     ConversationHandler,
     MessageHandler,
@@ -29,6 +31,7 @@ from telegram.ext import (
 from bot.context import App, BotContext, Services, Sweep, services_of
 from handlers.common import (
     group_label,
+    is_configured_group,
     moderators_only,
     personal_language,
     reply,
@@ -36,6 +39,7 @@ from handlers.common import (
     send_private,
 )
 from handlers.render import chunk_lines, esc, truncate
+from handlers.roster import observed
 from handlers.start import add_deep_link
 from i18n import (
     N_,
@@ -801,11 +805,23 @@ async def expire_requests(app: App) -> None:
 # ======================================================================= opt-in on /start
 async def ask_consent_on_start(update: Update, context: BotContext) -> None:
     """People imported (or pre-filled) are asked once, when they first start the bot."""
-    user = update.effective_user
-    if user is None:
+    if update.effective_user is not None:
+        await ask_consent(context, update.effective_user)
+
+
+async def ask_consent_on_join(update: Update, context: BotContext) -> None:
+    """…or when they join a group, if they can already be written to privately."""
+    change = update.chat_member
+    if change is None or not is_configured_group(context.services, update):
         return
+    arrived = observed(change)
+    if arrived.new_status.present and not (arrived.old_status and arrived.old_status.present):
+        await ask_consent(context, change.new_chat_member.user)
+
+
+async def ask_consent(context: BotContext, user: TgUser) -> None:
+    """Ask once whether a pending directory entry may be listed; only a delivered ask counts."""
     services = context.services
-    now = services.clock.now()
     with services.db.transaction() as session:
         repo = ContactRepository(session)
         contact = repo.by_user(user.id)
@@ -814,30 +830,37 @@ async def ask_consent_on_start(update: Update, context: BotContext) -> None:
             contact = found if found is not None and found.user_id is None else None
         if contact is None or contact.consent != "pending" or contact.consent_asked_at:
             return
-        contact.consent_asked_at = now
+        contact.consent_asked_at = services.clock.now()
         contact_id, name, org = contact.id, contact.name, contact.organisation
-    markup = InlineKeyboardMarkup(
-        [
-            [InlineKeyboardButton(_("Yes, list me"), callback_data=f"{CB}:cy:{contact_id}")],
-            [InlineKeyboardButton(_("No"), callback_data=f"{CB}:cn:{contact_id}")],
-        ]
-    )
-    entry = (
-        _("<b>{name}</b> ({organisation})", name=esc(name), organisation=esc(org))
-        if org
-        else _("<b>{name}</b>", name=esc(name))
-    )
-    await send_private(
-        context,
-        user.id,
-        _(
+
+    def markup() -> InlineKeyboardMarkup:
+        return InlineKeyboardMarkup(
+            [
+                [InlineKeyboardButton(_("Yes, list me"), callback_data=f"{CB}:cy:{contact_id}")],
+                [InlineKeyboardButton(_("No"), callback_data=f"{CB}:cn:{contact_id}")],
+            ]
+        )
+
+    def text() -> str:
+        entry = (
+            _("<b>{name}</b> ({organisation})", name=esc(name), organisation=esc(org))
+            if org
+            else _("<b>{name}</b>", name=esc(name))
+        )
+        return _(
             "The group's contact directory has an entry for {entry}. Nobody can find it or see "
             "its details until you agree. May colleagues find you, and see what your sharing "
             "levels allow? (/profile to review it, /mydata to see it all)",
             entry=entry,
-        ),
-        reply_markup=markup,
-    )
+        )
+
+    # Asked on joining too (a group update): in the person's own language.
+    delivered = await send_private(context, user.id, text, reply_markup=markup)
+    if not delivered:  # they have not started the bot yet: ask again when they do
+        with services.db.transaction() as session:
+            pending = ContactRepository(session).get(contact_id)
+            if pending is not None:
+                pending.consent_asked_at = None
 
 
 async def _on_consent(
@@ -932,6 +955,7 @@ async def mydata(update: Update, context: BotContext) -> None:
                         fields=fields,
                         channel=esc(_(CHANNEL_LABELS.get(row.channel, row.channel))),
                     )
+                    + (f" — {esc(row.detail)}" if row.channel == "override" and row.detail else "")
                 )
             if not seen:
                 lines.append(_("Nobody yet."))
@@ -1029,6 +1053,8 @@ async def override(update: Update, context: BotContext) -> None:
         )
         return
     now = services.clock.now()
+    subject_id: int | None = None
+    shown_fields: list[str] = []
     with services.db.transaction() as session:
         repo = ContactRepository(session)
         contact = repo.get(contact_id)
@@ -1048,11 +1074,27 @@ async def override(update: Update, context: BotContext) -> None:
             )
             repo.record_disclosure(user.id, contact.id, shown, "override", now, reason)
             card = render_card(shown, contact.id)
+            subject_id = contact.user_id
+            shown_fields = list(shown)
     if card is None:
         await message.reply_text(_("No listed contact has that number."))
         return
     recorded = _("Override recorded (reason: {reason}).", reason=esc(reason))
     await message.reply_text(f"{recorded}\n\n{card}")
+    if subject_id is not None:  # overrides are never secret from the person concerned
+        moderator = esc(user.full_name)
+
+        def notice() -> str:
+            """In the person's own language."""
+            return _(
+                "A moderator, {moderator}, used an override to see your contact details "
+                "({fields}). The reason given: {reason}. /mydata lists who has seen your details.",
+                moderator=moderator,
+                fields=esc(comma_join(field_label(name) for name in shown_fields)),
+                reason=esc(reason),
+            )
+
+        await send_private(context, subject_id, notice)
 
 
 # ============================================================ CSV import and export
@@ -1241,8 +1283,10 @@ def register(app: App) -> None:
     app.add_handler(CommandHandler("export", _export_entry, filters=private))
     app.add_handler(MessageHandler(private & filters.Document.ALL, _document_entry))
     app.add_handler(CallbackQueryHandler(on_button, pattern=rf"^{CB}:"))
-    # After /start has answered (group 0), ask imported people for their consent.
+    # After /start has answered (group 0), ask imported people for their consent; and when
+    # they join (after the newcomer was admitted in group 1).
     app.add_handler(CommandHandler("start", ask_consent_on_start, filters=private), group=1)
+    app.add_handler(ChatMemberHandler(ask_consent_on_join, ChatMemberHandler.CHAT_MEMBER), group=2)
     add_deep_link(app, "contact", _deep_link)
 
 

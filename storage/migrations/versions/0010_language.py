@@ -1,7 +1,7 @@
 """users choose their language
 
 Revision ID: 0010_language
-Revises: 0003_deadlines
+Revises: 0011_mentions
 """
 
 from __future__ import annotations
@@ -12,7 +12,7 @@ from alembic import op
 import storage.types
 
 revision = '0010_language'
-down_revision = '0003_deadlines'
+down_revision = '0011_mentions'
 branch_labels = None
 depends_on = None
 
