@@ -33,7 +33,7 @@ from bot.context import App, BotContext, Services, Sweep, services_of
 from config.schema import GroupConfig
 from handlers.common import Text, role, send_private
 from handlers.render import esc, mention, truncate
-from i18n import _, duration_text, ngettext
+from i18n import _, duration_text, ngettext, use_locale
 from moderation import mentions as rules
 from moderation.mentions import Addressed, Member, NameOutcome, Tag, TagKind
 from moderation.permissions import CommandSpec, Role
@@ -315,7 +315,9 @@ def render(
     ]
     link = rules.message_link(broadcast_row.chat_id, broadcast_row.source_message_id)
     if link is not None:
-        lines.append(f'<a href="{esc(link)}">{_("Open the message")}</a>')
+        # Not a placeholder in href: in Arabic _() would isolate the URL and break it.
+        label_text = _("Open the message")
+        lines.append(f'<a href="{esc(link)}">{label_text}</a>')
     if mentions:
         lines.append(mentions)
     return "\n".join(lines)
@@ -346,7 +348,9 @@ async def dispatch(app: App, group: GroupConfig, limit: int | None = None) -> in
             users = repo.present_users(group.chat_id, outbox_user_ids(row.user_ids))
             author = RosterRepository(session).user(parent.author_id)
             parts = len(repo.outbox(parent.id))
-            text = render(parent, row, parts, users, author)
+            # One language (the group's first): a second copy would repeat every mention.
+            with use_locale(group.languages[0]):
+                text = render(parent, row, parts, users, author)
             outgoing.append(Outgoing(row.id, text, parent.source_message_id))
     sent = 0
     for item in outgoing:

@@ -8,6 +8,7 @@ as ``imbot i18n update``), so a new ``_("…")`` without a translation fails her
 from __future__ import annotations
 
 import ast
+import re
 import shutil
 from pathlib import Path
 
@@ -60,6 +61,14 @@ def test_the_extractor_sees_every_literal_the_code_translates() -> None:
     missed = [(where, text) for where, text in calls if text not in extracted]
     assert not missed
     assert set(KEYWORDS) >= {"_", "ngettext", "N_"}
+
+
+def test_no_placeholder_inside_an_html_tag() -> None:
+    """In Arabic every placeholder value is wrapped in isolates, which would corrupt a URL in
+    an ``href``: build links outside ``_()`` and pass the whole tag as a value."""
+    for message in extract():
+        for text in message.id if isinstance(message.id, tuple) else (message.id,):
+            assert not re.search(r"<[^>]*\{", str(text)), text
 
 
 def test_command_descriptions_are_extracted() -> None:
