@@ -34,6 +34,8 @@ class Services:
     commands: list[CommandSpec] = field(default_factory=list)
     sweeps: list[Sweep] = field(default_factory=list)
     last_update_at: datetime | None = None
+    # Telegram admins of each group as last read live: chat id → (read at, user ids).
+    admins: dict[int, tuple[datetime, frozenset[int]]] = field(default_factory=dict)
 
     @property
     def settings(self) -> Settings:

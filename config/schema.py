@@ -10,6 +10,15 @@ from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict, Fie
 
 from moderation.deadlines import Audience, Deadline, DeadlineError, check_id, parse_starts
 from moderation.deadlines import validate as validate_deadline
+from moderation.discipline import (
+    TELEGRAM_MAX_RESTRICTION,
+    BannedMatcher,
+    LadderError,
+    PatternError,
+    Penalty,
+    Step,
+    validate_ladder,
+)
 from moderation.durations import parse_duration
 from moderation.mentions import MAX_MENTIONS_PER_MESSAGE, TagKind
 
@@ -200,6 +209,66 @@ class ReminderPolicy(StrictModel):
     group_digest: bool = True
 
 
+class EscalationStep(StrictModel):
+    warnings: int = Field(ge=1, le=100)
+    action: Literal["mute", "remove", "ban"]
+    duration: Duration | None = None
+
+    def to_step(self) -> Step:
+        return Step(self.warnings, Penalty(self.action), self.duration)
+
+
+class FloodPolicy(StrictModel):
+    messages: int = Field(default=8, ge=2, le=100)
+    per: Duration = timedelta(seconds=30)
+    mute: Duration = timedelta(minutes=10)
+
+
+class ModerationPolicy(StrictModel):
+    """Moderators' tools and automatic noise control (see the README's Moderation section)."""
+
+    admin_cache: Duration = timedelta(minutes=5)
+    warning_window: Duration = timedelta(days=30)
+    escalation: list[EscalationStep] = Field(
+        default_factory=lambda: [
+            EscalationStep(warnings=3, action="mute", duration=timedelta(hours=24)),
+            EscalationStep(warnings=4, action="remove"),
+        ],
+        max_length=10,
+    )
+    max_mute: Duration = timedelta(days=30)
+    reason_max: int = Field(default=200, ge=20, le=1000)
+    purge_max: int = Field(default=50, ge=1, le=100)
+    flood: FloodPolicy | None = FloodPolicy()
+    banned_words: list[str] = Field(default_factory=list, max_length=500)
+    banned_patterns: list[str] = Field(default_factory=list, max_length=100)
+    block_links_until_introduced: bool = True
+    block_media_until_introduced: bool = True
+    notice_cooldown: Duration = timedelta(minutes=10)
+    offtopic_link: str | None = Field(default=None, pattern=r"^(https://t\.me/|tg://)\S{1,200}$")
+    log_chat_id: int | None = None
+
+    @model_validator(mode="after")
+    def _valid_rules(self) -> ModerationPolicy:
+        if self.max_mute > TELEGRAM_MAX_RESTRICTION:
+            raise ValueError("max_mute can be at most 366d (Telegram's longest restriction)")
+        try:
+            validate_ladder(self.ladder(), self.max_mute)
+        except LadderError as exc:
+            raise ValueError(f"escalation: {exc}") from None
+        try:
+            BannedMatcher.build(self.banned_words, self.banned_patterns)
+        except PatternError as exc:
+            raise ValueError(f"banned_words/banned_patterns: {exc}") from None
+        return self
+
+    def ladder(self) -> list[Step]:
+        return [step.to_step() for step in self.escalation]
+
+    def matcher(self) -> BannedMatcher:
+        return BannedMatcher.build(self.banned_words, self.banned_patterns)
+
+
 class Settings(StrictModel):
     timezone: TimeZoneName = "UTC"
     moderators: list[Annotated[int, Field(gt=0)]] = Field(default_factory=list)
@@ -213,6 +282,7 @@ class Settings(StrictModel):
     contacts: ContactsPolicy = ContactsPolicy()
     reminders: ReminderPolicy = ReminderPolicy()
     deadlines: list[DeadlineConfig] = Field(default_factory=list)
+    moderation: ModerationPolicy = ModerationPolicy()
 
     @model_validator(mode="after")
     def _unique_groups(self) -> Settings:
