@@ -1127,11 +1127,15 @@ async def offtopic_command(update: Update, context: BotContext) -> None:
         return
     link = services.settings.moderation.offtopic_link
     if link:
+        # The link is built outside _(): in Arabic a placeholder value is wrapped in
+        # isolates, which must not end up inside href.
+        label = _("the off-topic chat")
+        chat = f'<a href="{esc(link)}">{label}</a>'
         text = _(
             "🙂 A friendly nudge from the moderators: this is drifting off-topic for {group}. "
-            'Please carry on in <a href="{link}">the off-topic chat</a>, thank you!',
+            "Please carry on in {chat}, thank you!",
             group=esc(group.title),
-            link=esc(link),
+            chat=chat,
         )
     else:
         text = _(
