@@ -27,6 +27,7 @@ from handlers import (
     introductions,
     joins,
     language,
+    lifecycle,
     members,
     mentions,
     moderation,
@@ -53,6 +54,7 @@ FEATURES = [
     deadlines,
     mentions,
     moderation,
+    lifecycle,
     start,
 ]
 

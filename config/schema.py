@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import date, datetime, timedelta
+from datetime import date, datetime, time, timedelta
 from typing import Annotated, Literal
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
@@ -34,6 +34,16 @@ def _check_timezone(name: str) -> str:
 
 
 Duration = Annotated[timedelta, BeforeValidator(parse_duration)]
+
+
+def _local_time(value: object) -> object:
+    # YAML reads an unquoted 10:00 as the number 600 (base 60): insist on a quoted "HH:MM".
+    if not isinstance(value, str | time):
+        raise ValueError('expected a local time written in quotes, such as "09:00"')
+    return value
+
+
+LocalTime = Annotated[time, BeforeValidator(_local_time)]
 TimeZoneName = Annotated[str, AfterValidator(_check_timezone)]
 ShortText = Annotated[str, Field(min_length=1, max_length=100)]
 # The languages the bot has catalogs for (i18n.LANGUAGES).
@@ -56,6 +66,14 @@ class MembershipPolicy(StrictModel):
     invite_link_valid: Duration = timedelta(days=7)
     join_request_timeout: Duration = timedelta(hours=24)
     join_requests_to: Literal["group", "moderators"] = "group"
+    # The membership lifecycle (departures, expiry, check-ins, retention).
+    daily_at: LocalTime = time(9, 0)
+    departure_grace: Duration = timedelta(days=3)
+    expiry_notice: Duration = timedelta(days=7)
+    sponsor_grace: Duration = timedelta(days=7)
+    checkin_grace: Duration = timedelta(days=14)
+    checkin_removes: bool = False
+    retention: Duration = timedelta(days=365)
 
     @model_validator(mode="after")
     def _reminders_before_deadline(self) -> MembershipPolicy:

@@ -173,12 +173,25 @@ _UNITS = {
     ),
 }
 _UNIT_OF = {word: unit for unit, words in _UNITS.items() for word in words}
+_TODAY = ("today", "сьогодні", "aujourd'hui", "aujourd’hui", "اليوم")
+_TOMORROW = ("tomorrow", "завтра", "demain", "غدا", "غدًا")
+_ISO = re.compile(r"^(\d{4})-(\d{1,2})-(\d{1,2})$")
 
 
 def parse_date(text: str, today: date) -> date:
     """Dates as people type them: 2026-12-20, 20 Dec, 20.12.2026, "in 3 weeks" (also
     «через 3 тижні», « dans 3 semaines », «بعد 3 أسابيع»; any Unicode digits)."""
     cleaned = clean_text(text, 40, "date").lower()
+    if cleaned in _TODAY or cleaned in _TOMORROW:
+        return today + timedelta(days=1 if cleaned in _TOMORROW else 0)
+    iso = _ISO.match(cleaned)
+    if iso:  # dateutil's dayfirst would read 2026-12-01 as 12 January
+        try:
+            return date(int(iso.group(1)), int(iso.group(2)), int(iso.group(3)))
+        except ValueError:
+            raise InputError(
+                _("I could not read that date. Try 2026-12-20, 20 Dec or “in 3 weeks”.")
+            ) from None
     relative = _RELATIVE.match(cleaned)
     if relative and relative.group(2) in _UNIT_OF:
         amount, unit = int(relative.group(1)), _UNIT_OF[relative.group(2)]

@@ -1,7 +1,7 @@
 """users choose their language
 
 Revision ID: 0010_language
-Revises: 0006_moderation
+Revises: 0005_lifecycle
 """
 
 from __future__ import annotations
@@ -12,7 +12,7 @@ from alembic import op
 import storage.types
 
 revision = '0010_language'
-down_revision = '0006_moderation'
+down_revision = '0005_lifecycle'
 branch_labels = None
 depends_on = None
 
