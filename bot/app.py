@@ -6,7 +6,6 @@ import logging
 from datetime import timedelta
 
 from telegram import (
-    BotCommand,
     BotCommandScopeAllGroupChats,
     BotCommandScopeAllPrivateChats,
     BotCommandScopeChat,
@@ -28,6 +27,7 @@ from handlers import (
     errors,
     introductions,
     joins,
+    language,
     lifecycle,
     members,
     mentions,
@@ -35,14 +35,18 @@ from handlers import (
     roster,
     start,
 )
+from handlers.common import personal_language
+from handlers.language import command_menu
+from i18n import DEFAULT_LANGUAGE, LANGUAGES, use_locale
 from moderation.clock import Clock, SystemClock
-from moderation.permissions import Role, Where, commands_for
+from moderation.permissions import Role, Where
 from storage.db import Database
 
 log = logging.getLogger(__name__)
 
 # Every feature module, in registration order. The unknown-command fallback goes last.
 FEATURES = [
+    language,
     roster,
     introductions,
     joins,
@@ -134,25 +138,36 @@ async def check_admin_rights(app: App) -> None:
 
 
 async def set_command_menus(app: App) -> None:
-    """Members and moderators see different command lists in Telegram's menu."""
-    specs = services_of(app).commands
-
-    def menu(role: Role, where: Where) -> list[BotCommand]:
-        return [BotCommand(s.name, s.description[:256]) for s in commands_for(role, specs, where)]
-
-    await app.bot.set_my_commands(
-        menu(Role.MEMBER, Where.PRIVATE), scope=BotCommandScopeAllPrivateChats()
-    )
-    await app.bot.set_my_commands(
-        menu(Role.MEMBER, Where.GROUP), scope=BotCommandScopeAllGroupChats()
-    )
-    for moderator_id in services_of(app).settings.moderators:
+    """Members and moderators see different command lists in Telegram's menu, in each
+    language: English by default, the others for people whose Telegram speaks them; a
+    moderator's own menu is in their language (a /language choice sets a personal menu too).
+    """
+    services = services_of(app)
+    for code in LANGUAGES:
+        with use_locale(code):
+            private = command_menu(services, Role.MEMBER, Where.PRIVATE)
+            group = command_menu(services, Role.MEMBER, Where.GROUP)
+        language_code = None if code == DEFAULT_LANGUAGE else code
+        await app.bot.set_my_commands(
+            private, scope=BotCommandScopeAllPrivateChats(), language_code=language_code
+        )
+        await app.bot.set_my_commands(
+            group, scope=BotCommandScopeAllGroupChats(), language_code=language_code
+        )
+    for moderator_id in services.settings.moderators:
+        with use_locale(personal_language(services, moderator_id)):
+            menu = command_menu(services, Role.MODERATOR, Where.PRIVATE)
         try:
-            await app.bot.set_my_commands(
-                menu(Role.MODERATOR, Where.PRIVATE), scope=BotCommandScopeChat(moderator_id)
-            )
+            await app.bot.set_my_commands(menu, scope=BotCommandScopeChat(moderator_id))
         except TelegramError as exc:  # a moderator who never started the bot
             log.info("no private command menu for moderator %s: %s", moderator_id, exc)
+
+
+async def run_sweep(app: App, sweep: Sweep) -> None:
+    """Sweeps write to many people: they start in the default language and switch per
+    recipient (``send_private`` with a callable) or per group (``in_group``)."""
+    with use_locale(DEFAULT_LANGUAGE):
+        await sweep.run(app)
 
 
 def schedule_sweeps(app: App) -> None:
@@ -161,7 +176,7 @@ def schedule_sweeps(app: App) -> None:
     for sweep in services_of(app).sweeps:
 
         async def run(_context: BotContext, sweep: Sweep = sweep) -> None:
-            await sweep.run(app)
+            await run_sweep(app, sweep)
 
         app.job_queue.run_repeating(run, interval=sweep.every, first=1, name=sweep.name)
 

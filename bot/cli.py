@@ -1,4 +1,4 @@
-"""The ``imbot`` command line: run, check-config, db, roster, console."""
+"""The ``imbot`` command line: run, check-config, db, roster, console, i18n."""
 
 from __future__ import annotations
 
@@ -212,3 +212,36 @@ def import_contacts_command(config_path: Path, csv_path: Path, apply_: bool) -> 
     click.echo(f"{csv_path}: {verb}: {report.summary()}")
     if not apply_:
         click.echo("Run again with --apply to import.")
+
+
+@main.group("i18n")
+def i18n_group() -> None:
+    """Translation catalogs (i18n/locales/<lang>/LC_MESSAGES/imbot.po)."""
+
+
+@i18n_group.command("update")
+def i18n_update() -> None:
+    """Extract the strings the source uses and merge them into every language's catalog.
+
+    New strings appear untranslated (msgstr ""); strings no longer used are dropped. Then
+    translate the empty entries and run `imbot i18n check`.
+    """
+    from i18n.catalog import TEMPLATE, update_catalogs
+
+    missing = update_catalogs()
+    click.echo(f"template: {TEMPLATE}")
+    for language, count in missing.items():
+        click.echo(f"{language}: {count} string(s) to translate")
+
+
+@i18n_group.command("check")
+def i18n_check() -> None:
+    """Fail (exit 1) when a catalog misses a string or its placeholders/HTML/plurals differ."""
+    from i18n.catalog import problems
+
+    found = list(problems())
+    for problem in found:
+        click.echo(str(problem), err=True)
+    if found:
+        sys.exit(1)
+    click.echo("every catalog is complete")

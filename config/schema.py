@@ -46,6 +46,8 @@ def _local_time(value: object) -> object:
 LocalTime = Annotated[time, BeforeValidator(_local_time)]
 TimeZoneName = Annotated[str, AfterValidator(_check_timezone)]
 ShortText = Annotated[str, Field(min_length=1, max_length=100)]
+# The languages the bot has catalogs for (i18n.LANGUAGES).
+Language = Literal["en", "uk", "fr", "ar"]
 
 
 class StrictModel(BaseModel):
@@ -105,6 +107,18 @@ class GroupConfig(StrictModel):
     timezone: TimeZoneName | None = None
     membership: MembershipPolicy = MembershipPolicy()
     mentions: MentionsPolicy = MentionsPolicy()
+    # What the bot writes in the group: one language, or two side by side (["uk", "en"]).
+    # Also the private-chat language of members who chose none and whose Telegram is in a
+    # language the bot does not speak (the first one).
+    languages: Annotated[list[Language], Field(min_length=1, max_length=2)] = Field(
+        default_factory=lambda: list[Language](["en"])
+    )
+
+    @model_validator(mode="after")
+    def _distinct_languages(self) -> GroupConfig:
+        if len(set(self.languages)) != len(self.languages):
+            raise ValueError("languages must not repeat a language")
+        return self
 
 
 ContactLevel = Literal["public", "cluster", "coordinators", "private"]

@@ -9,6 +9,7 @@ from datetime import datetime
 from sqlalchemy import Integer, case, delete, func, select, update
 from sqlalchemy.orm import Session
 
+from i18n import _
 from moderation.contacts import (
     FIELDS,
     SEARCHABLE,
@@ -430,9 +431,14 @@ class ImportReport:
     kept: int = 0  # the person manages their own entry (consented or declined)
 
     def summary(self) -> str:
-        return (
-            f"{self.new} new, {self.updated} updated, {self.unchanged} unchanged, "
-            f"{self.kept} kept as their owners wrote them"
+        """In the current language (English on the command line)."""
+        return _(
+            "{new} new, {updated} updated, {unchanged} unchanged, "
+            "{kept} kept as their owners wrote them",
+            new=self.new,
+            updated=self.updated,
+            unchanged=self.unchanged,
+            kept=self.kept,
         )
 
 

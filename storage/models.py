@@ -68,6 +68,8 @@ class User(Base):
     blocked_bot: Mapped[bool] = mapped_column(Boolean, default=False)
     first_seen: Mapped[datetime] = mapped_column(UTCDateTime)
     last_seen: Mapped[datetime] = mapped_column(UTCDateTime)
+    # Chosen with /language; None means "follow Telegram's language_code".
+    language: Mapped[str | None] = mapped_column(String(8))
 
     @property
     def display_name(self) -> str:
