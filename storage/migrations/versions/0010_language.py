@@ -12,7 +12,7 @@ from alembic import op
 import storage.types
 
 revision = '0010_language'
-down_revision = '0005_lifecycle'
+down_revision = '0009_deadline_edits'
 branch_labels = None
 depends_on = None
 
