@@ -18,6 +18,7 @@ from telegram.error import TelegramError
 from telegram.ext import AIORateLimiter, ApplicationBuilder, ContextTypes, Defaults
 from telegram.request import BaseRequest
 
+from bot import ops
 from bot.context import App, BotContext, Services, Sweep, services_of
 from config.loader import LoadedConfig
 from handlers import (
@@ -29,6 +30,7 @@ from handlers import (
     members,
     roster,
     start,
+    status,
 )
 from moderation.clock import Clock, SystemClock
 from moderation.permissions import Role, Where, commands_for
@@ -37,7 +39,7 @@ from storage.db import Database
 log = logging.getLogger(__name__)
 
 # Every feature module, in registration order. The unknown-command fallback goes last.
-FEATURES = [roster, introductions, joins, members, contacts, deadlines, start]
+FEATURES = [roster, introductions, joins, members, contacts, deadlines, status, start]
 
 ALLOWED_UPDATES = [
     Update.MESSAGE,
@@ -59,6 +61,7 @@ def build_services(config: LoadedConfig, clock: Clock | None = None) -> Services
         services.commands.extend(getattr(feature, "COMMANDS", []))
         services.sweeps.extend(getattr(feature, "SWEEPS", []))
     services.sweeps.append(Sweep("admin-check", timedelta(hours=6), check_admin_rights))
+    ops.configure(services)
     return services
 
 
@@ -143,7 +146,7 @@ def schedule_sweeps(app: App) -> None:
     for sweep in services_of(app).sweeps:
 
         async def run(_context: BotContext, sweep: Sweep = sweep) -> None:
-            await sweep.run(app)
+            await ops.run_sweep(app, sweep)  # one replica at a time (advisory lock)
 
         app.job_queue.run_repeating(run, interval=sweep.every, first=1, name=sweep.name)
 

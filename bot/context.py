@@ -5,6 +5,8 @@ from __future__ import annotations
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
+from os import getpid
+from socket import gethostname
 from typing import Any, TypeAlias, cast
 
 from telegram.ext import Application, CallbackContext, ExtBot, JobQueue
@@ -34,6 +36,10 @@ class Services:
     commands: list[CommandSpec] = field(default_factory=list)
     sweeps: list[Sweep] = field(default_factory=list)
     last_update_at: datetime | None = None
+    # Operations (bot/ops.py): set on SIGTERM so running sweeps put claimed work back.
+    stopping: bool = False
+    role: str = "polling"  # polling, standby or webhook
+    replica_id: str = field(default_factory=lambda: f"{gethostname()[:60]}:{getpid()}")
 
     @property
     def settings(self) -> Settings:

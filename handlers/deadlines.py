@@ -52,7 +52,6 @@ COMMANDS = [
 ]
 
 Callback = Callable[[Update, BotContext], Coroutine[Any, Any, None]]
-LEASE = timedelta(minutes=5)
 CB_REMINDER = "dl"  # dl:<s|z|n>:<outbox id>
 CB_SUBSCRIBE = "dlsub"  # dlsub:c:<cluster index> / dlsub:o:<cluster index>:<org index>
 ACTIONS = {"s": "submitted", "n": "not_applicable", "z": "snooze"}
@@ -162,7 +161,7 @@ async def dispatch(app: App) -> None:
         repo.sync_config(services.settings.deadline_definitions(), now)
         plan_outbox(services, repo, now)
     with services.db.transaction() as session:
-        claimed = DeadlineRepository(session).claim(now, policy.batch_size, LEASE)
+        claimed = DeadlineRepository(session).claim(now, policy.batch_size, policy.lease)
     if not claimed:
         return
     decision = rules.triage(claimed, now, policy.catch_up_window)
@@ -179,6 +178,13 @@ async def dispatch(app: App) -> None:
     work.sort(key=lambda item: (item[0].due_at, item[0].id))
     unreachable: dict[tuple[str, datetime], list[int]] = {}
     for index, (row, catch_up) in enumerate(work):
+        if services.stopping:
+            # SIGTERM: the message in flight was finished; the rest goes back, unsent.
+            with services.db.transaction() as session:
+                repo = DeadlineRepository(session)
+                for later, _ in work[index:]:
+                    repo.release(later.id, now, "released at shutdown")
+            break
         outcome = await deliver(app, row, catch_up)
         if outcome == "unreachable" and row.kind != DIGEST:
             unreachable.setdefault((row.deadline_id, row.occurrence_at), []).append(row.user_id)
