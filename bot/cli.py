@@ -62,14 +62,15 @@ def open_database(config: LoadedConfig, migrate: bool, check_schema: bool = Fals
         if migrate:
             upgrade_exclusively(database.engine)
     except DatabaseError as exc:
-        fail(f"{exc}. Check DATABASE_URL (e.g. postgresql+psycopg://user@host:5432/imbot).", 3)
+        reason = " ".join(str(exc).split())  # drivers write several lines: one clear line
+        fail(f"{reason}. Check DATABASE_URL (e.g. postgresql+psycopg://user@host:5432/imbot).", 3)
     except SQLAlchemyError as exc:
         fail(f"the database failed: {_why(exc)}", 3)
     return database
 
 
 def _why(exc: BaseException) -> str:
-    return str(getattr(exc, "orig", None) or exc).strip().splitlines()[0][:300]
+    return " ".join(str(getattr(exc, "orig", None) or exc).split())[:300]
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})

@@ -24,7 +24,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import timedelta
 
-from sqlalchemy.exc import SQLAlchemyError
+from sqlalchemy.exc import OperationalError, SQLAlchemyError
 
 from bot.context import App, BotContext, Services, Sweep, services_of
 from storage.db import head_revision
@@ -81,6 +81,18 @@ async def run_sweep(app: App, sweep: Sweep) -> bool:
     finally:
         lock.release()
     return True
+
+
+def database_problem(error: BaseException | None) -> str | None:
+    """A plain sentence for database failures an operator must fix (full disk, no server)."""
+    if not isinstance(error, SQLAlchemyError):
+        return None
+    reason = _why(error)
+    if "disk is full" in reason or "No space left" in reason or "could not extend" in reason:
+        return f"the database is full ({reason}): free disk space"
+    if isinstance(error, OperationalError):
+        return f"the database failed ({reason}); the work will be retried where it is a sweep"
+    return None
 
 
 def _why(exc: BaseException) -> str:

@@ -9,6 +9,7 @@ from telegram import Chat, Update
 from telegram.error import TelegramError
 
 from bot.context import App, BotContext
+from bot.ops import database_problem
 
 log = logging.getLogger(__name__)
 
@@ -16,6 +17,9 @@ APOLOGY = "Sorry, something went wrong on my side. Please try again in a moment.
 
 
 async def on_error(update: object, context: BotContext) -> None:
+    problem = database_problem(context.error)
+    if problem:  # one clear line an operator can act on; the traceback follows below
+        log.critical("%s; nothing of this update was saved", problem)
     payload = update.to_dict() if isinstance(update, Update) else repr(update)
     log.error(
         "error while handling an update: %s",
