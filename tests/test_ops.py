@@ -13,7 +13,7 @@ import pytest
 from alembic.autogenerate import compare_metadata
 from alembic.runtime.migration import MigrationContext
 from click.testing import CliRunner
-from sqlalchemy import create_engine, event, func, select, text
+from sqlalchemy import Engine, create_engine, event, func, select, text
 from sqlalchemy.exc import OperationalError
 
 from bot import ops
@@ -337,7 +337,7 @@ async def test_sqlite_full_disk_is_one_clear_line_and_nothing_half_saved(
         pages = connection.execute(text("PRAGMA page_count")).scalar_one()
 
     @event.listens_for(engine, "connect")
-    def no_room(dbapi_connection, _record):  # type: ignore[no-untyped-def]
+    def no_room(dbapi_connection, _record):
         dbapi_connection.execute(f"PRAGMA max_page_count = {pages}")
 
     engine.dispose()
@@ -370,7 +370,7 @@ async def test_sqlite_full_disk_is_one_clear_line_and_nothing_half_saved(
 
 
 # --------------------------------------------------------------------------- migrations
-def fresh_database(database_url: str, label: str) -> tuple[str, object]:
+def fresh_database(database_url: str, label: str) -> tuple[str, tuple[Engine, str] | None]:
     """Another empty database next to the test's: an SQLite file or a PostgreSQL schema."""
     if not is_pg(database_url):
         folder = Path(database_url.removeprefix("sqlite:///")).parent
@@ -384,10 +384,10 @@ def fresh_database(database_url: str, label: str) -> tuple[str, object]:
     return f"{server}{separator}options=-csearch_path%3D{schema}", (admin, schema)
 
 
-def drop(handle: object) -> None:
+def drop(handle: tuple[Engine, str] | None) -> None:
     if handle is None:
         return
-    admin, schema = handle  # type: ignore[misc]
+    admin, schema = handle
     with admin.connect() as connection:
         connection.execute(text(f'DROP SCHEMA "{schema}" CASCADE'))
     admin.dispose()
