@@ -14,10 +14,12 @@ import logging
 import re
 from datetime import UTC, datetime
 
-EMAIL = re.compile(r"[A-Za-z0-9._%+-]+@[A-Za-z0-9-]+(?:\.[A-Za-z0-9-]+)*\.[A-Za-z]{2,}")
+EMAIL = re.compile(
+    r"[A-Za-z0-9.!#$%&'*+/=?^_`{|}~-]+@[A-Za-z0-9-]+(?:\.[A-Za-z0-9-]+)*\.[A-Za-z]{2,}"
+)
 # +country…: 7–15 digits with optional separators; or 3+ digit groups joined by separators.
 PHONE = re.compile(
-    r"(?<![\w+])(?:\+\d[\d\s().-]{5,20}\d"
+    r"(?<![\d+])(?:\+\d[\d\s().-]{5,20}\d"
     r"|\(?\d{2,5}\)?[\s.-]\d{2,4}[\s.-]\d{2,4}(?:[\s.-]\d{2,4})?)(?![\w])"
 )
 

@@ -25,7 +25,18 @@ from datetime import UTC, date, datetime
 from pathlib import Path
 from typing import IO, Any
 
-from sqlalchemy import Connection, Engine, Table, delete, func, select, text
+from sqlalchemy import (
+    Connection,
+    Date,
+    DateTime,
+    Engine,
+    Table,
+    TypeDecorator,
+    delete,
+    func,
+    select,
+    text,
+)
 from sqlalchemy import Enum as SAEnum
 
 from storage.db import current_revision, head_revision
@@ -66,18 +77,20 @@ def _decode(table: Table, row: dict[str, Any]) -> dict[str, Any]:
             if isinstance(column_type, SAEnum) and column_type.enum_class is not None:
                 value = column_type.enum_class(value)
             else:
-                kind = column_type.python_type
-                if kind is datetime:
+                if isinstance(column_type, TypeDecorator):
+                    column_type = column_type.impl_instance
+                if isinstance(column_type, DateTime):
                     value = datetime.fromisoformat(value)
-                elif kind is date:
+                elif isinstance(column_type, Date):
                     value = date.fromisoformat(value)
         decoded[name] = value
     return decoded
 
 
 def _rows(connection: Connection, table: Table) -> Iterator[dict[str, Any]]:
+    # On the statement: Connection.execution_options() would change the connection for good.
     query = select(table).order_by(*table.primary_key.columns)
-    result = connection.execution_options(stream_results=True).execute(query)
+    result = connection.execute(query.execution_options(stream_results=True))
     for partition in result.mappings().partitions(BATCH):
         for row in partition:
             yield {key: _encode(value) for key, value in row.items()}
