@@ -20,9 +20,11 @@ import dataclasses
 import logging
 import os
 import socket
-from collections.abc import Sequence
+import time
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import timedelta
+from typing import TypeVar
 
 from sqlalchemy.exc import OperationalError, SQLAlchemyError
 
@@ -32,7 +34,9 @@ from storage.ops import AdvisoryLock, OpsRepository
 
 log = logging.getLogger(__name__)
 
+T = TypeVar("T")
 HEARTBEAT_EVERY = timedelta(seconds=30)
+MARK_RETRY = timedelta(seconds=60)  # longest wait to record what was already done
 STANDBY_CHECK = 5.0  # seconds between a standby's attempts to become the poller
 ALIVE_AFTER = timedelta(minutes=2)  # a replica not seen for this long is shown as gone
 
@@ -81,6 +85,26 @@ async def run_sweep(app: App, sweep: Sweep) -> bool:
     finally:
         lock.release()
     return True
+
+
+async def retry_database(action: Callable[[], T], within: timedelta, what: str) -> T:
+    """Run a database action, retrying while the database is unreachable for up to ``within``.
+
+    For writes that must follow something already done outside (a message Telegram accepted).
+    """
+    give_up = time.monotonic() + within.total_seconds()
+    delay = 0.5
+    while True:
+        try:
+            return action()
+        except OperationalError as exc:
+            left = give_up - time.monotonic()
+            if left <= 0:
+                log.error("%s: the database stayed unreachable (%s); giving up", what, _why(exc))
+                raise
+            log.warning("%s: the database is unreachable (%s); retrying", what, _why(exc))
+            await asyncio.sleep(min(delay, left))
+            delay = min(delay * 2, 5.0)
 
 
 def database_problem(error: BaseException | None) -> str | None:
@@ -201,16 +225,16 @@ async def _poll_as_leader(
     while not stop.is_set():
         if not polling:
             try:
-                got = leader.acquire()
+                got: bool | None = leader.acquire()
             except SQLAlchemyError as exc:
                 log.warning("cannot reach the database to elect the poller: %s", _why(exc))
-                got = False
+                got = None
             if got:
                 services.role = "polling"
                 await updater.start_polling(allowed_updates=allowed_updates)
                 polling, said_standby = True, False
                 log.info("this replica receives updates (long polling)")
-            else:
+            elif got is False:
                 services.role = "standby"
                 if not said_standby:
                     log.info("another replica is polling; this one is a standby (sweeps only)")

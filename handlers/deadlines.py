@@ -19,6 +19,7 @@ from telegram import InlineKeyboardButton, InlineKeyboardMarkup, InputFile, Upda
 from telegram.error import BadRequest, Forbidden, NetworkError, RetryAfter, TelegramError
 from telegram.ext import CallbackQueryHandler, CommandHandler, filters
 
+from bot import ops
 from bot.context import App, BotContext, Services, Sweep, services_of
 from handlers.common import moderators_only
 from handlers.render import chunk_lines, esc, mention
@@ -285,14 +286,20 @@ async def deliver(app: App, row: DueRow, catch_up: bool) -> str:
             )
         log.warning("reminder %s not sent (%s); will retry", row.id, exc)
         return "retry"
-    with services.db.transaction() as session:
-        DeadlineRepository(session).finish(
-            row.id,
-            store.SENT,
-            now,
-            message_id=message.message_id,
-            note="catch-up" if catch_up else None,
-        )
+
+    def mark_sent() -> None:
+        with services.db.transaction() as session:
+            DeadlineRepository(session).finish(
+                row.id,
+                store.SENT,
+                now,
+                message_id=message.message_id,
+                note="catch-up" if catch_up else None,
+            )
+
+    # Telegram has the message: if the database is away, keep trying (within the lease) so
+    # the reminder is not sent again.
+    await ops.retry_database(mark_sent, min(policy.lease / 2, ops.MARK_RETRY), f"reminder {row.id}")
     return "sent"
 
 

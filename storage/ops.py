@@ -92,7 +92,8 @@ class AdvisoryLock:
             self._connection.execute(text("SELECT pg_advisory_unlock(:key)"), {"key": self._key})
         except SQLAlchemyError as exc:
             # The connection is gone, and the lock with it; never return it to the pool.
-            log.info("advisory lock %s: connection lost while unlocking (%s)", self.name, exc)
+            reason = " ".join(str(getattr(exc, "orig", None) or exc).split())[:200]
+            log.info("advisory lock %s: connection lost while unlocking (%s)", self.name, reason)
             self._drop()
             return
         self._connection.close()
