@@ -138,6 +138,7 @@ def status(config_path: Path) -> None:
     from datetime import UTC, datetime, timedelta
 
     from bot.app import build_services
+    from moderation.durations import format_duration
     from storage.ops import OpsRepository
 
     config = load(config_path)
@@ -151,8 +152,9 @@ def status(config_path: Path) -> None:
     def ago(then: datetime | None) -> str:
         if then is None:
             return "never"
-        seconds = int((now - then).total_seconds())
-        return f"{seconds}s ago" if seconds >= 0 else f"in {-seconds}s"
+        if then > now:
+            return f"in {format_duration(then - now)}"
+        return f"{format_duration(now - then)} ago" if now - then >= timedelta(minutes=1) else "now"
 
     current, head = current_revision(database.engine), head_revision()
     click.echo(f"database: {describe_url(database.engine)} reachable")

@@ -56,8 +56,11 @@ def configure(services: Services) -> None:
     ]
 
 
-async def run_sweep(app: App, sweep: Sweep) -> bool:
-    """Run one sweep if no other replica is running it; False when skipped."""
+async def run_sweep(app: App, sweep: Sweep, raise_errors: bool = False) -> bool:
+    """Run one sweep if no other replica is running it; False when skipped.
+
+    A failure is logged and recorded (``raise_errors``: and raised, for tests and the console).
+    """
     services = services_of(app)
     if services.stopping:
         return False
@@ -80,8 +83,12 @@ async def run_sweep(app: App, sweep: Sweep) -> bool:
             await sweep.run(app)
         except Exception as exc:  # a sweep failing must not stop the others or the process
             error = f"{type(exc).__name__}: {_why(exc)}"
+            _record(services, lambda r: r.sweep_finished(sweep.name, services.clock.now(), error))
+            if raise_errors:
+                raise
             log.exception("sweep %s failed", sweep.name)
-        _record(services, lambda r: r.sweep_finished(sweep.name, services.clock.now(), error))
+            return True
+        _record(services, lambda r: r.sweep_finished(sweep.name, services.clock.now(), None))
     finally:
         lock.release()
     return True

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from datetime import datetime, timedelta
+from typing import cast
 
 from sqlalchemy import text
 from sqlalchemy.exc import SQLAlchemyError
@@ -10,6 +11,7 @@ from telegram import Update
 from telegram.error import TelegramError
 from telegram.ext import CommandHandler, filters
 
+from bot import ops
 from bot.context import App, BotContext, Services
 from handlers.common import moderators_only
 from handlers.render import esc
@@ -37,6 +39,8 @@ def ago(now: datetime, then: datetime | None) -> str:
         return _("never")
     if then > now:
         return _("in {duration}", duration=format_duration(then - now))
+    if now - then < timedelta(minutes=1):
+        return _("just now")
     return _("{duration} ago", duration=format_duration(now - then))
 
 
@@ -145,6 +149,7 @@ async def status_command(update: Update, context: BotContext) -> None:
     if message is None:
         return
     services = context.services
+    await ops.heartbeat(cast(App, context.application))  # the replica answering is alive
     now = services.clock.now()
     lines = [
         _(

@@ -27,7 +27,7 @@ FIRST_PARTNER = 5_000_001
 
 needs_postgresql = pytest.mark.skipif(
     not os.environ.get("TEST_DATABASE_URL"),
-    reason="several replicas need PostgreSQL: set TEST_DATABASE_URL="
+    reason="needs PostgreSQL: set TEST_DATABASE_URL="
     "postgresql+psycopg://postgres@127.0.0.1:5432/test",
 )
 

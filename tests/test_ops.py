@@ -27,8 +27,7 @@ from storage.db import Database, current_revision, head_revision, upgrade
 from storage.models import Base, SweepRunRow, User
 from storage.ops import AdvisoryLock, known_revisions, lock_key
 from tests.conftest import EXAMPLE, MODERATOR_ID
-
-ON_POSTGRESQL = bool(os.environ.get("TEST_DATABASE_URL"))
+from tests.processes import needs_postgresql
 
 
 def is_pg(url: str) -> bool:
@@ -62,7 +61,7 @@ def test_lock_keys_are_stable_and_distinct() -> None:
 
 
 @pytest.mark.postgresql
-@pytest.mark.skipif(not ON_POSTGRESQL, reason="needs PostgreSQL: set TEST_DATABASE_URL")
+@needs_postgresql
 def test_a_lock_whose_connection_is_killed_is_free_again(database_url: str) -> None:
     database = Database(database_url)
     holder, rival = (
@@ -156,7 +155,7 @@ async def test_status_for_moderators(sim: Simulator) -> None:
         assert name in reply
     assert "Replicas running: 1" in reply
     assert "Ukraine IM community: admin with every right I need" in reply
-    assert "Last update received here: 0m ago" in reply
+    assert "Last update received here: just now" in reply
 
     # The bot loses its admin rights: /status says so, from Telegram, right now.
     await sim.feed(sim.telegram.set_bot_status(sim.group.id, "member"))
@@ -209,7 +208,7 @@ async def test_imbot_status_from_the_shell(sim: Simulator) -> None:
     assert "replicas running: 1" in out and sim.services.replica_id in out
     assert "reminders: 0 due now" in out
     assert "admin-check: last" in out and "(ok)" in out
-    assert "introductions: not run yet" in out
+    assert "introductions: last" in out  # the simulator ran every sweep at start
     assert "bot is administrator (admin), every right needed" in out
 
 
@@ -276,7 +275,7 @@ def test_no_migrate_refuses_an_older_schema_and_db_upgrade_fixes_it(
 
 
 @pytest.mark.postgresql
-@pytest.mark.skipif(not ON_POSTGRESQL, reason="needs PostgreSQL: set TEST_DATABASE_URL")
+@needs_postgresql
 async def test_killed_database_connections_are_replaced_without_losing_anything(
     config: LoadedConfig, clock: FakeClock
 ) -> None:
