@@ -28,6 +28,7 @@ from handlers import (
     introductions,
     joins,
     members,
+    mentions,
     roster,
     start,
     status,
@@ -39,7 +40,7 @@ from storage.db import Database
 log = logging.getLogger(__name__)
 
 # Every feature module, in registration order. The unknown-command fallback goes last.
-FEATURES = [roster, introductions, joins, members, contacts, deadlines, status, start]
+FEATURES = [roster, introductions, joins, members, contacts, deadlines, mentions, status, start]
 
 ALLOWED_UPDATES = [
     Update.MESSAGE,

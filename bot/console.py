@@ -29,6 +29,7 @@ Console commands:
   :add NAME                the current user adds NAME to the group directly
   :request NAME [LINK#]    NAME asks to join through a join-request link
   :leave NAME              NAME leaves the group
+  :crowd N                 N people (1-500) who were in the group before the bot say hello
   :press N                 press button N of the bot's last message in the current chat
   :reply N TEXT            reply to message number N in the current chat with TEXT
   :links                   list invite links the bot created (numbered)
@@ -166,6 +167,8 @@ class Console:
             person = self.person(_need(args, 0, "NAME"), create=False)
             self.say(f"  ⇢ {person.name} leaves the group")
             await sim.leave(person)
+        elif name == "crowd":
+            await self.crowd(_need(args, 0, "N"))
         elif name == "press":
             await self.press(int(_need(args, 0, "N")))
         elif name == "reply":
@@ -206,6 +209,19 @@ class Console:
                 raise ValueError(f"no link number {args[0]}; :links lists them")
             return links[index]
         return args[0]
+
+    async def crowd(self, count: str) -> None:
+        """Members who were in the group before the bot (every third with a username)."""
+        if not count.isdigit() or not 1 <= int(count) <= 500:
+            raise ValueError("expected a number of people from 1 to 500")
+        start = len(self.people)
+        for index in range(start, start + int(count)):
+            key = f"p{index:03d}"
+            person = self.sim.user(f"P{index:03d}", "Crowd", key if index % 3 == 0 else None)
+            self.people[key] = person
+            self.sim.group.members[person.id] = FakeMember("member")
+            await self.sim.say(person, "hello")
+        self.say(f"  ⇢ {count} people were already in the group: p{start:03d}…")
 
     async def press(self, number: int) -> None:
         if self.current is None:

@@ -169,6 +169,8 @@ class SentMessage:
     reply_to: int | None = None
     date: int = 0
     mentions: list[int] = field(default_factory=list)  # user ids mentioned by tg://user links
+    usernames: list[str] = field(default_factory=list)  # @usernames Telegram made mentions of
+    entities: int = 0  # entities Telegram kept (at most 100)
     document: tuple[str, bytes] | None = None
     deleted: bool = False
     edited: bool = False
@@ -185,6 +187,35 @@ class ApiCall:
     params: JSON
 
 
+# Telegram turns "@username" in a message's text into a mention entity by itself.
+_USERNAME = re.compile(r"(?<![\w@])@([A-Za-z][A-Za-z0-9_]{4,31})(?![\w])")
+
+
+@dataclass(frozen=True)
+class Entity:
+    offset: int  # in characters of the plain text
+    kind: str  # the HTML tag, or "mention" for an @username Telegram detected
+    user_id: int | None = None  # tg://user?id= links
+    username: str | None = None
+
+
+@dataclass(frozen=True)
+class Parsed:
+    """A message as Telegram would store it: its plain text and its entities (at most 100)."""
+
+    text: str
+    entities: list[Entity]
+    ignored: int  # entities past the hundredth, which Telegram drops
+
+    @property
+    def mentions(self) -> list[int]:
+        return [e.user_id for e in self.entities if e.user_id is not None]
+
+    @property
+    def usernames(self) -> list[str]:
+        return [e.username for e in self.entities if e.username is not None]
+
+
 class _TelegramHTML(HTMLParser):
     """Checks HTML the way Telegram does (only its tags, balanced) and extracts plain text."""
 
@@ -192,19 +223,20 @@ class _TelegramHTML(HTMLParser):
         super().__init__(convert_charrefs=True)
         self.stack: list[str] = []
         self.text: list[str] = []
-        self.mentions: list[int] = []
-        self.entities = 0
+        self.length = 0
+        self.found: list[Entity] = []
 
     def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
         if tag not in TELEGRAM_TAGS:
             raise ApiError(400, f"Bad Request: can't parse entities: unsupported start tag {tag!r}")
         self.stack.append(tag)
-        self.entities += 1
+        user_id = None
         if tag == "a":
             href = dict(attrs).get("href") or ""
             found = re.fullmatch(r"tg://user\?id=(\d+)", href)
             if found:
-                self.mentions.append(int(found.group(1)))
+                user_id = int(found.group(1))
+        self.found.append(Entity(self.length, tag, user_id=user_id))
 
     def handle_endtag(self, tag: str) -> None:
         if not self.stack or self.stack[-1] != tag:
@@ -212,7 +244,22 @@ class _TelegramHTML(HTMLParser):
         self.stack.pop()
 
     def handle_data(self, data: str) -> None:
+        if not {"a", "code", "pre"} & set(self.stack):
+            self.found += _usernames(data, self.length)
         self.text.append(data)
+        self.length += len(data)
+
+
+def _usernames(text: str, base: int = 0) -> list[Entity]:
+    return [
+        Entity(base + m.start(), "mention", username=m.group(1)) for m in _USERNAME.finditer(text)
+    ]
+
+
+def _capped(text: str, found: list[Entity]) -> Parsed:
+    # Telegram ignores entities past the hundredth (in the order they appear).
+    ordered = sorted(found, key=lambda e: e.offset)
+    return Parsed(text, ordered[:MAX_ENTITIES], max(0, len(ordered) - MAX_ENTITIES))
 
 
 _RAW_LT = re.compile(
@@ -221,8 +268,10 @@ _RAW_LT = re.compile(
 _RAW_AMP = re.compile(r"&(?!(?:lt|gt|amp|quot|#\d+|#x[0-9a-fA-F]+);)")
 
 
-def parse_html(text: str) -> tuple[str, list[int]]:
-    """Plain text and mentioned user ids of a Telegram-HTML message, or ApiError(400)."""
+def parse_message(text: str, parse_mode: object = None) -> Parsed:
+    """What Telegram makes of a message: plain text and entities, or ApiError(400)."""
+    if parse_mode != "HTML":
+        return _capped(text, _usernames(text))
     if _RAW_LT.search(text) or _RAW_AMP.search(text):
         raise ApiError(400, "Bad Request: can't parse entities: unescaped '<' or '&'")
     parser = _TelegramHTML()
@@ -230,8 +279,13 @@ def parse_html(text: str) -> tuple[str, list[int]]:
     parser.close()
     if parser.stack:
         raise ApiError(400, f"Bad Request: can't parse entities: unclosed tag {parser.stack[-1]!r}")
-    # Telegram ignores entities past the hundredth: so do the mentions it delivers.
-    return "".join(parser.text), parser.mentions[:MAX_ENTITIES]
+    return _capped("".join(parser.text), parser.found)
+
+
+def parse_html(text: str) -> tuple[str, list[int]]:
+    """Plain text and mentioned user ids of a Telegram-HTML message, or ApiError(400)."""
+    parsed = parse_message(text, "HTML")
+    return parsed.text, parsed.mentions
 
 
 # --------------------------------------------------------------------------- the fake API
@@ -611,10 +665,8 @@ class FakeTelegram:
         chat_id = int(params["chat_id"])
         self._target_chat(chat_id)
         raw = str(params.get("text", ""))
-        if params.get("parse_mode") == "HTML":
-            text, mentions = parse_html(raw)
-        else:
-            text, mentions = raw, []
+        parsed = parse_message(raw, params.get("parse_mode"))
+        text = parsed.text
         if not text.strip():
             raise ApiError(400, "Bad Request: message text is empty")
         if len(text) > MAX_TEXT:
@@ -631,7 +683,9 @@ class FakeTelegram:
             reply_markup=markup,
             reply_to=reply.get("message_id"),
             date=self._now(),
-            mentions=mentions,
+            mentions=parsed.mentions,
+            usernames=parsed.usernames,
+            entities=len(parsed.entities),
         )
         self.messages[(chat_id, message.message_id)] = message
         return self._message_json(message)
@@ -672,11 +726,12 @@ class FakeTelegram:
     def api_editMessageText(self, params: JSON) -> JSON:
         message = self._existing_message(params)
         raw = str(params["text"])
-        text, mentions = parse_html(raw) if params.get("parse_mode") == "HTML" else (raw, [])
-        if len(text) > MAX_TEXT:
+        parsed = parse_message(raw, params.get("parse_mode"))
+        if len(parsed.text) > MAX_TEXT:
             raise ApiError(400, "Bad Request: message is too long")
         _check_markup(params.get("reply_markup"))
-        message.text, message.html, message.mentions = text, raw, mentions
+        message.text, message.html, message.mentions = parsed.text, raw, parsed.mentions
+        message.usernames, message.entities = parsed.usernames, len(parsed.entities)
         message.reply_markup = params.get("reply_markup")
         message.edited = True
         return self._message_json(message)

@@ -11,6 +11,7 @@ from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict, Fie
 from moderation.deadlines import Audience, Deadline, DeadlineError, check_id, parse_starts
 from moderation.deadlines import validate as validate_deadline
 from moderation.durations import parse_duration
+from moderation.mentions import MAX_MENTIONS_PER_MESSAGE, TagKind
 
 
 def _check_timezone(name: str) -> str:
@@ -55,11 +56,28 @@ class MembershipPolicy(StrictModel):
         return self
 
 
+class MentionsPolicy(StrictModel):
+    """@all, @moderators, tags and names (see "Mentions" in the README)."""
+
+    all: Literal["everyone", "moderators", "off"] = "everyone"
+    all_cooldown: Duration = timedelta(minutes=10)
+    anywhere: bool = False
+    tags: list[TagKind] = Field(
+        default_factory=lambda: [TagKind.ORGANISATION, TagKind.CLUSTER], max_length=3
+    )
+    tags_by: Literal["everyone", "moderators"] = "everyone"
+    tag_cooldown: Duration = timedelta(minutes=2)
+    names: bool = True
+    batch_size: int = Field(default=8, ge=1, le=MAX_MENTIONS_PER_MESSAGE)
+    per_minute: int = Field(default=12, ge=1, le=20)
+
+
 class GroupConfig(StrictModel):
     chat_id: int = Field(lt=0, description="Telegram chat id of the group (negative)")
     title: ShortText
     timezone: TimeZoneName | None = None
     membership: MembershipPolicy = MembershipPolicy()
+    mentions: MentionsPolicy = MentionsPolicy()
 
 
 ContactLevel = Literal["public", "cluster", "coordinators", "private"]

@@ -17,8 +17,10 @@ from typing import Any
 from rapidfuzz import fuzz
 from sqlalchemy.orm import Session
 from telegram import InlineKeyboardButton, InlineKeyboardMarkup, Update
+from telegram import User as TgUser
 from telegram.ext import (
     CallbackQueryHandler,
+    ChatMemberHandler,
     CommandHandler,
     ConversationHandler,
     MessageHandler,
@@ -26,9 +28,11 @@ from telegram.ext import (
 )
 
 from bot.context import App, BotContext, Services, Sweep, services_of
-from handlers.common import moderators_only, role, send_private
+from handlers.common import is_configured_group, moderators_only, role, send_private
 from handlers.render import chunk_lines, esc, truncate
+from handlers.roster import observed
 from handlers.start import add_deep_link
+from i18n import _
 from moderation.contacts import (
     FIELD_LABELS,
     FIELDS,
@@ -649,11 +653,23 @@ async def expire_requests(app: App) -> None:
 # ======================================================================= opt-in on /start
 async def ask_consent_on_start(update: Update, context: BotContext) -> None:
     """People imported (or pre-filled) are asked once, when they first start the bot."""
-    user = update.effective_user
-    if user is None:
+    if update.effective_user is not None:
+        await ask_consent(context, update.effective_user)
+
+
+async def ask_consent_on_join(update: Update, context: BotContext) -> None:
+    """…or when they join a group, if they can already be written to privately."""
+    change = update.chat_member
+    if change is None or not is_configured_group(context.services, update):
         return
+    arrived = observed(change)
+    if arrived.new_status.present and not (arrived.old_status and arrived.old_status.present):
+        await ask_consent(context, change.new_chat_member.user)
+
+
+async def ask_consent(context: BotContext, user: TgUser) -> None:
+    """Ask once whether a pending directory entry may be listed; only a delivered ask counts."""
     services = context.services
-    now = services.clock.now()
     with services.db.transaction() as session:
         repo = ContactRepository(session)
         contact = repo.by_user(user.id)
@@ -662,7 +678,7 @@ async def ask_consent_on_start(update: Update, context: BotContext) -> None:
             contact = found if found is not None and found.user_id is None else None
         if contact is None or contact.consent != "pending" or contact.consent_asked_at:
             return
-        contact.consent_asked_at = now
+        contact.consent_asked_at = services.clock.now()
         contact_id, name, org = contact.id, contact.name, contact.organisation
     markup = InlineKeyboardMarkup(
         [
@@ -670,7 +686,7 @@ async def ask_consent_on_start(update: Update, context: BotContext) -> None:
             [InlineKeyboardButton("No", callback_data=f"{CB}:cn:{contact_id}")],
         ]
     )
-    await send_private(
+    delivered = await send_private(
         context,
         user.id,
         f"The group's contact directory has an entry for <b>{esc(name)}</b>"
@@ -679,6 +695,11 @@ async def ask_consent_on_start(update: Update, context: BotContext) -> None:
         "(/profile to review it, /mydata to see it all)",
         reply_markup=markup,
     )
+    if not delivered:  # they have not started the bot yet: ask again when they do
+        with services.db.transaction() as session:
+            pending = ContactRepository(session).get(contact_id)
+            if pending is not None:
+                pending.consent_asked_at = None
 
 
 async def _on_consent(
@@ -740,6 +761,7 @@ async def mydata(update: Update, context: BotContext) -> None:
                 lines.append(
                     f"{row.at:%Y-%m-%d %H:%M} UTC — {who} ({row.viewer_id}) saw "
                     f"{esc(row.fields or 'nothing')} by {row.channel}"
+                    + (f" — {esc(row.detail)}" if row.channel == "override" and row.detail else "")
                 )
             if not seen:
                 lines.append("Nobody yet.")
@@ -816,6 +838,8 @@ async def override(update: Update, context: BotContext) -> None:
         )
         return
     now = services.clock.now()
+    subject_id: int | None = None
+    fields = ""
     with services.db.transaction() as session:
         repo = ContactRepository(session)
         contact = repo.get(contact_id)
@@ -835,10 +859,24 @@ async def override(update: Update, context: BotContext) -> None:
             )
             repo.record_disclosure(user.id, contact.id, shown, "override", now, reason)
             card = render_card(shown, contact.id)
+            subject_id = contact.user_id
+            fields = ", ".join(FIELD_LABELS[name] for name in shown)
     if card is None:
         await message.reply_text("No listed contact has that number.")
         return
     await message.reply_text(f"Override recorded (reason: {esc(reason)}).\n\n{card}")
+    if subject_id is not None:  # overrides are never secret from the person concerned
+        await send_private(
+            context,
+            subject_id,
+            _(
+                "A moderator, {moderator}, used an override to see your contact details "
+                "({fields}). The reason given: {reason}. /mydata lists who has seen your details.",
+                moderator=esc(user.full_name),
+                fields=esc(fields),
+                reason=esc(reason),
+            ),
+        )
 
 
 # ============================================================ CSV import and export
@@ -1009,8 +1047,10 @@ def register(app: App) -> None:
     app.add_handler(CommandHandler("export", _export_entry, filters=private))
     app.add_handler(MessageHandler(private & filters.Document.ALL, _document_entry))
     app.add_handler(CallbackQueryHandler(on_button, pattern=rf"^{CB}:"))
-    # After /start has answered (group 0), ask imported people for their consent.
+    # After /start has answered (group 0), ask imported people for their consent; and when
+    # they join (after the newcomer was admitted in group 1).
     app.add_handler(CommandHandler("start", ask_consent_on_start, filters=private), group=1)
+    app.add_handler(ChatMemberHandler(ask_consent_on_join, ChatMemberHandler.CHAT_MEMBER), group=2)
     add_deep_link(app, "contact", _deep_link)
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 from datetime import timedelta
 
 from sqlalchemy import select
@@ -249,3 +250,60 @@ async def test_override_needs_config_and_reason(sim: Simulator) -> None:
     mark = sim.mark()
     await sim.dm(ivan, f"/override {cid} urgent field coordination need")
     assert "+380" not in sim.unique_reply(mark, ivan.id).text
+
+
+async def test_imported_person_is_asked_on_join_when_reachable(sim: Simulator) -> None:
+    ivan = await member(sim, "Ivan", "Petrenko")
+    add_contact(sim, None, consent="pending", name="Petro Imported", telegram="@petro_i")
+    add_contact(sim, None, consent="pending", name="Hanna Imported", telegram="@hanna_i")
+    petro = sim.user("Petro", "Imported", "petro_i")
+    sim.telegram.started.add(petro.id)  # started the bot earlier, e.g. to ask a question
+    await sim.join(petro, added_by=ivan)
+    question = sim.last(petro.id)
+    assert "Petro Imported" in question.text and "May colleagues find you" in question.text
+    await sim.press(petro, question, "Yes, list me")
+    assert {c.name: c.consent for c in rows(sim, Contact)}["Petro Imported"] == "given"
+
+    hanna = sim.user("Hanna", "Imported", "hanna_i")  # never started the bot
+    await sim.join(hanna, added_by=ivan)
+    assert {c.name: c.consent_asked_at for c in rows(sim, Contact)}["Hanna Imported"] is None
+    mark = sim.mark()
+    await sim.dm(hanna, "/start")
+    assert any("Hanna Imported" in m.text for m in sim.since(mark, hanna.id))
+
+
+async def test_allowed_override_shows_details_records_reason_and_tells_the_person(
+    config, clock
+) -> None:
+    contacts = config.settings.contacts.model_copy(update={"moderator_override": True})
+    config = dataclasses.replace(
+        config, settings=config.settings.model_copy(update={"contacts": contacts})
+    )
+    async with Simulator(config, clock) as sim:
+        moderator = sim.telegram.add_user("Mira", "Moderator", "mira_ocha", user_id=MODERATOR_ID)
+        sim.telegram.started.add(moderator.id)
+        olena = await member(sim, "Olena", "Koval")
+        cid = add_contact(sim, olena.id, name="Olena Koval", phone="+380441234567")
+        mark = sim.mark()
+        await sim.dm(moderator, f"/override {cid} short")
+        assert "at least" in sim.unique_reply(mark, MODERATOR_ID).text
+        assert rows(sim, Disclosure) == []
+
+        mark = sim.mark()
+        await sim.dm(moderator, f"/override {cid} <b>urgent</b> evacuation coordination")
+        reply = sim.unique_reply(mark, MODERATOR_ID).text
+        assert "+380441234567" in reply and "<b>urgent</b>" in reply  # shown, not rendered
+        [disclosure] = rows(sim, Disclosure)
+        assert disclosure.channel == "override" and disclosure.viewer_id == MODERATOR_ID
+        assert disclosure.detail == "<b>urgent</b> evacuation coordination"
+        told = sim.unique_reply(mark, olena.id).text
+        assert "Mira Moderator" in told and "evacuation coordination" in told
+
+        await sim.dm(olena, "/mydata")
+        assert "evacuation coordination" in sim.last(olena.id).text
+
+        hidden = add_contact(sim, None, consent="pending", name="Petro Imported")
+        mark = sim.mark()
+        await sim.dm(moderator, f"/override {hidden} urgent evacuation coordination")
+        assert "No listed contact" in sim.unique_reply(mark, MODERATOR_ID).text
+        assert len(rows(sim, Disclosure)) == 1

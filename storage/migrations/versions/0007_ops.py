@@ -12,7 +12,7 @@ from alembic import op
 import storage.types
 
 revision = '0007_ops'
-down_revision = '0003_deadlines'
+down_revision = '0011_mentions'
 branch_labels = None
 depends_on = None
 

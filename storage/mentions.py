@@ -1,0 +1,244 @@
+"""Queries for mentions: the roster as the mention rules see it, tag preferences, broadcasts and
+their paced outbox (claimed with conditional UPDATEs, so two processes never send one twice)."""
+
+from __future__ import annotations
+
+from collections.abc import Collection, Sequence
+from datetime import datetime, timedelta
+
+from sqlalchemy import func, or_, select, update
+from sqlalchemy.engine import CursorResult
+from sqlalchemy.orm import Session
+
+from moderation.mentions import Member
+from moderation.roster import MemberStatus
+from storage.models import (
+    Introduction,
+    Membership,
+    MentionBroadcast,
+    MentionOutbox,
+    TagPreference,
+    User,
+)
+
+LEASE = timedelta(minutes=2)  # a claimed message not marked by then is sent again
+GONE = (MemberStatus.LEFT, MemberStatus.REMOVED)
+
+
+def _names(user: User, intro: Introduction | None) -> tuple[tuple[str, ...], tuple[str, ...]]:
+    firsts = [user.first_name]
+    fulls = [user.display_name]
+    if intro is not None and intro.first_name:
+        firsts.append(intro.first_name)
+        if intro.last_name:
+            fulls.append(f"{intro.first_name} {intro.last_name}")
+    return tuple(dict.fromkeys(n for n in firsts if n)), tuple(dict.fromkeys(fulls))
+
+
+def outbox_user_ids(text: str) -> list[int]:
+    return [int(part) for part in text.split(",") if part]
+
+
+class MentionRepository:
+    def __init__(self, session: Session) -> None:
+        self.session = session
+
+    # --- the roster ------------------------------------------------------------------------
+    def members(self, chat_id: int, moderator_ids: Collection[int] = ()) -> list[Member]:
+        """Present members of the group, with what their introduction says about them."""
+        query = (
+            select(Membership, User, Introduction)
+            .join(User, User.id == Membership.user_id)
+            .outerjoin(
+                Introduction,
+                (Introduction.chat_id == Membership.chat_id)
+                & (Introduction.user_id == Membership.user_id),
+            )
+            .where(Membership.chat_id == chat_id, Membership.status.not_in(GONE))
+            .order_by(User.first_name, User.last_name, User.id)
+        )
+        members = []
+        for _membership, user, intro in self.session.execute(query):
+            firsts, fulls = _names(user, intro)
+            members.append(
+                Member(
+                    user_id=user.id,
+                    first_names=firsts,
+                    full_names=fulls,
+                    username=user.username,
+                    present=True,
+                    is_bot=user.is_bot,
+                    moderator=user.id in moderator_ids,
+                    organisation=intro.organisation if intro else None,
+                    cluster=intro.cluster if intro else None,
+                    location=intro.location if intro else None,
+                )
+            )
+        return members
+
+    def present_users(self, chat_id: int, user_ids: Collection[int]) -> dict[int, User]:
+        """Those of ``user_ids`` still in the group (people who left are never mentioned)."""
+        if not user_ids:
+            return {}
+        rows = self.session.execute(
+            select(User)
+            .join(Membership, Membership.user_id == User.id)
+            .where(
+                Membership.chat_id == chat_id,
+                Membership.status.not_in(GONE),
+                User.id.in_(list(user_ids)),
+            )
+        ).scalars()
+        return {user.id: user for user in rows}
+
+    def introduction(self, chat_id: int, user_id: int) -> Introduction | None:
+        return self.session.scalars(
+            select(Introduction).where(
+                Introduction.chat_id == chat_id, Introduction.user_id == user_id
+            )
+        ).first()
+
+    # --- tag preferences -------------------------------------------------------------------
+    def preferences(self, user_id: int | None = None) -> dict[tuple[int, str], bool]:
+        query = select(TagPreference)
+        if user_id is not None:
+            query = query.where(TagPreference.user_id == user_id)
+        return {(p.user_id, p.tag): p.subscribed for p in self.session.scalars(query)}
+
+    def set_preference(
+        self, user_id: int, tag: str, subscribed: bool | None, now: datetime
+    ) -> None:
+        """Opt in (True) or out (False) of a tag; None goes back to what the introduction says."""
+        row = self.session.scalars(
+            select(TagPreference).where(TagPreference.user_id == user_id, TagPreference.tag == tag)
+        ).first()
+        if subscribed is None:
+            if row is not None:
+                self.session.delete(row)
+            return
+        if row is None:
+            self.session.add(
+                TagPreference(user_id=user_id, tag=tag, subscribed=subscribed, updated_at=now)
+            )
+        else:
+            row.subscribed, row.updated_at = subscribed, now
+        self.session.flush()
+
+    # --- broadcasts ------------------------------------------------------------------------
+    def last_broadcast(self, chat_id: int, author_id: int, kind: str) -> datetime | None:
+        return self.session.scalar(
+            select(func.max(MentionBroadcast.created_at)).where(
+                MentionBroadcast.chat_id == chat_id,
+                MentionBroadcast.author_id == author_id,
+                MentionBroadcast.kind == kind,
+            )
+        )
+
+    def queue_end(self, chat_id: int) -> datetime | None:
+        """When the last message waiting to go to this group is due."""
+        return self.session.scalar(
+            select(func.max(MentionOutbox.due_at)).where(
+                MentionOutbox.chat_id == chat_id,
+                MentionOutbox.status.in_(["pending", "sending"]),
+            )
+        )
+
+    def add_broadcast(
+        self,
+        broadcast: MentionBroadcast,
+        batches: Sequence[Sequence[int]],
+        due: Sequence[datetime],
+    ) -> MentionBroadcast:
+        """The broadcast and one outbox row per message, all in this unit of work."""
+        self.session.add(broadcast)
+        self.session.flush()
+        for seq, (user_ids, due_at) in enumerate(zip(batches, due, strict=True)):
+            self.session.add(
+                MentionOutbox(
+                    broadcast_id=broadcast.id,
+                    chat_id=broadcast.chat_id,
+                    seq=seq,
+                    user_ids=",".join(str(i) for i in user_ids),
+                    due_at=due_at,
+                    status="pending",
+                    attempts=0,
+                )
+            )
+        self.session.flush()
+        return broadcast
+
+    def broadcast(self, broadcast_id: int) -> MentionBroadcast | None:
+        return self.session.get(MentionBroadcast, broadcast_id)
+
+    def outbox(self, broadcast_id: int) -> Sequence[MentionOutbox]:
+        return self.session.scalars(
+            select(MentionOutbox)
+            .where(MentionOutbox.broadcast_id == broadcast_id)
+            .order_by(MentionOutbox.seq)
+        ).all()
+
+    def sent_times(self, chat_id: int, since: datetime) -> list[datetime]:
+        return [
+            at
+            for at in self.session.scalars(
+                select(MentionOutbox.sent_at).where(
+                    MentionOutbox.chat_id == chat_id, MentionOutbox.sent_at > since
+                )
+            )
+            if at is not None
+        ]
+
+    def due(self, chat_id: int, now: datetime, limit: int) -> Sequence[MentionOutbox]:
+        """Messages due now, oldest first: pending, or claimed by a process that died."""
+        if limit <= 0:
+            return []
+        return self.session.scalars(
+            select(MentionOutbox)
+            .where(
+                MentionOutbox.chat_id == chat_id,
+                MentionOutbox.due_at <= now,
+                or_(
+                    MentionOutbox.status == "pending",
+                    (MentionOutbox.status == "sending") & (MentionOutbox.claimed_until < now),
+                ),
+            )
+            .order_by(MentionOutbox.due_at, MentionOutbox.id)
+            .limit(limit)
+        ).all()
+
+    def claim(self, row: MentionOutbox, now: datetime) -> bool:
+        """Take a message for sending; False when another process was faster."""
+        result = self.session.execute(
+            update(MentionOutbox)
+            .where(
+                MentionOutbox.id == row.id,
+                MentionOutbox.status == row.status,
+                MentionOutbox.attempts == row.attempts,
+            )
+            .values(status="sending", claimed_until=now + LEASE, attempts=row.attempts + 1)
+        )
+        assert isinstance(result, CursorResult)
+        return result.rowcount == 1
+
+    def finish(
+        self,
+        row_id: int,
+        status: str,
+        now: datetime,
+        message_id: int | None = None,
+        note: str | None = None,
+    ) -> None:
+        values: dict[str, object] = {"status": status, "claimed_until": None}
+        if status == "sent":
+            values.update(sent_at=now, message_id=message_id)
+        if note is not None:
+            values["note"] = note[:255]
+        self.session.execute(update(MentionOutbox).where(MentionOutbox.id == row_id).values(values))
+
+    def retry(self, row_id: int, not_before: datetime, note: str) -> None:
+        """Put a message back (flood wait, network): due again at ``not_before``."""
+        self.session.execute(
+            update(MentionOutbox)
+            .where(MentionOutbox.id == row_id)
+            .values(status="pending", claimed_until=None, due_at=not_before, note=note[:255])
+        )
