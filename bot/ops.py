@@ -38,7 +38,6 @@ T = TypeVar("T")
 HEARTBEAT_EVERY = timedelta(seconds=30)
 MARK_RETRY = timedelta(seconds=60)  # longest wait to record what was already done
 STANDBY_CHECK = 5.0  # seconds between a standby's attempts to become the poller
-ALIVE_AFTER = timedelta(minutes=2)  # a replica not seen for this long is shown as gone
 
 
 def configure(services: Services) -> None:
@@ -94,6 +93,14 @@ async def run_sweep(app: App, sweep: Sweep, raise_errors: bool = False) -> bool:
     return True
 
 
+class SentButNotMarked(Exception):
+    """Telegram accepted a message but the database never recorded it (it stays claimed)."""
+
+    def __init__(self, row_id: int) -> None:
+        super().__init__(f"reminder {row_id} was sent but could not be marked sent")
+        self.row_id = row_id
+
+
 async def retry_database(action: Callable[[], T], within: timedelta, what: str) -> T:
     """Run a database action, retrying while the database is unreachable for up to ``within``.
 
@@ -130,11 +137,11 @@ def _why(exc: BaseException) -> str:
     return str(getattr(exc, "orig", None) or exc).strip().splitlines()[0][:200]
 
 
-def _record(services: Services, change: object) -> None:
+def _record(services: Services, change: Callable[[OpsRepository], None]) -> None:
     """Best effort: status bookkeeping never breaks the work it describes."""
     try:
         with services.db.transaction() as session:
-            change(OpsRepository(session))  # type: ignore[operator]
+            change(OpsRepository(session))
     except SQLAlchemyError as exc:
         log.warning("could not record operations status: %s", _why(exc))
 

@@ -15,6 +15,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
 
+from sqlalchemy.exc import OperationalError
 from telegram import InlineKeyboardButton, InlineKeyboardMarkup, InputFile, Update
 from telegram.error import BadRequest, Forbidden, NetworkError, RetryAfter, TelegramError
 from telegram.ext import CallbackQueryHandler, CommandHandler, filters
@@ -186,7 +187,15 @@ async def dispatch(app: App) -> None:
                 for later, _ in work[index:]:
                     repo.release(later.id, now, "released at shutdown")
             break
-        outcome = await deliver(app, row, catch_up)
+        try:
+            outcome = await deliver(app, row, catch_up)
+        except (OperationalError, ops.SentButNotMarked) as exc:
+            # The database went away mid-batch: once it is back, put back what was not sent,
+            # so it goes out at the next run instead of after the lease. A row Telegram
+            # accepted but that could not be marked keeps its claim (see the README).
+            first = index + 1 if isinstance(exc, ops.SentButNotMarked) else index
+            await _put_back(services, [later.id for later, _ in work[first:]], now)
+            raise
         if outcome == "unreachable" and row.kind != DIGEST:
             unreachable.setdefault((row.deadline_id, row.occurrence_at), []).append(row.user_id)
         if outcome == "throttled":
@@ -198,6 +207,17 @@ async def dispatch(app: App) -> None:
             break
     if unreachable and policy.group_digest:
         await group_digest(app, unreachable)
+
+
+async def _put_back(services: Services, row_ids: list[int], now: datetime) -> None:
+    def release() -> None:
+        with services.db.transaction() as session:
+            repo = DeadlineRepository(session)
+            for row_id in row_ids:
+                repo.release(row_id, now, "database outage")
+
+    lease = services.settings.reminders.lease
+    await ops.retry_database(release, min(lease / 2, ops.MARK_RETRY), "putting reminders back")
 
 
 def plan_outbox(services: Services, repo: DeadlineRepository, now: datetime) -> None:
@@ -299,7 +319,12 @@ async def deliver(app: App, row: DueRow, catch_up: bool) -> str:
 
     # Telegram has the message: if the database is away, keep trying (within the lease) so
     # the reminder is not sent again.
-    await ops.retry_database(mark_sent, min(policy.lease / 2, ops.MARK_RETRY), f"reminder {row.id}")
+    try:
+        await ops.retry_database(
+            mark_sent, min(policy.lease / 2, ops.MARK_RETRY), f"reminder {row.id}"
+        )
+    except OperationalError as exc:
+        raise ops.SentButNotMarked(row.id) from exc
     return "sent"
 
 

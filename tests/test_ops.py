@@ -24,7 +24,8 @@ from bot.simulator import Simulator
 from config.loader import Environment, LoadedConfig, load_settings
 from moderation.clock import FakeClock
 from storage.db import Database, current_revision, head_revision, upgrade
-from storage.models import Base, SweepRunRow, User
+from storage.deadlines import DeadlineRepository
+from storage.models import Base, ReminderOutbox, SweepRunRow, User
 from storage.ops import AdvisoryLock, known_revisions, lock_key
 from tests.conftest import EXAMPLE, MODERATOR_ID
 from tests.processes import needs_postgresql
@@ -410,3 +411,99 @@ def test_migrations_run_from_every_earlier_revision(database_url: str) -> None:
             database.dispose()
         finally:
             drop(handle)
+
+
+# --------------------------------------------------------------------------- outbox vs outage
+async def _three_due_partners(sim: Simulator) -> None:
+    from tests.test_deadlines import SITREP, partner, run_until
+
+    for name in ("Alice", "Bohdan", "Chloe"):
+        await partner(sim, name)
+    await run_until(sim, SITREP - timedelta(days=2) - timedelta(minutes=1), timedelta(hours=12))
+    sim.clock.advance(timedelta(minutes=2))  # three reminders due, not yet dispatched
+
+
+def _due_ids(sim: Simulator) -> list[int]:
+    """The three reminders that just fell due, in the dispatcher's order."""
+    now = sim.clock.now()
+    with sim.services.db.transaction() as session:
+        rows = session.scalars(select(ReminderOutbox)).all()
+        due = [r for r in rows if now - timedelta(minutes=5) < r.due_at <= now]
+        return [r.id for r in sorted(due, key=lambda r: (r.due_at, r.id))]
+
+
+def _statuses(sim: Simulator, ids: list[int]) -> list[str]:
+    with sim.services.db.transaction() as session:
+        return [session.get(ReminderOutbox, i).status for i in ids]  # type: ignore[union-attr]
+
+
+async def test_database_lost_before_a_send_puts_the_batch_back_at_once(
+    sim: Simulator, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    await _three_due_partners(sim)
+    real = DeadlineRepository.deadline
+    calls = {"n": 0}
+
+    def flaky(self: DeadlineRepository, deadline_id: str) -> object:
+        calls["n"] += 1
+        if calls["n"] == 2:  # the second reminder's read: the database is gone
+            raise OperationalError("SELECT", {}, Exception("server closed the connection"))
+        return real(self, deadline_id)
+
+    monkeypatch.setattr(DeadlineRepository, "deadline", flaky)
+    with pytest.raises(OperationalError):
+        await sim.run_sweeps()
+    ids = _due_ids(sim)
+    assert len(ids) == 3
+    # One sent; the one in hand and the one after it went back (pending), not left claimed
+    # until the lease runs out.
+    assert _statuses(sim, ids) == ["sent", "pending", "pending"]
+    monkeypatch.setattr(DeadlineRepository, "deadline", real)
+    await sim.run_sweeps()
+    assert _statuses(sim, ids) == ["sent", "sent", "sent"]
+    assert (
+        len(
+            [
+                m
+                for m in sim.telegram.sent()
+                if "Press <b>Submitted</b>" in m.html and "SitRep" in m.text
+            ]
+        )
+        == 3
+    )
+
+
+async def test_a_sent_reminder_that_cannot_be_marked_keeps_its_claim(
+    sim: Simulator, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    await _three_due_partners(sim)
+    real = DeadlineRepository.finish
+    monkeypatch.setattr(ops, "MARK_RETRY", timedelta(seconds=0.2))
+
+    def unmarkable(
+        self: DeadlineRepository, row_id: int, status: str, *args: object, **kw: object
+    ) -> None:
+        if status == "sent":
+            raise OperationalError("UPDATE", {}, Exception("server closed the connection"))
+        real(self, row_id, status, *args, **kw)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(DeadlineRepository, "finish", unmarkable)
+    with pytest.raises(ops.SentButNotMarked):
+        await sim.run_sweeps()
+    ids = _due_ids(sim)
+    # The first was delivered but not marked: it stays claimed (a resend only after the lease);
+    # the two not yet tried went back at once.
+    assert _statuses(sim, ids) == ["sending", "pending", "pending"]
+    monkeypatch.setattr(DeadlineRepository, "finish", real)
+    await sim.run_sweeps()
+    assert _statuses(sim, ids) == ["sending", "sent", "sent"]
+    assert (
+        len(
+            [
+                m
+                for m in sim.telegram.sent()
+                if "Press <b>Submitted</b>" in m.html and "SitRep" in m.text
+            ]
+        )
+        == 3
+    )
