@@ -20,6 +20,7 @@ from telegram.request import BaseRequest
 
 from bot import ops
 from bot.context import App, BotContext, Services, Sweep, services_of
+from bot.message_log import MessageLog
 from config.loader import LoadedConfig
 from handlers import (
     contacts,
@@ -27,8 +28,10 @@ from handlers import (
     errors,
     introductions,
     joins,
+    lifecycle,
     members,
     mentions,
+    moderation,
     roster,
     start,
     status,
@@ -40,7 +43,19 @@ from storage.db import Database
 log = logging.getLogger(__name__)
 
 # Every feature module, in registration order. The unknown-command fallback goes last.
-FEATURES = [roster, introductions, joins, members, contacts, deadlines, mentions, status, start]
+FEATURES = [
+    roster,
+    introductions,
+    joins,
+    members,
+    contacts,
+    deadlines,
+    mentions,
+    moderation,
+    lifecycle,
+    status,
+    start,
+]
 
 ALLOWED_UPDATES = [
     Update.MESSAGE,
@@ -87,9 +102,10 @@ def build_application(
     )
     if request is not None:
         builder = builder.request(request).get_updates_request(request)
-    if rate_limit:
-        # Queues and retries on Telegram's flood limits instead of losing messages.
-        builder = builder.rate_limiter(AIORateLimiter(max_retries=5))  # type: ignore[arg-type]
+    # AIORateLimiter queues and retries on Telegram's flood limits instead of losing messages;
+    # MessageLog around it notes the bot's own group messages (for /purge).
+    limiter = AIORateLimiter(max_retries=5) if rate_limit else None
+    builder = builder.rate_limiter(MessageLog(services, limiter))  # type: ignore[arg-type]
     app: App = builder.build()  # type: ignore[assignment]
     app.bot_data["services"] = services
     for feature in FEATURES:

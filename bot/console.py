@@ -32,6 +32,9 @@ Console commands:
   :crowd N                 N people (1-500) who were in the group before the bot say hello
   :press N                 press button N of the bot's last message in the current chat
   :reply N TEXT            reply to message number N in the current chat with TEXT
+  :photo [CAPTION]         the current user sends a photo to the group
+  :admin NAME | :unadmin NAME   make NAME a Telegram admin of the group, or not (silently)
+  :right RIGHT on|off      give or take a bot right, e.g. :right delete off (delete, restrict)
   :links                   list invite links the bot created (numbered)
   :clock [+DURATION]       show the clock, or move it forward (e.g. :clock +3d) and run sweeps
   :roster                  the bot's roster of the group, from the database
@@ -109,7 +112,9 @@ class Console:
             if self.current is None:
                 self.say("! choose who you are first: :as NAME")
             elif self.in_group:
-                await self.sim.say(self.current, line)
+                sent = self.sim.telegram.message(self.current.id, self.sim.group.id, line)
+                self.say(f"  (message #{sent['message']['message_id']}; :reply to it by number)")
+                await self.sim.feed(sent)
             else:
                 await self.sim.dm(self.current, line)
         except ApiError as error:
@@ -178,6 +183,24 @@ class Console:
             await sim.say(
                 self.current, " ".join(args[1:]), chat_id=chat, reply_to=int(_need(args, 0, "N"))
             )
+        elif name == "photo":
+            if self.current is None:
+                raise ValueError("choose who you are first: :as NAME")
+            await sim.feed(sim.telegram.photo(self.current.id, sim.group.id, " ".join(args)))
+        elif name in ("admin", "unadmin"):
+            person = self.person(_need(args, 0, "NAME"), create=False)
+            sim.group.members[person.id] = FakeMember(
+                "administrator" if name == "admin" else "member"
+            )
+            self.say(f"  ⇢ {person.name} is {'now' if name == 'admin' else 'no longer'} an admin")
+        elif name == "right":
+            right = {"delete": "can_delete_messages", "restrict": "can_restrict_members"}.get(
+                _need(args, 0, "RIGHT")
+            )
+            if right is None or len(args) < 2 or args[1] not in ("on", "off"):
+                raise ValueError("usage: :right delete|restrict on|off")
+            sim.group.members[sim.telegram.bot.id].rights[right] = args[1] == "on"
+            self.say(f"  ⇢ the bot's right {right} is {args[1]}")
         elif name == "links":
             for number, link in enumerate(sim.telegram.links.values(), 1):
                 state = (

@@ -36,6 +36,8 @@ class Services:
     commands: list[CommandSpec] = field(default_factory=list)
     sweeps: list[Sweep] = field(default_factory=list)
     last_update_at: datetime | None = None
+    # Telegram admins of each group as last read live: chat id → (read at, user ids).
+    admins: dict[int, tuple[datetime, frozenset[int]]] = field(default_factory=dict)
     # Operations (bot/ops.py): set on SIGTERM so running sweeps put claimed work back.
     stopping: bool = False
     role: str = "polling"  # polling, standby or webhook

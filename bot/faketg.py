@@ -358,8 +358,19 @@ class FakeTelegram:
             data["username"] = user.username
         return data
 
+    def _lift_expired(self, group: FakeGroup, user_id: int) -> None:
+        """Telegram ends a restriction or ban by itself at its ``until_date`` (no update sent)."""
+        member = group.members.get(user_id)
+        if member is None or not member.until_date or member.until_date > self._now():
+            return
+        if member.status == "restricted":
+            group.members[user_id] = FakeMember("member")
+        elif member.status == "kicked":
+            group.members[user_id] = FakeMember("left")
+
     def member_json(self, chat_id: int, user_id: int) -> JSON:
         group = self.groups[chat_id]
+        self._lift_expired(group, user_id)
         member = group.members.get(user_id, FakeMember("left"))
         data: JSON = {"status": member.status, "user": self.users[user_id].to_json()}
         if member.status == "restricted":
@@ -426,6 +437,7 @@ class FakeTelegram:
     ) -> JSON:
         if chat_id == user_id:
             self.started.add(user_id)
+        self._check_can_write(user_id, chat_id)
         message_id = self._next_message_id(chat_id)
         msg: JSON = {
             "message_id": message_id,
@@ -446,6 +458,14 @@ class FakeTelegram:
                     "length": _utf16_len(found.group()),
                 }
             )
+        for found in re.finditer(r"\b(?:https?://|www\.|t\.me/)\S+", text):
+            entities.append(
+                {
+                    "type": "url",
+                    "offset": _utf16_len(text[: found.start()]),
+                    "length": _utf16_len(found.group()),
+                }
+            )
         if entities:
             msg["entities"] = entities
         if reply_to is not None:
@@ -456,6 +476,39 @@ class FakeTelegram:
             chat_id, message_id, user_id, text, html=text, reply_to=reply_to, date=self._now()
         )
         return self._update(message=msg)
+
+    def _check_can_write(self, user_id: int, chat_id: int) -> None:
+        """A muted or banned member's app does not let them post (Telegram refuses it)."""
+        group = self.groups.get(chat_id)
+        if group is None:
+            return
+        self._lift_expired(group, user_id)
+        member = group.members.get(user_id)
+        if member is None:
+            return
+        if member.status == "kicked" or (
+            member.status == "restricted" and not member.permissions.get("can_send_messages")
+        ):
+            raise ApiError(403, "CHAT_WRITE_FORBIDDEN: you can't write in this chat")
+
+    def photo(
+        self, user_id: int, chat_id: int, caption: str = "", album: str | None = None
+    ) -> JSON:
+        """A user sends a photo (optionally part of an album: ``media_group_id``)."""
+        file_id = secrets.token_hex(8)
+        extra: JSON = {
+            "photo": [
+                {"file_id": file_id, "file_unique_id": file_id[:8], "width": 90, "height": 90}
+            ]
+        }
+        if caption:
+            extra["caption"] = caption
+        if album:
+            extra["media_group_id"] = album
+        update = self.message(user_id, chat_id, caption, **extra)
+        del update["message"]["text"]
+        update["message"].pop("entities", None)
+        return update
 
     def document(self, user_id: int, chat_id: int, filename: str, content: bytes) -> JSON:
         """A user sends a file; the bot can fetch it with getFile and a download."""
@@ -752,6 +805,9 @@ class FakeTelegram:
             and not self._bot_can(message.chat_id, "can_delete_messages")
         ):
             raise ApiError(400, "Bad Request: message can't be deleted")
+        if message.chat_id in self.groups and self._now() - message.date >= 48 * 3600:
+            # Bots may delete messages (their own too) only while they are under 48 h old.
+            raise ApiError(400, "Bad Request: message can't be deleted for everyone")
         message.deleted = True
         return True
 

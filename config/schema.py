@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import date, datetime, timedelta
+from datetime import date, datetime, time, timedelta
 from typing import Annotated, Literal
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
@@ -10,6 +10,15 @@ from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict, Fie
 
 from moderation.deadlines import Audience, Deadline, DeadlineError, check_id, parse_starts
 from moderation.deadlines import validate as validate_deadline
+from moderation.discipline import (
+    TELEGRAM_MAX_RESTRICTION,
+    BannedMatcher,
+    LadderError,
+    PatternError,
+    Penalty,
+    Step,
+    validate_ladder,
+)
 from moderation.durations import parse_duration
 from moderation.mentions import MAX_MENTIONS_PER_MESSAGE, TagKind
 
@@ -25,6 +34,16 @@ def _check_timezone(name: str) -> str:
 
 
 Duration = Annotated[timedelta, BeforeValidator(parse_duration)]
+
+
+def _local_time(value: object) -> object:
+    # YAML reads an unquoted 10:00 as the number 600 (base 60): insist on a quoted "HH:MM".
+    if not isinstance(value, str | time):
+        raise ValueError('expected a local time written in quotes, such as "09:00"')
+    return value
+
+
+LocalTime = Annotated[time, BeforeValidator(_local_time)]
 TimeZoneName = Annotated[str, AfterValidator(_check_timezone)]
 ShortText = Annotated[str, Field(min_length=1, max_length=100)]
 
@@ -45,6 +64,14 @@ class MembershipPolicy(StrictModel):
     invite_link_valid: Duration = timedelta(days=7)
     join_request_timeout: Duration = timedelta(hours=24)
     join_requests_to: Literal["group", "moderators"] = "group"
+    # The membership lifecycle (departures, expiry, check-ins, retention).
+    daily_at: LocalTime = time(9, 0)
+    departure_grace: Duration = timedelta(days=3)
+    expiry_notice: Duration = timedelta(days=7)
+    sponsor_grace: Duration = timedelta(days=7)
+    checkin_grace: Duration = timedelta(days=14)
+    checkin_removes: bool = False
+    retention: Duration = timedelta(days=365)
 
     @model_validator(mode="after")
     def _reminders_before_deadline(self) -> MembershipPolicy:
@@ -189,6 +216,66 @@ class ReminderPolicy(StrictModel):
     lease: Duration = timedelta(minutes=5)
 
 
+class EscalationStep(StrictModel):
+    warnings: int = Field(ge=1, le=100)
+    action: Literal["mute", "remove", "ban"]
+    duration: Duration | None = None
+
+    def to_step(self) -> Step:
+        return Step(self.warnings, Penalty(self.action), self.duration)
+
+
+class FloodPolicy(StrictModel):
+    messages: int = Field(default=8, ge=2, le=100)
+    per: Duration = timedelta(seconds=30)
+    mute: Duration = timedelta(minutes=10)
+
+
+class ModerationPolicy(StrictModel):
+    """Moderators' tools and automatic noise control (see the README's Moderation section)."""
+
+    admin_cache: Duration = timedelta(minutes=5)
+    warning_window: Duration = timedelta(days=30)
+    escalation: list[EscalationStep] = Field(
+        default_factory=lambda: [
+            EscalationStep(warnings=3, action="mute", duration=timedelta(hours=24)),
+            EscalationStep(warnings=4, action="remove"),
+        ],
+        max_length=10,
+    )
+    max_mute: Duration = timedelta(days=30)
+    reason_max: int = Field(default=200, ge=20, le=1000)
+    purge_max: int = Field(default=50, ge=1, le=100)
+    flood: FloodPolicy | None = FloodPolicy()
+    banned_words: list[str] = Field(default_factory=list, max_length=500)
+    banned_patterns: list[str] = Field(default_factory=list, max_length=100)
+    block_links_until_introduced: bool = True
+    block_media_until_introduced: bool = True
+    notice_cooldown: Duration = timedelta(minutes=10)
+    offtopic_link: str | None = Field(default=None, pattern=r"^(https://t\.me/|tg://)\S{1,200}$")
+    log_chat_id: int | None = None
+
+    @model_validator(mode="after")
+    def _valid_rules(self) -> ModerationPolicy:
+        if self.max_mute > TELEGRAM_MAX_RESTRICTION:
+            raise ValueError("max_mute can be at most 366d (Telegram's longest restriction)")
+        try:
+            validate_ladder(self.ladder(), self.max_mute)
+        except LadderError as exc:
+            raise ValueError(f"escalation: {exc}") from None
+        try:
+            BannedMatcher.build(self.banned_words, self.banned_patterns)
+        except PatternError as exc:
+            raise ValueError(f"banned_words/banned_patterns: {exc}") from None
+        return self
+
+    def ladder(self) -> list[Step]:
+        return [step.to_step() for step in self.escalation]
+
+    def matcher(self) -> BannedMatcher:
+        return BannedMatcher.build(self.banned_words, self.banned_patterns)
+
+
 class Settings(StrictModel):
     timezone: TimeZoneName = "UTC"
     moderators: list[Annotated[int, Field(gt=0)]] = Field(default_factory=list)
@@ -205,6 +292,7 @@ class Settings(StrictModel):
     contacts: ContactsPolicy = ContactsPolicy()
     reminders: ReminderPolicy = ReminderPolicy()
     deadlines: list[DeadlineConfig] = Field(default_factory=list)
+    moderation: ModerationPolicy = ModerationPolicy()
 
     @model_validator(mode="after")
     def _unique_groups(self) -> Settings:

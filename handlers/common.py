@@ -14,8 +14,9 @@ from telegram.error import BadRequest, Forbidden, TelegramError
 from bot.context import BotContext, Services
 from config.schema import GroupConfig
 from handlers.render import esc
-from moderation.permissions import Role, Where, role_of
+from moderation.permissions import Role, Where, is_fresh, role_of
 from moderation.roster import UserInfo
+from storage.moderation import ModerationRepository
 from storage.roster import RosterRepository
 
 log = logging.getLogger(__name__)
@@ -37,17 +38,59 @@ def where(chat: Chat | None) -> Where:
 
 
 def role(services: Services, user_id: int) -> Role:
-    """Configured moderators, plus (if enabled) admins of any configured group."""
+    """Configured moderators, plus (if enabled) admins of any configured group.
+
+    Admins come from the live list read by ``refresh_admins`` while it is fresh
+    (``moderation.admin_cache``), else from the roster, which ``chat_member`` updates keep.
+    """
     settings = services.settings
     if user_id in settings.moderators:
         return Role.MODERATOR
     admin_ids: set[int] = set()
     if settings.group_admins_are_moderators:
-        with services.db.transaction() as session:
-            roster = RosterRepository(session)
-            for group in settings.groups:
-                admin_ids |= roster.admin_ids(group.chat_id)
+        now, ttl = services.clock.now(), settings.moderation.admin_cache
+        stale: list[int] = []
+        for group in settings.groups:
+            cached = services.admins.get(group.chat_id)
+            if cached is not None and is_fresh(cached[0], now, ttl):
+                admin_ids |= cached[1]
+            else:
+                stale.append(group.chat_id)
+        if stale:
+            with services.db.transaction() as session:
+                roster = RosterRepository(session)
+                for chat_id in stale:
+                    admin_ids |= roster.admin_ids(chat_id)
     return role_of(user_id, settings.moderators, admin_ids, settings.group_admins_are_moderators)
+
+
+async def refresh_admins(context: BotContext) -> None:
+    """Read each group's admins from Telegram (getChatAdministrators) unless read recently."""
+    services = context.services
+    settings = services.settings
+    if not settings.group_admins_are_moderators:
+        return
+    now = services.clock.now()
+    for group in settings.groups:
+        cached = services.admins.get(group.chat_id)
+        if cached is not None and is_fresh(cached[0], now, settings.moderation.admin_cache):
+            continue
+        try:
+            admins = await context.bot.get_chat_administrators(group.chat_id)
+        except TelegramError as exc:  # the roster's list stands in until Telegram answers
+            log.warning("cannot read the admins of %s: %s", group.chat_id, exc)
+            continue
+        services.admins[group.chat_id] = (
+            now,
+            frozenset(a.user.id for a in admins if a.user.id != context.bot.id),
+        )
+
+
+async def current_role(context: BotContext, user_id: int) -> Role:
+    """``role`` with the group admins checked live (cached briefly): for permission checks."""
+    if user_id not in context.services.settings.moderators:
+        await refresh_admins(context)
+    return role(context.services, user_id)
 
 
 async def send_private(context: BotContext, user_id: int, text: str, **kwargs: object) -> bool:
@@ -78,16 +121,37 @@ async def tell_moderators(context: BotContext, text: str) -> int:
     return delivered
 
 
+# The bot's admin rights, in the order the admin check lists them (handlers.roster).
+RIGHTS_ORDER = ("can_restrict_members", "can_invite_users", "can_delete_messages")
+
+
 async def report_missing_right(
-    context: BotContext, group: GroupConfig, right: str, error: TelegramError
-) -> None:
-    """Tell the moderators which right the bot lacks, instead of failing silently."""
+    context: BotContext,
+    group: GroupConfig,
+    right: str,
+    error: TelegramError,
+    key: str | None = None,
+) -> bool:
+    """Tell the moderators which right the bot lacks, instead of failing silently.
+
+    With ``key`` (e.g. ``can_delete_messages``) they are told once per change: again only
+    after the admin check has seen the right given back. True when they were told.
+    """
     log.warning("group %s: cannot %s: %s", group.chat_id, right, error)
+    if key is not None:
+        services = context.services
+        with services.db.transaction() as session:
+            new = ModerationRepository(session).note_missing_right(
+                group.chat_id, group.title, key, services.clock.now(), RIGHTS_ORDER
+            )
+        if not new:
+            return False
     await tell_moderators(
         context,
         f"In <b>{esc(group.title)}</b> I could not {esc(right)}: "
         f"{esc(error.message)}. Please check my admin rights.",
     )
+    return True
 
 
 Handler = Callable[[Update, BotContext], Coroutine[Any, Any, None]]
@@ -101,7 +165,7 @@ def moderators_only(handler: Handler) -> Handler:
     @functools.wraps(handler)
     async def guarded(update: Update, context: BotContext) -> None:
         user = update.effective_user
-        if user is None or role(context.services, user.id) is not Role.MODERATOR:
+        if user is None or await current_role(context, user.id) is not Role.MODERATOR:
             if update.callback_query is not None:
                 await update.callback_query.answer(NOT_A_MODERATOR, show_alert=True)
             elif update.effective_message is not None:

@@ -39,8 +39,11 @@ async def remove_member(
     cause: str,
     actor_id: int | None = None,
     announce: bool = True,
+    keep_banned: bool = False,
 ) -> Removal:
     """Remove ``user_id`` from ``chat_id``; ``why`` is shown to the group, ``cause`` is recorded.
+
+    ``keep_banned`` (a moderator's /ban) leaves the ban in place, so they cannot come back.
 
     Never raises for the expected refusals: someone who already left, an admin, or a missing
     right each come back as an outcome (and the moderators are told about a missing right).
@@ -66,7 +69,9 @@ async def remove_member(
             return Removal.NOT_PRESENT
         if "administrator" in text and "can't remove" in text:
             return Removal.PROTECTED
-        await report_missing_right(context, group, _("remove members"), exc)
+        await report_missing_right(
+            context, group, _("remove members"), exc, key="can_restrict_members"
+        )
         return Removal.FAILED
     with services.db.transaction() as session:
         RosterRepository(session).apply_change(
@@ -75,10 +80,11 @@ async def remove_member(
             services.clock.now(),
             cause=cause,
         )
-    try:
-        await context.bot.unban_chat_member(chat_id, user_id, only_if_banned=True)
-    except (BadRequest, Forbidden) as exc:  # removed, but held banned: they cannot return yet
-        log.warning("group %s: could not lift the ban on %s: %s", chat_id, user_id, exc)
+    if not keep_banned:
+        try:
+            await context.bot.unban_chat_member(chat_id, user_id, only_if_banned=True)
+        except (BadRequest, Forbidden) as exc:  # removed, but held banned: cannot return yet
+            log.warning("group %s: could not lift the ban on %s: %s", chat_id, user_id, exc)
     if announce:
         name = esc(user.display_name if user else str(user_id))
         await context.bot.send_message(

@@ -100,11 +100,22 @@ def match_organisation(text: str, known: list[str], allow_unlisted: bool) -> Org
 
 
 _RELATIVE = re.compile(r"^in\s+(\d{1,3})\s+(day|week|month)s?$")
+_ISO = re.compile(r"^(\d{4})-(\d{1,2})-(\d{1,2})$")
 
 
 def parse_date(text: str, today: date) -> date:
     """Dates as people type them: 2026-12-20, 20 Dec, 20.12.2026, "in 3 weeks"."""
     cleaned = clean_text(text, 40, "date").lower()
+    if cleaned in ("today", "tomorrow"):
+        return today + timedelta(days=1 if cleaned == "tomorrow" else 0)
+    iso = _ISO.match(cleaned)
+    if iso:  # dateutil's dayfirst would read 2026-12-01 as 12 January
+        try:
+            return date(int(iso.group(1)), int(iso.group(2)), int(iso.group(3)))
+        except ValueError:
+            raise InputError(
+                "I could not read that date. Try 2026-12-20, 20 Dec or “in 3 weeks”."
+            ) from None
     relative = _RELATIVE.match(cleaned)
     if relative:
         amount, unit = int(relative.group(1)), relative.group(2)

@@ -5,6 +5,7 @@ from __future__ import annotations
 import enum
 from collections.abc import Collection, Iterable
 from dataclasses import dataclass
+from datetime import datetime, timedelta
 
 
 class Role(enum.IntEnum):
@@ -40,6 +41,11 @@ def role_of(
     if admins_are_moderators and user_id in group_admin_ids:
         return Role.MODERATOR
     return Role.MEMBER
+
+
+def is_fresh(read_at: datetime, now: datetime, ttl: timedelta) -> bool:
+    """Whether a list read from Telegram at ``read_at`` may still be trusted at ``now``."""
+    return read_at <= now < read_at + ttl
 
 
 def commands_for(role: Role, specs: Iterable[CommandSpec], where: Where) -> list[CommandSpec]:

@@ -387,6 +387,77 @@ class Submission(Base):
     at: Mapped[datetime] = mapped_column(UTCDateTime)
 
 
+# --------------------------------------------------------------------------- moderation
+class ModerationAction(Base):
+    """The audit log: every moderation action, by a moderator or automatic (actor_id null)."""
+
+    __tablename__ = "moderation_actions"
+    __table_args__ = (
+        Index("ix_moderation_actions_chat_target", "chat_id", "target_id"),
+        Index("ix_moderation_actions_chat_at", "chat_id", "at"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    chat_id: Mapped[int] = mapped_column(BigInteger)
+    actor_id: Mapped[int | None] = mapped_column(BigInteger)  # None: the bot on its own
+    target_id: Mapped[int | None] = mapped_column(BigInteger)  # None: e.g. purging the bot's
+    kind: Mapped[str] = mapped_column(String(24))
+    reason: Mapped[str] = mapped_column(String(1000), default="")
+    detail: Mapped[str] = mapped_column(String(255), default="")
+    until: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    at: Mapped[datetime] = mapped_column(UTCDateTime)
+
+
+class MemberWarning(Base):
+    """A moderator's warning; counts towards escalation while inside the warning window."""
+
+    __tablename__ = "warnings"
+    __table_args__ = (Index("ix_warnings_chat_user", "chat_id", "user_id"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    chat_id: Mapped[int] = mapped_column(BigInteger)
+    user_id: Mapped[int] = mapped_column(BigInteger)
+    by_id: Mapped[int] = mapped_column(BigInteger)
+    reason: Mapped[str] = mapped_column(String(1000))
+    at: Mapped[datetime] = mapped_column(UTCDateTime)
+    revoked_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    revoked_by_id: Mapped[int | None] = mapped_column(BigInteger)
+
+
+class Mute(Base):
+    """A temporary mute (manual, escalation or flood); Telegram lifts it at ``until``."""
+
+    __tablename__ = "mutes"
+    __table_args__ = (Index("ix_mutes_chat_user", "chat_id", "user_id"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    chat_id: Mapped[int] = mapped_column(BigInteger)
+    user_id: Mapped[int] = mapped_column(BigInteger)
+    until: Mapped[datetime] = mapped_column(UTCDateTime, index=True)
+    cause: Mapped[str] = mapped_column(String(24))  # manual, escalation, flood
+    reason: Mapped[str] = mapped_column(String(1000), default="")
+    by_id: Mapped[int | None] = mapped_column(BigInteger)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    ended_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+
+
+class RecentMessage(Base):
+    """Messages seen or sent in a group during the last 48 h: for /purge and flood limits."""
+
+    __tablename__ = "recent_messages"
+    __table_args__ = (
+        UniqueConstraint("chat_id", "message_id"),
+        Index("ix_recent_messages_chat_user_at", "chat_id", "user_id", "at"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    chat_id: Mapped[int] = mapped_column(BigInteger)
+    message_id: Mapped[int] = mapped_column(BigInteger)
+    user_id: Mapped[int] = mapped_column(BigInteger)
+    media_group: Mapped[str | None] = mapped_column(String(64))
+    at: Mapped[datetime] = mapped_column(UTCDateTime, index=True)
+
+
 # --------------------------------------------------------------------------- mentions
 class MentionBroadcast(Base):
     """One accepted @all / @moderators / tag message: whom it was for, and when (cooldowns)."""
@@ -444,6 +515,39 @@ class TagPreference(Base):
     user_id: Mapped[int] = mapped_column(BigInteger)
     tag: Mapped[str] = mapped_column(String(64))  # the tag key (moderation.mentions.tag_key)
     subscribed: Mapped[bool] = mapped_column(Boolean)
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime)
+
+
+# --------------------------------------------------------------------------- lifecycle
+class MemberLifecycle(Base):
+    """Where one member stands in the membership lifecycle (departure, expiry, check-ins).
+
+    The sweep reads these rows (not timers) and records each step it takes here, so a step is
+    taken once, also after a restart. A row belongs to one admission (``joined_at``): someone
+    who leaves and comes back starts afresh.
+    """
+
+    __tablename__ = "member_lifecycle"
+    __table_args__ = (UniqueConstraint("chat_id", "user_id"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    chat_id: Mapped[int] = mapped_column(ForeignKey("groups.chat_id", ondelete="CASCADE"))
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), index=True)
+    joined_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    departure_date: Mapped[date | None] = mapped_column(Date)
+    departure_set_by: Mapped[int | None] = mapped_column(BigInteger)
+    departure_asked_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    departure_answer: Mapped[str | None] = mapped_column(String(16))
+    pending_sponsor_id: Mapped[int | None] = mapped_column(BigInteger)
+    pending_end_date: Mapped[date | None] = mapped_column(Date)
+    pending_since: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    sponsor_lost_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    expiry_notice_for: Mapped[date | None] = mapped_column(Date)
+    checkin_asked_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    checked_in_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    removal_cause: Mapped[str | None] = mapped_column(String(64))
+    removal_outcome: Mapped[str | None] = mapped_column(String(16))
+    removal_attempted_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime)
 
 

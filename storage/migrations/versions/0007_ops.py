@@ -12,7 +12,7 @@ from alembic import op
 import storage.types
 
 revision = '0007_ops'
-down_revision = '0011_mentions'
+down_revision = '0005_lifecycle'
 branch_labels = None
 depends_on = None
 

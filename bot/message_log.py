@@ -1,0 +1,100 @@
+"""Remembers the messages the bot itself sends in its groups (for ``/purge``).
+
+Telegram never sends a bot its own messages as updates, and a bot cannot list a chat's
+history, so the only way to know which of its messages it may delete later is to note them
+as they are sent. PTB routes every Bot API request of an ``ExtBot`` through its rate limiter;
+this limiter wraps the real one (or none) and records what the send methods return.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable, Coroutine
+from datetime import UTC, datetime
+from typing import Any
+
+from sqlalchemy.exc import SQLAlchemyError
+from telegram._utils.types import JSONDict
+from telegram.ext import BaseRateLimiter
+
+from bot.context import Services
+from storage.moderation import ModerationRepository
+
+log = logging.getLogger(__name__)
+
+SENDS = frozenset(
+    {
+        "sendMessage",
+        "sendDocument",
+        "sendPhoto",
+        "sendVideo",
+        "sendAnimation",
+        "sendAudio",
+        "sendVoice",
+        "sendVideoNote",
+        "sendSticker",
+        "sendPoll",
+        "sendLocation",
+        "sendVenue",
+        "sendContact",
+        "sendDice",
+        "sendMediaGroup",
+        "forwardMessage",
+    }
+)
+
+
+class MessageLog(BaseRateLimiter[int]):
+    def __init__(self, services: Services, inner: BaseRateLimiter[int] | None = None) -> None:
+        self.services = services
+        self.inner = inner
+
+    async def initialize(self) -> None:
+        if self.inner is not None:
+            await self.inner.initialize()
+
+    async def shutdown(self) -> None:
+        if self.inner is not None:
+            await self.inner.shutdown()
+
+    async def process_request(
+        self,
+        callback: Callable[..., Coroutine[Any, Any, bool | JSONDict | list[JSONDict]]],
+        args: Any,
+        kwargs: dict[str, Any],
+        endpoint: str,
+        data: dict[str, Any],
+        rate_limit_args: int | None,
+    ) -> bool | JSONDict | list[JSONDict]:
+        if self.inner is None:
+            result = await callback(*args, **kwargs)
+        else:
+            result = await self.inner.process_request(
+                callback, args, kwargs, endpoint, data, rate_limit_args
+            )
+        if endpoint in SENDS:
+            self.remember(result)
+        return result
+
+    def remember(self, result: bool | JSONDict | list[JSONDict]) -> None:
+        messages = result if isinstance(result, list) else [result]
+        rows = []
+        for message in messages:
+            if not isinstance(message, dict):
+                continue
+            chat_id = int((message.get("chat") or {}).get("id", 0))
+            sender = int((message.get("from") or {}).get("id", 0))
+            if sender and self.services.settings.group(chat_id) is not None:
+                at = datetime.fromtimestamp(int(message.get("date", 0)), UTC)
+                rows.append((chat_id, int(message["message_id"]), sender, at, message))
+        if not rows:
+            return
+        try:
+            with self.services.db.transaction() as session:
+                repo = ModerationRepository(session)
+                for chat_id, message_id, sender, at, message in rows:
+                    repo.remember_message(
+                        chat_id, message_id, sender, at, message.get("media_group_id")
+                    )
+        except SQLAlchemyError as exc:  # never lose a sent message over the log
+            log.warning("could not note a sent message: %s", exc)

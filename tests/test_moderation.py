@@ -1,0 +1,592 @@
+"""The moderators' toolkit and automatic noise control, end to end through the fake Bot API."""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from datetime import timedelta
+from typing import Any
+
+import pytest
+
+from bot.faketg import ApiError, FakeMember, FakeUser
+from bot.simulator import Simulator
+from config.loader import LoadedConfig
+from config.schema import ModerationPolicy
+from moderation.clock import FakeClock
+from moderation.roster import MemberStatus
+from storage.models import MemberWarning, ModerationAction, Mute
+from storage.moderation import ModerationRepository
+from tests.conftest import GROUP_ID, MODERATOR_ID
+from tests.helpers import events, status
+
+NOT_A_MODERATOR = "only the group's moderators"
+LOG_CHAT = -1009999999
+
+
+# --------------------------------------------------------------------------- helpers
+async def member(sim: Simulator, name: str, started: bool = True, last: str = "Koval") -> FakeUser:
+    """A member who was in the group before the bot (learned when they speak)."""
+    user = sim.user(name, last, name.lower())
+    sim.group.members[user.id] = FakeMember("member")
+    if started:
+        sim.telegram.started.add(user.id)
+    await sim.say(user, f"Morning all, {name} here")
+    return user
+
+
+def mira(sim: Simulator) -> FakeUser:
+    return sim.telegram.users[MODERATOR_ID]
+
+
+def actions(sim: Simulator, kind: str | None = None) -> list[ModerationAction]:
+    with sim.services.db.transaction() as session:
+        rows, _total = ModerationRepository(session).actions([GROUP_ID], limit=1000)
+    return [a for a in rows if kind is None or a.kind == kind]
+
+
+def warnings_of(sim: Simulator, user_id: int) -> list[MemberWarning]:
+    with sim.services.db.transaction() as session:
+        return list(ModerationRepository(session).warnings(GROUP_ID, user_id))
+
+
+def texts(sim: Simulator, mark: int, chat_id: int) -> list[str]:
+    return [m.text for m in sim.since(mark, chat_id)]
+
+
+def calls_since(sim: Simulator, start: int, method: str) -> list[dict[str, Any]]:
+    return [c.params for c in sim.telegram.calls[start:] if c.method == method]
+
+
+@asynccontextmanager
+async def custom(
+    config: LoadedConfig, clock: FakeClock, **changes: Any
+) -> AsyncIterator[Simulator]:
+    """A simulator whose moderation settings differ from the example configuration."""
+    base = config.settings.moderation.model_dump()
+    policy = ModerationPolicy.model_validate({**base, **changes})
+    settings = config.settings.model_copy(update={"moderation": policy})
+    sim = Simulator(dataclasses.replace(config, settings=settings), clock)
+    sim.telegram.add_user("Mira", "Moderator", "mira_ocha", user_id=MODERATOR_ID)
+    sim.telegram.started.add(MODERATOR_ID)
+    if policy.log_chat_id is not None:
+        sim.telegram.add_group(policy.log_chat_id, "Moderators' log")
+    await sim.start()
+    try:
+        yield sim
+    finally:
+        await sim.stop()
+    assert not sim.errors, f"the bot raised: {sim.errors!r}"
+
+
+# --------------------------------------------------------------------------- the guard
+@pytest.mark.parametrize(
+    "command",
+    [
+        "/warn @mira_ocha rude",
+        "/mute @ivan 1h",
+        "/remove @ivan x",
+        "/ban @ivan x",
+        "/unban @ivan",
+        "/warns @ivan",
+        "/unwarn @ivan",
+        "/purge 3",
+        "/offtopic",
+    ],
+)
+async def test_members_cannot_moderate(sim: Simulator, command: str) -> None:
+    ivan = await member(sim, "Ivan")
+    petro = await member(sim, "Petro")
+    start, mark = len(sim.telegram.calls), sim.mark()
+    await sim.say(petro, command)
+    assert NOT_A_MODERATOR in sim.unique_reply(mark, GROUP_ID).text
+    assert not calls_since(sim, start, "restrictChatMember")
+    assert not calls_since(sim, start, "banChatMember")
+    assert not calls_since(sim, start, "deleteMessage")
+    assert actions(sim) == [] and warnings_of(sim, ivan.id) == []
+
+
+async def test_telegram_admins_are_moderators_checked_live_and_cached(sim: Simulator) -> None:
+    ivan = await member(sim, "Ivan")
+    olha = await member(sim, "Olha")
+    sim.group.members[olha.id] = FakeMember("administrator")  # promoted; no update seen yet
+    start = len(sim.telegram.calls)
+    await sim.say(olha, "/warn @ivan please stay on topic")
+    assert len(warnings_of(sim, ivan.id)) == 1
+    assert len(calls_since(sim, start, "getChatAdministrators")) == 1
+    # Demoted in Telegram: within the cache's time (5 minutes) she still counts…
+    sim.group.members[olha.id] = FakeMember("member")
+    start = len(sim.telegram.calls)
+    await sim.say(olha, "/warns @ivan")
+    assert "1 warning" in sim.last(GROUP_ID).text
+    assert calls_since(sim, start, "getChatAdministrators") == []  # served from the cache
+    # …after it, Telegram is asked again and she no longer does.
+    sim.clock.advance(timedelta(minutes=6))
+    mark = sim.mark()
+    await sim.say(olha, "/warn @ivan again")
+    assert NOT_A_MODERATOR in sim.unique_reply(mark, GROUP_ID).text
+    assert len(warnings_of(sim, ivan.id)) == 1
+
+
+# --------------------------------------------------------------------------- /warn
+async def test_warn_by_reply_tells_everyone_concerned(sim: Simulator) -> None:
+    ivan = await member(sim, "Ivan")
+    olena = sim.user("Olena", "Petrenko", "olena_p")
+    sim.telegram.started.add(olena.id)
+    await sim.join(olena, added_by=ivan)  # Ivan sponsors Olena
+    sim.group.members[olena.id] = FakeMember("member")  # say she could write (no hold)
+    said = await sim.say(olena, "buy my course")
+    mark = sim.mark()
+    await sim.say(
+        mira(sim), "/warn Please no <b>ads</b> here", reply_to=said["message"]["message_id"]
+    )
+    group_note = sim.unique_reply(mark, GROUP_ID)
+    assert "Olena Petrenko was warned: Please no <b>ads</b> here" in group_note.text
+    assert "<b>ads</b>" not in group_note.html  # typed markup shown, not rendered
+    assert olena.id in group_note.mentions
+    assert "Warnings in the last 30d: 1." in group_note.text
+    private = sim.unique_reply(mark, olena.id).text
+    assert "You received a warning" in private and "At 3 warnings within 30d" in private
+    assert "whom you sponsored" in sim.unique_reply(mark, ivan.id).text
+    (warning,) = warnings_of(sim, olena.id)
+    assert warning.by_id == MODERATOR_ID and warning.reason == "Please no <b>ads</b> here"
+    (action,) = actions(sim, "warn")
+    assert action.actor_id == MODERATOR_ID and action.target_id == olena.id
+
+
+async def test_escalation_mutes_then_removes_and_old_warnings_expire(sim: Simulator) -> None:
+    ivan = await member(sim, "Ivan")
+    moderator = mira(sim)
+    await sim.say(moderator, "/warn @ivan one")
+    sim.clock.advance(timedelta(days=31))  # the first warning no longer counts
+    await sim.say(moderator, "/warn @ivan two")
+    start = len(sim.telegram.calls)
+    await sim.say(moderator, "/warn @ivan three")
+    assert calls_since(sim, start, "restrictChatMember") == []  # only 2 within 30 days
+    await sim.say(moderator, "/warn @ivan four")
+    (restrict,) = calls_since(sim, start, "restrictChatMember")
+    now = int(sim.clock.now().timestamp())
+    assert restrict["until_date"] == now + 24 * 3600
+    assert restrict["permissions"]["can_send_messages"] is False
+    assert "they are now muted for 1d" in sim.last(GROUP_ID).text
+    assert status(sim, ivan.id) is MemberStatus.RESTRICTED
+    with pytest.raises(ApiError, match="CHAT_WRITE_FORBIDDEN"):
+        await sim.say(ivan, "let me speak")
+    await sim.say(moderator, "/warn @ivan five")
+    assert calls_since(sim, start, "banChatMember") and calls_since(sim, start, "unbanChatMember")
+    assert any(e.new_status == "removed" and "4 warnings" in e.cause for e in events(sim, ivan.id))
+    assert sim.group.members[ivan.id].status == "left"  # kicked, may come back
+    kinds = [a.kind for a in reversed(actions(sim))]
+    assert kinds == ["warn", "warn", "warn", "warn", "mute", "warn", "remove"]
+
+
+async def test_warns_and_unwarn(sim: Simulator) -> None:
+    ivan = await member(sim, "Ivan")
+    await sim.say(mira(sim), "/warn @ivan first")
+    await sim.say(mira(sim), "/warn Ivan Koval second")  # a roster name works too
+    mark = sim.mark()
+    await sim.say(mira(sim), "/warns @ivan")
+    listing = sim.unique_reply(mark, GROUP_ID).text
+    assert "2 warnings in the last 30d" in listing and "first" in listing
+    assert "At 3 warnings: muted for 1d" in listing
+    mark = sim.mark()
+    await sim.say(mira(sim), "/unwarn @ivan")
+    assert "Withdrew the warning" in sim.unique_reply(mark, GROUP_ID).text
+    assert "withdrew your warning" in sim.unique_reply(mark, ivan.id).text
+    assert [w.reason for w in warnings_of(sim, ivan.id)] == ["first"]
+    await sim.say(mira(sim), "/unwarn @ivan")
+    mark = sim.mark()
+    await sim.say(mira(sim), "/unwarn @ivan")
+    assert "no warning that still counts" in sim.unique_reply(mark, GROUP_ID).text
+    assert len(actions(sim, "unwarn")) == 2
+
+
+# --------------------------------------------------------------------------- bad input
+@pytest.mark.parametrize(
+    ("command", "expected"),
+    [
+        ("/warn", "Whom do you mean?"),
+        ("/warn @nobody_here rude", "I don't know @nobody_here"),
+        ("/warn 424242 rude", "never seen a user with id 424242"),
+        ("/warn Zenobia Quux rude", "No current member is called"),
+        ("/warn @mira_ocha rude", "cannot use /warn on yourself"),
+        ("/warn @ivan", "Please add the reason"),
+        ("/warn @ivan " + "x" * 300, "300 characters long; please keep it to 200"),
+        ("/mute @ivan", "For how long?"),
+        ("/mute @ivan -5m", "“-5m” is not a duration"),
+        ("/mute @ivan abc", "“abc” is not a duration"),
+        ("/mute @ivan 99999d", "99999d is too long: a mute lasts at most 30d"),
+        ("/mute @ivan 10s", "at least 1m"),
+        ("/mute @ivan <b>1h</b>", "is not a duration"),
+        ("/remove @ivan", "Please add the reason"),
+        ("/ban @ivan", "Please add the reason"),
+        ("/unmute @ivan", "Ivan Koval is not muted"),
+        ("/unban @ivan", "Ivan Koval is not banned"),
+        ("/purge", "Usage: /purge N"),
+        ("/purge 0", "Usage: /purge N"),
+        ("/purge 500", "Usage: /purge N"),
+        ("/purge abc", "Usage: /purge N"),
+        ("/offtopic", "Reply with /offtopic"),
+    ],
+)
+async def test_bad_input_gets_one_clear_reply_and_changes_nothing(
+    sim: Simulator, command: str, expected: str
+) -> None:
+    await member(sim, "Ivan")
+    start, mark = len(sim.telegram.calls), sim.mark()
+    await sim.say(mira(sim), command)
+    reply = sim.unique_reply(mark, GROUP_ID)
+    assert expected in reply.text
+    for method in ("restrictChatMember", "banChatMember", "deleteMessage", "unbanChatMember"):
+        assert calls_since(sim, start, method) == []
+    assert actions(sim) == []
+
+
+async def test_moderators_the_bot_and_absent_people_are_refused(sim: Simulator) -> None:
+    ivan = await member(sim, "Ivan")
+    olha = await member(sim, "Olha")
+    sim.group.members[olha.id] = FakeMember("administrator")
+    await sim.say(mira(sim), "/warns @ivan")
+    mark = sim.mark()
+    await sim.say(mira(sim), "/mute 1h", reply_to=sim.last(GROUP_ID).message_id)
+    assert "I do not moderate myself" in sim.unique_reply(mark, GROUP_ID).text
+    mark = sim.mark()
+    await sim.say(mira(sim), "/mute @olha 1h")
+    assert "Olha Koval is a moderator" in sim.unique_reply(mark, GROUP_ID).text
+    await sim.leave(ivan)
+    mark = sim.mark()
+    await sim.say(mira(sim), "/warn @ivan rude")
+    assert "Ivan Koval is not in Ukraine IM community" in sim.unique_reply(mark, GROUP_ID).text
+    assert actions(sim) == []
+
+
+async def test_admins_who_are_not_moderators_are_protected(
+    config: LoadedConfig, clock: FakeClock
+) -> None:
+    settings = config.settings.model_copy(update={"group_admins_are_moderators": False})
+    sim = Simulator(dataclasses.replace(config, settings=settings), clock)
+    sim.telegram.add_user("Mira", "Moderator", "mira_ocha", user_id=MODERATOR_ID)
+    await sim.start()
+    try:
+        olha = await member(sim, "Olha")
+        sim.group.members[olha.id] = FakeMember("administrator")
+        mark = sim.mark()
+        await sim.say(mira(sim), "/mute @olha 1h")
+        assert "Telegram does not let me act on admins" in sim.unique_reply(mark, GROUP_ID).text
+    finally:
+        await sim.stop()
+
+
+# --------------------------------------------------------------------------- /mute /unmute
+async def test_mute_ends_by_itself_and_unmute_lifts_it(sim: Simulator) -> None:
+    ivan = await member(sim, "Ivan")
+    mark = sim.mark()
+    await sim.say(mira(sim), "/mute Ivan Koval 2h Too <i>many</i> memes")
+    note = sim.unique_reply(mark, GROUP_ID).text
+    assert "Ivan Koval is muted for 2h" in note and "Reason: Too <i>many</i> memes" in note
+    assert "muted you for 2h" in sim.unique_reply(mark, ivan.id).text
+    (action,) = actions(sim, "mute")
+    assert action.until == sim.clock.now() + timedelta(hours=2)
+    with pytest.raises(ApiError):
+        await sim.say(ivan, "hello?")
+    mark = sim.mark()
+    await sim.advance(timedelta(hours=2, minutes=1))
+    assert status(sim, ivan.id) is MemberStatus.MEMBER
+    assert "has ended" in sim.unique_reply(mark, ivan.id).text
+    assert actions(sim, "mute_ended")
+    await sim.say(ivan, "back again")  # Telegram lifted it
+    await sim.say(mira(sim), "/mute @ivan 1d")
+    mark = sim.mark()
+    await sim.say(mira(sim), "/unmute @ivan")
+    assert "Ivan Koval can write again" in sim.unique_reply(mark, GROUP_ID).text
+    assert sim.telegram.calls_to("restrictChatMember")[-1]["permissions"]["can_send_messages"]
+    await sim.say(ivan, "thanks")
+    with sim.services.db.transaction() as session:
+        assert ModerationRepository(session).active_mute(GROUP_ID, ivan.id, sim.clock.now()) is None
+        assert session.query(Mute).count() == 2
+
+
+async def test_a_held_newcomer_is_not_released_by_a_mute(sim: Simulator) -> None:
+    ivan = await member(sim, "Ivan")
+    olena = sim.user("Olena", "Petrenko", "olena_p")
+    await sim.join(olena, added_by=ivan)
+    assert status(sim, olena.id) is MemberStatus.RESTRICTED  # held until introduced
+    start, mark = len(sim.telegram.calls), sim.mark()
+    await sim.say(mira(sim), "/mute @olena_p 1h")
+    assert "already read-only until their introduction" in sim.unique_reply(mark, GROUP_ID).text
+    await sim.say(mira(sim), "/unmute @olena_p")
+    assert calls_since(sim, start, "restrictChatMember") == []
+
+
+# --------------------------------------------------------------------------- /remove /ban /unban
+async def test_remove_tells_the_person_and_their_sponsor(sim: Simulator) -> None:
+    ivan = await member(sim, "Ivan")
+    olena = sim.user("Olena", "Petrenko", "olena_p")
+    sim.telegram.started.add(olena.id)
+    await sim.join(olena, added_by=ivan)
+    mark = sim.mark()
+    await sim.dm(mira(sim), "/remove @olena_p Left the response in <June>")  # privately
+    assert "was removed: Left the response in <June>" in sim.unique_reply(mark, MODERATOR_ID).text
+    assert "welcome back later" in sim.unique_reply(mark, olena.id).text
+    assert "whom you sponsored" in sim.unique_reply(mark, ivan.id).text
+    assert sim.since(mark, GROUP_ID) == []  # a private command makes no group notice
+    assert any(e.cause.startswith("remove by a moderator") for e in events(sim, olena.id))
+    assert sim.group.members[olena.id].status == "left"  # can come back
+    (action,) = actions(sim, "remove")
+    assert action.reason == "Left the response in <June>"
+
+
+async def test_ban_and_unban(sim: Simulator) -> None:
+    ivan = await member(sim, "Ivan")
+    mark = sim.mark()
+    await sim.say(mira(sim), "/ban @ivan Spam links")
+    assert "Ivan Koval was banned: Spam links" in sim.unique_reply(mark, GROUP_ID).text
+    assert "cannot rejoin" in sim.unique_reply(mark, ivan.id).text
+    assert sim.group.members[ivan.id].status == "kicked"
+    with pytest.raises(ApiError, match="BANNED"):
+        await sim.join(ivan)
+    mark = sim.mark()
+    await sim.say(mira(sim), "/unban @ivan")
+    assert "may join Ukraine IM community again" in sim.unique_reply(mark, GROUP_ID).text
+    assert sim.group.members[ivan.id].status == "left"
+    await sim.join(ivan)
+    # Someone already gone can be banned too, so they cannot come back.
+    petro = await member(sim, "Petro")
+    await sim.leave(petro)
+    await sim.say(mira(sim), "/ban @petro Spammer")
+    assert sim.group.members[petro.id].status == "kicked"
+    assert [a.kind for a in reversed(actions(sim))] == ["ban", "unban", "ban"]
+
+
+# --------------------------------------------------------------------------- missing rights
+async def test_missing_rights_are_named_once_per_change(sim: Simulator) -> None:
+    await member(sim, "Ivan")
+    rights = sim.group.members[sim.telegram.bot.id].rights
+    rights["can_restrict_members"] = False
+    mark = sim.mark()
+    await sim.say(mira(sim), "/mute @ivan 1h")
+    assert (
+        "lack the admin right to restrict and ban members" in sim.unique_reply(mark, GROUP_ID).text
+    )
+    assert "could not restrict and ban members" in sim.unique_reply(mark, MODERATOR_ID).text
+    assert actions(sim) == []
+    mark = sim.mark()
+    await sim.say(mira(sim), "/ban @ivan spam")
+    assert "lack the admin right" in sim.unique_reply(mark, GROUP_ID).text
+    assert sim.since(mark, MODERATOR_ID) == []  # told once
+    rights["can_restrict_members"] = True
+    await sim.advance(timedelta(minutes=1))  # the admin check sees the right back
+    rights["can_restrict_members"] = False
+    mark = sim.mark()
+    await sim.say(mira(sim), "/mute @ivan 1h")
+    assert len(sim.since(mark, MODERATOR_ID)) == 1  # a new change: told again
+
+
+# --------------------------------------------------------------------------- /offtopic
+async def test_offtopic_nudges_with_the_configured_link(
+    config: LoadedConfig, clock: FakeClock
+) -> None:
+    async with custom(config, clock, offtopic_link="https://t.me/im_coffee") as sim:
+        ivan = await member(sim, "Ivan")
+        said = await sim.say(ivan, "anyone watching the match?")
+        mark = sim.mark()
+        await sim.say(mira(sim), "/offtopic", reply_to=said["message"]["message_id"])
+        nudge = sim.unique_reply(mark, GROUP_ID)
+        assert nudge.reply_to == said["message"]["message_id"]
+        assert "drifting off-topic" in nudge.text and 'href="https://t.me/im_coffee"' in nudge.html
+        (action,) = actions(sim, "offtopic")
+        assert action.target_id == ivan.id and action.actor_id == MODERATOR_ID
+
+
+# --------------------------------------------------------------------------- /purge
+async def test_purge_the_bots_and_a_members_recent_messages(sim: Simulator) -> None:
+    ivan = await member(sim, "Ivan")
+    await sim.say(mira(sim), "/warns @ivan")
+    await sim.say(mira(sim), "/warns @ivan")
+    bot_messages = [m.message_id for m in sim.telegram.sent(GROUP_ID)]
+    mark = sim.mark()
+    await sim.say(mira(sim), "/purge 2")
+    assert all(sim.telegram.messages[(GROUP_ID, i)].deleted for i in bot_messages[-2:])
+    assert "Deleted 2 messages of the bot." in sim.unique_reply(mark, GROUP_ID).text
+    ids = [(await sim.say(ivan, f"spam {n}"))["message"]["message_id"] for n in range(3)]
+    mark = sim.mark()
+    await sim.say(mira(sim), "/purge 5", reply_to=ids[0])
+    reply = sim.unique_reply(mark, GROUP_ID).text
+    assert "Deleted 4 messages of Ivan Koval." in reply  # the 3 and his greeting
+    assert all(sim.telegram.messages[(GROUP_ID, i)].deleted for i in ids)
+    assert "I only knew of 4 recent messages." in reply
+    (action,) = actions(sim, "purge")[:1]
+    assert action.target_id == ivan.id and action.detail == "4 deleted of 5 asked"
+
+
+async def test_purge_respects_48_hours_and_the_delete_right(sim: Simulator) -> None:
+    ivan = await member(sim, "Ivan")
+    old = (await sim.say(ivan, "old news"))["message"]["message_id"]
+    sim.clock.advance(timedelta(hours=48, minutes=30))
+    with pytest.raises(ApiError, match="for everyone"):  # the fake refuses as Telegram does
+        sim.telegram.handle("deleteMessage", {"chat_id": GROUP_ID, "message_id": old}, {})
+    mark = sim.mark()
+    await sim.say(mira(sim), "/purge 1 @ivan")
+    assert "1 was too old to delete" in sim.unique_reply(mark, GROUP_ID).text
+    await sim.say(ivan, "fresh")
+    sim.group.members[sim.telegram.bot.id].rights["can_delete_messages"] = False
+    mark = sim.mark()
+    await sim.say(mira(sim), "/purge 1 @ivan")
+    assert "lack the admin right to delete messages" in texts(sim, mark, GROUP_ID)[0]
+    assert "could not delete messages" in sim.unique_reply(mark, MODERATOR_ID).text
+
+
+# --------------------------------------------------------------------------- /audit
+async def test_audit_is_private_paged_and_filtered(sim: Simulator) -> None:
+    ivan = await member(sim, "Ivan")
+    await member(sim, "Petro")
+    for n in range(20):
+        await sim.say(mira(sim), f"/warn @petro p{n}")
+        await sim.say(mira(sim), "/unwarn @petro")
+    await sim.say(mira(sim), "/warn @ivan <script>")
+    mark = sim.mark()
+    await sim.say(mira(sim), "/audit")
+    assert "privately" in sim.unique_reply(mark, GROUP_ID).text
+    mark = sim.mark()
+    await sim.dm(mira(sim), "/audit")
+    first = sim.since(mark, MODERATOR_ID)
+    assert "1–25 of" in first[0].text
+    assert "Mira Moderator warned Ivan Koval — <script>" in first[0].text
+    await sim.press(mira(sim), first[-1], "Older")
+    assert "26–41 of 41" in sim.last(MODERATOR_ID).text
+    mark = sim.mark()
+    await sim.dm(mira(sim), "/audit @ivan")
+    only = sim.unique_reply(mark, MODERATOR_ID)
+    assert "1–1 of 1" in only.text and only.buttons() == []
+    # The paging button is guarded like the command (a forged press by a member).
+    mark = sim.mark()
+    await sim.feed(
+        sim.telegram.forged_press(ivan.id, MODERATOR_ID, first[-1].message_id, "audit:0:25")
+    )
+    assert sim.since(mark) == []
+    assert NOT_A_MODERATOR in sim.telegram.calls_to("answerCallbackQuery")[-1]["text"]
+
+
+async def test_actions_are_mirrored_to_the_log_chat(config: LoadedConfig, clock: FakeClock) -> None:
+    async with custom(config, clock, log_chat_id=LOG_CHAT) as sim:
+        await member(sim, "Ivan")
+        mark = sim.mark()
+        await sim.say(mira(sim), "/warn @ivan rude")
+        (note,) = texts(sim, mark, LOG_CHAT)
+        assert "Mira Moderator warned Ivan Koval — rude" in note
+
+
+# --------------------------------------------------------------------------- noise control
+async def test_flood_mutes_with_a_notice(sim: Simulator) -> None:
+    ivan = await member(sim, "Ivan")  # his greeting is message 1 of 8
+    for n in range(6):
+        await sim.say(ivan, f"msg {n}")
+    assert actions(sim) == []
+    mark = sim.mark()
+    await sim.say(ivan, "msg 7")
+    note = sim.unique_reply(mark, GROUP_ID).text
+    assert "Ivan Koval is muted for 10m for sending 8 messages in 30s" in note
+    (action,) = actions(sim, "flood")
+    assert action.actor_id is None and action.until == sim.clock.now() + timedelta(minutes=10)
+    with pytest.raises(ApiError):
+        await sim.say(ivan, "msg 8")
+    await sim.advance(timedelta(minutes=11))
+    await sim.say(ivan, "sorry")
+
+
+async def test_albums_count_once_and_moderators_are_exempt(sim: Simulator) -> None:
+    ivan = await member(sim, "Ivan")
+    for _ in range(10):
+        await sim.feed(sim.telegram.photo(ivan.id, GROUP_ID, album="album-1"))
+    for n in range(12):
+        await sim.say(mira(sim), f"announcement {n}")
+    assert actions(sim) == []
+
+
+async def test_banned_words_are_deleted_with_a_private_reason(
+    config: LoadedConfig, clock: FakeClock
+) -> None:
+    async with custom(config, clock, banned_words=["idiot", "shut up"]) as sim:
+        ivan = await member(sim, "Ivan")
+        quiet = await member(sim, "Quiet", started=False)
+        said = await sim.say(ivan, "You are an IDIOT")
+        assert sim.telegram.messages[(GROUP_ID, said["message"]["message_id"])].deleted
+        assert "“IDIOT”" in sim.last(ivan.id).text
+        mark = sim.mark()
+        await sim.say(ivan, "idiotic rules, but fine")  # not the word itself
+        await sim.say(ivan, "shut up")  # deleted, but no second note within 10 minutes
+        assert sim.since(mark) == []
+        # Someone the bot cannot write to gets one short note in the group.
+        mark = sim.mark()
+        await sim.say(quiet, "/help shut up")  # a deleted command is not answered
+        note = sim.unique_reply(mark, GROUP_ID)
+        assert "politeness rules" in note.text and quiet.id in note.mentions
+        assert [a.kind for a in actions(sim)] == ["banned_word"] * 3
+        # Moderators are not policed by the bot.
+        await sim.say(mira(sim), "the word idiot is banned here")
+        assert len(actions(sim)) == 3
+
+
+async def test_an_edit_that_adds_a_banned_word_is_deleted(
+    config: LoadedConfig, clock: FakeClock
+) -> None:
+    async with custom(config, clock, banned_words=["idiot"]) as sim:
+        ivan = await member(sim, "Ivan")
+        said = await sim.say(ivan, "you are a genius")
+        edited = said["message"] | {"text": "you are an idiot", "edit_date": 1}
+        await sim.feed({"update_id": 99999, "edited_message": edited})
+        assert sim.telegram.messages[(GROUP_ID, edited["message_id"])].deleted
+        (action,) = actions(sim, "banned_word")
+        assert action.target_id == ivan.id and action.detail == "idiot"
+
+
+async def test_a_ban_spares_admins_even_when_the_roster_is_stale(sim: Simulator) -> None:
+    olha = await member(sim, "Olha")
+    sim.clock.advance(timedelta(minutes=10))
+    await sim.say(mira(sim), "/warns @olha")  # the admins are read now: Olha is not one
+    sim.group.members[olha.id] = FakeMember("administrator")  # promoted a moment later
+    start, mark = len(sim.telegram.calls), sim.mark()
+    await sim.say(mira(sim), "/ban @olha spam")
+    assert "they are an admin" in sim.unique_reply(mark, GROUP_ID).text
+    assert calls_since(sim, start, "banChatMember") == [] and actions(sim) == []
+
+
+async def test_links_and_media_wait_for_the_introduction(sim: Simulator) -> None:
+    ivan = await member(sim, "Ivan")
+    olena = sim.user("Olena", "Petrenko", "olena_p")
+    sim.telegram.started.add(olena.id)
+    await sim.join(olena, added_by=ivan)
+    sim.group.members[olena.id] = FakeMember("member")  # e.g. the hold could not be applied
+    said = await sim.say(olena, "my offer: https://example.org/deal")
+    assert sim.telegram.messages[(GROUP_ID, said["message"]["message_id"])].deleted
+    assert "introduction is complete" in sim.last(olena.id).text
+    photo = sim.telegram.photo(olena.id, GROUP_ID, caption="look")
+    await sim.feed(photo)
+    assert sim.telegram.messages[(GROUP_ID, photo["message"]["message_id"])].deleted
+    plain = await sim.say(olena, "Hello everyone, glad to be here")
+    assert not sim.telegram.messages[(GROUP_ID, plain["message"]["message_id"])].deleted
+    link = await sim.say(ivan, "see https://example.org")  # a member before the bot
+    assert not sim.telegram.messages[(GROUP_ID, link["message"]["message_id"])].deleted
+    assert [a.kind for a in reversed(actions(sim))] == ["link_blocked", "media_blocked"]
+
+
+async def test_commands_still_work_next_to_the_watcher(sim: Simulator) -> None:
+    ivan = await member(sim, "Ivan")
+    mark = sim.mark()
+    await sim.say(ivan, "/whois @ivan")
+    assert "Ivan Koval" in sim.unique_reply(mark, GROUP_ID).text
+
+
+async def test_a_deleted_all_message_reaches_nobody(config: LoadedConfig, clock: FakeClock) -> None:
+    """Noise control runs before mentions: an @all it deletes is not broadcast."""
+    async with custom(config, clock, banned_words=["idiot"]) as sim:
+        ivan = await member(sim, "Ivan")
+        await member(sim, "Petro")
+        mark = sim.mark()
+        said = await sim.say(ivan, "@all which idiot moved the 3W template?")
+        assert sim.telegram.messages[(GROUP_ID, said["message"]["message_id"])].deleted
+        assert sim.since(mark, GROUP_ID) == []  # no 📣 notice, no mentions
+        mark = sim.mark()
+        await sim.say(ivan, "@all the 3W template moved, sorry")
+        assert sim.unique_reply(mark, GROUP_ID).text.startswith("📣 Ivan Koval → @all")
