@@ -6,7 +6,6 @@ import logging
 from datetime import timedelta
 
 from telegram import (
-    BotCommand,
     BotCommandScopeAllGroupChats,
     BotCommandScopeAllPrivateChats,
     BotCommandScopeChat,
@@ -18,6 +17,7 @@ from telegram.error import TelegramError
 from telegram.ext import ApplicationBuilder, ContextTypes, Defaults
 from telegram.request import BaseRequest
 
+from bot import ops
 from bot.context import App, BotContext, Services, Sweep, services_of
 from bot.message_log import MessageLog
 from bot.ratelimit import WindowRateLimiter
@@ -29,21 +29,27 @@ from handlers import (
     errors,
     introductions,
     joins,
+    language,
     lifecycle,
     members,
     mentions,
     moderation,
     roster,
     start,
+    status,
 )
+from handlers.common import personal_language
+from handlers.language import command_menu
+from i18n import DEFAULT_LANGUAGE, LANGUAGES, use_locale
 from moderation.clock import Clock, SystemClock
-from moderation.permissions import Role, Where, commands_for
+from moderation.permissions import Role, Where
 from storage.db import Database
 
 log = logging.getLogger(__name__)
 
 # Every feature module, in registration order. The unknown-command fallback goes last.
 FEATURES = [
+    language,
     roster,
     introductions,
     joins,
@@ -54,6 +60,7 @@ FEATURES = [
     mentions,
     moderation,
     lifecycle,
+    status,
     start,
 ]
 
@@ -77,6 +84,7 @@ def build_services(config: LoadedConfig, clock: Clock | None = None) -> Services
         services.commands.extend(getattr(feature, "COMMANDS", []))
         services.sweeps.extend(getattr(feature, "SWEEPS", []))
     services.sweeps.append(Sweep("admin-check", timedelta(hours=6), check_admin_rights))
+    ops.configure(services)
     return services
 
 
@@ -136,23 +144,27 @@ async def check_admin_rights(app: App) -> None:
 
 
 async def set_command_menus(app: App) -> None:
-    """Members and moderators see different command lists in Telegram's menu."""
-    specs = services_of(app).commands
-
-    def menu(role: Role, where: Where) -> list[BotCommand]:
-        return [BotCommand(s.name, s.description[:256]) for s in commands_for(role, specs, where)]
-
-    await app.bot.set_my_commands(
-        menu(Role.MEMBER, Where.PRIVATE), scope=BotCommandScopeAllPrivateChats()
-    )
-    await app.bot.set_my_commands(
-        menu(Role.MEMBER, Where.GROUP), scope=BotCommandScopeAllGroupChats()
-    )
-    for moderator_id in services_of(app).settings.moderators:
+    """Members and moderators see different command lists in Telegram's menu, in each
+    language: English by default, the others for people whose Telegram speaks them; a
+    moderator's own menu is in their language (a /language choice sets a personal menu too).
+    """
+    services = services_of(app)
+    for code in LANGUAGES:
+        with use_locale(code):
+            private = command_menu(services, Role.MEMBER, Where.PRIVATE)
+            group = command_menu(services, Role.MEMBER, Where.GROUP)
+        language_code = None if code == DEFAULT_LANGUAGE else code
+        await app.bot.set_my_commands(
+            private, scope=BotCommandScopeAllPrivateChats(), language_code=language_code
+        )
+        await app.bot.set_my_commands(
+            group, scope=BotCommandScopeAllGroupChats(), language_code=language_code
+        )
+    for moderator_id in services.settings.moderators:
+        with use_locale(personal_language(services, moderator_id)):
+            menu = command_menu(services, Role.MODERATOR, Where.PRIVATE)
         try:
-            await app.bot.set_my_commands(
-                menu(Role.MODERATOR, Where.PRIVATE), scope=BotCommandScopeChat(moderator_id)
-            )
+            await app.bot.set_my_commands(menu, scope=BotCommandScopeChat(moderator_id))
         except TelegramError as exc:  # a moderator who never started the bot
             log.info("no private command menu for moderator %s: %s", moderator_id, exc)
 
@@ -163,7 +175,7 @@ def schedule_sweeps(app: App) -> None:
     for sweep in services_of(app).sweeps:
 
         async def run(_context: BotContext, sweep: Sweep = sweep) -> None:
-            await sweep.run(app)
+            await ops.run_sweep(app, sweep)  # one replica at a time (advisory lock)
 
         app.job_queue.run_repeating(run, interval=sweep.every, first=1, name=sweep.name)
 

@@ -25,6 +25,7 @@ Console commands:
   :group | :dm             talk in the group / in a private chat with the bot
   :user NAME [Last] [@username]  create a user (usernames are optional, as in Telegram)
   :users                   list the people in this console
+  :lang CODE               the current user's Telegram app language (en, uk, fr, ar, de…)
   :join NAME [LINK#|URL]   NAME joins the group (optionally through an invite link)
   :add NAME                the current user adds NAME to the group directly
   :request NAME [LINK#]    NAME asks to join through a join-request link
@@ -152,6 +153,11 @@ class Console:
                 self.say(
                     f"  {key}: {person.name} @{person.username or '—'} id {person.id} — {status}"
                 )
+        elif name == "lang":
+            if self.current is None:
+                raise ValueError("choose who you are first: :as NAME")
+            self.current.language_code = _need(args, 0, "CODE")
+            self.say(f"{self.current.name}'s Telegram is now in {self.current.language_code!r}")
         elif name in ("group", "dm"):
             self.in_group = name == "group"
         elif name == "join":

@@ -725,7 +725,8 @@ class FakeTelegram:
 
     def api_setMyCommands(self, params: JSON) -> bool:
         scope = json.dumps(params.get("scope", {"type": "default"}), sort_keys=True)
-        self.commands[scope] = list(params["commands"])
+        language = params.get("language_code")
+        self.commands[f"{scope}|{language}" if language else scope] = list(params["commands"])
         return True
 
     def api_deleteWebhook(self, params: JSON) -> bool:

@@ -46,6 +46,8 @@ def _local_time(value: object) -> object:
 LocalTime = Annotated[time, BeforeValidator(_local_time)]
 TimeZoneName = Annotated[str, AfterValidator(_check_timezone)]
 ShortText = Annotated[str, Field(min_length=1, max_length=100)]
+# The languages the bot has catalogs for (i18n.LANGUAGES).
+Language = Literal["en", "uk", "fr", "ar"]
 
 
 class StrictModel(BaseModel):
@@ -105,6 +107,18 @@ class GroupConfig(StrictModel):
     timezone: TimeZoneName | None = None
     membership: MembershipPolicy = MembershipPolicy()
     mentions: MentionsPolicy = MentionsPolicy()
+    # What the bot writes in the group: one language, or two side by side (["uk", "en"]).
+    # Also the private-chat language of members who chose none and whose Telegram is in a
+    # language the bot does not speak (the first one).
+    languages: Annotated[list[Language], Field(min_length=1, max_length=2)] = Field(
+        default_factory=lambda: list[Language](["en"])
+    )
+
+    @model_validator(mode="after")
+    def _distinct_languages(self) -> GroupConfig:
+        if len(set(self.languages)) != len(self.languages):
+            raise ValueError("languages must not repeat a language")
+        return self
 
 
 ContactLevel = Literal["public", "cluster", "coordinators", "private"]
@@ -211,6 +225,9 @@ class ReminderPolicy(StrictModel):
     moderator_digest: bool = True
     batch_size: Annotated[int, Field(ge=1, le=10000)] = 500
     group_digest: bool = True
+    # How long a claimed reminder stays with the process that claimed it; after a crash
+    # another replica sends it once this has passed.
+    lease: Duration = timedelta(minutes=5)
 
 
 class EscalationStep(StrictModel):
@@ -283,6 +300,9 @@ class Settings(StrictModel):
     groups: list[GroupConfig] = Field(min_length=1)
     bot_api_url: str | None = None
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
+    log_format: Literal["text", "json"] = "text"
+    # Per-sweep interval overrides, e.g. {deadline-dispatch: 10s}; names checked at start-up.
+    sweep_every: dict[str, Duration] = Field(default_factory=dict)
     contacts: ContactsPolicy = ContactsPolicy()
     reminders: ReminderPolicy = ReminderPolicy()
     deadlines: list[DeadlineConfig] = Field(default_factory=list)

@@ -7,17 +7,30 @@ import logging
 from collections.abc import Callable, Coroutine
 from typing import Any
 
-from telegram import Chat, Update
+from telegram import Chat, InlineKeyboardMarkup, Message, Update
 from telegram import User as TgUser
 from telegram.error import BadRequest, Forbidden, TelegramError
 
 from bot.context import BotContext, Services
 from config.schema import GroupConfig
 from handlers.render import esc
+from i18n import (
+    DEFAULT_LANGUAGE,
+    N_,
+    _,
+    each_label,
+    each_language,
+    pick_language,
+    use_locale,
+)
 from moderation.permissions import Role, Where, is_fresh, role_of
 from moderation.roster import UserInfo
 from storage.moderation import ModerationRepository
 from storage.roster import RosterRepository
+
+# A message to someone else: a callable renders it in the recipient's own language.
+Text = str | Callable[[], str]
+Markup = InlineKeyboardMarkup | Callable[[], InlineKeyboardMarkup | None] | None
 
 log = logging.getLogger(__name__)
 
@@ -64,6 +77,71 @@ def role(services: Services, user_id: int) -> Role:
     return role_of(user_id, settings.moderators, admin_ids, settings.group_admins_are_moderators)
 
 
+# --------------------------------------------------------------------------- languages
+def group_languages(services: Services, chat_id: int) -> list[str]:
+    """The language(s) the bot writes in a group: its configured list (English elsewhere)."""
+    group = services.settings.group(chat_id)
+    return list(group.languages) if group is not None else [DEFAULT_LANGUAGE]
+
+
+def default_language(services: Services, user_id: int | None = None) -> str:
+    """The group default: the first language of the person's group (else the first group)."""
+    groups = services.settings.groups
+    if user_id is not None and len(groups) > 1:
+        with services.db.transaction() as session:
+            roster = RosterRepository(session)
+            for group in groups:
+                membership = roster.membership(group.chat_id, user_id)
+                if membership is not None and membership.present:
+                    return group.languages[0]
+    return groups[0].languages[0] if groups else DEFAULT_LANGUAGE
+
+
+def personal_language(services: Services, user_id: int, telegram_code: str | None = None) -> str:
+    """What a person reads privately: their /language choice, else Telegram's, else the group's."""
+    with services.db.transaction() as session:
+        user = RosterRepository(session).user(user_id)
+        chosen = user.language if user is not None else None
+        stored_code = user.language_code if user is not None else None
+    return pick_language(chosen, telegram_code or stored_code, default_language(services, user_id))
+
+
+def in_group(services: Services, chat_id: int, render: Callable[[], str]) -> str:
+    """A message for a chat: in a configured group its language(s), two side by side;
+    anywhere else (a private chat) the current language."""
+    if services.settings.group(chat_id) is None:
+        return render()
+    return each_language(group_languages(services, chat_id), render)
+
+
+def group_label(services: Services, chat_id: int, render: Callable[[], str]) -> str:
+    """A button label for a chat: "Remove / Видалити" in a bilingual group."""
+    if services.settings.group(chat_id) is None:
+        return render()
+    return each_label(group_languages(services, chat_id), render)
+
+
+async def reply(
+    update: Update, context: BotContext, render: Callable[[], str], **kwargs: Any
+) -> Message | None:
+    """Answer where the update came from: a configured group in its language(s), a private
+    chat in the current (the person's) language."""
+    message, chat = update.effective_message, update.effective_chat
+    if message is None or chat is None:
+        return None
+    return await message.reply_text(in_group(context.services, chat.id, render), **kwargs)
+
+
+def _render(services: Services, user_id: int, text: Text, markup: Markup) -> tuple[str, Any]:
+    if not callable(text) and not callable(markup):
+        return text, markup
+    with use_locale(personal_language(services, user_id)):
+        return (
+            text() if callable(text) else text,
+            markup() if callable(markup) else markup,
+        )
+
+
 async def refresh_admins(context: BotContext) -> None:
     """Read each group's admins from Telegram (getChatAdministrators) unless read recently."""
     services = context.services
@@ -93,10 +171,20 @@ async def current_role(context: BotContext, user_id: int) -> Role:
     return role(context.services, user_id)
 
 
-async def send_private(context: BotContext, user_id: int, text: str, **kwargs: object) -> bool:
-    """Write privately; a user who never started (or blocked) the bot is recorded, not retried."""
+# --------------------------------------------------------------------------- private messages
+async def send_private(
+    context: BotContext, user_id: int, text: Text, reply_markup: Markup = None, **kwargs: Any
+) -> bool:
+    """Write privately; a user who never started (or blocked) the bot is recorded, not retried.
+
+    ``text`` (and ``reply_markup``) may be callables: they are then rendered in the
+    recipient's language, which is how to write to anyone but the person being answered.
+    """
+    rendered, markup = _render(context.services, user_id, text, reply_markup)
     try:
-        await context.bot.send_message(chat_id=user_id, text=text, **kwargs)  # type: ignore[arg-type]
+        await context.bot.send_message(
+            chat_id=user_id, text=rendered, reply_markup=markup, **kwargs
+        )
     except Forbidden:
         with context.services.db.transaction() as session:
             RosterRepository(session).set_reachable(user_id, False)
@@ -110,14 +198,19 @@ async def send_private(context: BotContext, user_id: int, text: str, **kwargs: o
     return True
 
 
-async def tell_moderators(context: BotContext, text: str) -> int:
-    """Send a note to every configured moderator who can be reached; returns how many got it."""
+async def tell_moderators(context: BotContext, text: Text, reply_markup: Markup = None) -> int:
+    """Send a note to every configured moderator who can be reached; returns how many got it.
+
+    Pass callables to have each moderator read it in their own language.
+    """
     delivered = 0
     for moderator_id in context.services.settings.moderators:
-        if await send_private(context, moderator_id, text):
+        if await send_private(context, moderator_id, text, reply_markup=reply_markup):
             delivered += 1
     if not delivered:
-        log.warning("no moderator could be reached privately: %s", text)
+        with use_locale(DEFAULT_LANGUAGE):
+            logged = text() if callable(text) else text
+        log.warning("no moderator could be reached privately: %s", logged)
     return delivered
 
 
@@ -134,8 +227,9 @@ async def report_missing_right(
 ) -> bool:
     """Tell the moderators which right the bot lacks, instead of failing silently.
 
-    With ``key`` (e.g. ``can_delete_messages``) they are told once per change: again only
-    after the admin check has seen the right given back. True when they were told.
+    ``right`` is a phrase marked with ``N_()`` ("remove members"); each moderator reads it in
+    their language. With ``key`` (e.g. ``can_delete_messages``) they are told once per change:
+    again only after the admin check has seen the right given back. True when they were told.
     """
     log.warning("group %s: cannot %s: %s", group.chat_id, right, error)
     if key is not None:
@@ -148,15 +242,19 @@ async def report_missing_right(
             return False
     await tell_moderators(
         context,
-        f"In <b>{esc(group.title)}</b> I could not {esc(right)}: "
-        f"{esc(error.message)}. Please check my admin rights.",
+        lambda: _(
+            "In <b>{group}</b> I could not {right}: {error}. Please check my admin rights.",
+            group=esc(group.title),
+            right=esc(_(right)),
+            error=esc(error.message),
+        ),
     )
     return True
 
 
 Handler = Callable[[Update, BotContext], Coroutine[Any, Any, None]]
 
-NOT_A_MODERATOR = "Sorry, only the group's moderators can use this command."
+NOT_A_MODERATOR = N_("Sorry, only the group's moderators can use this command.")
 
 
 def moderators_only(handler: Handler) -> Handler:
@@ -166,10 +264,11 @@ def moderators_only(handler: Handler) -> Handler:
     async def guarded(update: Update, context: BotContext) -> None:
         user = update.effective_user
         if user is None or await current_role(context, user.id) is not Role.MODERATOR:
+            refusal = _(NOT_A_MODERATOR)
             if update.callback_query is not None:
-                await update.callback_query.answer(NOT_A_MODERATOR, show_alert=True)
+                await update.callback_query.answer(refusal, show_alert=True)
             elif update.effective_message is not None:
-                await update.effective_message.reply_text(NOT_A_MODERATOR)
+                await update.effective_message.reply_text(refusal)
             return
         await handler(update, context)
 

@@ -10,6 +10,7 @@ import csv
 import io
 import logging
 import warnings
+from collections.abc import Callable
 from dataclasses import replace
 from datetime import timedelta
 from typing import Any
@@ -28,13 +29,29 @@ from telegram.ext import (
 )
 
 from bot.context import App, BotContext, Services, Sweep, services_of
-from handlers.common import is_configured_group, moderators_only, role, send_private
+from handlers.common import (
+    group_label,
+    is_configured_group,
+    moderators_only,
+    personal_language,
+    reply,
+    role,
+    send_private,
+)
 from handlers.render import chunk_lines, esc, truncate
 from handlers.roster import observed
 from handlers.start import add_deep_link
-from i18n import _
+from i18n import (
+    N_,
+    _,
+    comma_join,
+    date_text,
+    datetime_text,
+    duration_text,
+    ngettext,
+    use_locale,
+)
 from moderation.contacts import (
-    FIELD_LABELS,
     FIELDS,
     SEARCHABLE,
     GrantKind,
@@ -44,6 +61,8 @@ from moderation.contacts import (
     check_query,
     clean_text,
     disclosed,
+    field_label,
+    level_label,
     normalise_email,
     normalise_handle,
     normalise_phone,
@@ -69,7 +88,9 @@ log = logging.getLogger(__name__)
 
 COMMANDS = [
     CommandSpec("profile", "Your entry in the contact directory", where=Where.PRIVATE),
-    CommandSpec("contact", "Find a colleague", where=Where.PRIVATE, usage="NAME/ORG/PLACE"),
+    CommandSpec(
+        "contact", "Find a colleague", where=Where.PRIVATE, usage=N_("NAME/ORGANISATION/PLACE")
+    ),
     CommandSpec("mydata", "Everything held about you and who saw it", where=Where.PRIVATE),
     CommandSpec("forgetme", "Erase your contact data", where=Where.PRIVATE),
     CommandSpec(
@@ -77,21 +98,41 @@ COMMANDS = [
         "Reveal a contact's details (needs a reason)",
         role=Role.MODERATOR,
         where=Where.PRIVATE,
-        usage="ID REASON",
+        usage=N_("ID REASON"),
     ),
     CommandSpec(
         "export",
         "Export listed contacts (fields you may see)",
         role=Role.MODERATOR,
         where=Where.PRIVATE,
-        usage="PURPOSE",
+        usage=N_("PURPOSE"),
     ),
 ]
+
+# Stored values shown in /mydata (English msgids, translated where shown).
+CONSENT_LABELS = {"given": N_("yes"), "declined": N_("no"), "pending": N_("not asked yet")}
+SOURCE_LABELS = {
+    "profile": N_("your /profile"),
+    "import": N_("imported by a moderator"),
+    "introduction": N_("your introduction"),
+}
+CHANNEL_LABELS = {
+    "lookup": N_("search"),
+    "introduction": N_("put in touch"),
+    "export": N_("export"),
+    "override": N_("moderator override"),
+}
+GRANT_LABELS = {"consent": N_("you said yes"), "override": N_("moderator override")}
+REQUEST_LABELS = {
+    "pending": N_("waiting for your answer"),
+    "shared": N_("shared"),
+    "declined": N_("declined"),
+    "expired": N_("expired"),
+}
 
 MIN_SCORE = 75
 MIN_REASON = 15
 CB = "ct"  # every button of this feature starts with "ct:"
-ASK_PRIVATELY = "I answer this privately, so nobody else sees the results. Tap below."
 
 
 def defaults(services: Services) -> dict[str, Level]:
@@ -118,47 +159,62 @@ def requester_of(services: Services, session: Session, user_id: int, user_role: 
 
 def render_card(shown: dict[str, str], contact_id: int) -> str:
     """One contact as HTML, from the already-filtered values only."""
-    title = esc(shown["name"]) if "name" in shown else "<i>name not shared</i>"
+    title = esc(shown["name"]) if "name" in shown else _("<i>name not shared</i>")
     lines = [f"<b>{title}</b> · #{int(contact_id)}"]
     for name in FIELDS:
         if name != "name" and name in shown:
-            lines.append(f"{FIELD_LABELS[name]}: {esc(shown[name])}")
+            value = _("yes") if name == "focal_point" else esc(shown[name])
+            lines.append(_("{field}: {value}", field=field_label(name), value=value))
     return "\n".join(lines)
 
 
-def _private_link(context: BotContext, prefix: str) -> InlineKeyboardMarkup:
+def _private_link(context: BotContext, prefix: str, chat_id: int) -> InlineKeyboardMarkup:
     url = f"https://t.me/{context.bot.username}?start={prefix}_go"
-    return InlineKeyboardMarkup([[InlineKeyboardButton("Write to me privately", url=url)]])
+    label = group_label(
+        context.services,
+        chat_id,
+        lambda: _("Write to me privately"),
+    )
+    return InlineKeyboardMarkup([[InlineKeyboardButton(label, url=url)]])
 
 
 async def _in_group(update: Update, context: BotContext) -> None:
-    if update.effective_message is not None:
-        await update.effective_message.reply_text(
-            ASK_PRIVATELY, reply_markup=_private_link(context, "contact")
+    chat = update.effective_chat
+    if update.effective_message is not None and chat is not None:
+        await reply(
+            update,
+            context,
+            lambda: _("I answer this privately, so nobody else sees the results. Tap below."),
+            reply_markup=_private_link(context, "contact", chat.id),
         )
 
 
 async def _deep_link(update: Update, context: BotContext, _argument: str) -> None:
     if update.effective_message is not None:
         await update.effective_message.reply_text(
-            "Send <code>/contact</code> followed by a name, organisation, role, cluster or place "
-            "(at least 3 letters), e.g. <code>/contact wash kharkiv</code>. /profile edits your "
-            "own entry."
+            _(
+                "Send <code>/contact</code> followed by a name, organisation, role, cluster or "
+                "place (at least 3 letters), e.g. <code>/contact wash kharkiv</code>. /profile "
+                "edits your own entry."
+            )
         )
 
 
 # ============================================================================== /profile
 STEPS: list[tuple[str, str]] = [
-    ("name", "Your full name, as colleagues know you"),
-    ("organisation", "Your organisation"),
-    ("role", "Your role in the response (e.g. IMO, cluster coordinator)"),
-    ("clusters", "Your cluster(s), separated by commas"),
-    ("location", "Where you work (admin area or city)"),
-    ("phone", "Your phone number, with the country code (e.g. +380 44 123 4567)"),
-    ("email", "Your work e-mail"),
-    ("telegram", "Your Telegram username (e.g. @olena_k)"),
-    ("focal_point", "Are you your organisation's focal point? (yes/no)"),
+    ("name", N_("Your full name, as colleagues know you")),
+    ("organisation", N_("Your organisation")),
+    ("role", N_("Your role in the response (e.g. IMO, cluster coordinator)")),
+    ("clusters", N_("Your cluster(s), separated by commas")),
+    ("location", N_("Where you work (admin area or city)")),
+    ("phone", N_("Your phone number, with the country code (e.g. +380 44 123 4567)")),
+    ("email", N_("Your work e-mail")),
+    ("telegram", N_("Your Telegram username (e.g. @olena_k)")),
+    ("focal_point", N_("Are you your organisation's focal point? (yes/no)")),
 ]
+# "yes" and "no" in every language the bot speaks, for the focal point question.
+YES = {"yes", "y", "так", "т", "oui", "o", "نعم"}
+NO = {"no", "n", "ні", "н", "non", "لا"}
 TYPING, LEVELS = range(2)
 DRAFT = "contact_profile"
 ORDER = list(Level)
@@ -175,12 +231,12 @@ def _parse(field: str, text: str, region: str | None) -> str:
         return ", ".join(split_clusters(text))
     if field == "focal_point":
         answer = text.strip().lower()
-        if answer not in ("yes", "no", "y", "n"):
-            raise InvalidValue("please answer yes or no")
-        return "yes" if answer.startswith("y") else ""
+        if answer not in YES | NO | {_("yes"), _("no")}:
+            raise InvalidValue(_("please answer yes or no"))
+        return "yes" if answer in YES or answer == _("yes") else ""
     value = clean_text(text, 200)
     if field == "name" and len(value) < 2:
-        raise InvalidValue("a name needs at least 2 characters")
+        raise InvalidValue(_("a name needs at least 2 characters"))
     return value
 
 
@@ -194,13 +250,17 @@ async def _ask_step(update: Update, context: BotContext) -> int:
     step = draft["step"]
     field, question = STEPS[step]
     current = draft["values"].get(field, "")
-    hint = f"\nNow: <i>{esc(current)}</i> — send /skip to keep it." if current else ""
-    empty = "" if field == "name" else " Send - to leave it empty."
+    lines = [
+        _("({step}/{steps}) {question}.", step=step + 1, steps=len(STEPS), question=_(question))
+    ]
+    if field != "name":
+        lines.append(_("Send - to leave it empty."))
+    if current:
+        lines.append(_("Now: <i>{value}</i> — send /skip to keep it.", value=esc(current)))
+    lines.append(_("/cancel stops without saving."))
     message = update.effective_message
     assert message is not None
-    await message.reply_text(
-        f"({step + 1}/{len(STEPS)}) {question}.{empty}{hint}\n/cancel stops without saving."
-    )
+    await message.reply_text("\n".join(lines))
     return TYPING
 
 
@@ -238,7 +298,9 @@ async def profile_text(update: Update, context: BotContext) -> int:
                 field, text, context.services.settings.contacts.default_phone_region
             )
         except InvalidValue as exc:
-            await message.reply_text(f"Sorry: {esc(exc)}. Try again, or /cancel.")
+            await message.reply_text(
+                _("Sorry: {problem}. Try again, or /cancel.", problem=esc(exc))
+            )
             return TYPING
     draft["step"] += 1
     if draft["step"] < len(STEPS):
@@ -248,23 +310,33 @@ async def profile_text(update: Update, context: BotContext) -> int:
 
 
 def _levels_text(draft: dict[str, Any]) -> str:
-    return (
+    return _(
         "<b>Who may see each detail?</b> Tap a detail to change its level.\n"
-        "public = every group member · cluster = your cluster(s) and moderators · "
-        "coordinators = moderators and your cluster's coordinators · private = only people you "
-        "say yes to.\nSaving lists you in the directory; /forgetme removes you at any time."
+        "{public} = every group member · {cluster} = your cluster(s) and moderators · "
+        "{coordinators} = moderators and your cluster's coordinators · {private} = only "
+        "people you say yes to.\nSaving lists you in the directory; /forgetme removes you at "
+        "any time.",
+        public=level_label("public"),
+        cluster=level_label("cluster"),
+        coordinators=level_label("coordinators"),
+        private=level_label("private"),
     )
 
 
 def _levels_keyboard(draft: dict[str, Any]) -> InlineKeyboardMarkup:
     rows = [
-        [InlineKeyboardButton(f"{FIELD_LABELS[f]}: {draft['levels'][f]}", callback_data=f"pl:{f}")]
+        [
+            InlineKeyboardButton(
+                _("{field}: {level}", field=field_label(f), level=level_label(draft["levels"][f])),
+                callback_data=f"pl:{f}",
+            )
+        ]
         for f in FIELDS
     ]
     rows.append(
         [
-            InlineKeyboardButton("Save", callback_data="pl:save"),
-            InlineKeyboardButton("Cancel", callback_data="pl:cancel"),
+            InlineKeyboardButton(_("Save"), callback_data="pl:save"),
+            InlineKeyboardButton(_("Cancel"), callback_data="pl:cancel"),
         ]
     )
     return InlineKeyboardMarkup(rows)
@@ -276,14 +348,14 @@ async def profile_level(update: Update, context: BotContext) -> int:
     draft = _draft(context)
     choice = query.data.removeprefix("pl:")
     if "levels" not in draft:
-        await query.answer("This form has expired; send /profile again.")
+        await query.answer(_("This form has expired; send /profile again."))
         return ConversationHandler.END
     if choice == "cancel":
         return await _cancelled(update, context)
     if choice == "save":
         return await _save_profile(update, context)
     if choice not in FIELDS:
-        await query.answer("Unknown choice.")
+        await query.answer(_("Unknown choice."))
         return LEVELS
     current = Level(draft["levels"][choice])
     draft["levels"][choice] = ORDER[(ORDER.index(current) + 1) % len(ORDER)].value
@@ -317,17 +389,19 @@ async def _save_profile(update: Update, context: BotContext) -> int:
             {k: Level(v) for k, v in draft["levels"].items()},
             now,
         )
-    await query.answer("Saved")
+    await query.answer(_("Saved"))
     await query.edit_message_text(
-        "Saved. You are in the contact directory; colleagues see only what your levels allow, "
-        "and must ask you for the rest. /mydata shows who has seen your details."
+        _(
+            "Saved. You are in the contact directory; colleagues see only what your levels "
+            "allow, and must ask you for the rest. /mydata shows who has seen your details."
+        )
     )
     return ConversationHandler.END
 
 
 async def _cancelled(update: Update, context: BotContext) -> int:
     context.user_data.pop(DRAFT, None)  # type: ignore[union-attr]
-    text = "Cancelled; nothing was changed."
+    text = _("Cancelled; nothing was changed.")
     if update.callback_query is not None:
         await update.callback_query.answer()
         await update.callback_query.edit_message_text(text)
@@ -377,7 +451,12 @@ async def contact_command(update: Update, context: BotContext) -> None:
     try:
         key = check_query(raw)
     except InvalidValue as exc:
-        await message.reply_text(f"{esc(exc)}. Example: <code>/contact protection odesa</code>")
+        await message.reply_text(
+            _(
+                "{problem}. Example: <code>/contact protection odesa</code>",
+                problem=esc(str(exc)[:1].upper() + str(exc)[1:]),
+            )
+        )
         return
     user_role = role(services, user.id)
     now = services.clock.now()
@@ -385,12 +464,15 @@ async def contact_command(update: Update, context: BotContext) -> None:
     with services.db.transaction() as session:
         requester = requester_of(services, session, user.id, user_role)
         if not requester.is_member:
-            text = "The directory is for members of the group."
+            text = _("The directory is for members of the group.")
             lookup_id = None
         elif ContactRepository(session).lookups_since(user.id, now - rate.per) >= rate.count:
-            text = (
-                f"You have reached the limit of {rate.count} searches; please try again later "
-                "(the limit protects colleagues' details from harvesting)."
+            text = ngettext(
+                "You have reached the limit of {n} search; please try again later "
+                "(the limit protects colleagues' details from harvesting).",
+                "You have reached the limit of {n} searches; please try again later "
+                "(the limit protects colleagues' details from harvesting).",
+                rate.count,
             )
             lookup_id = None
         else:
@@ -423,15 +505,30 @@ def _page(
         ]
     if not results:
         return (
-            f"Nobody found for “{esc(key)}”. Try another spelling, an organisation or a place.",
+            _(
+                "Nobody found for “{query}”. Try another spelling, an organisation or a place.",
+                query=esc(key),
+            ),
             None,
         )
     cards = "\n\n".join(render_card(s, c.id) for c, s in chunk)
-    text = f"<b>{len(results)} found</b> for “{esc(key)}” (page {page + 1}/{pages})\n\n{cards}"
+    heading = ngettext(
+        "<b>{n} found</b> for “{query}” (page {page}/{pages})",
+        "<b>{n} found</b> for “{query}” (page {page}/{pages})",
+        len(results),
+        query=esc(key),
+        page=page + 1,
+        pages=pages,
+    )
+    text = f"{heading}\n\n{cards}"
     rows = [
         [
             InlineKeyboardButton(
-                f"Ask to be put in touch: #{c.id} {truncate(s.get('name', ''), 24)}".strip(),
+                _(
+                    "Ask to be put in touch: #{id} {name}",
+                    id=c.id,
+                    name=truncate(s.get("name", ""), 24),
+                ).strip(),
                 callback_data=f"{CB}:ask:{c.id}",
             )
         ]
@@ -440,10 +537,12 @@ def _page(
     nav = []
     if page > 0:
         nav.append(
-            InlineKeyboardButton("◂ Previous", callback_data=f"{CB}:pg:{lookup_id}:{page - 1}")
+            InlineKeyboardButton(_("◂ Previous"), callback_data=f"{CB}:pg:{lookup_id}:{page - 1}")
         )
     if page < pages - 1:
-        nav.append(InlineKeyboardButton("Next ▸", callback_data=f"{CB}:pg:{lookup_id}:{page + 1}"))
+        nav.append(
+            InlineKeyboardButton(_("Next ▸"), callback_data=f"{CB}:pg:{lookup_id}:{page + 1}")
+        )
     if nav:
         rows.append(nav)
     return text, InlineKeyboardMarkup(rows) if rows else None
@@ -475,7 +574,7 @@ async def on_button(update: Update, context: BotContext) -> None:
     }
     handler = handlers.get(action)
     if handler is None or number is None:
-        await query.answer("This button is not valid.", show_alert=True)
+        await query.answer(_("This button is not valid."), show_alert=True)
         return
     await handler(update, context, action, number, parts[3:])
 
@@ -494,7 +593,7 @@ async def _on_page(
         key = lookup.query if lookup is not None else ""
         mine = lookup is not None and lookup.user_id == user.id
     if not mine or page is None or not requester.is_member:
-        await query.answer("This search is not yours.", show_alert=True)
+        await query.answer(_("This search is not yours."), show_alert=True)
         return
     text, markup = _page(services, requester, lookup_id, key, page)
     await query.answer()
@@ -517,11 +616,11 @@ async def _on_ask(
         roster = RosterRepository(session)
         reason = None
         if not requester.is_member or contact is None or contact.consent != "given":
-            reason = "This person cannot be contacted through the directory."
+            reason = _("This person cannot be contacted through the directory.")
         elif contact.user_id == user.id:
-            reason = "That is you."
+            reason = _("That is you.")
         elif repo.open_request(user.id, contact.id) is not None:
-            reason = "You already asked; I will tell you when there is an answer."
+            reason = _("You already asked; I will tell you when there is an answer.")
         asked: Contact | None = None
         if reason is None and contact is not None:
             owner = roster.user(contact.user_id) if contact.user_id else None
@@ -530,7 +629,7 @@ async def _on_ask(
             else:
                 asked = repo.focal_point_of(contact.organisation, excluding=contact.id)
             if asked is None:
-                reason = "I cannot reach this person now. A moderator may be able to help."
+                reason = _("I cannot reach this person now. A moderator may be able to help.")
         request_id = None
         if reason is None and contact is not None and asked is not None:
             request = repo.add_request(user.id, contact, asked, now, now + timeout)
@@ -544,36 +643,64 @@ async def _on_ask(
             asked_user = asked.user_id
             subject_name = contact.name
     if reason is not None or request_id is None:
-        await query.answer(reason or "Not possible.", show_alert=True)
+        await query.answer(reason or _("Not possible."), show_alert=True)
         return
     assert asked_user is not None
-    details = ", ".join(FIELD_LABELS[f].lower() for f in FIELDS if asked_values.get(f))
-    about = (
-        f"with {esc(subject_name)} of your organisation; as its focal point, would you share "
-        "your own details"
-        if on_behalf
-        else "with you"
+
+    def ask_text() -> str:
+        """In the asked person's language."""
+        details = comma_join(field_label(f).lower() for f in FIELDS if asked_values.get(f))
+        who = (
+            _(
+                "<b>{name}</b> ({organisation})",
+                name=esc(requester_name),
+                organisation=esc(requester_org),
+            )
+            if requester_org
+            else _("<b>{name}</b>", name=esc(requester_name))
+        )
+        if on_behalf:
+            first = _(
+                "{requester} asks to be put in touch with {colleague} of your organisation; as "
+                "its focal point, would you share your own details?",
+                requester=who,
+                colleague=esc(subject_name),
+            )
+        else:
+            first = _("{requester} asks to be put in touch with you.", requester=who)
+        second = _(
+            "If you agree, I send them your {details}. Nothing is sent unless you tap "
+            "“Share with this person”. Request #{request}.",
+            details=details,
+            request=request_id,
+        )
+        return f"{first}\n{second}"
+
+    await send_private(
+        context,
+        asked_user,
+        ask_text,
+        reply_markup=lambda: InlineKeyboardMarkup(
+            [
+                [
+                    InlineKeyboardButton(
+                        _("Share with this person"), callback_data=f"{CB}:y:{request_id}"
+                    )
+                ],
+                [InlineKeyboardButton(_("Decline"), callback_data=f"{CB}:n:{request_id}")],
+            ]
+        ),
     )
-    org = f" ({esc(requester_org)})" if requester_org else ""
-    text = (
-        f"<b>{esc(requester_name)}</b>{org} asks to be put in touch {about}.\n"
-        f"If you agree, I send them your {details}. Nothing is sent unless you tap "
-        f"“Share with this person”. Request #{request_id}."
-    )
-    markup = InlineKeyboardMarkup(
-        [
-            [InlineKeyboardButton("Share with this person", callback_data=f"{CB}:y:{request_id}")],
-            [InlineKeyboardButton("Decline", callback_data=f"{CB}:n:{request_id}")],
-        ]
-    )
-    await send_private(context, asked_user, text, reply_markup=markup)
-    await query.answer("Asked")
-    hours = int(timeout.total_seconds() // 3600)
+    await query.answer(_("Asked"))
     await send_private(
         context,
         user.id,
-        f"I asked them (request #{request_id}). You will hear from me when they share their "
-        f"details, or in {hours} hours at the latest.",
+        _(
+            "I asked them (request #{request}). You will hear from me when they share their "
+            "details, or in {wait} at the latest.",
+            request=request_id,
+            wait=duration_text(timeout),
+        ),
     )
 
 
@@ -590,9 +717,9 @@ async def _on_answer(
         repo = ContactRepository(session)
         request = repo.request(request_id)
         if request is None or request.asked_user_id != user.id:
-            problem: str | None = "This request is not addressed to you."
+            problem: str | None = _("This request is not addressed to you.")
         elif request.status != "pending" or request.expires_at <= now:
-            problem = "This request is closed."
+            problem = _("This request is closed.")
         else:
             problem = None
         if problem is None and request is not None:
@@ -613,7 +740,8 @@ async def _on_answer(
                 repo.record_disclosure(
                     requester_id, asked.id, shown, "introduction", now, f"request #{request_id}"
                 )
-                card = render_card(shown, asked.id)
+                with use_locale(personal_language(services, requester_id)):
+                    card = render_card(shown, asked.id)
             else:
                 request.status, request.answered_at = "declined", now
     if problem is not None:
@@ -621,16 +749,37 @@ async def _on_answer(
         return
     await query.answer()
     if card is not None:
-        await query.edit_message_text(f"Shared with them (request #{request_id}). Thank you.")
+        await query.edit_message_text(
+            _("Shared with them (request #{request}). Thank you.", request=request_id)
+        )
+        shared = card
         await send_private(
             context,
             requester_id,
-            f"Good news: your request #{request_id} was answered. Their details:\n\n{card}",
+            lambda: _(
+                "Good news: your request #{request} was answered. Their details:\n\n{card}",
+                request=request_id,
+                card=shared,
+            ),
         )
     else:
         await query.edit_message_text(
-            f"Declined (request #{request_id}). They are not told that you declined."
+            _(
+                "Declined (request #{request}). They are not told that you declined.",
+                request=request_id,
+            )
         )
+
+
+def _expired_text(request_id: int) -> Callable[[], str]:
+    def render() -> str:
+        return _(
+            "Your request #{request} to be put in touch did not get an answer in time, so "
+            "no details were shared. A moderator may be able to help another way.",
+            request=request_id,
+        )
+
+    return render
 
 
 async def expire_requests(app: App) -> None:
@@ -639,19 +788,14 @@ async def expire_requests(app: App) -> None:
     now = services.clock.now()
     with services.db.transaction() as session:
         repo = ContactRepository(session)
-        due = []
-        for request in repo.due_requests(now):
-            if request.status == "pending":
-                request.status = "expired"
-            request.requester_told = True
-            due.append((request.id, request.requester_id))
+        # Claimed one by one with a conditional update: two replicas never tell twice.
+        due = [(r.id, r.requester_id) for r in repo.due_requests(now) if repo.claim_expiry(r.id)]
     context = BotContext(app)
     for request_id, requester_id in due:
         await send_private(
             context,
             requester_id,
-            f"Your request #{request_id} to be put in touch did not get an answer in time, so "
-            "no details were shared. A moderator may be able to help another way.",
+            _expired_text(request_id),
         )
 
 
@@ -685,21 +829,30 @@ async def ask_consent(context: BotContext, user: TgUser) -> None:
             return
         contact.consent_asked_at = services.clock.now()
         contact_id, name, org = contact.id, contact.name, contact.organisation
-    markup = InlineKeyboardMarkup(
-        [
-            [InlineKeyboardButton("Yes, list me", callback_data=f"{CB}:cy:{contact_id}")],
-            [InlineKeyboardButton("No", callback_data=f"{CB}:cn:{contact_id}")],
-        ]
-    )
-    delivered = await send_private(
-        context,
-        user.id,
-        f"The group's contact directory has an entry for <b>{esc(name)}</b>"
-        f"{' (' + esc(org) + ')' if org else ''}. Nobody can find it or see its details until "
-        "you agree. May colleagues find you, and see what your sharing levels allow? "
-        "(/profile to review it, /mydata to see it all)",
-        reply_markup=markup,
-    )
+
+    def markup() -> InlineKeyboardMarkup:
+        return InlineKeyboardMarkup(
+            [
+                [InlineKeyboardButton(_("Yes, list me"), callback_data=f"{CB}:cy:{contact_id}")],
+                [InlineKeyboardButton(_("No"), callback_data=f"{CB}:cn:{contact_id}")],
+            ]
+        )
+
+    def text() -> str:
+        entry = (
+            _("<b>{name}</b> ({organisation})", name=esc(name), organisation=esc(org))
+            if org
+            else _("<b>{name}</b>", name=esc(name))
+        )
+        return _(
+            "The group's contact directory has an entry for {entry}. Nobody can find it or see "
+            "its details until you agree. May colleagues find you, and see what your sharing "
+            "levels allow? (/profile to review it, /mydata to see it all)",
+            entry=entry,
+        )
+
+    # Asked on joining too (a group update): in the person's own language.
+    delivered = await send_private(context, user.id, text, reply_markup=markup)
     if not delivered:  # they have not started the bot yet: ask again when they do
         with services.db.transaction() as session:
             pending = ContactRepository(session).get(contact_id)
@@ -729,13 +882,13 @@ async def _on_consent(
             contact.user_id = user.id
             repo.set_consent(contact, action == "cy", now)
     if not entitled:
-        await query.answer("This question is not for you.", show_alert=True)
+        await query.answer(_("This question is not for you."), show_alert=True)
         return
     await query.answer()
     await query.edit_message_text(
-        "Thank you: you are listed. /profile changes your details and who sees them."
+        _("Thank you: you are listed. /profile changes your details and who sees them.")
         if action == "cy"
-        else "Understood: you are not listed and nothing is shared. /forgetme erases the entry."
+        else _("Understood: you are not listed and nothing is shared. /forgetme erases the entry.")
     )
 
 
@@ -745,42 +898,87 @@ async def mydata(update: Update, context: BotContext) -> None:
     if message is None or user is None:
         return
     services = context.services
-    lines: list[str] = ["<b>What the directory holds about you</b>"]
+    zone = services.settings.group_timezone(services.settings.groups[0])
+    lines: list[str] = [_("<b>What the directory holds about you</b>")]
     with services.db.transaction() as session:
         repo = ContactRepository(session)
         roster = RosterRepository(session)
         contact = repo.by_user(user.id)
         if contact is None:
-            lines.append("No contact entry.")
+            lines.append(_("No contact entry."))
         else:
             levels = decode_levels(contact.levels, defaults(services))
             for name, value in values_of(contact).items():
-                lines.append(f"{FIELD_LABELS[name]}: {esc(value or '—')} ({levels[name].value})")
-            lines.append(f"Cluster coordinator: {'yes' if contact.cluster_coordinator else 'no'}")
-            lines.append(f"Listed (consent): {contact.consent}; source: {contact.source}")
-            lines.append("\n<b>Who has seen your details</b>")
+                lines.append(
+                    _(
+                        "{field}: {value} ({level})",
+                        field=field_label(name),
+                        value=esc(value or "—"),
+                        level=level_label(levels[name].value),
+                    )
+                )
+            lines.append(
+                _("Cluster coordinator: yes")
+                if contact.cluster_coordinator
+                else _("Cluster coordinator: no")
+            )
+            lines.append(
+                _(
+                    "Listed (consent): {consent}; source: {source}",
+                    consent=esc(_(CONSENT_LABELS.get(contact.consent, contact.consent))),
+                    source=esc(_(SOURCE_LABELS.get(contact.source, contact.source))),
+                )
+            )
+            lines.append("\n" + _("<b>Who has seen your details</b>"))
             seen = repo.disclosures_of(contact.id)
             for row in seen:
                 viewer = roster.user(row.viewer_id) if row.viewer_id else None
-                who = esc(viewer.display_name) if viewer else f"user {row.viewer_id}"
+                who = (
+                    esc(viewer.display_name) if viewer else _("user {id}", id=row.viewer_id or "—")
+                )
+                fields = (
+                    comma_join(
+                        field_label(f) if f in FIELDS else esc(f) for f in row.fields.split(",")
+                    )
+                    if row.fields
+                    else _("nothing")
+                )
                 lines.append(
-                    f"{row.at:%Y-%m-%d %H:%M} UTC — {who} ({row.viewer_id}) saw "
-                    f"{esc(row.fields or 'nothing')} by {row.channel}"
+                    _(
+                        "{time} — {who} ({id}) saw {fields} by {channel}",
+                        time=datetime_text(row.at, zone),
+                        who=who,
+                        id=row.viewer_id or "—",
+                        fields=fields,
+                        channel=esc(_(CHANNEL_LABELS.get(row.channel, row.channel))),
+                    )
                     + (f" — {esc(row.detail)}" if row.channel == "override" and row.detail else "")
                 )
             if not seen:
-                lines.append("Nobody yet.")
-            lines.append("\n<b>People you agreed to share with</b>")
+                lines.append(_("Nobody yet."))
+            lines.append("\n" + _("<b>People you agreed to share with</b>"))
             for grant in repo.grants_given(contact.id):
-                lines.append(f"{grant.at:%Y-%m-%d} — user {grant.requester_id} ({grant.kind})")
-            lines.append("\n<b>Requests to be put in touch with you</b>")
+                lines.append(
+                    _(
+                        "{date} — user {id} ({kind})",
+                        date=date_text(grant.at, zone),
+                        id=grant.requester_id,
+                        kind=esc(_(GRANT_LABELS.get(grant.kind, grant.kind))),
+                    )
+                )
+            lines.append("\n" + _("<b>Requests to be put in touch with you</b>"))
             for request in repo.requests_about(contact.id):
                 lines.append(
-                    f"#{request.id} {request.created_at:%Y-%m-%d} from user "
-                    f"{request.requester_id}: {request.status}"
+                    _(
+                        "#{request} {date} from user {id}: {status}",
+                        request=request.id,
+                        date=date_text(request.created_at, zone),
+                        id=request.requester_id,
+                        status=esc(_(REQUEST_LABELS.get(request.status, request.status))),
+                    )
                 )
         searches = repo.lookups_since(user.id, services.clock.now() - timedelta(days=36500))
-        lines.append(f"\nYour searches kept for the rate limit: {searches}.")
+        lines.append("\n" + _("Your searches kept for the rate limit: {n}.", n=searches))
     for chunk in chunk_lines(lines):
         await message.reply_text(chunk)
 
@@ -792,13 +990,15 @@ async def forgetme(update: Update, context: BotContext) -> None:
         return
     markup = InlineKeyboardMarkup(
         [
-            [InlineKeyboardButton("Erase my contact data", callback_data=f"{CB}:fg:{user.id}")],
-            [InlineKeyboardButton("Keep it", callback_data=f"{CB}:fk:{user.id}")],
+            [InlineKeyboardButton(_("Erase my contact data"), callback_data=f"{CB}:fg:{user.id}")],
+            [InlineKeyboardButton(_("Keep it"), callback_data=f"{CB}:fk:{user.id}")],
         ]
     )
     await message.reply_text(
-        "This erases your directory entry, your sharing choices, requests and searches. "
-        "The audit keeps only an anonymised line. Are you sure?",
+        _(
+            "This erases your directory entry, your sharing choices, requests and searches. "
+            "The audit keeps only an anonymised line. Are you sure?"
+        ),
         reply_markup=markup,
     )
 
@@ -809,15 +1009,15 @@ async def _on_forget(
     query, user = update.callback_query, update.effective_user
     assert query is not None and user is not None
     if user_id != user.id:
-        await query.answer("This button is not yours.", show_alert=True)
+        await query.answer(_("This button is not yours."), show_alert=True)
         return
     await query.answer()
     if action == "fk":
-        await query.edit_message_text("Kept; nothing was erased.")
+        await query.edit_message_text(_("Kept; nothing was erased."))
         return
     with context.services.db.transaction() as session:
         ContactRepository(session).forget(user.id, context.services.clock.now())
-    await query.edit_message_text("Erased. Your contact data and consents are gone.")
+    await query.edit_message_text(_("Erased. Your contact data and consents are gone."))
 
 
 # =========================================================================== /override
@@ -829,8 +1029,10 @@ async def override(update: Update, context: BotContext) -> None:
     services = context.services
     if not services.settings.contacts.moderator_override:
         await message.reply_text(
-            "Overrides are turned off in this group's configuration "
-            "(contacts.moderator_override). Ask the person to be put in touch instead."
+            _(
+                "Overrides are turned off in this group's configuration "
+                "(contacts.moderator_override). Ask the person to be put in touch instead."
+            )
         )
         return
     args = context.args or []
@@ -838,13 +1040,18 @@ async def override(update: Update, context: BotContext) -> None:
     reason = clean_text(" ".join(args[1:]), 10_000)[:500]
     if contact_id is None or len(reason) < MIN_REASON:
         await message.reply_text(
-            f"Usage: /override ID REASON — the contact's #number and why (at least "
-            f"{MIN_REASON} characters). The reason is recorded and shown to the person."
+            ngettext(
+                "Usage: /override ID REASON — the contact's #number and why (at least {n} "
+                "character). The reason is recorded and shown to the person.",
+                "Usage: /override ID REASON — the contact's #number and why (at least {n} "
+                "characters). The reason is recorded and shown to the person.",
+                MIN_REASON,
+            )
         )
         return
     now = services.clock.now()
     subject_id: int | None = None
-    fields = ""
+    shown_fields: list[str] = []
     with services.db.transaction() as session:
         repo = ContactRepository(session)
         contact = repo.get(contact_id)
@@ -865,23 +1072,26 @@ async def override(update: Update, context: BotContext) -> None:
             repo.record_disclosure(user.id, contact.id, shown, "override", now, reason)
             card = render_card(shown, contact.id)
             subject_id = contact.user_id
-            fields = ", ".join(FIELD_LABELS[name] for name in shown)
+            shown_fields = list(shown)
     if card is None:
-        await message.reply_text("No listed contact has that number.")
+        await message.reply_text(_("No listed contact has that number."))
         return
-    await message.reply_text(f"Override recorded (reason: {esc(reason)}).\n\n{card}")
+    recorded = _("Override recorded (reason: {reason}).", reason=esc(reason))
+    await message.reply_text(f"{recorded}\n\n{card}")
     if subject_id is not None:  # overrides are never secret from the person concerned
-        await send_private(
-            context,
-            subject_id,
-            _(
+        moderator = esc(user.full_name)
+
+        def notice() -> str:
+            """In the person's own language."""
+            return _(
                 "A moderator, {moderator}, used an override to see your contact details "
                 "({fields}). The reason given: {reason}. /mydata lists who has seen your details.",
-                moderator=esc(user.full_name),
-                fields=esc(fields),
+                moderator=moderator,
+                fields=esc(comma_join(field_label(name) for name in shown_fields)),
                 reason=esc(reason),
-            ),
-        )
+            )
+
+        await send_private(context, subject_id, notice)
 
 
 # ============================================================ CSV import and export
@@ -896,19 +1106,23 @@ async def on_document(update: Update, context: BotContext) -> None:
     document = message.document
     name = document.file_name or "contacts.csv"
     if not name.lower().endswith(".csv"):
-        await message.reply_text("Send contacts as a .csv file (columns: see the README).")
+        await message.reply_text(_("Send contacts as a .csv file (columns: see the README)."))
         return
     if (document.file_size or 0) > policy.import_max_bytes:
         await message.reply_text(
-            f"This file is too large ({document.file_size:,} bytes); the limit is "
-            f"{policy.import_max_bytes:,}. Nothing was imported."
+            _(
+                "This file is too large ({size:,} bytes); the limit is {limit:,}. "
+                "Nothing was imported.",
+                size=document.file_size or 0,
+                limit=policy.import_max_bytes,
+            )
         )
         return
     file = await context.bot.get_file(document.file_id)
     data = bytes(await file.download_as_bytearray())
     parsed = parse_contacts_csv(data, policy.import_max_bytes, policy.default_phone_region)
     if parsed.errors:
-        lines = [f"<b>{esc(name)}</b>: nothing was imported. Please fix:"]
+        lines = [_("<b>{file}</b>: nothing was imported. Please fix:", file=esc(name))]
         lines += [esc(e) for e in parsed.errors]
         await message.reply_text(chunk_lines(lines)[0])
         return
@@ -921,13 +1135,17 @@ async def on_document(update: Update, context: BotContext) -> None:
         import_id = pending.id
     markup = InlineKeyboardMarkup(
         [
-            [InlineKeyboardButton("Import", callback_data=f"{CB}:imp:{import_id}")],
-            [InlineKeyboardButton("Cancel", callback_data=f"{CB}:imx:{import_id}")],
+            [InlineKeyboardButton(_("Import"), callback_data=f"{CB}:imp:{import_id}")],
+            [InlineKeyboardButton(_("Cancel"), callback_data=f"{CB}:imx:{import_id}")],
         ]
     )
     await message.reply_text(
-        f"Dry run of <b>{esc(name)}</b>: {report.summary()}. Imported people are not findable "
-        "until they agree. Import now?",
+        _(
+            "Dry run of <b>{file}</b>: {summary}. Imported people are not findable until they "
+            "agree. Import now?",
+            file=esc(name),
+            summary=report.summary(),
+        ),
         reply_markup=markup,
     )
 
@@ -939,17 +1157,17 @@ async def _on_import(
     assert query is not None and user is not None
     services = context.services
     if role(services, user.id) is not Role.MODERATOR:
-        await query.answer("Only moderators can import.", show_alert=True)
+        await query.answer(_("Only moderators can import."), show_alert=True)
         return
     policy = services.settings.contacts
     with services.db.transaction() as session:
         pending = ContactRepository(session).import_(import_id)
         if pending is None or pending.moderator_id != user.id or pending.status != "pending":
-            problem: str | None = "This import is not yours or is already done."
+            problem: str | None = _("This import is not yours or is already done.")
         else:
             problem = None
             if action == "imx":
-                pending.status, text = "cancelled", "Cancelled; nothing was imported."
+                pending.status, text = "cancelled", _("Cancelled; nothing was imported.")
             else:
                 parsed = parse_contacts_csv(
                     pending.content.encode(), policy.import_max_bytes, policy.default_phone_region
@@ -959,7 +1177,7 @@ async def _on_import(
                 )
                 pending.status = "applied"
                 pending.content = ""  # no need to keep the file once imported
-                text = f"Imported: {report.summary()}."
+                text = _("Imported: {summary}.", summary=report.summary())
     if problem is not None:
         await query.answer(problem, show_alert=True)
         return
@@ -977,8 +1195,13 @@ async def export(update: Update, context: BotContext) -> None:
     purpose = clean_text(" ".join(context.args or []), 10_000)[:300]
     if len(purpose) < MIN_REASON:
         await message.reply_text(
-            f"Usage: /export PURPOSE — why you need the list (at least {MIN_REASON} characters); "
-            "it is written in the file and in the audit."
+            ngettext(
+                "Usage: /export PURPOSE — why you need the list (at least {n} character); it is "
+                "written in the file and in the audit.",
+                "Usage: /export PURPOSE — why you need the list (at least {n} characters); it is "
+                "written in the file and in the audit.",
+                MIN_REASON,
+            )
         )
         return
     now = services.clock.now()
@@ -1005,7 +1228,12 @@ async def export(update: Update, context: BotContext) -> None:
     await message.reply_document(
         document=out.getvalue().encode(),
         filename=f"contacts-{now:%Y%m%d-%H%M}.csv",
-        caption=f"{count} contacts; purpose recorded: {esc(purpose)}",
+        caption=ngettext(
+            "{n} contact; purpose recorded: {purpose}",
+            "{n} contacts; purpose recorded: {purpose}",
+            count,
+            purpose=esc(purpose),
+        ),
     )
 
 

@@ -9,13 +9,18 @@ from telegram import Chat, Update
 from telegram.error import TelegramError
 
 from bot.context import App, BotContext
+from bot.ops import database_problem
+from i18n import N_, _
 
 log = logging.getLogger(__name__)
 
-APOLOGY = "Sorry, something went wrong on my side. Please try again in a moment."
+APOLOGY = N_("Sorry, something went wrong on my side. Please try again in a moment.")
 
 
 async def on_error(update: object, context: BotContext) -> None:
+    problem = database_problem(context.error)
+    if problem:  # one clear line an operator can act on; the traceback follows below
+        log.critical("%s; nothing of this update was saved", problem)
     payload = update.to_dict() if isinstance(update, Update) else repr(update)
     log.error(
         "error while handling an update: %s",
@@ -28,7 +33,7 @@ async def on_error(update: object, context: BotContext) -> None:
     # Only apologise in private: a group should not see the bot's troubles.
     if chat is not None and chat.type == Chat.PRIVATE:
         try:
-            await context.bot.send_message(chat.id, APOLOGY)
+            await context.bot.send_message(chat.id, _(APOLOGY))
         except TelegramError:
             log.warning("could not send the apology to %s", chat.id)
 

@@ -25,8 +25,9 @@ from telegram.ext import (
 from telegram.warnings import PTBUserWarning
 
 from bot.context import App, BotContext, Services
-from handlers.common import send_private, tell_moderators
+from handlers.common import group_label, in_group, send_private, tell_moderators
 from handlers.render import esc, mention
+from i18n import N_, _, comma_join, date_text, datetime_text, long_date_text
 from moderation.introductions import (
     LOCATION_MAX,
     REASON_MAX,
@@ -80,20 +81,34 @@ def today_in(services: Services, chat_id: int) -> date:
 # --------------------------------------------------------------------------- rendering
 def describe(intro: Introduction | Invitation) -> str:
     """ "UNICEF, WASH cluster IMO, Kyiv; surge mission until 20 Dec 2026" (escaped)."""
-    parts = [esc(intro.organisation or "organisation not given")]
+    parts = [esc(intro.organisation) if intro.organisation else _("organisation not given")]
     if intro.cluster and intro.cluster.casefold() not in (intro.role or "").casefold():
-        parts.append(f"{esc(intro.cluster)} cluster")
+        parts.append(_("{cluster} cluster", cluster=esc(intro.cluster)))
     if intro.role:
         parts.append(esc(intro.role))
     if intro.location:
         parts.append(esc(intro.location))
-    text = ", ".join(parts)
+    text = comma_join(parts)
     if intro.category is Category.SURGE and intro.end_date:
-        text += f"; surge / short mission until {intro.end_date:%d %b %Y}"
-    elif intro.category is Category.OUT_OF_COUNTRY and intro.end_date:
-        text += f"; supports colleagues in the country from outside until {intro.end_date:%d %b %Y}"
+        return _(
+            "{description}; surge / short mission until {date}",
+            description=text,
+            date=date_text(intro.end_date),
+        )
+    if intro.category is Category.OUT_OF_COUNTRY and intro.end_date:
         if intro.reason:
-            text += f" ({esc(intro.reason)})"
+            return _(
+                "{description}; supports colleagues in the country from outside until {date} "
+                "({reason})",
+                description=text,
+                date=date_text(intro.end_date),
+                reason=esc(intro.reason),
+            )
+        return _(
+            "{description}; supports colleagues in the country from outside until {date}",
+            description=text,
+            date=date_text(intro.end_date),
+        )
     return text
 
 
@@ -110,9 +125,10 @@ def card_text(services: Services, intro: Introduction) -> str:
     assert newcomer is not None
     who = mention(newcomer.id, intro.full_name or newcomer.display_name)
     if sponsor is None:
-        return (
-            f"Welcome, {who}! Every member here is sponsored by an existing member; a "
-            "moderator will confirm who sponsors you. Until then you can read the group."
+        return _(
+            "Welcome, {newcomer}! Every member here is sponsored by an existing member; a "
+            "moderator will confirm who sponsors you. Until then you can read the group.",
+            newcomer=who,
         )
     sponsor_name = mention(
         sponsor.id,
@@ -121,33 +137,54 @@ def card_text(services: Services, intro: Introduction) -> str:
         else sponsor.display_name,
     )
     if sponsor_intro and sponsor_intro.organisation:
-        sponsor_name += f" ({esc(sponsor_intro.organisation)})"
+        sponsor_name = _(
+            "{sponsor} ({organisation})",
+            sponsor=sponsor_name,
+            organisation=esc(sponsor_intro.organisation),
+        )
     if intro.sponsor_done_at is None:
-        text = (
-            f"Welcome, {who}! {sponsor_name}, please introduce them to the group: name, "
-            "organisation and role (button below)."
-        )
+        lines = [
+            _(
+                "Welcome, {newcomer}! {sponsor}, please introduce them to the group: name, "
+                "organisation and role (button below).",
+                newcomer=who,
+                sponsor=sponsor_name,
+            )
+        ]
     else:
-        text = f"👋 {sponsor_name} introduces {who} — {describe(intro)}."
+        lines = [
+            _(
+                "👋 {sponsor} introduces {newcomer} — {description}.",
+                sponsor=sponsor_name,
+                newcomer=who,
+                description=describe(intro),
+            )
+        ]
     if intro.status is IntroStatus.COMPLETE:
-        return text + "\n✅ Introduction complete."
-    if intro.confirmed_at is None:
-        text += (
-            f"\n{esc(newcomer.first_name)}, please confirm your first and last name and "
-            "organisation with the button below (one tap opens a private chat with me)."
+        lines.append(_("✅ Introduction complete."))
+    elif intro.confirmed_at is None:
+        lines.append(
+            _(
+                "{name}, please confirm your first and last name and organisation with the "
+                "button below (one tap opens a private chat with me).",
+                name=esc(newcomer.first_name),
+            )
         )
-    return text
+    return "\n".join(lines)
 
 
 def card_buttons(context: BotContext, intro: Introduction) -> InlineKeyboardMarkup | None:
+    """The card's buttons, labelled in the group's language(s)."""
     if intro.status is IntroStatus.COMPLETE:
         return None
+    services = context.services
     rows = []
     if intro.sponsor_id is not None and intro.sponsor_done_at is None:
         rows.append(
             [
                 InlineKeyboardButton(
-                    "Sponsor: introduce", url=deep_link(context, f"intro_{intro.id}")
+                    group_label(services, intro.chat_id, lambda: _("Sponsor: introduce")),
+                    url=deep_link(context, f"intro_{intro.id}"),
                 )
             ]
         )
@@ -155,7 +192,8 @@ def card_buttons(context: BotContext, intro: Introduction) -> InlineKeyboardMark
         rows.append(
             [
                 InlineKeyboardButton(
-                    "Newcomer: confirm my details", url=deep_link(context, f"confirm_{intro.id}")
+                    group_label(services, intro.chat_id, lambda: _("Newcomer: confirm my details")),
+                    url=deep_link(context, f"confirm_{intro.id}"),
                 )
             ]
         )
@@ -169,7 +207,8 @@ async def post_or_update_card(context: BotContext, intro_id: int) -> None:
         intro = IntroductionRepository(session).introduction_by_id(intro_id)
     if intro is None:
         return
-    text, markup = card_text(services, intro), card_buttons(context, intro)
+    text = in_group(services, intro.chat_id, lambda: card_text(services, intro))
+    markup = card_buttons(context, intro)
     if intro.card_message_id is not None:
         try:
             await context.bot.edit_message_text(
@@ -229,7 +268,9 @@ async def complete_if_ready(context: BotContext, intro_id: int) -> None:
         await send_private(
             context,
             intro.user_id,
-            "Thank you! Your introduction is complete and you can now write in the group.",
+            lambda: _(
+                "Thank you! Your introduction is complete and you can now write in the group."
+            ),
         )
     if intro is not None:
         await post_or_update_card(context, intro_id)
@@ -277,9 +318,11 @@ async def begin_invite(update: Update, context: BotContext) -> int:
     if not groups:
         await _reply(
             update,
-            "Only members of the group can sponsor newcomers. If you are a "
-            "member, say something in the group once so I know you, then try "
-            "again.",
+            _(
+                "Only members of the group can sponsor newcomers. If you are a "
+                "member, say something in the group once so I know you, then try "
+                "again."
+            ),
         )
         return ConversationHandler.END
     context.user_data[FORM] = {"mode": "invite"}  # type: ignore[index]
@@ -287,7 +330,7 @@ async def begin_invite(update: Update, context: BotContext) -> int:
         buttons = [
             [InlineKeyboardButton(g.title, callback_data=f"inv:grp:{g.chat_id}")] for g in groups
         ]
-        await _reply(update, "Which group is the invitation for?", InlineKeyboardMarkup(buttons))
+        await _reply(update, _("Which group is the invitation for?"), InlineKeyboardMarkup(buttons))
         return GROUP
     return await _start_form(update, context, groups[0].chat_id)
 
@@ -297,7 +340,7 @@ async def choose_group(update: Update, context: BotContext) -> int:
     assert query is not None and query.data is not None
     chat_id = int(query.data.rsplit(":", 1)[1])
     if context.services.settings.group(chat_id) is None:
-        await _reply(update, "That group is not one I run.")
+        await _reply(update, _("That group is not one I run."))
         return ConversationHandler.END
     return await _start_form(update, context, chat_id)
 
@@ -310,13 +353,15 @@ async def _start_form(update: Update, context: BotContext, chat_id: int) -> int:
         Category.IN_COUNTRY,
     )
     if problem:
-        await _reply(update, f"Sorry, {esc(problem)}.")
+        await _reply(update, _("Sorry, {problem}.", problem=esc(problem)))
         return ConversationHandler.END
     _form(context)["chat_id"] = chat_id
     await _reply(
         update,
-        "Let's introduce the person you sponsor. Send /cancel at any time to "
-        "stop.\n\nWhat are their <b>first and last name</b>?",
+        _(
+            "Let's introduce the person you sponsor. Send /cancel at any time to "
+            "stop.\n\nWhat are their <b>first and last name</b>?"
+        ),
     )
     return NAME
 
@@ -325,7 +370,7 @@ async def begin_from_link(update: Update, context: BotContext) -> int:
     """The sponsor tapped "introduce" on a card (intro_ID) or a join request (jr_ID)."""
     user, message = update.effective_user, update.effective_message
     assert user is not None and message is not None and message.text is not None
-    kind, _, raw_id = message.text.split(" ", 1)[1].partition("_")
+    kind, _sep, raw_id = message.text.split(" ", 1)[1].partition("_")
     services = context.services
     with services.db.transaction() as session:
         repo = IntroductionRepository(session)
@@ -349,16 +394,21 @@ async def begin_from_link(update: Update, context: BotContext) -> int:
             chat_id = request.chat_id if request else 0
     if owner != user.id:
         await message.reply_text(
-            "This introduction is for the person's sponsor, which is not you. Nothing was changed."
+            _(
+                "This introduction is for the person's sponsor, which is not you. "
+                "Nothing was changed."
+            )
         )
         return ConversationHandler.END
     if not open_:
-        await message.reply_text("That introduction is already done or no longer needed.")
+        await message.reply_text(_("That introduction is already done or no longer needed."))
         return ConversationHandler.END
     context.user_data[FORM] = {"mode": kind, "target": int(raw_id), "chat_id": chat_id}  # type: ignore[index]
     await message.reply_text(
-        "Thank you for sponsoring. Send /cancel at any time to stop.\n\n"
-        "What are their <b>first and last name</b>?"
+        _(
+            "Thank you for sponsoring. Send /cancel at any time to stop.\n\n"
+            "What are their <b>first and last name</b>?"
+        )
     )
     return NAME
 
@@ -370,7 +420,7 @@ async def got_name(update: Update, context: BotContext) -> int:
         await _reply(update, esc(error))
         return NAME
     _form(context).update(first_name=first, last_name=last)
-    await _reply(update, f"Which <b>organisation</b> does {esc(first)} work for?")
+    await _reply(update, _("Which <b>organisation</b> does {name} work for?", name=esc(first)))
     return ORG
 
 
@@ -398,15 +448,24 @@ async def _ask_organisation(
         await _reply(update, next_question)
         return after
     form["typed_organisation"] = clean_text(answer, 100, "organisation")
-    buttons = [[InlineKeyboardButton(f"Yes, {match.suggestion}", callback_data=f"{prefix}:yes")]]
+    buttons = [
+        [
+            InlineKeyboardButton(
+                _("Yes, {organisation}", organisation=match.suggestion),
+                callback_data=f"{prefix}:yes",
+            )
+        ]
+    ]
     if settings.allow_unlisted_organisations:
         buttons.append(
-            [InlineKeyboardButton("No, keep what I typed", callback_data=f"{prefix}:keep")]
+            [InlineKeyboardButton(_("No, keep what I typed"), callback_data=f"{prefix}:keep")]
         )
-    buttons.append([InlineKeyboardButton("Type it again", callback_data=f"{prefix}:retype")])
+    buttons.append([InlineKeyboardButton(_("Type it again"), callback_data=f"{prefix}:retype")])
     form["suggestion"] = match.suggestion
     await _reply(
-        update, f"Did you mean <b>{esc(match.suggestion)}</b>?", InlineKeyboardMarkup(buttons)
+        update,
+        _("Did you mean <b>{organisation}</b>?", organisation=esc(match.suggestion)),
+        InlineKeyboardMarkup(buttons),
     )
     return choice
 
@@ -418,14 +477,14 @@ async def _organisation_choice(
     assert query is not None and query.data is not None
     answer = query.data.rsplit(":", 1)[1]
     if answer == "retype" or "suggestion" not in form:
-        await _reply(update, "Please type the organisation again.")
+        await _reply(update, _("Please type the organisation again."))
         return retry
     form["organisation"] = form["suggestion"] if answer == "yes" else form["typed_organisation"]
     await _reply(update, next_question)
     return after
 
 
-ROLE_QUESTION = "What is their <b>role in the response</b>? (e.g. WASH cluster IMO)"
+ROLE_QUESTION = N_("What is their <b>role in the response</b>? (e.g. WASH cluster IMO)")
 
 
 async def got_org(update: Update, context: BotContext) -> int:
@@ -438,21 +497,26 @@ async def got_org(update: Update, context: BotContext) -> int:
         ORG,
         ORG_CHOICE,
         ROLE,
-        ROLE_QUESTION,
+        _(ROLE_QUESTION),
     )
 
 
 async def org_choice(update: Update, context: BotContext) -> int:
-    return await _organisation_choice(update, _form(context), ORG, ROLE, ROLE_QUESTION)
+    return await _organisation_choice(update, _form(context), ORG, ROLE, _(ROLE_QUESTION))
 
 
-CATEGORY_BUTTONS = InlineKeyboardMarkup(
-    [
-        [InlineKeyboardButton("In the country", callback_data="inv:cat:in_country")],
-        [InlineKeyboardButton("Surge / short mission", callback_data="inv:cat:surge")],
-        [InlineKeyboardButton("Outside the country", callback_data="inv:cat:out_of_country")],
-    ]
-)
+def category_buttons() -> InlineKeyboardMarkup:
+    return InlineKeyboardMarkup(
+        [
+            [InlineKeyboardButton(_("In the country"), callback_data="inv:cat:in_country")],
+            [InlineKeyboardButton(_("Surge / short mission"), callback_data="inv:cat:surge")],
+            [
+                InlineKeyboardButton(
+                    _("Outside the country"), callback_data="inv:cat:out_of_country"
+                )
+            ],
+        ]
+    )
 
 
 async def got_role(update: Update, context: BotContext) -> int:
@@ -467,14 +531,17 @@ async def got_role(update: Update, context: BotContext) -> int:
         [InlineKeyboardButton(name, callback_data=f"inv:cl:{index}")]
         for index, name in enumerate(clusters)
     ]
-    buttons.append([InlineKeyboardButton("Skip (no cluster)", callback_data="inv:cl:skip")])
+    buttons.append([InlineKeyboardButton(_("Skip (no cluster)"), callback_data="inv:cl:skip")])
     await _reply(
-        update, "Which <b>cluster</b> do they work with? (optional)", InlineKeyboardMarkup(buttons)
+        update,
+        _("Which <b>cluster</b> do they work with? (optional)"),
+        InlineKeyboardMarkup(buttons),
     )
     return CLUSTER
 
 
-SKIP_LOCATION = InlineKeyboardMarkup([[InlineKeyboardButton("Skip", callback_data="inv:loc:skip")]])
+def skip_location() -> InlineKeyboardMarkup:
+    return InlineKeyboardMarkup([[InlineKeyboardButton(_("Skip"), callback_data="inv:loc:skip")]])
 
 
 async def got_cluster(update: Update, context: BotContext) -> int:
@@ -484,11 +551,11 @@ async def got_cluster(update: Update, context: BotContext) -> int:
     clusters = context.services.settings.clusters
     if choice != "skip":
         if not choice.isdigit() or int(choice) >= len(clusters):
-            await _reply(update, "Please choose one of the buttons.")
+            await _reply(update, _("Please choose one of the buttons."))
             return CLUSTER
         _form(context)["cluster"] = clusters[int(choice)]
     await _reply(
-        update, "Where are they located (city or area)? Type it, or press Skip.", SKIP_LOCATION
+        update, _("Where are they located (city or area)? Type it, or press Skip."), skip_location()
     )
     return LOCATION
 
@@ -499,9 +566,9 @@ async def got_location(update: Update, context: BotContext) -> int:
             typed = update.effective_message.text if update.effective_message else None
             _form(context)["location"] = clean_text(typed or "", LOCATION_MAX, "location")
         except InputError as error:
-            await _reply(update, esc(error), SKIP_LOCATION)
+            await _reply(update, esc(error), skip_location())
             return LOCATION
-    await _reply(update, "Where are they based?", CATEGORY_BUTTONS)
+    await _reply(update, _("Where are they based?"), category_buttons())
     return CATEGORY
 
 
@@ -512,18 +579,21 @@ async def got_category(update: Update, context: BotContext) -> int:
     try:
         category = Category(query.data.rsplit(":", 1)[1])
     except ValueError:
-        await _reply(update, "Please choose one of the buttons.", CATEGORY_BUTTONS)
+        await _reply(update, _("Please choose one of the buttons."), category_buttons())
         return CATEGORY
     problem = sponsor_problem(context.services, form["chat_id"], query.from_user.id, category)
     if problem:
         await _reply(
-            update, f"Sorry, {esc(problem)}. Choose another option or /cancel.", CATEGORY_BUTTONS
+            update,
+            _("Sorry, {problem}. Choose another option or /cancel.", problem=esc(problem)),
+            category_buttons(),
         )
         return CATEGORY
     form["category"] = category
     if category.needs_end_date:
         await _reply(
-            update, "Until when? Type the <b>end date</b> (e.g. 2026-12-20, 20 Dec, in 3 weeks)."
+            update,
+            _("Until when? Type the <b>end date</b> (e.g. 2026-12-20, 20 Dec, in 3 weeks)."),
         )
         return END_DATE
     return await _summary(update, context)
@@ -545,11 +615,16 @@ async def got_end_date(update: Update, context: BotContext) -> int:
     if form["category"] is Category.OUT_OF_COUNTRY:
         await _reply(
             update,
-            f"Understood: until <b>{end:%A %d %B %Y}</b>. In one line: which "
-            "cluster, agency or colleagues in the country do they support?",
+            _(
+                "Understood: until <b>{date}</b>. In one line: which "
+                "cluster, agency or colleagues in the country do they support?",
+                date=long_date_text(end),
+            ),
         )
         return REASON
-    return await _summary(update, context, note=f"Understood: until {end:%A %d %B %Y}.")
+    return await _summary(
+        update, context, note=_("Understood: until {date}.", date=long_date_text(end))
+    )
 
 
 async def got_reason(update: Update, context: BotContext) -> int:
@@ -568,18 +643,22 @@ async def got_reason(update: Update, context: BotContext) -> int:
 async def _summary(update: Update, context: BotContext, note: str = "") -> int:
     form = _form(context)
     preview = _invitation(form, sponsor_id=0, services=context.services)  # not stored
-    action = "Create the invite link" if form["mode"] == "invite" else "Post the introduction"
+    action = _("Create the invite link") if form["mode"] == "invite" else _("Post the introduction")
     buttons = InlineKeyboardMarkup(
         [
             [
                 InlineKeyboardButton(action, callback_data="inv:ok"),
-                InlineKeyboardButton("Cancel", callback_data="inv:cancel"),
+                InlineKeyboardButton(_("Cancel"), callback_data="inv:cancel"),
             ]
         ]
     )
-    text = (f"{esc(note)}\n" if note else "") + (
-        f"<b>{esc(form['first_name'])} {esc(form['last_name'])}</b> — {describe(preview)}."
+    summary = _(
+        "<b>{first} {last}</b> — {description}.",
+        first=esc(form["first_name"]),
+        last=esc(form["last_name"]),
+        description=describe(preview),
     )
+    text = f"{esc(note)}\n{summary}" if note else summary
     await _reply(update, text, buttons)
     return CONFIRM
 
@@ -589,7 +668,7 @@ async def confirm_form(update: Update, context: BotContext) -> int:
     assert query is not None
     form = context.user_data.pop(FORM, None)  # type: ignore[union-attr]
     if query.data == "inv:cancel" or not form or "category" not in form:
-        await _reply(update, "Cancelled; nothing was saved.")
+        await _reply(update, _("Cancelled; nothing was saved."))
         return ConversationHandler.END
     if form["mode"] == "invite":
         await _create_invitation(update, context, form)
@@ -626,6 +705,9 @@ async def _create_invitation(update: Update, context: BotContext, form: dict[str
     sponsor = update.effective_user
     assert sponsor is not None
     services = context.services
+    group = services.settings.group(form["chat_id"])
+    assert group is not None
+    zone = services.settings.group_timezone(group)
     full = f"{form['first_name']} {form['last_name']}".casefold()
     with services.db.transaction() as session:
         repo = IntroductionRepository(session)
@@ -645,8 +727,12 @@ async def _create_invitation(update: Update, context: BotContext, form: dict[str
     if twin is not None:
         await _reply(
             update,
-            f"You already have an open link for {esc(full.title())}: "
-            f"{esc(twin.link_url)} (valid until {twin.expires_at:%d %b %Y}).",
+            _(
+                "You already have an open link for {name}: {link} (valid until {date}).",
+                name=esc(full.title()),
+                link=esc(twin.link_url),
+                date=datetime_text(twin.expires_at, zone),
+            ),
         )
         return
     name = invite_link_name(invitation_id, sponsor.first_name)
@@ -660,15 +746,21 @@ async def _create_invitation(update: Update, context: BotContext, form: dict[str
             if stale is not None:
                 session.delete(stale)
         log.warning("could not create an invite link: %s", exc)
+        error = esc(exc)
         await _reply(
             update,
-            "Sorry, I could not create the link: I need the right to invite "
-            "users in the group. The moderators have been told.",
+            _(
+                "Sorry, I could not create the link: I need the right to invite "
+                "users in the group. The moderators have been told."
+            ),
         )
         await tell_moderators(
             context,
-            "I could not create a sponsor's invite link: "
-            f"{esc(exc)}. Please give me the right to invite users.",
+            lambda: _(
+                "I could not create a sponsor's invite link: {error}. "
+                "Please give me the right to invite users.",
+                error=error,
+            ),
         )
         return
     with services.db.transaction() as session:
@@ -677,11 +769,16 @@ async def _create_invitation(update: Update, context: BotContext, form: dict[str
         stored.link_url, stored.link_name = link.invite_link, name
     await _reply(
         update,
-        f"Here is the personal link for <b>{esc(form['first_name'])} "
-        f"{esc(form['last_name'])}</b>. It works once and until "
-        f"{expires:%d %b %Y %H:%M} UTC; send it to them privately:\n"
-        f"{esc(link.invite_link)}\n\nWhen they join I will post your "
-        "introduction in the group.",
+        _(
+            "Here is the personal link for <b>{first} {last}</b>. It works once and until "
+            "{time} ({zone}); send it to them privately:\n{link}\n\nWhen they join I will "
+            "post your introduction in the group.",
+            first=esc(form["first_name"]),
+            last=esc(form["last_name"]),
+            time=datetime_text(expires, zone),
+            zone=esc(str(zone)),
+            link=esc(link.invite_link),
+        ),
     )
 
 
@@ -715,9 +812,9 @@ async def _save_introduction(update: Update, context: BotContext, form: dict[str
             intro.sponsor_done_at = services.clock.now()
             saved = True
     if not saved:
-        await _reply(update, "That introduction is no longer open; nothing was changed.")
+        await _reply(update, _("That introduction is no longer open; nothing was changed."))
         return
-    await _reply(update, "Thank you! Your introduction is posted in the group.")
+    await _reply(update, _("Thank you! Your introduction is posted in the group."))
     await complete_if_ready(context, form["target"])
 
 
@@ -737,26 +834,27 @@ async def _save_join_request_introduction(
             request.invitation_id = invitation.id
             chat_id, user_id, request_id = request.chat_id, request.user_id, request.id
     if request is None:
-        await _reply(update, "That join request is no longer open; nothing was changed.")
+        await _reply(update, _("That join request is no longer open; nothing was changed."))
         return
     try:
         await context.bot.approve_chat_join_request(chat_id, user_id)
     except TelegramError as exc:
-        await _reply(update, f"I could not approve the request: {esc(exc)}.")
+        await _reply(update, _("I could not approve the request: {error}.", error=esc(exc)))
         return
     with services.db.transaction() as session:
         IntroductionRepository(session).decide_join_request(
             request_id, "approved", sponsor_id, services.clock.now()
         )
     await _reply(
-        update, "Thank you! The request is approved; I will post your introduction when they join."
+        update,
+        _("Thank you! The request is approved; I will post your introduction when they join."),
     )
 
 
 async def cancel(update: Update, context: BotContext) -> int:
     context.user_data.pop(FORM, None)  # type: ignore[union-attr]
     context.user_data.pop(OWN, None)  # type: ignore[union-attr]
-    await _reply(update, "Cancelled; nothing was saved.")
+    await _reply(update, _("Cancelled; nothing was saved."))
     return ConversationHandler.END
 
 
@@ -773,33 +871,37 @@ async def begin_confirm(update: Update, context: BotContext) -> int:
         intro = IntroductionRepository(session).introduction_by_id(intro_id)
     if intro is None or intro.user_id != user.id:
         await message.reply_text(
-            "This confirmation link belongs to someone else; nothing was changed."
+            _("This confirmation link belongs to someone else; nothing was changed.")
         )
         return ConversationHandler.END
     if intro.confirmed_at is not None or intro.status not in (
         IntroStatus.PENDING,
         IntroStatus.HELD,
     ):
-        await message.reply_text("Your details are already confirmed. Thank you!")
+        await message.reply_text(_("Your details are already confirmed. Thank you!"))
         return ConversationHandler.END
     context.user_data[OWN] = {"target": intro_id}  # type: ignore[index]
     if intro.full_name and intro.organisation:
         buttons = InlineKeyboardMarkup(
             [
                 [
-                    InlineKeyboardButton("Yes, that's right", callback_data="cf:yes"),
-                    InlineKeyboardButton("Correct it", callback_data="cf:fix"),
+                    InlineKeyboardButton(_("Yes, that's right"), callback_data="cf:yes"),
+                    InlineKeyboardButton(_("Correct it"), callback_data="cf:fix"),
                 ]
             ]
         )
         await message.reply_text(
-            f"Welcome! Your sponsor introduced you as <b>{esc(intro.full_name)}</b>, "
-            f"{esc(intro.organisation)}. Is that right?",
+            _(
+                "Welcome! Your sponsor introduced you as <b>{name}</b>, {organisation}. "
+                "Is that right?",
+                name=esc(intro.full_name),
+                organisation=esc(intro.organisation),
+            ),
             reply_markup=buttons,
         )
         return CF_CHOICE
     await message.reply_text(
-        "Welcome! Please tell the group your <b>first and last name</b>. (/cancel to stop)"
+        _("Welcome! Please tell the group your <b>first and last name</b>. (/cancel to stop)")
     )
     return CF_NAME
 
@@ -809,7 +911,7 @@ async def confirm_choice(update: Update, context: BotContext) -> int:
     assert query is not None
     form = _own(context)
     if query.data == "cf:fix":
-        await _reply(update, "Please type your <b>first and last name</b>.")
+        await _reply(update, _("Please type your <b>first and last name</b>."))
         return CF_NAME
     with context.services.db.transaction() as session:
         intro = IntroductionRepository(session).introduction_by_id(form.get("target", 0))
@@ -825,7 +927,7 @@ async def own_name(update: Update, context: BotContext) -> int:
         await _reply(update, esc(error))
         return CF_NAME
     _own(context).update(first_name=first, last_name=last)
-    await _reply(update, "Which <b>organisation</b> do you work for?")
+    await _reply(update, _("Which <b>organisation</b> do you work for?"))
     return CF_ORG
 
 
@@ -842,13 +944,13 @@ async def own_org(update: Update, context: BotContext) -> int:
         CF_ORG,
         CF_ORG_CHOICE,
         OWN_DONE,
-        "Thank you!",
+        _("Thank you!"),
     )
     return await _save_own(update, context) if state == OWN_DONE else state
 
 
 async def own_org_choice(update: Update, context: BotContext) -> int:
-    state = await _organisation_choice(update, _own(context), CF_ORG, OWN_DONE, "Thank you!")
+    state = await _organisation_choice(update, _own(context), CF_ORG, OWN_DONE, _("Thank you!"))
     return await _save_own(update, context) if state == OWN_DONE else state
 
 
@@ -872,10 +974,10 @@ async def _finish_own(update: Update, context: BotContext) -> int:
         return ConversationHandler.END
     if intro.sponsor_done_at is None:
         await _reply(
-            update, "Thank you! Now your sponsor needs to introduce you; I have reminded them."
+            update, _("Thank you! Now your sponsor needs to introduce you; I have reminded them.")
         )
     elif intro.status is IntroStatus.HELD:
-        await _reply(update, "Thank you! A moderator still needs to confirm your sponsor.")
+        await _reply(update, _("Thank you! A moderator still needs to confirm your sponsor."))
     await complete_if_ready(context, intro.id)
     return ConversationHandler.END
 

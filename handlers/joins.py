@@ -8,6 +8,7 @@ A sweep reminds incomplete introductions and removes newcomers past the deadline
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
 from datetime import timedelta
 
 from telegram import (
@@ -23,7 +24,10 @@ from telegram.ext import CallbackQueryHandler, ChatJoinRequestHandler, ChatMembe
 from bot.context import App, BotContext, Sweep, services_of
 from config.schema import GroupConfig
 from handlers.common import (
+    group_label,
+    in_group,
     moderators_only,
+    personal_language,
     report_missing_right,
     send_private,
     tell_moderators,
@@ -33,6 +37,7 @@ from handlers.introductions import deep_link, post_or_update_card, sponsor_probl
 from handlers.removal import Removal, remove_member
 from handlers.render import esc, mention
 from handlers.roster import observed
+from i18n import N_, _, duration_text, use_locale
 from moderation.introductions import (
     Action,
     Arrival,
@@ -143,7 +148,7 @@ async def admit(context: BotContext, group: GroupConfig, change: ChatMemberUpdat
                 group.chat_id, user_id, ChatPermissions.no_permissions()
             )
         except TelegramError as exc:
-            await report_missing_right(context, group, "restrict members", exc)
+            await report_missing_right(context, group, N_("restrict members"), exc)
     await post_or_update_card(context, intro_id)
     await _notify_after_arrival(context, group, intro_id)
 
@@ -157,36 +162,48 @@ async def _notify_after_arrival(context: BotContext, group: GroupConfig, intro_i
         return
     name = esc(newcomer.display_name)
     if intro.status is IntroStatus.HELD:
-        buttons = InlineKeyboardMarkup(
-            [
-                [
-                    InlineKeyboardButton("I sponsor them", callback_data=f"held:{intro.id}:s"),
-                    InlineKeyboardButton("Remove", callback_data=f"held:{intro.id}:r"),
-                ]
-            ]
-        )
-        for moderator_id in services.settings.moderators:
-            await send_private(
-                context,
-                moderator_id,
-                f"{mention(newcomer.id, newcomer.display_name)} joined "
-                f"<b>{esc(group.title)}</b> without a known sponsor: "
-                f"{esc(intro.sponsor_note)}. They can only read until you decide.",
-                reply_markup=buttons,
-            )
-        return
-    if intro.sponsor_done_at is None and intro.sponsor_id is not None:
-        await send_private(
-            context,
-            intro.sponsor_id,
-            f"You brought {name} into <b>{esc(group.title)}</b>. Please introduce them: name, "
-            "organisation and role.",
-            reply_markup=InlineKeyboardMarkup(
+        held_id, note = intro.id, intro.sponsor_note or ""
+
+        def held_buttons() -> InlineKeyboardMarkup:
+            return InlineKeyboardMarkup(
                 [
                     [
                         InlineKeyboardButton(
-                            f"Introduce {newcomer.first_name}"[:60],
-                            url=deep_link(context, f"intro_{intro.id}"),
+                            _("I sponsor them"), callback_data=f"held:{held_id}:s"
+                        ),
+                        InlineKeyboardButton(_("Remove"), callback_data=f"held:{held_id}:r"),
+                    ]
+                ]
+            )
+
+        await tell_moderators(
+            context,
+            lambda: _(
+                "{newcomer} joined <b>{group}</b> without a known sponsor: {why}. "
+                "They can only read until you decide.",
+                newcomer=mention(newcomer.id, newcomer.display_name),
+                group=esc(group.title),
+                why=esc(_(note)),
+            ),
+            reply_markup=held_buttons,
+        )
+        return
+    if intro.sponsor_done_at is None and intro.sponsor_id is not None:
+        link = deep_link(context, f"intro_{intro.id}")
+        await send_private(
+            context,
+            intro.sponsor_id,
+            lambda: _(
+                "You brought {name} into <b>{group}</b>. Please introduce them: name, "
+                "organisation and role.",
+                name=name,
+                group=esc(group.title),
+            ),
+            reply_markup=lambda: InlineKeyboardMarkup(
+                [
+                    [
+                        InlineKeyboardButton(
+                            _("Introduce {name}", name=newcomer.first_name)[:60], url=link
                         )
                     ]
                 ]
@@ -199,7 +216,7 @@ async def _notify_after_arrival(context: BotContext, group: GroupConfig, intro_i
 async def decide_held(update: Update, context: BotContext) -> None:
     query = update.callback_query
     assert query is not None and query.data is not None
-    _, raw_id, decision = query.data.split(":")
+    _prefix, raw_id, decision = query.data.split(":")
     services = context.services
     now = services.clock.now()
     with services.db.transaction() as session:
@@ -209,29 +226,35 @@ async def decide_held(update: Update, context: BotContext) -> None:
             intro = None
         elif decision == "s":
             intro.status, intro.sponsor_id = IntroStatus.PENDING, query.from_user.id
-            intro.sponsor_note = "a moderator decided to sponsor them"
+            intro.sponsor_note = N_("a moderator decided to sponsor them")
             intro.updated_at = now
         else:
             repo.claim_status(intro.id, IntroStatus.HELD, IntroStatus.REMOVED, now)
     if intro is None:
-        await query.answer("Already decided by someone else.", show_alert=True)
+        await query.answer(_("Already decided by someone else."), show_alert=True)
         return
     await query.answer()
     if decision == "s":
         await query.edit_message_text(
-            "You sponsor them now. Please introduce them:",
+            _("You sponsor them now. Please introduce them:"),
             reply_markup=InlineKeyboardMarkup(
-                [[InlineKeyboardButton("Introduce", url=deep_link(context, f"intro_{intro.id}"))]]
+                [
+                    [
+                        InlineKeyboardButton(
+                            _("Introduce"), url=deep_link(context, f"intro_{intro.id}")
+                        )
+                    ]
+                ]
             ),
         )
         await post_or_update_card(context, intro.id)
     else:
-        await query.edit_message_text("Removed. They can come back through a sponsor.")
+        await query.edit_message_text(_("Removed. They can come back through a sponsor."))
         await remove_member(
             context,
             intro.chat_id,
             intro.user_id,
-            "a moderator decided to remove them",
+            N_("a moderator decided to remove them"),
             cause="held newcomer removed by a moderator",
             actor_id=update.effective_user.id if update.effective_user else None,
         )
@@ -253,42 +276,63 @@ async def on_join_request(update: Update, context: BotContext) -> None:
         )
         row_id = row.id
     name = mention(request.from_user.id, request.from_user.full_name)
-    buttons = InlineKeyboardMarkup(
-        [
-            [InlineKeyboardButton("I sponsor them", callback_data=f"jr:{row_id}:s")],
+
+    def buttons(label: Callable[[Callable[[], str]], str]) -> InlineKeyboardMarkup:
+        return InlineKeyboardMarkup(
             [
-                InlineKeyboardButton("Approve (moderators)", callback_data=f"jr:{row_id}:a"),
-                InlineKeyboardButton("Decline (moderators)", callback_data=f"jr:{row_id}:d"),
-            ],
-        ]
-    )
-    hours = int(group.membership.join_request_timeout.total_seconds() // 3600)
-    text = (
-        f"{name} asks to join. Who sponsors them? A member who knows them can vouch and "
-        f"introduce them; without a sponsor within {hours} h the request is declined."
-    )
+                [
+                    InlineKeyboardButton(
+                        label(lambda: _("I sponsor them")), callback_data=f"jr:{row_id}:s"
+                    )
+                ],
+                [
+                    InlineKeyboardButton(
+                        label(lambda: _("Approve (moderators)")), callback_data=f"jr:{row_id}:a"
+                    ),
+                    InlineKeyboardButton(
+                        label(lambda: _("Decline (moderators)")), callback_data=f"jr:{row_id}:d"
+                    ),
+                ],
+            ]
+        )
+
+    def text() -> str:
+        return _(
+            "{name} asks to join. Who sponsors them? A member who knows them can vouch and "
+            "introduce them; without a sponsor within {wait} the request is declined.",
+            name=name,
+            wait=duration_text(group.membership.join_request_timeout),
+        )
+
     if group.membership.join_requests_to == "group":
-        notice = await context.bot.send_message(group.chat_id, text, reply_markup=buttons)
+        notice = await context.bot.send_message(
+            group.chat_id,
+            in_group(services, group.chat_id, text),
+            reply_markup=buttons(lambda render: group_label(services, group.chat_id, render)),
+        )
         with services.db.transaction() as session:
             stored = IntroductionRepository(session).join_request(row_id)
             if stored is not None:
                 stored.notice_message_id = notice.message_id
     else:
-        for moderator_id in services.settings.moderators:
-            await send_private(context, moderator_id, text, reply_markup=buttons)
+        await tell_moderators(context, text, reply_markup=lambda: buttons(lambda render: render()))
     # Telegram lets a bot write to a join requester for a few minutes.
-    await send_private(
-        context,
-        request.user_chat_id,
-        f"Your request to join <b>{esc(group.title)}</b> was received. A member "
-        "must sponsor you; you will hear from me when it is decided.",
-    )
+    with use_locale(personal_language(services, request.from_user.id)):
+        await send_private(
+            context,
+            request.user_chat_id,
+            _(
+                "Your request to join <b>{group}</b> was received. A member "
+                "must sponsor you; you will hear from me when it is decided.",
+                group=esc(group.title),
+            ),
+        )
 
 
 async def on_join_request_button(update: Update, context: BotContext) -> None:
     query = update.callback_query
     assert query is not None and query.data is not None
-    _, raw_id, action = query.data.split(":")
+    _prefix, raw_id, action = query.data.split(":")
     if action in ("a", "d"):
         await decide_join_request(update, context)
         return
@@ -297,29 +341,48 @@ async def on_join_request_button(update: Update, context: BotContext) -> None:
     with services.db.transaction() as session:
         request = IntroductionRepository(session).join_request(int(raw_id))
     if request is None or request.status not in ("open", "sponsored"):
-        await query.answer("This request is already decided.", show_alert=True)
+        await query.answer(_("This request is already decided."), show_alert=True)
         return
     # Where the requester is based is asked in the introduction, which checks it again.
     problem = sponsor_problem(services, request.chat_id, presser.id, Category.IN_COUNTRY)
     if problem:
-        await query.answer(f"Sorry, {problem}.", show_alert=True)
+        await query.answer(_("Sorry, {problem}.", problem=problem), show_alert=True)
         return
     with services.db.transaction() as session:
         won = IntroductionRepository(session).claim_sponsorship(request.id, presser.id)
     if not won:
-        await query.answer("Someone else already sponsors them. Thank you!", show_alert=True)
+        await query.answer(_("Someone else already sponsors them. Thank you!"), show_alert=True)
         return
-    await query.answer("Thank you! Tap the new button to introduce them.")
-    text = (
-        f"{mention(presser.id, presser.full_name)} sponsors this request and is "
-        "introducing the person; it is approved once the introduction is given."
+    await query.answer(_("Thank you! Tap the new button to introduce them."))
+    chat_id = query.message.chat.id if query.message is not None else presser.id
+    link = deep_link(context, f"jr_{request.id}")
+    await query.edit_message_text(
+        in_group(
+            services,
+            chat_id,
+            lambda: _(
+                "{sponsor} sponsors this request and is introducing the person; it is approved "
+                "once the introduction is given.",
+                sponsor=mention(presser.id, presser.full_name),
+            ),
+        ),
+        reply_markup=InlineKeyboardMarkup(
+            [
+                [
+                    InlineKeyboardButton(
+                        group_label(services, chat_id, lambda: _("Sponsor: introduce")), url=link
+                    )
+                ]
+            ]
+        ),
     )
-    markup = InlineKeyboardMarkup(
-        [[InlineKeyboardButton("Sponsor: introduce", url=deep_link(context, f"jr_{request.id}"))]]
-    )
-    await query.edit_message_text(text, reply_markup=markup)
     await send_private(
-        context, presser.id, "Thank you for sponsoring. Please introduce them:", reply_markup=markup
+        context,
+        presser.id,
+        lambda: _("Thank you for sponsoring. Please introduce them:"),
+        reply_markup=lambda: InlineKeyboardMarkup(
+            [[InlineKeyboardButton(_("Sponsor: introduce"), url=link)]]
+        ),
     )
 
 
@@ -327,7 +390,7 @@ async def on_join_request_button(update: Update, context: BotContext) -> None:
 async def decide_join_request(update: Update, context: BotContext) -> None:
     query = update.callback_query
     assert query is not None and query.data is not None
-    _, raw_id, action = query.data.split(":")
+    _prefix, raw_id, action = query.data.split(":")
     services = context.services
     now = services.clock.now()
     status = "approved" if action == "a" else "declined"
@@ -338,26 +401,33 @@ async def decide_join_request(update: Update, context: BotContext) -> None:
             request.id, status, query.from_user.id, now
         )
     if request is None or not decided:
-        await query.answer("This request is already decided.", show_alert=True)
+        await query.answer(_("This request is already decided."), show_alert=True)
         return
     await query.answer()
+    chat_id = query.message.chat.id if query.message is not None else query.from_user.id
     try:
         if status == "approved":
             await context.bot.approve_chat_join_request(request.chat_id, request.user_id)
         else:
             await context.bot.decline_chat_join_request(request.chat_id, request.user_id)
     except TelegramError as exc:
-        await query.edit_message_text(f"Telegram refused: {esc(exc.message)}")
+        error = esc(exc.message)
+        await query.edit_message_text(
+            in_group(services, chat_id, lambda: _("Telegram refused: {error}", error=error))
+        )
         return
-    verb = "approved" if status == "approved" else "declined"
-    await query.edit_message_text(f"Request {verb} by {esc(query.from_user.full_name)}.")
+    moderator = esc(query.from_user.full_name)
+    if status == "approved":
+        await query.edit_message_text(
+            in_group(services, chat_id, lambda: _("Request approved by {name}.", name=moderator))
+        )
+    else:
+        await query.edit_message_text(
+            in_group(services, chat_id, lambda: _("Request declined by {name}.", name=moderator))
+        )
 
 
 # --------------------------------------------------------------------------- the sweep
-REMINDER = (
-    "Reminder: the introduction for {name} in <b>{group}</b> is not complete. "
-    "Newcomers who are not introduced within {hours} h of joining are removed."
-)
 
 
 async def sweep(app: App) -> None:
@@ -406,22 +476,26 @@ async def sweep(app: App) -> None:
 async def _remind(context: BotContext, group: GroupConfig, intro: Introduction) -> None:
     with context.services.db.transaction() as session:
         newcomer = RosterRepository(session).user(intro.user_id)
-    name = newcomer.display_name if newcomer else "a newcomer"
-    hours = int(group.membership.introduction_deadline.total_seconds() // 3600)
-    text = REMINDER.format(name=esc(name), group=esc(group.title), hours=hours)
+    named = esc(newcomer.display_name) if newcomer else None
+
+    def text() -> str:
+        return _(
+            "Reminder: the introduction for {name} in <b>{group}</b> is not complete. "
+            "Newcomers who are not introduced within {deadline} of joining are removed.",
+            name=named or _("a newcomer"),
+            group=esc(group.title),
+            deadline=duration_text(group.membership.introduction_deadline),
+        )
+
+    confirm_link = deep_link(context, f"confirm_{intro.id}")
+    introduce_link = deep_link(context, f"intro_{intro.id}")
     unreached: list[int] = []
     if intro.confirmed_at is None and not await send_private(
         context,
         intro.user_id,
         text,
-        reply_markup=InlineKeyboardMarkup(
-            [
-                [
-                    InlineKeyboardButton(
-                        "Confirm my details", url=deep_link(context, f"confirm_{intro.id}")
-                    )
-                ]
-            ]
+        reply_markup=lambda: InlineKeyboardMarkup(
+            [[InlineKeyboardButton(_("Confirm my details"), url=confirm_link)]]
         ),
     ):
         unreached.append(intro.user_id)
@@ -432,8 +506,8 @@ async def _remind(context: BotContext, group: GroupConfig, intro: Introduction) 
             context,
             intro.sponsor_id,
             text,
-            reply_markup=InlineKeyboardMarkup(
-                [[InlineKeyboardButton("Introduce", url=deep_link(context, f"intro_{intro.id}"))]]
+            reply_markup=lambda: InlineKeyboardMarkup(
+                [[InlineKeyboardButton(_("Introduce"), url=introduce_link)]]
             ),
         )
     ):
@@ -441,8 +515,11 @@ async def _remind(context: BotContext, group: GroupConfig, intro: Introduction) 
     if intro.status is IntroStatus.HELD:
         await tell_moderators(
             context,
-            f"Still waiting for your decision: {esc(name)} in "
-            f"<b>{esc(group.title)}</b> has no sponsor.",
+            lambda: _(
+                "Still waiting for your decision: {name} in <b>{group}</b> has no sponsor.",
+                name=named or _("a newcomer"),
+                group=esc(group.title),
+            ),
         )
     if unreached:
         # People who never started the bot: one short mention in the group, with the buttons.
@@ -450,41 +527,78 @@ async def _remind(context: BotContext, group: GroupConfig, intro: Introduction) 
             roster = RosterRepository(session)
             people = [roster.user(uid) for uid in unreached]
         mentions = ", ".join(mention(p.id, p.display_name) for p in people if p)
-        await context.bot.send_message(group.chat_id, f"{mentions}: {text}")
+        await context.bot.send_message(
+            group.chat_id,
+            in_group(
+                context.services,
+                group.chat_id,
+                lambda: _("{people}: {reminder}", people=mentions, reminder=text()),
+            ),
+        )
 
 
 async def _remove_late(context: BotContext, group: GroupConfig, intro: Introduction) -> None:
-    hours = int(group.membership.introduction_deadline.total_seconds() // 3600)
+    deadline = group.membership.introduction_deadline
     result = await remove_member(
         context,
         intro.chat_id,
         intro.user_id,
-        f"the introduction was not completed within {hours} h",
+        lambda: _(
+            "the introduction was not completed within {deadline}",
+            deadline=duration_text(deadline),
+        ),
         cause="introduction overdue",
     )
     removed = result in (Removal.REMOVED, Removal.NOT_PRESENT)
     with context.services.db.transaction() as session:
         newcomer = RosterRepository(session).user(intro.user_id)
     name = esc(newcomer.display_name if newcomer else intro.user_id)
-    outcome = "was removed" if removed else "could not be removed (see above)"
+    title = esc(group.title)
     if intro.sponsor_id is not None:
         await send_private(
             context,
             intro.sponsor_id,
-            f"{name}, whom you sponsored, {outcome} from <b>{esc(group.title)}"
-            "</b>: the introduction was not completed in time. You can invite "
-            "them again with /invite.",
+            lambda: (
+                _(
+                    "{name}, whom you sponsored, was removed from <b>{group}</b>: the introduction "
+                    "was not completed in time. You can invite them again with /invite.",
+                    name=name,
+                    group=title,
+                )
+                if removed
+                else _(
+                    "{name}, whom you sponsored, could not be removed from <b>{group}</b> (the "
+                    "moderators were told why): the introduction was not completed in time.",
+                    name=name,
+                    group=title,
+                )
+            ),
         )
     await tell_moderators(
         context,
-        f"{name} {outcome} from <b>{esc(group.title)}</b>: introduction not completed in time.",
+        lambda: (
+            _(
+                "{name} was removed from <b>{group}</b>: introduction not completed in time.",
+                name=name,
+                group=title,
+            )
+            if removed
+            else _(
+                "{name} could not be removed from <b>{group}</b> (see above): introduction not "
+                "completed in time.",
+                name=name,
+                group=title,
+            )
+        ),
     )
     await send_private(
         context,
         intro.user_id,
-        f"You were removed from <b>{esc(group.title)}</b> because your "
-        "introduction was not completed in time. You are welcome back: ask a "
-        "member to sponsor you again.",
+        lambda: _(
+            "You were removed from <b>{group}</b> because your introduction was not completed "
+            "in time. You are welcome back: ask a member to sponsor you again.",
+            group=title,
+        ),
     )
 
 
@@ -503,20 +617,30 @@ async def _expire_request(context: BotContext, group: GroupConfig, request: Join
     if request.notice_message_id is not None:
         try:
             await context.bot.edit_message_text(
-                "Nobody completed a sponsorship in time, so the request was declined.",
+                in_group(
+                    services,
+                    request.chat_id,
+                    lambda: _(
+                        "Nobody completed a sponsorship in time, so the request was declined."
+                    ),
+                ),
                 request.chat_id,
                 request.notice_message_id,
             )
         except TelegramError as exc:
             log.info("could not edit join request notice: %s", exc)
     try:
-        await context.bot.send_message(
-            request.user_id,
-            f"Your request to join <b>{esc(group.title)}</b> was declined "
-            "because no member sponsored it in time. Members of the group "
-            "must be sponsored by a colleague who works in the country; ask "
-            "one of them to invite you.",
-        )
+        # Not send_private: a join requester never "started" the bot, yet may be written to.
+        with use_locale(personal_language(services, request.user_id)):
+            await context.bot.send_message(
+                request.user_id,
+                _(
+                    "Your request to join <b>{group}</b> was declined because no member "
+                    "sponsored it in time. Members of the group must be sponsored by a "
+                    "colleague who works in the country; ask one of them to invite you.",
+                    group=esc(group.title),
+                ),
+            )
     except (Forbidden, BadRequest):
         log.info("could not tell join requester %s", request.user_id)
 

@@ -431,18 +431,20 @@ async def notify_expiry(
         sponsor = RosterRepository(session).user(intro.sponsor_id) if intro.sponsor_id else None
     name = name_of(entry.user, intro)
     sponsor_name = sponsor.display_name if sponsor else None
-    await _write(
-        context,
-        entry.user.id,
-        lambda: _(
+
+    def expiry_notice() -> str:
+        # Not nested inside the other _() call: Babel's extractor would not see it there.
+        nobody = _("a moderator")
+        return _(
             "Your time-limited membership of <b>{group}</b> ends on {date}. If you continue to "
             "work with colleagues in the country, ask your sponsor ({sponsor}) to extend it; "
             "otherwise you leave the group on that day, with thanks.",
             group=esc(group.title),
             date=day_text(end),
-            sponsor=esc(sponsor_name or _("a moderator")),
-        ),
-    )
+            sponsor=esc(sponsor_name or nobody),
+        )
+
+    await _write(context, entry.user.id, expiry_notice)
     handle = f"@{entry.user.username}" if entry.user.username else name
 
     def ask() -> str:

@@ -4,24 +4,25 @@ from __future__ import annotations
 
 import csv
 import io
+from collections.abc import Callable
 
 from telegram import Update
 from telegram.ext import CommandHandler, filters
 
 from bot.context import App, BotContext
-from handlers.common import moderators_only, role
+from handlers.common import moderators_only, reply, role
 from handlers.introductions import describe
 from handlers.render import chunk_lines, esc, mention
 from handlers.targets import find_members
 from handlers.targets import roster_name as _name
-from moderation.durations import format_duration
+from i18n import N_, _, date_text, duration_text, list_text, ngettext
 from moderation.introductions import IntroStatus
 from moderation.permissions import CommandSpec, Role, Where
 from storage.introductions import IntroductionRepository
 from storage.roster import RosterRepository
 
 COMMANDS = [
-    CommandSpec("whois", "A member's introduction", usage="@username | name (or reply)"),
+    CommandSpec("whois", "A member's introduction", usage=N_("@username | name (or reply)")),
     CommandSpec(
         "members",
         "List the members; add csv for a file",
@@ -35,23 +36,34 @@ COMMANDS = [
 ]
 
 
+def sponsor_note(note: str | None) -> str:
+    """Why someone has no sponsor (stored in English, shown translated)."""
+    return _(note) if note else _("member before the bot")
+
+
 async def whois(update: Update, context: BotContext) -> None:
     message, user = update.effective_message, update.effective_user
     if message is None or user is None:
         return
     services = context.services
+
+    async def answer(render: Callable[[], str]) -> None:
+        await reply(update, context, render)
+
     query = " ".join(context.args or [])
     target_id = None
     if message.reply_to_message is not None and message.reply_to_message.from_user is not None:
         target_id = message.reply_to_message.from_user.id
     elif not query:
-        await message.reply_text(
-            "Whom should I look up? Reply to their message with /whois, "
-            "or send /whois @username or /whois First Last."
+        await answer(
+            lambda: _(
+                "Whom should I look up? Reply to their message with /whois, "
+                "or send /whois @username or /whois First Last."
+            )
         )
         return
     if len(query) > 100:
-        await message.reply_text("That name is too long; send at most 100 characters.")
+        await answer(lambda: _("That name is too long; send at most 100 characters."))
         return
     with services.db.transaction() as session:
         roster, repo = RosterRepository(session), IntroductionRepository(session)
@@ -76,40 +88,54 @@ async def whois(update: Update, context: BotContext) -> None:
                 uid: u.display_name for uid in sponsors if (u := roster.user(uid)) is not None
             }
     if not allowed:
-        await message.reply_text("Only members of the group can look people up.")
+        await answer(lambda: _("Only members of the group can look people up."))
         return
     if not matches:
-        await message.reply_text(f"No current member matches {esc(query or 'that message')}.")
+        if query:
+            await answer(lambda: _("No current member matches {query}.", query=esc(query)))
+        else:
+            await answer(lambda: _("No current member matches that message."))
         return
     if len(matches) > 1:
         names = "\n".join(
             f"• {esc(_name(u, i))}" + (f" (@{esc(u.username)})" if u.username else "")
-            for _, u, i in matches[:10]
+            for _m, u, i in matches[:10]
         )
-        more = f"\n…and {len(matches) - 10} more" if len(matches) > 10 else ""
-        await message.reply_text(f"Several members match; be more precise:\n{names}{more}")
+
+        def several() -> str:
+            lines = [_("Several members match; be more precise:"), names]
+            if len(matches) > 10:
+                lines.append(ngettext("…and {n} more", "…and {n} more", len(matches) - 10))
+            return "\n".join(lines)
+
+        await answer(several)
         return
     membership, member, intro = matches[0]
-    lines = [
-        f"<b>{esc(_name(member, intro))}</b>"
-        + (f" (@{esc(member.username)})" if member.username else "")
-    ]
-    if intro is not None and intro.organisation:
-        lines.append(describe(intro))
-    if intro is not None and intro.category is not None:
-        lines.append(f"Based: {esc(intro.category.label)}")
+    tz = services.settings.group_timezone(group)
     sponsor = sponsor_names.get(intro.sponsor_id or 0) if intro else None
-    lines.append(
-        f"Sponsor: {esc(sponsor)}"
-        if sponsor
-        else f"Sponsor: — ({esc(intro.sponsor_note if intro else 'member before the bot')})"
-    )
-    lines.append(f"Member since {membership.joined_at:%d %b %Y}")
-    if intro is not None and intro.end_date is not None:
-        lines.append(f"Until {intro.end_date:%d %b %Y}")
-    if intro is not None and intro.status is not IntroStatus.COMPLETE:
-        lines.append(f"Introduction: {esc(intro.status.value)}")
-    await message.reply_text("\n".join(lines))
+
+    def card() -> str:
+        lines = [
+            f"<b>{esc(_name(member, intro))}</b>"
+            + (f" (@{esc(member.username)})" if member.username else "")
+        ]
+        if intro is not None and intro.organisation:
+            lines.append(describe(intro))
+        if intro is not None and intro.category is not None:
+            lines.append(_("Based: {category}", category=esc(intro.category.label)))
+        if sponsor:
+            lines.append(_("Sponsor: {name}", name=esc(sponsor)))
+        else:
+            note = sponsor_note(intro.sponsor_note if intro else None)
+            lines.append(_("Sponsor: — ({note})", note=esc(note)))
+        lines.append(_("Member since {date}", date=date_text(membership.joined_at, tz)))
+        if intro is not None and intro.end_date is not None:
+            lines.append(_("Until {date}", date=date_text(intro.end_date)))
+        if intro is not None and intro.status is not IntroStatus.COMPLETE:
+            lines.append(_("Introduction: {status}", status=esc(intro.status.label)))
+        return "\n".join(lines)
+
+    await answer(card)
 
 
 @moderators_only
@@ -161,18 +187,32 @@ async def members(update: Update, context: BotContext) -> None:
             await message.reply_document(
                 buffer.getvalue().encode("utf-8-sig"),
                 filename=f"members-{group.chat_id}.csv",
-                caption=f"{esc(group.title)}: {len(rows)} members",
+                caption=ngettext(
+                    "{group}: {n} member", "{group}: {n} members", len(rows), group=esc(group.title)
+                ),
             )
             continue
-        lines = [f"<b>{esc(group.title)}</b>: {len(rows)} members"]
+        lines = [
+            ngettext(
+                "<b>{group}</b>: {n} member",
+                "<b>{group}</b>: {n} members",
+                len(rows),
+                group=esc(group.title),
+            )
+        ]
         for _membership, user, intro in rows:
-            category = intro.category.label if intro and intro.category else "category unknown"
+            category = intro.category.label if intro and intro.category else _("category unknown")
             sponsor = names.get(intro.sponsor_id or 0) if intro else None
-            status = intro.status.value if intro else "member before the bot"
+            status = intro.status.label if intro else _("member before the bot")
             lines.append(
-                f"• {mention(user.id, _name(user, intro))} — "
-                f"{esc(intro.organisation if intro and intro.organisation else '?')}, "
-                f"{esc(category)}; sponsor {esc(sponsor or '—')}; {esc(status)}"
+                _(
+                    "• {member} — {organisation}, {category}; sponsor {sponsor}; {status}",
+                    member=mention(user.id, _name(user, intro)),
+                    organisation=esc(intro.organisation if intro and intro.organisation else "?"),
+                    category=esc(category),
+                    sponsor=esc(sponsor or "—"),
+                    status=esc(status),
+                )
             )
         for chunk in chunk_lines(lines):
             await message.reply_text(chunk)
@@ -192,37 +232,45 @@ async def pending(update: Update, context: BotContext) -> None:
             uid: roster.user(uid)
             for uid in {r.user_id for r in requests} | {i.user_id for i in intros}
         }
-    lines = ["<b>Join requests</b>"]
+    lines = [_("<b>Join requests</b>")]
     for request in requests:
         user = users.get(request.user_id)
-        waited = format_duration(now - request.requested_at)
-        state = (
-            "sponsored, waiting for the introduction"
-            if request.status == "sponsored"
-            else "waiting for a sponsor"
-        )
-        lines.append(
-            f"• {esc(user.display_name if user else request.user_id)} — {state}, waiting {waited}"
-        )
+        name = esc(user.display_name if user else request.user_id)
+        waited = duration_text(now - request.requested_at)
+        if request.status == "sponsored":
+            lines.append(
+                _(
+                    "• {name} — sponsored, waiting for the introduction; waiting {waited}",
+                    name=name,
+                    waited=waited,
+                )
+            )
+        else:
+            lines.append(
+                _("• {name} — waiting for a sponsor; waiting {waited}", name=name, waited=waited)
+            )
     if not requests:
-        lines.append("none")
-    lines.append("<b>Unfinished introductions</b>")
+        lines.append(_("none"))
+    lines.append(_("<b>Unfinished introductions</b>"))
     for intro in intros:
         user = users.get(intro.user_id)
         missing = []
         if intro.status is IntroStatus.HELD:
-            missing.append("a sponsor (moderators decide)")
+            missing.append(_("a sponsor (moderators decide)"))
         elif intro.sponsor_done_at is None:
-            missing.append("the sponsor's introduction")
+            missing.append(_("the sponsor's introduction"))
         if intro.confirmed_at is None:
-            missing.append("the newcomer's confirmation")
-        waited = format_duration(now - intro.joined_at) if intro.joined_at else "?"
+            missing.append(_("the newcomer's confirmation"))
         lines.append(
-            f"• {esc(user.display_name if user else intro.user_id)} — needs "
-            f"{esc(' and '.join(missing))}; waiting {waited}"
+            _(
+                "• {name} — needs {missing}; waiting {waited}",
+                name=esc(user.display_name if user else intro.user_id),
+                missing=esc(list_text(missing)),
+                waited=duration_text(now - intro.joined_at) if intro.joined_at else "?",
+            )
         )
     if not intros:
-        lines.append("none")
+        lines.append(_("none"))
     for chunk in chunk_lines(lines):
         await message.reply_text(chunk)
 

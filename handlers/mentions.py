@@ -13,6 +13,7 @@ from __future__ import annotations
 import html
 import logging
 import warnings
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import timedelta
 from typing import cast
@@ -30,11 +31,10 @@ from telegram.ext import CallbackQueryHandler, CommandHandler, MessageHandler, f
 
 from bot.context import App, BotContext, Services, Sweep, services_of
 from config.schema import GroupConfig
-from handlers.common import role, send_private
+from handlers.common import Text, role, send_private
 from handlers.render import esc, mention, truncate
-from i18n import _, ngettext
+from i18n import _, duration_text, ngettext, use_locale
 from moderation import mentions as rules
-from moderation.durations import format_duration
 from moderation.mentions import Addressed, Member, NameOutcome, Tag, TagKind
 from moderation.permissions import CommandSpec, Role
 from storage.mentions import MentionRepository, outbox_user_ids
@@ -127,8 +127,9 @@ async def on_message(update: Update, context: BotContext) -> None:
         await name_mentions(context, message, members, who)
 
 
-async def refuse(context: BotContext, user_id: int, text: str) -> None:
-    """A refused broadcast is explained privately, never in the group."""
+async def refuse(context: BotContext, user_id: int, text: Text) -> None:
+    """A refused broadcast is explained privately, never in the group (pass a callable: it is
+    rendered in the author's own language, not the group's)."""
     if not await send_private(context, user_id, text):
         log.info("could not explain a refused mention to %s privately", user_id)
 
@@ -149,17 +150,23 @@ async def broadcast(
     label = who.label(tags)
     moderator = role(services, author.id) is Role.MODERATOR
     if who.everyone and not rules.may_use(policy.all, moderator):
+        title = esc(group.title)
         if policy.all == "off":
-            why = _("@all is turned off in {group}.", group=esc(group.title))
+            await refuse(
+                context, author.id, lambda: _("@all is turned off in {group}.", group=title)
+            )
         else:
-            why = _("Only the moderators can use @all in {group}.", group=esc(group.title))
-        await refuse(context, author.id, why)
+            await refuse(
+                context,
+                author.id,
+                lambda: _("Only the moderators can use @all in {group}.", group=title),
+            )
         return
     if who.tags and not rules.may_use(policy.tags_by, moderator):
         await refuse(
             context,
             author.id,
-            _(
+            lambda: _(
                 "Only the moderators can use tags such as {label} in {group}.",
                 label=esc(label),
                 group=esc(group.title),
@@ -177,17 +184,21 @@ async def broadcast(
         )
         if left and not moderator:
             wait = rules.minutes_text(left)
-            refusal = ngettext(
-                "To keep the group quiet, I mention people for you at most every {cooldown}: "
-                "you can send {label} again in {n} minute.",
-                "To keep the group quiet, I mention people for you at most every {cooldown}: "
-                "you can send {label} again in {n} minutes.",
-                wait,
-                label=esc(label),
-                cooldown=format_duration(cooldown),
-            )
+
+            def refusal() -> str:
+                return ngettext(
+                    "To keep the group quiet, I mention people for you at most every "
+                    "{cooldown}: you can send {label} again in {n} minute.",
+                    "To keep the group quiet, I mention people for you at most every "
+                    "{cooldown}: you can send {label} again in {n} minutes.",
+                    wait,
+                    label=esc(label),
+                    cooldown=duration_text(cooldown),
+                )
+
+            refused = True
         else:
-            refusal = None
+            refused = False
             prefs = repo.preferences()
             chosen = rules.recipients(members, author.id, who, policy.tags, prefs)
             if chosen:
@@ -209,14 +220,14 @@ async def broadcast(
                     parts,
                     due,
                 )
-    if refusal is not None:
+    if refused:
         await refuse(context, author.id, refusal)
         return
     if not chosen:
         await refuse(
             context,
             author.id,
-            _("Nobody else is in {label} yet, so I notified no one.", label=esc(label)),
+            lambda: _("Nobody else is in {label} yet, so I notified no one.", label=esc(label)),
         )
         return
     # The notice goes now (if the group's pace allows); the batches follow from the sweep.
@@ -246,16 +257,19 @@ async def name_mentions(
         )
     for match in unclear:
         options = "\n".join(f"• {esc(_label_of(m))}" for m in match.candidates[:10])
-        await refuse(
-            context,
-            author.id,
-            _(
-                "Several members are called {name}, so I did not notify anyone:\n{options}\n"
-                "Write the full name (@First Last) or reply to their message.",
-                name=esc(match.typed),
-                options=options,
-            ),
+        await refuse(context, author.id, _several(esc(match.typed), options))
+
+
+def _several(name: str, options: str) -> Callable[[], str]:
+    def render() -> str:
+        return _(
+            "Several members are called {name}, so I did not notify anyone:\n{options}\n"
+            "Write the full name (@First Last) or reply to their message.",
+            name=name,
+            options=options,
         )
+
+    return render
 
 
 # --------------------------------------------------------------------------- paced sending
@@ -301,7 +315,9 @@ def render(
     ]
     link = rules.message_link(broadcast_row.chat_id, broadcast_row.source_message_id)
     if link is not None:
-        lines.append(f'<a href="{esc(link)}">{_("Open the message")}</a>')
+        # Not a placeholder in href: in Arabic _() would isolate the URL and break it.
+        label_text = _("Open the message")
+        lines.append(f'<a href="{esc(link)}">{label_text}</a>')
     if mentions:
         lines.append(mentions)
     return "\n".join(lines)
@@ -332,7 +348,9 @@ async def dispatch(app: App, group: GroupConfig, limit: int | None = None) -> in
             users = repo.present_users(group.chat_id, outbox_user_ids(row.user_ids))
             author = RosterRepository(session).user(parent.author_id)
             parts = len(repo.outbox(parent.id))
-            text = render(parent, row, parts, users, author)
+            # One language (the group's first): a second copy would repeat every mention.
+            with use_locale(group.languages[0]):
+                text = render(parent, row, parts, users, author)
             outgoing.append(Outgoing(row.id, text, parent.source_message_id))
     sent = 0
     for item in outgoing:
@@ -442,7 +460,7 @@ def tags_overview(
         lines.append(
             _(
                 "@all — everyone; each person at most once every {cooldown}",
-                cooldown=format_duration(policy.all_cooldown),
+                cooldown=duration_text(policy.all_cooldown),
             )
         )
     lines.append(_("@moderators — the moderators"))

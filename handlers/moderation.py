@@ -50,6 +50,7 @@ from config.schema import GroupConfig, ModerationPolicy
 from handlers.common import (
     current_role,
     moderators_only,
+    personal_language,
     report_missing_right,
     role,
     send_private,
@@ -57,7 +58,7 @@ from handlers.common import (
 from handlers.removal import Removal, remove_member
 from handlers.render import chunk_lines, esc, mention
 from handlers.targets import Target, TargetError, resolve_target
-from i18n import _, ngettext, use_locale
+from i18n import _, datetime_text, ngettext, use_locale
 from moderation.discipline import (
     TELEGRAM_MIN_RESTRICTION,
     BannedMatcher,
@@ -143,8 +144,8 @@ def ladder(policy: ModerationPolicy) -> list[Step]:
 
 
 def when(services: Services, group: GroupConfig, at: datetime) -> str:
-    """A time in the group's zone, e.g. ``24 Nov 09:00 EET``."""
-    return at.astimezone(services.settings.group_timezone(group)).strftime("%d %b %H:%M %Z")
+    """A time in the group's zone, in the reader's language: ``24 Nov 2026, 09:00``."""
+    return datetime_text(at, services.settings.group_timezone(group))
 
 
 def penalty_text(step: Step) -> str:
@@ -156,9 +157,8 @@ def penalty_text(step: Step) -> str:
 
 
 def _language(services: Services, user_id: int) -> str | None:
-    with services.db.transaction() as session:
-        user = RosterRepository(session).user(user_id)
-        return user.language_code if user is not None else None
+    """The person's own language: /language choice, Telegram's, else the group default."""
+    return personal_language(services, user_id)
 
 
 class Right(enum.Enum):
@@ -330,7 +330,7 @@ async def tell_sponsor(
         )
     if sponsor is None or sponsor.id in (actor_id, user_id):
         return
-    with use_locale(sponsor.language_code):
+    with use_locale(personal_language(services, sponsor.id)):
         if text_key == "warn":
             text = _(
                 "{name}, whom you sponsored in {group}, was warned by the moderators: {reason}",
@@ -1127,11 +1127,15 @@ async def offtopic_command(update: Update, context: BotContext) -> None:
         return
     link = services.settings.moderation.offtopic_link
     if link:
+        # The link is built outside _(): in Arabic a placeholder value is wrapped in
+        # isolates, which must not end up inside href.
+        label = _("the off-topic chat")
+        chat = f'<a href="{esc(link)}">{label}</a>'
         text = _(
             "🙂 A friendly nudge from the moderators: this is drifting off-topic for {group}. "
-            'Please carry on in <a href="{link}">the off-topic chat</a>, thank you!',
+            "Please carry on in {chat}, thank you!",
             group=esc(group.title),
-            link=esc(link),
+            chat=chat,
         )
     else:
         text = _(

@@ -10,13 +10,14 @@ from __future__ import annotations
 
 import enum
 import logging
+from collections.abc import Callable
 
 from telegram.error import BadRequest, Forbidden
 
 from bot.context import BotContext
-from handlers.common import report_missing_right
+from handlers.common import in_group, report_missing_right
 from handlers.render import esc
-from i18n import _
+from i18n import N_, _
 from moderation.roster import MemberStatus, ObservedChange
 from storage.roster import RosterRepository
 
@@ -34,7 +35,7 @@ async def remove_member(
     context: BotContext,
     chat_id: int,
     user_id: int,
-    why: str,
+    why: str | Callable[[], str],
     *,
     cause: str,
     actor_id: int | None = None,
@@ -43,7 +44,9 @@ async def remove_member(
 ) -> Removal:
     """Remove ``user_id`` from ``chat_id``; ``why`` is shown to the group, ``cause`` is recorded.
 
-    ``keep_banned`` (a moderator's /ban) leaves the ban in place, so they cannot come back.
+    ``why`` is rendered in the group's language(s): pass a callable building it with ``_()``,
+    or a phrase marked with ``N_()``. ``keep_banned`` (a moderator's /ban) leaves the ban in
+    place, so they cannot come back.
 
     Never raises for the expected refusals: someone who already left, an admin, or a missing
     right each come back as an outcome (and the moderators are told about a missing right).
@@ -70,7 +73,7 @@ async def remove_member(
         if "administrator" in text or "chat owner" in text:  # the roster had not seen a promotion
             return Removal.PROTECTED
         await report_missing_right(
-            context, group, _("remove members"), exc, key="can_restrict_members"
+            context, group, N_("remove members"), exc, key="can_restrict_members"
         )
         return Removal.FAILED
     with services.db.transaction() as session:
@@ -89,10 +92,14 @@ async def remove_member(
         name = esc(user.display_name if user else str(user_id))
         await context.bot.send_message(
             chat_id,
-            _(
-                "{name} was removed: {why}. They are welcome back through a sponsor.",
-                name=name,
-                why=esc(why),
+            in_group(
+                services,
+                chat_id,
+                lambda: _(
+                    "{name} was removed: {why}. They are welcome back through a sponsor.",
+                    name=name,
+                    why=esc(why() if callable(why) else _(why)),
+                ),
             ),
         )
     return Removal.REMOVED

@@ -16,6 +16,7 @@ from telegram.ext import ChatMemberHandler, MessageHandler, TypeHandler, filters
 from bot.context import App, BotContext, Services
 from handlers.common import is_configured_group, tell_moderators, user_info
 from handlers.render import esc
+from i18n import DEFAULT_LANGUAGE, N_, _, use_locale
 from moderation.roster import MemberStatus, ObservedChange, status_from_telegram
 from storage.roster import RosterRepository, SeenUsers
 
@@ -30,6 +31,11 @@ SEEN_REFRESH = timedelta(hours=1)
 SEEN = "seen_users"
 
 REQUIRED_RIGHTS = ("can_restrict_members", "can_invite_users", "can_delete_messages")
+RIGHT_NAMES = {
+    "can_restrict_members": N_("restrict members"),
+    "can_invite_users": N_("invite users"),
+    "can_delete_messages": N_("delete messages"),
+}
 
 
 def _status(member: ChatMember) -> MemberStatus:
@@ -163,8 +169,10 @@ async def on_my_chat_member(update: Update, context: BotContext) -> None:
             )
             await context.bot.send_message(
                 chat.id,
-                "I only work in the groups my configuration names, so I am leaving. "
-                "Ask the coordination office if you need me here.",
+                _(
+                    "I only work in the groups my configuration names, so I am leaving. "
+                    "Ask the coordination office if you need me here."
+                ),
             )
             await context.bot.leave_chat(chat.id)
         return
@@ -182,21 +190,37 @@ async def record_bot_status(
             chat_id, title, member.status, is_admin, ",".join(missing), services.clock.now()
         )
     if member.status in (ChatMember.LEFT, ChatMember.BANNED):
-        text = f"I am no longer in the group <b>{esc(title)}</b>; add me back as an admin."
+
+        def text() -> str:
+            return _(
+                "I am no longer in the group <b>{group}</b>; add me back as an admin.",
+                group=esc(title),
+            )
+
     elif not is_admin:
-        text = (
-            f"I am not an admin of <b>{esc(title)}</b>, so I cannot see who joins or leaves, "
-            "hold newcomers or remove anyone. Please make me an admin with the rights to "
-            "restrict members, invite users and delete messages."
-        )
+
+        def text() -> str:
+            return _(
+                "I am not an admin of <b>{group}</b>, so I cannot see who joins or leaves, "
+                "hold newcomers or remove anyone. Please make me an admin with the rights to "
+                "restrict members, invite users and delete messages.",
+                group=esc(title),
+            )
+
     elif missing:
-        text = (
-            f"In <b>{esc(title)}</b> I am an admin but lack: {esc(', '.join(missing))}. "
-            "Some of my work will fail until these rights are given."
-        )
+
+        def text() -> str:
+            return _(
+                "In <b>{group}</b> I am an admin but lack: {rights}. "
+                "Some of my work will fail until these rights are given.",
+                group=esc(title),
+                rights=esc(", ".join(_(RIGHT_NAMES.get(r, r)) for r in missing)),
+            )
+
     else:
         return
-    log.warning("group %s: %s", chat_id, text)
+    with use_locale(DEFAULT_LANGUAGE):
+        log.warning("group %s: %s", chat_id, text())
     if changed:  # tell people once per change; the log repeats it at every check
         await tell_moderators(context, text)
 

@@ -8,8 +8,9 @@ from telegram import Chat, Update
 from telegram.ext import CommandHandler, MessageHandler, filters
 
 from bot.context import App, BotContext
-from handlers.common import role, where
+from handlers.common import reply, role, where
 from handlers.render import esc
+from i18n import _
 from moderation.permissions import CommandSpec, Role, Where, commands_for
 
 COMMANDS = [
@@ -21,11 +22,6 @@ COMMANDS = [
 DeepLinkHandler = Callable[[Update, BotContext, str], Awaitable[None]]
 DEEP_LINKS_KEY = "deep_links"
 
-INTRO = (
-    "Hello {name}! I help run the <b>information management community group</b>: I know who "
-    "sponsored whom, make sure newcomers are introduced, and keep the member list up to date."
-)
-
 
 def add_deep_link(app: App, prefix: str, handler: DeepLinkHandler) -> None:
     app.bot_data.setdefault(DEEP_LINKS_KEY, {})[prefix] = handler
@@ -33,14 +29,20 @@ def add_deep_link(app: App, prefix: str, handler: DeepLinkHandler) -> None:
 
 def help_text(specs: list[CommandSpec], user_role: Role, chat_where: Where) -> str:
     usable = commands_for(user_role, specs, chat_where)
-    lines = ["<b>Commands you can use here</b>"]
+    lines = [_("<b>Commands you can use here</b>")]
     for spec in usable:
-        usage = f" {esc(spec.usage)}" if spec.usage else ""
-        lines.append(f"/{spec.name}{usage} — {esc(spec.description)}")
+        usage = f" {esc(_(spec.usage))}" if spec.usage else ""
+        lines.append(
+            _(
+                "{command} — {description}",
+                command=f"/{spec.name}{usage}",
+                description=esc(_(spec.description)),
+            )
+        )
     if chat_where is Where.GROUP:
-        lines.append("Write to me privately for the commands that work there.")
+        lines.append(_("Write to me privately for the commands that work there."))
     if user_role is Role.MODERATOR:
-        lines.append("You are a moderator, so moderator commands are included.")
+        lines.append(_("You are a moderator, so moderator commands are included."))
     return "\n".join(lines)
 
 
@@ -50,18 +52,20 @@ async def start(update: Update, context: BotContext) -> None:
         return
     if context.args:
         payload = context.args[0]
-        prefix, _, argument = payload.partition("_")
+        prefix, _sep, argument = payload.partition("_")
         handler = context.bot_data.get(DEEP_LINKS_KEY, {}).get(prefix)
         if handler is not None:
             await handler(update, context, argument)
             return
     services = context.services
-    text = (
-        INTRO.format(name=esc(user.first_name))
-        + "\n\n"
-        + help_text(services.commands, role(services, user.id), Where.PRIVATE)
+    intro = _(
+        "Hello {name}! I help run the <b>information management community group</b>: I know "
+        "who sponsored whom, make sure newcomers are introduced, and keep the member list up "
+        "to date. Send /language to choose the language I write to you in.",
+        name=esc(user.first_name),
     )
-    await message.reply_text(text)
+    help_part = help_text(services.commands, role(services, user.id), Where.PRIVATE)
+    await message.reply_text(f"{intro}\n\n{help_part}")
 
 
 async def help_command(update: Update, context: BotContext) -> None:
@@ -69,9 +73,8 @@ async def help_command(update: Update, context: BotContext) -> None:
     if message is None or user is None:
         return
     services = context.services
-    await message.reply_text(
-        help_text(services.commands, role(services, user.id), where(update.effective_chat))
-    )
+    user_role, chat_where = role(services, user.id), where(update.effective_chat)
+    await reply(update, context, lambda: help_text(services.commands, user_role, chat_where))
 
 
 async def unknown_command(update: Update, context: BotContext) -> None:
@@ -79,28 +82,33 @@ async def unknown_command(update: Update, context: BotContext) -> None:
     if message is None or message.text is None:
         return
     command = message.text.split()[0]
-    name, _, addressee = command[1:].partition("@")
+    name, _at, addressee = command[1:].partition("@")
     if (
         message.chat.type != Chat.PRIVATE
         and addressee.lower() != (context.bot.username or "").lower()
     ):
         return  # in a group, a command may be meant for another bot: stay quiet
-    await message.reply_text(
-        f"I don't know the command /{esc(name[:32])}. Send /help to see what I can do."
+    await reply(
+        update,
+        context,
+        lambda: _(
+            "I don't know the command /{command}. Send /help to see what I can do.",
+            command=esc(name[:32]),
+        ),
     )
 
 
 async def nothing_to_cancel(update: Update, context: BotContext) -> None:
     """/cancel when no guided form is open."""
     if update.effective_message is not None:
-        await update.effective_message.reply_text("There is nothing to cancel.")
+        await update.effective_message.reply_text(_("There is nothing to cancel."))
 
 
 async def private_fallback(update: Update, context: BotContext) -> None:
     """Plain text in private chat that no feature is waiting for."""
     if update.effective_message is not None:
         await update.effective_message.reply_text(
-            "I work with commands. Send /help to see what you can do."
+            _("I work with commands. Send /help to see what you can do.")
         )
 
 

@@ -120,6 +120,29 @@ def resolve_target(
                         name=esc(name),
                     )
                 )
+        # Last, the first word alone as a first name or a username without "@" ("/warn ivan …").
+        word = first.casefold()
+        loose = [
+            r
+            for r in rows
+            if word
+            in (
+                (r[2].first_name or "").casefold() if r[2] else "",
+                r[1].first_name.casefold(),
+                (r[1].username or "").casefold(),
+            )
+        ]
+        if len(loose) == 1:
+            _membership, user, intro = loose[0]
+            return _from_user(user, intro, rest)
+        if len(loose) > 1:
+            raise TargetError(
+                _(
+                    "Several members are called {name}; use their @username or reply "
+                    "to their message.",
+                    name=esc(first[:100]),
+                )
+            )
     raise TargetError(
         _("No current member is called {name}.", name=esc(" ".join(args[:MAX_NAME_WORDS])[:100]))
     )

@@ -9,18 +9,40 @@ sponsor, a partner) so each reads their own language.
 Placeholders are named (``{name}``) and filled by ``_()`` itself, so translators can move them:
 ``_("Welcome, {name}!", name=esc(user))``. Values are inserted as they are; escape typed text
 with ``handlers.render.esc`` first, as everywhere else.
+
+Right-to-left languages (Arabic): every value ``_()`` fills in is wrapped in Unicode isolates
+(U+2068 FIRST STRONG ISOLATE … U+2069 POP DIRECTIONAL ISOLATE), so a Latin name, an e-mail
+address or a number inside an Arabic sentence keeps its own direction and does not scramble
+the words around it. A line whose translation starts with a placeholder gets a RIGHT-TO-LEFT
+MARK first, so the paragraph is laid out right to left.
+
+Dates and times (``date_text``, ``datetime_text``, ``duration_text``) use Babel's CLDR data for
+the current language, in the time zone the caller passes (the group's).
 """
 
 from __future__ import annotations
 
 import functools
 import gettext
-from collections.abc import Iterator
+import re
+import string
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from contextvars import ContextVar
+from datetime import date, datetime, timedelta, tzinfo
 from io import BytesIO
 from pathlib import Path
+from typing import Literal
 
+from babel import Locale
+from babel.dates import (
+    format_date,
+    format_skeleton,
+    format_time,
+    format_timedelta,
+    get_datetime_format,
+)
+from babel.lists import format_list
 from babel.messages.mofile import write_mo
 from babel.messages.pofile import read_po
 
@@ -28,6 +50,15 @@ DOMAIN = "imbot"
 LOCALE_DIR = Path(__file__).parent / "locales"
 DEFAULT_LANGUAGE = "en"
 LANGUAGES = ("en", "uk", "fr", "ar")
+# What /language shows: each language in its own name.
+NATIVE_NAMES = {"en": "English", "uk": "Українська", "fr": "Français", "ar": "العربية"}
+RTL_LANGUAGES = frozenset({"ar"})
+# Babel locale for dates and numbers: English as the UN writes it (20 Dec 2026, 24-hour clock).
+_BABEL_LOCALES = {"en": "en_GB"}
+
+FSI, PDI, RLM = "\u2068", "\u2069", "\u200f"
+# Between the languages of a bilingual group message.
+SEPARATOR = "\n〰〰〰\n"
 
 _current: ContextVar[str] = ContextVar("imbot_language", default=DEFAULT_LANGUAGE)
 
@@ -58,11 +89,16 @@ def supported(language_code: str | None) -> str | None:
     return base if base in LANGUAGES else None
 
 
+def pick_language(chosen: str | None, telegram_code: str | None, fallback: str | None) -> str:
+    """A person's language: their /language choice, else Telegram's, else the group default."""
+    return supported(chosen) or supported(telegram_code) or supported(fallback) or DEFAULT_LANGUAGE
+
+
 def current_language() -> str:
     return _current.get()
 
 
-def set_language(language: str) -> None:
+def set_language(language: str | None) -> None:
     _current.set(supported(language) or DEFAULT_LANGUAGE)
 
 
@@ -76,13 +112,139 @@ def use_locale(language: str | None) -> Iterator[None]:
         _current.reset(token)
 
 
+def is_rtl(language: str | None = None) -> bool:
+    return (language or _current.get()) in RTL_LANGUAGES
+
+
+def bidi(text: str) -> str:
+    """Isolate a fragment (a name, a number, a link) inside right-to-left text.
+
+    A no-op in left-to-right languages and for multi-line blocks (an isolate ends at a line
+    break, so wrapping a block would only isolate its first line).
+    """
+    if not text or "\n" in text or not is_rtl():
+        return text
+    return f"{FSI}{text}{PDI}"
+
+
+class _Formatter(string.Formatter):
+    def format_field(self, value: object, format_spec: str) -> str:
+        return bidi(super().format_field(value, format_spec))
+
+
+_FORMATTER = _Formatter()
+_LINE_STARTS_WITH_PLACEHOLDER = re.compile(r"(^|\n)(?=\{[^{])")
+
+
+def _fill(template: str, values: dict[str, object]) -> str:
+    if is_rtl():
+        template = _LINE_STARTS_WITH_PLACEHOLDER.sub(lambda m: m.group(1) + RLM, template)
+    return _FORMATTER.vformat(template, (), values) if values else template
+
+
 def _(message: str, /, **values: object) -> str:
     """Translate ``message`` into the current language and fill its named placeholders."""
-    text = translations(_current.get()).gettext(message)
-    return text.format(**values) if values else text
+    return _fill(translations(_current.get()).gettext(message), values)
 
 
 def ngettext(singular: str, plural: str, n: int, /, **values: object) -> str:
     """Plural-aware ``_()``; ``{n}`` is always available as a placeholder."""
-    text = translations(_current.get()).ngettext(singular, plural, n)
-    return text.format(n=n, **values)
+    return _fill(translations(_current.get()).ngettext(singular, plural, n), {"n": n, **values})
+
+
+def N_(message: str, /) -> str:  # gettext: mark now, translate later
+    """Mark a constant for extraction; translate it with ``_()`` where it is shown."""
+    return message
+
+
+# --------------------------------------------------------------------------- several languages
+def each_language(languages: Sequence[str], render: Callable[[], str]) -> str:
+    """``render()`` once per language, joined: a bilingual group message, side by side."""
+    parts: list[str] = []
+    for language in dict.fromkeys(languages) or (DEFAULT_LANGUAGE,):
+        with use_locale(language):
+            parts.append(render())
+    return SEPARATOR.join(parts)
+
+
+def each_label(languages: Sequence[str], render: Callable[[], str]) -> str:
+    """A button label in every language of a group ("Remove / Видалити")."""
+    labels: list[str] = []
+    for language in dict.fromkeys(languages) or (DEFAULT_LANGUAGE,):
+        with use_locale(language):
+            label = render()
+        if label not in labels:
+            labels.append(label)
+    return " / ".join(labels)
+
+
+def in_languages(languages: Iterable[str]) -> list[str]:
+    """The supported, de-duplicated languages of a list (for configuration and tests)."""
+    return list(dict.fromkeys(code for code in map(supported, languages) if code))
+
+
+# --------------------------------------------------------------------------- dates and times
+def babel_locale(language: str | None = None) -> Locale:
+    code = language or _current.get()
+    return Locale.parse(_BABEL_LOCALES.get(code, code))
+
+
+def date_text(value: date | datetime, tz: tzinfo | None = None) -> str:
+    """``20 Dec 2026`` / ``20 груд. 2026 р.`` / ``20 déc. 2026`` / ``20 ديسمبر 2026``."""
+    if isinstance(value, datetime) and tz is not None:
+        value = value.astimezone(tz)
+    return format_skeleton("yMMMd", value, locale=babel_locale())
+
+
+def long_date_text(value: date) -> str:
+    """With the weekday: ``Sunday, 20 December 2026``."""
+    return format_date(value, "full", locale=babel_locale())
+
+
+def datetime_text(value: datetime, tz: tzinfo) -> str:
+    """Date and time in ``tz`` (the group's zone): ``20 Dec 2026, 12:00``."""
+    local = value.astimezone(tz)
+    locale = babel_locale()
+    day = format_skeleton("yMMMd", local, locale=locale)
+    hour = format_time(local, "short", tzinfo=tz, locale=locale)
+    pattern = str(get_datetime_format("medium", locale=locale))
+    return pattern.replace("{1}", day).replace("{0}", hour)
+
+
+def comma_join(items: Iterable[str]) -> str:
+    """Items separated by the language's comma (``،`` in Arabic)."""
+    # TRANSLATORS: the separator between items of a list, with its space.
+    return _(", ").join(items)
+
+
+def list_text(items: Sequence[str]) -> str:
+    """``A, B and C`` in the current language."""
+    return format_list(list(items), locale=babel_locale()) if items else ""
+
+
+def duration_text(value: timedelta) -> str:
+    """A wait or a limit in words, two units at most: ``3 days 4 hours``, ``25 minutes``."""
+    seconds = max(int(value.total_seconds()), 0)
+    locale = babel_locale()
+    parts: list[str] = []
+    units: tuple[tuple[Literal["day", "hour", "minute"], int], ...] = (
+        ("day", 86400),
+        ("hour", 3600),
+        ("minute", 60),
+    )
+    for unit, size in units:
+        amount, seconds = divmod(seconds, size)
+        if amount and len(parts) < 2:
+            parts.append(
+                format_timedelta(
+                    timedelta(seconds=amount * size),
+                    granularity=unit,
+                    threshold=10**9,
+                    locale=locale,
+                )
+            )
+        elif parts:
+            break
+    if not parts:
+        return format_timedelta(timedelta(minutes=1), granularity="minute", locale=locale)
+    return " ".join(parts)

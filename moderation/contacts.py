@@ -16,6 +16,8 @@ from dataclasses import dataclass, field
 import phonenumbers
 from email_validator import EmailNotValidError, validate_email
 
+from i18n import N_, _, ngettext
+
 
 class Level(enum.StrEnum):
     """How widely a field is shared, from widest to narrowest."""
@@ -37,17 +39,36 @@ FIELDS: tuple[str, ...] = (
     "telegram",
     "focal_point",
 )
+# English msgids: show them with field_label(), which translates.
 FIELD_LABELS: dict[str, str] = {
-    "name": "Name",
-    "organisation": "Organisation",
-    "role": "Role",
-    "clusters": "Clusters",
-    "location": "Location",
-    "phone": "Phone",
-    "email": "E-mail",
-    "telegram": "Telegram",
-    "focal_point": "Organisation focal point",
+    "name": N_("Name"),
+    "organisation": N_("Organisation"),
+    "role": N_("Role"),
+    "clusters": N_("Clusters"),
+    "location": N_("Location"),
+    "phone": N_("Phone"),
+    "email": N_("E-mail"),
+    "telegram": N_("Telegram"),
+    "focal_point": N_("Organisation focal point"),
 }
+LEVEL_LABELS: dict[str, str] = {
+    "public": N_("public"),
+    "cluster": N_("cluster"),
+    "coordinators": N_("coordinators"),
+    "private": N_("private"),
+}
+
+
+def field_label(name: str) -> str:
+    """A field's name in the current language."""
+    return _(FIELD_LABELS[name])
+
+
+def level_label(level: str) -> str:
+    """A sharing level in the current language."""
+    return _(LEVEL_LABELS.get(level, level))
+
+
 # Fields a lookup may match on (never phone or e-mail: no reverse lookup of a number).
 SEARCHABLE: tuple[str, ...] = ("name", "organisation", "role", "clusters", "location")
 # What a coordinator of another cluster may always get about an organisation's focal point.
@@ -182,28 +203,29 @@ def normalise_phone(raw: str, default_region: str | None = None) -> str:
     """E.164 (+380441234567), or InvalidValue."""
     text = raw.strip()
     if not text:
-        raise InvalidValue("a phone number is empty")
+        raise InvalidValue(_("a phone number is empty"))
     if len(text) > 40:
-        raise InvalidValue("a phone number is at most 40 characters")
+        raise InvalidValue(_("a phone number is at most 40 characters"))
     try:
         number = phonenumbers.parse(text, default_region)
     except phonenumbers.NumberParseException:
         raise InvalidValue(
-            "not a phone number; write it with the country code, e.g. +380 44 123 4567"
+            _("not a phone number; write it with the country code, e.g. +380 44 123 4567")
         ) from None
     if not phonenumbers.is_valid_number(number):
-        raise InvalidValue("not a valid phone number; check the country code and the digits")
+        raise InvalidValue(_("not a valid phone number; check the country code and the digits"))
     return phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.E164)
 
 
 def normalise_email(raw: str) -> str:
     text = raw.strip()
     if len(text) > 254:
-        raise InvalidValue("an e-mail address is at most 254 characters")
+        raise InvalidValue(_("an e-mail address is at most 254 characters"))
     try:
         return validate_email(text, check_deliverability=False).normalized
     except EmailNotValidError as exc:
-        raise InvalidValue(f"not a valid e-mail address: {exc}") from None
+        # The library's explanation is English; it follows the translated sentence.
+        raise InvalidValue(_("not a valid e-mail address: {reason}", reason=str(exc))) from None
 
 
 _HANDLE = re.compile(r"[A-Za-z][A-Za-z0-9_]{3,31}")
@@ -212,7 +234,7 @@ _HANDLE = re.compile(r"[A-Za-z][A-Za-z0-9_]{3,31}")
 def normalise_handle(raw: str) -> str:
     text = raw.strip().removeprefix("https://t.me/").lstrip("@")
     if not _HANDLE.fullmatch(text):
-        raise InvalidValue("a Telegram username is 4–32 letters, digits or _, like @olena_k")
+        raise InvalidValue(_("a Telegram username is 4–32 letters, digits or _, like @olena_k"))
     return "@" + text
 
 
@@ -221,7 +243,9 @@ def clean_text(raw: str, limit: int = 120) -> str:
     text = "".join(ch for ch in raw if unicodedata.category(ch)[0] != "C" or ch == " ")
     text = " ".join(text.split())
     if len(text) > limit:
-        raise InvalidValue(f"at most {limit} characters, please")
+        raise InvalidValue(
+            ngettext("at most {n} character, please", "at most {n} characters, please", limit)
+        )
     return text
 
 
@@ -232,7 +256,7 @@ def split_clusters(raw: str) -> list[str]:
         if part and part.casefold() not in seen:
             seen[part.casefold()] = part
     if len(seen) > 10:
-        raise InvalidValue("at most 10 clusters")
+        raise InvalidValue(ngettext("at most {n} cluster", "at most {n} clusters", 10))
     return list(seen.values())
 
 
@@ -250,19 +274,27 @@ MAX_QUERY = 100
 
 def check_query(raw: str) -> str:
     """The normalised query, or InvalidValue saying what a query must look like."""
+    too_long = ngettext(
+        "a search is at most {n} character", "a search is at most {n} characters", MAX_QUERY
+    )
     if len(raw) > MAX_QUERY * 4:
-        raise InvalidValue(f"a search is at most {MAX_QUERY} characters")
+        raise InvalidValue(too_long)
     key = search_key(raw)
     if len(key.replace(" ", "")) < MIN_QUERY:
         raise InvalidValue(
-            f"a search needs at least {MIN_QUERY} letters or digits: a name, organisation, "
-            "role, cluster or place"
+            ngettext(
+                "a search needs at least {n} letter or digit: a name, organisation, role, "
+                "cluster or place",
+                "a search needs at least {n} letters or digits: a name, organisation, role, "
+                "cluster or place",
+                MIN_QUERY,
+            )
         )
     if len(key) > MAX_QUERY:
-        raise InvalidValue(f"a search is at most {MAX_QUERY} characters")
+        raise InvalidValue(too_long)
     digits = sum(ch.isdigit() for ch in key)
     if "@" in raw or digits >= 5:
-        raise InvalidValue("searching by phone number or e-mail is not possible, by design")
+        raise InvalidValue(_("searching by phone number or e-mail is not possible, by design"))
     return key
 
 
@@ -321,7 +353,7 @@ def _flag(text: str) -> bool:
         return False
     if value in ("yes", "y", "true", "1", "x"):
         return True
-    raise InvalidValue(f"expected yes or no, got {text[:20]!r}")
+    raise InvalidValue(_("expected yes or no, got {value}", value=repr(text[:20])))
 
 
 def parse_contacts_csv(data: bytes, max_bytes: int, region: str | None = None) -> ParsedImport:
@@ -332,43 +364,65 @@ def parse_contacts_csv(data: bytes, max_bytes: int, region: str | None = None) -
     result = ParsedImport()
     if len(data) > max_bytes:
         result.errors.append(
-            f"the file is {len(data):,} bytes; the limit is {max_bytes:,} "
-            "(contacts.import_max_bytes)"
+            _(
+                "the file is {size:,} bytes; the limit is {limit:,} (contacts.import_max_bytes)",
+                size=len(data),
+                limit=max_bytes,
+            )
         )
         return result
     try:
         text = data.decode("utf-8-sig")
     except UnicodeDecodeError:
-        result.errors.append("the file is not UTF-8 text; save it as “CSV UTF-8” and try again")
+        result.errors.append(_("the file is not UTF-8 text; save it as “CSV UTF-8” and try again"))
         return result
     if "\x00" in text:
-        result.errors.append("the file contains NUL bytes; it is not a CSV text file")
+        result.errors.append(_("the file contains NUL bytes; it is not a CSV text file"))
         return result
     try:
         reader = csv.reader(io.StringIO(text, newline=""))
         header = next(reader, None)
         if header is None:
-            result.errors.append("the file is empty")
+            result.errors.append(_("the file is empty"))
             return result
         columns = [h.strip().lower() for h in header]
         unknown = [c for c in columns if c not in IMPORT_COLUMNS]
         if unknown or "name" not in columns or len(set(columns)) != len(columns):
-            result.errors.append(
-                "line 1: the header must name columns from: "
-                + ", ".join(IMPORT_COLUMNS)
-                + " (name is required, each once)"
-                + (f"; unknown: {', '.join(u[:30] for u in unknown[:5])}" if unknown else "")
-            )
+            expected = ", ".join(IMPORT_COLUMNS)
+            if unknown:
+                result.errors.append(
+                    _(
+                        "line 1: the header must name columns from: {columns} (name is "
+                        "required, each once); unknown: {unknown}",
+                        columns=expected,
+                        unknown=", ".join(u[:30] for u in unknown[:5]),
+                    )
+                )
+            else:
+                result.errors.append(
+                    _(
+                        "line 1: the header must name columns from: {columns} (name is "
+                        "required, each once)",
+                        columns=expected,
+                    )
+                )
             return result
         seen: dict[str, int] = {}
         for number, raw in enumerate(reader, start=2):
             if not any(cell.strip() for cell in raw):
                 continue
             if len(result.rows) >= MAX_IMPORT_ROWS:
-                result.errors.append(f"more than {MAX_IMPORT_ROWS} rows")
+                result.errors.append(_("more than {rows} rows", rows=MAX_IMPORT_ROWS))
                 break
             if len(raw) != len(columns):
-                result.errors.append(f"line {number}: {len(raw)} values for {len(columns)} columns")
+                result.errors.append(
+                    _(
+                        "line {line}: {values} values for {columns} columns",
+                        line=number,
+                        values=len(raw),
+                        columns=len(columns),
+                    )
+                )
                 continue
             cells = dict(zip(columns, raw, strict=True))
             try:
@@ -390,14 +444,19 @@ def parse_contacts_csv(data: bytes, max_bytes: int, region: str | None = None) -
                     cluster_coordinator=_flag(cells.get("cluster_coordinator", "")),
                 )
                 if len(row.name) < 2:
-                    raise InvalidValue("a name is required")
+                    raise InvalidValue(_("a name is required"))
             except InvalidValue as exc:
-                result.errors.append(f"line {number}: {exc}")
+                result.errors.append(_("line {line}: {problem}", line=number, problem=str(exc)))
                 continue
             for key in (row.email.lower(), row.telegram.lower(), row.phone):
                 if key and key in seen:
                     result.errors.append(
-                        f"line {number}: the same person as line {seen[key]} ({key[:60]})"
+                        _(
+                            "line {line}: the same person as line {other} ({key})",
+                            line=number,
+                            other=seen[key],
+                            key=key[:60],
+                        )
                     )
                     break
             else:
@@ -406,10 +465,10 @@ def parse_contacts_csv(data: bytes, max_bytes: int, region: str | None = None) -
                         seen[key] = number
                 result.rows.append(row)
             if len(result.errors) >= MAX_IMPORT_ERRORS:
-                result.errors.append("… stopped after too many errors")
+                result.errors.append(_("… stopped after too many errors"))
                 break
     except csv.Error as exc:
-        result.errors.append(f"the file is not valid CSV: {exc}")
+        result.errors.append(_("the file is not valid CSV: {error}", error=str(exc)))
     if not result.rows and not result.errors:
-        result.errors.append("the file has no contacts")
+        result.errors.append(_("the file has no contacts"))
     return result

@@ -15,6 +15,8 @@ from dateutil import parser as date_parser
 from dateutil.relativedelta import relativedelta
 from rapidfuzz import fuzz, process, utils
 
+from i18n import N_, _, date_text, ngettext
+
 NAME_MAX = 64
 ORGANISATION_MAX = 100
 ROLE_MAX = 100
@@ -29,10 +31,11 @@ class Category(enum.StrEnum):
 
     @property
     def label(self) -> str:
+        """In the current language."""
         return {
-            Category.IN_COUNTRY: "in the country",
-            Category.SURGE: "surge / short mission",
-            Category.OUT_OF_COUNTRY: "outside the country (sponsored)",
+            Category.IN_COUNTRY: _("in the country"),
+            Category.SURGE: _("surge / short mission"),
+            Category.OUT_OF_COUNTRY: _("outside the country (sponsored)"),
         }[self]
 
     @property
@@ -47,6 +50,29 @@ class IntroStatus(enum.StrEnum):
     REMOVED = "removed"  # removed past the deadline or by a moderator's decision
     LEFT = "left"
 
+    @property
+    def label(self) -> str:
+        """In the current language."""
+        return {
+            IntroStatus.PENDING: _("pending"),
+            IntroStatus.HELD: _("held for the moderators"),
+            IntroStatus.COMPLETE: _("complete"),
+            IntroStatus.REMOVED: _("removed"),
+            IntroStatus.LEFT: _("left"),
+        }[self]
+
+
+# What to ask for when an answer is empty (translated where the message is built).
+PLEASE_TYPE = {
+    "name": N_("Please type the name."),
+    "organisation": N_("Please type the organisation."),
+    "role": N_("Please type the role."),
+    "location": N_("Please type the location."),
+    "reason": N_("Please type the reason."),
+    "date": N_("Please type the date."),
+}
+PLEASE_TYPE_ANYTHING = N_("Please type an answer.")
+
 
 class InputError(ValueError):
     """A user's answer that cannot be used; the message says what was expected."""
@@ -57,10 +83,15 @@ def clean_text(text: str, limit: int, what: str) -> str:
     text = "".join(ch for ch in text if unicodedata.category(ch)[0] != "C" or ch == " ")
     text = re.sub(r"\s+", " ", text).strip()
     if not text:
-        raise InputError(f"Please type the {what}.")
+        raise InputError(_(PLEASE_TYPE.get(what, PLEASE_TYPE_ANYTHING)))
     if len(text) > limit:
         raise InputError(
-            f"That {what} is {len(text)} characters long; please keep it to {limit} or fewer."
+            ngettext(
+                "Too long ({length}/{n} character): please shorten it.",
+                "Too long ({length}/{n} characters): please shorten it.",
+                limit,
+                length=len(text),
+            )
         )
     return text
 
@@ -70,10 +101,16 @@ def split_name(text: str) -> tuple[str, str]:
     cleaned = clean_text(text, NAME_MAX * 2, "name")
     parts = cleaned.split(" ", 1)
     if len(parts) < 2:
-        raise InputError("Please give both the first and the last name, e.g. Olena Petrenko.")
+        raise InputError(_("Please give both the first and the last name, e.g. Olena Petrenko."))
     first, last = parts
     if len(first) > NAME_MAX or len(last) > NAME_MAX:
-        raise InputError(f"Each name can be at most {NAME_MAX} characters.")
+        raise InputError(
+            ngettext(
+                "Each name can be at most {n} character.",
+                "Each name can be at most {n} characters.",
+                NAME_MAX,
+            )
+        )
     return first, last
 
 
@@ -94,31 +131,70 @@ def match_organisation(text: str, known: list[str], allow_unlisted: bool) -> Org
     suggestion = best[0] if best else None
     if suggestion is None and not allow_unlisted:
         raise InputError(
-            "I don't know that organisation. Known organisations: " + ", ".join(known) + "."
+            _(
+                "I don't know that organisation. Known organisations: {organisations}.",
+                organisations=", ".join(known),
+            )
         )
     return OrganisationMatch(answer if allow_unlisted and not suggestion else None, suggestion)
 
 
-_RELATIVE = re.compile(r"^in\s+(\d{1,3})\s+(day|week|month)s?$")
+# "in 3 weeks" in each language the bot speaks (the catalogs' hints show these forms).
+_RELATIVE = re.compile(
+    r"^(?:in|через|dans|بعد|خلال)\s+(\d{1,3})\s+(\w+)$",
+)
+_UNITS = {
+    "day": ("day", "days", "день", "дні", "днів", "jour", "jours", "يوم", "يومًا", "يوما", "أيام"),
+    "week": (
+        "week",
+        "weeks",
+        "тиждень",
+        "тижні",
+        "тижнів",
+        "semaine",
+        "semaines",
+        "أسبوع",
+        "أسبوعًا",
+        "أسبوعا",
+        "أسابيع",
+    ),
+    "month": (
+        "month",
+        "months",
+        "місяць",
+        "місяці",
+        "місяців",
+        "mois",
+        "شهر",
+        "شهرًا",
+        "شهرا",
+        "أشهر",
+        "شهور",
+    ),
+}
+_UNIT_OF = {word: unit for unit, words in _UNITS.items() for word in words}
+_TODAY = ("today", "сьогодні", "aujourd'hui", "aujourd’hui", "اليوم")
+_TOMORROW = ("tomorrow", "завтра", "demain", "غدا", "غدًا")
 _ISO = re.compile(r"^(\d{4})-(\d{1,2})-(\d{1,2})$")
 
 
 def parse_date(text: str, today: date) -> date:
-    """Dates as people type them: 2026-12-20, 20 Dec, 20.12.2026, "in 3 weeks"."""
+    """Dates as people type them: 2026-12-20, 20 Dec, 20.12.2026, "in 3 weeks" (also
+    «через 3 тижні», « dans 3 semaines », «بعد 3 أسابيع»; any Unicode digits)."""
     cleaned = clean_text(text, 40, "date").lower()
-    if cleaned in ("today", "tomorrow"):
-        return today + timedelta(days=1 if cleaned == "tomorrow" else 0)
+    if cleaned in _TODAY or cleaned in _TOMORROW:
+        return today + timedelta(days=1 if cleaned in _TOMORROW else 0)
     iso = _ISO.match(cleaned)
     if iso:  # dateutil's dayfirst would read 2026-12-01 as 12 January
         try:
             return date(int(iso.group(1)), int(iso.group(2)), int(iso.group(3)))
         except ValueError:
             raise InputError(
-                "I could not read that date. Try 2026-12-20, 20 Dec or “in 3 weeks”."
+                _("I could not read that date. Try 2026-12-20, 20 Dec or “in 3 weeks”.")
             ) from None
     relative = _RELATIVE.match(cleaned)
-    if relative:
-        amount, unit = int(relative.group(1)), relative.group(2)
+    if relative and relative.group(2) in _UNIT_OF:
+        amount, unit = int(relative.group(1)), _UNIT_OF[relative.group(2)]
         delta = {
             "day": relativedelta(days=amount),
             "week": relativedelta(weeks=amount),
@@ -134,7 +210,7 @@ def parse_date(text: str, today: date) -> date:
         ).date()
     except (ValueError, OverflowError):
         raise InputError(
-            "I could not read that date. Try 2026-12-20, 20 Dec or “in 3 weeks”."
+            _("I could not read that date. Try 2026-12-20, 20 Dec or “in 3 weeks”.")
         ) from None
     if not re.search(r"\d{4}", cleaned) and parsed < today:
         parsed = parsed.replace(year=parsed.year + 1)  # "20 Jan" in December means next year
@@ -145,12 +221,18 @@ def check_end_date(
     category: Category, end: date, today: date, out_of_country_max: timedelta
 ) -> None:
     if end <= today:
-        raise InputError("The end date must be in the future.")
+        raise InputError(_("The end date must be in the future."))
     if category is Category.OUT_OF_COUNTRY and end > today + out_of_country_max:
         latest = today + out_of_country_max
         raise InputError(
-            f"Out-of-country membership can last at most {out_of_country_max.days} days: "
-            f"choose a date on or before {latest:%d %b %Y}."
+            ngettext(
+                "Out-of-country membership can last at most {n} day: choose a date on or "
+                "before {date}.",
+                "Out-of-country membership can last at most {n} days: choose a date on or "
+                "before {date}.",
+                out_of_country_max.days,
+                date=date_text(latest),
+            )
         )
 
 
@@ -160,17 +242,17 @@ def may_sponsor(
     newcomer_category: Category,
     sponsor_status: IntroStatus | None = None,
 ) -> str | None:
-    """None when the sponsorship is allowed, else the reason it is not."""
+    """None when the sponsorship is allowed, else the reason it is not (current language)."""
     if not sponsor_present:
-        return "only current members of the group can sponsor someone"
+        return _("only current members of the group can sponsor someone")
     if sponsor_status in (IntroStatus.PENDING, IntroStatus.HELD):
-        return "please complete your own introduction before sponsoring someone"
+        return _("please complete your own introduction before sponsoring someone")
     if newcomer_category is Category.OUT_OF_COUNTRY and sponsor_category not in (
         None,
         Category.IN_COUNTRY,
     ):
         # Members who were there before the bot (category unknown) count as in-country.
-        return "only a member working in the country can sponsor someone based outside it"
+        return _("only a member working in the country can sponsor someone based outside it")
     return None
 
 
@@ -235,7 +317,8 @@ class Arrival:
 class Attribution:
     status: IntroStatus
     sponsor_id: int | None
-    note: str  # why: kept on the admission when there is no sponsor, and for the audit
+    # Why: kept on the admission (in English, marked with N_ so /whois shows it translated).
+    note: str
     prefill_from_invitation: bool = False
 
 
@@ -249,26 +332,30 @@ def attribute_arrival(arrival: Arrival) -> Attribution:
         return Attribution(IntroStatus.HELD, None, note)
 
     if arrival.joined_as_admin:
-        return Attribution(IntroStatus.COMPLETE, None, "joined as an admin of the group")
+        return Attribution(IntroStatus.COMPLETE, None, N_("joined as an admin of the group"))
     if arrival.via_link:
         sponsor = arrival.invitation_sponsor_id
         if sponsor is None:
-            return held("joined through a link that is not a sponsor's")
+            return held(N_("joined through a link that is not a sponsor's"))
         if not arrival.invitation_was_unused:
-            return held("joined through a sponsor's link that was already used")
+            return held(N_("joined through a sponsor's link that was already used"))
         if sponsor not in arrival.present_ids:
-            return held("their sponsor left the group before they joined")
-        return sponsored(sponsor, "sponsor's personal invite link", prefill=True)
+            return held(N_("their sponsor left the group before they joined"))
+        return sponsored(sponsor, N_("sponsor's personal invite link"), prefill=True)
     if arrival.via_join_request:
         if arrival.request_sponsor_id is not None:
             return sponsored(
-                arrival.request_sponsor_id, "join request vouched for by the sponsor", prefill=True
+                arrival.request_sponsor_id,
+                N_("join request vouched for by the sponsor"),
+                prefill=True,
             )
         if arrival.request_moderator_id is not None:
-            return sponsored(arrival.request_moderator_id, "join request approved by a moderator")
-        return held("join request approved outside the bot")
+            return sponsored(
+                arrival.request_moderator_id, N_("join request approved by a moderator")
+            )
+        return held(N_("join request approved outside the bot"))
     if arrival.adder_id is not None:
         if arrival.adder_id in arrival.present_ids:
-            return sponsored(arrival.adder_id, "added to the group by the sponsor")
-        return held("added by someone who is not a member")
-    return held("joined without a sponsor (e.g. the group's general link)")
+            return sponsored(arrival.adder_id, N_("added to the group by the sponsor"))
+        return held(N_("added by someone who is not a member"))
+    return held(N_("joined without a sponsor (e.g. the group's general link)"))

@@ -9,6 +9,7 @@ from datetime import datetime
 from sqlalchemy import Integer, case, delete, func, select, update
 from sqlalchemy.orm import Session
 
+from i18n import _
 from moderation.contacts import (
     FIELDS,
     SEARCHABLE,
@@ -345,6 +346,21 @@ class ContactRepository:
             .order_by(ContactRequest.id)
         ).all()
 
+    def claim_expiry(self, request_id: int) -> bool:
+        """Mark a due request told (and expired if still pending) unless another run did."""
+        result = self.session.execute(
+            update(ContactRequest)
+            .where(ContactRequest.id == request_id, ContactRequest.requester_told.is_(False))
+            .values(
+                requester_told=True,
+                status=case(
+                    (ContactRequest.status == "pending", "expired"), else_=ContactRequest.status
+                ),
+            )
+            .execution_options(synchronize_session=False)
+        )
+        return int(getattr(result, "rowcount", 0) or 0) == 1
+
     def requests_about(self, contact_id: int) -> Sequence[ContactRequest]:
         return self.session.scalars(
             select(ContactRequest).where(ContactRequest.contact_id == contact_id)
@@ -451,9 +467,14 @@ class ImportReport:
     kept: int = 0  # the person manages their own entry (consented or declined)
 
     def summary(self) -> str:
-        return (
-            f"{self.new} new, {self.updated} updated, {self.unchanged} unchanged, "
-            f"{self.kept} kept as their owners wrote them"
+        """In the current language (English on the command line)."""
+        return _(
+            "{new} new, {updated} updated, {unchanged} unchanged, "
+            "{kept} kept as their owners wrote them",
+            new=self.new,
+            updated=self.updated,
+            unchanged=self.unchanged,
+            kept=self.kept,
         )
 
 

@@ -109,6 +109,14 @@ class RosterRepository:
             select(User).where(User.username.is_not(None)).where(User.username.ilike(name))
         ).first()
 
+    def set_language(self, user_id: int, language: str | None) -> bool:
+        """Store a person's /language choice (None: follow Telegram's setting again)."""
+        user = self.session.get(User, user_id)
+        if user is None:
+            return False
+        user.language = language
+        return True
+
     def set_reachable(self, user_id: int, reachable: bool) -> None:
         """Record that the user started the bot (True) or blocked it (False)."""
         user = self.session.get(User, user_id)

@@ -68,3 +68,14 @@ def test_console_deadline_reminders(tmp_path: Path) -> None:
     assert "SitRep inputs (sitrep) is due Wed 2 Dec 2026 12:00 Kyiv time (in 2d)" in output
     assert "is submitted for WASH (cluster)" in output
     assert "the bot raised" not in output
+
+
+def test_console_speaks_the_person_language(tmp_path: Path) -> None:
+    output = run_console(
+        tmp_path,
+        [":as olena", ":lang uk", ":dm", "/start", "/language", ":press 3", "/help", ":quit"],
+    )
+    assert "Olena's Telegram is now in 'uk'" in output
+    assert "Вітаю, Olena!" in output
+    assert "Désormais, je vous écris en" in output
+    assert "Les commandes que vous pouvez utiliser ici" in output

@@ -230,7 +230,7 @@ async def test_mydata_and_forgetme(sim: Simulator) -> None:
     await sim.dm(ivan, "/contact olena")
     await sim.dm(olena, "/mydata")
     text = sim.last(olena.id).text
-    assert "Olena <b>Koval</b>" in text and "Ivan Petrenko" in text and "lookup" in text
+    assert "Olena <b>Koval</b>" in text and "Ivan Petrenko" in text and "by search" in text
     await sim.dm(olena, "/forgetme")
     await sim.press(olena, sim.last(olena.id), "Erase")
     assert rows(sim, Contact) == []

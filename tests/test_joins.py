@@ -116,7 +116,7 @@ async def test_form_validation_and_did_you_mean(sim: Simulator) -> None:
     await sim.dm(ivan, "Olena")
     assert "both the first and the last name" in sim.last(ivan.id).text
     await sim.dm(ivan, "x" * 5000)
-    assert "please keep it" in sim.last(ivan.id).text
+    assert "please shorten it" in sim.last(ivan.id).text
     await sim.dm(ivan, "<b>Olena</b> Petrenko-<i>ش</i>")
     await sim.dm(ivan, "unicf")
     suggestion = sim.last(ivan.id)
@@ -401,7 +401,7 @@ async def test_cluster_and_location_reach_the_card(sim: Simulator) -> None:
         await sim.dm(ivan, answer)
     await sim.press(ivan, sim.last(ivan.id), "WASH")
     await sim.dm(ivan, "x" * 500)
-    assert "please keep it to 64" in sim.last(ivan.id).text
+    assert "Too long (500/64 characters)" in sim.last(ivan.id).text
     await sim.dm(ivan, "Kyiv")
     await sim.press(ivan, sim.last(ivan.id), "In the country")
     await sim.press(ivan, sim.last(ivan.id), "Create the invite link")

@@ -140,7 +140,7 @@ async def test_leaving_bad_input_is_refused_politely(sim: Simulator) -> None:
     assert "more than two years away" in replies[3]
     assert replies[4] == "I could not read that date. Try 2026-12-20, 20 Dec or “in 3 weeks”."
     assert replies[5].startswith("Only moderators can set someone else's departure date")
-    assert "keep it to 40 or fewer" in replies[6]
+    assert "Too long (500/40 characters)" in replies[6]
     row = row_of(sim, olena.id)
     assert row is None or row.departure_date is None  # nothing stored
     # In the group: members are asked to say it privately, nothing is stored.

@@ -447,7 +447,7 @@ async def test_tags_command_lists_and_validates(sim: Simulator) -> None:
     ivan = add_member(sim, "Ivan", "Koval", organisation="UNICEF", cluster="WASH")
     await sim.dm(ivan, "/tags")
     overview = sim.last(ivan.id)
-    assert "@all — everyone; each person at most once every 10m" in overview.text
+    assert "@all — everyone; each person at most once every 10 minutes" in overview.text
     assert "@wash (1)" in overview.text and "@unicef (1)" in overview.text
     assert "@shelter_nfi (0)" in overview.text  # configured clusters are tags too
     assert "You are in: @unicef, @wash." in overview.text

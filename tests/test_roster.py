@@ -106,7 +106,7 @@ async def test_admin_check_warns_once_per_change(sim: Simulator) -> None:
     mark = sim.mark()
     await sim.run_sweeps()
     warning = sim.unique_reply(mark, MODERATOR_ID)
-    assert "lack: can_restrict_members" in warning.text
+    assert "lack: restrict members" in warning.text
     mark = sim.mark()
     await sim.run_sweeps()
     assert sim.since(mark) == []  # unchanged: logged, not repeated to people

@@ -1,7 +1,7 @@
 """directory version for the contact search index
 
 Revision ID: 0008_search
-Revises: 0009_deadline_edits
+Revises: 0007_ops
 """
 
 from __future__ import annotations
@@ -10,7 +10,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision = '0008_search'
-down_revision = '0009_deadline_edits'
+down_revision = '0007_ops'
 branch_labels = None
 depends_on = None
 
