@@ -27,7 +27,8 @@ from collections.abc import Iterable, Iterator, Sequence
 from itertools import chain
 from typing import Any
 
-from sqlalchemy import Engine, event, insert, inspect, select, update
+from sqlalchemy import Engine, event, inspect, select, update
+from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
 from storage.db import Database
@@ -298,13 +299,19 @@ def bump_version(session: Session) -> int:
     bypasses the ORM (a benchmark's mass insert) must call this itself.
     """
     connection = session.connection()
-    bumped = connection.execute(
+    bump = (
         update(DirectoryVersion)
         .where(DirectoryVersion.id == 1)
         .values(version=DirectoryVersion.version + 1)
     )
-    if not bumped.rowcount:
-        connection.execute(insert(DirectoryVersion).values(id=1, version=1))
+    if not connection.execute(bump).rowcount:
+        # The row is made on first use (a freshly migrated database stays empty, as backups
+        # expect); two processes may race to make it, hence ON CONFLICT DO NOTHING.
+        dialect = postgresql if connection.dialect.name == "postgresql" else sqlite
+        connection.execute(
+            dialect.insert(DirectoryVersion).values(id=1, version=0).on_conflict_do_nothing()
+        )
+        connection.execute(bump)
     return int(
         connection.execute(
             select(DirectoryVersion.version).where(DirectoryVersion.id == 1)

@@ -23,7 +23,6 @@ def upgrade() -> None:
     sa.PrimaryKeyConstraint('id', name=op.f('pk_directory_version'))
     )
     # ### end Alembic commands ###
-    op.execute("INSERT INTO directory_version (id, version) VALUES (1, 0)")
 
 
 def downgrade() -> None:
