@@ -118,7 +118,7 @@ async def test_every_bad_answer_is_explained_and_nothing_is_stored(sim: Simulato
         (" ", "Please type the title"),
         ("x" * 101, "Too long (101/100 characters)"),
         ("<i>Fancy</i> title", "description or link"),
-        ("A" * 1001, "keep it to 1000 or fewer"),
+        ("A" * 1001, "Too long (1001/1000 characters)"),
         ("short", "Who must submit?"),
         ("clusters: Space", "Space is not one of the configured clusters"),
         ("people: @nobody_here", "I don't know @nobody_here"),
