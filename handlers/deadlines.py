@@ -22,7 +22,7 @@ from telegram.ext import CallbackQueryHandler, CommandHandler, filters
 from bot.context import App, BotContext, Services, Sweep, services_of
 from handlers.common import in_group, moderators_only, personal_language, reply
 from handlers.render import chunk_lines, esc, mention
-from i18n import _, comma_join, duration_text, ngettext, use_locale
+from i18n import _, comma_join, duration_text, list_text, ngettext, use_locale
 from moderation import deadlines as rules
 from moderation.calendar import build_calendar
 from moderation.deadlines import DIGEST, OVERDUE, Deadline, DueRow
@@ -762,7 +762,7 @@ async def on_subscribe_button(update: Update, context: BotContext) -> None:
             for d in repo.definitions()
             if d.audience.includes(cluster, organisation, query.from_user.id)
         ]
-    answering = _(" and ").join(esc(x) for x in (cluster, organisation) if x)
+    answering = list_text([esc(x) for x in (cluster, organisation) if x])
     lines = [_("You are now a partner for {units}.", units=answering)]
     if mine:
         lines.append(_("You will get reminders for:"))
@@ -833,7 +833,7 @@ async def assign_command(update: Update, context: BotContext) -> None:
                 now,
                 assigned_by=update.effective_user.id if update.effective_user else None,
             )
-            answering = _(" and ").join(esc(x) for x in (new_cluster, new_org) if x)
+            answering = list_text([esc(x) for x in (new_cluster, new_org) if x])
             who_now = mention(user.id, user.display_name)
             reply = (
                 _("{name} is now a partner for {units}.", name=who_now, units=answering)
