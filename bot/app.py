@@ -17,6 +17,7 @@ from telegram.error import TelegramError
 from telegram.ext import AIORateLimiter, ApplicationBuilder, ContextTypes, Defaults
 from telegram.request import BaseRequest
 
+from bot import ops
 from bot.context import App, BotContext, Services, Sweep, services_of
 from bot.message_log import MessageLog
 from config.loader import LoadedConfig
@@ -34,6 +35,7 @@ from handlers import (
     moderation,
     roster,
     start,
+    status,
 )
 from handlers.common import personal_language
 from handlers.language import command_menu
@@ -57,6 +59,7 @@ FEATURES = [
     mentions,
     moderation,
     lifecycle,
+    status,
     start,
 ]
 
@@ -80,6 +83,7 @@ def build_services(config: LoadedConfig, clock: Clock | None = None) -> Services
         services.commands.extend(getattr(feature, "COMMANDS", []))
         services.sweeps.extend(getattr(feature, "SWEEPS", []))
     services.sweeps.append(Sweep("admin-check", timedelta(hours=6), check_admin_rights))
+    ops.configure(services)
     return services
 
 
@@ -163,20 +167,13 @@ async def set_command_menus(app: App) -> None:
             log.info("no private command menu for moderator %s: %s", moderator_id, exc)
 
 
-async def run_sweep(app: App, sweep: Sweep) -> None:
-    """Sweeps write to many people: they start in the default language and switch per
-    recipient (``send_private`` with a callable) or per group (``in_group``)."""
-    with use_locale(DEFAULT_LANGUAGE):
-        await sweep.run(app)
-
-
 def schedule_sweeps(app: App) -> None:
     if app.job_queue is None:
         return
     for sweep in services_of(app).sweeps:
 
         async def run(_context: BotContext, sweep: Sweep = sweep) -> None:
-            await run_sweep(app, sweep)
+            await ops.run_sweep(app, sweep)  # one replica at a time (advisory lock)
 
         app.job_queue.run_repeating(run, interval=sweep.every, first=1, name=sweep.name)
 

@@ -10,6 +10,7 @@ from typing import NoReturn
 
 import click
 from pydantic import ValidationError
+from sqlalchemy.exc import SQLAlchemyError
 
 from config.loader import ConfigError, Environment, LoadedConfig, load_settings
 from storage.db import Database, DatabaseError, current_revision, describe_url, head_revision
@@ -47,15 +48,29 @@ def load(config_path: Path) -> LoadedConfig:
     return LoadedConfig(settings=settings, path=config_path, environment=environment)
 
 
-def open_database(config: LoadedConfig, migrate: bool) -> Database:
+def open_database(config: LoadedConfig, migrate: bool, check_schema: bool = False) -> Database:
+    """The database, migrated if asked; exit 3 with one clear line when it cannot be used."""
+    from storage.ops import schema_problem, upgrade_exclusively
+
     try:
         database = Database(config.database_url)
         database.check()
+        if check_schema:
+            problem = schema_problem(database.engine, will_migrate=migrate)
+            if problem:
+                fail(f"refusing to start: {problem}", 3)
         if migrate:
-            database.upgrade()
+            upgrade_exclusively(database.engine)
     except DatabaseError as exc:
-        fail(f"{exc}. Check DATABASE_URL (e.g. postgresql+psycopg://user@host:5432/imbot).", 3)
+        reason = " ".join(str(exc).split())  # drivers write several lines: one clear line
+        fail(f"{reason}. Check DATABASE_URL (e.g. postgresql+psycopg://user@host:5432/imbot).", 3)
+    except SQLAlchemyError as exc:
+        fail(f"the database failed: {_why(exc)}", 3)
     return database
+
+
+def _why(exc: BaseException) -> str:
+    return " ".join(str(getattr(exc, "orig", None) or exc).split())[:300]
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
@@ -77,8 +92,15 @@ def check_config(config_path: Path) -> None:
 @click.option("--webhook-url", help="Public HTTPS URL Telegram posts updates to (webhook mode).")
 @click.option("--listen", default="127.0.0.1", show_default=True, help="Webhook listen address.")
 @click.option("--port", default=8443, show_default=True, help="Webhook listen port.")
-def run(config_path: Path, webhook_url: str | None, listen: str, port: int) -> None:
-    """Start the bot (polling by default, webhook with --webhook-url)."""
+@click.option(
+    "--migrate/--no-migrate",
+    default=True,
+    show_default=True,
+    help="Apply pending migrations at start; with --no-migrate an older schema is refused.",
+)
+def run(config_path: Path, webhook_url: str | None, listen: str, port: int, migrate: bool) -> None:
+    """Start the bot (polling by default, webhook with --webhook-url). SIGTERM stops it cleanly."""
+    from bot import ops
     from bot.app import ALLOWED_UPDATES, build_application, build_services
     from bot.logs import setup_logging
 
@@ -89,25 +111,103 @@ def run(config_path: Path, webhook_url: str | None, listen: str, port: int) -> N
     secret = config.environment.webhook_secret
     if webhook_url and (secret is None or not secret.get_secret_value()):
         fail("webhook mode needs WEBHOOK_SECRET in the environment (1-256 of A-Z a-z 0-9 _ -).")
-    setup_logging(config.settings.log_level, [token, secret.get_secret_value() if secret else ""])
-    open_database(config, migrate=True).dispose()
-    services = build_services(config)
+    setup_logging(
+        config.settings.log_level,
+        [token, secret.get_secret_value() if secret else ""],
+        config.settings.log_format,
+    )
+    open_database(config, migrate=migrate, check_schema=True).dispose()
+    try:
+        services = build_services(config)
+    except ValueError as exc:
+        fail(f"{config_path}: {exc}")
     app = build_application(services, token)
     log = logging.getLogger("imbot")
     log.info("database %s is at revision %s", describe_url(services.db.engine), head_revision())
+    webhook = None
     if webhook_url:
         assert secret is not None
-        path = webhook_url.rstrip("/").rsplit("/", 1)[-1]
-        app.run_webhook(
-            listen=listen,
-            port=port,
-            url_path=path,
-            webhook_url=webhook_url,
-            secret_token=secret.get_secret_value(),
-            allowed_updates=ALLOWED_UPDATES,
+        webhook = ops.Webhook(webhook_url, listen, port, secret.get_secret_value())
+    asyncio.run(ops.run_until_signalled(app, ALLOWED_UPDATES, webhook))
+
+
+@main.command()
+@config_option
+def status(config_path: Path) -> None:
+    """Health from the shell: database, schema, replicas, sweeps, reminders, groups."""
+    from datetime import UTC, datetime, timedelta
+
+    from bot.app import build_services
+    from moderation.durations import format_duration
+    from storage.ops import OpsRepository
+
+    config = load(config_path)
+    database = open_database(config, migrate=False)
+    now = datetime.now(UTC)
+    try:
+        services = build_services(config)
+    except ValueError as exc:
+        fail(f"{config_path}: {exc}")
+
+    def ago(then: datetime | None) -> str:
+        if then is None:
+            return "never"
+        if then > now:
+            return f"in {format_duration(then - now)}"
+        return f"{format_duration(now - then)} ago" if now - then >= timedelta(minutes=1) else "now"
+
+    current, head = current_revision(database.engine), head_revision()
+    click.echo(f"database: {describe_url(database.engine)} reachable")
+    click.echo(
+        f"schema: {current or 'empty'} (this program: {head})"
+        + ("" if current == head else "  <- run `imbot db upgrade`")
+    )
+    if current != head:
+        sys.exit(1)
+    with database.transaction() as session:
+        repo = OpsRepository(session)
+        replicas, runs = repo.replicas(), repo.sweep_runs()
+        outbox, groups = repo.outbox(now), repo.groups()
+    alive = [
+        r for r in replicas if r.stopped_at is None and now - r.last_seen_at < timedelta(minutes=2)
+    ]
+    click.echo(f"replicas running: {len(alive)}")
+    for r in replicas:
+        state = "stopped" if r.stopped_at else ("running" if r in alive else "not seen")
+        click.echo(
+            f"  {r.id} {r.role} {state}; up since {r.started_at:%Y-%m-%d %H:%M} UTC, "
+            f"seen {ago(r.last_seen_at)}, last update {ago(r.last_update_at)}"
         )
-    else:
-        app.run_polling(allowed_updates=ALLOWED_UPDATES)
+    click.echo(f"reminders: {outbox.due} due now, {outbox.later} later, {outbox.sending} sending")
+    click.echo("sweeps:")
+    for sweep in services.sweeps:
+        run_row = runs.get(sweep.name)
+        if run_row is None:
+            click.echo(f"  {sweep.name}: not run yet")
+            continue
+        result = {True: "ok", False: f"FAILED {run_row.error}", None: "running"}[run_row.ok]
+        click.echo(
+            f"  {sweep.name}: last {ago(run_row.started_at)} by {run_row.replica} ({result}), "
+            f"next {ago(run_row.started_at + sweep.every)}"
+        )
+    click.echo("groups:")
+    for group in config.settings.groups:
+        health = groups.get(group.chat_id)
+        if health is None or health.checked_at is None:
+            click.echo(f"  {group.title} ({group.chat_id}): not checked yet")
+            continue
+        rights = (
+            "every right needed"
+            if not health.missing_rights
+            else "missing " + ", ".join(health.missing_rights)
+        )
+        click.echo(
+            f"  {group.title} ({group.chat_id}): bot is {health.bot_status}"
+            f"{' (admin)' if health.is_admin else ' (NOT admin)'}, {rights}; "
+            f"checked {ago(health.checked_at)}"
+        )
+    services.db.dispose()
+    database.dispose()
 
 
 @main.group()
@@ -131,6 +231,63 @@ def db_current(config_path: Path) -> None:
     """Show the database's migration revision and the newest one."""
     database = open_database(load(config_path), migrate=False)
     click.echo(f"current: {current_revision(database.engine)}  newest: {head_revision()}")
+
+
+@db.command("copy")
+@config_option
+@click.option("--to", "target_url", required=True, help="Target DATABASE_URL (e.g. PostgreSQL).")
+@click.option("--force", is_flag=True, help="Replace the content of a non-empty target.")
+def db_copy(config_path: Path, target_url: str, force: bool) -> None:
+    """Copy the whole database (e.g. SQLite) into another (e.g. PostgreSQL), verified."""
+    from storage.backup import BackupError, copy_database
+
+    source = open_database(load(config_path), migrate=False)
+    try:
+        target = Database(target_url)
+        target.check()
+        report = copy_database(source.engine, target.engine, force=force)
+    except (BackupError, DatabaseError) as exc:
+        fail(str(exc), 1)
+    where = describe_url(target.engine)
+    if report.already_identical:
+        click.echo(f"{where} already holds exactly this data ({report.total} rows); nothing to do.")
+        return
+    for table, count in report.counts.items():
+        click.echo(f"  {table}: {count}")
+    click.echo(f"copied and verified {report.total} rows into {where}.")
+
+
+@main.command("backup")
+@config_option
+@click.argument("path", type=click.Path(path_type=Path, dir_okay=False))
+def backup_command(config_path: Path, path: Path) -> None:
+    """Write every table to FILE (gzip JSON lines, format imbot-backup v1)."""
+    from datetime import UTC, datetime
+
+    from storage.backup import BackupError, backup
+
+    database = open_database(load(config_path), migrate=False)
+    try:
+        counts = backup(database.engine, path, datetime.now(UTC))
+    except (BackupError, OSError) as exc:
+        fail(f"backup failed: {exc}", 1)
+    click.echo(f"{path}: {sum(counts.values())} rows from {len(counts)} tables.")
+
+
+@main.command("restore")
+@config_option
+@click.argument("path", type=click.Path(path_type=Path, dir_okay=False, exists=True))
+@click.option("--force", is_flag=True, help="Replace the content of a non-empty database.")
+def restore_command(config_path: Path, path: Path, force: bool) -> None:
+    """Load a backup FILE into the configured database (all or nothing)."""
+    from storage.backup import BackupError, restore
+
+    database = open_database(load(config_path), migrate=False)
+    try:
+        counts = restore(database.engine, path, force=force)
+    except BackupError as exc:
+        fail(str(exc), 1)
+    click.echo(f"restored {sum(counts.values())} rows into {describe_url(database.engine)}.")
 
 
 @main.command()

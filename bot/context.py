@@ -5,6 +5,8 @@ from __future__ import annotations
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
+from os import getpid
+from socket import gethostname
 from typing import Any, TypeAlias, cast
 
 from telegram.ext import Application, CallbackContext, ExtBot, JobQueue
@@ -36,6 +38,10 @@ class Services:
     last_update_at: datetime | None = None
     # Telegram admins of each group as last read live: chat id → (read at, user ids).
     admins: dict[int, tuple[datetime, frozenset[int]]] = field(default_factory=dict)
+    # Operations (bot/ops.py): set on SIGTERM so running sweeps put claimed work back.
+    stopping: bool = False
+    role: str = "polling"  # polling, standby or webhook
+    replica_id: str = field(default_factory=lambda: f"{gethostname()[:60]}:{getpid()}")
 
     @property
     def settings(self) -> Settings:

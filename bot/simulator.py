@@ -12,7 +12,8 @@ from typing import Any
 
 from telegram import Update
 
-from bot.app import build_application, build_services, on_startup, run_sweep
+from bot import ops
+from bot.app import build_application, build_services, on_startup
 from bot.context import App, Services
 from bot.faketg import JSON, FakeGroup, FakeTelegram, FakeUser, SentMessage
 from config.loader import LoadedConfig
@@ -74,7 +75,7 @@ class Simulator:
 
     async def run_sweeps(self) -> None:
         for sweep in self.services.sweeps:
-            await run_sweep(self.app, sweep)
+            await ops.run_sweep(self.app, sweep, raise_errors=True)
             await self.feed()
 
     async def advance(self, delta: timedelta) -> None:

@@ -225,6 +225,9 @@ class ReminderPolicy(StrictModel):
     moderator_digest: bool = True
     batch_size: Annotated[int, Field(ge=1, le=10000)] = 500
     group_digest: bool = True
+    # How long a claimed reminder stays with the process that claimed it; after a crash
+    # another replica sends it once this has passed.
+    lease: Duration = timedelta(minutes=5)
 
 
 class EscalationStep(StrictModel):
@@ -297,6 +300,9 @@ class Settings(StrictModel):
     groups: list[GroupConfig] = Field(min_length=1)
     bot_api_url: str | None = None
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
+    log_format: Literal["text", "json"] = "text"
+    # Per-sweep interval overrides, e.g. {deadline-dispatch: 10s}; names checked at start-up.
+    sweep_every: dict[str, Duration] = Field(default_factory=dict)
     contacts: ContactsPolicy = ContactsPolicy()
     reminders: ReminderPolicy = ReminderPolicy()
     deadlines: list[DeadlineConfig] = Field(default_factory=list)

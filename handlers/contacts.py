@@ -787,12 +787,8 @@ async def expire_requests(app: App) -> None:
     now = services.clock.now()
     with services.db.transaction() as session:
         repo = ContactRepository(session)
-        due = []
-        for request in repo.due_requests(now):
-            if request.status == "pending":
-                request.status = "expired"
-            request.requester_told = True
-            due.append((request.id, request.requester_id))
+        # Claimed one by one with a conditional update: two replicas never tell twice.
+        due = [(r.id, r.requester_id) for r in repo.due_requests(now) if repo.claim_expiry(r.id)]
     context = BotContext(app)
     for request_id, requester_id in due:
         await send_private(

@@ -15,10 +15,12 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
 
+from sqlalchemy.exc import OperationalError
 from telegram import InlineKeyboardButton, InlineKeyboardMarkup, InputFile, Update
 from telegram.error import BadRequest, Forbidden, NetworkError, RetryAfter, TelegramError
 from telegram.ext import CallbackQueryHandler, CommandHandler, filters
 
+from bot import ops
 from bot.context import App, BotContext, Services, Sweep, services_of
 from handlers.common import in_group, moderators_only, personal_language, reply
 from handlers.render import chunk_lines, esc, mention
@@ -52,7 +54,6 @@ COMMANDS = [
 ]
 
 Callback = Callable[[Update, BotContext], Coroutine[Any, Any, None]]
-LEASE = timedelta(minutes=5)
 CB_REMINDER = "dl"  # dl:<s|z|n>:<outbox id>
 CB_SUBSCRIBE = "dlsub"  # dlsub:c:<cluster index> / dlsub:o:<cluster index>:<org index>
 ACTIONS = {"s": "submitted", "n": "not_applicable", "z": "snooze"}
@@ -246,7 +247,7 @@ async def dispatch(app: App) -> None:
         repo.sync_config(services.settings.deadline_definitions(), now)
         plan_outbox(services, repo, now)
     with services.db.transaction() as session:
-        claimed = DeadlineRepository(session).claim(now, policy.batch_size, LEASE)
+        claimed = DeadlineRepository(session).claim(now, policy.batch_size, policy.lease)
     if not claimed:
         return
     decision = rules.triage(claimed, now, policy.catch_up_window)
@@ -263,7 +264,22 @@ async def dispatch(app: App) -> None:
     work.sort(key=lambda item: (item[0].due_at, item[0].id))
     unreachable: dict[tuple[str, datetime], list[int]] = {}
     for index, (row, catch_up) in enumerate(work):
-        outcome = await deliver(app, row, catch_up)
+        if services.stopping:
+            # SIGTERM: the message in flight was finished; the rest goes back, unsent.
+            with services.db.transaction() as session:
+                repo = DeadlineRepository(session)
+                for later, _ in work[index:]:
+                    repo.release(later.id, now, "released at shutdown")
+            break
+        try:
+            outcome = await deliver(app, row, catch_up)
+        except (OperationalError, ops.SentButNotMarked) as exc:
+            # The database went away mid-batch: once it is back, put back what was not sent,
+            # so it goes out at the next run instead of after the lease. A row Telegram
+            # accepted but that could not be marked keeps its claim (see the README).
+            first = index + 1 if isinstance(exc, ops.SentButNotMarked) else index
+            await _put_back(services, [later.id for later, _ in work[first:]], now)
+            raise
         if outcome == "unreachable" and row.kind != DIGEST:
             unreachable.setdefault((row.deadline_id, row.occurrence_at), []).append(row.user_id)
         if outcome == "throttled":
@@ -280,6 +296,17 @@ async def dispatch(app: App) -> None:
 def digest_recipients(services: Services) -> list[int]:
     settings = services.settings
     return list(settings.moderators) if settings.reminders.moderator_digest else []
+
+
+async def _put_back(services: Services, row_ids: list[int], now: datetime) -> None:
+    def release() -> None:
+        with services.db.transaction() as session:
+            repo = DeadlineRepository(session)
+            for row_id in row_ids:
+                repo.release(row_id, now, "database outage")
+
+    lease = services.settings.reminders.lease
+    await ops.retry_database(release, min(lease / 2, ops.MARK_RETRY), "putting reminders back")
 
 
 def plan_outbox(services: Services, repo: DeadlineRepository, now: datetime) -> None:
@@ -371,14 +398,25 @@ async def deliver(app: App, row: DueRow, catch_up: bool) -> str:
             )
         log.warning("reminder %s not sent (%s); will retry", row.id, exc)
         return "retry"
-    with services.db.transaction() as session:
-        DeadlineRepository(session).finish(
-            row.id,
-            store.SENT,
-            now,
-            message_id=message.message_id,
-            note="catch-up" if catch_up else None,
+
+    def mark_sent() -> None:
+        with services.db.transaction() as session:
+            DeadlineRepository(session).finish(
+                row.id,
+                store.SENT,
+                now,
+                message_id=message.message_id,
+                note="catch-up" if catch_up else None,
+            )
+
+    # Telegram has the message: if the database is away, keep trying (within the lease) so
+    # the reminder is not sent again.
+    try:
+        await ops.retry_database(
+            mark_sent, min(policy.lease / 2, ops.MARK_RETRY), f"reminder {row.id}"
         )
+    except OperationalError as exc:
+        raise ops.SentButNotMarked(row.id) from exc
     return "sent"
 
 

@@ -9,6 +9,7 @@ from telegram import Chat, Update
 from telegram.error import TelegramError
 
 from bot.context import App, BotContext
+from bot.ops import database_problem
 from i18n import N_, _
 
 log = logging.getLogger(__name__)
@@ -17,6 +18,9 @@ APOLOGY = N_("Sorry, something went wrong on my side. Please try again in a mome
 
 
 async def on_error(update: object, context: BotContext) -> None:
+    problem = database_problem(context.error)
+    if problem:  # one clear line an operator can act on; the traceback follows below
+        log.critical("%s; nothing of this update was saved", problem)
     payload = update.to_dict() if isinstance(update, Update) else repr(update)
     log.error(
         "error while handling an update: %s",

@@ -325,6 +325,21 @@ class ContactRepository:
             .order_by(ContactRequest.id)
         ).all()
 
+    def claim_expiry(self, request_id: int) -> bool:
+        """Mark a due request told (and expired if still pending) unless another run did."""
+        result = self.session.execute(
+            update(ContactRequest)
+            .where(ContactRequest.id == request_id, ContactRequest.requester_told.is_(False))
+            .values(
+                requester_told=True,
+                status=case(
+                    (ContactRequest.status == "pending", "expired"), else_=ContactRequest.status
+                ),
+            )
+            .execution_options(synchronize_session=False)
+        )
+        return int(getattr(result, "rowcount", 0) or 0) == 1
+
     def requests_about(self, contact_id: int) -> Sequence[ContactRequest]:
         return self.session.scalars(
             select(ContactRequest).where(ContactRequest.contact_id == contact_id)

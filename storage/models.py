@@ -574,3 +574,33 @@ class DeadlineChange(Base):
     at: Mapped[datetime] = mapped_column(UTCDateTime)
     before: Mapped[str | None] = mapped_column(String(4000))  # JSON of the definition
     after: Mapped[str | None] = mapped_column(String(4000))
+
+
+class ReplicaRow(Base):
+    """One running (or recently stopped) bot process: what `/status` and `imbot status` show."""
+
+    __tablename__ = "ops_replicas"
+
+    id: Mapped[str] = mapped_column(String(120), primary_key=True)  # host:pid:start
+    host: Mapped[str] = mapped_column(String(100))
+    pid: Mapped[int] = mapped_column(Integer)
+    role: Mapped[str] = mapped_column(String(16))  # polling, standby, webhook
+    revision: Mapped[str] = mapped_column(String(32))
+    started_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    last_seen_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    last_update_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    stopped_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+
+
+class SweepRunRow(Base):
+    """The last run of each sweep, whichever replica ran it."""
+
+    __tablename__ = "ops_sweep_runs"
+
+    name: Mapped[str] = mapped_column(String(64), primary_key=True)
+    every_s: Mapped[int] = mapped_column(Integer)
+    replica: Mapped[str] = mapped_column(String(120))
+    started_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    finished_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    ok: Mapped[bool | None] = mapped_column(Boolean)
+    error: Mapped[str | None] = mapped_column(String(255))

@@ -144,7 +144,7 @@ async def test_a_french_moderator_gets_french_notes_while_the_group_reads_englis
     assert sim.last(MODERATOR_ID).text.startswith("Retiré.")
     announcement = sim.unique_reply(mark, GROUP_ID)
     assert "was removed: a moderator decided to remove them" in announcement.text
-    assert status(sim, stranger.id) is MemberStatus.LEFT
+    assert status(sim, stranger.id) is MemberStatus.REMOVED
 
 
 async def test_each_moderator_in_their_own_language(config: LoadedConfig, clock: FakeClock) -> None:

@@ -1,0 +1,285 @@
+"""Running in production: one or several replicas, sweeps exactly once, clean shutdown.
+
+- Every sweep runs under a PostgreSQL advisory lock named after it (``run_sweep``): when two
+  replicas wake up together, one runs the sweep and the other skips this turn. The items a
+  sweep works on are still claimed one by one with conditional updates (or ``FOR UPDATE SKIP
+  LOCKED`` for the reminder outbox), so even a lock lost mid-run cannot double an action.
+- In polling mode only one replica may call getUpdates (Telegram answers a second poller with
+  409 Conflict): the replica holding the ``polling`` advisory lock polls, the others are
+  standbys that run sweeps and take over within seconds when the leader dies.
+- In webhook mode every replica listens; a load balancer spreads Telegram's POSTs.
+- SIGTERM/SIGINT: stop taking updates, let the running sweep finish the message in flight and
+  put the rest of its claimed reminders back (``Services.stopping``), mark the replica stopped.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import dataclasses
+import logging
+import os
+import socket
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from datetime import timedelta
+from typing import TypeVar
+
+from sqlalchemy.exc import OperationalError, SQLAlchemyError
+
+from bot.context import App, BotContext, Services, Sweep, services_of
+from i18n import DEFAULT_LANGUAGE, use_locale
+from storage.db import head_revision
+from storage.ops import AdvisoryLock, OpsRepository
+
+log = logging.getLogger(__name__)
+
+T = TypeVar("T")
+HEARTBEAT_EVERY = timedelta(seconds=30)
+MARK_RETRY = timedelta(seconds=60)  # longest wait to record what was already done
+STANDBY_CHECK = 5.0  # seconds between a standby's attempts to become the poller
+
+
+def configure(services: Services) -> None:
+    """Apply ``sweep_every`` overrides; an unknown sweep name is a configuration error."""
+    overrides = dict(services.settings.sweep_every)
+    names = {s.name for s in services.sweeps}
+    unknown = sorted(set(overrides) - names)
+    if unknown:
+        raise ValueError(
+            f"sweep_every names unknown sweeps {unknown}; the sweeps are {sorted(names)}"
+        )
+    services.sweeps[:] = [
+        dataclasses.replace(s, every=overrides[s.name]) if s.name in overrides else s
+        for s in services.sweeps
+    ]
+
+
+async def run_sweep(app: App, sweep: Sweep, raise_errors: bool = False) -> bool:
+    """Run one sweep if no other replica is running it; False when skipped.
+
+    A failure is logged and recorded (``raise_errors``: and raised, for tests and the console).
+    """
+    services = services_of(app)
+    if services.stopping:
+        return False
+    lock = AdvisoryLock(services.db.engine, f"sweep:{sweep.name}")
+    try:
+        if not lock.acquire():
+            log.debug("sweep %s is running in another replica; skipped", sweep.name)
+            return False
+    except SQLAlchemyError as exc:
+        log.warning("sweep %s skipped: the database is unreachable (%s)", sweep.name, _why(exc))
+        return False
+    try:
+        started = services.clock.now()
+        _record(
+            services,
+            lambda r: r.sweep_started(sweep.name, sweep.every, services.replica_id, started),
+        )
+        error: str | None = None
+        try:
+            # Sweeps write to many people: they start in the default language and switch per
+            # recipient (``send_private`` with a callable) or per group (``in_group``).
+            with use_locale(DEFAULT_LANGUAGE):
+                await sweep.run(app)
+        except Exception as exc:  # a sweep failing must not stop the others or the process
+            error = f"{type(exc).__name__}: {_why(exc)}"
+            _record(services, lambda r: r.sweep_finished(sweep.name, services.clock.now(), error))
+            if raise_errors:
+                raise
+            log.exception("sweep %s failed", sweep.name)
+            return True
+        _record(services, lambda r: r.sweep_finished(sweep.name, services.clock.now(), None))
+    finally:
+        lock.release()
+    return True
+
+
+class SentButNotMarked(Exception):
+    """Telegram accepted a message but the database never recorded it (it stays claimed)."""
+
+    def __init__(self, row_id: int) -> None:
+        super().__init__(f"reminder {row_id} was sent but could not be marked sent")
+        self.row_id = row_id
+
+
+async def retry_database(action: Callable[[], T], within: timedelta, what: str) -> T:
+    """Run a database action, retrying while the database is unreachable for up to ``within``.
+
+    For writes that must follow something already done outside (a message Telegram accepted).
+    """
+    give_up = time.monotonic() + within.total_seconds()
+    delay = 0.5
+    while True:
+        try:
+            return action()
+        except OperationalError as exc:
+            left = give_up - time.monotonic()
+            if left <= 0:
+                log.error("%s: the database stayed unreachable (%s); giving up", what, _why(exc))
+                raise
+            log.warning("%s: the database is unreachable (%s); retrying", what, _why(exc))
+            await asyncio.sleep(min(delay, left))
+            delay = min(delay * 2, 5.0)
+
+
+def database_problem(error: BaseException | None) -> str | None:
+    """A plain sentence for database failures an operator must fix (full disk, no server)."""
+    if not isinstance(error, SQLAlchemyError):
+        return None
+    reason = _why(error)
+    if "disk is full" in reason or "No space left" in reason or "could not extend" in reason:
+        return f"the database is full ({reason}): free disk space"
+    if isinstance(error, OperationalError):
+        return f"the database failed ({reason}); the work will be retried where it is a sweep"
+    return None
+
+
+def _why(exc: BaseException) -> str:
+    return str(getattr(exc, "orig", None) or exc).strip().splitlines()[0][:200]
+
+
+def _record(services: Services, change: Callable[[OpsRepository], None]) -> None:
+    """Best effort: status bookkeeping never breaks the work it describes."""
+    try:
+        with services.db.transaction() as session:
+            change(OpsRepository(session))
+    except SQLAlchemyError as exc:
+        log.warning("could not record operations status: %s", _why(exc))
+
+
+async def heartbeat(app: App) -> None:
+    services = services_of(app)
+    revision = head_revision() or "none"
+    _record(
+        services,
+        lambda r: r.beat(
+            services.replica_id,
+            socket.gethostname()[:100],
+            os.getpid(),
+            services.role,
+            revision,
+            services.started_at,
+            services.clock.now(),
+            services.last_update_at,
+        ),
+    )
+
+
+def schedule_heartbeat(app: App) -> None:
+    if app.job_queue is None:
+        return
+
+    async def beat(_context: BotContext) -> None:
+        await heartbeat(app)
+
+    app.job_queue.run_repeating(beat, interval=HEARTBEAT_EVERY, first=0.1, name="heartbeat")
+
+
+@dataclass(frozen=True)
+class Webhook:
+    url: str
+    listen: str
+    port: int
+    secret: str
+
+
+async def serve(
+    app: App,
+    stop: asyncio.Event,
+    allowed_updates: Sequence[str],
+    webhook: Webhook | None = None,
+) -> None:
+    """Run until ``stop`` is set: start, receive updates (as leader/standby or webhook), stop."""
+    from bot.app import on_shutdown, on_startup
+
+    services = services_of(app)
+    updater = app.updater
+    assert updater is not None
+    leader = AdvisoryLock(services.db.engine, "polling")
+    await app.initialize()
+    try:
+        await on_startup(app)
+        schedule_heartbeat(app)
+        await app.start()
+        if webhook is not None:
+            services.role = "webhook"
+            await updater.start_webhook(
+                listen=webhook.listen,
+                port=webhook.port,
+                url_path=webhook.url.rstrip("/").rsplit("/", 1)[-1],
+                webhook_url=webhook.url,
+                secret_token=webhook.secret,
+                allowed_updates=allowed_updates,
+            )
+            log.info("receiving updates by webhook on %s:%s", webhook.listen, webhook.port)
+            await stop.wait()
+        else:
+            await _poll_as_leader(app, leader, stop, allowed_updates)
+    finally:
+        services.stopping = True
+        log.info("stopping: no new updates; finishing the work in hand")
+        if updater.running:
+            await updater.stop()
+        if app.running:
+            await app.stop()  # waits for running sweeps, which release what they claimed
+        leader.release()
+        _record(services, lambda r: r.stopped(services.replica_id, services.clock.now()))
+        await app.shutdown()
+        await on_shutdown(app)
+        log.info("stopped")
+
+
+async def _poll_as_leader(
+    app: App, leader: AdvisoryLock, stop: asyncio.Event, allowed_updates: Sequence[str]
+) -> None:
+    services = services_of(app)
+    updater = app.updater
+    assert updater is not None
+    polling = False
+    said_standby = False
+    while not stop.is_set():
+        if not polling:
+            try:
+                got: bool | None = leader.acquire()
+            except SQLAlchemyError as exc:
+                log.warning("cannot reach the database to elect the poller: %s", _why(exc))
+                got = None
+            if got:
+                services.role = "polling"
+                await updater.start_polling(allowed_updates=allowed_updates)
+                polling, said_standby = True, False
+                log.info("this replica receives updates (long polling)")
+            elif got is False:
+                services.role = "standby"
+                if not said_standby:
+                    log.info("another replica is polling; this one is a standby (sweeps only)")
+                    said_standby = True
+        elif not leader.alive():
+            log.warning("lost the database connection that made this replica the poller")
+            await updater.stop()
+            polling = False
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(stop.wait(), STANDBY_CHECK)
+
+
+async def run_until_signalled(
+    app: App, allowed_updates: Sequence[str], webhook: Webhook | None = None
+) -> None:
+    """``serve`` until SIGTERM or SIGINT (Ctrl-C): what ``imbot run`` does."""
+    import signal
+
+    services = services_of(app)
+    stop = asyncio.Event()
+
+    def on_signal(name: str) -> None:
+        log.info("%s received", name)
+        services.stopping = True  # the dispatcher puts claimed reminders back from now on
+        stop.set()
+
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        loop.add_signal_handler(sig, on_signal, sig.name)
+    await serve(app, stop, allowed_updates, webhook)
