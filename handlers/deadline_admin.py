@@ -36,7 +36,7 @@ from handlers.common import NOT_A_MODERATOR, role
 from handlers.deadlines import digest_recipients, plan_outbox, recipients_of
 from handlers.render import esc
 from handlers.targets import TargetError, resolve_target
-from i18n import _, ngettext
+from i18n import _, comma_join, date_text, duration_text, ngettext
 from moderation import deadlines as rules
 from moderation.deadline_input import (
     DESCRIPTION_MAX,
@@ -49,7 +49,6 @@ from moderation.deadline_input import (
     schedule_examples,
 )
 from moderation.deadlines import Audience, Deadline, DeadlineError
-from moderation.durations import format_duration
 from moderation.introductions import InputError, clean_text
 from moderation.permissions import CommandSpec, Role, Where
 from storage.deadlines import DeadlineRepository
@@ -116,19 +115,19 @@ def config_definition(services: Services, deadline_id: str) -> Deadline | None:
 
 # --------------------------------------------------------------------------- rendering
 def offsets_text(deadline: Deadline) -> str:
-    parts = [_("{duration} before", duration=format_duration(o)) for o in deadline.remind]
+    parts = [_("{duration} before", duration=duration_text(o)) for o in deadline.remind]
     if deadline.overdue_after is not None:
         parts.append(
-            _("an overdue note {duration} after", duration=format_duration(deadline.overdue_after))
+            _("an overdue note {duration} after", duration=duration_text(deadline.overdue_after))
         )
-    return ", ".join(parts) if parts else _("none")
+    return comma_join(parts) if parts else _("none")
 
 
 def audience_text(audience: Audience, people: dict[int, str]) -> str:
     if not audience.users:
         return audience.describe()
     others = replace(audience, users=None).describe() if _has_groups(audience) else ""
-    names = ", ".join(people.get(u, str(u)) for u in audience.users)
+    names = comma_join(people.get(u, str(u)) for u in audience.users)
     listed = _("people: {names}", names=names)
     return f"{others}; {listed}" if others else listed
 
@@ -168,7 +167,7 @@ def describe(deadline: Deadline, now: datetime, people: dict[int, str]) -> str:
         _(
             "Rule: <code>{rule}</code> from {starts} ({zone})",
             rule=esc(deadline.rule),
-            starts=f"{deadline.starts:%Y-%m-%d}",
+            starts=date_text(deadline.starts),
             zone=esc(deadline.timezone),
         )
     )

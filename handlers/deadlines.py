@@ -22,13 +22,12 @@ from telegram.ext import CallbackQueryHandler, CommandHandler, filters
 
 from bot import ops
 from bot.context import App, BotContext, Services, Sweep, services_of
-from handlers.common import moderators_only
+from handlers.common import in_group, moderators_only, personal_language, reply
 from handlers.render import chunk_lines, esc, mention
-from i18n import _, ngettext, use_locale
+from i18n import _, comma_join, duration_text, list_text, ngettext, use_locale
 from moderation import deadlines as rules
 from moderation.calendar import build_calendar
 from moderation.deadlines import DIGEST, OVERDUE, Deadline, DueRow
-from moderation.durations import format_duration
 from moderation.permissions import CommandSpec, Role, Where
 from storage import deadlines as store
 from storage.deadlines import DeadlineRepository
@@ -77,7 +76,7 @@ def reminder_text(deadline: Deadline, row: DueRow, now: datetime, catch_up: bool
             "⚠️ {title} was due {due} and is not marked as submitted yet.", title=title, due=due
         )
     else:
-        left = esc(format_duration(row.occurrence_at - now))
+        left = esc(duration_text(row.occurrence_at - now))
         head = _("⏰ {title} is due {due} (in {left}).", title=title, due=due, left=left)
     lines = [head]
     if catch_up:
@@ -89,7 +88,7 @@ def reminder_text(deadline: Deadline, row: DueRow, now: datetime, catch_up: bool
 
 
 def reminder_buttons(row_id: int, snooze: timedelta) -> InlineKeyboardMarkup:
-    length = format_duration(snooze).replace("h", " h").replace("m", " min")
+    length = duration_text(snooze)
     return InlineKeyboardMarkup(
         [
             [
@@ -112,11 +111,11 @@ def name_of(user: User | None, user_id: int) -> str:
     return user.display_name if user is not None else _("user {id}", id=user_id)
 
 
-def unit_name(unit: str, users: dict[int, User | None]) -> str:
+def unit_name(unit: str, names: dict[int, str | None]) -> str:
     """A unit for people to read: ``WASH (cluster)``, or a named person's name."""
     kind, _sep, raw = unit.partition(":")
     if kind == "user" and raw.lstrip("-").isdigit():
-        return name_of(users.get(int(raw)), int(raw))
+        return names.get(int(raw)) or _("user {id}", id=int(raw))
     return rules.unit_label(unit)
 
 
@@ -141,12 +140,52 @@ def recipients_of(deadline: Deadline, partners: list[tuple[Partner, User | None]
     return sorted(ids | set(deadline.audience.users or ()))
 
 
+@dataclass(frozen=True)
+class Person:
+    user_id: int
+    name: str | None  # None: never seen (named by id)
+    reachable: bool
+
+
 @dataclass
 class MissingReport:
+    """Who has not answered, as plain data read in one transaction; ``lines()`` renders it in
+    the current language (the moderator's, or the group's)."""
+
     deadline: Deadline
     occurrence: datetime | None
-    missing: list[str] = field(default_factory=list)  # unit labels
-    lines: list[str] = field(default_factory=list)  # rendered HTML lines
+    missing: list[str] = field(default_factory=list)  # units
+    total: int = 0
+    people: dict[str, list[Person]] = field(default_factory=dict)
+    names: dict[int, str | None] = field(default_factory=dict)
+
+    def lines(self) -> list[str]:
+        deadline, title = self.deadline, esc(self.deadline.title)
+        if self.occurrence is None:
+            return [_("<b>{title}</b> has no occurrence any more.", title=title)]
+        lines = [
+            _(
+                "<b>{title}</b> due {due}: {answered} of {total} answered.",
+                title=title,
+                due=esc(due_line(deadline, self.occurrence)),
+                answered=self.total - len(self.missing),
+                total=self.total,
+            )
+        ]
+        if not self.missing:
+            lines.append(_("Nobody is missing."))
+        for unit in self.missing:
+            who = []
+            for person in self.people.get(unit, []):
+                label = mention(person.user_id, person.name or name_of(None, person.user_id))
+                if not person.reachable:
+                    label = _("{name} (cannot be reached privately)", name=label)
+                who.append(label)
+            listed = comma_join(who) if who else _("no partner subscribed")
+            lines.append(
+                _("• {unit}: {partners}", unit=esc(unit_name(unit, self.names)), partners=listed)
+            )
+        return lines
 
 
 def missing_report(
@@ -156,13 +195,9 @@ def missing_report(
     occurrence = rules.current_occurrence(deadline, now)
     report = MissingReport(deadline, occurrence)
     if occurrence is None:
-        report.lines.append(
-            _("<b>{title}</b> has no occurrence any more.", title=esc(deadline.title))
-        )
         return report
     settings = services.settings
     done = repo.submissions(deadline.id, occurrence)
-    people: dict[str, list[tuple[int, User | None]]] = {}
     partners = repo.partners()
     known = {p.user_id: (p, user) for p, user in partners}
     users: dict[int, User | None] = {p.user_id: user for p, user in partners}
@@ -173,34 +208,32 @@ def missing_report(
             users[user_id] = user
         unit = unit_for(deadline, user_id, partner)
         if unit is not None:
-            people.setdefault(unit, []).append((user_id, user))
+            report.people.setdefault(unit, []).append(
+                Person(
+                    user_id,
+                    user.display_name if user is not None else None,
+                    user is not None and user.reachable,
+                )
+            )
+    report.names = {uid: (u.display_name if u is not None else None) for uid, u in users.items()}
     expected = deadline.audience.expected_units(settings.clusters, settings.organisations)
-    units = sorted(set(expected) | set(people))
-    missing = rules.units_missing(units, done)
-    report.missing = missing
-    report.lines.append(
-        _(
-            "<b>{title}</b> due {due}: {answered} of {total} answered.",
-            title=esc(deadline.title),
-            due=esc(due_line(deadline, occurrence)),
-            answered=len(units) - len(missing),
-            total=len(units),
-        )
-    )
-    if not missing:
-        report.lines.append(_("Nobody is missing."))
-    for unit in missing:
-        who = []
-        for user_id, user in people.get(unit, []):
-            label = mention(user_id, name_of(user, user_id))
-            if user is None or not user.reachable:
-                label = _("{name} (cannot be reached privately)", name=label)
-            who.append(label)
-        listed = ", ".join(who) if who else _("no partner subscribed")
-        report.lines.append(
-            _("• {unit}: {partners}", unit=esc(unit_name(unit, users)), partners=listed)
-        )
+    units = sorted(set(expected) | set(report.people))
+    report.missing = rules.units_missing(units, done)
+    report.total = len(units)
     return report
+
+
+async def answer_lines(
+    update: Update, context: BotContext, render: Callable[[], list[str]]
+) -> None:
+    """Answer a command with lines, in the group's language(s) there (side by side in a
+    bilingual group), privately in the person's; long answers in several messages."""
+    message, chat = update.effective_message, update.effective_chat
+    if message is None or chat is None:
+        return
+    text = in_group(context.services, chat.id, lambda: "\n".join(render()))
+    for chunk in chunk_lines(text.split("\n")):
+        await message.reply_text(chunk)
 
 
 # --------------------------------------------------------------------------- the dispatcher
@@ -308,6 +341,8 @@ async def deliver(app: App, row: DueRow, catch_up: bool) -> str:
     services = services_of(app)
     policy = services.settings.reminders
     now = now_of(services)
+    # Each recipient reads their own language: their /language choice, else Telegram's.
+    language = personal_language(services, row.user_id)
     with services.db.transaction() as session:
         repo = DeadlineRepository(session)
         deadline = repo.deadline(row.deadline_id)
@@ -318,15 +353,14 @@ async def deliver(app: App, row: DueRow, catch_up: bool) -> str:
         if deadline.paused:  # paused after the claim: the row waits for the resume
             repo.release(row.id, now, "deadline paused")
             return "done"
-        language = user.language_code if user is not None else None
         if row.kind == DIGEST:
-            with use_locale(language):
-                report = missing_report(services, repo, deadline)
-                head = _("<b>Overdue</b> — not submitted yet:")
+            report = missing_report(services, repo, deadline)
             if not report.missing:
                 repo.finish(row.id, store.CANCELLED, now, note="nobody missing")
                 return "done"
-            text = "\n".join([head, *report.lines[:60]])
+            with use_locale(language):
+                head = _("<b>Overdue</b> — not submitted yet:")
+                text = "\n".join([head, *report.lines()[:60]])
             markup = None
         else:
             unit = unit_for(deadline, row.user_id, repo.partner(row.user_id))
@@ -404,42 +438,50 @@ class _NoRow:
 
 
 async def group_digest(app: App, unreachable: dict[tuple[str, datetime], list[int]]) -> None:
-    """One group message mentioning the partners the bot cannot write to privately."""
+    """One group message mentioning the partners the bot cannot write to privately, in the
+    group's language(s)."""
     services = services_of(app)
     if not services.settings.groups:
         return
     chat_id = services.settings.groups[0].chat_id
     now = now_of(services)
-    lines: list[str] = []
+    entries: list[tuple[Deadline, datetime, list[str]]] = []
     with services.db.transaction() as session:
         repo, roster = DeadlineRepository(session), RosterRepository(session)
         for (deadline_id, occurrence), user_ids in sorted(unreachable.items()):
             deadline = repo.deadline(deadline_id)
             if deadline is None:
                 continue
-            past = occurrence <= now
             names = [mention(uid, name_of(roster.user(uid), uid)) for uid in sorted(set(user_ids))]
             for start in range(0, len(names), 40):  # Telegram ignores entities past 100
-                values = {
-                    "title": esc(deadline.title),
-                    "due": esc(due_line(deadline, occurrence)),
-                    "names": ", ".join(names[start : start + 40]),
-                }
-                lines.append(
-                    _("⏰ <b>{title}</b> was due {due}: {names}", **values)
-                    if past
-                    else _("⏰ <b>{title}</b> is due {due}: {names}", **values)
-                )
-    if not lines:
+                entries.append((deadline, occurrence, names[start : start + 40]))
+    if not entries:
         return
-    lines.append(
-        _(
-            "I cannot write to you privately: please open a chat with @{bot} and press Start "
-            "to get reminders there.",
-            bot=esc(app.bot.username),
+
+    def render() -> str:
+        lines: list[str] = []
+        for deadline, occurrence, names in entries:
+            values = {
+                "title": esc(deadline.title),
+                "due": esc(due_line(deadline, occurrence)),
+                "names": comma_join(names),
+            }
+            lines.append(
+                _("⏰ <b>{title}</b> was due {due}: {names}", **values)
+                if occurrence <= now
+                else _("⏰ <b>{title}</b> is due {due}: {names}", **values)
+            )
+        lines.append(
+            _(
+                "I cannot write to you privately: please open a chat with @{bot} and press "
+                "Start to get reminders there.",
+                bot=esc(app.bot.username),
+            )
         )
-    )
-    for chunk in chunk_lines(lines):
+        return "\n".join(lines)
+
+    text = in_group(services, chat_id, render)
+    for chunk in chunk_lines(text.split("\n")):
         try:
             await app.bot.send_message(chat_id, chunk)
         except TelegramError as exc:
@@ -517,29 +559,34 @@ def _act(
         return _("Snoozed."), _(
             "I will remind you about <b>{title}</b> again in {length}. The deadline stays {due}.",
             title=title,
-            length=esc(format_duration(snooze)),
+            length=esc(duration_text(snooze)),
             due=due,
         )
     saved = repo.submit(deadline.id, occurrence, unit, action, user_id, now)
     if saved is None:
         return _("Already recorded for this deadline."), None
-    who = esc(unit_name(unit, {user_id: repo.user(user_id)}))
+    user = repo.user(user_id)
+    who = unit_name(unit, {user_id: user.display_name if user is not None else None})
+    return _("Recorded."), submitted_text(deadline, occurrence, who, action)
+
+
+def submitted_text(deadline: Deadline, occurrence: datetime, who: str, action: str) -> str:
+    """The confirmation of an answer, in the current language."""
+    values = {
+        "title": esc(deadline.title),
+        "due": esc(due_line(deadline, occurrence)),
+        "unit": esc(who),
+    }
     if action == "submitted":
-        done = _(
+        return _(
             "Recorded: <b>{title}</b> ({due}) is submitted for {unit}. No more reminders for it.",
-            title=title,
-            due=due,
-            unit=who,
+            **values,
         )
-    else:
-        done = _(
-            "Recorded: <b>{title}</b> ({due}) is not applicable this time for {unit}. No more "
-            "reminders for it.",
-            title=title,
-            due=due,
-            unit=who,
-        )
-    return _("Recorded."), done
+    return _(
+        "Recorded: <b>{title}</b> ({due}) is not applicable this time for {unit}. No more "
+        "reminders for it.",
+        **values,
+    )
 
 
 # --------------------------------------------------------------------------- commands
@@ -547,23 +594,34 @@ def _argument(context: BotContext) -> str | None:
     return " ".join(context.args) if context.args else None
 
 
-async def _find_deadline(update: Update, context: BotContext, usage: str) -> Deadline | None:
-    message = update.effective_message
-    assert message is not None
-    text = _argument(context)
-    if text is None:
-        await message.reply_text(_("Usage: {usage}. /deadlines lists the ids.", usage=esc(usage)))
-        return None
+def _id_problem(text: str) -> str:
+    """What is wrong with a typed deadline id (in the current language), or ""."""
     try:
         rules.check_id(text)
     except rules.DeadlineError as exc:
-        await message.reply_text(esc(str(exc)))
+        return str(exc)
+    return ""
+
+
+async def _find_deadline(update: Update, context: BotContext, usage: str) -> Deadline | None:
+    text = _argument(context)
+    if text is None:
+        await reply(
+            update,
+            context,
+            lambda: _("Usage: {usage}. /deadlines lists the ids.", usage=esc(usage)),
+        )
+        return None
+    if _id_problem(text):
+        await reply(update, context, lambda: esc(_id_problem(text)))
         return None
     with context.services.db.transaction() as session:
         deadline = DeadlineRepository(session).deadline(text)
     if deadline is None:
-        await message.reply_text(
-            _("There is no deadline {id}. /deadlines lists the ids.", id=esc(text))
+        await reply(
+            update,
+            context,
+            lambda: _("There is no deadline {id}. /deadlines lists the ids.", id=esc(text)),
         )
     return deadline
 
@@ -574,44 +632,56 @@ async def deadlines_command(update: Update, context: BotContext) -> None:
         return
     services = context.services
     now = now_of(services)
+    # (deadline, concerns the reader, occurrence to show, answered)
+    rows: list[tuple[Deadline, bool, datetime | None, bool]] = []
     with services.db.transaction() as session:
         repo = DeadlineRepository(session)
         repo.sync_config(services.settings.deadline_definitions(), now)
         partner = repo.partner(user.id)
-        lines = []
         named = False
         for deadline in repo.definitions():
             unit = unit_for(deadline, user.id, partner)
             named = named or deadline.audience.named(user.id)
+            occurrence = rules.current_occurrence(deadline, now) if unit is not None else None
+            answered = (
+                occurrence is not None
+                and unit is not None
+                and (repo.submission(deadline.id, occurrence, unit) is not None)
+            )
+            rows.append((deadline, unit is not None, occurrence, answered))
+    if not rows:
+        await reply(update, context, lambda: _("No deadlines are set up."))
+        return
+    subscribed = partner is not None or named
+
+    def render() -> list[str]:
+        lines = [
+            _("<b>Deadlines</b> (• concern you)")
+            if subscribed
+            else _("<b>Deadlines</b> (send /subscribe to me privately to get reminders)")
+        ]
+        for deadline, mine, occurrence, answered in rows:
             state = ""
-            if unit is not None:
-                occurrence = rules.current_occurrence(deadline, now)
-                if occurrence is not None:
-                    due = esc(due_line(deadline, occurrence))
-                    state = (
-                        _(" — {due}: ✅ answered", due=due)
-                        if repo.submission(deadline.id, occurrence, unit)
-                        else _(" — {due}: not submitted yet", due=due)
-                    )
+            if occurrence is not None:
+                due = esc(due_line(deadline, occurrence))
+                state = (
+                    _(" — {due}: ✅ answered", due=due)
+                    if answered
+                    else _(" — {due}: not submitted yet", due=due)
+                )
             lines.append(
                 _(
                     "{marker} <code>{id}</code> <b>{title}</b>: {summary}{state}",
-                    marker="•" if unit is not None else "◦",
+                    marker="•" if mine else "◦",
                     id=esc(deadline.id),
                     title=esc(deadline.title),
                     summary=esc(rules.summary(deadline, now)),
                     state=state,
                 )
             )
-    if not lines:
-        await message.reply_text(_("No deadlines are set up."))
-        return
-    if partner is None and not named:
-        head = _("<b>Deadlines</b> (send /subscribe to me privately to get reminders)")
-    else:
-        head = _("<b>Deadlines</b> (• concern you)")
-    for chunk in chunk_lines([head, *lines]):
-        await message.reply_text(chunk)
+        return lines
+
+    await answer_lines(update, context, render)
 
 
 async def submitted_command(update: Update, context: BotContext) -> None:
@@ -627,20 +697,33 @@ async def submitted_command(update: Update, context: BotContext) -> None:
         repo = DeadlineRepository(session)
         unit = unit_for(deadline, user.id, repo.partner(user.id))
         occurrence = rules.current_occurrence(deadline, now)
-        if unit is None:
-            reply = _(
-                "<b>{title}</b> is not one of your deadlines. Send /subscribe to me privately "
-                "to choose your cluster or organisation.",
-                title=esc(deadline.title),
-            )
-        elif occurrence is None:
-            reply = _("<b>{title}</b> has no occurrence any more.", title=esc(deadline.title))
-        else:
-            answer, done = _act(
+        done: str | None = None
+        names: dict[int, str | None] = {}
+        if unit is not None and occurrence is not None:
+            # Stored here; the answer is rendered again below in the chat's language(s).
+            _answer, done = _act(
                 services, repo, deadline, unit, user.id, occurrence, "submitted", now
             )
-            reply = done or _("{answer} Nothing changed.", answer=esc(answer))
-    await message.reply_text(reply)
+            user_row = repo.user(user.id)
+            names = {user.id: user_row.display_name if user_row is not None else None}
+
+    def render() -> str:
+        title = esc(deadline.title)
+        if unit is None:
+            return _(
+                "<b>{title}</b> is not one of your deadlines. Send /subscribe to me privately "
+                "to choose your cluster or organisation.",
+                title=title,
+            )
+        if occurrence is None:
+            return _("<b>{title}</b> has no occurrence any more.", title=title)
+        if done is None:
+            return _(
+                "{answer} Nothing changed.", answer=esc(_("Already recorded for this deadline."))
+            )
+        return submitted_text(deadline, occurrence, unit_name(unit, names), "submitted")
+
+    await reply(update, context, render)
 
 
 @moderators_only
@@ -653,8 +736,7 @@ async def missing_command(update: Update, context: BotContext) -> None:
         return
     with context.services.db.transaction() as session:
         report = missing_report(context.services, DeadlineRepository(session), deadline)
-    for chunk in chunk_lines(report.lines):
-        await message.reply_text(chunk)
+    await answer_lines(update, context, report.lines)
 
 
 def _choices(labels: list[str], prefix: str, none_label: str) -> InlineKeyboardMarkup:
@@ -731,7 +813,7 @@ async def on_subscribe_button(update: Update, context: BotContext) -> None:
             for d in repo.definitions()
             if d.audience.includes(cluster, organisation, query.from_user.id)
         ]
-    answering = _(" and ").join(esc(x) for x in (cluster, organisation) if x)
+    answering = list_text([esc(x) for x in (cluster, organisation) if x])
     lines = [_("You are now a partner for {units}.", units=answering)]
     if mine:
         lines.append(_("You will get reminders for:"))
@@ -802,7 +884,7 @@ async def assign_command(update: Update, context: BotContext) -> None:
                 now,
                 assigned_by=update.effective_user.id if update.effective_user else None,
             )
-            answering = _(" and ").join(esc(x) for x in (new_cluster, new_org) if x)
+            answering = list_text([esc(x) for x in (new_cluster, new_org) if x])
             who_now = mention(user.id, user.display_name)
             reply = (
                 _("{name} is now a partner for {units}.", name=who_now, units=answering)
@@ -830,15 +912,20 @@ async def calendar_command(update: Update, context: BotContext) -> None:
         definitions = repo.definitions()
     title = services.settings.groups[0].title if services.settings.groups else "imbot"
     data = build_calendar(definitions, now, f"{title} deadlines")
-    await message.reply_document(
-        InputFile(data, filename="deadlines.ics"),
-        caption=ngettext(
+    count = len(definitions)
+
+    def caption() -> str:
+        return ngettext(
             "{n} deadline with its recurrence. Open the file to import it into your calendar; "
             "send /calendar again after the deadlines change.",
-            "{n} deadlines with their recurrence. Open the file to import it into your calendar; "
-            "send /calendar again after the deadlines change.",
-            len(definitions),
-        ),
+            "{n} deadlines with their recurrence. Open the file to import it into your "
+            "calendar; send /calendar again after the deadlines change.",
+            count,
+        )
+
+    chat_id = update.effective_chat.id if update.effective_chat else message.chat_id
+    await message.reply_document(
+        InputFile(data, filename="deadlines.ics"), caption=in_group(services, chat_id, caption)
     )
 
 

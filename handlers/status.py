@@ -15,9 +15,8 @@ from bot import ops
 from bot.context import App, BotContext, Services
 from handlers.common import moderators_only
 from handlers.render import esc
-from handlers.roster import bot_rights
-from i18n import _
-from moderation.durations import format_duration
+from handlers.roster import RIGHT_NAMES, bot_rights
+from i18n import N_, _, comma_join, duration_text
 from moderation.permissions import CommandSpec, Role, Where
 from storage.db import current_revision, head_revision
 from storage.ops import OpsRepository
@@ -32,16 +31,23 @@ COMMANDS = [
 ]
 
 ALIVE_AFTER = timedelta(minutes=2)
+# What the bot is in a group where it is not an admin (Telegram's ChatMember.status).
+MEMBER_STATUS = {
+    "member": N_("a member"),
+    "restricted": N_("a restricted member"),
+    "left": N_("not in the group"),
+    "kicked": N_("banned"),
+}
 
 
 def ago(now: datetime, then: datetime | None) -> str:
     if then is None:
         return _("never")
     if then > now:
-        return _("in {duration}", duration=format_duration(then - now))
+        return _("in {duration}", duration=duration_text(then - now))
     if now - then < timedelta(minutes=1):
         return _("just now")
-    return _("{duration} ago", duration=format_duration(now - then))
+    return _("{duration} ago", duration=duration_text(now - then))
 
 
 def database_lines(services: Services, now: datetime) -> list[str]:
@@ -128,7 +134,7 @@ async def group_lines(context: BotContext) -> list[str]:
                 _(
                     "• ⚠️ {title}: admin, but missing {rights}",
                     title=esc(group.title),
-                    rights=esc(", ".join(missing)),
+                    rights=esc(comma_join(_(RIGHT_NAMES.get(r, r)) for r in missing)),
                 )
             )
         else:
@@ -136,8 +142,8 @@ async def group_lines(context: BotContext) -> list[str]:
                 _(
                     "• ❌ {title}: I am {status}, not an admin (I need {rights})",
                     title=esc(group.title),
-                    status=esc(member.status),
-                    rights=esc(", ".join(missing)),
+                    status=esc(_(MEMBER_STATUS.get(member.status, member.status))),
+                    rights=esc(comma_join(_(RIGHT_NAMES.get(r, r)) for r in missing)),
                 )
             )
     return lines
@@ -156,7 +162,7 @@ async def status_command(update: Update, context: BotContext) -> None:
             "<b>Status</b> of {replica} ({role}), up {uptime}",
             replica=esc(services.replica_id),
             role=esc(services.role),
-            uptime=format_duration(now - services.started_at),
+            uptime=duration_text(now - services.started_at),
         ),
         _("<b>Last update received here:</b> {when}", when=ago(now, services.last_update_at)),
         *database_lines(services, now),

@@ -29,7 +29,7 @@ import string
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from contextvars import ContextVar
-from datetime import date, datetime, timedelta, tzinfo
+from datetime import date, datetime, time, timedelta, tzinfo
 from io import BytesIO
 from pathlib import Path
 from typing import Literal
@@ -41,6 +41,8 @@ from babel.dates import (
     format_time,
     format_timedelta,
     get_datetime_format,
+    get_day_names,
+    get_month_names,
 )
 from babel.lists import format_list
 from babel.messages.mofile import write_mo
@@ -201,14 +203,40 @@ def long_date_text(value: date) -> str:
     return format_date(value, "full", locale=babel_locale())
 
 
-def datetime_text(value: datetime, tz: tzinfo) -> str:
-    """Date and time in ``tz`` (the group's zone): ``20 Dec 2026, 12:00``."""
+def datetime_text(value: datetime, tz: tzinfo, weekday: bool = False) -> str:
+    """Date and time in ``tz`` (the group's zone): ``20 Dec 2026, 12:00``; with ``weekday``
+    ``Sun, 20 Dec 2026, 12:00`` (deadlines, where the day of the week matters)."""
     local = value.astimezone(tz)
     locale = babel_locale()
-    day = format_skeleton("yMMMd", local, locale=locale)
+    day = format_skeleton("yMMMEd" if weekday else "yMMMd", local, locale=locale)
     hour = format_time(local, "short", tzinfo=tz, locale=locale)
     pattern = str(get_datetime_format("medium", locale=locale))
     return pattern.replace("{1}", day).replace("{0}", hour)
+
+
+def weekday_date_text(value: date) -> str:
+    """A calendar date with its weekday, short: ``Sun, 20 Dec 2026`` / ``нд, 20 груд. 2026 р.``."""
+    return format_skeleton("yMMMEd", value, locale=babel_locale())
+
+
+def time_text(value: time) -> str:
+    """A wall-clock time of day: ``17:30`` (``5:30 م`` in Arabic)."""
+    return format_time(value, "short", locale=babel_locale())
+
+
+def day_month_text(month: int, day: int) -> str:
+    """A day of a month without the year: ``15 April`` / ``15 квітня`` / ``15 avril``."""
+    return format_skeleton("MMMMd", date(2000, month, day), locale=babel_locale())
+
+
+def month_name(month: int) -> str:
+    """``April`` / ``квітень`` / ``avril`` / ``أبريل`` (1 = January)."""
+    return str(get_month_names("wide", context="stand-alone", locale=babel_locale())[month])
+
+
+def weekday_name(weekday: int) -> str:
+    """``Monday`` / ``понеділок`` / ``lundi`` / ``الاثنين`` (0 = Monday, as ``date.weekday()``)."""
+    return str(get_day_names("wide", context="stand-alone", locale=babel_locale())[weekday])
 
 
 def comma_join(items: Iterable[str]) -> str:

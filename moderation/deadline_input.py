@@ -24,7 +24,7 @@ import re
 from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta
 
-from i18n import _
+from i18n import _, comma_join, month_name
 from moderation.deadlines import DeadlineError, rule_parts
 from moderation.durations import DurationError, parse_duration
 
@@ -133,7 +133,7 @@ def _check_month_day(day: int, month: int) -> None:
         raise DeadlineError(
             _(
                 "{month} has no day {day} (it has {longest} days)",
-                month=calendar.month_name[month],
+                month=month_name(month),
                 day=day,
                 longest=longest,
             )
@@ -354,7 +354,7 @@ def _match_names(typed: list[str], known: list[str], kind: str) -> tuple[str, ..
                     "{name} is not one of the configured {kind}: {known}",
                     name=name[:60],
                     kind=kind,
-                    known=", ".join(known) or "—",
+                    known=comma_join(known) or "—",
                 )
             )
         if found not in out:

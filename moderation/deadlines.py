@@ -23,8 +23,18 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from dateutil.rrule import rrule, rrulestr
 
-from i18n import _, ngettext
-from moderation.durations import format_duration
+from i18n import (
+    _,
+    comma_join,
+    datetime_text,
+    day_month_text,
+    duration_text,
+    list_text,
+    ngettext,
+    time_text,
+    weekday_date_text,
+    weekday_name,
+)
 
 ID_PATTERN = re.compile(r"^[a-z0-9][a-z0-9_-]{0,31}$")
 
@@ -149,11 +159,11 @@ class Audience:
         if self.all_clusters:
             parts.append(_("all clusters"))
         elif self.clusters:
-            parts.append(", ".join(self.clusters))
+            parts.append(comma_join(self.clusters))
         if self.all_organisations:
             parts.append(_("all organisations"))
         elif self.organisations:
-            parts.append(", ".join(self.organisations))
+            parts.append(comma_join(self.organisations))
         if self.users:
             count = len(self.users)
             parts.append(ngettext("{n} named person", "{n} named people", count))
@@ -290,8 +300,8 @@ def validate(deadline: Deadline) -> Deadline:
                 _(
                     "reminder offset {offset} is not shorter than the time between two "
                     "occurrences ({period})",
-                    offset=format_duration(longest),
-                    period=format_duration(period),
+                    offset=duration_text(longest),
+                    period=duration_text(period),
                 )
             )
     return deadline
@@ -524,39 +534,20 @@ def retry_delay(attempts: int, retry_after: float | None = None) -> timedelta:
 
 
 # --------------------------------------------------------------------------- summaries
-# Names are looked up at call time so each is translated into the reader's language.
+# Names come from CLDR at call time, so each is in the reader's language.
+WEEKDAY_CODES = ("MO", "TU", "WE", "TH", "FR", "SA", "SU")
+
+
 def day_names() -> dict[str, str]:
-    return {
-        "MO": _("Monday"),
-        "TU": _("Tuesday"),
-        "WE": _("Wednesday"),
-        "TH": _("Thursday"),
-        "FR": _("Friday"),
-        "SA": _("Saturday"),
-        "SU": _("Sunday"),
-    }
-
-
-def month_names() -> list[str]:
-    return [
-        _("January"),
-        _("February"),
-        _("March"),
-        _("April"),
-        _("May"),
-        _("June"),
-        _("July"),
-        _("August"),
-        _("September"),
-        _("October"),
-        _("November"),
-        _("December"),
-    ]
+    return {code: weekday_name(index) for index, code in enumerate(WEEKDAY_CODES)}
 
 
 def ordinal(n: int) -> str:
     if n == -1:
         return _("last")
+    if n == 1:
+        # TRANSLATORS: the ordinal 1 ("the 1st of every month"); "{n}st" below is 21, 31, …
+        return _("1st")
     if n < 0:
         return _("{nth}-to-last", nth=ordinal(-n))
     if 10 <= n % 100 <= 20 or n % 10 not in (1, 2, 3):
@@ -581,9 +572,7 @@ def _days(value: str) -> str | None:
         names.append(
             _("{nth} {day}", nth=ordinal(int(number)), day=days[day]) if number else days[day]
         )
-    if len(names) == 1:
-        return names[0]
-    return _("{days} and {last}", days=", ".join(names[:-1]), last=names[-1])
+    return list_text(names)
 
 
 def _schedule_text(deadline: Deadline, parts: dict[str, str], first: datetime | None) -> str:
@@ -596,7 +585,7 @@ def _schedule_text(deadline: Deadline, parts: dict[str, str], first: datetime | 
         return fallback
     nth = ordinal(interval)
     if parts.get("COUNT") == "1" and first is not None:
-        return _("once, on {date}", date=f"{first:%a %-d %b %Y}")
+        return _("once, on {date}", date=weekday_date_text(first.date()))
     if freq == "WEEKLY":
         if days is None:
             days = list(day_names().values())[first.weekday()] if first is not None else _("week")
@@ -606,7 +595,7 @@ def _schedule_text(deadline: Deadline, parts: dict[str, str], first: datetime | 
     if freq == "MONTHLY" and parts.get("BYMONTHDAY") == "-1" and interval == 1:
         return _("the last day of every month")
     if freq == "MONTHLY" and "BYMONTHDAY" in parts:
-        monthdays = _(" and ").join(ordinal(int(d)) for d in parts["BYMONTHDAY"].split(","))
+        monthdays = list_text([ordinal(int(d)) for d in parts["BYMONTHDAY"].split(",")])
         if interval == 1:
             return _("the {monthdays} of every month", monthdays=monthdays)
         return _("the {monthdays} of every {nth} month", monthdays=monthdays, nth=nth)
@@ -618,11 +607,9 @@ def _schedule_text(deadline: Deadline, parts: dict[str, str], first: datetime | 
         months = parts.get("BYMONTH")
         monthday = parts.get("BYMONTHDAY")
         if months and monthday and "," not in months + monthday:
-            month = month_names()[int(months) - 1]
-            return _("every year on {day} {month}", day=int(monthday), month=month)
+            return _("every year on {date}", date=day_month_text(int(months), int(monthday)))
         if first is not None and not months and not monthday and days is None:
-            month = month_names()[first.month - 1]
-            return _("every year on {day} {month}", day=first.day, month=month)
+            return _("every year on {date}", date=day_month_text(first.month, first.day))
         return fallback
     if freq == "DAILY" and days is None:
         if interval == 1:
@@ -635,7 +622,7 @@ def describe_rule(deadline: Deadline) -> str:
     """A readable version of the rule, e.g. ``every 2nd Wednesday at 12:00 Kyiv time``."""
     parts = rule_parts(deadline.rule)
     first = deadline.recurrence().after(deadline.starts, inc=True)
-    at = f"{first:%H:%M}" if first is not None else "?"
+    at = time_text(first.time()) if first is not None else "?"
     return _(
         "{schedule} at {time} {zone}",
         schedule=_schedule_text(deadline, parts, first),
@@ -645,8 +632,8 @@ def describe_rule(deadline: Deadline) -> str:
 
 
 def format_local(instant: datetime, tz: ZoneInfo) -> str:
-    """``Wed 2 Dec 2026 12:00`` in the deadline's zone."""
-    return f"{instant.astimezone(tz):%a %-d %b %Y %H:%M}"
+    """``Wed, 2 Dec 2026, 12:00`` in the deadline's zone, in the reader's language."""
+    return datetime_text(instant, tz, weekday=True)
 
 
 def summary(deadline: Deadline, now: datetime) -> str:
@@ -658,7 +645,7 @@ def summary(deadline: Deadline, now: datetime) -> str:
 def describe_kind(kind: str) -> str:
     if kind.startswith(BEFORE_PREFIX):
         seconds = int(kind[len(BEFORE_PREFIX) :])
-        return _("{duration} before", duration=format_duration(timedelta(seconds=seconds)))
+        return _("{duration} before", duration=duration_text(timedelta(seconds=seconds)))
     if kind.startswith(SNOOZE_PREFIX):
         return _("snoozed")
     return kind

@@ -70,6 +70,8 @@ PLEASE_TYPE = {
     "location": N_("Please type the location."),
     "reason": N_("Please type the reason."),
     "date": N_("Please type the date."),
+    "title": N_("Please type the title."),
+    "description": N_("Please type the description."),
 }
 PLEASE_TYPE_ANYTHING = N_("Please type an answer.")
 

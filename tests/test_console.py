@@ -65,7 +65,7 @@ def test_console_deadline_reminders(tmp_path: Path) -> None:
             ":quit",
         ],
     )
-    assert "SitRep inputs (sitrep) is due Wed 2 Dec 2026 12:00 Kyiv time (in 2d)" in output
+    assert "SitRep inputs (sitrep) is due Wed, 2 Dec 2026, 12:00 Kyiv time (in 2 days)" in output
     assert "is submitted for WASH (cluster)" in output
     assert "the bot raised" not in output
 

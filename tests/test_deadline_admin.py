@@ -15,7 +15,7 @@ from storage.models import DeadlineChange, DeadlineRow, ReminderOutbox, Submissi
 from tests.conftest import GROUP_ID, MODERATOR_ID
 from tests.test_deadlines import SITREP, outbox, partner, reminders, run_until
 
-# "every Friday 12:00" from Mon 23 Nov 2026: Fri 27 Nov 2026 12:00 Kyiv = 10:00 UTC.
+# "every Friday 12:00" from Mon 23 Nov 2026: Fri, 27 Nov 2026, 12:00 Kyiv = 10:00 UTC.
 FRIDAY = datetime(2026, 11, 27, 10, 0, tzinfo=UTC)
 WEEKLY = ["wash-3w", "WASH 3W inputs", "https://example.org/3w", "clusters: WASH"]
 FRIDAYS = [*WEEKLY, "every Friday 12:00", "Europe/Kyiv", "1d, 2h, overdue 1h"]
@@ -66,8 +66,9 @@ async def test_add_shows_summary_and_next_dates_then_reminds_on_time(sim: Simula
     summary = await add(sim, FRIDAYS)
     assert "Who: WASH" in summary
     assert "When: every Friday at 12:00 Kyiv time" in summary
-    assert "Reminders: 1d before, 2h before, an overdue note 1h after" in summary
-    assert "Next: Fri 27 Nov 2026 12:00; Fri 4 Dec 2026 12:00; Fri 11 Dec 2026 12:00" in summary
+    assert "Reminders: 1 day before, 2 hours before, an overdue note 1 hour after" in summary
+    next_three = "Fri, 27 Nov 2026, 12:00; Fri, 4 Dec 2026, 12:00; Fri, 11 Dec 2026, 12:00"
+    assert f"Next: {next_three}" in summary
     saved = row(sim, "wash-3w")
     assert saved is not None and saved.source == "command" and saved.updated_by == MODERATOR_ID
     assert saved.rule == "FREQ=WEEKLY;BYDAY=FR;BYHOUR=12;BYMINUTE=0"
@@ -82,7 +83,7 @@ async def test_add_shows_summary_and_next_dates_then_reminds_on_time(sim: Simula
     assert reminders(sim, alice, "WASH 3W inputs") == []
     await run_until(sim, FRIDAY - timedelta(days=1) + timedelta(minutes=1))
     sent = reminders(sim, alice, "WASH 3W inputs")
-    assert len(sent) == 1 and "due Fri 27 Nov 2026 12:00 Kyiv time" in sent[0]
+    assert len(sent) == 1 and "due Fri, 27 Nov 2026, 12:00 Kyiv time" in sent[0]
     assert "https://example.org/3w" in sent[0]
     mark = sim.mark()
     await sim.dm(alice, "/deadlines")
@@ -94,7 +95,7 @@ async def test_friendly_forms_and_rrule_are_accepted(sim: Simulator) -> None:
         [
             ("every other Wednesday 12:00 from 2026-12-02", "every 2nd Wednesday at 12:00"),
             ("5th of each month 17:00", "the 5th of every month at 17:00"),
-            ("2026-12-20 12:00", "once, on Sun 20 Dec 2026 at 12:00"),
+            ("2026-12-20 12:00", "once, on Sun, 20 Dec 2026 at 12:00"),
             ("every Monday 10:00", "every Monday at 10:00"),
             ("FREQ=MONTHLY;BYDAY=+1TU;BYHOUR=14;BYMINUTE=0", "the 1st Tuesday of every month"),
         ]
@@ -116,9 +117,9 @@ async def test_every_bad_answer_is_explained_and_nothing_is_stored(sim: Simulato
         ("sitrep", "already used"),
         ("new-one", "What is its title?"),
         (" ", "Please type the title"),
-        ("x" * 101, "keep it to 100 or fewer"),
+        ("x" * 101, "Too long (101/100 characters)"),
         ("<i>Fancy</i> title", "description or link"),
-        ("A" * 1001, "keep it to 1000 or fewer"),
+        ("A" * 1001, "Too long (1001/1000 characters)"),
         ("short", "Who must submit?"),
         ("clusters: Space", "Space is not one of the configured clusters"),
         ("people: @nobody_here", "I don't know @nobody_here"),
@@ -135,8 +136,8 @@ async def test_every_bad_answer_is_explained_and_nothing_is_stored(sim: Simulato
         ("every Monday 10:00", "time zone"),
         ("Mars/Olympus", "unknown time zone 'Mars/Olympus'"),
         ("Europe/Kyiv", "reminded"),
-        ("8d", "reminder offset 8d is not shorter than the time between two occurrences"),
-        ("2d, overdue 8d", "reminder offset 8d is not shorter"),
+        ("8d", "reminder offset 8 days is not shorter than the time between two occurrences"),
+        ("2d, overdue 8d", "reminder offset 8 days is not shorter"),
         ("tomorrow", "tomorrow is not a duration"),
         ("overdue", "say how long after the deadline"),
     ]:
@@ -199,7 +200,7 @@ async def test_schedule_edit_moves_future_reminders_and_keeps_the_past(sim: Simu
     await say(sim, moderator, "/deadline edit wash-3w")
     await sim.press(moderator, sim.last(MODERATOR_ID), "Schedule")
     summary = await say(sim, moderator, "every Friday 15:00")
-    assert "Next: Fri 4 Dec 2026 15:00" in summary
+    assert "Next: Fri, 4 Dec 2026, 15:00" in summary
     mark = sim.mark()
     await sim.press(moderator, sim.last(MODERATOR_ID), "Save")
     assert "adjusted to the new schedule" in sim.unique_reply(mark, MODERATOR_ID).text
@@ -222,8 +223,8 @@ async def test_schedule_edit_moves_future_reminders_and_keeps_the_past(sim: Simu
     await run_until(sim, moved + timedelta(hours=2), step=timedelta(minutes=30))
     texts = reminders(sim, alice, "WASH 3W inputs")
     assert len(texts) == 7  # each reminder of the moved deadline once, at its new time
-    assert "due Fri 4 Dec 2026 15:00 Kyiv time (in 1d)" in texts[4]
-    assert "due Fri 4 Dec 2026 15:00 Kyiv time (in 2h)" in texts[5]
+    assert "due Fri, 4 Dec 2026, 15:00 Kyiv time (in 1 day)" in texts[4]
+    assert "due Fri, 4 Dec 2026, 15:00 Kyiv time (in 2 hours)" in texts[5]
     with sim.services.db.transaction() as session:
         actions = [c.action for c in DeadlineRepository(session).changes("wash-3w")]
     assert actions == ["add", "edit"]
@@ -274,7 +275,7 @@ async def test_pause_sends_nothing_and_resume_does_not_burst(sim: Simulator) -> 
     assert "running again" in await say(sim, moderator, "/deadline resume sitrep")
     await sim.run_sweeps()
     sent = reminders(sim, alice)
-    assert len(sent) == 1 and "(in 2h)" in sent[0]  # only the newest missed reminder
+    assert len(sent) == 1 and "(in 2 hours)" in sent[0]  # only the newest missed reminder
     await run_until(sim, SITREP + timedelta(hours=4), step=timedelta(hours=1))
     assert len(reminders(sim, alice)) == 2  # and the overdue note, nothing else
     assert "is not paused" in await say(sim, moderator, "/deadline resume sitrep")

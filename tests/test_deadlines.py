@@ -14,7 +14,7 @@ from storage.roster import RosterRepository
 from tests.conftest import GROUP_ID, MODERATOR_ID
 
 # SitRep inputs: every other Wednesday 12:00 Kyiv (10:00 UTC in winter) from 2 Dec 2026,
-# reminders 2d and 3h before, overdue 3h after. The clock starts Mon 23 Nov 2026 09:00 UTC.
+# reminders 2d and 3h before, overdue 3h after. The clock starts Mon, 23 Nov 2026, 09:00 UTC.
 SITREP = datetime(2026, 12, 2, 10, 0, tzinfo=UTC)
 
 
@@ -60,7 +60,7 @@ async def test_subscribe_records_partner_and_lists_deadlines(sim: Simulator) -> 
     alice = await partner(sim, "Alice")
     final = sim.last(alice.id)
     assert "You are now a partner for WASH and UNICEF" in final.text
-    assert "every 2nd Wednesday at 12:00 Kyiv time; next: Wed 2 Dec 2026 12:00" in final.text
+    assert "every 2nd Wednesday at 12:00 Kyiv time; next: Wed, 2 Dec 2026, 12:00" in final.text
     with sim.services.db.transaction() as session:
         saved = DeadlineRepository(session).partner(alice.id)
         assert saved is not None and (saved.cluster, saved.organisation) == ("WASH", "UNICEF")
@@ -80,10 +80,10 @@ async def test_reminder_at_the_right_time_once_with_buttons_and_submitted_stops_
     await run_until(sim, SITREP - timedelta(days=2) + timedelta(minutes=1))
     sent = reminders(sim, alice)
     assert len(sent) == 1
-    assert "due Wed 2 Dec 2026 12:00 Kyiv time (in 1d 23h 59m)" in sent[0]
+    assert "due Wed, 2 Dec 2026, 12:00 Kyiv time (in 1 day 23 hours)" in sent[0]
     message = [m for m in sim.telegram.sent(alice.id) if m.buttons()][-1]
     labels = [b["text"] for b in message.buttons()]
-    assert labels == ["✅ Submitted", "⏰ Snooze 2 h", "Not applicable this time"]
+    assert labels == ["✅ Submitted", "⏰ Snooze 2 hours", "Not applicable this time"]
     assert all(len(b["callback_data"].encode()) <= 64 for b in message.buttons())
     # Running the dispatcher again sends nothing new.
     await sim.run_sweeps()
@@ -120,10 +120,10 @@ async def test_snooze_reminds_again_without_moving_the_deadline(sim: Simulator) 
     await run_until(sim, SITREP - timedelta(days=2))
     message = [m for m in sim.telegram.sent(alice.id) if m.buttons()][-1]
     await sim.press(alice, message, "Snooze")
-    assert "again in 2h" in sim.last(alice.id).text
+    assert "again in 2 hours" in sim.last(alice.id).text
     await run_until(sim, SITREP - timedelta(days=2) + timedelta(hours=2))
     assert len(reminders(sim, alice)) == 2
-    assert "due Wed 2 Dec 2026 12:00" in reminders(sim, alice)[-1]
+    assert "due Wed, 2 Dec 2026, 12:00" in reminders(sim, alice)[-1]
 
 
 async def test_not_applicable_and_buttons_of_others_are_refused(sim: Simulator) -> None:
@@ -187,7 +187,7 @@ async def test_downtime_gives_one_catch_up_note_not_a_flood(sim: Simulator) -> N
     sent = reminders(sim, alice)
     assert len(sent) == 1
     assert "I could not send reminders for a while" in sent[0]
-    assert "(in 4h)" in sent[0]
+    assert "(in 4 hours)" in sent[0]
     statuses = {r.kind: r.status for r in outbox(sim, alice.id) if r.occurrence_at == SITREP}
     assert statuses["before:172800"] == "sent"
     await run_until(sim, SITREP)
@@ -200,7 +200,7 @@ async def test_downtime_ending_just_before_the_deadline_sends_only_the_newest(
     alice = await partner(sim, "Alice")
     await sim.advance(SITREP - timedelta(hours=1) - sim.clock.now())
     sent = reminders(sim, alice)
-    assert len(sent) == 1 and "(in 1h)" in sent[0]
+    assert len(sent) == 1 and "(in 1 hour)" in sent[0]
     statuses = {r.kind: r.status for r in outbox(sim, alice.id) if r.occurrence_at == SITREP}
     assert statuses == {"before:172800": "merged", "before:10800": "sent", "overdue": "pending"}
 

@@ -78,7 +78,7 @@ async def test_leaving_repeats_the_date_then_asks_on_the_day_and_no_removes(
     await sim.dm(olena, "/leaving 20 Dec")
     reply = sim.unique_reply(mark, olena.id)
     assert "you leave the country on Sunday 20 December 2026" in reply.text
-    assert "(Sun 20 Dec 2026 09:00 Kyiv time)" in reply.text
+    assert "(Sun, 20 Dec 2026, 09:00 Kyiv time)" in reply.text
     row = row_of(sim, olena.id)
     assert row is not None and row.departure_date == date(2026, 12, 20)
     assert row.departure_set_by == olena.id
@@ -93,7 +93,7 @@ async def test_leaving_repeats_the_date_then_asks_on_the_day_and_no_removes(
     await sim.advance(timedelta(minutes=15))
     ask = sim.unique_reply(mark, olena.id)
     assert "Today is your departure date" in ask.text
-    assert "Without an answer by Wed 23 Dec 2026 09:05 Kyiv time" in ask.text
+    assert "Without an answer by Wed, 23 Dec 2026, 09:05 Kyiv time" in ask.text
     await sim.advance(timedelta(minutes=15))
     assert len(sim.since(mark, olena.id)) == 1  # asked once
     # Someone else cannot answer for her (a forged press on her message).
@@ -290,7 +290,7 @@ async def test_departure_question_after_a_restart_before_the_day(sim: Simulator)
     try:
         asked = [m for m in restarted.since(mark, olena.id) if "your departure date" in m.text]
         assert len(asked) == 1  # missed day: asked once on return, grace from now
-        assert "Without an answer by Sun 6 Dec 2026 10:00 Kyiv time" in asked[0].text
+        assert "Without an answer by Sun, 6 Dec 2026, 10:00 Kyiv time" in asked[0].text
         assert status(restarted, olena.id) is MemberStatus.MEMBER
         await restarted.advance(timedelta(hours=1))
         assert len([m for m in restarted.since(mark, olena.id) if "departure" in m.text]) == 1
@@ -306,13 +306,13 @@ async def test_departure_day_across_daylight_saving(sim: Simulator) -> None:
     ivan = await veteran(sim)
     olena = await member(sim, ivan, "Olena", "Petrenko")
     await sim.dm(olena, "/leaving 29 Mar")
-    assert "(Mon 29 Mar 2027 09:00 Kyiv time)" in sim.last(olena.id).text
+    assert "(Mon, 29 Mar 2027, 09:00 Kyiv time)" in sim.last(olena.id).text
     mark = sim.mark()
     await until(sim, datetime(2027, 3, 29, 5, 55, tzinfo=UTC))
     assert sim.since(mark, olena.id) == []
     await until(sim, datetime(2027, 3, 29, 6, 1, tzinfo=UTC))
     ask = sim.unique_reply(mark, olena.id)
-    assert "Without an answer by Thu 1 Apr 2027 09:01 Kyiv time" in ask.text
+    assert "Without an answer by Thu, 1 Apr 2027, 09:01 Kyiv time" in ask.text
     await until(sim, datetime(2027, 4, 1, 6, 0, tzinfo=UTC))
     assert status(sim, olena.id) is MemberStatus.MEMBER
     await until(sim, datetime(2027, 4, 1, 6, 2, tzinfo=UTC))
