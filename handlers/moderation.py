@@ -52,7 +52,6 @@ from handlers.common import (
     moderators_only,
     personal_language,
     report_missing_right,
-    role,
     send_private,
 )
 from handlers.removal import Removal, remove_member
@@ -79,7 +78,7 @@ from moderation.discipline import (
 )
 from moderation.durations import format_duration
 from moderation.introductions import IntroStatus
-from moderation.permissions import CommandSpec, Role, Where
+from moderation.permissions import CommandSpec, Role, Where, is_fresh
 from moderation.roster import MemberStatus, ObservedChange, status_from_telegram
 from storage.introductions import IntroductionRepository
 from storage.models import ModerationAction
@@ -1374,19 +1373,33 @@ async def watch(update: Update, context: BotContext) -> None:
         return
     policy = services.settings.moderation
     sent_at = message.date
-    if update.message is not None:
-        with services.db.transaction() as session:
-            ModerationRepository(session).remember_message(
+    new_message = update.message is not None
+    # One unit of work per message (this runs for every message in the group): note it for
+    # /purge, and read what the checks need. Moderators and admins are trusted: configured
+    # moderators and freshly read admins need no query; admins by the roster are in
+    # `membership` (Telegram lets nobody restrict admins anyway).
+    trusted = user.id in services.settings.moderators or _cached_admin(services, user.id)
+    check_flood = new_message and policy.flood is not None and not trusted
+    with services.db.transaction() as session:
+        repo = ModerationRepository(session)
+        if new_message:
+            repo.remember_message(
                 group.chat_id, message.message_id, user.id, sent_at, message.media_group_id
             )
-    if role(services, user.id) is Role.MODERATOR:
-        return
-    with services.db.transaction() as session:
+        if trusted:
+            return
         membership = RosterRepository(session).membership(group.chat_id, user.id)
-    if membership is not None and membership.status in (MemberStatus.ADMIN, MemberStatus.OWNER):
+        status = membership.status if membership is not None else None
+        if check_flood and status not in (MemberStatus.ADMIN, MemberStatus.OWNER):
+            assert policy.flood is not None
+            times = repo.message_times(group.chat_id, user.id, sent_at - policy.flood.per)
+            muted = repo.active_mute(group.chat_id, user.id, services.clock.now()) is not None
+        else:
+            times, muted = [], False
+    if status in (MemberStatus.ADMIN, MemberStatus.OWNER):
         return  # Telegram lets nobody restrict admins; they are the group's to trust
-    if update.message is not None and policy.flood is not None:
-        await _check_flood(context, group, user, sent_at)
+    if check_flood and not muted:
+        await _check_flood(context, group, user, sent_at, times)
     text = message.text or message.caption
     found = matcher(policy).find(text)
     if found is not None:
@@ -1460,19 +1473,31 @@ async def _delete_for(
     raise ApplicationHandlerStop  # the message is gone: no feature answers it
 
 
+def _cached_admin(services: Services, user_id: int) -> bool:
+    """An admin of any group by the live list read recently (no query; see ``role``)."""
+    settings = services.settings
+    if not settings.group_admins_are_moderators:
+        return False
+    now, ttl = services.clock.now(), settings.moderation.admin_cache
+    return any(
+        is_fresh(read_at, now, ttl) and user_id in admins
+        for read_at, admins in services.admins.values()
+    )
+
+
 async def _check_flood(
-    context: BotContext, group: GroupConfig, user: TgUser, sent_at: datetime
+    context: BotContext,
+    group: GroupConfig,
+    user: TgUser,
+    sent_at: datetime,
+    times: list[datetime],
 ) -> None:
+    """``times``: when the user's recent messages (this one included) were sent."""
     services = context.services
     policy = services.settings.moderation
     flood = policy.flood
     assert flood is not None
-    rule = FloodRule(flood.messages, flood.per)
-    with services.db.transaction() as session:
-        repo = ModerationRepository(session)
-        times = repo.message_times(group.chat_id, user.id, sent_at - flood.per)
-        already = repo.active_mute(group.chat_id, user.id, services.clock.now())
-    if already is not None or not is_flood(times, sent_at, rule):
+    if not is_flood(times, sent_at, FloodRule(flood.messages, flood.per)):
         return
     if held(services, group, user.id):
         return
