@@ -19,6 +19,7 @@ from moderation.introductions import Category
 from moderation.lifecycle import Answer, Cause, Member, Outcome
 from moderation.roster import MemberStatus
 from storage.contacts import ContactRepository
+from storage.introductions import IntroductionRepository
 from storage.models import (
     Introduction,
     Invitation,
@@ -146,22 +147,7 @@ class LifecycleRepository:
         A sponsor counts while they are a present member in the country; ``trusted`` people
         (the configured moderators, who work for the coordinating office) always count.
         """
-        query = (
-            select(Membership, User, Introduction)
-            .join(User, User.id == Membership.user_id)
-            .outerjoin(
-                Introduction,
-                (Introduction.chat_id == Membership.chat_id)
-                & (Introduction.user_id == Membership.user_id),
-            )
-            .where(
-                Membership.chat_id == chat_id,
-                Membership.status.not_in([MemberStatus.LEFT, MemberStatus.REMOVED]),
-                User.is_bot.is_(False),
-            )
-            .order_by(User.first_name, User.last_name, User.id)
-        )
-        rows = [(m, u, i) for m, u, i in self.session.execute(query)]
+        rows = [r for r in IntroductionRepository(self.session).members(chat_id) if not r[1].is_bot]
         in_country = {
             m.user_id for m, _u, i in rows if i is None or i.category in (None, Category.IN_COUNTRY)
         }
