@@ -1,6 +1,6 @@
 """Update throughput: the bot next to a bare python-telegram-bot Application, in one run.
 
-    .venv/bin/python -m bench.throughput [--db sqlite|postgresql|URL] [--updates N]
+    .venv/bin/python -m bench.throughput [--db sqlite|postgresql|URL] [--updates N] [--pace S]
 
 20,000 realistic updates (ordinary group messages from roster members, some commands in the
 group and in private, some joins with their chat_member updates) go through the real
@@ -9,7 +9,9 @@ update JSON then goes through a bare ``Application`` with one no-op handler on t
 transport. Both run in this process, pinned to one core, so the ratio is measured side by side.
 Each update is timed (wall and CPU) including ``Update.de_json``; updates the fake Telegram
 sends back because of what the bot did (a newcomer's restriction) are processed and counted
-with the join that caused them.
+with the join that caused them. Simulated time moves ``--pace`` seconds (default 1) between
+updates, so members write at a human pace; with 0 every message carries the same second and
+the members flood (measured for comparison in bench/README.md).
 
 Targets: ≥ 1,000 ordinary group messages/s on one core on SQLite; ≤ 3× the bare framework's
 CPU per ordinary message.
@@ -23,6 +25,8 @@ import logging
 import random
 import time
 from collections import defaultdict
+from collections.abc import Iterator
+from datetime import timedelta
 from typing import Any
 
 from telegram import Update
@@ -86,33 +90,45 @@ def make_world(telegram: FakeTelegram, members: int, rng: random.Random) -> list
 
 
 def make_updates(
-    telegram: FakeTelegram, member_ids: list[int], total: int, rng: random.Random
-) -> list[tuple[str, JSON]]:
-    """The workload: 93% ordinary group messages, 3% group commands, 2% private, 2% joins."""
-    updates: list[tuple[str, JSON]] = []
+    telegram: FakeTelegram,
+    member_ids: list[int],
+    total: int,
+    rng: random.Random,
+    clock: FakeClock,
+    pace: timedelta,
+) -> Iterator[tuple[str, JSON]]:
+    """The workload: 93% ordinary group messages, 3% group commands, 2% private, 2% joins.
+
+    Simulated time moves ``pace`` after each update (a join's updates share one moment), so
+    each update carries the date it would have and the bot's clock agrees with it.
+    """
     newcomers = 0
-    while len(updates) < total:
+    made = 0
+    while made < total:
         roll = rng.random()
         speaker = rng.choice(member_ids)
+        batch: list[tuple[str, JSON]]
         if roll < 0.93:
-            updates.append(("message", telegram.message(speaker, GROUP_ID, rng.choice(MESSAGES))))
+            batch = [("message", telegram.message(speaker, GROUP_ID, rng.choice(MESSAGES)))]
         elif roll < 0.96:
             text = rng.choice(COMMANDS_GROUP)
-            updates.append(("command", telegram.message(speaker, GROUP_ID, text)))
+            batch = [("command", telegram.message(speaker, GROUP_ID, text))]
         elif roll < 0.98:
             telegram.started.add(speaker)
             text = rng.choice(COMMANDS_PRIVATE)
-            updates.append(("command", telegram.message(speaker, speaker, text)))
+            batch = [("command", telegram.message(speaker, speaker, text))]
         else:
             newcomers += 1
             user = telegram.add_user(rng.choice(FIRST), rng.choice(LAST), f"new{newcomers}")
-            for update in telegram.join(user.id, GROUP_ID):
-                updates.append(("join", update))
-    return updates[:total]
+            batch = [("join", update) for update in telegram.join(user.id, GROUP_ID)]
+        for item in batch[: total - made]:
+            yield item
+            made += 1
+        clock.advance(pace)
 
 
 async def run_bot(
-    url: str, members: int, total: int, seed: int
+    url: str, members: int, total: int, seed: int, pace: timedelta
 ) -> tuple[Counter, list[tuple[str, JSON]]]:
     rng = random.Random(seed)
     clock = FakeClock()
@@ -122,10 +138,12 @@ async def run_bot(
     # Warm-up (not timed): every member speaks once, so the roster knows them.
     for user_id in member_ids:
         await sim.feed(sim.telegram.message(user_id, GROUP_ID, "hello"))
-    updates = make_updates(sim.telegram, member_ids, total, rng)
+    clock.advance(timedelta(minutes=10))
+    updates: list[tuple[str, JSON]] = []
     counter = Counter()
     app, telegram = sim.app, sim.telegram
-    for kind, data in updates:
+    for kind, data in make_updates(telegram, member_ids, total, rng, clock, pace):
+        updates.append((kind, data))
         w0, c0 = time.perf_counter(), time.process_time()
         await app.process_update(Update.de_json(data, app.bot))
         while telegram.pending:  # what Telegram sends back because of the bot's calls
@@ -167,13 +185,25 @@ def main() -> None:
     parser.add_argument("--updates", type=int, default=20_000)
     parser.add_argument("--members", type=int, default=500)
     parser.add_argument("--seed", type=int, default=9)
+    parser.add_argument(
+        "--pace",
+        type=float,
+        default=1.0,
+        help="simulated seconds between updates (default 1: a busy group, each of 500 members "
+        "writing every ~9 minutes; 0 makes everyone flood and be muted)",
+    )
     args = parser.parse_args()
     logging.disable(logging.WARNING)  # the bot's INFO/WARNING lines are not the benchmark
     one_core()
     with database(args.db) as url:
-        bot, updates = asyncio.run(run_bot(url, args.members, args.updates, args.seed))
+        bot, updates = asyncio.run(
+            run_bot(url, args.members, args.updates, args.seed, timedelta(seconds=args.pace))
+        )
     bare = asyncio.run(run_bare(updates))
-    print(f"{engine_name(url)}, {args.updates} updates, {args.members} members, one core")
+    print(
+        f"{engine_name(url)}, {args.updates} updates, {args.members} members, "
+        f"{args.pace:g} s simulated between updates, one core"
+    )
     header = ("kind", "count", "bot upd/s", "bot CPU µs", "bare CPU µs", "ratio")
     print("{:<10}{:>7}{:>12}{:>12}{:>13}{:>8}".format(*header))
     for kind in ("message", "command", "join"):

@@ -64,6 +64,9 @@ FEATURES = [
     start,
 ]
 
+# How often noted group messages and members' last_seen are written (Services.write_behind).
+WRITE_BEHIND_EVERY = timedelta(seconds=1)
+
 ALLOWED_UPDATES = [
     Update.MESSAGE,
     Update.EDITED_MESSAGE,
@@ -184,7 +187,17 @@ async def on_startup(app: App) -> None:
     # Sweeps (the admin check among them) run about a second after start, then regularly.
     await set_command_menus(app)
     schedule_sweeps(app)
+    if app.job_queue is not None:
+        # Every replica writes its own (not a sweep: no lock, no turn-taking).
+        async def write_behind(_context: BotContext) -> None:
+            services_of(app).write_behind()
+
+        app.job_queue.run_repeating(
+            write_behind, interval=WRITE_BEHIND_EVERY, first=1, name="write-behind"
+        )
 
 
 async def on_shutdown(app: App) -> None:
-    services_of(app).db.dispose()
+    services = services_of(app)
+    services.write_behind()
+    services.db.dispose()

@@ -16,6 +16,8 @@ from config.schema import Settings
 from moderation.clock import Clock
 from moderation.permissions import CommandSpec
 from storage.db import Database
+from storage.message_journal import MessageJournal
+from storage.roster import SeenUsers
 
 
 @dataclass(frozen=True)
@@ -42,10 +44,22 @@ class Services:
     stopping: bool = False
     role: str = "polling"  # polling, standby or webhook
     replica_id: str = field(default_factory=lambda: f"{gethostname()[:60]}:{getpid()}")
+    # Group messages noted for /purge and counted for the flood limit (write-behind).
+    journal: MessageJournal = field(init=False)
+    # Known members whose group messages need no user-row write (last_seen written behind).
+    seen: SeenUsers = field(default_factory=SeenUsers)
+
+    def __post_init__(self) -> None:
+        self.journal = MessageJournal(self.db)
 
     @property
     def settings(self) -> Settings:
         return self.config.settings
+
+    def write_behind(self) -> None:
+        """Write what the busy path kept in memory (every second, before reads, at shutdown)."""
+        self.journal.flush(quietly=True)
+        self.seen.flush(self.db)
 
 
 class BotContext(CallbackContext[ExtBot[None], dict[Any, Any], dict[Any, Any], dict[Any, Any]]):

@@ -8,19 +8,14 @@ this limiter wraps the real one (or none) and records what the send methods retu
 
 from __future__ import annotations
 
-import logging
 from collections.abc import Callable, Coroutine
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy.exc import SQLAlchemyError
 from telegram._utils.types import JSONDict
 from telegram.ext import BaseRateLimiter
 
 from bot.context import Services
-from storage.moderation import ModerationRepository
-
-log = logging.getLogger(__name__)
 
 SENDS = frozenset(
     {
@@ -78,7 +73,6 @@ class MessageLog(BaseRateLimiter[int]):
 
     def remember(self, result: bool | JSONDict | list[JSONDict]) -> None:
         messages = result if isinstance(result, list) else [result]
-        rows = []
         for message in messages:
             if not isinstance(message, dict):
                 continue
@@ -86,15 +80,5 @@ class MessageLog(BaseRateLimiter[int]):
             sender = int((message.get("from") or {}).get("id", 0))
             if sender and self.services.settings.group(chat_id) is not None:
                 at = datetime.fromtimestamp(int(message.get("date", 0)), UTC)
-                rows.append((chat_id, int(message["message_id"]), sender, at, message))
-        if not rows:
-            return
-        try:
-            with self.services.db.transaction() as session:
-                repo = ModerationRepository(session)
-                for chat_id, message_id, sender, at, message in rows:
-                    repo.remember_message(
-                        chat_id, message_id, sender, at, message.get("media_group_id")
-                    )
-        except SQLAlchemyError as exc:  # never lose a sent message over the log
-            log.warning("could not note a sent message: %s", exc)
+                album = message.get("media_group_id")
+                self.services.journal.note(chat_id, int(message["message_id"]), sender, at, album)

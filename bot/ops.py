@@ -249,6 +249,8 @@ async def _poll_as_leader(
                 got = None
             if got:
                 services.role = "polling"
+                # Another replica may have received updates meanwhile: count afresh.
+                services.journal.forget_windows()
                 await updater.start_polling(allowed_updates=allowed_updates)
                 polling, said_standby = True, False
                 log.info("this replica receives updates (long polling)")

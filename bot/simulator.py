@@ -81,6 +81,7 @@ class Simulator:
     async def advance(self, delta: timedelta) -> None:
         """Move the clock forward and run the recurring sweeps, as the job queue would."""
         self.clock.advance(delta)
+        self.services.write_behind()  # the job queue's one-second timer would have run
         await self.run_sweeps()
 
     # ---- the world ---------------------------------------------------------------------

@@ -613,7 +613,7 @@ def register(app: App) -> None:
         MessageHandler(
             filters.ChatType.GROUPS
             & filters.UpdateType.MESSAGE
-            & (filters.TEXT | filters.CAPTION)
+            & (filters.Regex("@") | filters.CaptionRegex("@"))  # nothing to do without one
             & ~filters.COMMAND
             & ~filters.FORWARDED
             & ~filters.VIA_BOT,

@@ -33,6 +33,7 @@ from telegram import (
     InlineKeyboardButton,
     InlineKeyboardMarkup,
     Message,
+    MessageEntity,
     Update,
 )
 from telegram import User as TgUser
@@ -1182,6 +1183,7 @@ async def purge_command(update: Update, context: BotContext) -> None:
         who, name = None, _("the bot")
     author = who if who is not None else context.bot.id
     now = services.clock.now()
+    services.journal.flush()  # the messages noted in the last second too
     with services.db.transaction() as session:
         rows = ModerationRepository(session).latest_messages(group.chat_id, author, count + 1)
     # Not the /purge command itself.
@@ -1364,6 +1366,32 @@ def _has_media(message: Message) -> bool:
 
 async def watch(update: Update, context: BotContext) -> None:
     """Automatic noise control for every ordinary message in a configured group."""
+    await _watch(update, context)
+    if ends_at_the_watcher(update, context.services):
+        # Nothing registered after the watcher acts on such a message (a test asks every
+        # handler): stop here rather than let PTB try each of the later handlers on the
+        # busiest kind of update.
+        raise ApplicationHandlerStop
+
+
+def ends_at_the_watcher(update: Update, services: Services) -> bool:
+    """A new message in a configured group with words and no command or @-mention in them."""
+    message = update.message
+    if message is None or services.settings.group(message.chat.id) is None:
+        return False
+    text = message.text or message.caption
+    return (
+        text is not None
+        and "@" not in text
+        and not text.startswith("/")
+        and not any(
+            e.type == MessageEntity.BOT_COMMAND
+            for e in (*message.entities, *message.caption_entities)
+        )
+    )
+
+
+async def _watch(update: Update, context: BotContext) -> None:
     message, user = update.effective_message, update.effective_user
     services = context.services
     if message is None or user is None or user.is_bot or message.sender_chat is not None:
@@ -1374,40 +1402,43 @@ async def watch(update: Update, context: BotContext) -> None:
     policy = services.settings.moderation
     sent_at = message.date
     new_message = update.message is not None
-    # One unit of work per message (this runs for every message in the group): note it for
-    # /purge, and read what the checks need. Moderators and admins are trusted: configured
-    # moderators and freshly read admins need no query; admins by the roster are in
-    # `membership` (Telegram lets nobody restrict admins anyway).
-    trusted = user.id in services.settings.moderators or _cached_admin(services, user.id)
-    check_flood = new_message and policy.flood is not None and not trusted
-    with services.db.transaction() as session:
-        repo = ModerationRepository(session)
-        if new_message:
-            repo.remember_message(
-                group.chat_id, message.message_id, user.id, sent_at, message.media_group_id
-            )
-        if trusted:
-            return
-        membership = RosterRepository(session).membership(group.chat_id, user.id)
-        status = membership.status if membership is not None else None
-        if check_flood and status not in (MemberStatus.ADMIN, MemberStatus.OWNER):
-            assert policy.flood is not None
-            times = repo.message_times(group.chat_id, user.id, sent_at - policy.flood.per)
-            muted = repo.active_mute(group.chat_id, user.id, services.clock.now()) is not None
-        else:
-            times, muted = [], False
-    if status in (MemberStatus.ADMIN, MemberStatus.OWNER):
-        return  # Telegram lets nobody restrict admins; they are the group's to trust
-    if check_flood and not muted:
-        await _check_flood(context, group, user, sent_at, times)
+    # This runs for every message in the group, so it reads nothing from the database unless
+    # there is something to act on: the message is noted and counted in memory (the journal
+    # writes it behind), the checks are pure, and only then is the sender's standing read.
+    if new_message:
+        services.journal.note(
+            group.chat_id, message.message_id, user.id, sent_at, message.media_group_id
+        )
+    if user.id in services.settings.moderators or _cached_admin(services, user.id):
+        return  # trusted: configured moderators and admins by the live list
+    times: list[datetime] = []
+    if new_message and policy.flood is not None:
+        times = services.journal.times(
+            group.chat_id, user.id, sent_at - policy.flood.per, shared=services.role == "webhook"
+        )
+    flooding = policy.flood is not None and is_flood(
+        times, sent_at, FloodRule(policy.flood.messages, policy.flood.per)
+    )
     text = message.text or message.caption
     found = matcher(policy).find(text)
-    if found is not None:
-        await _delete_for(context, group, user, message, "banned_word", found)
-        return
     entity_types = [e.type for e in (*message.entities, *message.caption_entities)]
     link = policy.block_links_until_introduced and has_link(text, entity_types)
     media = policy.block_media_until_introduced and _has_media(message)
+    if not (flooding or found is not None or link or media):
+        return
+    with services.db.transaction() as session:
+        membership = RosterRepository(session).membership(group.chat_id, user.id)
+        muted = flooding and (
+            ModerationRepository(session).active_mute(group.chat_id, user.id, services.clock.now())
+            is not None
+        )
+    if membership is not None and membership.status in (MemberStatus.ADMIN, MemberStatus.OWNER):
+        return  # Telegram lets nobody restrict admins; they are the group's to trust
+    if flooding and not muted:
+        await _mute_for_flood(context, group, user, len(times))
+    if found is not None:
+        await _delete_for(context, group, user, message, "banned_word", found)
+        return
     if (link or media) and _introduction_incomplete(services, group, user.id):
         await _delete_for(
             context, group, user, message, "link_blocked" if link else "media_blocked", None
@@ -1485,20 +1516,13 @@ def _cached_admin(services: Services, user_id: int) -> bool:
     )
 
 
-async def _check_flood(
-    context: BotContext,
-    group: GroupConfig,
-    user: TgUser,
-    sent_at: datetime,
-    times: list[datetime],
+async def _mute_for_flood(
+    context: BotContext, group: GroupConfig, user: TgUser, count: int
 ) -> None:
-    """``times``: when the user's recent messages (this one included) were sent."""
+    """``count`` messages (an album once) within the flood window: mute for a while."""
     services = context.services
-    policy = services.settings.moderation
-    flood = policy.flood
+    flood = services.settings.moderation.flood
     assert flood is not None
-    if not is_flood(times, sent_at, FloodRule(flood.messages, flood.per)):
-        return
     if held(services, group, user.id):
         return
     outcome, until = await mute(context, group, user.id, flood.mute, "flood", None, _("flood"))
@@ -1515,7 +1539,7 @@ async def _check_flood(
         reason=ngettext(
             "{n} message in {per}",
             "{n} messages in {per}",
-            len(times),
+            count,
             per=format_duration(flood.per),
         ),
         detail=format_duration(flood.mute),
@@ -1528,7 +1552,7 @@ async def _check_flood(
             "Please gather your thoughts into fewer messages.",
             name=mention(user.id, user.full_name),
             duration=format_duration(flood.mute),
-            n=len(times),
+            n=count,
             per=format_duration(flood.per),
         ),
     )

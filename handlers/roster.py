@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Sequence
-from datetime import timedelta
 
 from telegram import Chat, ChatMember, ChatMemberAdministrator, ChatMemberUpdated, Update
 from telegram.ext import ChatMemberHandler, MessageHandler, TypeHandler, filters
@@ -18,7 +17,7 @@ from handlers.common import is_configured_group, tell_moderators, user_info
 from handlers.render import esc
 from i18n import DEFAULT_LANGUAGE, N_, _, use_locale
 from moderation.roster import MemberStatus, ObservedChange, status_from_telegram
-from storage.roster import RosterRepository, SeenUsers
+from storage.roster import RosterRepository
 
 log = logging.getLogger(__name__)
 
@@ -26,9 +25,6 @@ log = logging.getLogger(__name__)
 TRACK_USERS = -2
 TRACK_ROSTER = -1
 
-# A known member's group message rewrites their user row at most this often (see SeenUsers).
-SEEN_REFRESH = timedelta(hours=1)
-SEEN = "seen_users"
 
 REQUIRED_RIGHTS = ("can_restrict_members", "can_invite_users", "can_delete_messages")
 RIGHT_NAMES = {
@@ -74,9 +70,10 @@ async def track_user(update: Update, context: BotContext) -> None:
     info = user_info(user)
     private = chat is not None and chat.type == Chat.PRIVATE
     group = services.settings.group(chat.id) if chat is not None else None
-    seen: SeenUsers = context.bot_data[SEEN]
+    seen = services.seen
     # The busy path: a member we know, unchanged, speaking in a group, written recently.
     if not private and seen.is_fresh(info, group.chat_id if group else None, now):
+        seen.touch(user.id, now)
         return
     with services.db.transaction() as session:
         roster = RosterRepository(session)
@@ -255,7 +252,6 @@ def record_admins(
 
 
 def register(app: App) -> None:
-    app.bot_data[SEEN] = SeenUsers(SEEN_REFRESH)
     app.add_handler(TypeHandler(Update, track_user), group=TRACK_USERS)
     app.add_handler(
         ChatMemberHandler(on_chat_member, ChatMemberHandler.CHAT_MEMBER), group=TRACK_ROSTER

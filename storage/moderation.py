@@ -3,13 +3,27 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import dataclass
 from datetime import datetime
+from typing import cast
 
-from sqlalchemy import delete, func, select, update
+from sqlalchemy import Table, delete, func, select, update
+from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import CursorResult
 from sqlalchemy.orm import Session
 
 from storage.models import Group, MemberWarning, ModerationAction, Mute, RecentMessage
+
+
+@dataclass(frozen=True, slots=True)
+class NotedMessage:
+    """A group message as /purge and flood counting need it (see storage/message_journal.py)."""
+
+    chat_id: int
+    message_id: int
+    user_id: int
+    at: datetime
+    album: str | None = None
 
 
 class ModerationRepository:
@@ -183,51 +197,46 @@ class ModerationRepository:
         return claimed
 
     # --- recent messages -------------------------------------------------------------------
-    def remember_message(
-        self,
-        chat_id: int,
-        message_id: int,
-        user_id: int,
-        at: datetime,
-        media_group: str | None = None,
-    ) -> None:
-        exists = self.session.scalar(
-            select(RecentMessage.id).where(
-                RecentMessage.chat_id == chat_id, RecentMessage.message_id == message_id
-            )
+    def remember_messages(self, rows: Sequence[NotedMessage]) -> None:
+        """Note messages for /purge and flood counting; one already noted is left as it is."""
+        if not rows:
+            return
+        dialect = self.session.get_bind().dialect.name
+        insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
+        # The table, not the class: a Core executemany of one cached statement, without the
+        # ORM's bulk-insert bookkeeping (this runs for every batch of group messages).
+        table = cast(Table, RecentMessage.__table__)
+        statement = insert(table).on_conflict_do_nothing(index_elements=["chat_id", "message_id"])
+        self.session.execute(
+            statement,
+            [
+                {
+                    "chat_id": row.chat_id,
+                    "message_id": row.message_id,
+                    "user_id": row.user_id,
+                    "at": row.at,
+                    "media_group": row.album,
+                }
+                for row in rows
+            ],
         )
-        if exists is None:
-            self.session.add(
-                RecentMessage(
-                    chat_id=chat_id,
-                    message_id=message_id,
-                    user_id=user_id,
-                    at=at,
-                    media_group=media_group,
-                )
-            )
-            self.session.flush()
 
-    def message_times(self, chat_id: int, user_id: int, since: datetime) -> list[datetime]:
-        """When the user's messages since ``since`` were sent, an album counted once."""
-        rows = self.session.execute(
-            select(RecentMessage.at, RecentMessage.media_group)
-            .where(
-                RecentMessage.chat_id == chat_id,
-                RecentMessage.user_id == user_id,
-                RecentMessage.at > since,
-            )
-            .order_by(RecentMessage.at)
-        ).all()
-        seen_albums: set[str] = set()
-        times: list[datetime] = []
-        for at, album in rows:
-            if album is not None:
-                if album in seen_albums:
-                    continue
-                seen_albums.add(album)
-            times.append(at)
-        return times
+    def message_times(
+        self, chat_id: int, user_id: int, since: datetime
+    ) -> list[tuple[datetime, str | None]]:
+        """When the user's messages since ``since`` were sent, and their album, oldest first."""
+        return [
+            (at, album)
+            for at, album in self.session.execute(
+                select(RecentMessage.at, RecentMessage.media_group)
+                .where(
+                    RecentMessage.chat_id == chat_id,
+                    RecentMessage.user_id == user_id,
+                    RecentMessage.at > since,
+                )
+                .order_by(RecentMessage.at, RecentMessage.message_id)
+            ).all()
+        ]
 
     def latest_messages(self, chat_id: int, user_id: int, limit: int) -> Sequence[RecentMessage]:
         """The user's newest recorded messages in the chat, newest first."""

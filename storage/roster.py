@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+import logging
 import weakref
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
+from typing import cast
 
-from sqlalchemy import select
+from sqlalchemy import Table, bindparam, select, update
+from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import Session
 
 from moderation.roster import (
@@ -18,7 +21,10 @@ from moderation.roster import (
     describe,
     join_method,
 )
+from storage.db import Database
 from storage.models import Group, Membership, MembershipEvent, User
+
+log = logging.getLogger(__name__)
 
 
 @dataclass(slots=True)
@@ -28,19 +34,26 @@ class _Seen:
     groups: set[int] = field(default_factory=set)
 
 
+# How long a remembered user is trusted before their row is written in full again.
+SEEN_REFRESH = timedelta(days=1)
+
+
 class SeenUsers:
     """What this process last wrote for each user, so a known member's ordinary group message
     costs no database round trip (the busiest path of the bot).
 
     An entry is trusted while the name, username and language are unchanged and it is younger
-    than ``refresh``; after that the user row is written again (``last_seen`` is therefore
-    accurate to ``refresh``). Every ``upsert_user`` in this process drops the user's entry, so
-    a name recorded from another update is never shadowed by a stale one.
+    than ``refresh``; after that the user row is written again in full. Meanwhile each message
+    only *touches* the user: ``last_seen`` is kept here and written for everyone at once by
+    ``flush`` (every second, from the job queue). Every ``upsert_user`` in this process drops
+    the user's entry unless it agrees, so a name recorded from another update is never shadowed
+    by a stale one.
     """
 
-    def __init__(self, refresh: timedelta, max_size: int = 50_000) -> None:
+    def __init__(self, refresh: timedelta = SEEN_REFRESH, max_size: int = 50_000) -> None:
         self.refresh, self.max_size = refresh, max_size
         self._entries: dict[int, _Seen] = {}
+        self._touched: dict[int, datetime] = {}
         _SEEN_CACHES.add(self)
 
     def is_fresh(self, info: UserInfo, chat_id: int | None, now: datetime) -> bool:
@@ -62,8 +75,31 @@ class SeenUsers:
         if chat_id is not None:
             entry.groups.add(chat_id)
 
-    def forget(self, user_id: int) -> None:
-        self._entries.pop(user_id, None)
+    def touch(self, user_id: int, now: datetime) -> None:
+        """A known user was seen: their ``last_seen`` is written with the next flush."""
+        self._touched[user_id] = now
+
+    def written(self, info: UserInfo) -> None:
+        """The user row is being written with ``info``: an entry remembering other details
+        must go (a message with those would be skipped); one that agrees stays."""
+        self._touched.pop(info.id, None)  # the row's last_seen is being written anyway
+        entry = self._entries.get(info.id)
+        if entry is not None and entry.info != info:
+            del self._entries[info.id]
+
+    def flush(self, db: Database) -> int:
+        """Write the touched users' ``last_seen``; on a database error keep them for later."""
+        if not self._touched:
+            return 0
+        touched, self._touched = self._touched, {}
+        try:
+            with db.transaction() as session:
+                RosterRepository(session).touch_users(touched)
+        except SQLAlchemyError as exc:
+            self._touched = {**touched, **self._touched}  # a newer touch wins
+            log.warning("could not write when users were last seen: %s", getattr(exc, "orig", exc))
+            return 0
+        return len(touched)
 
 
 _SEEN_CACHES: weakref.WeakSet[SeenUsers] = weakref.WeakSet()
@@ -76,7 +112,7 @@ class RosterRepository:
     # --- users -----------------------------------------------------------------------------
     def upsert_user(self, info: UserInfo, now: datetime) -> User:
         for cache in list(_SEEN_CACHES):
-            cache.forget(info.id)
+            cache.written(info)
         user = self.session.get(User, info.id)
         if user is None:
             user = User(
@@ -99,6 +135,14 @@ class RosterRepository:
         user.language_code = info.language_code or user.language_code
         user.last_seen = now
         return user
+
+    def touch_users(self, last_seen: dict[int, datetime]) -> None:
+        """Set ``last_seen`` of many users at once (a user without a row is skipped)."""
+        users = cast(Table, User.__table__)
+        self.session.execute(
+            update(users).where(users.c.id == bindparam("uid")).values(last_seen=bindparam("at")),
+            [{"uid": user_id, "at": at} for user_id, at in last_seen.items()],
+        )
 
     def user(self, user_id: int) -> User | None:
         return self.session.get(User, user_id)

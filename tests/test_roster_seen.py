@@ -8,11 +8,10 @@ from telegram import ChatPermissions
 
 from bot.faketg import FakeMember
 from bot.simulator import Simulator
-from handlers.roster import SEEN_REFRESH
 from storage.models import User
-from storage.roster import RosterRepository
+from storage.roster import SEEN_REFRESH, RosterRepository
 from tests.conftest import GROUP_ID
-from tests.helpers import membership
+from tests.helpers import database_unreachable, membership
 
 
 def user_row(sim: Simulator, user_id: int) -> User:
@@ -33,10 +32,30 @@ async def test_repeated_messages_do_not_rewrite_the_user_row(sim: Simulator) -> 
     ivan = await veteran(sim)
     first_seen = user_row(sim, ivan).last_seen
     sim.clock.advance(timedelta(minutes=5))
+    said_at = sim.clock.now()
     await sim.say(sim.telegram.users[ivan], "Still here")
-    assert user_row(sim, ivan).last_seen == first_seen  # coarsened: no write for this one
+    assert user_row(sim, ivan).last_seen == first_seen  # not written on the message's path
+    sim.clock.advance(timedelta(seconds=1))
+    sim.services.write_behind()  # the one-second timer
+    assert user_row(sim, ivan).last_seen == said_at
+
+
+async def test_last_seen_waits_for_the_database_and_a_full_write_follows_the_refresh(
+    sim: Simulator,
+) -> None:
+    ivan = await veteran(sim)
+    sim.clock.advance(timedelta(minutes=5))
+    said_at = sim.clock.now()
+    await sim.say(sim.telegram.users[ivan], "Still here")
+    with database_unreachable(sim):
+        sim.services.write_behind()  # kept for later, nothing raised
+    assert user_row(sim, ivan).last_seen < said_at
+    sim.services.write_behind()
+    assert user_row(sim, ivan).last_seen == said_at
     sim.clock.advance(SEEN_REFRESH)
-    await sim.say(sim.telegram.users[ivan], "And now?")
+    with sim.services.db.transaction() as session:  # e.g. a restore from a backup
+        RosterRepository(session).touch_users({ivan: said_at - timedelta(days=30)})
+    await sim.say(sim.telegram.users[ivan], "And now?")  # past the refresh: written in full
     assert user_row(sim, ivan).last_seen == sim.clock.now()
 
 
