@@ -186,6 +186,8 @@ def _sponsor_ok_for(
         own = IntroductionRepository(session).introduction(chat_id, sponsor_id)
     if user is not None and user.is_bot:
         return _("a bot cannot sponsor anyone")
+    if sponsor_id in services.settings.moderators:
+        return None  # configured moderators count as sponsors in the country, members or not
     problem = may_sponsor(
         membership is not None and membership.present,
         own.category if own else None,
@@ -459,8 +461,9 @@ async def notify_expiry(
         )
 
     row_id = entry.row.id
-    with use_locale(sponsor.language_code if sponsor else None):
-        buttons = InlineKeyboardMarkup(
+
+    def buttons() -> InlineKeyboardMarkup:
+        return InlineKeyboardMarkup(
             [
                 [
                     InlineKeyboardButton(
@@ -471,8 +474,23 @@ async def notify_expiry(
                 ]
             ]
         )
-    if sponsor is None or not await _write(context, sponsor.id, ask, buttons):
-        await tell_moderators(context, ask())
+
+    # Each reader gets the question and the buttons in their own language.
+    if sponsor is not None and await send_private(context, sponsor.id, ask, reply_markup=buttons):
+        return
+
+    def ask_moderators() -> str:
+        why = (
+            _(
+                "I cannot write to their sponsor {sponsor} privately, so I ask the moderators.",
+                sponsor=esc(sponsor.display_name),
+            )
+            if sponsor is not None
+            else _("They have no sponsor on record, so I ask the moderators.")
+        )
+        return "\n".join([ask(), why])
+
+    await tell_moderators(context, ask_moderators, buttons)
 
 
 async def sponsor_lost(

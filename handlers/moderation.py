@@ -318,8 +318,14 @@ async def tell_sponsor(
     name: str,
     reason: str,
     actor_id: int | None,
+    after: tuple[int, str] | None = None,
 ) -> None:
-    """Sponsors are told when someone they sponsored is warned or removed."""
+    """Sponsors are told when someone they sponsored is warned, removed or banned: one message.
+
+    ``text_key`` is ``warn``, ``remove`` or ``ban``; ``after`` (the number of warnings and the
+    window) says that the removal or ban was the warning ladder's answer to this warning, so
+    the one message names both.
+    """
     services = context.services
     with services.db.transaction() as session:
         intro = IntroductionRepository(session).introduction(group.chat_id, user_id)
@@ -330,20 +336,47 @@ async def tell_sponsor(
         )
     if sponsor is None or sponsor.id in (actor_id, user_id):
         return
+    values = {"name": esc(name), "group": esc(group.title), "reason": esc(reason)}
     with use_locale(personal_language(services, sponsor.id)):
         if text_key == "warn":
             text = _(
                 "{name}, whom you sponsored in {group}, was warned by the moderators: {reason}",
-                name=esc(name),
-                group=esc(group.title),
-                reason=esc(reason),
+                **values,
+            )
+        elif after is not None and text_key == "ban":
+            n, window = after
+            text = ngettext(
+                "{name}, whom you sponsored in {group}, was banned by the moderators after {n} "
+                "warning within {window}; they cannot rejoin. The last warning: {reason}",
+                "{name}, whom you sponsored in {group}, was banned by the moderators after {n} "
+                "warnings within {window}; they cannot rejoin. The last warning: {reason}",
+                n,
+                window=window,
+                **values,
+            )
+        elif after is not None:
+            n, window = after
+            text = ngettext(
+                "{name}, whom you sponsored in {group}, was removed by the moderators after {n} "
+                "warning within {window}; they may come back through a sponsor. The last "
+                "warning: {reason}",
+                "{name}, whom you sponsored in {group}, was removed by the moderators after {n} "
+                "warnings within {window}; they may come back through a sponsor. The last "
+                "warning: {reason}",
+                n,
+                window=window,
+                **values,
+            )
+        elif text_key == "ban":
+            text = _(
+                "{name}, whom you sponsored in {group}, was banned by the moderators and cannot "
+                "rejoin: {reason}",
+                **values,
             )
         else:
             text = _(
                 "{name}, whom you sponsored in {group}, was removed by the moderators: {reason}",
-                name=esc(name),
-                group=esc(group.title),
-                reason=esc(reason),
+                **values,
             )
     await send_private(context, sponsor.id, text)
 
@@ -751,13 +784,20 @@ async def warn_command(update: Update, context: BotContext) -> None:
                 name=esc(target.name),
             )
         )
-    await tell_sponsor(
-        context, group, target.user_id, "warn", target.name, reason, order.moderator.id
-    )
+    # One message to the sponsor: the warning, or the removal or ban it led to.
+    told_as = "warn"
     if step is not None and outcome is Outcome.DONE and step.penalty is not Penalty.MUTE:
-        await tell_sponsor(
-            context, group, target.user_id, "remove", target.name, reason, order.moderator.id
-        )
+        told_as = "ban" if step.penalty is Penalty.BAN else "remove"
+    await tell_sponsor(
+        context,
+        group,
+        target.user_id,
+        told_as,
+        target.name,
+        reason,
+        order.moderator.id,
+        after=None if told_as == "warn" else (count, window),
+    )
     await note_action(context, action)
     if extra is not None:
         await note_action(context, extra)
@@ -1056,7 +1096,7 @@ async def _remove_or_ban(update: Update, context: BotContext, command: str) -> N
             )
         )
     await tell_sponsor(
-        context, group, target.user_id, "remove", target.name, reason, order.moderator.id
+        context, group, target.user_id, command, target.name, reason, order.moderator.id
     )
     await note_action(context, action)
 

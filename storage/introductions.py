@@ -9,7 +9,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from datetime import datetime
 
-from sqlalchemy import select, update
+from sqlalchemy import Select, select, update
 from sqlalchemy.engine import CursorResult
 from sqlalchemy.orm import Session
 
@@ -202,8 +202,10 @@ class IntroductionRepository:
         return self.session.scalars(query.order_by(JoinRequest.requested_at)).all()
 
     # --- listings ------------------------------------------------------------------------
-    def members(self, chat_id: int) -> Sequence[tuple[Membership, User, Introduction | None]]:
-        query = (
+    @staticmethod
+    def _present(chat_id: int) -> Select[Membership, User, Introduction]:
+        """Present members of ``chat_id`` with their user row and introduction (if any)."""
+        return (
             select(Membership, User, Introduction)
             .join(User, User.id == Membership.user_id)
             .outerjoin(
@@ -215,6 +217,17 @@ class IntroductionRepository:
                 Membership.chat_id == chat_id,
                 Membership.status.not_in([MemberStatus.LEFT, MemberStatus.REMOVED]),
             )
-            .order_by(User.first_name, User.last_name, User.id)
         )
+
+    def members(self, chat_id: int) -> Sequence[tuple[Membership, User, Introduction | None]]:
+        query = self._present(chat_id).order_by(User.first_name, User.last_name, User.id)
         return [(m, u, i) for m, u, i in self.session.execute(query)]
+
+    def member(
+        self, chat_id: int, user_id: int
+    ) -> tuple[Membership, User, Introduction | None] | None:
+        """One present member, as ``members`` would list them (None if not present)."""
+        found = self.session.execute(
+            self._present(chat_id).where(Membership.user_id == user_id)
+        ).first()
+        return (found[0], found[1], found[2]) if found is not None else None

@@ -7,7 +7,7 @@ bot that restarts finds in the rows exactly what it already did.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime
 
@@ -32,6 +32,11 @@ from storage.models import (
 )
 
 PROTECTED = (MemberStatus.OWNER, MemberStatus.ADMIN)
+
+
+def _counts_in_country(user: User, intro: Introduction | None) -> bool:
+    """A present member who may sponsor an out-of-country member (not a bot; in the country)."""
+    return not user.is_bot and (intro is None or intro.category in (None, Category.IN_COUNTRY))
 
 
 @dataclass(frozen=True)
@@ -147,34 +152,43 @@ class LifecycleRepository:
         A sponsor counts while they are a present member in the country; ``trusted`` people
         (the configured moderators, who work for the coordinating office) always count.
         """
-        rows = [r for r in IntroductionRepository(self.session).members(chat_id) if not r[1].is_bot]
-        in_country = {
-            m.user_id for m, _u, i in rows if i is None or i.category in (None, Category.IN_COUNTRY)
-        }
-        entries = []
-        for membership, user, intro in rows:
-            row = self.ensure(membership, now)
-            sponsor = intro.sponsor_id if intro else None
-            entries.append(
-                Entry(
-                    row,
-                    membership,
-                    user,
-                    intro,
-                    facts(
-                        row,
-                        membership,
-                        intro,
-                        sponsor is not None and (sponsor in in_country or sponsor in trusted),
-                    ),
-                )
-            )
-        return entries
+        rows = IntroductionRepository(self.session).members(chat_id)
+        in_country = {m.user_id for m, u, i in rows if _counts_in_country(u, i)}
+        return [
+            self._entry(membership, user, intro, now, lambda uid: uid in in_country, trusted)
+            for membership, user, intro in rows
+            if not user.is_bot
+        ]
 
     def entry(
         self, chat_id: int, user_id: int, now: datetime, trusted: frozenset[int] = frozenset()
     ) -> Entry | None:
-        return next((e for e in self.entries(chat_id, now, trusted) if e.user.id == user_id), None)
+        """One member's entry, exactly as ``entries`` gives it, without reading the others."""
+        intros = IntroductionRepository(self.session)
+        found = intros.member(chat_id, user_id)
+        if found is None or found[1].is_bot:
+            return None
+        membership, user, intro = found
+
+        def in_country(sponsor_id: int) -> bool:
+            sponsor = intros.member(chat_id, sponsor_id)
+            return sponsor is not None and _counts_in_country(sponsor[1], sponsor[2])
+
+        return self._entry(membership, user, intro, now, in_country, trusted)
+
+    def _entry(
+        self,
+        membership: Membership,
+        user: User,
+        intro: Introduction | None,
+        now: datetime,
+        in_country: Callable[[int], bool],
+        trusted: frozenset[int],
+    ) -> Entry:
+        row = self.ensure(membership, now)
+        sponsor = intro.sponsor_id if intro else None
+        sponsor_ok = sponsor is not None and (sponsor in trusted or in_country(sponsor))
+        return Entry(row, membership, user, intro, facts(row, membership, intro, sponsor_ok))
 
     # --- what people tell the bot ----------------------------------------------------------
     def set_departure(

@@ -6,6 +6,8 @@ from __future__ import annotations
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 
+import pytest
+
 from bot.faketg import FakeMember, FakeUser, SentMessage
 from bot.simulator import Simulator
 from moderation.introductions import Category, IntroStatus
@@ -444,6 +446,109 @@ async def test_a_surge_sponsor_cannot_take_over(sim: Simulator) -> None:
     await sim.dm(otto, "@sam")
     assert "only a member working in the country can sponsor" in sim.last(otto.id).text
     assert sam.id not in [r.pending_sponsor_id for r in [row_of(sim, otto.id)] if r]
+
+
+@pytest.mark.parametrize("why", ["blocked the bot", "never started the bot"])
+async def test_expiry_question_goes_to_the_moderators_when_the_sponsor_cannot_be_reached(
+    sim: Simulator, why: str
+) -> None:
+    ivan = await veteran(sim)
+    otto = await out_of_country(sim, ivan)  # until Monday 18 January 2027
+    if why == "blocked the bot":
+        await sim.feed(sim.telegram.block_bot(ivan.id))
+    else:
+        sim.telegram.started.discard(ivan.id)  # Telegram: "chat not found"
+    mark = sim.mark()
+    await until(sim, datetime(2027, 1, 11, 7, 5, tzinfo=UTC))  # 09:05 Kyiv, 7 days before
+    assert "ask your sponsor (Ivan Koval) to extend it" in sim.unique_reply(mark, otto.id).text
+    assert sim.since(mark, ivan.id) == []
+    to_mira = sim.unique_reply(mark, MODERATOR_ID)
+    assert to_mira.text == (
+        "The membership of Otto Remote in Ukraine IM community ends on Monday 18 January 2027. "
+        "Extend it? Or send /extend @otto 30d (or a date), at most 90 days from today.\n"
+        "I cannot write to their sponsor Ivan Koval privately, so I ask the moderators."
+    )
+    assert [b["text"] for b in to_mira.buttons()] == ["Extend by 30 days", "Let it end"]
+    await sim.advance(timedelta(hours=2))
+    assert len(sim.since(mark, MODERATOR_ID)) == 1  # once
+    await sim.press(mira(sim), to_mira, "Extend by 30 days")
+    assert intro_of(sim, otto.id).end_date == date(2027, 2, 17)  # type: ignore[union-attr]
+    assert "now runs until Wednesday 17 February 2027" in sim.last(otto.id).text
+    assert "moderator: extended from 2027-01-18 to 2027-02-17" in causes(sim, otto.id)
+    await until(sim, datetime(2027, 1, 18, 8, 0, tzinfo=UTC))
+    assert status(sim, otto.id) is MemberStatus.MEMBER
+
+
+async def test_a_moderator_sponsor_who_left_the_group_still_counts(sim: Simulator) -> None:
+    """Configured moderators count as sponsors in the country, members of the group or not."""
+    moderator = mira(sim)
+    sim.group.members[MODERATOR_ID] = FakeMember("member")
+    await sim.say(moderator, "Hello")
+    otto = await out_of_country(sim, moderator)
+    assert intro_of(sim, otto.id).sponsor_id == MODERATOR_ID  # type: ignore[union-attr]
+    await sim.leave(moderator)
+    assert status(sim, MODERATOR_ID) is MemberStatus.LEFT
+    mark = sim.mark()
+    await sim.advance(timedelta(minutes=15))
+    assert sim.since(mark, otto.id) == [] and sim.since(mark, MODERATOR_ID) == []
+    row = row_of(sim, otto.id)
+    assert row is not None and row.sponsor_lost_at is None  # not "lost their sponsor"
+    await sim.dm(moderator, "/expiring 60d")
+    listing = sim.last(MODERATOR_ID).text
+    assert (
+        "Otto Remote: outside the country (sponsored) until Mon 18 Jan 2027; sponsor Mira "
+        "Moderator" in listing
+    )
+    assert "without a sponsor" not in listing
+    # The expiry question reaches her as the sponsor, outside the group; she extends.
+    mark = sim.mark()
+    await until(sim, datetime(2027, 1, 11, 7, 5, tzinfo=UTC))
+    assert "ask your sponsor (Mira Moderator)" in sim.unique_reply(mark, otto.id).text
+    ask = sim.unique_reply(mark, MODERATOR_ID)
+    assert ask.text.startswith("The membership of Otto Remote") and "I cannot" not in ask.text
+    await sim.press(moderator, ask, "Extend by 30 days")
+    assert intro_of(sim, otto.id).end_date == date(2027, 2, 17)  # type: ignore[union-attr]
+    await until(sim, datetime(2027, 1, 25, 8, 0, tzinfo=UTC))
+    assert status(sim, otto.id) is MemberStatus.MEMBER
+
+
+async def test_an_admin_sponsor_who_leaves_is_an_ordinary_lost_sponsor(sim: Simulator) -> None:
+    """Admins are moderators only while they are admins of the group: leaving ends that."""
+    olha = await veteran(sim, "Olha")
+    sim.group.members[olha.id] = FakeMember("administrator")
+    await sim.advance(timedelta(minutes=1))  # the admin check learns she is an admin
+    assert status(sim, olha.id) is MemberStatus.ADMIN
+    otto = await out_of_country(sim, olha)
+    await sim.leave(olha)
+    mark = sim.mark()
+    await sim.advance(timedelta(minutes=15))
+    ask = sim.unique_reply(mark, otto.id)
+    assert "Your sponsor Olha Koval is no longer a member working in the country" in ask.text
+    assert "Otto Remote (outside the country) lost their sponsor Olha Koval" in (
+        sim.unique_reply(mark, MODERATOR_ID).text
+    )
+
+
+async def test_a_moderator_outside_the_group_can_be_named_as_the_new_sponsor(
+    sim: Simulator,
+) -> None:
+    moderator = mira(sim)
+    await sim.dm(moderator, "/start")  # known to the bot; never a member of the group
+    ivan = await veteran(sim)
+    otto = await out_of_country(sim, ivan)
+    await sim.leave(ivan)
+    await sim.advance(timedelta(minutes=15))
+    await sim.press(otto, question(sim, otto), "Name a new sponsor")
+    await sim.dm(otto, "@mira_ocha")
+    assert "I asked Mira Moderator to confirm" in sim.last(otto.id).text
+    await sim.press(moderator, question(sim, moderator), "I sponsor them")
+    intro = intro_of(sim, otto.id)
+    assert intro is not None and intro.sponsor_id == MODERATOR_ID
+    row = row_of(sim, otto.id)
+    assert row is not None and row.sponsor_lost_at is None
+    assert any(c.startswith(f"sponsor: new sponsor {MODERATOR_ID}") for c in causes(sim, otto.id))
+    await sim.advance(timedelta(days=8))  # past the sponsor grace: still a member
+    assert status(sim, otto.id) is MemberStatus.MEMBER
 
 
 # --------------------------------------------------------------------------- check-ins

@@ -181,6 +181,83 @@ async def test_escalation_mutes_then_removes_and_old_warnings_expire(sim: Simula
     assert kinds == ["warn", "warn", "warn", "warn", "mute", "warn", "remove"]
 
 
+async def sponsored_pair(sim: Simulator) -> tuple[FakeUser, FakeUser]:
+    """Ivan (a member) and Olena, whom he added (so he is her sponsor); both started the bot."""
+    ivan = await member(sim, "Ivan")
+    olena = sim.user("Olena", "Petrenko", "olena_p")
+    sim.telegram.started.add(olena.id)
+    await sim.join(olena, added_by=ivan)
+    sim.group.members[olena.id] = FakeMember("member")  # say she could write (no hold)
+    return ivan, olena
+
+
+async def test_escalation_to_removal_tells_the_sponsor_once(sim: Simulator) -> None:
+    ivan, olena = await sponsored_pair(sim)
+    for reason in ("ads", "ads again", "more ads"):  # 3 warnings: muted, not removed
+        mark = sim.mark()
+        await sim.say(mira(sim), f"/warn @olena_p {reason}")
+        note = sim.unique_reply(mark, ivan.id).text
+        assert note == (
+            f"Olena Petrenko, whom you sponsored in Ukraine IM community, was warned by the "
+            f"moderators: {reason}"
+        )
+    mark = sim.mark()
+    await sim.say(mira(sim), "/warn @olena_p <b>spam</b> again")
+    assert status(sim, olena.id) is MemberStatus.REMOVED
+    # One message, the removal, naming the warning that led to it (no "was warned" first).
+    to_ivan = sim.unique_reply(mark, ivan.id)
+    assert to_ivan.text == (
+        "Olena Petrenko, whom you sponsored in Ukraine IM community, was removed by the "
+        "moderators after 4 warnings within 30d; they may come back through a sponsor. The "
+        "last warning: <b>spam</b> again"
+    )
+    assert "<b>" not in to_ivan.html  # the typed reason is shown, not rendered
+    # The person and the group are told as before; the log has the warning and the removal.
+    assert "they are now removed" in sim.unique_reply(mark, GROUP_ID).text
+    assert "Under the group's rules you are now removed" in sim.unique_reply(mark, olena.id).text
+    assert [a.kind for a in actions(sim)][:2] == ["remove", "warn"]
+
+
+async def test_escalation_to_a_ban_and_a_failed_removal(
+    config: LoadedConfig, clock: FakeClock
+) -> None:
+    ladder = [{"warnings": 1, "action": "mute", "duration": "1h"}, {"warnings": 2, "action": "ban"}]
+    async with custom(config, clock, escalation=ladder) as sim:
+        ivan, olena = await sponsored_pair(sim)
+        await sim.say(mira(sim), "/warn @olena_p one")
+        mark = sim.mark()
+        await sim.say(mira(sim), "/warn @olena_p two")
+        assert sim.group.members[olena.id].status == "kicked"  # banned for good
+        assert sim.unique_reply(mark, ivan.id).text == (
+            "Olena Petrenko, whom you sponsored in Ukraine IM community, was banned by the "
+            "moderators after 2 warnings within 30d; they cannot rejoin. The last warning: two"
+        )
+        # When Telegram refuses the removal, the sponsor hears of the warning only.
+        petro = sim.user("Petro", "Bondar", "petro_b")
+        sim.telegram.started.add(petro.id)
+        await sim.join(petro, added_by=ivan)
+        sim.group.members[petro.id] = FakeMember("member")
+        await sim.say(mira(sim), "/warn @petro_b one")
+        sim.telegram.fail_next(
+            "banChatMember", 400, "Bad Request: not enough rights to restrict/ban chat member"
+        )
+        mark = sim.mark()
+        await sim.say(mira(sim), "/warn @petro_b two")
+        assert status(sim, petro.id) is not MemberStatus.REMOVED
+        assert "was warned by the moderators: two" in sim.unique_reply(mark, ivan.id).text
+
+
+async def test_ban_command_tells_the_sponsor_it_is_a_ban(sim: Simulator) -> None:
+    ivan, olena = await sponsored_pair(sim)
+    mark = sim.mark()
+    await sim.dm(mira(sim), "/ban @olena_p scam")
+    assert sim.group.members[olena.id].status == "kicked"
+    assert sim.unique_reply(mark, ivan.id).text == (
+        "Olena Petrenko, whom you sponsored in Ukraine IM community, was banned by the "
+        "moderators and cannot rejoin: scam"
+    )
+
+
 async def test_warns_and_unwarn(sim: Simulator) -> None:
     ivan = await member(sim, "Ivan")
     await sim.say(mira(sim), "/warn @ivan first")
