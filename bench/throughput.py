@@ -33,7 +33,7 @@ from telegram import Update
 from telegram.ext import ApplicationBuilder, MessageHandler, filters
 
 from bench.common import config_for, database, engine_name, one_core, summary
-from bot.faketg import JSON, FakeMember, FakeTelegram
+from bot.faketg import JSON, ApiError, FakeMember, FakeTelegram
 from bot.simulator import FAKE_TOKEN, Simulator
 from moderation.clock import FakeClock
 
@@ -102,29 +102,32 @@ def make_updates(
     Simulated time moves ``pace`` after each update (a join's updates share one moment), so
     each update carries the date it would have and the bot's clock agrees with it.
     """
-    newcomers = 0
     made = 0
     while made < total:
         roll = rng.random()
         speaker = rng.choice(member_ids)
-        batch: list[tuple[str, JSON]]
-        if roll < 0.93:
-            batch = [("message", telegram.message(speaker, GROUP_ID, rng.choice(MESSAGES)))]
-        elif roll < 0.96:
-            text = rng.choice(COMMANDS_GROUP)
-            batch = [("command", telegram.message(speaker, GROUP_ID, text))]
-        elif roll < 0.98:
-            telegram.started.add(speaker)
-            text = rng.choice(COMMANDS_PRIVATE)
-            batch = [("command", telegram.message(speaker, speaker, text))]
-        else:
-            newcomers += 1
-            user = telegram.add_user(rng.choice(FIRST), rng.choice(LAST), f"new{newcomers}")
-            batch = [("join", update) for update in telegram.join(user.id, GROUP_ID)]
+        try:
+            batch = one_update(telegram, speaker, roll, rng)
+        except ApiError:
+            continue  # muted for flooding (only when --pace leaves no time between messages)
         for item in batch[: total - made]:
             yield item
             made += 1
         clock.advance(pace)
+
+
+def one_update(
+    telegram: FakeTelegram, speaker: int, roll: float, rng: random.Random
+) -> list[tuple[str, JSON]]:
+    if roll < 0.93:
+        return [("message", telegram.message(speaker, GROUP_ID, rng.choice(MESSAGES)))]
+    if roll < 0.96:
+        return [("command", telegram.message(speaker, GROUP_ID, rng.choice(COMMANDS_GROUP)))]
+    if roll < 0.98:
+        telegram.started.add(speaker)
+        return [("command", telegram.message(speaker, speaker, rng.choice(COMMANDS_PRIVATE)))]
+    newcomer = telegram.add_user(rng.choice(FIRST), rng.choice(LAST), f"new{len(telegram.users)}")
+    return [("join", update) for update in telegram.join(newcomer.id, GROUP_ID)]
 
 
 async def run_bot(
