@@ -30,7 +30,13 @@ from telegram.warnings import PTBUserWarning
 
 from bot.context import App, BotContext, Services, Sweep, services_of
 from config.schema import GroupConfig
-from handlers.common import moderators_only, role, send_private, tell_moderators
+from handlers.common import (
+    moderators_only,
+    personal_language,
+    role,
+    send_private,
+    tell_moderators,
+)
 from handlers.introductions import _create_invitation, deep_link
 from handlers.removal import Removal, remove_member
 from handlers.render import chunk_lines, esc, mention
@@ -159,10 +165,9 @@ def _group_for(services: Services, update: Update, user_id: int) -> GroupConfig:
     return groups[0] if groups else services.settings.groups[0]
 
 
-def _language(services: Services, user_id: int) -> str | None:
-    with services.db.transaction() as session:
-        user = RosterRepository(session).user(user_id)
-        return user.language_code if user else None
+def _language(services: Services, user_id: int) -> str:
+    """What the person reads privately: their /language choice, Telegram's, the group's."""
+    return personal_language(services, user_id)
 
 
 async def _write(
@@ -394,7 +399,7 @@ async def ask_departure(
         row = LifecycleRepository(session).row(entry.row.id)
     assert row is not None
     user_id = entry.user.id
-    with use_locale(entry.user.language_code):
+    with use_locale(_language(services, entry.user.id)):
         text, buttons = _departure_question(group, row, policy), _departure_buttons(row.id)
     if await send_private(context, user_id, text, reply_markup=buttons):
         return
@@ -510,7 +515,7 @@ async def sponsor_lost(
     deadline = when_text(now + policy.sponsor_grace, policy)
     old_name = old.display_name if old else _("unknown")
     row_id = entry.row.id
-    with use_locale(entry.user.language_code):
+    with use_locale(_language(services, entry.user.id)):
         button = InlineKeyboardMarkup(
             [[InlineKeyboardButton(_("Name a new sponsor"), callback_data=f"lc:ns:{row_id}")]]
         )
@@ -575,7 +580,7 @@ async def ask_checkin(
             entry.row.id, entry.row.checkin_asked_at, now
         ):
             return True
-    with use_locale(entry.user.language_code):
+    with use_locale(_language(services, entry.user.id)):
         text, buttons = _checkin_question(group, policy, now), _checkin_buttons(entry.row.id)
     return await send_private(context, entry.user.id, text, reply_markup=buttons)
 

@@ -10,6 +10,8 @@ import pytest
 
 from bot.faketg import FakeMember, FakeUser, SentMessage
 from bot.simulator import Simulator
+from handlers.lifecycle import _checkin_question, _departure_buttons, policy_of
+from i18n import _, use_locale
 from moderation.introductions import Category, IntroStatus
 from moderation.roster import MemberStatus
 from storage.contacts import ContactRepository
@@ -19,6 +21,7 @@ from tests.conftest import GROUP_ID, MODERATOR_ID
 from tests.helpers import events, status
 from tests.test_console import run_console
 from tests.test_joins import intro_of, invite, veteran
+from tests.test_languages import choose
 
 
 async def until(sim: Simulator, when: datetime) -> None:
@@ -583,6 +586,36 @@ async def test_checkins_stale_list_and_answers(sim: Simulator) -> None:
     assert status(sim, quiet.id) is MemberStatus.MEMBER
     await sim.dm(ivan, "/stale")
     assert sim.last(ivan.id).text == "Sorry, only the group's moderators can use this command."
+
+
+async def test_lifecycle_questions_follow_the_persons_language_choice(sim: Simulator) -> None:
+    """Telegram in English, /language Français: the check-in and its buttons are in French."""
+    ivan = await veteran(sim)
+    olena = await member(sim, ivan, "Olena", "Petrenko")
+    await choose(sim, olena, "Français")
+    mark = sim.mark()
+    await until(sim, datetime(2027, 2, 21, 7, 5, tzinfo=UTC))
+    ask = question(sim, olena)
+    assert ask in sim.since(mark, olena.id)
+    with use_locale("fr"):
+        expected = checkin_question(sim)
+        labels = [_("Yes, still here"), _("I am leaving soon"), _("I have left the country")]
+    assert ask.text == expected
+    assert [b["text"] for b in ask.buttons()] == labels
+    await sim.press(olena, ask, labels[2])  # "I have left": the departure question, in French
+    row = row_of(sim, olena.id)
+    assert row is not None
+    with use_locale("fr"):
+        buttons = _departure_buttons(row.id).inline_keyboard
+    departure = question(sim, olena)
+    assert [b["text"] for b in departure.buttons()] == [b.text for line in buttons for b in line]
+    assert "Today is your departure date" not in departure.text
+
+
+def checkin_question(sim: Simulator) -> str:
+    group = sim.services.settings.groups[0]
+    policy = policy_of(sim.services, group)
+    return _checkin_question(group, policy, sim.clock.now()).replace("<b>", "").replace("</b>", "")
 
 
 async def test_checkin_i_have_left_asks_the_departure_question(sim: Simulator) -> None:
