@@ -5,10 +5,20 @@ steady rate, so in some one-second windows it sends up to twice the limit, Teleg
 429, and every request then waits the whole ``retry_after`` (a second or more). Measured with
 the fake Bot API (bench/fanout.py) that kept a 5,000-reminder fan-out at ~60 % of 30/s. This
 limiter keeps the time of each request and waits, when a window is full, exactly until its
-oldest request leaves it: bursts are still allowed, the window is never exceeded, and at a
+oldest request leaves it: bursts are still allowed, the window is not exceeded, and at a
 sustained load it sends at the limit. A ``RetryAfter`` that still comes (another process
 sharing the token) pauses every request for the time Telegram asked, then the request is
 retried, up to ``max_retries`` times.
+
+When did Telegram count a request? Somewhere between sending it and getting the answer; the
+limiter takes the middle of that round trip (its arrival when the way there and the way back
+take equally long). Counting it instead until one period after the *answer* would never
+exceed a window whatever the network did, but caps the pace at ``limit / (period + round
+trip)``: 27.8/s at 80 ms, short of the 0.95 × 30/s the reminder fan-out must reach (bench/
+README.md). With the middle, a window Telegram sees can only be exceeded when some request's
+way there took longer than its way back by more than twice the next request's way there (the
+in-flight requests count fully, from when they are sent): on one connection to Telegram,
+tens of milliseconds of jitter are far from that, and a 429 is still honoured.
 """
 
 from __future__ import annotations
@@ -34,12 +44,12 @@ MARGIN = 0.001  # seconds: clocks compared with <=
 
 class SlidingWindow:
     """At most ``limit`` requests in any ``period`` seconds, a request counting from when it is
-    taken until ``period`` after it completed: however long it took to reach Telegram, the
-    window Telegram sees is never exceeded."""
+    taken until ``period`` after the middle of its round trip (when Telegram received it, if
+    the way there and back take equally long)."""
 
     def __init__(self, limit: int, period: float, clock: Clock, sleep: Sleep) -> None:
         self.limit, self.period, self.clock, self.sleep = limit, period, clock, sleep
-        self.slots: list[list[float]] = []  # [completion time], inf while in flight
+        self.slots: list[list[float]] = []  # [estimated arrival], inf while in flight
         self.lock = asyncio.Lock()
 
     async def acquire(self) -> list[float]:
@@ -55,8 +65,11 @@ class SlidingWindow:
                 wait = oldest + self.period + MARGIN - now if oldest < math.inf else 0.01
                 await self.sleep(wait)
 
-    def release(self, slot: list[float]) -> None:
-        slot[0] = self.clock()
+    def release(self, slot: list[float], sent_at: float | None = None) -> None:
+        """The request came back (or never went: ``sent_at`` None): it counts from the middle
+        of its round trip."""
+        now = self.clock()
+        slot[0] = now if sent_at is None else (sent_at + now) / 2
 
 
 class WindowRateLimiter(BaseRateLimiter[int]):
@@ -107,14 +120,18 @@ class WindowRateLimiter(BaseRateLimiter[int]):
         while True:
             await self.resume.wait()
             taken: list[tuple[SlidingWindow, list[float]]] = []
-            if chat_id is not None:
-                group = self._group(chat_id)
-                if group is not None:
-                    taken.append((group, await group.acquire()))
-                taken.append((self.overall, await self.overall.acquire()))
-            try:
+            sent_at: float | None = None
+            try:  # a slot taken is given back even if the wait for the next one is cancelled
+                if chat_id is not None:
+                    group = self._group(chat_id)
+                    if group is not None:
+                        taken.append((group, await group.acquire()))
+                    taken.append((self.overall, await self.overall.acquire()))
+                sent_at = self.clock()
                 return await callback(*args, **kwargs)
             except RetryAfter as exc:
+                self._release(taken, sent_at)  # its round trip ended now, not after the wait
+                taken = []
                 if attempt >= retries:
                     raise
                 attempt += 1
@@ -127,5 +144,9 @@ class WindowRateLimiter(BaseRateLimiter[int]):
                 finally:
                     self.resume.set()
             finally:
-                for window, slot in taken:
-                    window.release(slot)
+                self._release(taken, sent_at)
+
+    @staticmethod
+    def _release(taken: list[tuple[SlidingWindow, list[float]]], sent_at: float | None) -> None:
+        for window, slot in taken:
+            window.release(slot, sent_at)
