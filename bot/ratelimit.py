@@ -10,15 +10,17 @@ sustained load it sends at the limit. A ``RetryAfter`` that still comes (another
 sharing the token) pauses every request for the time Telegram asked, then the request is
 retried, up to ``max_retries`` times.
 
-When did Telegram count a request? Somewhere between sending it and getting the answer; the
-limiter takes the middle of that round trip (its arrival when the way there and the way back
-take equally long). Counting it instead until one period after the *answer* would never
-exceed a window whatever the network did, but caps the pace at ``limit / (period + round
-trip)``: 27.8/s at 80 ms, short of the 0.95 × 30/s the reminder fan-out must reach (bench/
-README.md). With the middle, a window Telegram sees can only be exceeded when some request's
-way there took longer than its way back by more than twice the next request's way there (the
-in-flight requests count fully, from when they are sent): on one connection to Telegram,
-tens of milliseconds of jitter are far from that, and a 429 is still honoured.
+When did Telegram count a request? Somewhere between sending it and getting the answer.
+Counting it until one period after the *answer* never exceeds a window whatever the network
+did, but caps the pace at ``limit / (period + round trip)``: 27.8/s at 80 ms, short of the
+0.95 × 30/s the reminder fan-out must reach (bench/README.md). The limiter therefore counts a
+request until one period after the *latest moment Telegram can have received it*: the answer
+minus the shortest way back, taken as half the shortest recent round trip (over the last
+``ROUND_TRIPS``). On an undisturbed request that is the middle of its round trip; a request
+delayed on our side (a busy event loop, before it went out or after the answer came) is
+counted as late as it may have arrived, never earlier. A window Telegram sees can only be
+exceeded if the network's way back is shorter than half its shortest round trip (a lopsided
+route), and a 429 is still honoured. Requests under way count from when they are sent.
 """
 
 from __future__ import annotations
@@ -27,6 +29,7 @@ import asyncio
 import logging
 import math
 import time
+from collections import deque
 from collections.abc import Awaitable, Callable, Coroutine
 from datetime import timedelta
 from typing import Any
@@ -40,12 +43,12 @@ log = logging.getLogger(__name__)
 Clock = Callable[[], float]
 Sleep = Callable[[float], Awaitable[None]]
 MARGIN = 0.001  # seconds: clocks compared with <=
+ROUND_TRIPS = 64  # recent round trips whose shortest tells the shortest way back
 
 
 class SlidingWindow:
     """At most ``limit`` requests in any ``period`` seconds, a request counting from when it is
-    taken until ``period`` after the middle of its round trip (when Telegram received it, if
-    the way there and back take equally long)."""
+    taken until ``period`` after it reached Telegram (as the limiter estimates it)."""
 
     def __init__(self, limit: int, period: float, clock: Clock, sleep: Sleep) -> None:
         self.limit, self.period, self.clock, self.sleep = limit, period, clock, sleep
@@ -65,11 +68,9 @@ class SlidingWindow:
                 wait = oldest + self.period + MARGIN - now if oldest < math.inf else 0.01
                 await self.sleep(wait)
 
-    def release(self, slot: list[float], sent_at: float | None = None) -> None:
-        """The request came back (or never went: ``sent_at`` None): it counts from the middle
-        of its round trip."""
-        now = self.clock()
-        slot[0] = now if sent_at is None else (sent_at + now) / 2
+    def release(self, slot: list[float], arrived_at: float | None = None) -> None:
+        """The request is over: it counts until ``period`` after ``arrived_at`` (default now)."""
+        slot[0] = self.clock() if arrived_at is None else arrived_at
 
 
 class WindowRateLimiter(BaseRateLimiter[int]):
@@ -85,6 +86,7 @@ class WindowRateLimiter(BaseRateLimiter[int]):
     ) -> None:
         self.clock, self.sleep, self.max_retries = clock, sleep, max_retries
         self.overall = SlidingWindow(*overall, clock, sleep)
+        self.round_trips: deque[float] = deque(maxlen=ROUND_TRIPS)
         self.per_group = per_group
         self.groups: dict[int | str, SlidingWindow] = {}
         self.resume = asyncio.Event()
@@ -146,7 +148,15 @@ class WindowRateLimiter(BaseRateLimiter[int]):
             finally:
                 self._release(taken, sent_at)
 
-    @staticmethod
-    def _release(taken: list[tuple[SlidingWindow, list[float]]], sent_at: float | None) -> None:
+    def _release(
+        self, taken: list[tuple[SlidingWindow, list[float]]], sent_at: float | None
+    ) -> None:
+        if not taken:
+            return
+        now = self.clock()
+        arrived_at = now  # never went out (cancelled while waiting): as if just now
+        if sent_at is not None:
+            self.round_trips.append(now - sent_at)
+            arrived_at = now - min(self.round_trips) / 2  # the answer minus the shortest way back
         for window, slot in taken:
-            window.release(slot, sent_at)
+            window.release(slot, arrived_at)
