@@ -1,6 +1,7 @@
 """Reminder fan-out: one deadline occurrence to 5,000 partners at Telegram's pace.
 
     .venv/bin/python -m bench.fanout [--db sqlite|postgresql|URL] [--partners N]
+                                     [--latency SECONDS] [--in-flight N]
 
 Runs in REAL time (about 170 s for 5,000 partners): the bot is started as in production —
 ``build_application`` with its rate limiter (bot/ratelimit.py), the JobQueue running every sweep,
@@ -10,6 +11,11 @@ overall, 20/min per group, 429 with ``retry_after`` beyond). The bot's clock fol
 just after the reminder falls due. Reported: achieved messages/s over the span from the first to
 the last delivery, as a fraction of 30/s (target ≥ 0.95); duplicates (partners with more than one
 reminder, target 0) and losses (partners without one, target 0); 429s received.
+
+Every Bot API call takes ``--latency`` seconds of real time (default 0.08: a round trip to the
+real Telegram is 50–100 ms), half before the fake handles it, half after, so calls overlap as
+they do over a network. ``--in-flight`` overrides ``reminders.in_flight`` (the dispatcher's
+sends under way at once; 1 = one at a time, as before that setting existed).
 """
 
 from __future__ import annotations
@@ -47,7 +53,9 @@ class RealTimeClock:
         return self.start + timedelta(seconds=time.monotonic() - self.t0)
 
 
-async def run(url: str, partners: int, give_up: float) -> tuple[FakeTelegram, dict[str, int]]:
+async def run(
+    url: str, partners: int, give_up: float, latency: float, in_flight: int | None
+) -> tuple[FakeTelegram, dict[str, int]]:
     config = config_for(url)
     deadline = DeadlineConfig(
         id="sitrep",
@@ -57,13 +65,15 @@ async def run(url: str, partners: int, give_up: float) -> tuple[FakeTelegram, di
         remind=[LEAD],
         audience=AudienceConfig(everyone=True),
     )
-    config = dataclasses.replace(
-        config, settings=config.settings.model_copy(update={"deadlines": [deadline]})
-    )
+    update: dict[str, object] = {"deadlines": [deadline]}
+    if in_flight is not None:
+        update["reminders"] = config.settings.reminders.model_copy(update={"in_flight": in_flight})
+    config = dataclasses.replace(config, settings=config.settings.model_copy(update=update))
     clock = RealTimeClock(OCCURRENCE - LEAD + timedelta(seconds=1))
     services = build_services(config, clock)
     services.db.upgrade()
     telegram = FakeTelegram(clock)
+    telegram.latency = latency
     for group in config.settings.groups:
         telegram.add_group(group.chat_id, group.title)
     now = clock.now()
@@ -124,10 +134,18 @@ def main() -> None:
     parser.add_argument("--db", default="sqlite", help="sqlite (default), postgresql or a URL")
     parser.add_argument("--partners", type=int, default=5_000)
     parser.add_argument("--timeout", type=float, default=900.0, help="give up after (s)")
+    parser.add_argument(
+        "--latency", type=float, default=0.08, help="simulated round trip per call (s)"
+    )
+    parser.add_argument(
+        "--in-flight", type=int, default=None, help="reminders.in_flight (default: the setting)"
+    )
     args = parser.parse_args()
     logging.disable(logging.WARNING)
     with database(args.db) as url:
-        telegram, statuses = asyncio.run(run(url, args.partners, args.timeout))
+        telegram, statuses = asyncio.run(
+            run(url, args.partners, args.timeout, args.latency, args.in_flight)
+        )
     flood = telegram.flood
     assert flood is not None
     reminders = [(t, chat) for t, chat in flood.accepted if chat >= PARTNER_BASE]
@@ -137,13 +155,20 @@ def main() -> None:
     span = reminders[-1][0] - reminders[0][0] if len(reminders) > 1 else 0.0
     rate = (len(reminders) - 1) / span if span else 0.0
     fraction = rate / CEILING
-    print(f"{engine_name(url)}, {args.partners} partners, real time, flood limits enforced")
+    in_flight = args.in_flight if args.in_flight is not None else "default"
+    print(
+        f"{engine_name(url)}, {args.partners} partners, real time, flood limits enforced, "
+        f"latency {args.latency * 1000:.0f} ms, in flight {in_flight} "
+        f"(most sendMessage calls under way at once: {telegram.most_in_flight['sendMessage']})"
+    )
     print(f"delivered {len(reminders)} in {span:.1f}s: {rate:.2f} msgs/s ({fraction:.3f} of 30/s)")
     print(f"429 answers: {flood.refused}; outbox: {statuses}")
     summary(
         "fanout",
         f"{engine_name(url)}: {rate:.1f} msgs/s = {fraction:.3f} of 30/s (target ≥ 0.95), "
-        f"duplicates {duplicates}, losses {losses}, 429s {flood.refused} (real time)",
+        f"duplicates {duplicates}, losses {losses}, 429s {flood.refused} "
+        f"(real time, {args.latency * 1000:.0f} ms latency, at most "
+        f"{telegram.most_in_flight['sendMessage']} sends in flight)",
         ok=fraction >= 0.95 and duplicates == 0 and losses == 0,
     )
 

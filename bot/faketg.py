@@ -10,13 +10,14 @@ started the bot cannot be written to, malformed HTML is refused.
 
 from __future__ import annotations
 
+import asyncio
 import itertools
 import json
 import math
 import re
 import secrets
 import time
-from collections import deque
+from collections import Counter, deque
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from html.parser import HTMLParser
@@ -311,6 +312,11 @@ class FakeTelegram:
         self._user_ids = itertools.count(100001)
         self.files: dict[str, tuple[str, bytes]] = {}  # file_id → (file_path, content)
         self.flood: FloodLimits | None = None  # Telegram's flood limits, when enforced
+        # Simulated network round trip per Bot API call (seconds of real time, half on the
+        # way there, half on the way back; 0: answered at once). With it, calls overlap.
+        self.latency = 0.0
+        self.in_flight: Counter[str] = Counter()  # calls under way now, per method
+        self.most_in_flight: Counter[str] = Counter()  # the most ever under way at once
 
     # ---- world set-up ------------------------------------------------------------------
     def add_user(
@@ -1081,6 +1087,24 @@ class FakeRequest(BaseRequest):
                 content = part[1]
                 data = content if isinstance(content, bytes) else content.read()
                 files[name] = (str(part[0]), data)
+        telegram = self.telegram
+        telegram.in_flight[api_method] += 1
+        telegram.most_in_flight[api_method] = max(
+            telegram.most_in_flight[api_method], telegram.in_flight[api_method]
+        )
+        try:
+            if telegram.latency > 0:
+                await asyncio.sleep(telegram.latency / 2)  # the request on its way
+            answer = self._answer(api_method, params, files)
+            if telegram.latency > 0:
+                await asyncio.sleep(telegram.latency / 2)  # the answer on its way back
+            return answer
+        finally:
+            telegram.in_flight[api_method] -= 1
+
+    def _answer(
+        self, api_method: str, params: JSON, files: dict[str, tuple[str, bytes]]
+    ) -> tuple[int, bytes]:
         try:
             result = self.telegram.handle(api_method, params, files)
         except ApiError as error:

@@ -4,8 +4,9 @@ Real ``imbot run`` processes talk to it through ``BOT_API_URL``. Give each proce
 prefix (``server.url("a")`` → ``http://127.0.0.1:PORT/a/bot``) and the server knows who sent
 what. It answers like Telegram in the ways that matter for running several replicas:
 ``getUpdates`` long-polls, and a second process polling while another is answers
-409 Conflict, as Telegram does. ``hold_after`` freezes a process's Nth ``sendMessage`` before
-it is processed, so a test can kill the process at a known point.
+409 Conflict, as Telegram does. ``hold_after`` freezes a process's sendMessage calls from the
+Nth on before they are processed (the ones it has under way at once too), so a test can kill
+the process at a known point.
 
 Runs tornado (installed with python-telegram-bot's webhooks extra) on its own thread.
 """
@@ -107,7 +108,7 @@ class FakeTelegramServer:
             self._thread.join(10)
 
     def hold_after(self, count: int) -> None:
-        """The first client to reach ``count`` sendMessage calls has its next one frozen."""
+        """The first client to reach ``count`` sendMessage calls has every later one frozen."""
         with self.lock:
             self._hold_after = count
 
@@ -150,8 +151,6 @@ class FakeTelegramServer:
         if method == "getUpdates":
             return await self._get_updates(client, params)
         if method == "sendMessage" and self._should_hold(client):
-            self.held_client = client
-            self.held.set()
             await asyncio.Event().wait()  # never processed: the process dies waiting
         with self.lock:
             try:
@@ -171,9 +170,15 @@ class FakeTelegramServer:
 
     def _should_hold(self, client: str) -> bool:
         with self.lock:
-            if self._hold_after is None or self.held.is_set():
+            if self._hold_after is None:
                 return False
-            return len(self.sent(client)) >= self._hold_after
+            if self.held.is_set():  # the held process's later sends are frozen as well
+                return client == self.held_client
+            if len(self.sent(client)) < self._hold_after:
+                return False
+            self.held_client = client
+            self.held.set()
+            return True
 
     async def _get_updates(self, client: str, params: JSON) -> tuple[int, JSON]:
         # Like Telegram: a getUpdates from another process ends the open one with 409.

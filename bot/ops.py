@@ -8,7 +8,7 @@
   409 Conflict): the replica holding the ``polling`` advisory lock polls, the others are
   standbys that run sweeps and take over within seconds when the leader dies.
 - In webhook mode every replica listens; a load balancer spreads Telegram's POSTs.
-- SIGTERM/SIGINT: stop taking updates, let the running sweep finish the message in flight and
+- SIGTERM/SIGINT: stop taking updates, let the running sweep finish the messages in flight and
   put the rest of its claimed reminders back (``Services.stopping``), mark the replica stopped.
 """
 

@@ -5,10 +5,22 @@ steady rate, so in some one-second windows it sends up to twice the limit, Teleg
 429, and every request then waits the whole ``retry_after`` (a second or more). Measured with
 the fake Bot API (bench/fanout.py) that kept a 5,000-reminder fan-out at ~60 % of 30/s. This
 limiter keeps the time of each request and waits, when a window is full, exactly until its
-oldest request leaves it: bursts are still allowed, the window is never exceeded, and at a
+oldest request leaves it: bursts are still allowed, the window is not exceeded, and at a
 sustained load it sends at the limit. A ``RetryAfter`` that still comes (another process
 sharing the token) pauses every request for the time Telegram asked, then the request is
 retried, up to ``max_retries`` times.
+
+When did Telegram count a request? Somewhere between sending it and getting the answer.
+Counting it until one period after the *answer* never exceeds a window whatever the network
+did, but caps the pace at ``limit / (period + round trip)``: 27.8/s at 80 ms, short of the
+0.95 × 30/s the reminder fan-out must reach (bench/README.md). The limiter therefore counts a
+request until one period after the *latest moment Telegram can have received it*: the answer
+minus the shortest way back, taken as half the shortest recent round trip (over the last
+``ROUND_TRIPS``). On an undisturbed request that is the middle of its round trip; a request
+delayed on our side (a busy event loop, before it went out or after the answer came) is
+counted as late as it may have arrived, never earlier. A window Telegram sees can only be
+exceeded if the network's way back is shorter than half its shortest round trip (a lopsided
+route), and a 429 is still honoured. Requests under way count from when they are sent.
 """
 
 from __future__ import annotations
@@ -17,6 +29,7 @@ import asyncio
 import logging
 import math
 import time
+from collections import deque
 from collections.abc import Awaitable, Callable, Coroutine
 from datetime import timedelta
 from typing import Any
@@ -30,16 +43,16 @@ log = logging.getLogger(__name__)
 Clock = Callable[[], float]
 Sleep = Callable[[float], Awaitable[None]]
 MARGIN = 0.001  # seconds: clocks compared with <=
+ROUND_TRIPS = 64  # recent round trips whose shortest tells the shortest way back
 
 
 class SlidingWindow:
     """At most ``limit`` requests in any ``period`` seconds, a request counting from when it is
-    taken until ``period`` after it completed: however long it took to reach Telegram, the
-    window Telegram sees is never exceeded."""
+    taken until ``period`` after it reached Telegram (as the limiter estimates it)."""
 
     def __init__(self, limit: int, period: float, clock: Clock, sleep: Sleep) -> None:
         self.limit, self.period, self.clock, self.sleep = limit, period, clock, sleep
-        self.slots: list[list[float]] = []  # [completion time], inf while in flight
+        self.slots: list[list[float]] = []  # [estimated arrival], inf while in flight
         self.lock = asyncio.Lock()
 
     async def acquire(self) -> list[float]:
@@ -55,8 +68,9 @@ class SlidingWindow:
                 wait = oldest + self.period + MARGIN - now if oldest < math.inf else 0.01
                 await self.sleep(wait)
 
-    def release(self, slot: list[float]) -> None:
-        slot[0] = self.clock()
+    def release(self, slot: list[float], arrived_at: float | None = None) -> None:
+        """The request is over: it counts until ``period`` after ``arrived_at`` (default now)."""
+        slot[0] = self.clock() if arrived_at is None else arrived_at
 
 
 class WindowRateLimiter(BaseRateLimiter[int]):
@@ -72,6 +86,7 @@ class WindowRateLimiter(BaseRateLimiter[int]):
     ) -> None:
         self.clock, self.sleep, self.max_retries = clock, sleep, max_retries
         self.overall = SlidingWindow(*overall, clock, sleep)
+        self.round_trips: deque[float] = deque(maxlen=ROUND_TRIPS)
         self.per_group = per_group
         self.groups: dict[int | str, SlidingWindow] = {}
         self.resume = asyncio.Event()
@@ -107,14 +122,18 @@ class WindowRateLimiter(BaseRateLimiter[int]):
         while True:
             await self.resume.wait()
             taken: list[tuple[SlidingWindow, list[float]]] = []
-            if chat_id is not None:
-                group = self._group(chat_id)
-                if group is not None:
-                    taken.append((group, await group.acquire()))
-                taken.append((self.overall, await self.overall.acquire()))
-            try:
+            sent_at: float | None = None
+            try:  # a slot taken is given back even if the wait for the next one is cancelled
+                if chat_id is not None:
+                    group = self._group(chat_id)
+                    if group is not None:
+                        taken.append((group, await group.acquire()))
+                    taken.append((self.overall, await self.overall.acquire()))
+                sent_at = self.clock()
                 return await callback(*args, **kwargs)
             except RetryAfter as exc:
+                self._release(taken, sent_at)  # its round trip ended now, not after the wait
+                taken = []
                 if attempt >= retries:
                     raise
                 attempt += 1
@@ -127,5 +146,17 @@ class WindowRateLimiter(BaseRateLimiter[int]):
                 finally:
                     self.resume.set()
             finally:
-                for window, slot in taken:
-                    window.release(slot)
+                self._release(taken, sent_at)
+
+    def _release(
+        self, taken: list[tuple[SlidingWindow, list[float]]], sent_at: float | None
+    ) -> None:
+        if not taken:
+            return
+        now = self.clock()
+        arrived_at = now  # never went out (cancelled while waiting): as if just now
+        if sent_at is not None:
+            self.round_trips.append(now - sent_at)
+            arrived_at = now - min(self.round_trips) / 2  # the answer minus the shortest way back
+        for window, slot in taken:
+            window.release(slot, arrived_at)

@@ -224,6 +224,10 @@ class ReminderPolicy(StrictModel):
     snooze: Duration = timedelta(hours=2)
     moderator_digest: bool = True
     batch_size: Annotated[int, Field(ge=1, le=10000)] = 500
+    # Reminders being sent at once by one dispatcher run. One at a time, a network round trip
+    # of 50-100 ms caps the pace near 10-12/s; a few under way let the rate limiter reach
+    # Telegram's 30/s. More than 30 cannot help (30 a second is the ceiling).
+    in_flight: Annotated[int, Field(ge=1, le=30)] = 8
     group_digest: bool = True
     # How long a claimed reminder stays with the process that claimed it; after a crash
     # another replica sends it once this has passed.

@@ -2,12 +2,14 @@
 
 The dispatcher is a sweep. Each run (1) turns the configured deadlines into rows, (2) plans
 outbox rows for occurrences whose reminders may be due (idempotent: a unique constraint on
-(deadline, occurrence, recipient, kind)), (3) claims due rows, (4) sends them and marks each
-sent. A restart or a second process therefore neither loses nor repeats a reminder.
+(deadline, occurrence, recipient, kind)), (3) claims due rows, (4) sends them, a few at a time
+in due order (``reminders.in_flight``), and marks each sent. A restart or a second process
+therefore neither loses nor repeats a reminder.
 """
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import warnings
 from collections.abc import Callable, Coroutine
@@ -257,7 +259,12 @@ async def dispatch(app: App) -> None:
 
 
 async def _dispatch_batch(app: App, unreachable: dict[tuple[str, datetime], list[int]]) -> bool:
-    """Claim and send one batch; True when it was full and nothing throttled it (more may wait)."""
+    """Claim and send one batch; True when it was full and nothing halted it (more may wait).
+
+    Up to ``reminders.in_flight`` sends are under way at once, started in due order. A 429,
+    SIGTERM or the database failing stops further starts: the sends under way finish (and are
+    marked), the rows not started go back untouched.
+    """
     services = services_of(app)
     policy = services.settings.reminders
     now = now_of(services)
@@ -277,33 +284,119 @@ async def _dispatch_batch(app: App, unreachable: dict[tuple[str, datetime], list
                 repo.finish(old.id, store.MERGED, now, note=f"merged into catch-up #{row.id}")
     work = [(row, False) for row in decision.send] + [(row, True) for row, _ in decision.catch_up]
     work.sort(key=lambda item: (item[0].due_at, item[0].id))
-    for index, (row, catch_up) in enumerate(work):
-        if services.stopping:
-            # SIGTERM: the message in flight was finished; the rest goes back, unsent.
-            with services.db.transaction() as session:
-                repo = DeadlineRepository(session)
-                for later, _ in work[index:]:
-                    repo.release(later.id, now, "released at shutdown")
+    flight = _Flight(app, policy.in_flight)
+    for row, catch_up in work:
+        if not await flight.room():  # SIGTERM, a 429, the database in trouble, a failure
             break
-        try:
-            outcome = await deliver(app, row, catch_up)
-        except (OperationalError, ops.SentButNotMarked) as exc:
-            # The database went away mid-batch: once it is back, put back what was not sent,
-            # so it goes out at the next run instead of after the lease. A row Telegram
-            # accepted but that could not be marked keeps its claim (see the README).
-            first = index + 1 if isinstance(exc, ops.SentButNotMarked) else index
-            await _put_back(services, [later.id for later, _ in work[first:]], now)
-            raise
-        if outcome == "unreachable" and row.kind != DIGEST:
+        flight.start(row, catch_up)
+        # Let it run up to its send (its database reads, the request under way), so that a
+        # failure there is seen before the next one starts.
+        await asyncio.sleep(0)
+    outcomes = await flight.landed()
+    for row, _catch_up in work:
+        if outcomes.get(row.id) == "unreachable" and row.kind != DIGEST:
             unreachable.setdefault((row.deadline_id, row.occurrence_at), []).append(row.user_id)
-        if outcome == "throttled":
-            # Telegram asked us to slow down: put the rest back, untouched, for the next run.
-            with services.db.transaction() as session:
-                repo = DeadlineRepository(session)
-                for later, _ in work[index + 1 :]:
-                    repo.release(later.id, now, "waiting for the flood limit")
+    rest = [row.id for row, _ in work if row.id not in flight.began]  # untouched
+    if flight.failures:
+        # The database went away mid-batch (or a send failed unexpectedly): once it is back,
+        # put back what was not sent, so it goes out at the next run instead of after the
+        # lease. Not sent: the rows never begun and those that failed before Telegram had
+        # them (OperationalError). A row Telegram accepted but that could not be marked
+        # (SentButNotMarked) keeps its claim (see the README), as does one that failed for an
+        # unknown reason (it is tried again after the lease).
+        first = flight.failures[0]
+        outage = isinstance(first, (OperationalError, ops.SentButNotMarked))
+        note = "database outage" if outage else f"not sent: {type(first).__name__} in the batch"
+        unsent = [row.id for row, _ in work if row.id in flight.unsent]
+        await _put_back(services, unsent + rest, now, note)
+        raise first
+    if flight.halted and rest:
+        await _put_back(services, rest, now, flight.halted)
+    # A halt ends the run: after SIGTERM, a 429 (the next run respects retry_after) or a
+    # database hiccup, the next run takes the rest.
+    return not flight.halted and len(claimed) >= policy.batch_size
+
+
+class _Flight:
+    """The reminders of one batch under way: at most ``limit`` at once, begun in due order.
+
+    Once one of them throttles, fails or cannot be marked yet, or SIGTERM came, no more begin
+    (``room`` says False and ``halted`` says why); the ones under way finish and are marked.
+    """
+
+    def __init__(self, app: App, limit: int) -> None:
+        self.app, self.services = app, services_of(app)
+        self.slots = asyncio.Semaphore(limit)
+        self.tasks: list[asyncio.Task[str | None]] = []  # in due order
+        self.rows: dict[asyncio.Task[str | None], int] = {}  # task → outbox row id
+        self.halted = ""  # why no more begin: the note for the rows put back
+        self.began: set[int] = set()  # rows handed to ``deliver``
+        self.failures: list[BaseException] = []  # in due order
+        self.unsent: set[int] = set()  # failed before Telegram had them: to put back
+
+    def _stopping(self) -> bool:
+        if self.services.stopping and not self.halted:
+            self.halted = "released at shutdown"
+        return bool(self.halted)
+
+    async def room(self) -> bool:
+        """Wait for a free slot; False (and no slot taken) once nothing more may begin."""
+        if self._stopping():
             return False
-    return len(claimed) >= policy.batch_size
+        await self.slots.acquire()
+        if self._stopping():
+            self.slots.release()
+            return False
+        return True
+
+    def start(self, row: DueRow, catch_up: bool) -> None:
+        """Hand the row to a task holding the slot ``room`` took."""
+        task = asyncio.create_task(self._send(row, catch_up))
+        self.tasks.append(task)
+        self.rows[task] = row.id
+
+    async def _send(self, row: DueRow, catch_up: bool) -> str | None:
+        # Every change of state below happens in this task before it yields to the loop, so
+        # the dispatcher sees it before it starts another send.
+        try:
+            if self._stopping():  # halted between its start and its first turn: not begun
+                return None
+            self.began.add(row.id)
+            try:
+                outcome = await deliver(self.app, row, catch_up, self._trouble)
+            except BaseException as exc:
+                if isinstance(exc, OperationalError):
+                    self.unsent.add(row.id)
+                self.halted = self.halted or "a reminder of the batch failed"
+                raise
+            if outcome == "throttled":
+                # Telegram asked us to slow down: the rest goes back, untouched, for the next
+                # run.
+                self.halted = self.halted or "waiting for the flood limit"
+            return outcome
+        finally:
+            self.slots.release()
+
+    def _trouble(self) -> None:
+        """A sent reminder could not be marked yet: begin no more until the database is back."""
+        self.halted = self.halted or "database outage"
+
+    async def landed(self) -> dict[int, str]:
+        """Wait for every send under way; the outcomes of those that did not fail, by row."""
+        if self.tasks:
+            await asyncio.wait(self.tasks)
+        outcomes: dict[int, str] = {}
+        for task in self.tasks:
+            error = asyncio.CancelledError() if task.cancelled() else task.exception()
+            if error is not None:
+                if self.failures:
+                    log.error("another reminder failed in the same batch: %r", error)
+                self.failures.append(error)
+                continue
+            outcome = task.result()
+            if outcome is not None:
+                outcomes[self.rows[task]] = outcome
+        return outcomes
 
 
 def digest_recipients(services: Services) -> list[int]:
@@ -311,12 +404,18 @@ def digest_recipients(services: Services) -> list[int]:
     return list(settings.moderators) if settings.reminders.moderator_digest else []
 
 
-async def _put_back(services: Services, row_ids: list[int], now: datetime) -> None:
+async def _put_back(
+    services: Services, row_ids: list[int], now: datetime, note: str = "database outage"
+) -> None:
+    """Put claimed rows back for the next run, retrying while the database is unreachable."""
+    if not row_ids:
+        return
+
     def release() -> None:
         with services.db.transaction() as session:
             repo = DeadlineRepository(session)
             for row_id in row_ids:
-                repo.release(row_id, now, "database outage")
+                repo.release(row_id, now, note)
 
     lease = services.settings.reminders.lease
     await ops.retry_database(release, min(lease / 2, ops.MARK_RETRY), "putting reminders back")
@@ -336,8 +435,14 @@ def plan_outbox(services: Services, repo: DeadlineRepository, now: datetime) -> 
             repo.enqueue(deadline.id, occurrence, moderators, digest)
 
 
-async def deliver(app: App, row: DueRow, catch_up: bool) -> str:
-    """Send one claimed row and record the outcome: sent, done, unreachable, retry, throttled."""
+async def deliver(
+    app: App, row: DueRow, catch_up: bool, trouble: Callable[[], None] | None = None
+) -> str:
+    """Send one claimed row and record the outcome: sent, done, unreachable, retry, throttled.
+
+    ``trouble`` is called when Telegram has the message but the database cannot record it yet
+    (the dispatcher then starts no more sends while it retries).
+    """
     services = services_of(app)
     policy = services.settings.reminders
     now = now_of(services)
@@ -413,14 +518,19 @@ async def deliver(app: App, row: DueRow, catch_up: bool) -> str:
         return "retry"
 
     def mark_sent() -> None:
-        with services.db.transaction() as session:
-            DeadlineRepository(session).finish(
-                row.id,
-                store.SENT,
-                now,
-                message_id=message.message_id,
-                note="catch-up" if catch_up else None,
-            )
+        try:
+            with services.db.transaction() as session:
+                DeadlineRepository(session).finish(
+                    row.id,
+                    store.SENT,
+                    now,
+                    message_id=message.message_id,
+                    note="catch-up" if catch_up else None,
+                )
+        except OperationalError:
+            if trouble is not None:
+                trouble()
+            raise
 
     # Telegram has the message: if the database is away, keep trying (within the lease) so
     # the reminder is not sent again.

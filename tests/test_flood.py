@@ -4,9 +4,14 @@ bot's sliding-window rate limiter staying under the limits without losing anythi
 from __future__ import annotations
 
 import asyncio
+import heapq
+import itertools
 from collections import Counter
+from collections.abc import Callable, Coroutine
 from datetime import UTC, datetime, timedelta
+from typing import Any
 
+import pytest
 from telegram.ext import ExtBot
 
 from bot.faketg import FakeTelegram
@@ -131,3 +136,87 @@ async def test_window_limiter_retries_a_429_after_the_wait() -> None:
     await bot.shutdown()
     assert len(telegram.sent(user.id)) == 1
     assert now[0] >= 7
+
+
+class VirtualTime:
+    """Time that moves only when every task is waiting: sleeps wake in deadline order."""
+
+    def __init__(self, start: float = 1000.0) -> None:
+        self.now = start
+        self.timers: list[tuple[float, int, asyncio.Future[None]]] = []
+        self.order = itertools.count()
+
+    def clock(self) -> float:
+        return self.now
+
+    async def sleep(self, seconds: float) -> None:
+        future = asyncio.get_running_loop().create_future()
+        heapq.heappush(self.timers, (self.now + max(seconds, 0.0), next(self.order), future))
+        await future
+
+    async def run(self, work: Coroutine[Any, Any, None]) -> None:
+        task = asyncio.ensure_future(work)
+        while not task.done():
+            for _ in range(200):  # let everything that can run, run
+                await asyncio.sleep(0)
+            if task.done():
+                break
+            assert self.timers, "every task waits and no timer is set"
+            when, _order, future = heapq.heappop(self.timers)
+            self.now = max(self.now, when)
+            future.set_result(None)
+        task.result()
+
+
+def stalled(i: int) -> tuple[float, float]:
+    """80 ms round trips, some held up on our side for 150 ms before going out (every 7th) or
+    after the answer came (every 5th): a busy event loop."""
+    return 0.04 + (0.15 if i % 7 == 3 else 0.0), 0.04 + (0.15 if i % 5 == 1 else 0.0)
+
+
+@pytest.mark.parametrize(
+    ("legs", "even"),
+    [
+        (lambda i: (0.04, 0.04), True),
+        (lambda i: (0.07, 0.01), False),  # a lopsided route: the limiter assumes halves
+        (lambda i: (0.01, 0.07), False),
+        (stalled, False),
+    ],
+    ids=["even", "long-way-there", "long-way-back", "stalls"],
+)
+async def test_window_limiter_with_latency_keeps_the_window_and_nearly_the_pace(
+    legs: Callable[[int], tuple[float, float]], even: bool
+) -> None:
+    """Eight requests under way, as the reminder dispatcher keeps them, each taking ``there``
+    to reach Telegram and ``back`` for the answer (virtual time). Telegram never sees more
+    than 30 in a second; with an even 80 ms round trip the pace is ≥ 0.95 × 30/s (counting
+    each request until a second after its *answer* would cap it at 30/1.08 = 27.8/s)."""
+    time_ = VirtualTime()
+    limiter = WindowRateLimiter(clock=time_.clock, sleep=time_.sleep)
+    arrivals: list[float] = []
+    slots = asyncio.Semaphore(8)
+
+    async def send(i: int) -> None:
+        there, back = legs(i)
+
+        async def telegram() -> dict[str, object]:
+            await time_.sleep(there)
+            arrivals.append(time_.now)
+            await time_.sleep(back)
+            return {}
+
+        async with slots:
+            await limiter.process_request(
+                telegram, (), {}, "sendMessage", {"chat_id": 50_000_000 + i}, None
+            )
+
+    async def fan_out() -> None:
+        await asyncio.gather(*(send(i) for i in range(300)))
+
+    await time_.run(fan_out())
+    assert len(arrivals) == 300
+    assert max(sum(1 for u in arrivals if t - 1 < u <= t) for t in arrivals) <= 30
+    if even:
+        # The sustained pace, leaving out the first second's burst: from the 31st to the 271st.
+        pace = 240 / (arrivals[270] - arrivals[30])
+        assert pace >= 0.95 * 30, pace
