@@ -11,7 +11,8 @@ Each update is timed (wall and CPU) including ``Update.de_json``; updates the fa
 sends back because of what the bot did (a newcomer's restriction) are processed and counted
 with the join that caused them. Simulated time moves ``--pace`` seconds (default 1) between
 updates, so members write at a human pace; with 0 every message carries the same second and
-the members flood (measured for comparison in bench/README.md).
+the members flood (measured for comparison in bench/README.md). The write-behind timer that
+the job queue runs every second is run every 1,000 updates, its time charged to the update.
 
 Targets: ≥ 1,000 ordinary group messages/s on one core on SQLite; ≤ 3× the bare framework's
 CPU per ordinary message.
@@ -48,6 +49,9 @@ MESSAGES = [
     "Where can I find the displacement figures for last week?",
     "Reminder: SitRep inputs are due on Wednesday at noon",
 ]
+# The job queue's one-second write-behind timer (noted messages, last_seen) runs once per this
+# many updates, as if they came at 1,000 a second (fewer than the bot handles: conservative).
+TIMER_EVERY = 1000
 COMMANDS_GROUP = ["/help", "/deadlines"]
 COMMANDS_PRIVATE = ["/help", "/deadlines", "/start"]
 FIRST = ["Olena", "Ivan", "Petro", "Anna", "Maria", "Oleksandr", "Iryna", "Dmytro", "Sofia"]
@@ -145,12 +149,16 @@ async def run_bot(
     updates: list[tuple[str, JSON]] = []
     counter = Counter()
     app, telegram = sim.app, sim.telegram
-    for kind, data in make_updates(telegram, member_ids, total, rng, clock, pace):
+    for index, (kind, data) in enumerate(
+        make_updates(telegram, member_ids, total, rng, clock, pace)
+    ):
         updates.append((kind, data))
         w0, c0 = time.perf_counter(), time.process_time()
         await app.process_update(Update.de_json(data, app.bot))
         while telegram.pending:  # what Telegram sends back because of the bot's calls
             await app.process_update(Update.de_json(telegram.pending.popleft(), app.bot))
+        if index % TIMER_EVERY == TIMER_EVERY - 1:
+            sim.services.write_behind()  # the one-second timer, charged to this update
         counter.add(kind, time.perf_counter() - w0, time.process_time() - c0)
     errors = list(sim.errors)
     await sim.stop()

@@ -225,6 +225,7 @@ async def serve(
             await updater.stop()
         if app.running:
             await app.stop()  # waits for running sweeps, which release what they claimed
+        services.write_behind()  # before the next poller may take over and count
         leader.release()
         _record(services, lambda r: r.stopped(services.replica_id, services.clock.now()))
         await app.shutdown()

@@ -13,10 +13,10 @@ does for that message together (see bench/README.md), so this process keeps two 
 
 One process receives updates in polling mode (the replicas elect a poller), so its windows are
 complete. In webhook mode a load balancer spreads a member's messages over the replicas; the
-caller then asks with ``shared=True`` and the window is read again from the table whenever it
-already holds a message (a burst is starting): a flood is seen at most a flush interval late
-(the other replicas' rows reach the table within a second), and a member writing calmly still
-costs no query.
+caller then asks with ``shared=True``: as soon as the window holds an earlier message (a burst
+is starting), each message of the member writes this process's rows and reads the window from
+the table, so a burst is counted across replicas (each replica's first message of a burst may
+reach the table up to a second late). A member writing calmly still costs no query.
 """
 
 from __future__ import annotations
@@ -24,14 +24,17 @@ from __future__ import annotations
 import logging
 from datetime import datetime
 
-from sqlalchemy.exc import SQLAlchemyError
+from sqlalchemy.exc import OperationalError, SQLAlchemyError
 
 from storage.db import Database
 from storage.moderation import ModerationRepository, NotedMessage
 
 log = logging.getLogger(__name__)
 
-Window = list[tuple[datetime, str | None]]
+Window = list[tuple[datetime, str | None, int]]  # (sent at, album, message id)
+
+# A window longer than this is dropped and read again (a trusted sender's is never pruned).
+MAX_WINDOW = 256
 
 
 class MessageJournal:
@@ -47,7 +50,8 @@ class MessageJournal:
         self.batch, self.max_pending, self.max_windows = batch, max_pending, max_windows
         self._pending: list[NotedMessage] = []
         self._windows: dict[tuple[int, int], Window] = {}
-        self.dropped = 0  # rows given up on while the database was unreachable
+        self._failing = False  # the last write failed: only the timer and readers try again
+        self.dropped = 0  # rows given up on (a long outage, or rows the table refused)
 
     @property
     def pending(self) -> int:
@@ -58,14 +62,17 @@ class MessageJournal:
     ) -> None:
         """Remember a message; it reaches the table with the next flush."""
         self._pending.append(NotedMessage(chat_id, message_id, user_id, at, album))
-        window = self._windows.get((chat_id, user_id))
-        if window is not None:
-            window.append((at, album))
-        if len(self._pending) >= self.batch:
+        key = (chat_id, user_id)
+        window = self._windows.get(key)
+        if window is not None and all(entry[2] != message_id for entry in window):
+            window.append((at, album, message_id))  # a redelivered message counts once
+            if len(window) > MAX_WINDOW:
+                del self._windows[key]
+        if len(self._pending) >= self.batch and not self._failing:
             self.flush(quietly=True)
 
     def flush(self, *, quietly: bool = False) -> int:
-        """Write the pending rows; on a database error keep them for the next try.
+        """Write the pending rows; if the database is unreachable keep them for the next try.
 
         ``quietly``: log the error instead of raising it (the message path and the timer must
         not fail because the table is briefly unreachable).
@@ -75,9 +82,9 @@ class MessageJournal:
         rows = self._pending
         self._pending = []
         try:
-            with self.db.transaction() as session:
-                ModerationRepository(session).remember_messages(rows)
-        except SQLAlchemyError as exc:
+            self._write(rows)
+        except OperationalError as exc:  # unreachable, locked, disk full: try again later
+            self._failing = True
             self._pending = rows + self._pending
             overflow = len(self._pending) - self.max_pending
             if overflow > 0:  # a long outage: keep the newest, /purge only needs recent ones
@@ -91,7 +98,28 @@ class MessageJournal:
                 getattr(exc, "orig", exc),
             )
             return 0
+        self._failing = False
         return len(rows)
+
+    def _write(self, rows: list[NotedMessage]) -> None:
+        try:
+            with self.db.transaction() as session:
+                ModerationRepository(session).remember_messages(rows)
+        except OperationalError:
+            raise
+        except SQLAlchemyError as exc:
+            # Not an outage: some row the table refuses. Keep the others, one by one, so one
+            # bad row cannot hold up the queue.
+            log.warning("a batch of noted messages was refused (%s); writing one by one", exc)
+            for row in rows:
+                try:
+                    with self.db.transaction() as session:
+                        ModerationRepository(session).remember_messages([row])
+                except OperationalError:
+                    raise
+                except SQLAlchemyError as error:
+                    self.dropped += 1
+                    log.warning("dropped a noted message the table refused: %s", error)
 
     def times(
         self, chat_id: int, user_id: int, since: datetime, *, shared: bool = False
@@ -105,6 +133,8 @@ class MessageJournal:
         if window is not None:
             window[:] = [entry for entry in window if entry[0] > since]
         if window is None or (shared and len(window) > 1):
+            if shared and window is not None:
+                self.flush(quietly=True)  # a burst: the other replicas read our rows too
             window = self._read(key, since) or window
         return _once_per_album(window or [])
 
@@ -121,11 +151,12 @@ class MessageJournal:
             # Judge by what this process saw; the table is read again next time.
             log.warning("could not read recent messages: %s", getattr(exc, "orig", exc))
             return None
-        rows += [
-            (row.at, row.album)
-            for row in self._pending
-            if (row.chat_id, row.user_id) == key and row.at > since
-        ]
+        stored = {message_id for _at, _album, message_id in rows}
+        for row in self._pending:
+            mine = (row.chat_id, row.user_id) == key and row.at > since
+            if mine and row.message_id not in stored:
+                stored.add(row.message_id)
+                rows.append((row.at, row.album, row.message_id))
         if len(self._windows) >= self.max_windows:
             self._windows.clear()  # simple and rare: members are read once more
         self._windows[key] = rows
@@ -135,7 +166,7 @@ class MessageJournal:
 def _once_per_album(window: Window) -> list[datetime]:
     seen: set[str] = set()
     times: list[datetime] = []
-    for at, album in window:
+    for at, album, _message_id in window:
         if album is not None:
             if album in seen:
                 continue

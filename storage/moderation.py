@@ -223,12 +223,12 @@ class ModerationRepository:
 
     def message_times(
         self, chat_id: int, user_id: int, since: datetime
-    ) -> list[tuple[datetime, str | None]]:
-        """When the user's messages since ``since`` were sent, and their album, oldest first."""
+    ) -> list[tuple[datetime, str | None, int]]:
+        """When the user's messages since ``since`` were sent, their album and id, oldest first."""
         return [
-            (at, album)
-            for at, album in self.session.execute(
-                select(RecentMessage.at, RecentMessage.media_group)
+            (at, album, message_id)
+            for at, album, message_id in self.session.execute(
+                select(RecentMessage.at, RecentMessage.media_group, RecentMessage.message_id)
                 .where(
                     RecentMessage.chat_id == chat_id,
                     RecentMessage.user_id == user_id,

@@ -137,11 +137,17 @@ class RosterRepository:
         return user
 
     def touch_users(self, last_seen: dict[int, datetime]) -> None:
-        """Set ``last_seen`` of many users at once (a user without a row is skipped)."""
+        """Move ``last_seen`` of many users forward at once (a user without a row is skipped).
+
+        In id order, so two replicas touching the same users lock their rows in the same
+        order (no deadlock); never backwards, so an older touch does not undo a newer one.
+        """
         users = cast(Table, User.__table__)
         self.session.execute(
-            update(users).where(users.c.id == bindparam("uid")).values(last_seen=bindparam("at")),
-            [{"uid": user_id, "at": at} for user_id, at in last_seen.items()],
+            update(users)
+            .where(users.c.id == bindparam("uid"), users.c.last_seen < bindparam("at"))
+            .values(last_seen=bindparam("at")),
+            [{"uid": user_id, "at": at} for user_id, at in sorted(last_seen.items())],
         )
 
     def user(self, user_id: int) -> User | None:

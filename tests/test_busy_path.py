@@ -23,7 +23,7 @@ from handlers.moderation import WATCH_GROUP, ends_at_the_watcher, watch
 from storage.db import Database
 from storage.message_journal import MessageJournal
 from storage.models import RecentMessage
-from storage.moderation import ModerationRepository
+from storage.moderation import ModerationRepository, NotedMessage
 from tests.conftest import GROUP_ID
 from tests.helpers import database_unreachable
 from tests.test_moderation import actions, member, mira
@@ -146,6 +146,72 @@ def test_webhook_replicas_count_each_others_messages(database: Database) -> None
     assert len(alone.times(GROUP_ID, 7, T0 - per)) == 8  # not read again
     alone.forget_windows()  # e.g. this replica became the poller again
     assert len(alone.times(GROUP_ID, 7, T0 - per)) == 9
+
+
+@pytest.mark.parametrize("seen_before", [False, True])
+def test_a_burst_spread_over_webhook_replicas_within_a_second_is_caught(
+    database: Database, seen_before: bool
+) -> None:
+    """14 messages in one second, in turn to two replicas; neither replica's timer has run."""
+    first, second = MessageJournal(database), MessageJournal(database)
+    per = timedelta(seconds=30)
+    if seen_before:  # both replicas counted the member an hour ago: their windows exist
+        for journal in (first, second):
+            journal.times(GROUP_ID, 7, T0 - timedelta(hours=1) - per, shared=True)
+    counts = []
+    for n in range(14):
+        journal = (first, second)[n % 2]
+        at = T0 + timedelta(milliseconds=50 * n)
+        journal.note(GROUP_ID, n + 1, 7, at)
+        counts.append(len(journal.times(GROUP_ID, 7, at - per, shared=True)))
+    assert counts[7] == 8  # the eighth message is seen as the eighth
+
+
+def test_a_redelivered_message_counts_once(database: Database) -> None:
+    per = timedelta(seconds=30)
+    journal = MessageJournal(database)
+    for _ in range(2):  # Telegram sends an update again after a poller's crash
+        journal.note(GROUP_ID, 1, 7, T0)
+        assert len(journal.times(GROUP_ID, 7, T0 - per)) == 1
+    journal.flush()
+    restarted = MessageJournal(database)
+    restarted.note(GROUP_ID, 1, 7, T0)
+    assert len(restarted.times(GROUP_ID, 7, T0 - per)) == 1
+    restarted.note(GROUP_ID, 2, 7, T0 + timedelta(seconds=1))
+    assert len(restarted.times(GROUP_ID, 7, T0 - per)) == 2
+
+
+def test_after_a_failed_write_only_the_timer_tries_again(database: Database) -> None:
+    journal = MessageJournal(database, batch=5)
+    attempts = []
+    write = journal._write
+
+    def counting(rows: list[NotedMessage]) -> None:
+        attempts.append(len(rows))
+        write(rows)
+
+    journal._write = counting  # type: ignore[method-assign]
+    journal.db = Database("sqlite:////nonexistent-directory/imbot.db")
+    for n in range(20):  # the database is away: one attempt at the fifth, then none
+        journal.note(GROUP_ID, n, 7, T0)
+    assert attempts == [5] and journal.pending == 20
+    journal.db = database
+    assert journal.flush(quietly=True) == 20  # the timer
+    journal.note(GROUP_ID, 100, 7, T0)
+    for n in range(4):
+        journal.note(GROUP_ID, 101 + n, 7, T0)
+    assert attempts == [5, 20, 5] and journal.pending == 0
+
+
+def test_a_row_the_table_refuses_does_not_hold_up_the_others(database: Database) -> None:
+    journal = MessageJournal(database)
+    journal.note(GROUP_ID, 1, 7, T0)
+    journal._pending.append(NotedMessage(GROUP_ID, None, 7, T0))  # type: ignore[arg-type]
+    journal.note(GROUP_ID, 2, 7, T0)
+    assert journal.flush() == 3 and journal.dropped == 1
+    with database.transaction() as session:
+        rows = ModerationRepository(session).latest_messages(GROUP_ID, 7, 10)
+    assert sorted(r.message_id for r in rows) == [1, 2]
 
 
 MESSAGES = st.lists(

@@ -110,3 +110,14 @@ async def test_private_messages_always_record_reachability(sim: Simulator) -> No
     sim.telegram.blocked.discard(ivan)
     await sim.dm(user, "/start")  # comes back: recorded although nothing else changed
     assert user_row(sim, ivan).reachable
+
+
+async def test_an_older_touch_never_moves_last_seen_back(sim: Simulator) -> None:
+    """Two replicas touch the same member; the one written last may be the older."""
+    ivan = await veteran(sim)
+    newer = sim.clock.now() + timedelta(minutes=10)
+    with sim.services.db.transaction() as session:
+        RosterRepository(session).touch_users({ivan: newer})
+    with sim.services.db.transaction() as session:
+        RosterRepository(session).touch_users({ivan: newer - timedelta(minutes=5)})
+    assert user_row(sim, ivan).last_seen == newer
