@@ -10,9 +10,11 @@ from pathlib import Path
 import pytest
 from sqlalchemy import create_engine, text
 
+from bot.faketg_http import FakeTelegramServer
 from bot.simulator import Simulator
 from config.loader import Environment, LoadedConfig, load_settings
 from moderation.clock import FakeClock
+from tests.processes import fake_telegram
 
 EXAMPLE = Path(__file__).resolve().parent.parent / "config" / "example.yaml"
 GROUP_ID = -1001234567890
@@ -60,3 +62,11 @@ async def sim(config: LoadedConfig, clock: FakeClock) -> AsyncIterator[Simulator
     yield simulator
     await simulator.stop()
     assert not simulator.errors, f"the bot raised: {simulator.errors!r}"
+
+
+@pytest.fixture
+def server() -> Iterator[FakeTelegramServer]:
+    """The fake Bot API over HTTP, for tests that run real `imbot run` processes."""
+    _telegram, served = fake_telegram()
+    yield served
+    served.stop()

@@ -2,13 +2,18 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
+from datetime import timedelta
 
+import pytest
 from sqlalchemy import create_engine
+from sqlalchemy.exc import OperationalError
 
+from bot import ops
 from bot.simulator import Simulator
 from moderation.roster import MemberStatus
+from storage.deadlines import DeadlineRepository
 from storage.models import Membership, MembershipEvent
 from storage.roster import RosterRepository
 
@@ -40,3 +45,20 @@ def database_unreachable(sim: Simulator) -> Iterator[None]:
     finally:
         db._sessions.configure(bind=real)
         away.dispose()
+
+
+def marks_cannot_be_written(monkeypatch: pytest.MonkeyPatch) -> Callable[[], None]:
+    """Telegram accepts reminders but the database refuses to mark them sent (retried 0.2 s);
+    call what it returns when the database is back."""
+    monkeypatch.setattr(ops, "MARK_RETRY", timedelta(seconds=0.2))
+    real = DeadlineRepository.finish
+
+    def unmarkable(
+        self: DeadlineRepository, row_id: int, status: str, *args: object, **kw: object
+    ) -> None:
+        if status == "sent":
+            raise OperationalError("UPDATE", {}, Exception("server closed the connection"))
+        real(self, row_id, status, *args, **kw)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(DeadlineRepository, "finish", unmarkable)
+    return lambda: monkeypatch.setattr(DeadlineRepository, "finish", real)

@@ -33,6 +33,7 @@ from moderation.clock import FakeClock
 from storage.db import Database
 from storage.deadlines import DeadlineRepository
 from storage.models import Partner, ReminderOutbox, Submission
+from tests.helpers import marks_cannot_be_written
 from tests.test_flood import DUE, add_partners
 
 Event = tuple[Any, ...]
@@ -298,17 +299,7 @@ async def test_sent_but_unmarkable_reminders_in_flight_keep_their_claims(
     sim: Simulator, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     ids = await partners_due(sim, 20, latency=0.2, in_flight=4)
-    monkeypatch.setattr(ops, "MARK_RETRY", timedelta(seconds=0.2))
-    real = DeadlineRepository.finish
-
-    def unmarkable(
-        self: DeadlineRepository, row_id: int, status: str, *args: object, **kw: object
-    ) -> None:
-        if status == "sent":
-            raise OperationalError("UPDATE", {}, Exception("server closed the connection"))
-        real(self, row_id, status, *args, **kw)  # type: ignore[arg-type]
-
-    monkeypatch.setattr(DeadlineRepository, "finish", unmarkable)
+    database_back = marks_cannot_be_written(monkeypatch)
     with pytest.raises(ops.SentButNotMarked):
         await dispatcher.dispatch(sim.app)
     rows = rows_of(sim, ids)
@@ -316,7 +307,7 @@ async def test_sent_but_unmarkable_reminders_in_flight_keep_their_claims(
     # lease); none began once the first mark failed; the rest is back at once.
     assert [r.status for r in rows] == ["sending"] * 4 + ["pending"] * 16
     assert delivered(sim, ids) == dict.fromkeys([r.user_id for r in rows[:4]], 1)
-    monkeypatch.setattr(DeadlineRepository, "finish", real)
+    database_back()
     await finish_the_rest(sim)
     assert [r.status for r in rows_of(sim, ids)] == ["sending"] * 4 + ["sent"] * 16
     assert delivered(sim, ids) == dict.fromkeys(ids, 1)

@@ -28,6 +28,7 @@ from storage.deadlines import DeadlineRepository
 from storage.models import Base, ReminderOutbox, SweepRunRow, User
 from storage.ops import AdvisoryLock, known_revisions, lock_key
 from tests.conftest import EXAMPLE, MODERATOR_ID
+from tests.helpers import marks_cannot_be_written
 from tests.processes import needs_postgresql
 
 
@@ -477,24 +478,14 @@ async def test_a_sent_reminder_that_cannot_be_marked_keeps_its_claim(
     sim: Simulator, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     await _three_due_partners(sim)
-    real = DeadlineRepository.finish
-    monkeypatch.setattr(ops, "MARK_RETRY", timedelta(seconds=0.2))
-
-    def unmarkable(
-        self: DeadlineRepository, row_id: int, status: str, *args: object, **kw: object
-    ) -> None:
-        if status == "sent":
-            raise OperationalError("UPDATE", {}, Exception("server closed the connection"))
-        real(self, row_id, status, *args, **kw)  # type: ignore[arg-type]
-
-    monkeypatch.setattr(DeadlineRepository, "finish", unmarkable)
+    database_back = marks_cannot_be_written(monkeypatch)
     with pytest.raises(ops.SentButNotMarked):
         await sim.run_sweeps()
     ids = _due_ids(sim)
     # The first was delivered but not marked: it stays claimed (a resend only after the lease);
     # the two not yet tried went back at once.
     assert _statuses(sim, ids) == ["sending", "pending", "pending"]
-    monkeypatch.setattr(DeadlineRepository, "finish", real)
+    database_back()
     await sim.run_sweeps()
     assert _statuses(sim, ids) == ["sending", "sent", "sent"]
     assert (

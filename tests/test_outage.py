@@ -12,7 +12,6 @@ import contextlib
 import socket
 import threading
 import time
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -22,7 +21,6 @@ from bot.faketg_http import FakeTelegramServer
 from tests.processes import (
     BotProcess,
     deliveries,
-    fake_telegram,
     needs_postgresql,
     outbox_statuses,
     seed_partners,
@@ -87,13 +85,6 @@ class TcpProxy:
 
         await asyncio.gather(pipe(reader, up_writer), pipe(up_reader, writer))
         self.writers -= {writer, up_writer}
-
-
-@pytest.fixture
-def server() -> Iterator[FakeTelegramServer]:
-    _telegram, server = fake_telegram()
-    yield server
-    server.stop()
 
 
 @pytest.mark.postgresql

@@ -16,7 +16,6 @@ from bot.faketg_http import FakeTelegramServer
 from tests.processes import (
     BotProcess,
     deliveries,
-    fake_telegram,
     needs_postgresql,
     outbox_statuses,
     seed_partners,
@@ -33,13 +32,6 @@ def processes() -> Iterator[list[BotProcess]]:
     yield started
     for process in started:
         process.stop_quietly()
-
-
-@pytest.fixture
-def server() -> Iterator[FakeTelegramServer]:
-    _telegram, server = fake_telegram()
-    yield server
-    server.stop()
 
 
 @pytest.mark.postgresql
