@@ -278,3 +278,14 @@ def moderators_only(handler: Handler) -> Handler:
 def is_configured_group(services: Services, update: Update) -> bool:
     chat = update.effective_chat
     return chat is not None and services.settings.group(chat.id) is not None
+
+
+async def answer_step(
+    update: Update, text: str, markup: InlineKeyboardMarkup | None = None
+) -> None:
+    """A guided form's next message in the chat of the update (a pressed button is answered)."""
+    if update.callback_query is not None:
+        await update.callback_query.answer()
+    chat = update.effective_chat
+    if chat is not None:
+        await chat.send_message(text, reply_markup=markup)

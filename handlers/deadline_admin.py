@@ -32,7 +32,7 @@ from telegram.ext import (
 from telegram.warnings import PTBUserWarning
 
 from bot.context import App, BotContext, Services
-from handlers.common import NOT_A_MODERATOR, role
+from handlers.common import NOT_A_MODERATOR, answer_step, role
 from handlers.deadlines import digest_recipients, plan_outbox, recipients_of
 from handlers.render import esc
 from handlers.targets import TargetError, resolve_target
@@ -83,14 +83,6 @@ def usage() -> str:
 
 def _form(context: BotContext) -> dict[str, Any]:
     return context.user_data.setdefault(FORM, {})  # type: ignore[union-attr, no-any-return]
-
-
-async def _say(update: Update, text: str, markup: InlineKeyboardMarkup | None = None) -> None:
-    if update.callback_query is not None:
-        await update.callback_query.answer()
-    chat = update.effective_chat
-    if chat is not None:
-        await chat.send_message(text, reply_markup=markup)
 
 
 def _text(update: Update) -> str:
@@ -227,7 +219,7 @@ def _form_of(deadline: Deadline, people: dict[int, str]) -> dict[str, Any]:
 async def _ask(update: Update, context: BotContext, state: int) -> int:
     services = context.services
     if state == ID:
-        await _say(
+        await answer_step(
             update,
             _(
                 "Let's add a deadline. Send /cancel at any time to stop; nothing is saved "
@@ -236,12 +228,12 @@ async def _ask(update: Update, context: BotContext, state: int) -> int:
             ),
         )
     elif state == TITLE:
-        await _say(
+        await answer_step(
             update,
             _("What is its <b>title</b>? (up to {n} characters, e.g. SitRep inputs)", n=TITLE_MAX),
         )
     elif state == DESCRIPTION:
-        await _say(
+        await answer_step(
             update,
             _(
                 "A short <b>description or link</b> partners should see with each reminder "
@@ -253,7 +245,7 @@ async def _ask(update: Update, context: BotContext, state: int) -> int:
             ),
         )
     elif state == AUDIENCE:
-        await _say(
+        await answer_step(
             update,
             _("<b>Who</b> must submit? {hint}", hint=esc(audience_hint())),
             InlineKeyboardMarkup(
@@ -266,13 +258,13 @@ async def _ask(update: Update, context: BotContext, state: int) -> int:
             ),
         )
     elif state == SCHEDULE:
-        await _say(
+        await answer_step(
             update,
             _("<b>When</b> is it due? {examples}", examples=esc(schedule_examples())),
         )
     elif state == TIMEZONE:
         zone = default_timezone(services)
-        await _say(
+        await answer_step(
             update,
             _(
                 "In which <b>time zone</b>? Send an IANA name such as Europe/Kyiv, or use the "
@@ -281,7 +273,7 @@ async def _ask(update: Update, context: BotContext, state: int) -> int:
             InlineKeyboardMarkup([[InlineKeyboardButton(zone, callback_data=f"{CB}:tz")]]),
         )
     elif state == REMIND:
-        await _say(
+        await answer_step(
             update,
             _("When should partners be <b>reminded</b>? {hint}", hint=esc(offsets_hint())),
         )
@@ -300,7 +292,7 @@ async def _after(update: Update, context: BotContext, state: int) -> int:
 
 
 async def _refuse(update: Update, text: str, state: int) -> int:
-    await _say(update, _("Sorry: {problem}", problem=text))
+    await answer_step(update, _("Sorry: {problem}", problem=text))
     return state
 
 
@@ -322,7 +314,9 @@ async def _summary(update: Update, context: BotContext) -> int:
             ]
         ]
     )
-    await _say(update, f"{head}\n\n{describe(deadline, now, form.get('people', {}))}", buttons)
+    await answer_step(
+        update, f"{head}\n\n{describe(deadline, now, form.get('people', {}))}", buttons
+    )
     return CONFIRM
 
 
@@ -596,10 +590,10 @@ async def confirm(update: Update, context: BotContext) -> int:
     assert query is not None
     form = context.user_data.pop(FORM, None)  # type: ignore[union-attr]
     if query.data != f"{CB}:save" or not form or "remind" not in form:
-        await _say(update, _("Cancelled; nothing was saved."))
+        await answer_step(update, _("Cancelled; nothing was saved."))
         return ConversationHandler.END
     if not _is_moderator(update, context):
-        await _say(update, NOT_A_MODERATOR)
+        await answer_step(update, NOT_A_MODERATOR)
         return ConversationHandler.END
     services = context.services
     now = services.clock.now()
@@ -609,7 +603,7 @@ async def confirm(update: Update, context: BotContext) -> int:
     try:
         check(deadline, now)
     except DeadlineError as exc:  # e.g. a one-off date passed while the form was open
-        await _say(update, _("Sorry: {problem}. Nothing was saved.", problem=esc(exc)))
+        await answer_step(update, _("Sorry: {problem}. Nothing was saved.", problem=esc(exc)))
         return ConversationHandler.END
     decision: rules.Reschedule | None = None
     with services.db.transaction() as session:
@@ -637,7 +631,7 @@ async def confirm(update: Update, context: BotContext) -> int:
         if problem is None:
             plan_outbox(services, repo, now)
     if problem is not None:
-        await _say(update, _("Sorry: {problem}. Nothing was saved.", problem=problem))
+        await answer_step(update, _("Sorry: {problem}. Nothing was saved.", problem=problem))
         return ConversationHandler.END
     log.info("deadline %s %s by %s", deadline.id, form["mode"], actor)
     lines = [
@@ -659,7 +653,7 @@ async def confirm(update: Update, context: BotContext) -> int:
     if form["mode"] == "edit" and configured is not None:
         lines.append(_config_note(deadline))
     lines.append(_("/deadlines shows it; /calendar sends the updated calendar."))
-    await _say(update, "\n".join(lines))
+    await answer_step(update, "\n".join(lines))
     return ConversationHandler.END
 
 
@@ -765,7 +759,7 @@ async def _edit(query: Any, text: str) -> None:
 
 async def cancel(update: Update, context: BotContext) -> int:
     context.user_data.pop(FORM, None)  # type: ignore[union-attr]
-    await _say(update, _("Cancelled; nothing was saved."))
+    await answer_step(update, _("Cancelled; nothing was saved."))
     return ConversationHandler.END
 
 

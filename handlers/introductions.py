@@ -25,7 +25,7 @@ from telegram.ext import (
 from telegram.warnings import PTBUserWarning
 
 from bot.context import App, BotContext, Services
-from handlers.common import group_label, in_group, send_private, tell_moderators
+from handlers.common import answer_step, group_label, in_group, send_private, tell_moderators
 from handlers.render import esc, mention
 from i18n import N_, _, comma_join, date_text, datetime_text, long_date_text
 from moderation.introductions import (
@@ -281,14 +281,6 @@ def _form(context: BotContext) -> dict[str, Any]:
     return context.user_data.setdefault(FORM, {})  # type: ignore[union-attr, no-any-return]
 
 
-async def _reply(update: Update, text: str, markup: InlineKeyboardMarkup | None = None) -> None:
-    if update.callback_query is not None:
-        await update.callback_query.answer()
-    chat = update.effective_chat
-    if chat is not None:
-        await chat.send_message(text, reply_markup=markup)
-
-
 def sponsor_problem(
     services: Services, chat_id: int, user_id: int, newcomer_category: Category
 ) -> str | None:
@@ -316,7 +308,7 @@ async def begin_invite(update: Update, context: BotContext) -> int:
             if (m := roster.membership(g.chat_id, user.id)) is not None and m.present
         ]
     if not groups:
-        await _reply(
+        await answer_step(
             update,
             _(
                 "Only members of the group can sponsor newcomers. If you are a "
@@ -330,7 +322,9 @@ async def begin_invite(update: Update, context: BotContext) -> int:
         buttons = [
             [InlineKeyboardButton(g.title, callback_data=f"inv:grp:{g.chat_id}")] for g in groups
         ]
-        await _reply(update, _("Which group is the invitation for?"), InlineKeyboardMarkup(buttons))
+        await answer_step(
+            update, _("Which group is the invitation for?"), InlineKeyboardMarkup(buttons)
+        )
         return GROUP
     return await _start_form(update, context, groups[0].chat_id)
 
@@ -340,7 +334,7 @@ async def choose_group(update: Update, context: BotContext) -> int:
     assert query is not None and query.data is not None
     chat_id = int(query.data.rsplit(":", 1)[1])
     if context.services.settings.group(chat_id) is None:
-        await _reply(update, _("That group is not one I run."))
+        await answer_step(update, _("That group is not one I run."))
         return ConversationHandler.END
     return await _start_form(update, context, chat_id)
 
@@ -353,10 +347,10 @@ async def _start_form(update: Update, context: BotContext, chat_id: int) -> int:
         Category.IN_COUNTRY,
     )
     if problem:
-        await _reply(update, _("Sorry, {problem}.", problem=esc(problem)))
+        await answer_step(update, _("Sorry, {problem}.", problem=esc(problem)))
         return ConversationHandler.END
     _form(context)["chat_id"] = chat_id
-    await _reply(
+    await answer_step(
         update,
         _(
             "Let's introduce the person you sponsor. Send /cancel at any time to "
@@ -417,10 +411,10 @@ async def got_name(update: Update, context: BotContext) -> int:
     try:
         first, last = split_name(update.effective_message.text or "")  # type: ignore[union-attr]
     except InputError as error:
-        await _reply(update, esc(error))
+        await answer_step(update, esc(error))
         return NAME
     _form(context).update(first_name=first, last_name=last)
-    await _reply(update, _("Which <b>organisation</b> does {name} work for?", name=esc(first)))
+    await answer_step(update, _("Which <b>organisation</b> does {name} work for?", name=esc(first)))
     return ORG
 
 
@@ -441,11 +435,11 @@ async def _ask_organisation(
             answer, settings.organisations, settings.allow_unlisted_organisations
         )
     except InputError as error:
-        await _reply(update, esc(error))
+        await answer_step(update, esc(error))
         return retry
     if match.accepted and not match.suggestion:
         form["organisation"] = match.accepted
-        await _reply(update, next_question)
+        await answer_step(update, next_question)
         return after
     form["typed_organisation"] = clean_text(answer, 100, "organisation")
     buttons = [
@@ -462,7 +456,7 @@ async def _ask_organisation(
         )
     buttons.append([InlineKeyboardButton(_("Type it again"), callback_data=f"{prefix}:retype")])
     form["suggestion"] = match.suggestion
-    await _reply(
+    await answer_step(
         update,
         _("Did you mean <b>{organisation}</b>?", organisation=esc(match.suggestion)),
         InlineKeyboardMarkup(buttons),
@@ -477,10 +471,10 @@ async def _organisation_choice(
     assert query is not None and query.data is not None
     answer = query.data.rsplit(":", 1)[1]
     if answer == "retype" or "suggestion" not in form:
-        await _reply(update, _("Please type the organisation again."))
+        await answer_step(update, _("Please type the organisation again."))
         return retry
     form["organisation"] = form["suggestion"] if answer == "yes" else form["typed_organisation"]
-    await _reply(update, next_question)
+    await answer_step(update, next_question)
     return after
 
 
@@ -523,7 +517,7 @@ async def got_role(update: Update, context: BotContext) -> int:
     try:
         role = clean_text(update.effective_message.text or "", ROLE_MAX, "role")  # type: ignore[union-attr]
     except InputError as error:
-        await _reply(update, esc(error))
+        await answer_step(update, esc(error))
         return ROLE
     _form(context)["role"] = role
     clusters = context.services.settings.clusters
@@ -532,7 +526,7 @@ async def got_role(update: Update, context: BotContext) -> int:
         for index, name in enumerate(clusters)
     ]
     buttons.append([InlineKeyboardButton(_("Skip (no cluster)"), callback_data="inv:cl:skip")])
-    await _reply(
+    await answer_step(
         update,
         _("Which <b>cluster</b> do they work with? (optional)"),
         InlineKeyboardMarkup(buttons),
@@ -551,10 +545,10 @@ async def got_cluster(update: Update, context: BotContext) -> int:
     clusters = context.services.settings.clusters
     if choice != "skip":
         if not choice.isdigit() or int(choice) >= len(clusters):
-            await _reply(update, _("Please choose one of the buttons."))
+            await answer_step(update, _("Please choose one of the buttons."))
             return CLUSTER
         _form(context)["cluster"] = clusters[int(choice)]
-    await _reply(
+    await answer_step(
         update, _("Where are they located (city or area)? Type it, or press Skip."), skip_location()
     )
     return LOCATION
@@ -566,9 +560,9 @@ async def got_location(update: Update, context: BotContext) -> int:
             typed = update.effective_message.text if update.effective_message else None
             _form(context)["location"] = clean_text(typed or "", LOCATION_MAX, "location")
         except InputError as error:
-            await _reply(update, esc(error), skip_location())
+            await answer_step(update, esc(error), skip_location())
             return LOCATION
-    await _reply(update, _("Where are they based?"), category_buttons())
+    await answer_step(update, _("Where are they based?"), category_buttons())
     return CATEGORY
 
 
@@ -579,11 +573,11 @@ async def got_category(update: Update, context: BotContext) -> int:
     try:
         category = Category(query.data.rsplit(":", 1)[1])
     except ValueError:
-        await _reply(update, _("Please choose one of the buttons."), category_buttons())
+        await answer_step(update, _("Please choose one of the buttons."), category_buttons())
         return CATEGORY
     problem = sponsor_problem(context.services, form["chat_id"], query.from_user.id, category)
     if problem:
-        await _reply(
+        await answer_step(
             update,
             _("Sorry, {problem}. Choose another option or /cancel.", problem=esc(problem)),
             category_buttons(),
@@ -591,7 +585,7 @@ async def got_category(update: Update, context: BotContext) -> int:
         return CATEGORY
     form["category"] = category
     if category.needs_end_date:
-        await _reply(
+        await answer_step(
             update,
             _("Until when? Type the <b>end date</b> (e.g. 2026-12-20, 20 Dec, in 3 weeks)."),
         )
@@ -609,11 +603,11 @@ async def got_end_date(update: Update, context: BotContext) -> int:
         end = parse_date(update.effective_message.text or "", today)  # type: ignore[union-attr]
         check_end_date(form["category"], end, today, group.membership.out_of_country_max)
     except InputError as error:
-        await _reply(update, esc(error))
+        await answer_step(update, esc(error))
         return END_DATE
     form["end_date"] = end
     if form["category"] is Category.OUT_OF_COUNTRY:
-        await _reply(
+        await answer_step(
             update,
             _(
                 "Understood: until <b>{date}</b>. In one line: which "
@@ -635,7 +629,7 @@ async def got_reason(update: Update, context: BotContext) -> int:
             "reason",
         )
     except InputError as error:
-        await _reply(update, esc(error))
+        await answer_step(update, esc(error))
         return REASON
     return await _summary(update, context)
 
@@ -659,7 +653,7 @@ async def _summary(update: Update, context: BotContext, note: str = "") -> int:
         description=describe(preview),
     )
     text = f"{esc(note)}\n{summary}" if note else summary
-    await _reply(update, text, buttons)
+    await answer_step(update, text, buttons)
     return CONFIRM
 
 
@@ -668,7 +662,7 @@ async def confirm_form(update: Update, context: BotContext) -> int:
     assert query is not None
     form = context.user_data.pop(FORM, None)  # type: ignore[union-attr]
     if query.data == "inv:cancel" or not form or "category" not in form:
-        await _reply(update, _("Cancelled; nothing was saved."))
+        await answer_step(update, _("Cancelled; nothing was saved."))
         return ConversationHandler.END
     if form["mode"] == "invite":
         await _create_invitation(update, context, form)
@@ -725,7 +719,7 @@ async def _create_invitation(update: Update, context: BotContext, form: dict[str
             invitation = repo.add_invitation(_invitation(form, sponsor.id, services))
             invitation_id, expires = invitation.id, invitation.expires_at
     if twin is not None:
-        await _reply(
+        await answer_step(
             update,
             _(
                 "You already have an open link for {name}: {link} (valid until {date}).",
@@ -747,7 +741,7 @@ async def _create_invitation(update: Update, context: BotContext, form: dict[str
                 session.delete(stale)
         log.warning("could not create an invite link: %s", exc)
         error = esc(exc)
-        await _reply(
+        await answer_step(
             update,
             _(
                 "Sorry, I could not create the link: I need the right to invite "
@@ -767,7 +761,7 @@ async def _create_invitation(update: Update, context: BotContext, form: dict[str
         stored = IntroductionRepository(session).invitation(invitation_id)
         assert stored is not None
         stored.link_url, stored.link_name = link.invite_link, name
-    await _reply(
+    await answer_step(
         update,
         _(
             "Here is the personal link for <b>{first} {last}</b>. It works once and until "
@@ -812,9 +806,9 @@ async def _save_introduction(update: Update, context: BotContext, form: dict[str
             intro.sponsor_done_at = services.clock.now()
             saved = True
     if not saved:
-        await _reply(update, _("That introduction is no longer open; nothing was changed."))
+        await answer_step(update, _("That introduction is no longer open; nothing was changed."))
         return
-    await _reply(update, _("Thank you! Your introduction is posted in the group."))
+    await answer_step(update, _("Thank you! Your introduction is posted in the group."))
     await complete_if_ready(context, form["target"])
 
 
@@ -834,18 +828,18 @@ async def _save_join_request_introduction(
             request.invitation_id = invitation.id
             chat_id, user_id, request_id = request.chat_id, request.user_id, request.id
     if request is None:
-        await _reply(update, _("That join request is no longer open; nothing was changed."))
+        await answer_step(update, _("That join request is no longer open; nothing was changed."))
         return
     try:
         await context.bot.approve_chat_join_request(chat_id, user_id)
     except TelegramError as exc:
-        await _reply(update, _("I could not approve the request: {error}.", error=esc(exc)))
+        await answer_step(update, _("I could not approve the request: {error}.", error=esc(exc)))
         return
     with services.db.transaction() as session:
         IntroductionRepository(session).decide_join_request(
             request_id, "approved", sponsor_id, services.clock.now()
         )
-    await _reply(
+    await answer_step(
         update,
         _("Thank you! The request is approved; I will post your introduction when they join."),
     )
@@ -854,7 +848,7 @@ async def _save_join_request_introduction(
 async def cancel(update: Update, context: BotContext) -> int:
     context.user_data.pop(FORM, None)  # type: ignore[union-attr]
     context.user_data.pop(OWN, None)  # type: ignore[union-attr]
-    await _reply(update, _("Cancelled; nothing was saved."))
+    await answer_step(update, _("Cancelled; nothing was saved."))
     return ConversationHandler.END
 
 
@@ -911,7 +905,7 @@ async def confirm_choice(update: Update, context: BotContext) -> int:
     assert query is not None
     form = _own(context)
     if query.data == "cf:fix":
-        await _reply(update, _("Please type your <b>first and last name</b>."))
+        await answer_step(update, _("Please type your <b>first and last name</b>."))
         return CF_NAME
     with context.services.db.transaction() as session:
         intro = IntroductionRepository(session).introduction_by_id(form.get("target", 0))
@@ -924,10 +918,10 @@ async def own_name(update: Update, context: BotContext) -> int:
     try:
         first, last = split_name(update.effective_message.text or "")  # type: ignore[union-attr]
     except InputError as error:
-        await _reply(update, esc(error))
+        await answer_step(update, esc(error))
         return CF_NAME
     _own(context).update(first_name=first, last_name=last)
-    await _reply(update, _("Which <b>organisation</b> do you work for?"))
+    await answer_step(update, _("Which <b>organisation</b> do you work for?"))
     return CF_ORG
 
 
@@ -973,11 +967,11 @@ async def _finish_own(update: Update, context: BotContext) -> int:
     if intro is None:
         return ConversationHandler.END
     if intro.sponsor_done_at is None:
-        await _reply(
+        await answer_step(
             update, _("Thank you! Now your sponsor needs to introduce you; I have reminded them.")
         )
     elif intro.status is IntroStatus.HELD:
-        await _reply(update, _("Thank you! A moderator still needs to confirm your sponsor."))
+        await answer_step(update, _("Thank you! A moderator still needs to confirm your sponsor."))
     await complete_if_ready(context, intro.id)
     return ConversationHandler.END
 
