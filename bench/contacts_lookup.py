@@ -22,10 +22,10 @@ from datetime import datetime
 from sqlalchemy import insert
 
 from bench.common import config_for, database, engine_name, percentiles, summary
-from bot.faketg import FakeMember
-from bot.simulator import Simulator
 from moderation.clock import FakeClock
 from moderation.contacts import search_key, trigrams
+from simulation.faketg import FakeMember
+from simulation.simulator import Simulator
 from storage import contact_index
 from storage.contacts import ContactRepository
 from storage.models import Contact

@@ -32,9 +32,9 @@ from sqlalchemy import func, select
 
 from bench.common import config_for, database, engine_name, summary
 from bot.app import build_application, build_services, on_startup
-from bot.faketg import FakeTelegram
-from bot.simulator import FAKE_TOKEN
 from config.schema import AudienceConfig, DeadlineConfig
+from simulation.faketg import FakeTelegram
+from simulation.simulator import FAKE_TOKEN
 from storage.models import Partner, ReminderOutbox, User
 
 OCCURRENCE = datetime(2026, 11, 25, 10, 0, tzinfo=UTC)  # Wednesday 12:00 Kyiv

@@ -102,9 +102,9 @@ async def child(url: str, members: int) -> None:
     from telegram import Update
 
     from bot.app import on_startup
-    from bot.faketg import FakeMember
-    from bot.simulator import Simulator
     from moderation.clock import FakeClock
+    from simulation.faketg import FakeMember
+    from simulation.simulator import Simulator
 
     sim = Simulator(config_for(url), FakeClock())
     sim.services.db.upgrade()  # as `imbot run` does: a no-op check when already at head

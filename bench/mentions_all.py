@@ -24,10 +24,10 @@ from datetime import timedelta
 from sqlalchemy import func, insert, select
 
 from bench.common import config_for, database, engine_name, summary
-from bot.faketg import FakeMember
-from bot.simulator import Simulator
 from moderation.clock import FakeClock
 from moderation.roster import JoinMethod, MemberStatus
+from simulation.faketg import FakeMember
+from simulation.simulator import Simulator
 from storage.models import Membership, MentionOutbox, User
 
 GROUP_ID = -1001234567890

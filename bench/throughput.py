@@ -34,9 +34,9 @@ from telegram import Update
 from telegram.ext import ApplicationBuilder, MessageHandler, filters
 
 from bench.common import config_for, database, engine_name, one_core, summary
-from bot.faketg import JSON, ApiError, FakeMember, FakeTelegram
-from bot.simulator import FAKE_TOKEN, Simulator
 from moderation.clock import FakeClock
+from simulation.faketg import JSON, ApiError, FakeMember, FakeTelegram
+from simulation.simulator import FAKE_TOKEN, Simulator
 
 GROUP_ID = -1001234567890
 MESSAGES = [

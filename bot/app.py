@@ -18,7 +18,6 @@ from telegram.ext import ApplicationBuilder, ContextTypes, Defaults
 from telegram.request import BaseRequest
 
 from bot import ops
-from bot.context import App, BotContext, Services, Sweep, services_of
 from bot.message_log import MessageLog
 from bot.ratelimit import WindowRateLimiter
 from config.loader import LoadedConfig
@@ -43,6 +42,7 @@ from handlers.language import command_menu
 from i18n import DEFAULT_LANGUAGE, LANGUAGES, use_locale
 from moderation.clock import Clock, SystemClock
 from moderation.permissions import Role, Where
+from runtime.context import App, BotContext, Services, Sweep, services_of
 from storage.db import Database
 
 log = logging.getLogger(__name__)

@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import sys
+from datetime import datetime
 from pathlib import Path
 from typing import NoReturn
 
@@ -13,7 +14,15 @@ from pydantic import ValidationError
 from sqlalchemy.exc import SQLAlchemyError
 
 from config.loader import ConfigError, Environment, LoadedConfig, load_settings
-from storage.db import Database, DatabaseError, current_revision, describe_url, head_revision
+from moderation.clock import Clock, SystemClock
+from storage.db import (
+    Database,
+    DatabaseError,
+    current_revision,
+    describe_url,
+    head_revision,
+    reason_of,
+)
 
 PACKAGED_EXAMPLE = Path(__file__).resolve().parent.parent / "config" / "example.yaml"
 
@@ -62,20 +71,26 @@ def open_database(config: LoadedConfig, migrate: bool, check_schema: bool = Fals
         if migrate:
             upgrade_exclusively(database.engine)
     except DatabaseError as exc:
-        reason = " ".join(str(exc).split())  # drivers write several lines: one clear line
+        reason = reason_of(exc, limit=1000)
         fail(f"{reason}. Check DATABASE_URL (e.g. postgresql+psycopg://user@host:5432/imbot).", 3)
     except SQLAlchemyError as exc:
-        fail(f"the database failed: {_why(exc)}", 3)
+        fail(f"the database failed: {reason_of(exc)}", 3)
     return database
 
 
-def _why(exc: BaseException) -> str:
-    return " ".join(str(getattr(exc, "orig", None) or exc).split())[:300]
-
-
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
-def main() -> None:
+@click.pass_context
+def main(ctx: click.Context) -> None:
     """imbot: the IM community group bot."""
+    # Tests hand in their own clock (``obj=``); a real command line reads the system's.
+    if ctx.obj is None:
+        ctx.obj = SystemClock()
+
+
+def now() -> datetime:
+    """The time for the running command, from the clock the command line was given."""
+    clock: Clock = click.get_current_context().find_root().obj
+    return clock.now()
 
 
 @main.command("check-config")
@@ -135,7 +150,7 @@ def run(config_path: Path, webhook_url: str | None, listen: str, port: int, migr
 @config_option
 def status(config_path: Path) -> None:
     """Health from the shell: database, schema, replicas, sweeps, reminders, groups."""
-    from datetime import UTC, datetime, timedelta
+    from datetime import timedelta
 
     from bot.app import build_services
     from moderation.durations import format_duration
@@ -143,7 +158,7 @@ def status(config_path: Path) -> None:
 
     config = load(config_path)
     database = open_database(config, migrate=False)
-    now = datetime.now(UTC)
+    at = now()
     try:
         services = build_services(config)
     except ValueError as exc:
@@ -152,9 +167,9 @@ def status(config_path: Path) -> None:
     def ago(then: datetime | None) -> str:
         if then is None:
             return "never"
-        if then > now:
-            return f"in {format_duration(then - now)}"
-        return f"{format_duration(now - then)} ago" if now - then >= timedelta(minutes=1) else "now"
+        if then > at:
+            return f"in {format_duration(then - at)}"
+        return f"{format_duration(at - then)} ago" if at - then >= timedelta(minutes=1) else "now"
 
     current, head = current_revision(database.engine), head_revision()
     click.echo(f"database: {describe_url(database.engine)} reachable")
@@ -167,9 +182,9 @@ def status(config_path: Path) -> None:
     with database.transaction() as session:
         repo = OpsRepository(session)
         replicas, runs = repo.replicas(), repo.sweep_runs()
-        outbox, groups = repo.outbox(now), repo.groups()
+        outbox, groups = repo.outbox(at), repo.groups()
     alive = [
-        r for r in replicas if r.stopped_at is None and now - r.last_seen_at < timedelta(minutes=2)
+        r for r in replicas if r.stopped_at is None and at - r.last_seen_at < timedelta(minutes=2)
     ]
     click.echo(f"replicas running: {len(alive)}")
     for r in replicas:
@@ -262,13 +277,11 @@ def db_copy(config_path: Path, target_url: str, force: bool) -> None:
 @click.argument("path", type=click.Path(path_type=Path, dir_okay=False))
 def backup_command(config_path: Path, path: Path) -> None:
     """Write every table to FILE (gzip JSON lines, format imbot-backup v1)."""
-    from datetime import UTC, datetime
-
     from storage.backup import BackupError, backup
 
     database = open_database(load(config_path), migrate=False)
     try:
-        counts = backup(database.engine, path, datetime.now(UTC))
+        counts = backup(database.engine, path, now())
     except (BackupError, OSError) as exc:
         fail(f"backup failed: {exc}", 1)
     click.echo(f"{path}: {sum(counts.values())} rows from {len(counts)} tables.")
@@ -345,7 +358,6 @@ def import_contacts_command(config_path: Path, csv_path: Path, apply_: bool) -> 
 
     Imported people are not findable until they agree (they are asked when they start the bot).
     """
-    from moderation.clock import SystemClock
     from moderation.contacts import parse_contacts_csv
     from storage.contacts import import_contacts
 
@@ -364,7 +376,7 @@ def import_contacts_command(config_path: Path, csv_path: Path, apply_: bool) -> 
         sys.exit(1)
     database = open_database(config, migrate=True)
     with database.transaction() as session:
-        report = import_contacts(session, parsed.rows, SystemClock().now(), apply=apply_)
+        report = import_contacts(session, parsed.rows, now(), apply=apply_)
     verb = "imported" if apply_ else "dry run, would import"
     click.echo(f"{csv_path}: {verb}: {report.summary()}")
     if not apply_:

@@ -12,10 +12,10 @@ from dataclasses import replace
 from pathlib import Path
 from typing import TextIO
 
-from bot.faketg import ApiError, FakeMember, FakeUser, SentMessage
-from bot.simulator import Simulator
 from config.loader import LoadedConfig
 from moderation.durations import DurationError, parse_duration
+from simulation.faketg import ApiError, FakeMember, FakeUser, SentMessage
+from simulation.simulator import Simulator
 from storage.roster import RosterRepository
 
 HELP = """\

@@ -15,7 +15,7 @@ from typing import Any
 from telegram._utils.types import JSONDict
 from telegram.ext import BaseRateLimiter
 
-from bot.context import Services
+from runtime.context import Services
 
 SENDS = frozenset(
     {

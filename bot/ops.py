@@ -18,26 +18,21 @@ import asyncio
 import contextlib
 import dataclasses
 import logging
-import os
-import socket
-import time
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import timedelta
-from typing import TypeVar
 
-from sqlalchemy.exc import OperationalError, SQLAlchemyError
+from sqlalchemy.exc import SQLAlchemyError
 
-from bot.context import App, BotContext, Services, Sweep, services_of
 from i18n import DEFAULT_LANGUAGE, use_locale
-from storage.db import head_revision
-from storage.ops import AdvisoryLock, OpsRepository
+from runtime.context import App, BotContext, Services, Sweep, services_of
+from runtime.replica import heartbeat, record_status
+from storage.db import reason_of
+from storage.ops import AdvisoryLock
 
 log = logging.getLogger(__name__)
 
-T = TypeVar("T")
 HEARTBEAT_EVERY = timedelta(seconds=30)
-MARK_RETRY = timedelta(seconds=60)  # longest wait to record what was already done
 STANDBY_CHECK = 5.0  # seconds between a standby's attempts to become the poller
 
 
@@ -70,11 +65,13 @@ async def run_sweep(app: App, sweep: Sweep, raise_errors: bool = False) -> bool:
             log.debug("sweep %s is running in another replica; skipped", sweep.name)
             return False
     except SQLAlchemyError as exc:
-        log.warning("sweep %s skipped: the database is unreachable (%s)", sweep.name, _why(exc))
+        log.warning(
+            "sweep %s skipped: the database is unreachable (%s)", sweep.name, reason_of(exc)
+        )
         return False
     try:
         started = services.clock.now()
-        _record(
+        record_status(
             services,
             lambda r: r.sweep_started(sweep.name, sweep.every, services.replica_id, started),
         )
@@ -85,87 +82,18 @@ async def run_sweep(app: App, sweep: Sweep, raise_errors: bool = False) -> bool:
             with use_locale(DEFAULT_LANGUAGE):
                 await sweep.run(app)
         except Exception as exc:  # a sweep failing must not stop the others or the process
-            error = f"{type(exc).__name__}: {_why(exc)}"
-            _record(services, lambda r: r.sweep_finished(sweep.name, services.clock.now(), error))
+            error = f"{type(exc).__name__}: {reason_of(exc)}"
+            record_status(
+                services, lambda r: r.sweep_finished(sweep.name, services.clock.now(), error)
+            )
             if raise_errors:
                 raise
             log.exception("sweep %s failed", sweep.name)
             return True
-        _record(services, lambda r: r.sweep_finished(sweep.name, services.clock.now(), None))
+        record_status(services, lambda r: r.sweep_finished(sweep.name, services.clock.now(), None))
     finally:
         lock.release()
     return True
-
-
-class SentButNotMarked(Exception):
-    """Telegram accepted a message but the database never recorded it (it stays claimed)."""
-
-    def __init__(self, row_id: int) -> None:
-        super().__init__(f"reminder {row_id} was sent but could not be marked sent")
-        self.row_id = row_id
-
-
-async def retry_database(action: Callable[[], T], within: timedelta, what: str) -> T:
-    """Run a database action, retrying while the database is unreachable for up to ``within``.
-
-    For writes that must follow something already done outside (a message Telegram accepted).
-    """
-    give_up = time.monotonic() + within.total_seconds()
-    delay = 0.5
-    while True:
-        try:
-            return action()
-        except OperationalError as exc:
-            left = give_up - time.monotonic()
-            if left <= 0:
-                log.error("%s: the database stayed unreachable (%s); giving up", what, _why(exc))
-                raise
-            log.warning("%s: the database is unreachable (%s); retrying", what, _why(exc))
-            await asyncio.sleep(min(delay, left))
-            delay = min(delay * 2, 5.0)
-
-
-def database_problem(error: BaseException | None) -> str | None:
-    """A plain sentence for database failures an operator must fix (full disk, no server)."""
-    if not isinstance(error, SQLAlchemyError):
-        return None
-    reason = _why(error)
-    if "disk is full" in reason or "No space left" in reason or "could not extend" in reason:
-        return f"the database is full ({reason}): free disk space"
-    if isinstance(error, OperationalError):
-        return f"the database failed ({reason}); the work will be retried where it is a sweep"
-    return None
-
-
-def _why(exc: BaseException) -> str:
-    return str(getattr(exc, "orig", None) or exc).strip().splitlines()[0][:200]
-
-
-def _record(services: Services, change: Callable[[OpsRepository], None]) -> None:
-    """Best effort: status bookkeeping never breaks the work it describes."""
-    try:
-        with services.db.transaction() as session:
-            change(OpsRepository(session))
-    except SQLAlchemyError as exc:
-        log.warning("could not record operations status: %s", _why(exc))
-
-
-async def heartbeat(app: App) -> None:
-    services = services_of(app)
-    revision = head_revision() or "none"
-    _record(
-        services,
-        lambda r: r.beat(
-            services.replica_id,
-            socket.gethostname()[:100],
-            os.getpid(),
-            services.role,
-            revision,
-            services.started_at,
-            services.clock.now(),
-            services.last_update_at,
-        ),
-    )
 
 
 def schedule_heartbeat(app: App) -> None:
@@ -193,15 +121,14 @@ async def serve(
     webhook: Webhook | None = None,
 ) -> None:
     """Run until ``stop`` is set: start, receive updates (as leader/standby or webhook), stop."""
-    from bot.app import on_shutdown, on_startup
-
     services = services_of(app)
     updater = app.updater
     assert updater is not None
     leader = AdvisoryLock(services.db.engine, "polling")
     await app.initialize()
     try:
-        await on_startup(app)
+        if app.post_init is not None:  # the assembly's start-up hook (menus, sweeps)
+            await app.post_init(app)
         schedule_heartbeat(app)
         await app.start()
         if webhook is not None:
@@ -227,9 +154,10 @@ async def serve(
             await app.stop()  # waits for running sweeps, which release what they claimed
         services.write_behind()  # before the next poller may take over and count
         leader.release()
-        _record(services, lambda r: r.stopped(services.replica_id, services.clock.now()))
+        record_status(services, lambda r: r.stopped(services.replica_id, services.clock.now()))
         await app.shutdown()
-        await on_shutdown(app)
+        if app.post_shutdown is not None:
+            await app.post_shutdown(app)
         log.info("stopped")
 
 
@@ -246,7 +174,7 @@ async def _poll_as_leader(
             try:
                 got: bool | None = leader.acquire()
             except SQLAlchemyError as exc:
-                log.warning("cannot reach the database to elect the poller: %s", _why(exc))
+                log.warning("cannot reach the database to elect the poller: %s", reason_of(exc))
                 got = None
             if got:
                 services.role = "polling"

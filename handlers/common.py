@@ -11,7 +11,6 @@ from telegram import Chat, InlineKeyboardMarkup, Message, Update
 from telegram import User as TgUser
 from telegram.error import BadRequest, Forbidden, TelegramError
 
-from bot.context import BotContext, Services
 from config.schema import GroupConfig
 from handlers.render import esc
 from i18n import (
@@ -25,6 +24,7 @@ from i18n import (
 )
 from moderation.permissions import Role, Where, is_fresh, role_of
 from moderation.roster import UserInfo
+from runtime.context import BotContext, Services
 from storage.moderation import ModerationRepository
 from storage.roster import RosterRepository
 

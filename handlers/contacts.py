@@ -28,7 +28,6 @@ from telegram.ext import (
     filters,
 )
 
-from bot.context import App, BotContext, Services, Sweep, services_of
 from handlers.common import (
     group_label,
     is_configured_group,
@@ -71,6 +70,7 @@ from moderation.contacts import (
     split_clusters,
 )
 from moderation.permissions import CommandSpec, Role, Where
+from runtime.context import App, BotContext, Services, Sweep, services_of
 from storage import contact_index
 from storage.contacts import (
     ContactRepository,

@@ -31,7 +31,6 @@ from telegram.ext import (
 )
 from telegram.warnings import PTBUserWarning
 
-from bot.context import App, BotContext, Services
 from handlers.common import NOT_A_MODERATOR, answer_step, role
 from handlers.deadlines import digest_recipients, plan_outbox, recipients_of
 from handlers.render import esc
@@ -51,6 +50,7 @@ from moderation.deadline_input import (
 from moderation.deadlines import Audience, Deadline, DeadlineError
 from moderation.introductions import InputError, clean_text
 from moderation.permissions import CommandSpec, Role, Where
+from runtime.context import App, BotContext, Services
 from storage.deadlines import DeadlineRepository
 from storage.roster import RosterRepository
 

@@ -22,8 +22,6 @@ from telegram import InlineKeyboardButton, InlineKeyboardMarkup, InputFile, Upda
 from telegram.error import BadRequest, Forbidden, NetworkError, RetryAfter, TelegramError
 from telegram.ext import CallbackQueryHandler, CommandHandler, filters
 
-from bot import ops
-from bot.context import App, BotContext, Services, Sweep, services_of
 from handlers.common import in_group, moderators_only, personal_language, reply
 from handlers.render import chunk_lines, esc, mention
 from i18n import _, comma_join, duration_text, list_text, ngettext, use_locale
@@ -31,7 +29,9 @@ from moderation import deadlines as rules
 from moderation.calendar import build_calendar
 from moderation.deadlines import DIGEST, OVERDUE, Deadline, DueRow
 from moderation.permissions import CommandSpec, Role, Where
+from runtime.context import App, BotContext, Services, Sweep, services_of
 from storage import deadlines as store
+from storage import retry
 from storage.deadlines import DeadlineRepository
 from storage.models import Partner, User
 from storage.roster import RosterRepository
@@ -302,10 +302,10 @@ async def _dispatch_batch(app: App, unreachable: dict[tuple[str, datetime], list
         # put back what was not sent, so it goes out at the next run instead of after the
         # lease. Not sent: the rows never begun and those that failed before Telegram had
         # them (OperationalError). A row Telegram accepted but that could not be marked
-        # (SentButNotMarked) keeps its claim (see the README), as does one that failed for an
+        # (retry.SentButNotMarked) keeps its claim (see the README), as does one that failed for an
         # unknown reason (it is tried again after the lease).
         first = flight.failures[0]
-        outage = isinstance(first, (OperationalError, ops.SentButNotMarked))
+        outage = isinstance(first, (OperationalError, retry.SentButNotMarked))
         note = "database outage" if outage else f"not sent: {type(first).__name__} in the batch"
         unsent = [row.id for row, _ in work if row.id in flight.unsent]
         await _put_back(services, unsent + rest, now, note)
@@ -418,7 +418,7 @@ async def _put_back(
                 repo.release(row_id, now, note)
 
     lease = services.settings.reminders.lease
-    await ops.retry_database(release, min(lease / 2, ops.MARK_RETRY), "putting reminders back")
+    await retry.retry_database(release, min(lease / 2, retry.MARK_RETRY), "putting reminders back")
 
 
 def plan_outbox(services: Services, repo: DeadlineRepository, now: datetime) -> None:
@@ -535,11 +535,11 @@ async def deliver(
     # Telegram has the message: if the database is away, keep trying (within the lease) so
     # the reminder is not sent again.
     try:
-        await ops.retry_database(
-            mark_sent, min(policy.lease / 2, ops.MARK_RETRY), f"reminder {row.id}"
+        await retry.retry_database(
+            mark_sent, min(policy.lease / 2, retry.MARK_RETRY), f"reminder {row.id}"
         )
     except OperationalError as exc:
-        raise ops.SentButNotMarked(row.id) from exc
+        raise retry.SentButNotMarked(row.id) from exc
     return "sent"
 
 

@@ -8,9 +8,9 @@ import logging
 from telegram import Chat, Update
 from telegram.error import TelegramError
 
-from bot.context import App, BotContext
-from bot.ops import database_problem
 from i18n import N_, _
+from runtime.context import App, BotContext
+from storage.db import database_problem
 
 log = logging.getLogger(__name__)
 

@@ -24,7 +24,6 @@ from telegram.ext import (
 )
 from telegram.warnings import PTBUserWarning
 
-from bot.context import App, BotContext, Services
 from handlers.common import answer_step, group_label, in_group, send_private, tell_moderators
 from handlers.render import esc, mention
 from i18n import N_, _, comma_join, date_text, datetime_text, long_date_text
@@ -44,6 +43,7 @@ from moderation.introductions import (
     split_name,
 )
 from moderation.permissions import CommandSpec, Where
+from runtime.context import App, BotContext, Services
 from storage.contacts import ContactRepository
 from storage.introductions import IntroductionRepository
 from storage.models import Introduction, Invitation

@@ -21,7 +21,6 @@ from telegram import (
 from telegram.error import BadRequest, Forbidden, TelegramError
 from telegram.ext import CallbackQueryHandler, ChatJoinRequestHandler, ChatMemberHandler
 
-from bot.context import App, BotContext, Sweep, services_of
 from config.schema import GroupConfig
 from handlers.common import (
     group_label,
@@ -48,6 +47,7 @@ from moderation.introductions import (
     invitation_id_from_link_name,
 )
 from moderation.roster import MemberStatus
+from runtime.context import App, BotContext, Sweep, services_of
 from storage.introductions import IntroductionRepository
 from storage.models import Introduction, Invitation, JoinRequest
 from storage.roster import RosterRepository

@@ -23,10 +23,10 @@ from telegram import (
 from telegram.error import TelegramError
 from telegram.ext import CallbackQueryHandler, CommandHandler, TypeHandler
 
-from bot.context import App, BotContext, Services
 from handlers.common import personal_language, reply, role
 from i18n import LANGUAGES, NATIVE_NAMES, _, current_language, set_language, supported, use_locale
 from moderation.permissions import CommandSpec, Role, Where, commands_for
+from runtime.context import App, BotContext, Services
 from storage.roster import RosterRepository
 
 log = logging.getLogger(__name__)

@@ -28,7 +28,6 @@ from telegram.ext import (
 )
 from telegram.warnings import PTBUserWarning
 
-from bot.context import App, BotContext, Services, Sweep, services_of
 from config.schema import GroupConfig
 from handlers.common import (
     moderators_only,
@@ -67,6 +66,7 @@ from moderation.lifecycle import (
 )
 from moderation.permissions import CommandSpec, Role, Where
 from moderation.roster import MemberStatus, ObservedChange
+from runtime.context import App, BotContext, Services, Sweep, services_of
 from storage.introductions import IntroductionRepository
 from storage.lifecycle import Entry, LifecycleRepository
 from storage.models import Introduction, MemberLifecycle, User

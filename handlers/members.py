@@ -9,7 +9,6 @@ from collections.abc import Callable
 from telegram import Update
 from telegram.ext import CommandHandler, filters
 
-from bot.context import App, BotContext
 from handlers.common import moderators_only, reply, role
 from handlers.introductions import describe
 from handlers.render import chunk_lines, esc, mention
@@ -18,6 +17,7 @@ from handlers.targets import roster_name as _name
 from i18n import N_, _, date_text, duration_text, list_text, ngettext
 from moderation.introductions import IntroStatus
 from moderation.permissions import CommandSpec, Role, Where
+from runtime.context import App, BotContext
 from storage.introductions import IntroductionRepository
 from storage.roster import RosterRepository
 

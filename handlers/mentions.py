@@ -29,7 +29,6 @@ from telegram import (
 from telegram.error import BadRequest, Forbidden, NetworkError, RetryAfter, TelegramError
 from telegram.ext import CallbackQueryHandler, CommandHandler, MessageHandler, filters
 
-from bot.context import App, BotContext, Services, Sweep, services_of
 from config.schema import GroupConfig
 from handlers.common import Text, role, send_private
 from handlers.render import esc, mention, truncate
@@ -37,6 +36,7 @@ from i18n import _, duration_text, ngettext, use_locale
 from moderation import mentions as rules
 from moderation.mentions import Addressed, Member, NameOutcome, Tag, TagKind
 from moderation.permissions import CommandSpec, Role
+from runtime.context import App, BotContext, Services, Sweep, services_of
 from storage.mentions import MentionRepository, outbox_user_ids
 from storage.models import MentionBroadcast, MentionOutbox, User
 from storage.roster import RosterRepository

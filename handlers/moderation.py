@@ -46,7 +46,6 @@ from telegram.ext import (
     filters,
 )
 
-from bot.context import App, BotContext, Services, Sweep, services_of
 from config.schema import GroupConfig, ModerationPolicy
 from handlers.common import (
     current_role,
@@ -81,6 +80,7 @@ from moderation.durations import format_duration
 from moderation.introductions import IntroStatus
 from moderation.permissions import CommandSpec, Role, Where, is_fresh
 from moderation.roster import MemberStatus, ObservedChange, status_from_telegram
+from runtime.context import App, BotContext, Services, Sweep, services_of
 from storage.introductions import IntroductionRepository
 from storage.models import ModerationAction
 from storage.moderation import ModerationRepository

@@ -14,11 +14,11 @@ from collections.abc import Callable
 
 from telegram.error import BadRequest, Forbidden
 
-from bot.context import BotContext
 from handlers.common import in_group, report_missing_right
 from handlers.render import esc
 from i18n import N_, _
 from moderation.roster import MemberStatus, ObservedChange
+from runtime.context import BotContext
 from storage.roster import RosterRepository
 
 log = logging.getLogger(__name__)

@@ -12,11 +12,11 @@ from collections.abc import Sequence
 from telegram import Chat, ChatMember, ChatMemberAdministrator, ChatMemberUpdated, Update
 from telegram.ext import ChatMemberHandler, MessageHandler, TypeHandler, filters
 
-from bot.context import App, BotContext, Services
 from handlers.common import is_configured_group, tell_moderators, user_info
 from handlers.render import esc
 from i18n import DEFAULT_LANGUAGE, N_, _, use_locale
 from moderation.roster import MemberStatus, ObservedChange, status_from_telegram
+from runtime.context import App, BotContext, Services
 from storage.roster import RosterRepository
 
 log = logging.getLogger(__name__)

@@ -7,11 +7,11 @@ from collections.abc import Awaitable, Callable
 from telegram import Chat, Update
 from telegram.ext import CommandHandler, MessageHandler, filters
 
-from bot.context import App, BotContext
 from handlers.common import reply, role, where
 from handlers.render import esc
 from i18n import _
 from moderation.permissions import CommandSpec, Role, Where, commands_for
+from runtime.context import App, BotContext
 
 COMMANDS = [
     CommandSpec("start", "What this bot does", where=Where.PRIVATE),

@@ -11,13 +11,13 @@ from telegram import Update
 from telegram.error import TelegramError
 from telegram.ext import CommandHandler, filters
 
-from bot import ops
-from bot.context import App, BotContext, Services
 from handlers.common import moderators_only
 from handlers.render import esc
 from handlers.roster import RIGHT_NAMES, bot_rights
 from i18n import N_, _, comma_join, duration_text
 from moderation.permissions import CommandSpec, Role, Where
+from runtime.context import App, BotContext, Services
+from runtime.replica import heartbeat
 from storage.db import current_revision, head_revision
 from storage.ops import OpsRepository
 
@@ -155,7 +155,7 @@ async def status_command(update: Update, context: BotContext) -> None:
     if message is None:
         return
     services = context.services
-    await ops.heartbeat(cast(App, context.application))  # the replica answering is alive
+    await heartbeat(cast(App, context.application))  # the replica answering is alive
     now = services.clock.now()
     lines = [
         _(

@@ -11,9 +11,9 @@ from dataclasses import dataclass, field
 
 from telegram import Message
 
-from bot.context import Services
 from handlers.render import esc
 from i18n import _
+from runtime.context import Services
 from storage.introductions import IntroductionRepository
 from storage.models import Introduction, Membership, User
 from storage.roster import RosterRepository

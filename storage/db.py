@@ -18,6 +18,23 @@ from sqlalchemy.orm import Session, sessionmaker
 MIGRATIONS = Path(__file__).parent / "migrations"
 
 
+def reason_of(exc: BaseException, limit: int = 300) -> str:
+    """What went wrong in one line: drivers write several; an empty message names the type."""
+    return " ".join(str(getattr(exc, "orig", None) or exc).split())[:limit] or type(exc).__name__
+
+
+def database_problem(error: BaseException | None) -> str | None:
+    """A plain sentence for database failures an operator must fix (full disk, no server)."""
+    if not isinstance(error, SQLAlchemyError):
+        return None
+    reason = reason_of(error)
+    if "disk is full" in reason or "No space left" in reason or "could not extend" in reason:
+        return f"the database is full ({reason}): free disk space"
+    if isinstance(error, OperationalError):
+        return f"the database failed ({reason}); the work will be retried where it is a sweep"
+    return None
+
+
 class DatabaseError(Exception):
     """The database cannot be used; the message says why and what to check."""
 

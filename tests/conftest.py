@@ -10,10 +10,10 @@ from pathlib import Path
 import pytest
 from sqlalchemy import create_engine, text
 
-from bot.faketg_http import FakeTelegramServer
-from bot.simulator import Simulator
 from config.loader import Environment, LoadedConfig, load_settings
 from moderation.clock import FakeClock
+from simulation.http import FakeTelegramServer
+from simulation.simulator import Simulator
 from tests.processes import fake_telegram
 
 EXAMPLE = Path(__file__).resolve().parent.parent / "config" / "example.yaml"

@@ -10,9 +10,9 @@ import pytest
 from sqlalchemy import create_engine
 from sqlalchemy.exc import OperationalError
 
-from bot import ops
-from bot.simulator import Simulator
 from moderation.roster import MemberStatus
+from simulation.simulator import Simulator
+from storage import retry
 from storage.deadlines import DeadlineRepository
 from storage.models import Membership, MembershipEvent
 from storage.roster import RosterRepository
@@ -50,7 +50,7 @@ def database_unreachable(sim: Simulator) -> Iterator[None]:
 def marks_cannot_be_written(monkeypatch: pytest.MonkeyPatch) -> Callable[[], None]:
     """Telegram accepts reminders but the database refuses to mark them sent (retried 0.2 s);
     call what it returns when the database is back."""
-    monkeypatch.setattr(ops, "MARK_RETRY", timedelta(seconds=0.2))
+    monkeypatch.setattr(retry, "MARK_RETRY", timedelta(seconds=0.2))
     real = DeadlineRepository.finish
 
     def unmarkable(

@@ -15,9 +15,9 @@ from pathlib import Path
 import pytest
 import yaml
 
-from bot.faketg import FakeTelegram
-from bot.faketg_http import FakeTelegramServer
 from moderation.clock import SystemClock
+from simulation.faketg import FakeTelegram
+from simulation.http import FakeTelegramServer
 from storage.db import Database
 from storage.models import Partner, ReminderOutbox, User
 

@@ -13,9 +13,9 @@ from click.testing import CliRunner
 from sqlalchemy import Engine, text
 
 from bot.cli import main
-from bot.simulator import Simulator
 from config.loader import Environment, LoadedConfig, load_settings
 from moderation.clock import FakeClock
+from simulation.simulator import Simulator
 from storage.backup import BackupError, backup, copy_database, digests, read_header, restore
 from storage.backup import row_counts as counts_of
 from storage.db import Database, head_revision

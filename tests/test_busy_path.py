@@ -18,8 +18,8 @@ from sqlalchemy import func, select
 from sqlalchemy.exc import SQLAlchemyError
 from telegram import Update
 
-from bot.simulator import Simulator
 from handlers.moderation import WATCH_GROUP, ends_at_the_watcher, watch
+from simulation.simulator import Simulator
 from storage.db import Database
 from storage.message_journal import MessageJournal
 from storage.models import RecentMessage

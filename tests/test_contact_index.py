@@ -11,8 +11,8 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from sqlalchemy import select
 
-from bot.simulator import Simulator
 from moderation.contacts import parse_contacts_csv, search_key, trigrams
+from simulation.simulator import Simulator
 from storage import contact_index
 from storage.contact_index import ContactIndex, grams_of
 from storage.contacts import ContactRepository, ContactValues, import_contacts

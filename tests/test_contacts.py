@@ -7,8 +7,8 @@ from datetime import timedelta
 
 from sqlalchemy import select
 
-from bot.faketg import FakeMember
-from bot.simulator import Simulator
+from simulation.faketg import FakeMember
+from simulation.simulator import Simulator
 from storage.contacts import ContactRepository, ContactValues
 from storage.models import Contact, ContactRequest, Disclosure
 from tests.conftest import MODERATOR_ID

@@ -8,8 +8,8 @@ from click.testing import CliRunner
 from sqlalchemy import select
 
 from bot.cli import main
-from bot.simulator import Simulator
 from moderation.contacts import parse_contacts_csv
+from simulation.simulator import Simulator
 from storage.models import Contact, Disclosure
 from tests.conftest import MODERATOR_ID
 from tests.test_contacts import add_contact, member, rows

@@ -6,10 +6,10 @@ from datetime import UTC, datetime, timedelta
 
 from sqlalchemy import func, select
 
-from bot.faketg import FakeUser
-from bot.simulator import Simulator
 from config.loader import LoadedConfig
 from handlers.common import NOT_A_MODERATOR
+from simulation.faketg import FakeUser
+from simulation.simulator import Simulator
 from storage.deadlines import DeadlineRepository
 from storage.models import DeadlineChange, DeadlineRow, ReminderOutbox, Submission
 from tests.conftest import GROUP_ID, MODERATOR_ID

@@ -21,12 +21,12 @@ from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 from sqlalchemy import delete
 
-from bot.context import Services
 from config.loader import LoadedConfig
 from handlers.deadlines import plan_outbox, recipients_of
 from moderation import deadlines as rules
 from moderation.deadline_input import parse_audience, parse_offsets, parse_schedule
 from moderation.deadlines import Audience, Deadline, DeadlineError, parse_starts
+from runtime.context import Services
 from storage.db import Database
 from storage.deadlines import DeadlineRepository
 from storage.models import DeadlineChange, DeadlineRow, Partner, ReminderOutbox

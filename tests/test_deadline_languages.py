@@ -7,12 +7,12 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from bot.faketg import FakeUser, SentMessage
-from bot.simulator import Simulator
 from i18n import SEPARATOR, use_locale
 from moderation import deadlines as rules
 from moderation.deadline_input import parse_schedule
 from moderation.deadlines import Deadline, DeadlineError
+from simulation.faketg import FakeUser, SentMessage
+from simulation.simulator import Simulator
 from tests.conftest import GROUP_ID, MODERATOR_ID
 from tests.test_deadlines import SITREP, run_until
 from tests.test_languages import bilingual, choose  # noqa: F401 - the fixture

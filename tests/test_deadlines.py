@@ -4,10 +4,10 @@ from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
 
-from bot.faketg import FakeUser
-from bot.simulator import Simulator
 from handlers.common import NOT_A_MODERATOR
 from handlers.deadlines import plan_outbox
+from simulation.faketg import FakeUser
+from simulation.simulator import Simulator
 from storage.deadlines import DeadlineRepository
 from storage.models import ReminderOutbox, Submission
 from storage.roster import RosterRepository

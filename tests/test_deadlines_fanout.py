@@ -24,15 +24,16 @@ from sqlalchemy.exc import OperationalError
 from sqlalchemy.orm import Session
 
 import handlers.deadlines as dispatcher
-from bot import ops
-from bot.faketg import JSON, ApiError
-from bot.simulator import Simulator
 from config.loader import ConfigError, LoadedConfig, load_settings
 from handlers.common import personal_language
 from moderation.clock import FakeClock
+from simulation.faketg import JSON, ApiError
+from simulation.simulator import Simulator
+from storage import retry
 from storage.db import Database
 from storage.deadlines import DeadlineRepository
 from storage.models import Partner, ReminderOutbox, Submission
+from storage.retry import SentButNotMarked
 from tests.helpers import marks_cannot_be_written
 from tests.test_flood import DUE, add_partners
 
@@ -300,7 +301,7 @@ async def test_sent_but_unmarkable_reminders_in_flight_keep_their_claims(
 ) -> None:
     ids = await partners_due(sim, 20, latency=0.2, in_flight=4)
     database_back = marks_cannot_be_written(monkeypatch)
-    with pytest.raises(ops.SentButNotMarked):
+    with pytest.raises(SentButNotMarked):
         await dispatcher.dispatch(sim.app)
     rows = rows_of(sim, ids)
     # The four on the wire were delivered and keep their claims (a resend only after the
@@ -421,7 +422,7 @@ async def _run_script(
     sim.telegram.latency = 0.01
     sim.clock.advance(timedelta(minutes=1))
     events = record_deliveries(patch)
-    patch.setattr(ops, "MARK_RETRY", timedelta(seconds=0.05))
+    patch.setattr(retry, "MARK_RETRY", timedelta(seconds=0.05))
     faults = {"on": True}
     answered: set[int] = set()
 
@@ -468,7 +469,7 @@ async def _run_script(
         dispatcher.plan_outbox(sim.services, repo, sim.clock.now())
         owners = {r.id: r.user_id for r in repo.outbox("sitrep") if r.user_id in plan}
 
-    with suppress(OperationalError, ops.SentButNotMarked):
+    with suppress(OperationalError, SentButNotMarked):
         await asyncio.wait_for(dispatcher.dispatch(sim.app), 30)
     faults["on"] = False
     run = list(events)

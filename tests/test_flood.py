@@ -14,11 +14,11 @@ from typing import Any
 import pytest
 from telegram.ext import ExtBot
 
-from bot.faketg import FakeTelegram
 from bot.ratelimit import WindowRateLimiter
-from bot.simulator import FAKE_TOKEN, Simulator
 from moderation.clock import FakeClock
 from moderation.roster import UserInfo
+from simulation.faketg import FakeTelegram
+from simulation.simulator import FAKE_TOKEN, Simulator
 from storage.deadlines import DeadlineRepository
 from storage.roster import RosterRepository
 from tests.conftest import GROUP_ID

@@ -11,7 +11,6 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from bot.faketg import parse_html
 from config.loader import ConfigError, load_settings
 from handlers.render import esc, mention
 from i18n import (
@@ -34,6 +33,7 @@ from i18n import (
     use_locale,
 )
 from moderation.introductions import InputError, parse_date, split_name
+from simulation.faketg import parse_html
 
 KYIV = ZoneInfo("Europe/Kyiv")
 ISOLATES = {"\u2066", "\u2067", FSI}

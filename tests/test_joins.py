@@ -4,10 +4,10 @@ from __future__ import annotations
 
 from datetime import timedelta
 
-from bot.faketg import FakeMember, FakeUser
-from bot.simulator import Simulator
 from moderation.introductions import Category, IntroStatus
 from moderation.roster import MemberStatus
+from simulation.faketg import FakeMember, FakeUser
+from simulation.simulator import Simulator
 from storage.contacts import ContactRepository
 from storage.introductions import IntroductionRepository
 from storage.models import Introduction
@@ -89,7 +89,7 @@ async def test_invite_link_join_confirm_and_release(sim: Simulator) -> None:
 async def test_single_use_link_cannot_be_reused(sim: Simulator) -> None:
     import pytest
 
-    from bot.faketg import ApiError
+    from simulation.faketg import ApiError
 
     ivan = await veteran(sim)
     link = await invite(sim, ivan, ["Olena Petrenko", "UNICEF", "IMO"])
@@ -101,7 +101,7 @@ async def test_single_use_link_cannot_be_reused(sim: Simulator) -> None:
 async def test_expired_link_is_refused(sim: Simulator) -> None:
     import pytest
 
-    from bot.faketg import ApiError
+    from simulation.faketg import ApiError
 
     ivan = await veteran(sim)
     link = await invite(sim, ivan, ["Olena Petrenko", "UNICEF", "IMO"])

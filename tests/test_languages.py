@@ -8,12 +8,12 @@ from collections.abc import AsyncIterator
 
 import pytest
 
-from bot.faketg import FakeMember, FakeUser
-from bot.simulator import Simulator
 from config.loader import LoadedConfig
 from i18n import FSI, PDI, SEPARATOR
 from moderation.clock import FakeClock
 from moderation.roster import MemberStatus
+from simulation.faketg import FakeMember, FakeUser
+from simulation.simulator import Simulator
 from storage.roster import RosterRepository
 from tests.conftest import GROUP_ID, MODERATOR_ID
 from tests.helpers import status

@@ -8,12 +8,12 @@ from pathlib import Path
 
 import pytest
 
-from bot.faketg import FakeMember, FakeUser, SentMessage
-from bot.simulator import Simulator
 from handlers.lifecycle import _checkin_question, _departure_buttons, policy_of
 from i18n import _, use_locale
 from moderation.introductions import Category, IntroStatus
 from moderation.roster import MemberStatus
+from simulation.faketg import FakeMember, FakeUser, SentMessage
+from simulation.simulator import Simulator
 from storage.contacts import ContactRepository
 from storage.lifecycle import LifecycleRepository
 from storage.models import MemberLifecycle, MembershipEvent, User

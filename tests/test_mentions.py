@@ -12,13 +12,13 @@ from typing import Any
 
 import pytest
 
-from bot.faketg import FakeMember, FakeUser, SentMessage, parse_message
-from bot.simulator import Simulator
 from config.loader import LoadedConfig
 from config.schema import MentionsPolicy
 from moderation.clock import FakeClock
 from moderation.introductions import IntroStatus
 from moderation.roster import MemberStatus, ObservedChange, UserInfo
+from simulation.faketg import FakeMember, FakeUser, SentMessage, parse_message
+from simulation.simulator import Simulator
 from storage.introductions import IntroductionRepository
 from storage.mentions import MentionRepository
 from storage.models import MentionBroadcast, MentionOutbox

@@ -10,12 +10,12 @@ from typing import Any
 
 import pytest
 
-from bot.faketg import ApiError, FakeMember, FakeUser
-from bot.simulator import Simulator
 from config.loader import LoadedConfig
 from config.schema import ModerationPolicy
 from moderation.clock import FakeClock
 from moderation.roster import MemberStatus
+from simulation.faketg import ApiError, FakeMember, FakeUser
+from simulation.simulator import Simulator
 from storage.models import MemberWarning, ModerationAction, Mute
 from storage.moderation import ModerationRepository
 from tests.conftest import GROUP_ID, MODERATOR_ID

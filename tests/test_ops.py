@@ -19,14 +19,16 @@ from sqlalchemy.exc import OperationalError
 from bot import ops
 from bot.app import build_services
 from bot.cli import main
-from bot.context import App, Sweep
-from bot.simulator import Simulator
 from config.loader import Environment, LoadedConfig, load_settings
 from moderation.clock import FakeClock
+from runtime.context import App, Sweep
+from runtime.replica import heartbeat
+from simulation.simulator import Simulator
 from storage.db import Database, current_revision, head_revision, upgrade
 from storage.deadlines import DeadlineRepository
 from storage.models import Base, ReminderOutbox, SweepRunRow, User
 from storage.ops import AdvisoryLock, known_revisions, lock_key
+from storage.retry import SentButNotMarked
 from tests.conftest import EXAMPLE, MODERATOR_ID
 from tests.helpers import marks_cannot_be_written
 from tests.processes import needs_postgresql
@@ -146,7 +148,7 @@ def test_sweep_every_overrides_and_refuses_unknown_names(config: LoadedConfig) -
 # --------------------------------------------------------------------------- /status
 async def test_status_for_moderators(sim: Simulator) -> None:
     mira = sim.telegram.users[MODERATOR_ID]
-    await ops.heartbeat(sim.app)
+    await heartbeat(sim.app)
     await sim.dm(mira, "/hello")  # an update: "last update received"
     mark = sim.mark()
     await sim.dm(mira, "/status")
@@ -199,9 +201,9 @@ def cli_env(url: str, **extra: str) -> dict[str, str]:
 
 async def test_imbot_status_from_the_shell(sim: Simulator) -> None:
     url = sim.services.config.database_url
-    await ops.heartbeat(sim.app)
+    await heartbeat(sim.app)
     await ops.run_sweep(sim.app, sim.services.sweeps[-1])  # admin-check
-    result = CliRunner().invoke(main, ["status"], env=cli_env(url))
+    result = CliRunner().invoke(main, ["status"], env=cli_env(url), obj=sim.clock)
     assert result.exit_code == 0, result.output
     out = result.output
     assert (
@@ -479,7 +481,7 @@ async def test_a_sent_reminder_that_cannot_be_marked_keeps_its_claim(
 ) -> None:
     await _three_due_partners(sim)
     database_back = marks_cannot_be_written(monkeypatch)
-    with pytest.raises(ops.SentButNotMarked):
+    with pytest.raises(SentButNotMarked):
         await sim.run_sweeps()
     ids = _due_ids(sim)
     # The first was delivered but not marked: it stays claimed (a resend only after the lease);

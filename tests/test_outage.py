@@ -17,7 +17,7 @@ from pathlib import Path
 import pytest
 from sqlalchemy.engine import make_url
 
-from bot.faketg_http import FakeTelegramServer
+from simulation.http import FakeTelegramServer
 from tests.processes import (
     BotProcess,
     deliveries,

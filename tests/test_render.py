@@ -8,9 +8,9 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from bot.faketg import parse_html
 from handlers.render import chunk_lines, esc, mention
 from moderation.durations import DurationError, format_duration, parse_duration
+from simulation.faketg import parse_html
 
 
 @given(st.text(min_size=1))

@@ -1,6 +1,6 @@
 """Two real `imbot run` processes on one PostgreSQL, one killed mid-way; clean SIGTERM stops.
 
-The fake Bot API runs over HTTP (bot/faketg_http.py) so the processes are the real program:
+The fake Bot API runs over HTTP (simulation/http.py) so the processes are the real program:
 PTB's HTTP client, the job queue, the advisory locks, the outbox. Every partner must get the
 reminder exactly once: counted at the fake, per (recipient, occurrence).
 """
@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from bot.faketg_http import FakeTelegramServer
+from simulation.http import FakeTelegramServer
 from tests.processes import (
     BotProcess,
     deliveries,

@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from bot.simulator import Simulator
 from moderation.roster import JoinMethod, MemberStatus
+from simulation.simulator import Simulator
 from tests.conftest import GROUP_ID, MODERATOR_ID
 from tests.helpers import events, membership, status
 
@@ -60,7 +60,7 @@ async def test_restriction_removal_and_promotion_are_tracked(sim: Simulator) -> 
     # An admin promotes someone: Telegram reports it as a chat_member update.
     olena = sim.user("Olena")
     await sim.join(olena)
-    from bot.faketg import ADMIN_RIGHTS, FakeMember
+    from simulation.faketg import ADMIN_RIGHTS, FakeMember
 
     update = sim.telegram._set_member(
         GROUP_ID,
@@ -76,7 +76,7 @@ async def test_restriction_removal_and_promotion_are_tracked(sim: Simulator) -> 
 async def test_member_seen_speaking_is_added_to_roster(sim: Simulator) -> None:
     veteran = sim.user("Vera")
     sim.telegram.groups[GROUP_ID].members[veteran.id] = __import__(
-        "bot.faketg", fromlist=["FakeMember"]
+        "simulation.faketg", fromlist=["FakeMember"]
     ).FakeMember("member")
     mark = sim.mark()
     await sim.say(veteran, "hello everyone")
@@ -113,7 +113,7 @@ async def test_admin_check_warns_once_per_change(sim: Simulator) -> None:
 
 
 async def test_admins_learned_at_start(sim: Simulator) -> None:
-    from bot.faketg import FakeMember
+    from simulation.faketg import FakeMember
 
     sim.telegram.groups[GROUP_ID].members[MODERATOR_ID] = FakeMember("creator")
     await sim.run_sweeps()

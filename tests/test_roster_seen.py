@@ -6,8 +6,8 @@ from datetime import timedelta
 
 from telegram import ChatPermissions
 
-from bot.faketg import FakeMember
-from bot.simulator import Simulator
+from simulation.faketg import FakeMember
+from simulation.simulator import Simulator
 from storage.models import User
 from storage.roster import SEEN_REFRESH, RosterRepository
 from tests.conftest import GROUP_ID

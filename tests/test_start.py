@@ -8,8 +8,8 @@ import logging
 import pytest
 
 from bot.logs import RedactSecrets
-from bot.simulator import FAKE_TOKEN, Simulator
 from handlers.errors import APOLOGY
+from simulation.simulator import FAKE_TOKEN, Simulator
 from tests.conftest import GROUP_ID, MODERATOR_ID
 
 
@@ -31,7 +31,7 @@ async def test_moderators_see_that_they_are_moderators(sim: Simulator) -> None:
 
 
 async def test_group_admins_count_as_moderators_when_configured(sim: Simulator) -> None:
-    from bot.faketg import FakeMember
+    from simulation.faketg import FakeMember
 
     boss = sim.user("Boss")
     sim.telegram.groups[GROUP_ID].members[boss.id] = FakeMember("creator")

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import pytest
 
-from bot.faketg import FakeMember, FakeUser
-from bot.simulator import Simulator
 from handlers.targets import TargetError, resolve_target
+from simulation.faketg import FakeMember, FakeUser
+from simulation.simulator import Simulator
 from tests.conftest import GROUP_ID
 
 

@@ -9,10 +9,10 @@ import httpx
 
 from bot import ops
 from bot.app import ALLOWED_UPDATES, build_application, build_services
-from bot.faketg import FakeTelegram
-from bot.simulator import FAKE_TOKEN
 from config.loader import LoadedConfig
 from moderation.clock import FakeClock
+from simulation.faketg import FakeTelegram
+from simulation.simulator import FAKE_TOKEN
 from tests.conftest import GROUP_ID
 
 SECRET = "s3cret_Token-42"

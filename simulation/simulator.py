@@ -14,10 +14,10 @@ from telegram import Update
 
 from bot import ops
 from bot.app import build_application, build_services, on_startup
-from bot.context import App, Services
-from bot.faketg import JSON, FakeGroup, FakeTelegram, FakeUser, SentMessage
 from config.loader import LoadedConfig
 from moderation.clock import FakeClock
+from runtime.context import App, Services
+from simulation.faketg import JSON, FakeGroup, FakeTelegram, FakeUser, SentMessage
 
 FAKE_TOKEN = "123456:SIMULATED-TOKEN-not-real"
 MAX_CHAIN = 50  # bot actions → updates → bot actions…: a loop guard

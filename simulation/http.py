@@ -23,7 +23,7 @@ from typing import Any
 
 import tornado.web
 
-from bot.faketg import JSON, ApiError, FakeTelegram
+from simulation.faketg import JSON, ApiError, FakeTelegram
 
 # Parameters Telegram takes as text: never JSON-decoded even when they look like numbers.
 TEXT_PARAMS = {
