@@ -11,6 +11,7 @@ from collections.abc import Callable
 from dataclasses import replace
 from pathlib import Path
 from typing import TextIO
+from urllib.parse import parse_qs, urlsplit
 
 from config.loader import LoadedConfig
 from moderation.durations import DurationError, parse_duration
@@ -32,6 +33,7 @@ Console commands:
   :leave NAME              NAME leaves the group
   :crowd N                 N people (1-500) who were in the group before the bot say hello
   :press N                 press button N of the bot's last message in the current chat
+                           (a t.me link to the bot opens the private chat with its /start)
   :reply N TEXT            reply to message number N in the current chat with TEXT
   :photo [CAPTION]         the current user sends a photo to the group
   :admin NAME | :unadmin NAME   make NAME a Telegram admin of the group, or not (silently)
@@ -40,7 +42,13 @@ Console commands:
   :clock [+DURATION]       show the clock, or move it forward (e.g. :clock +3d) and run sweeps
   :roster                  the bot's roster of the group, from the database
   :calls [N]               the last N Bot API calls the bot made (default 10)
+  :file                    show the last document the bot sent in this chat (.ics, CSV) as text
   :help | :quit"""
+
+
+# Bot API calls that change a message the person already sees (its buttons are printed again).
+EDITS = ("editMessageText", "editMessageReplyMarkup", "editMessageCaption")
+FILE_LINES = 400  # :file prints this many lines of a document at most
 
 
 class Console:
@@ -69,6 +77,12 @@ class Console:
             note = describe_call(self.sim, call.method, call.params)
             if note:
                 self.say(f"  · {note}")
+            if call.method in EDITS:
+                edited = self.sim.telegram.messages.get(
+                    (int(str(call.params["chat_id"])), int(str(call.params["message_id"])))
+                )
+                if edited is not None:
+                    self.show_buttons(edited)  # what the person can press now
         self.call_mark = len(self.sim.telegram.calls)
         for message in self.sim.telegram.sent()[self.mark :]:
             self.show_message(message)
@@ -81,7 +95,12 @@ class Console:
         for line in message.text.splitlines() or [""]:
             self.say(f"      {line}")
         if message.document:
-            self.say(f"      📎 {message.document[0]} ({len(message.document[1])} bytes)")
+            self.say(
+                f"      📎 {message.document[0]} ({len(message.document[1])} bytes; :file shows it)"
+            )
+        self.show_buttons(message)
+
+    def show_buttons(self, message: SentMessage) -> None:
         for number, button in enumerate(message.buttons(), 1):
             target = button.get("url") or ""
             self.say(f"      [{number}] {button['text']}{'  → ' + target if target else ''}")
@@ -220,6 +239,8 @@ class Console:
             self.say(f"clock: {sim.clock.now():%Y-%m-%d %H:%M} UTC")
         elif name == "roster":
             self.show_roster()
+        elif name == "file":
+            self.show_file()
         elif name == "calls":
             count = int(args[0]) if args else 10
             for call in sim.telegram.calls[-count:]:
@@ -265,13 +286,36 @@ class Console:
             raise ValueError(f"that message has buttons 1 to {len(buttons)}")
         button = buttons[number - 1]
         if "callback_data" not in button:
-            self.say(f"(a link button: {button.get('url')})")
+            payload = start_payload(str(button.get("url") or ""), self.sim.telegram.bot.username)
+            if payload is None:
+                self.say(f"(a link button: {button.get('url')})")
+                return
+            # As in Telegram: the link opens the private chat with the bot and sends /start.
+            self.in_group = False
+            self.say(f"  ⇢ {self.current.name} opens the link: /start {payload} in private")
+            await self.sim.dm(self.current, f"/start {payload}")
             return
         await self.sim.feed(
             self.sim.telegram.press(
                 self.current.id, chat, message.message_id, button["callback_data"]
             )
         )
+
+    def show_file(self) -> None:
+        if self.current is None:
+            raise ValueError("choose who you are first: :as NAME")
+        chat = self.sim.group.id if self.in_group else self.current.id
+        documents = [m for m in self.sim.telegram.sent(chat) if m.document and not m.deleted]
+        if not documents:
+            raise LookupError("the bot has sent no document in this chat")
+        filename, content = documents[-1].document or ("", b"")
+        self.say(f"  📎 {filename} ({len(content)} bytes):")
+        text = content.decode("utf-8", errors="replace")
+        lines = text.splitlines()
+        for line in lines[:FILE_LINES]:
+            self.say(f"      {line}")
+        if len(lines) > FILE_LINES:
+            self.say(f"      … {len(lines) - FILE_LINES} more lines")
 
     def show_roster(self) -> None:
         with self.sim.services.db.transaction() as session:
@@ -282,6 +326,17 @@ class Console:
                     f"  {user.display_name} (@{user.username or '—'}) — "
                     f"{membership.status.value}, joined by {membership.join_method.value}"
                 )
+
+
+def start_payload(url: str, bot_username: str | None) -> str | None:
+    """The /start payload of a link to this bot (https://t.me/<bot>?start=<payload>), else None."""
+    parsed = urlsplit(url)
+    if parsed.netloc.lower() not in ("t.me", "telegram.me") or not bot_username:
+        return None
+    if parsed.path.strip("/").lower() != bot_username.lower():
+        return None
+    values = parse_qs(parsed.query).get("start")
+    return values[0] if values else None
 
 
 def _need(args: list[str], index: int, what: str) -> str:

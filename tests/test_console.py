@@ -79,3 +79,36 @@ def test_console_speaks_the_person_language(tmp_path: Path) -> None:
     assert "Вітаю, Olena!" in output
     assert "Désormais, je vous écris en" in output
     assert "Les commandes que vous pouvez utiliser ici" in output
+
+
+def test_console_shows_the_buttons_of_an_edited_message(tmp_path: Path) -> None:
+    # /subscribe edits its question into the organisation question: its buttons are printed.
+    output = run_console(tmp_path, [":as ivan", ":dm", "/start", "/subscribe", ":press 1", ":quit"])
+    after_press = output.split(":press 1", 1)[1]
+    assert "bot edited message" in after_press and "And which organisation?" in after_press
+    assert "[2] UNICEF" in after_press and "[11] No organisation" in after_press
+
+
+def test_console_press_follows_a_link_to_the_bot_as_a_person_would(tmp_path: Path) -> None:
+    output = run_console(tmp_path, [":as ivan", "/contact kate", ":press 1", ":quit"])
+    assert "[1] Write to me privately  → https://t.me/imbot?start=contact_go" in output
+    assert "Ivan Koval opens the link: /start contact_go in private" in output
+    assert "bot → [dm Ivan]" in output.split(":press 1", 1)[1]
+    assert "[Ivan @ dm] > :quit" in output  # the person is now in the private chat
+
+
+def test_console_file_shows_the_last_document_as_text(tmp_path: Path) -> None:
+    output = run_console(
+        tmp_path, [":as ivan", ":dm", ":file", "/start", "/calendar", ":file", ":quit"]
+    )
+    assert "! the bot has sent no document in this chat" in output
+    shown = output.split("/calendar", 1)[1].split(":file", 1)[1]
+    assert "deadlines.ics" in shown and "BEGIN:VCALENDAR" in shown and "SitRep inputs" in shown
+
+
+def test_console_file_in_another_language(tmp_path: Path) -> None:
+    output = run_console(
+        tmp_path, [":as olena", ":lang uk", ":dm", "/start", "/calendar", ":file", ":quit"]
+    )
+    assert "📎 deadlines.ics" in output and "BEGIN:VCALENDAR" in output
+    assert "Вітаю, Olena!" in output
