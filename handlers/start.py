@@ -4,14 +4,17 @@ from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
 
-from telegram import Chat, Update
-from telegram.ext import CommandHandler, MessageHandler, filters
+from telegram import Chat, InlineKeyboardButton, InlineKeyboardMarkup, Update
+from telegram.error import BadRequest
+from telegram.ext import CallbackQueryHandler, CommandHandler, MessageHandler, filters
 
 from handlers.common import reply, role, where
 from handlers.render import esc
-from i18n import _
-from moderation.permissions import CommandSpec, Role, Where, commands_for
-from runtime.context import App, BotContext
+from i18n import N_, _
+from moderation.help import HelpPlan, Topic, parse_topic, plan_help
+from moderation.permissions import CommandSpec, Role, Where
+from runtime.context import App, BotContext, Services
+from storage.roster import RosterRepository
 
 COMMANDS = [
     CommandSpec("start", "What this bot does", where=Where.PRIVATE),
@@ -27,23 +30,89 @@ def add_deep_link(app: App, prefix: str, handler: DeepLinkHandler) -> None:
     app.bot_data.setdefault(DEEP_LINKS_KEY, {})[prefix] = handler
 
 
-def help_text(specs: list[CommandSpec], user_role: Role, chat_where: Where) -> str:
-    usable = commands_for(user_role, specs, chat_where)
+TOPIC_TITLES = {
+    Topic.JOINING: N_("Joining and leaving"),
+    Topic.MENTIONS: N_("Mentions"),
+    Topic.DEADLINES: N_("Deadlines"),
+    Topic.DIRECTORY: N_("Contact directory"),
+    Topic.MODERATION: N_("Moderation"),
+}
+HELP_BUTTON = "help:"  # callback data: help:<topic> or help:all
+
+
+def is_member(services: Services, user_id: int) -> bool:
+    """In one of the configured groups now (the roster's view)."""
+    with services.db.transaction() as session:
+        roster = RosterRepository(session)
+        for group in services.settings.groups:
+            membership = roster.membership(group.chat_id, user_id)
+            if membership is not None and membership.present:
+                return True
+    return False
+
+
+def help_plan(services: Services, user_id: int, chat_where: Where) -> HelpPlan:
+    user_role = role(services, user_id)
+    member = user_role is Role.MODERATOR or is_member(services, user_id)
+    return plan_help(services.commands, user_role, chat_where, member)
+
+
+def command_line(spec: CommandSpec) -> str:
+    usage = f" {esc(_(spec.usage))}" if spec.usage else ""
+    return _(
+        "{command} — {description}",
+        command=f"/{spec.name}{usage}",
+        description=esc(_(spec.description)),
+    )
+
+
+def help_text(plan: HelpPlan, user_role: Role, chat_where: Where) -> str:
+    """The short /help: the basics, then one line per topic naming its commands."""
     lines = [_("<b>Commands you can use here</b>")]
-    for spec in usable:
-        usage = f" {esc(_(spec.usage))}" if spec.usage else ""
-        lines.append(
-            _(
-                "{command} — {description}",
-                command=f"/{spec.name}{usage}",
-                description=esc(_(spec.description)),
+    lines.extend(command_line(spec) for spec in plan.basics)
+    if plan.topics:
+        lines.append(_("More, by topic: send /help and a topic, or tap a button."))
+        for topic, specs in plan.topics.items():
+            lines.append(
+                _(
+                    "• {topic} ({command}): {commands}",
+                    topic=f"<b>{esc(_(TOPIC_TITLES[topic]))}</b>",
+                    command=f"/help {topic.value}",
+                    commands=" ".join(f"/{spec.name}" for spec in specs),
+                )
             )
-        )
     if chat_where is Where.GROUP:
         lines.append(_("Write to me privately for the commands that work there."))
     if user_role is Role.MODERATOR:
         lines.append(_("You are a moderator, so moderator commands are included."))
     return "\n".join(lines)
+
+
+def topic_text(plan: HelpPlan, topic: Topic) -> str:
+    lines = [f"<b>{esc(_(TOPIC_TITLES[topic]))}</b>"]
+    lines.extend(command_line(spec) for spec in plan.topics[topic])
+    lines.append(_("Send /help to see every topic."))
+    return "\n".join(lines)
+
+
+def topic_buttons(plan: HelpPlan, showing: Topic | None) -> InlineKeyboardMarkup | None:
+    buttons = [
+        InlineKeyboardButton(_(TOPIC_TITLES[topic]), callback_data=f"{HELP_BUTTON}{topic.value}")
+        for topic in plan.topics
+        if topic is not showing
+    ]
+    if showing is not None:
+        buttons.append(InlineKeyboardButton(_("All topics"), callback_data=f"{HELP_BUTTON}all"))
+    if not buttons:
+        return None
+    return InlineKeyboardMarkup([buttons[i : i + 2] for i in range(0, len(buttons), 2)])
+
+
+def unknown_topic_text(plan: HelpPlan) -> str:
+    return _(
+        "I have no help topic by that name. The topics are: {topics}.",
+        topics=", ".join(topic.value for topic in plan.topics) or "—",
+    )
 
 
 async def start(update: Update, context: BotContext) -> None:
@@ -64,8 +133,9 @@ async def start(update: Update, context: BotContext) -> None:
         "to date. Send /language to choose the language I write to you in.",
         name=esc(user.first_name),
     )
-    help_part = help_text(services.commands, role(services, user.id), Where.PRIVATE)
-    await message.reply_text(f"{intro}\n\n{help_part}")
+    plan = help_plan(services, user.id, Where.PRIVATE)
+    help_part = help_text(plan, role(services, user.id), Where.PRIVATE)
+    await message.reply_text(f"{intro}\n\n{help_part}", reply_markup=topic_buttons(plan, None))
 
 
 async def help_command(update: Update, context: BotContext) -> None:
@@ -74,7 +144,43 @@ async def help_command(update: Update, context: BotContext) -> None:
         return
     services = context.services
     user_role, chat_where = role(services, user.id), where(update.effective_chat)
-    await reply(update, context, lambda: help_text(services.commands, user_role, chat_where))
+    plan = help_plan(services, user.id, chat_where)
+    asked = " ".join(context.args or [])
+    topic = parse_topic(asked) if asked.strip() and not asked.startswith("@") else None
+    if topic is not None and topic in plan.topics:
+        markup = topic_buttons(plan, topic) if chat_where is Where.PRIVATE else None
+        await reply(update, context, lambda: topic_text(plan, topic), reply_markup=markup)
+    elif asked.strip() and not asked.startswith("@"):
+        await reply(update, context, lambda: unknown_topic_text(plan))
+    else:
+        markup = topic_buttons(plan, None) if chat_where is Where.PRIVATE else None
+        await reply(
+            update, context, lambda: help_text(plan, user_role, chat_where), reply_markup=markup
+        )
+
+
+async def help_button(update: Update, context: BotContext) -> None:
+    """A topic button under /help or /start: the message becomes that topic (or all topics)."""
+    query, user = update.callback_query, update.effective_user
+    if query is None or user is None or query.data is None:
+        return
+    services = context.services
+    plan = help_plan(services, user.id, Where.PRIVATE)
+    wanted = query.data.removeprefix(HELP_BUTTON)
+    topic = None if wanted == "all" else parse_topic(wanted)
+    if wanted != "all" and (topic is None or topic not in plan.topics):
+        await query.answer(unknown_topic_text(plan))  # forged, or not this person's topic
+        return
+    await query.answer()
+    if topic is None:
+        text = help_text(plan, role(services, user.id), Where.PRIVATE)
+    else:
+        text = topic_text(plan, topic)
+    try:
+        await query.edit_message_text(text, reply_markup=topic_buttons(plan, topic))
+    except BadRequest as exc:  # pressed twice: Telegram refuses an edit that changes nothing
+        if "not modified" not in exc.message.lower():
+            raise
 
 
 async def unknown_command(update: Update, context: BotContext) -> None:
@@ -115,6 +221,7 @@ async def private_fallback(update: Update, context: BotContext) -> None:
 def register(app: App) -> None:
     app.add_handler(CommandHandler("start", start, filters=filters.ChatType.PRIVATE))
     app.add_handler(CommandHandler("help", help_command))
+    app.add_handler(CallbackQueryHandler(help_button, pattern=r"^help:[a-z]{1,20}$"))
 
 
 def register_fallback(app: App) -> None:

@@ -112,3 +112,14 @@ def test_console_file_in_another_language(tmp_path: Path) -> None:
     )
     assert "📎 deadlines.ics" in output and "BEGIN:VCALENDAR" in output
     assert "Вітаю, Olena!" in output
+
+
+def test_console_help_is_grouped_by_topic(tmp_path: Path) -> None:
+    output = run_console(
+        tmp_path,
+        [":as mira", ":dm", "/help", ":press 5", ":as olena", ":lang uk", "/help", ":quit"],
+    )
+    assert "• Moderation (/help moderation): /members" in output
+    assert "/warn WHO REASON — Warn a member (repeated warnings escalate)" in output
+    ukrainian = output.split(":lang uk", 1)[1]
+    assert "Довідник контактів" in ukrainian and "/invite" not in ukrainian  # not a member
