@@ -104,12 +104,60 @@ async def language_command(update: Update, context: BotContext) -> None:
                 ),
             )
         return
+    user = update.effective_user
+    asked = " ".join(context.args or [])
+    if asked and user is not None:
+        language = language_named(asked)
+        if language is not None:
+            if not store_choice(context, user.id, language):
+                await message.reply_text(_("Please send /start first."))
+                return
+            await message.reply_text(chosen_text(language))
+            await set_personal_menu(context, user.id)
+            return
+        await message.reply_text(
+            _(
+                "I do not write in that language. I can write in: {languages}. "
+                "Choose one below, or send e.g. /language uk.",
+                languages=", ".join(f"{NATIVE_NAMES[code]} ({code})" for code in LANGUAGES),
+            ),
+            reply_markup=_buttons(),
+        )
+        return
     await message.reply_text(
         _(
             "Which language should I write to you in? Now: {language}.",
             language=NATIVE_NAMES[current_language()],
         ),
         reply_markup=_buttons(),
+    )
+
+
+# People often type the language's English name.
+ENGLISH_NAMES = {"english": "en", "ukrainian": "uk", "french": "fr", "arabic": "ar"}
+
+
+def language_named(text: str) -> str | None:
+    """A supported language from a code ("ar", "uk-UA") or its own name ("Français")."""
+    wanted = text.strip().casefold()
+    by_name = {name.casefold(): code for code, name in NATIVE_NAMES.items()}
+    by_name.update(ENGLISH_NAMES)
+    return by_name.get(wanted) or supported(wanted if len(wanted) <= 10 else None)
+
+
+def store_choice(context: BotContext, user_id: int, language: str) -> bool:
+    """Remember the choice and use it for the rest of this update; False if never started."""
+    with context.services.db.transaction() as session:
+        stored = RosterRepository(session).set_language(user_id, language)
+    if stored:
+        set_language(language)
+    return stored
+
+
+def chosen_text(language: str) -> str:
+    return _(
+        "From now on I write to you in {language}. Send /language to change it.",
+        language=NATIVE_NAMES[language],
     )
 
 
@@ -121,19 +169,11 @@ async def on_choice(update: Update, context: BotContext) -> None:
     if language is None or chat is None or chat.type != Chat.PRIVATE:
         await query.answer(_("This button is not valid."), show_alert=True)
         return
-    with context.services.db.transaction() as session:
-        stored = RosterRepository(session).set_language(user.id, language)
-    if not stored:
+    if not store_choice(context, user.id, language):
         await query.answer(_("Please send /start first."), show_alert=True)
         return
-    set_language(language)
     await query.answer()
-    await query.edit_message_text(
-        _(
-            "From now on I write to you in {language}. Send /language to change it.",
-            language=NATIVE_NAMES[language],
-        )
-    )
+    await query.edit_message_text(chosen_text(language))
     await set_personal_menu(context, user.id)
 
 

@@ -264,3 +264,31 @@ async def test_dates_follow_the_locale_and_the_group_time_zone(sim: Simulator) -
     link_text = sim.last(ivan.id).text
     # Valid 7 days from 09:00 UTC, shown in Kyiv time (UTC+2 in winter).
     assert "діє до 30 лист. 2026\u202fр., 11:00 (Europe/Kyiv)" in link_text
+
+
+async def test_language_with_an_argument_switches_at_once(sim: Simulator) -> None:
+    ivan = sim.user("Ivan", "Koval", "ivan_k")
+    await sim.dm(ivan, "/start")
+    for asked, code, says in [
+        ("ar", "ar", "من الآن"),
+        ("Français", "fr", "Désormais, je vous écris en Français."),
+        ("ukrainian", "uk", "Відтепер я пишу вам"),
+        ("EN", "en", "From now on I write to you in English."),
+    ]:
+        mark = sim.mark()
+        await sim.dm(ivan, f"/language {asked}")
+        reply = sim.unique_reply(mark, ivan.id)
+        assert reply.buttons() == []  # no second question
+        assert says in reply.text
+        assert stored_language(sim, ivan.id) == code
+
+
+async def test_language_with_an_unknown_argument_says_what_it_speaks(sim: Simulator) -> None:
+    ivan = sim.user("Ivan", "Koval", "ivan_k")
+    await sim.dm(ivan, "/start")
+    mark = sim.mark()
+    await sim.dm(ivan, "/language <b>klingon</b>")
+    reply = sim.unique_reply(mark, ivan.id)
+    assert reply.text.startswith("I do not write in that language. I can write in: English (en)")
+    assert "klingon" not in reply.text and len(reply.buttons()) == 4
+    assert stored_language(sim, ivan.id) is None
