@@ -6,9 +6,11 @@ import csv
 import io
 from collections.abc import Callable
 
-from telegram import Update
-from telegram.ext import CommandHandler, filters
+from telegram import InlineKeyboardButton, InlineKeyboardMarkup, Update
+from telegram.error import BadRequest
+from telegram.ext import CallbackQueryHandler, CommandHandler, filters
 
+from config.schema import GroupConfig
 from handlers.common import moderators_only, reply, role
 from handlers.introductions import describe
 from handlers.render import chunk_lines, esc, mention
@@ -17,7 +19,7 @@ from handlers.targets import roster_name as _name
 from i18n import N_, _, date_text, duration_text, list_text, ngettext
 from moderation.introductions import IntroStatus
 from moderation.permissions import CommandSpec, Role, Where
-from runtime.context import App, BotContext
+from runtime.context import App, BotContext, Services
 from storage.introductions import IntroductionRepository
 from storage.roster import RosterRepository
 
@@ -34,6 +36,10 @@ COMMANDS = [
         "pending", "Join requests and unfinished introductions", Role.MODERATOR, Where.PRIVATE
     ),
 ]
+
+
+MEMBERS_PER_PAGE = 25  # one message on a phone; 25 mention links stay far below 100 entities
+PAGE_BUTTON = "mem:"  # mem:<chat id>:<page>
 
 
 def sponsor_note(note: str | None) -> str:
@@ -145,12 +151,12 @@ async def members(update: Update, context: BotContext) -> None:
     services = context.services
     as_csv = bool(context.args) and context.args[0].lower() == "csv"  # type: ignore[index]
     for group in services.settings.groups:
-        with services.db.transaction() as session:
-            roster = RosterRepository(session)
-            rows = list(IntroductionRepository(session).members(group.chat_id))
-            sponsors = {r[2].sponsor_id for r in rows if r[2] and r[2].sponsor_id}
-            names = {uid: u.display_name for uid in sponsors if (u := roster.user(uid))}
         if as_csv:
+            with services.db.transaction() as session:
+                roster = RosterRepository(session)
+                rows = list(IntroductionRepository(session).members(group.chat_id))
+                sponsors = {r[2].sponsor_id for r in rows if r[2] and r[2].sponsor_id}
+                names = {uid: u.display_name for uid in sponsors if (u := roster.user(uid))}
             buffer = io.StringIO()
             writer = csv.writer(buffer)
             writer.writerow(
@@ -192,30 +198,78 @@ async def members(update: Update, context: BotContext) -> None:
                 ),
             )
             continue
-        lines = [
-            ngettext(
-                "<b>{group}</b>: {n} member",
-                "<b>{group}</b>: {n} members",
-                len(rows),
-                group=esc(group.title),
+        text, markup = members_page(services, group, 0)
+        await message.reply_text(text, reply_markup=markup)
+
+
+def members_page(
+    services: Services, group: GroupConfig, page: int
+) -> tuple[str, InlineKeyboardMarkup | None]:
+    """One page of a group's members (alphabetical), read now, with Previous/Next buttons."""
+    with services.db.transaction() as session:
+        roster = RosterRepository(session)
+        rows = list(IntroductionRepository(session).members(group.chat_id))
+        pages = max(1, -(-len(rows) // MEMBERS_PER_PAGE))
+        page = min(max(page, 0), pages - 1)
+        shown = rows[page * MEMBERS_PER_PAGE : (page + 1) * MEMBERS_PER_PAGE]
+        sponsors = {r[2].sponsor_id for r in shown if r[2] and r[2].sponsor_id}
+        names = {uid: u.display_name for uid in sponsors if (u := roster.user(uid))}
+    lines = [
+        ngettext(
+            "<b>{group}</b>: {n} member",
+            "<b>{group}</b>: {n} members",
+            len(rows),
+            group=esc(group.title),
+        )
+    ]
+    if pages > 1:
+        lines.append(_("Page {page} of {pages}", page=page + 1, pages=pages))
+    for _membership, user, intro in shown:
+        category = intro.category.label if intro and intro.category else _("category unknown")
+        sponsor = names.get(intro.sponsor_id or 0) if intro else None
+        status = intro.status.label if intro else _("member before the bot")
+        lines.append(
+            _(
+                "• {member} — {organisation}, {category}; sponsor {sponsor}; {status}",
+                member=mention(user.id, _name(user, intro)),
+                organisation=esc(intro.organisation if intro and intro.organisation else "?"),
+                category=esc(category),
+                sponsor=esc(sponsor or "—"),
+                status=esc(status),
             )
-        ]
-        for _membership, user, intro in rows:
-            category = intro.category.label if intro and intro.category else _("category unknown")
-            sponsor = names.get(intro.sponsor_id or 0) if intro else None
-            status = intro.status.label if intro else _("member before the bot")
-            lines.append(
-                _(
-                    "• {member} — {organisation}, {category}; sponsor {sponsor}; {status}",
-                    member=mention(user.id, _name(user, intro)),
-                    organisation=esc(intro.organisation if intro and intro.organisation else "?"),
-                    category=esc(category),
-                    sponsor=esc(sponsor or "—"),
-                    status=esc(status),
-                )
+        )
+    buttons = []
+    if page > 0:
+        buttons.append(
+            InlineKeyboardButton(
+                _("◀ Previous"), callback_data=f"{PAGE_BUTTON}{group.chat_id}:{page - 1}"
             )
-        for chunk in chunk_lines(lines):
-            await message.reply_text(chunk)
+        )
+    if page < pages - 1:
+        buttons.append(
+            InlineKeyboardButton(
+                _("Next ▶"), callback_data=f"{PAGE_BUTTON}{group.chat_id}:{page + 1}"
+            )
+        )
+    return "\n".join(lines), InlineKeyboardMarkup([buttons]) if buttons else None
+
+
+@moderators_only
+async def members_page_button(update: Update, context: BotContext) -> None:
+    query = update.callback_query
+    assert query is not None and query.data is not None
+    raw_chat, _sep, raw_page = query.data.removeprefix(PAGE_BUTTON).rpartition(":")
+    group = context.services.settings.group(int(raw_chat))
+    if group is None:  # forged: not a configured group
+        await query.answer(_("This button is not valid."), show_alert=True)
+        return
+    text, markup = members_page(context.services, group, int(raw_page))
+    await query.answer()
+    try:
+        await query.edit_message_text(text, reply_markup=markup)
+    except BadRequest as exc:  # the same page again: Telegram refuses an edit that changes nothing
+        if "not modified" not in exc.message.lower():
+            raise
 
 
 @moderators_only
@@ -278,4 +332,5 @@ async def pending(update: Update, context: BotContext) -> None:
 def register(app: App) -> None:
     app.add_handler(CommandHandler("whois", whois))
     app.add_handler(CommandHandler("members", members, filters=filters.ChatType.PRIVATE))
+    app.add_handler(CallbackQueryHandler(members_page_button, pattern=r"^mem:-?\d{1,16}:\d{1,5}$"))
     app.add_handler(CommandHandler("pending", pending, filters=filters.ChatType.PRIVATE))
