@@ -31,6 +31,13 @@ from handlers.moderation.orders import (
     reason_of,
     say_outcome,
 )
+from handlers.moderation.render import (
+    Muted,
+    muted_private,
+    muted_public,
+    removed_private,
+    removed_public,
+)
 from handlers.removal import remove_member
 from handlers.render import esc, mention
 from i18n import _, use_locale
@@ -79,25 +86,10 @@ async def mute_command(update: Update, context: BotContext) -> None:
         detail=format_duration(duration),
         until=until,
     )
-    text = _(
-        "🔇 {name} is muted for {duration}, until {until}.",
-        name=mention(target.user_id, target.name),
-        duration=format_duration(duration),
-        until=esc(when(services, group, until)),
-    )
-    if reason:
-        text += "\n" + _("Reason: {reason}", reason=esc(reason))
-    await announce(order, text)
+    muted = Muted(target.user_id, target.name, group.title, duration, reason)
+    await announce(order, muted_public(muted, when(services, group, until)))
     with use_locale(language_of(services, target.user_id)):
-        private = _(
-            "The moderators of {group} muted you for {duration}, until {until}. You can read "
-            "the group meanwhile.",
-            group=esc(group.title),
-            duration=format_duration(duration),
-            until=esc(when(services, group, until)),
-        )
-        if reason:
-            private += "\n" + _("Reason: {reason}", reason=esc(reason))
+        private = muted_private(muted, when(services, group, until))
     await send_private(context, target.user_id, private)
     await note_action(context, action)
 
@@ -162,19 +154,7 @@ async def _remove_or_ban(update: Update, context: BotContext, command: str) -> N
     present = not ban or (status is not None and status.present)
     # Their private note is written in their language (sent once the removal is done).
     with use_locale(language_of(services, target.user_id)):
-        if ban:
-            private = _(
-                "The moderators removed you from {group} and you cannot rejoin: {reason}",
-                group=esc(group.title),
-                reason=esc(reason),
-            )
-        else:
-            private = _(
-                "The moderators removed you from {group}: {reason}\nYou are welcome back later "
-                "through a sponsor (a member who invites you).",
-                group=esc(group.title),
-                reason=esc(reason),
-            )
+        private = removed_private(ban, group.title, reason)
     if present:
         result = await remove_member(
             context,
@@ -203,15 +183,7 @@ async def _remove_or_ban(update: Update, context: BotContext, command: str) -> N
         services, group, command, target.user_id, actor_id=order.moderator.id, reason=reason
     )
     name = esc(target.name)
-    if ban:
-        text = _("⛔ {name} was banned: {reason}", name=name, reason=esc(reason))
-    else:
-        text = _(
-            "{name} was removed: {reason}. They are welcome back through a sponsor.",
-            name=name,
-            reason=esc(reason),
-        )
-    await announce(order, text)
+    await announce(order, removed_public(ban, target.name, reason))
     told = await send_private(context, target.user_id, private)
     if not told and not order.in_group:
         await order.message.reply_text(

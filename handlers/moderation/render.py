@@ -7,12 +7,14 @@ active when it is called; the handlers choose the reader's locale around the cal
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import timedelta
 
 from config.schema import GroupConfig
 from handlers.moderation.common import Outcome, Right, missing_right_reply, penalty_text
 from handlers.render import esc, mention
 from i18n import _, ngettext
 from moderation.conduct import Offence, SponsorNews, WarningPlan
+from moderation.durations import format_duration
 
 
 @dataclass(frozen=True)
@@ -166,3 +168,64 @@ def warned_private(
             )
         )
     return "\n".join(lines)
+
+
+@dataclass(frozen=True)
+class Muted:
+    """A moderator's /mute, carried out."""
+
+    user_id: int
+    name: str
+    group: str
+    duration: timedelta
+    reason: str
+
+
+def muted_public(muted: Muted, until: str) -> str:
+    text = _(
+        "🔇 {name} is muted for {duration}, until {until}.",
+        name=mention(muted.user_id, muted.name),
+        duration=format_duration(muted.duration),
+        until=esc(until),
+    )
+    if muted.reason:
+        text += "\n" + _("Reason: {reason}", reason=esc(muted.reason))
+    return text
+
+
+def muted_private(muted: Muted, until: str) -> str:
+    text = _(
+        "The moderators of {group} muted you for {duration}, until {until}. You can read "
+        "the group meanwhile.",
+        group=esc(muted.group),
+        duration=format_duration(muted.duration),
+        until=esc(until),
+    )
+    if muted.reason:
+        text += "\n" + _("Reason: {reason}", reason=esc(muted.reason))
+    return text
+
+
+def removed_public(ban: bool, name: str, reason: str) -> str:
+    if ban:
+        return _("⛔ {name} was banned: {reason}", name=esc(name), reason=esc(reason))
+    return _(
+        "{name} was removed: {reason}. They are welcome back through a sponsor.",
+        name=esc(name),
+        reason=esc(reason),
+    )
+
+
+def removed_private(ban: bool, group: str, reason: str) -> str:
+    if ban:
+        return _(
+            "The moderators removed you from {group} and you cannot rejoin: {reason}",
+            group=esc(group),
+            reason=esc(reason),
+        )
+    return _(
+        "The moderators removed you from {group}: {reason}\nYou are welcome back later "
+        "through a sponsor (a member who invites you).",
+        group=esc(group),
+        reason=esc(reason),
+    )
