@@ -12,8 +12,9 @@ from handlers.common import (
 from handlers.moderation.actions import delete
 from handlers.moderation.common import Outcome, Right, missing_right_reply, note_action, record
 from handlers.moderation.orders import prepare
+from handlers.moderation.render import Purged, purge_summary
 from handlers.render import esc
-from i18n import _, ngettext
+from i18n import _
 from moderation.discipline import (
     deletable,
 )
@@ -126,29 +127,6 @@ async def purge_command(update: Update, context: BotContext) -> None:
             actor_id=moderator.id,
             detail=_("{done} deleted of {asked} asked", done=done, asked=count),
         )
-    lines = [
-        ngettext(
-            "Deleted {n} message of {name}.",
-            "Deleted {n} messages of {name}.",
-            done,
-            name=esc(name),
-        )
-    ]
-    if len(candidates) < count:
-        lines.append(
-            ngettext(
-                "I only knew of {n} recent message.",
-                "I only knew of {n} recent messages.",
-                len(candidates),
-            )
-        )
-    if too_old:
-        lines.append(
-            ngettext(
-                "{n} was too old to delete (Telegram allows 48 h).",
-                "{n} were too old to delete (Telegram allows 48 h).",
-                too_old,
-            )
-        )
-    await message.reply_text(" ".join(lines))
+    summary = Purged(name, asked=count, known=len(candidates), deleted=done, too_old=too_old)
+    await message.reply_text(purge_summary(summary))
     await note_action(context, action)

@@ -229,3 +229,42 @@ def removed_private(ban: bool, group: str, reason: str) -> str:
         group=esc(group),
         reason=esc(reason),
     )
+
+
+@dataclass(frozen=True)
+class Purged:
+    """What /purge did: of ``asked`` messages, ``known`` were on record, ``deleted`` went."""
+
+    name: str
+    asked: int
+    known: int
+    deleted: int
+    too_old: int
+
+
+def purge_summary(purged: Purged) -> str:
+    lines = [
+        ngettext(
+            "Deleted {n} message of {name}.",
+            "Deleted {n} messages of {name}.",
+            purged.deleted,
+            name=esc(purged.name),
+        )
+    ]
+    if purged.known < purged.asked:
+        lines.append(
+            ngettext(
+                "I only knew of {n} recent message.",
+                "I only knew of {n} recent messages.",
+                purged.known,
+            )
+        )
+    if purged.too_old:
+        lines.append(
+            ngettext(
+                "{n} was too old to delete (Telegram allows 48 h).",
+                "{n} were too old to delete (Telegram allows 48 h).",
+                purged.too_old,
+            )
+        )
+    return " ".join(lines)
