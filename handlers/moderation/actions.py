@@ -5,16 +5,11 @@ from __future__ import annotations
 import logging
 from datetime import datetime, timedelta
 
-from telegram import (
-    ChatPermissions,
-)
+from telegram import ChatPermissions
 from telegram.error import BadRequest, Forbidden
 
 from config.schema import GroupConfig
-from handlers.common import (
-    personal_language,
-    send_private,
-)
+from handlers.common import personal_language, send_private
 from handlers.moderation.common import Outcome, Right, classify, missing_right
 from handlers.moderation.render import sponsor_text
 from handlers.removal import Removal

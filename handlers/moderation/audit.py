@@ -2,17 +2,9 @@
 
 from __future__ import annotations
 
-from telegram import (
-    Chat,
-    InlineKeyboardButton,
-    InlineKeyboardMarkup,
-    Message,
-    Update,
-)
+from telegram import Chat, InlineKeyboardButton, InlineKeyboardMarkup, Message, Update
 
-from handlers.common import (
-    moderators_only,
-)
+from handlers.common import moderators_only
 from handlers.moderation.common import describe_action, names_of
 from handlers.render import chunk_lines
 from handlers.targets import TargetError, resolve_target

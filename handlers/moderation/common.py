@@ -10,17 +10,10 @@ from datetime import datetime
 from telegram.error import Forbidden, TelegramError
 
 from config.schema import GroupConfig, ModerationPolicy
-from handlers.common import (
-    personal_language,
-    report_missing_right,
-)
+from handlers.common import personal_language, report_missing_right
 from handlers.render import esc
 from i18n import _, datetime_text
-from moderation.discipline import (
-    BannedMatcher,
-    Penalty,
-    Step,
-)
+from moderation.discipline import BannedMatcher, Penalty, Step
 from moderation.durations import format_duration
 from runtime.context import BotContext, Services
 from storage.models import ModerationAction

@@ -6,18 +6,12 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import timedelta
 
-from telegram import (
-    Chat,
-    Message,
-    Update,
-)
+from telegram import Chat, Message, Update
 from telegram import User as TgUser
 from telegram.error import TelegramError
 
 from config.schema import GroupConfig, ModerationPolicy
-from handlers.common import (
-    current_role,
-)
+from handlers.common import current_role
 from handlers.moderation.commands import COMMANDS
 from handlers.moderation.common import Outcome, Right, missing_right_reply
 from handlers.render import esc

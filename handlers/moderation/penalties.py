@@ -2,16 +2,10 @@
 
 from __future__ import annotations
 
-from telegram import (
-    ChatMember,
-    Update,
-)
+from telegram import ChatMember, Update
 from telegram.error import BadRequest, Forbidden, TelegramError
 
-from handlers.common import (
-    moderators_only,
-    send_private,
-)
+from handlers.common import moderators_only, send_private
 from handlers.moderation.actions import held, mute, removal_outcome, restrict, tell_sponsor
 from handlers.moderation.common import (
     Outcome,

@@ -2,22 +2,16 @@
 
 from __future__ import annotations
 
-from telegram import (
-    Update,
-)
+from telegram import Update
 
-from handlers.common import (
-    moderators_only,
-)
+from handlers.common import moderators_only
 from handlers.moderation.actions import delete
 from handlers.moderation.common import Outcome, Right, missing_right_reply, note_action, record
 from handlers.moderation.orders import prepare
 from handlers.moderation.render import Purged, purge_summary
 from handlers.render import esc
 from i18n import _
-from moderation.discipline import (
-    deletable,
-)
+from moderation.discipline import deletable
 from runtime.context import BotContext
 from storage.moderation import ModerationRepository
 

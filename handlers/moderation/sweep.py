@@ -7,9 +7,7 @@ from datetime import timedelta
 
 from telegram.error import TelegramError
 
-from handlers.common import (
-    send_private,
-)
+from handlers.common import send_private
 from handlers.moderation.common import language_of
 from handlers.render import esc
 from i18n import _, use_locale

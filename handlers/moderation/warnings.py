@@ -4,14 +4,9 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from telegram import (
-    Update,
-)
+from telegram import Update
 
-from handlers.common import (
-    moderators_only,
-    send_private,
-)
+from handlers.common import moderators_only, send_private
 from handlers.moderation.actions import held, mute, removal_outcome, tell_sponsor
 from handlers.moderation.common import (
     Outcome,
@@ -28,9 +23,7 @@ from handlers.removal import remove_member
 from handlers.render import chunk_lines, esc
 from i18n import _, ngettext, use_locale
 from moderation.conduct import WarningAction, plan_warning, sponsor_news
-from moderation.discipline import (
-    next_step,
-)
+from moderation.discipline import next_step
 from moderation.durations import format_duration
 from runtime.context import BotContext
 from storage.moderation import ModerationRepository

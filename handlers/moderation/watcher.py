@@ -1,31 +1,21 @@
-"""Automatic noise control: every ordinary group message passes here."""
+"""Automatic noise control (every new group message) and the edit gate (every edited message)."""
 
 from __future__ import annotations
 
 from datetime import datetime
 
-from telegram import (
-    Message,
-    MessageEntity,
-    Update,
-)
+from telegram import Message, MessageEntity, Update
 from telegram import User as TgUser
-from telegram.ext import (
-    ApplicationHandlerStop,
-)
+from telegram.ext import ApplicationHandlerStop
 
 from config.schema import GroupConfig, ModerationPolicy
-from handlers.common import (
-    send_private,
-)
+from handlers.common import send_private
 from handlers.moderation.actions import delete, mute
 from handlers.moderation.common import Outcome, matcher, note_action, record
 from handlers.moderation.render import deletion_notice, flood_notice
 from i18n import _, ngettext, use_locale
 from moderation.conduct import Findings, MessageFacts, Offence, Standing, WatchPolicy, judge, screen
-from moderation.discipline import (
-    FloodRule,
-)
+from moderation.discipline import FloodRule
 from moderation.durations import format_duration
 from moderation.introductions import IntroStatus
 from moderation.permissions import is_fresh
