@@ -185,6 +185,30 @@ class SentMessage:
         return [b for row in self.reply_markup.get("inline_keyboard", []) for b in row]
 
 
+def _typed_entities(text: str) -> list[JSON]:
+    """The entities Telegram adds to what a user types: a leading command, @mentions, links."""
+    entities: list[JSON] = []
+    if text.startswith("/"):
+        entities.append({"type": "bot_command", "offset": 0, "length": len(text.split()[0])})
+    for found in re.finditer(r"(?<![\w@])@[A-Za-z][A-Za-z0-9_]{3,31}", text):
+        entities.append(
+            {
+                "type": "mention",
+                "offset": _utf16_len(text[: found.start()]),
+                "length": _utf16_len(found.group()),
+            }
+        )
+    for found in re.finditer(r"\b(?:https?://|www\.|t\.me/)\S+", text):
+        entities.append(
+            {
+                "type": "url",
+                "offset": _utf16_len(text[: found.start()]),
+                "length": _utf16_len(found.group()),
+            }
+        )
+    return entities
+
+
 @dataclass(frozen=True)
 class ApiCall:
     method: str
@@ -468,25 +492,7 @@ class FakeTelegram:
             "text": text,
             **extra,
         }
-        entities = []
-        if text.startswith("/"):
-            entities.append({"type": "bot_command", "offset": 0, "length": len(text.split()[0])})
-        for found in re.finditer(r"(?<![\w@])@[A-Za-z][A-Za-z0-9_]{3,31}", text):
-            entities.append(
-                {
-                    "type": "mention",
-                    "offset": _utf16_len(text[: found.start()]),
-                    "length": _utf16_len(found.group()),
-                }
-            )
-        for found in re.finditer(r"\b(?:https?://|www\.|t\.me/)\S+", text):
-            entities.append(
-                {
-                    "type": "url",
-                    "offset": _utf16_len(text[: found.start()]),
-                    "length": _utf16_len(found.group()),
-                }
-            )
+        entities = _typed_entities(text)
         if entities:
             msg["entities"] = entities
         if reply_to is not None:
@@ -497,6 +503,21 @@ class FakeTelegram:
             chat_id, message_id, user_id, text, html=text, reply_to=reply_to, date=self._now()
         )
         return self._update(message=msg)
+
+    def edit(self, sent: JSON, text: str) -> JSON:
+        """The author edits a message they sent: Telegram sends ``edited_message``, same id."""
+        original = sent.get("message") or sent["edited_message"]
+        key = (int(original["chat"]["id"]), int(original["message_id"]))
+        stored = self.messages.get(key)
+        if stored is None or stored.deleted:
+            raise ApiError(400, "Bad Request: message to edit not found")
+        msg: JSON = {k: v for k, v in original.items() if k != "entities"}
+        msg.update(text=text, edit_date=self._now())
+        entities = _typed_entities(text)
+        if entities:
+            msg["entities"] = entities
+        stored.text, stored.html, stored.edited = text, text, True
+        return self._update(edited_message=msg)
 
     def _check_can_write(self, user_id: int, chat_id: int) -> None:
         """A muted or banned member's app does not let them post (Telegram refuses it)."""

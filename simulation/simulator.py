@@ -109,6 +109,12 @@ class Simulator:
         await self.feed(update)
         return update
 
+    async def edit(self, sent: JSON, text: str) -> JSON:
+        """The author edits a message they sent (``sent`` is the update ``say`` returned)."""
+        update = self.telegram.edit(sent, text)
+        await self.feed(update)
+        return update
+
     async def dm(self, user: FakeUser, text: str) -> JSON:
         """The user writes to the bot in private chat."""
         return await self.say(user, text, chat_id=user.id)

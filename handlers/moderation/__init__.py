@@ -1,0 +1,68 @@
+"""The moderators' toolkit and automatic noise control.
+
+Commands (guarded by ``moderators_only``): /warn /warns /unwarn /mute /unmute /remove /ban
+/unban /offtopic /purge /audit. They name their person the same way everywhere
+(``handlers.targets.resolve_target``: reply, @username, user id or roster name), refuse bad
+input with one clear reply before doing anything, and record every action in the audit log
+(``moderation_actions``), mirrored to ``moderation.log_chat_id`` when set.
+
+Automatic noise control (``watcher``) watches group messages in ``WATCH_GROUP`` (after the user
+tracking of group -2, sharing group -1 with the roster's handlers, which take only
+``chat_member`` updates and join/leave service messages, so the two never compete). What it
+does about a message is decided by ``moderation.conduct.judge``; a message it deletes stops
+there (``ApplicationHandlerStop``), so no feature answers a message that is gone; every other
+new message goes on to the commands and features of groups 0 and up untouched.
+
+Edited messages stop at the edit gate in the same group: an edit is checked as content by the
+same ``judge`` and never reaches a command, a form or the mentions (see ``watcher.edit_gate``).
+
+Modules: ``commands`` (the command list), ``orders`` (checking a targeted command),
+``warnings``, ``penalties``, ``purge`` (/offtopic, /purge), ``audit``, ``actions`` (carrying a
+penalty out in Telegram), ``common``, ``render`` (the longer texts), ``watcher``, ``sweep``.
+"""
+
+from __future__ import annotations
+
+from telegram.ext import CallbackQueryHandler, CommandHandler, MessageHandler, filters
+
+from handlers.moderation.audit import CB_AUDIT, audit_button, audit_command
+from handlers.moderation.commands import COMMANDS
+from handlers.moderation.penalties import (
+    ban_command,
+    mute_command,
+    remove_command,
+    unban_command,
+    unmute_command,
+)
+from handlers.moderation.purge import offtopic_command, purge_command
+from handlers.moderation.sweep import SWEEPS
+from handlers.moderation.warnings import unwarn_command, warn_command, warns_command
+from handlers.moderation.watcher import WATCH_GROUP, edit_gate, ends_at_the_watcher, watch
+from runtime.context import App
+
+__all__ = ["COMMANDS", "SWEEPS", "WATCH_GROUP", "ends_at_the_watcher", "register", "watch"]
+
+
+def register(app: App) -> None:
+    # The edit gate first: an edited message never reaches the watcher's new-message path,
+    # a command, a form or the mentions (it stops there).
+    app.add_handler(MessageHandler(filters.UpdateType.EDITED, edit_gate), group=WATCH_GROUP)
+    app.add_handler(
+        MessageHandler(filters.ChatType.GROUPS & ~filters.StatusUpdate.ALL, watch),
+        group=WATCH_GROUP,
+    )
+    for name, callback in (
+        ("warn", warn_command),
+        ("warns", warns_command),
+        ("unwarn", unwarn_command),
+        ("mute", mute_command),
+        ("unmute", unmute_command),
+        ("remove", remove_command),
+        ("ban", ban_command),
+        ("unban", unban_command),
+        ("audit", audit_command),
+    ):
+        app.add_handler(CommandHandler(name, callback))
+    app.add_handler(CommandHandler("offtopic", offtopic_command, filters=filters.ChatType.GROUPS))
+    app.add_handler(CommandHandler("purge", purge_command, filters=filters.ChatType.GROUPS))
+    app.add_handler(CallbackQueryHandler(audit_button, pattern=rf"^{CB_AUDIT}:"))

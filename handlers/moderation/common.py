@@ -1,0 +1,204 @@
+"""Shared by the moderation handlers: Telegram's refusals, the audit record and its mirror."""
+
+from __future__ import annotations
+
+import enum
+import functools
+import logging
+from datetime import datetime
+
+from telegram.error import Forbidden, TelegramError
+
+from config.schema import GroupConfig, ModerationPolicy
+from handlers.common import personal_language, report_missing_right
+from handlers.render import esc
+from i18n import _, datetime_text
+from moderation.discipline import BannedMatcher, Penalty, Step
+from moderation.durations import format_duration
+from runtime.context import BotContext, Services
+from storage.models import ModerationAction
+from storage.moderation import ModerationRepository
+from storage.roster import RosterRepository
+
+log = logging.getLogger(__name__)
+
+
+# --------------------------------------------------------------------------- small helpers
+@functools.cache
+def _matcher(words: tuple[str, ...], patterns: tuple[str, ...]) -> BannedMatcher:
+    return BannedMatcher.build(words, patterns)
+
+
+def matcher(policy: ModerationPolicy) -> BannedMatcher:
+    return _matcher(tuple(policy.banned_words), tuple(policy.banned_patterns))
+
+
+def ladder(policy: ModerationPolicy) -> list[Step]:
+    return policy.ladder()
+
+
+def when(services: Services, group: GroupConfig, at: datetime) -> str:
+    """A time in the group's zone, in the reader's language: ``24 Nov 2026, 09:00``."""
+    return datetime_text(at, services.settings.group_timezone(group))
+
+
+def penalty_text(step: Step) -> str:
+    if step.penalty is Penalty.MUTE and step.duration is not None:
+        return _("muted for {duration}", duration=format_duration(step.duration))
+    if step.penalty is Penalty.BAN:
+        return _("banned")
+    return _("removed (they may come back through a sponsor)")
+
+
+def language_of(services: Services, user_id: int) -> str | None:
+    """The person's own language: /language choice, Telegram's, else the group default."""
+    return personal_language(services, user_id)
+
+
+class Right(enum.Enum):
+    RESTRICT = "can_restrict_members"
+    DELETE = "can_delete_messages"
+
+    def label(self) -> str:
+        if self is Right.RESTRICT:
+            return _("restrict and ban members")
+        return _("delete messages")
+
+
+class Outcome(enum.Enum):
+    DONE = "done"
+    NOT_PRESENT = "not present"
+    PROTECTED = "protected"  # an admin or the owner: Telegram refuses
+    NO_RIGHT = "no right"
+    FAILED = "failed"
+
+
+def classify(error: TelegramError) -> Outcome:
+    """How Telegram's refusal of a restrict/ban/delete reads."""
+    text = error.message.lower()
+    if "not enough rights" in text or "have no rights" in text or "not an administrator" in text:
+        return Outcome.NO_RIGHT
+    if isinstance(error, Forbidden):
+        return Outcome.NO_RIGHT
+    if "administrator" in text or "chat owner" in text or "can't restrict self" in text:
+        return Outcome.PROTECTED
+    if "not a member" in text or "user not found" in text or "participant_id_invalid" in text:
+        return Outcome.NOT_PRESENT
+    if text.removeprefix("bad request: ").strip() == "message can't be deleted":
+        return Outcome.NO_RIGHT
+    return Outcome.FAILED
+
+
+async def missing_right(
+    context: BotContext, group: GroupConfig, right: Right, error: TelegramError
+) -> None:
+    """Tell the moderators (once per change) which right is missing."""
+    await report_missing_right(context, group, right.label(), error, key=right.value)
+
+
+def missing_right_reply(group: GroupConfig, right: Right) -> str:
+    return _(
+        "I could not do that: in {group} I lack the admin right to {right}. Please give me "
+        "that right and try again.",
+        group=esc(group.title),
+        right=right.label(),
+    )
+
+
+async def mirror(context: BotContext, text: str) -> None:
+    """Copy a note of the action to the moderators' log chat, when one is configured."""
+    chat_id = context.services.settings.moderation.log_chat_id
+    if chat_id is None:
+        return
+    try:
+        await context.bot.send_message(chat_id, text)
+    except TelegramError as exc:
+        log.warning("cannot write to the moderation log chat %s: %s", chat_id, exc)
+
+
+def record(
+    services: Services,
+    group: GroupConfig,
+    kind: str,
+    target_id: int | None,
+    *,
+    actor_id: int | None = None,
+    reason: str = "",
+    detail: str = "",
+    until: datetime | None = None,
+) -> ModerationAction:
+    with services.db.transaction() as session:
+        return ModerationRepository(session).record(
+            group.chat_id,
+            kind,
+            target_id,
+            services.clock.now(),
+            actor_id=actor_id,
+            reason=reason,
+            detail=detail,
+            until=until,
+        )
+
+
+def kind_label(kind: str) -> str:
+    labels = {
+        "warn": _("warned"),
+        "unwarn": _("withdrew a warning of"),
+        "mute": _("muted"),
+        "unmute": _("unmuted"),
+        "remove": _("removed"),
+        "ban": _("banned"),
+        "unban": _("lifted the ban on"),
+        "offtopic": _("nudged off-topic"),
+        "purge": _("purged messages of"),
+        "flood": _("muted for flooding"),
+        "banned_word": _("deleted a message (banned word) of"),
+        "link_blocked": _("deleted a link from"),
+        "media_blocked": _("deleted media from"),
+        "mute_ended": _("mute ended for"),
+    }
+    return labels.get(kind, kind)
+
+
+def describe_action(
+    services: Services, action: ModerationAction, names: dict[int, str], group_title: str = ""
+) -> str:
+    """One line of the audit log: when, who, what, whom, why."""
+    group = services.settings.group(action.chat_id)
+    at = when(services, group, action.at) if group else f"{action.at:%d %b %H:%M} UTC"
+    actor = names.get(action.actor_id or 0, str(action.actor_id)) if action.actor_id else None
+    target = (
+        names.get(action.target_id, str(action.target_id))
+        if action.target_id is not None
+        else _("the bot")
+    )
+    line = _(
+        "{at} · {actor} {did} {target}",
+        at=esc(at),
+        actor=esc(actor) if actor else _("automatic:"),
+        did=kind_label(action.kind),
+        target=esc(target),
+    )
+    if action.reason:
+        line += " — " + esc(action.reason)
+    if action.detail:
+        line += f" ({esc(action.detail)})"
+    if group_title:
+        line = f"[{esc(group_title)}] {line}"
+    return line
+
+
+def names_of(services: Services, ids: set[int]) -> dict[int, str]:
+    with services.db.transaction() as session:
+        roster = RosterRepository(session)
+        return {uid: u.display_name for uid in ids if (u := roster.user(uid)) is not None}
+
+
+async def note_action(context: BotContext, action: ModerationAction) -> None:
+    """Mirror a recorded action to the log chat."""
+    if context.services.settings.moderation.log_chat_id is None:
+        return
+    services = context.services
+    names = names_of(services, {i for i in (action.actor_id, action.target_id) if i})
+    group = services.settings.group(action.chat_id)
+    await mirror(context, describe_action(services, action, names, group.title if group else ""))
