@@ -36,12 +36,12 @@ from handlers.lifecycle.departure import (
     new_sponsor,
     ooc_end,
     ooc_sponsor,
-    sponsor_answer,
 )
 from handlers.lifecycle.extend import expiry_button, extend
 from handlers.lifecycle.leave import leave, leave_answer
 from handlers.lifecycle.leaving import leaving, leaving_link
 from handlers.lifecycle.moderators import expiring, readmit, stale
+from handlers.lifecycle.sponsor import sponsor_answer
 from handlers.lifecycle.sweep import sweep
 from handlers.start import add_deep_link
 from moderation.permissions import CommandSpec, Role, Where

@@ -14,13 +14,14 @@ from handlers.common import (
     send_private,
 )
 from handlers.targets import roster_name
-from i18n import _, use_locale
+from i18n import use_locale
 from moderation.deadlines import format_local, zone_label
-from moderation.introductions import Category, may_sponsor
 from moderation.lifecycle import (
     Policy,
     local_day,
 )
+from moderation.sponsorship import Candidate
+from moderation.sponsorship import sponsor_problem as rule_sponsor_problem
 from runtime.context import BotContext, Services
 from storage.introductions import IntroductionRepository
 from storage.lifecycle import LifecycleRepository
@@ -105,27 +106,27 @@ async def write_privately(
     return await send_private(context, user_id, text, reply_markup=markup)
 
 
-def sponsor_problem(
-    services: Services, chat_id: int, sponsor_id: int, member_id: int
-) -> str | None:
-    """None when ``sponsor_id`` may sponsor an out-of-country member, else why not."""
-    if sponsor_id == member_id:
-        return _("you cannot sponsor yourself")
+def candidate(services: Services, chat_id: int, sponsor_id: int) -> Candidate:
+    """What the sponsor rule needs to know about someone named as a sponsor."""
     with services.db.transaction() as session:
         membership = RosterRepository(session).membership(chat_id, sponsor_id)
         user = RosterRepository(session).user(sponsor_id)
         own = IntroductionRepository(session).introduction(chat_id, sponsor_id)
-    if user is not None and user.is_bot:
-        return _("a bot cannot sponsor anyone")
-    if sponsor_id in services.settings.moderators:
-        return None  # configured moderators count as sponsors in the country, members or not
-    problem = may_sponsor(
-        membership is not None and membership.present,
-        own.category if own else None,
-        Category.OUT_OF_COUNTRY,
-        own.status if own else None,
+    return Candidate(
+        user_id=sponsor_id,
+        is_bot=user is not None and user.is_bot,
+        present=membership is not None and membership.present,
+        category=own.category if own else None,
+        intro_status=own.status if own else None,
+        trusted=sponsor_id in services.settings.moderators,
     )
-    return _(problem) if problem else None
+
+
+def sponsor_problem(
+    services: Services, chat_id: int, sponsor_id: int, member_id: int
+) -> str | None:
+    """None when ``sponsor_id`` may sponsor an out-of-country member, else why not."""
+    return rule_sponsor_problem(candidate(services, chat_id, sponsor_id), member_id)
 
 
 def record_event(

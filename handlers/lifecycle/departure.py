@@ -4,7 +4,7 @@ date and a sponsor in the country, who confirms with one tap."""
 from __future__ import annotations
 
 import logging
-from datetime import date, datetime
+from datetime import date
 from typing import Any
 
 from telegram import InlineKeyboardButton, InlineKeyboardMarkup, Update
@@ -36,16 +36,16 @@ from handlers.lifecycle.render import (
 from handlers.render import esc, mention
 from handlers.targets import TargetError, resolve_target
 from i18n import _, use_locale
-from moderation.introductions import Category, InputError, IntroStatus, parse_date
+from moderation.introductions import InputError, parse_date
 from moderation.lifecycle import (
     Answer,
     Cause,
     ooc_end_problem,
 )
+from moderation.sponsorship import may_name_new_sponsor, records_stay
 from runtime.context import BotContext
 from storage.introductions import IntroductionRepository
-from storage.lifecycle import LifecycleRepository
-from storage.models import Introduction
+from storage.lifecycle import LifecycleRepository, answer_of, outcome_of
 from storage.roster import RosterRepository
 
 log = logging.getLogger(__name__)
@@ -100,7 +100,7 @@ async def departure_yes(update: Update, context: BotContext) -> int:
     if row is None or group is None:
         await query.answer(_("This question is not for you."), show_alert=True)
         return ConversationHandler.END
-    if row.departure_answer != Answer.STAY.value:
+    if records_stay(answer_of(row.departure_answer)):
         with services.db.transaction() as session:
             answered = LifecycleRepository(session).answer_departure(
                 row.id, Answer.STAY, services.clock.now()
@@ -306,12 +306,17 @@ async def new_sponsor(update: Update, context: BotContext) -> int:
             IntroductionRepository(session).introduction(row.chat_id, row.user_id) if row else None
         )
     end = (row.pending_end_date if row else None) or (intro.end_date if intro else None)
-    open_ = (
-        row is not None
-        and (row.sponsor_lost_at is not None or row.departure_answer == Answer.STAY.value)
-        and row.removal_outcome is None
-    )
-    if row is None or group is None or end is None or not open_:
+    if (
+        row is None
+        or group is None
+        or end is None
+        or not may_name_new_sponsor(
+            row.sponsor_lost_at is not None,
+            answer_of(row.departure_answer),
+            outcome_of(row.removal_outcome),
+            end,
+        )
+    ):
         await query.answer(_("There is nothing to do here any more."), show_alert=True)
         return ConversationHandler.END
     await query.answer()
@@ -328,121 +333,3 @@ async def cancel(update: Update, context: BotContext) -> int:
             _("Stopped. You can answer again with the buttons on my question.")
         )
     return ConversationHandler.END
-
-
-async def sponsor_answer(update: Update, context: BotContext) -> None:
-    """The named sponsor confirms (one tap) or declines."""
-    query = update.callback_query
-    assert query is not None and query.data is not None
-    _prefix, _kind, raw_id, answer = query.data.split(":")
-    services = context.services
-    sponsor = query.from_user
-    with services.db.transaction() as session:
-        row = LifecycleRepository(session).row(int(raw_id))
-    group = services.settings.group(row.chat_id) if row else None
-    if row is None or group is None or row.pending_sponsor_id != sponsor.id:
-        await query.answer(_("This request is not for you, or no longer open."), show_alert=True)
-        return
-    member_id = row.user_id
-    if answer == "n":
-        with services.db.transaction() as session:
-            LifecycleRepository(session).decline_sponsor(row.id, sponsor.id, services.clock.now())
-        await query.answer()
-        await query.edit_message_text(_("Understood; I will tell them."))
-        with use_locale(language_of(services, member_id)):
-            button = InlineKeyboardMarkup(
-                [[InlineKeyboardButton(_("Name another sponsor"), callback_data=f"lc:ns:{row.id}")]]
-            )
-        await write_privately(
-            context,
-            member_id,
-            lambda: _(
-                "{name} cannot sponsor you. Please name another member who works in the country.",
-                name=esc(sponsor.full_name),
-            ),
-            button,
-        )
-        return
-    problem = sponsor_problem(services, group.chat_id, sponsor.id, member_id)
-    now = services.clock.now()
-    with services.db.transaction() as session:
-        membership = RosterRepository(session).membership(group.chat_id, member_id)
-        if problem is None and (membership is None or not membership.present):
-            problem = _("they are no longer in the group")
-        end = None
-        if problem is None:
-            assert membership is not None
-            intros = IntroductionRepository(session)
-            intro = intros.introduction(group.chat_id, member_id) or _veteran_intro(
-                session, group.chat_id, member_id, membership.joined_at, now
-            )
-            before = intro.category.value if intro.category else Category.IN_COUNTRY.value
-            lost = row.sponsor_lost_at is not None
-            end = LifecycleRepository(session).confirm_sponsor(row.id, sponsor.id, intro, now)
-            if end is not None:
-                LifecycleRepository(session).record(
-                    group.chat_id,
-                    member_id,
-                    now,
-                    (
-                        f"sponsor: new sponsor {sponsor.id} confirmed, out_of_country until "
-                        f"{end.isoformat()}"
-                        if lost
-                        else f"departure: {before} -> out_of_country until {end.isoformat()}, "
-                        f"sponsor {sponsor.id} confirmed"
-                    ),
-                    sponsor.id,
-                    membership.status.value,
-                    membership.status.value,
-                )
-    if problem is not None or end is None:
-        await query.answer(
-            _("Sorry, this cannot be done: {why}.", why=problem or _("no longer open")),
-            show_alert=True,
-        )
-        return
-    await query.answer()
-    with services.db.transaction() as session:
-        member = RosterRepository(session).user(member_id)
-        intro_now = IntroductionRepository(session).introduction(group.chat_id, member_id)
-    await query.edit_message_text(
-        _(
-            "Thank you! You sponsor {name} as an out-of-country member until {date}.",
-            name=esc(name_of(member, intro_now, member_id)),
-            date=day_text(end),
-        )
-    )
-    await write_privately(
-        context,
-        member_id,
-        lambda: _(
-            "{sponsor} confirmed: you stay in <b>{group}</b> as an out-of-country member until "
-            "{date}. Before then you and your sponsor will be asked whether to extend it.",
-            sponsor=esc(sponsor.full_name),
-            group=esc(group.title),
-            date=day_text(end),
-        ),
-    )
-
-
-def _veteran_intro(
-    session: Any, chat_id: int, user_id: int, joined_at: datetime, now: datetime
-) -> Introduction:
-    """Members from before the bot have no introduction row; category changes need one."""
-    user = RosterRepository(session).user(user_id)
-    intro = Introduction(
-        chat_id=chat_id,
-        user_id=user_id,
-        status=IntroStatus.COMPLETE,
-        sponsor_note="member before the bot",
-        first_name=user.first_name[:64] if user and user.last_name else None,
-        last_name=user.last_name[:64] if user and user.last_name else None,
-        category=Category.IN_COUNTRY,
-        joined_at=joined_at,
-        reminders_sent=0,
-        created_at=now,
-        updated_at=now,
-    )
-    session.add(intro)
-    session.flush()
-    return intro
