@@ -14,16 +14,17 @@ from handlers.lifecycle.common import (
     write_privately,
 )
 from handlers.lifecycle.render import (
+    farewell,
     group_notice,
+    moderators_report,
     removal_reason,
 )
 from handlers.removal import Removal, remove_member
-from handlers.render import esc
-from i18n import _
 from moderation.lifecycle import (
     Cause,
     Outcome,
 )
+from moderation.lifecycle_notices import who_is_told
 from moderation.roster import MemberStatus, ObservedChange
 from runtime.context import BotContext
 from storage.introductions import IntroductionRepository
@@ -82,55 +83,13 @@ async def end_membership(
                     services.clock.now(),
                     cause=f"{cause.value}: no longer in the group when removing",
                 )
-    if result is Removal.REMOVED:
-        notice = group_notice(cause, name)
-        if notice is not None:
-            await context.bot.send_message(group.chat_id, notice)
-        if cause is not Cause.VOLUNTARY:  # /leave answers in its own message
-            await write_privately(
-                context,
-                user_id,
-                lambda: _(
-                    "You have left <b>{group}</b>: {reason}. Thank you for your work with the "
-                    "community! You are welcome back any time: ask a member to sponsor you "
-                    "again.",
-                    group=esc(group.title),
-                    reason=removal_reason(cause),
-                ),
-            )
-        if cause in (Cause.SPONSOR_LOST, Cause.CHECKIN_UNANSWERED, Cause.NO_SPONSOR_CONFIRMED):
-            await tell_moderators(
-                context,
-                _(
-                    "{name} was removed from <b>{group}</b>: {cause}.",
-                    name=esc(name),
-                    group=esc(group.title),
-                    cause=esc(cause.value),
-                ),
-            )
-    elif result is Removal.PROTECTED and cause is not Cause.VOLUNTARY:
-        await tell_moderators(
-            context,
-            _(
-                "{name} should leave <b>{group}</b> ({cause}), but is an admin of the group, "
-                "so I cannot remove them. Please remove their admin rights or remove them "
-                "yourself; I will not try again.",
-                name=esc(name),
-                group=esc(group.title),
-                cause=esc(cause.value),
-            ),
-        )
-    elif result is Removal.NOT_PRESENT and cause is not Cause.VOLUNTARY:
-        await tell_moderators(
-            context,
-            _(
-                "{name} should leave <b>{group}</b> ({cause}), but Telegram says they are no "
-                "longer in it; I have updated my member list.",
-                name=esc(name),
-                group=esc(group.title),
-                cause=esc(cause.value),
-            ),
-        )
+    told = who_is_told(cause, outcome)
+    if told.group_notice is not None:
+        await context.bot.send_message(group.chat_id, group_notice(told.group_notice, name))
+    if told.farewell:
+        await write_privately(context, user_id, lambda: farewell(group.title, cause))
+    if told.moderators is not None:
+        await tell_moderators(context, moderators_report(told.moderators, name, group.title, cause))
     # Removal.FAILED: remove_member already told the moderators which right is missing; the
     # sweep tries again once a day, silently.
     return result

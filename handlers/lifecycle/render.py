@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import logging
-from datetime import datetime
+from datetime import date, datetime
 
 from telegram import InlineKeyboardButton, InlineKeyboardMarkup
 
 from config.schema import GroupConfig
 from handlers.lifecycle.common import (
+    EXTEND_BUTTON_DAYS,
+    day_text,
     when_text,
 )
 from handlers.render import esc
@@ -17,6 +19,7 @@ from moderation.lifecycle import (
     Cause,
     Policy,
 )
+from moderation.lifecycle_notices import Report
 from storage.models import MemberLifecycle
 
 log = logging.getLogger(__name__)
@@ -42,12 +45,39 @@ GROUP_NOTICE = {
 }
 
 
-def group_notice(cause: Cause, name: str) -> str | None:
-    if cause is Cause.VOLUNTARY:
-        return None
-    if cause in (Cause.DEPARTURE_UNANSWERED, Cause.NO_SPONSOR_CONFIRMED):
-        cause = Cause.DEPARTURE_DECLINED
+def group_notice(cause: Cause, name: str) -> str:
+    """The group's thank-you; ``cause`` is one of ``GROUP_NOTICE``'s (see group_notice_cause)."""
     return _(GROUP_NOTICE[cause], name=esc(name))
+
+
+def farewell(group_title: str, cause: Cause) -> str:
+    """The removed member's private goodbye, with the reason."""
+    return _(
+        "You have left <b>{group}</b>: {reason}. Thank you for your work with the "
+        "community! You are welcome back any time: ask a member to sponsor you "
+        "again.",
+        group=esc(group_title),
+        reason=removal_reason(cause),
+    )
+
+
+def moderators_report(report: Report, name: str, group_title: str, cause: Cause) -> str:
+    """What the moderators read after a removal attempt."""
+    fields = {"name": esc(name), "group": esc(group_title), "cause": esc(cause.value)}
+    if report is Report.REMOVED:
+        return _("{name} was removed from <b>{group}</b>: {cause}.", **fields)
+    if report is Report.PROTECTED:
+        return _(
+            "{name} should leave <b>{group}</b> ({cause}), but is an admin of the group, "
+            "so I cannot remove them. Please remove their admin rights or remove them "
+            "yourself; I will not try again.",
+            **fields,
+        )
+    return _(
+        "{name} should leave <b>{group}</b> ({cause}), but Telegram says they are no "
+        "longer in it; I have updated my member list.",
+        **fields,
+    )
 
 
 def removal_reason(cause: Cause) -> str:
@@ -112,4 +142,85 @@ def checkin_question(group: GroupConfig, policy: Policy, asked: datetime) -> str
         "country? Please answer by {deadline}.",
         group=esc(group.title),
         deadline=when_text(asked + policy.checkin_grace, policy),
+    )
+
+
+def expiry_notice(group_title: str, end: date, sponsor_name: str | None) -> str:
+    """The member's notice that their time-limited membership ends soon."""
+    # Not nested inside the other _() call: Babel's extractor would not see it there.
+    nobody = _("a moderator")
+    return _(
+        "Your time-limited membership of <b>{group}</b> ends on {date}. If you continue to "
+        "work with colleagues in the country, ask your sponsor ({sponsor}) to extend it; "
+        "otherwise you leave the group on that day, with thanks.",
+        group=esc(group_title),
+        date=day_text(end),
+        sponsor=esc(sponsor_name or nobody),
+    )
+
+
+def expiry_question(name: str, group_title: str, end: date, handle: str, max_days: int) -> str:
+    """The sponsor's (or moderators') question whether to extend."""
+    return _(
+        "The membership of {name} in <b>{group}</b> ends on {date}. Extend it? Or send "
+        "<code>/extend {handle} 30d</code> (or a date), at most {days} days from today.",
+        name=esc(name),
+        group=esc(group_title),
+        date=day_text(end),
+        handle=esc(handle),
+        days=max_days,
+    )
+
+
+def expiry_question_to_moderators(question: str, sponsor_name: str | None) -> str:
+    """The same question, with why it came to the moderators."""
+    why = (
+        _(
+            "I cannot write to their sponsor {sponsor} privately, so I ask the moderators.",
+            sponsor=esc(sponsor_name),
+        )
+        if sponsor_name is not None
+        else _("They have no sponsor on record, so I ask the moderators.")
+    )
+    return "\n".join([question, why])
+
+
+def expiry_buttons(row_id: int) -> InlineKeyboardMarkup:
+    return InlineKeyboardMarkup(
+        [
+            [
+                InlineKeyboardButton(
+                    _("Extend by {days} days", days=EXTEND_BUTTON_DAYS),
+                    callback_data=f"lc:ext:{row_id}",
+                ),
+                InlineKeyboardButton(_("Let it end"), callback_data=f"lc:end:{row_id}"),
+            ]
+        ]
+    )
+
+
+def sponsor_lost_notice(old_sponsor: str, group_title: str, deadline: str) -> str:
+    """The out-of-country member's request to name a new sponsor."""
+    return _(
+        "Your sponsor {sponsor} is no longer a member working in the country, and "
+        "out-of-country members of <b>{group}</b> need one. Please name a new sponsor by "
+        "{deadline}; otherwise you leave the group then, with thanks.",
+        sponsor=esc(old_sponsor),
+        group=esc(group_title),
+        deadline=deadline,
+    )
+
+
+def sponsor_lost_report(
+    name: str, old_sponsor: str, group_title: str, deadline: str, reached: bool
+) -> str:
+    """The moderators' note that an out-of-country member lost their sponsor."""
+    return _(
+        "{name} (outside the country) lost their sponsor {sponsor} in <b>{group}</b>. "
+        "They need a new sponsor by {deadline}, or they will be removed.{unreached}",
+        name=esc(name),
+        sponsor=esc(old_sponsor),
+        group=esc(group_title),
+        deadline=deadline,
+        unreached="" if reached else _(" I cannot write to them privately."),
     )

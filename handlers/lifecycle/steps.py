@@ -13,8 +13,6 @@ from handlers.common import (
 )
 from handlers.introductions import deep_link
 from handlers.lifecycle.common import (
-    EXTEND_BUTTON_DAYS,
-    day_text,
     language_of,
     name_of,
     policy_of,
@@ -30,8 +28,14 @@ from handlers.lifecycle.render import (
     checkin_question,
     departure_buttons,
     departure_question,
+    expiry_buttons,
+    expiry_notice,
+    expiry_question,
+    expiry_question_to_moderators,
+    sponsor_lost_notice,
+    sponsor_lost_report,
 )
-from handlers.render import esc, mention
+from handlers.render import mention
 from i18n import _, use_locale
 from moderation.lifecycle import (
     Kind,
@@ -39,6 +43,7 @@ from moderation.lifecycle import (
     Step,
     next_step,
 )
+from moderation.lifecycle_notices import ExpiryReader, expiry_readers
 from runtime.context import BotContext
 from storage.lifecycle import Entry, LifecycleRepository
 from storage.roster import RosterRepository
@@ -96,64 +101,28 @@ async def notify_expiry(
         sponsor = RosterRepository(session).user(intro.sponsor_id) if intro.sponsor_id else None
     name = name_of(entry.user, intro)
     sponsor_name = sponsor.display_name if sponsor else None
-
-    def expiry_notice() -> str:
-        # Not nested inside the other _() call: Babel's extractor would not see it there.
-        nobody = _("a moderator")
-        return _(
-            "Your time-limited membership of <b>{group}</b> ends on {date}. If you continue to "
-            "work with colleagues in the country, ask your sponsor ({sponsor}) to extend it; "
-            "otherwise you leave the group on that day, with thanks.",
-            group=esc(group.title),
-            date=day_text(end),
-            sponsor=esc(sponsor_name or nobody),
-        )
-
-    await write_privately(context, entry.user.id, expiry_notice)
+    await write_privately(
+        context, entry.user.id, lambda: expiry_notice(group.title, end, sponsor_name)
+    )
     handle = f"@{entry.user.username}" if entry.user.username else name
+    max_days = policy.out_of_country_max.days
 
     def ask() -> str:
-        return _(
-            "The membership of {name} in <b>{group}</b> ends on {date}. Extend it? Or send "
-            "<code>/extend {handle} 30d</code> (or a date), at most {days} days from today.",
-            name=esc(name),
-            group=esc(group.title),
-            date=day_text(end),
-            handle=esc(handle),
-            days=policy.out_of_country_max.days,
-        )
-
-    row_id = entry.row.id
+        return expiry_question(name, group.title, end, handle, max_days)
 
     def buttons() -> InlineKeyboardMarkup:
-        return InlineKeyboardMarkup(
-            [
-                [
-                    InlineKeyboardButton(
-                        _("Extend by {days} days", days=EXTEND_BUTTON_DAYS),
-                        callback_data=f"lc:ext:{row_id}",
-                    ),
-                    InlineKeyboardButton(_("Let it end"), callback_data=f"lc:end:{row_id}"),
-                ]
-            ]
-        )
+        return expiry_buttons(entry.row.id)
 
     # Each reader gets the question and the buttons in their own language.
-    if sponsor is not None and await send_private(context, sponsor.id, ask, reply_markup=buttons):
-        return
-
-    def ask_moderators() -> str:
-        why = (
-            _(
-                "I cannot write to their sponsor {sponsor} privately, so I ask the moderators.",
-                sponsor=esc(sponsor.display_name),
+    for reader in expiry_readers(sponsor is not None):
+        if reader is ExpiryReader.SPONSOR:
+            assert sponsor is not None
+            if await send_private(context, sponsor.id, ask, reply_markup=buttons):
+                return
+        else:
+            await tell_moderators(
+                context, lambda: expiry_question_to_moderators(ask(), sponsor_name), buttons
             )
-            if sponsor is not None
-            else _("They have no sponsor on record, so I ask the moderators.")
-        )
-        return "\n".join([ask(), why])
-
-    await tell_moderators(context, ask_moderators, buttons)
 
 
 async def sponsor_lost(
@@ -180,27 +149,12 @@ async def sponsor_lost(
     reached = await write_privately(
         context,
         entry.user.id,
-        lambda: _(
-            "Your sponsor {sponsor} is no longer a member working in the country, and "
-            "out-of-country members of <b>{group}</b> need one. Please name a new sponsor by "
-            "{deadline}; otherwise you leave the group then, with thanks.",
-            sponsor=esc(old_name),
-            group=esc(group.title),
-            deadline=deadline,
-        ),
+        lambda: sponsor_lost_notice(old_name, group.title, deadline),
         button,
     )
+    name = name_of(entry.user, intro)
     await tell_moderators(
-        context,
-        _(
-            "{name} (outside the country) lost their sponsor {sponsor} in <b>{group}</b>. "
-            "They need a new sponsor by {deadline}, or they will be removed.{unreached}",
-            name=esc(name_of(entry.user, intro)),
-            sponsor=esc(old_name),
-            group=esc(group.title),
-            deadline=deadline,
-            unreached="" if reached else _(" I cannot write to them privately."),
-        ),
+        context, sponsor_lost_report(name, old_name, group.title, deadline, reached)
     )
 
 
