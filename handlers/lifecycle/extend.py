@@ -23,29 +23,19 @@ from handlers.lifecycle.common import (
 from handlers.render import esc
 from handlers.targets import TargetError, resolve_target
 from i18n import _
-from moderation.durations import DurationError, parse_duration
-from moderation.introductions import InputError, parse_date
+from moderation.introductions import InputError
 from moderation.lifecycle import (
     extended_end,
 )
+from moderation.lifecycle_input import parse_extension
 from moderation.permissions import Role
+from moderation.sponsorship import extension_cause, may_extend
 from runtime.context import BotContext
 from storage.introductions import IntroductionRepository
 from storage.lifecycle import LifecycleRepository
 from storage.roster import RosterRepository
 
 log = logging.getLogger(__name__)
-
-
-def _parse_extension(words: list[str], today: date) -> tuple[timedelta | None, date | None]:
-    text = " ".join(words)
-    try:
-        by = parse_duration(text)
-    except DurationError:
-        return None, parse_date(text, today)
-    if by < timedelta(days=1):
-        raise InputError(_("Please extend by whole days, e.g. 30d or 2w."))
-    return by, None
 
 
 async def extend_membership(
@@ -69,7 +59,7 @@ async def extend_membership(
         name = name_of(user, intro, member_id)
         if membership is None or not membership.present:
             return _("{name} is not a member of {group}.", name=esc(name), group=esc(group.title))
-        if not is_moderator and (intro is None or intro.sponsor_id != actor_id):
+        if not may_extend(actor_id, is_moderator, intro.sponsor_id if intro else None):
             return _(
                 "Only the sponsor of {name} or a moderator can extend their membership.",
                 name=esc(name),
@@ -87,17 +77,13 @@ async def extend_membership(
             return _("{name}: {problem}", name=esc(name), problem=esc(error))
         assert intro is not None
         before = intro.end_date
-        intro.end_date, intro.updated_at = end, now
         repo = LifecycleRepository(session)
-        row = repo.ensure(membership, now)
-        row.expiry_notice_for = None
-        row.removal_cause = row.removal_outcome = row.removal_attempted_at = None
+        repo.extend(membership, intro, end, now)
         repo.record(
             group.chat_id,
             member_id,
             now,
-            f"{'moderator' if is_moderator else 'sponsor'}: extended from "
-            f"{before.isoformat() if before else '?'} to {end.isoformat()}",
+            extension_cause(is_moderator, before, end),
             actor_id,
             membership.status.value,
             membership.status.value,
@@ -137,7 +123,7 @@ async def extend(update: Update, context: BotContext) -> None:
         )
         return
     try:
-        by, until = _parse_extension(target.rest, today_of(services, group))
+        by, until = parse_extension(target.rest, today_of(services, group))
     except InputError as error:
         await message.reply_text(esc(error))
         return

@@ -31,24 +31,13 @@ from moderation.lifecycle import (
     act_time,
     check_departure,
 )
+from moderation.lifecycle_input import LeavingSubject, is_cancel, leaving_subject
 from moderation.permissions import Role
 from runtime.context import BotContext
 from storage.lifecycle import LifecycleRepository
 from storage.roster import RosterRepository
 
 log = logging.getLogger(__name__)
-
-
-def _looks_like_date(words: list[str], today: date) -> bool:
-    if not words or words[0].startswith("@"):
-        return False
-    if len(words) == 1 and words[0].casefold() == "cancel":
-        return True
-    try:
-        parse_date(" ".join(words), today)
-    except InputError:
-        return False
-    return True
 
 
 async def leaving(update: Update, context: BotContext) -> None:
@@ -61,18 +50,16 @@ async def leaving(update: Update, context: BotContext) -> None:
     group = group_for(services, update, user.id)
     today = today_of(services, group)
     replied = message.reply_to_message is not None and not message.is_topic_message
-    about_someone = replied or (bool(args) and not _looks_like_date(args, today))
-    if not is_moderator:
-        if replied or (args and args[0].startswith("@")):
-            await message.reply_text(
-                _(
-                    "Only moderators can set someone else's departure date. Send me /leaving "
-                    "DATE privately for your own."
-                )
+    subject = leaving_subject(is_moderator, replied, args, today)
+    if subject is LeavingSubject.REFUSED:
+        await message.reply_text(
+            _(
+                "Only moderators can set someone else's departure date. Send me /leaving "
+                "DATE privately for your own."
             )
-            return
-        about_someone = False
-    if about_someone:
+        )
+        return
+    if subject is LeavingSubject.SOMEONE:
         try:
             target = resolve_target(services, group.chat_id, message, args)
         except TargetError as error:
@@ -145,7 +132,7 @@ async def _set_departure(
             )
         return
     today = today_of(services, group)
-    cancel = len(words) == 1 and words[0].casefold() == "cancel"
+    cancel = is_cancel(words)
     day: date | None = None
     if not cancel:
         try:

@@ -26,16 +26,16 @@ from handlers.render import chunk_lines, esc, mention
 from handlers.targets import TargetError, resolve_target
 from i18n import _
 from moderation.durations import DurationError, parse_duration
-from moderation.introductions import Category, InputError, parse_date
+from moderation.introductions import Category, InputError
 from moderation.lifecycle import (
     Outcome,
     act_time,
     departure_deadline,
     expiry_at,
-    ooc_end_problem,
     sponsor_deadline,
     stale_since,
 )
+from moderation.lifecycle_input import readmission_terms
 from runtime.context import BotContext
 from storage.introductions import IntroductionRepository
 from storage.lifecycle import LifecycleRepository
@@ -226,26 +226,14 @@ async def readmit(update: Update, context: BotContext) -> None:
     if user is None:
         await message.reply_text(_("I know nothing about that person any more."))
         return
-    category, end = Category.IN_COUNTRY, None
-    if target.rest:
-        try:
-            end = parse_date(" ".join(target.rest), today)
-        except InputError as error:
-            await message.reply_text(esc(error))
-            return
-        category = (
-            Category.OUT_OF_COUNTRY
-            if intro is not None and intro.category is Category.OUT_OF_COUNTRY
-            else Category.SURGE
+    try:
+        terms = readmission_terms(
+            target.rest, intro.category if intro else None, today, policy.out_of_country_max
         )
-        problem = (
-            ooc_end_problem(end, today, policy.out_of_country_max)
-            if category is Category.OUT_OF_COUNTRY
-            else (_("The end date must be in the future.") if end <= today else None)
-        )
-        if problem:
-            await message.reply_text(esc(problem))
-            return
+    except InputError as error:
+        await message.reply_text(esc(error))
+        return
+    category, end = terms.category, terms.end
     try:
         await context.bot.unban_chat_member(group.chat_id, target.user_id, only_if_banned=True)
     except TelegramError as exc:
