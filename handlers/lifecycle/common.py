@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+from dataclasses import dataclass
 from datetime import date, datetime
 from typing import Any
 
@@ -32,6 +33,34 @@ log = logging.getLogger(__name__)
 
 OOC_END, OOC_SPONSOR = range(40, 42)
 FORM = "lifecycle_form"
+
+
+@dataclass(frozen=True)
+class OutOfCountryForm:
+    """The "yes, I keep supporting colleagues" questions: whose row, which group, the end date
+    once given (then the sponsor is asked for)."""
+
+    row_id: int
+    chat_id: int
+    end: date | None = None
+
+
+def form_of(context: BotContext) -> OutOfCountryForm | None:
+    found = context.user_data.get(FORM) if context.user_data is not None else None
+    return found if isinstance(found, OutOfCountryForm) else None
+
+
+def keep_form(context: BotContext, form: OutOfCountryForm) -> OutOfCountryForm:
+    if context.user_data is not None:
+        context.user_data[FORM] = form
+    return form
+
+
+def drop_form(context: BotContext) -> None:
+    if context.user_data is not None:
+        context.user_data.pop(FORM, None)
+
+
 EXTEND_BUTTON_DAYS = 30
 MENTIONS_PER_MESSAGE = 50
 

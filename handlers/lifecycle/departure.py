@@ -4,19 +4,21 @@ date and a sponsor in the country, who confirms with one tap."""
 from __future__ import annotations
 
 import logging
+from dataclasses import replace
 from datetime import date
-from typing import Any
 
-from telegram import InlineKeyboardButton, InlineKeyboardMarkup, Update
+from telegram import Update
 from telegram.ext import (
     ConversationHandler,
 )
 
 from handlers.lifecycle.common import (
-    FORM,
     OOC_END,
     OOC_SPONSOR,
-    day_text,
+    OutOfCountryForm,
+    drop_form,
+    form_of,
+    keep_form,
     language_of,
     name_of,
     own_row,
@@ -32,8 +34,17 @@ from handlers.lifecycle.removal import (
 from handlers.lifecycle.render import (
     departure_buttons,
     departure_question,
+    end_date_buttons,
+    end_date_question,
+    not_a_sponsor,
+    original_sponsor_button,
+    sponsor_asked,
+    sponsor_question,
+    sponsor_request,
+    sponsor_request_buttons,
+    sponsor_unreachable,
 )
-from handlers.render import esc, mention
+from handlers.render import esc
 from handlers.targets import TargetError, resolve_target
 from i18n import _, use_locale
 from moderation.introductions import InputError, parse_date
@@ -84,7 +95,7 @@ async def departure_no(update: Update, context: BotContext) -> None:
         await query.answer(_("This question is already answered."), show_alert=True)
         return
     await query.answer()
-    context.user_data.pop(FORM, None)  # type: ignore[union-attr]
+    drop_form(context)
     await query.edit_message_text(_("You answered: you leave the group. Thank you!"))
     await end_membership(
         context, group, row.id, row.user_id, Cause.DEPARTURE_DECLINED, actor_id=row.user_id
@@ -109,42 +120,25 @@ async def departure_yes(update: Update, context: BotContext) -> int:
             await query.answer(_("This question is already answered."), show_alert=True)
             return ConversationHandler.END
     await query.answer()
-    context.user_data[FORM] = {"row": row.id, "chat_id": group.chat_id}  # type: ignore[index]
+    keep_form(context, OutOfCountryForm(row.id, group.chat_id))
     policy = policy_of(services, group)
     latest = today_of(services, group) + policy.out_of_country_max
     await query.edit_message_text(_("You answered: you keep supporting colleagues. Thank you!"))
-    await query.message.chat.send_message(  # type: ignore[union-attr]
-        _(
-            "Until when will you support colleagues in the country? Type the end date (at most "
-            "{days} days: on or before {latest}), e.g. 2026-12-20, 20 Dec or in 6 weeks. "
-            "/cancel to stop.",
-            days=policy.out_of_country_max.days,
-            latest=day_text(latest),
-        ),
-        reply_markup=InlineKeyboardMarkup(
-            [
-                [
-                    InlineKeyboardButton(
-                        _("Until {date}", date=f"{latest:%d %b %Y}"),
-                        callback_data=f"lc:max:{row.id}",
-                    )
-                ]
-            ]
-        ),
+    chat = update.effective_chat
+    assert chat is not None
+    await chat.send_message(
+        end_date_question(policy.out_of_country_max.days, latest),
+        reply_markup=end_date_buttons(row.id, latest),
     )
     return OOC_END
 
 
-def _form(context: BotContext) -> dict[str, Any]:
-    return context.user_data.setdefault(FORM, {})  # type: ignore[union-attr, no-any-return]
-
-
 async def ooc_end(update: Update, context: BotContext) -> int:
-    form = _form(context)
+    form = form_of(context)
     services = context.services
-    group = services.settings.group(form.get("chat_id", 0))
+    group = services.settings.group(form.chat_id) if form else None
     chat = update.effective_chat
-    if group is None or chat is None:
+    if form is None or group is None or chat is None:
         return ConversationHandler.END
     policy = policy_of(services, group)
     today = today_of(services, group)
@@ -163,59 +157,42 @@ async def ooc_end(update: Update, context: BotContext) -> int:
             await chat.send_message(esc(problem))
             return OOC_END
     with services.db.transaction() as session:
-        LifecycleRepository(session).set_pending_end(form["row"], end, services.clock.now())
-    form["end"] = end.isoformat()
-    await _ask_for_sponsor(update, context, form)
+        LifecycleRepository(session).set_pending_end(form.row_id, end, services.clock.now())
+    form = keep_form(context, replace(form, end=end))
+    await _ask_for_sponsor(update, context, form, end)
     return OOC_SPONSOR
 
 
-async def _ask_for_sponsor(update: Update, context: BotContext, form: dict[str, Any]) -> None:
+async def _ask_for_sponsor(
+    update: Update, context: BotContext, form: OutOfCountryForm, end: date
+) -> None:
     services = context.services
     chat = update.effective_chat
     assert chat is not None
-    user_id = update.effective_user.id  # type: ignore[union-attr]
+    assert update.effective_user is not None
+    user_id = update.effective_user.id
     with services.db.transaction() as session:
-        intro = IntroductionRepository(session).introduction(form["chat_id"], user_id)
+        intro = IntroductionRepository(session).introduction(form.chat_id, user_id)
         original = (
             RosterRepository(session).user(intro.sponsor_id) if intro and intro.sponsor_id else None
         )
-    buttons = None
-    if original is not None and not sponsor_problem(
-        services, form["chat_id"], original.id, user_id
-    ):
-        buttons = InlineKeyboardMarkup(
-            [
-                [
-                    InlineKeyboardButton(
-                        _("{name} (your sponsor)", name=original.display_name)[:60],
-                        callback_data=f"lc:who:{original.id}",
-                    )
-                ]
-            ]
-        )
-    text = (
-        _(
-            "Until <b>{date}</b>. Who sponsors you in the country? It must be a member who "
-            "works in the country; they confirm with one tap. Type their @username or name, "
-            "or press the button.",
-            date=day_text(date.fromisoformat(form["end"])),
-        )
-        if buttons
-        else _(
-            "Until <b>{date}</b>. Who sponsors you in the country? It must be a member who "
-            "works in the country; they confirm with one tap. Type their @username or name.",
-            date=day_text(date.fromisoformat(form["end"])),
-        )
+    one_tap = original is not None and not sponsor_problem(
+        services, form.chat_id, original.id, user_id
     )
-    await chat.send_message(text, reply_markup=buttons)
+    await chat.send_message(
+        sponsor_question(end, original.display_name if one_tap and original else None),
+        reply_markup=original_sponsor_button(original.id, original.display_name)
+        if one_tap and original
+        else None,
+    )
 
 
 async def ooc_sponsor(update: Update, context: BotContext) -> int:
-    form = _form(context)
+    form = form_of(context)
     services = context.services
     chat, user = update.effective_chat, update.effective_user
-    group = services.settings.group(form.get("chat_id", 0))
-    if group is None or chat is None or user is None or "end" not in form:
+    group = services.settings.group(form.chat_id) if form else None
+    if form is None or form.end is None or group is None or chat is None or user is None:
         return ConversationHandler.END
     query = update.callback_query
     if query is not None and query.data is not None:
@@ -230,51 +207,25 @@ async def ooc_sponsor(update: Update, context: BotContext) -> int:
         return OOC_SPONSOR
     problem = sponsor_problem(services, group.chat_id, target.user_id, user.id)
     if problem:
-        await chat.send_message(
-            _(
-                "Sorry, {name} cannot sponsor you: {why}. Please name someone else.",
-                name=esc(target.name),
-                why=esc(problem),
-            )
-        )
+        await chat.send_message(not_a_sponsor(target.name, problem))
         return OOC_SPONSOR
-    end = date.fromisoformat(form["end"])
+    end = form.end
     policy = policy_of(services, group)
     with services.db.transaction() as session:
         member = RosterRepository(session).user(user.id)
         intro = IntroductionRepository(session).introduction(group.chat_id, user.id)
     member_name = name_of(member, intro, user.id)
-    row_id = form["row"]
+    row_id = form.row_id
     with use_locale(language_of(services, target.user_id)):
-        buttons = InlineKeyboardMarkup(
-            [
-                [
-                    InlineKeyboardButton(_("I sponsor them"), callback_data=f"lc:sp:{row_id}:y"),
-                    InlineKeyboardButton(_("No"), callback_data=f"lc:sp:{row_id}:n"),
-                ]
-            ]
-        )
+        buttons = sponsor_request_buttons(row_id)
     reached = await write_privately(
         context,
         target.user_id,
-        lambda: _(
-            "{name} works outside the country from now on but keeps directly supporting IM "
-            "colleagues here, until {date}. They ask you to sponsor their out-of-country "
-            "membership of <b>{group}</b>. Do you?",
-            name=mention(user.id, member_name),
-            date=day_text(end),
-            group=esc(group.title),
-        ),
+        lambda: sponsor_request(user.id, member_name, end, group.title),
         buttons,
     )
     if not reached:
-        await chat.send_message(
-            _(
-                "I cannot write to {name}: they have not started a chat with me. Ask them to "
-                "send me /start, then name them again — or name someone else.",
-                name=esc(target.name),
-            )
-        )
+        await chat.send_message(sponsor_unreachable(target.name))
         return OOC_SPONSOR
     now = services.clock.now()
     with services.db.transaction() as session:
@@ -282,15 +233,8 @@ async def ooc_sponsor(update: Update, context: BotContext) -> int:
         repo.ask_sponsor(row_id, target.user_id, end, now)
         row = repo.row(row_id)
     facts_deadline = (row.pending_since or now) + policy.sponsor_grace if row else now
-    context.user_data.pop(FORM, None)  # type: ignore[union-attr]
-    await chat.send_message(
-        _(
-            "I asked {name} to confirm. I will tell you when they answer; without a confirmed "
-            "sponsor by {deadline} you leave the group, with thanks.",
-            name=esc(target.name),
-            deadline=when_text(facts_deadline, policy),
-        )
-    )
+    drop_form(context)
+    await chat.send_message(sponsor_asked(target.name, when_text(facts_deadline, policy)))
     return ConversationHandler.END
 
 
@@ -320,14 +264,13 @@ async def new_sponsor(update: Update, context: BotContext) -> int:
         await query.answer(_("There is nothing to do here any more."), show_alert=True)
         return ConversationHandler.END
     await query.answer()
-    form = {"row": row.id, "chat_id": group.chat_id, "end": end.isoformat()}
-    context.user_data[FORM] = form  # type: ignore[index]
-    await _ask_for_sponsor(update, context, form)
+    form = keep_form(context, OutOfCountryForm(row.id, group.chat_id, end))
+    await _ask_for_sponsor(update, context, form, end)
     return OOC_SPONSOR
 
 
 async def cancel(update: Update, context: BotContext) -> int:
-    context.user_data.pop(FORM, None)  # type: ignore[union-attr]
+    drop_form(context)
     if update.effective_message is not None:
         await update.effective_message.reply_text(
             _("Stopped. You can answer again with the buttons on my question.")

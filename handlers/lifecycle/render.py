@@ -13,7 +13,7 @@ from handlers.lifecycle.common import (
     day_text,
     when_text,
 )
-from handlers.render import esc
+from handlers.render import esc, mention
 from i18n import _
 from moderation.lifecycle import (
     Cause,
@@ -223,4 +223,105 @@ def sponsor_lost_report(
         group=esc(group_title),
         deadline=deadline,
         unreached="" if reached else _(" I cannot write to them privately."),
+    )
+
+
+# --------------------------------------------------------------------------- "yes": the form
+def end_date_question(max_days: int, latest: date) -> str:
+    return _(
+        "Until when will you support colleagues in the country? Type the end date (at most "
+        "{days} days: on or before {latest}), e.g. 2026-12-20, 20 Dec or in 6 weeks. "
+        "/cancel to stop.",
+        days=max_days,
+        latest=day_text(latest),
+    )
+
+
+def end_date_buttons(row_id: int, latest: date) -> InlineKeyboardMarkup:
+    return InlineKeyboardMarkup(
+        [
+            [
+                InlineKeyboardButton(
+                    _("Until {date}", date=f"{latest:%d %b %Y}"),
+                    callback_data=f"lc:max:{row_id}",
+                )
+            ]
+        ]
+    )
+
+
+def sponsor_question(end: date, original_sponsor: str | None) -> str:
+    """Who sponsors you? With the original sponsor as one tap when they still may."""
+    if original_sponsor is not None:
+        return _(
+            "Until <b>{date}</b>. Who sponsors you in the country? It must be a member who "
+            "works in the country; they confirm with one tap. Type their @username or name, "
+            "or press the button.",
+            date=day_text(end),
+        )
+    return _(
+        "Until <b>{date}</b>. Who sponsors you in the country? It must be a member who "
+        "works in the country; they confirm with one tap. Type their @username or name.",
+        date=day_text(end),
+    )
+
+
+def original_sponsor_button(sponsor_id: int, name: str) -> InlineKeyboardMarkup:
+    return InlineKeyboardMarkup(
+        [
+            [
+                InlineKeyboardButton(
+                    _("{name} (your sponsor)", name=name)[:60],
+                    callback_data=f"lc:who:{sponsor_id}",
+                )
+            ]
+        ]
+    )
+
+
+def not_a_sponsor(name: str, why: str) -> str:
+    return _(
+        "Sorry, {name} cannot sponsor you: {why}. Please name someone else.",
+        name=esc(name),
+        why=esc(why),
+    )
+
+
+def sponsor_request(member_id: int, member_name: str, end: date, group_title: str) -> str:
+    """What the named sponsor is asked."""
+    return _(
+        "{name} works outside the country from now on but keeps directly supporting IM "
+        "colleagues here, until {date}. They ask you to sponsor their out-of-country "
+        "membership of <b>{group}</b>. Do you?",
+        name=mention(member_id, member_name),
+        date=day_text(end),
+        group=esc(group_title),
+    )
+
+
+def sponsor_request_buttons(row_id: int) -> InlineKeyboardMarkup:
+    return InlineKeyboardMarkup(
+        [
+            [
+                InlineKeyboardButton(_("I sponsor them"), callback_data=f"lc:sp:{row_id}:y"),
+                InlineKeyboardButton(_("No"), callback_data=f"lc:sp:{row_id}:n"),
+            ]
+        ]
+    )
+
+
+def sponsor_unreachable(name: str) -> str:
+    return _(
+        "I cannot write to {name}: they have not started a chat with me. Ask them to "
+        "send me /start, then name them again — or name someone else.",
+        name=esc(name),
+    )
+
+
+def sponsor_asked(name: str, deadline: str) -> str:
+    return _(
+        "I asked {name} to confirm. I will tell you when they answer; without a confirmed "
+        "sponsor by {deadline} you leave the group, with thanks.",
+        name=esc(name),
+        deadline=deadline,
     )
