@@ -167,12 +167,18 @@ class Form(Generic[S]):
         services = context.services
         now = services.clock.now()
         with services.db.transaction() as session:
-            row = FormRepository(session).replace(
-                user.id, chat.id, self.kind, "", state.model_dump_json(), now, now + self.ttl
+            forms = FormRepository(session)
+            turn = Turn(
+                update, context, self, state, session, "", forms.next_serial(user.id, chat.id)
             )
-            turn = Turn(update, context, self, state, session, "", row.serial)
             step = await self.opening(turn)
-            _store(session, row, turn, step, now)
+            if step is None:
+                forms.drop(user.id, chat.id)
+            else:
+                data = turn.state.model_dump_json()
+                forms.replace(
+                    user.id, chat.id, self.kind, step, data, turn.serial, now, now + self.ttl
+                )
         await _deliver(update, turn)
 
     def load(self, row: FormRow) -> S | None:

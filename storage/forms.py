@@ -37,19 +37,26 @@ class FormRepository:
         kind: str,
         step: str,
         data: str,
+        serial: int,
         now: datetime,
         expires_at: datetime,
     ) -> FormRow:
         """Start a form: whatever form the person had open in this chat is dropped."""
         row = self.locked(user_id, chat_id)
         if row is None:
-            row = FormRow(user_id=user_id, chat_id=chat_id, serial=0, entered=0)
+            row = FormRow(user_id=user_id, chat_id=chat_id)
             self.session.add(row)
         row.kind, row.step, row.data = kind, step, data
-        row.serial += 1
+        row.serial = row.entered = serial
         row.updated_at, row.expires_at = now, expires_at
         self.session.flush()
         return row
+
+    def next_serial(self, user_id: int, chat_id: int) -> int:
+        """The serial a new form's first buttons carry: above any the person was ever sent
+        here, so a button of a form they had before can never pass as one of the new form's."""
+        row = self.locked(user_id, chat_id)
+        return (row.serial if row is not None else 0) + 1
 
     def drop(self, user_id: int, chat_id: int) -> bool:
         result = self.session.execute(
