@@ -11,41 +11,28 @@ admin, a missing right, someone already gone) is reported once and never loops.
 
 from __future__ import annotations
 
-import warnings
 from datetime import timedelta
-from typing import cast
 
-from telegram import Update
-from telegram.ext import (
-    BaseHandler,
-    CallbackQueryHandler,
-    CommandHandler,
-    ConversationHandler,
-    MessageHandler,
-    filters,
-)
-from telegram.warnings import PTBUserWarning
+from telegram.ext import CallbackQueryHandler, CommandHandler, filters
 
+from handlers.forms import register_form
 from handlers.lifecycle.checkin import checkin_answer, checkin_link
-from handlers.lifecycle.common import OOC_END, OOC_SPONSOR
 from handlers.lifecycle.departure import (
-    cancel,
     departure_link,
     departure_no,
     departure_yes,
     new_sponsor,
-    ooc_end,
-    ooc_sponsor,
 )
 from handlers.lifecycle.extend import expiry_button, extend
 from handlers.lifecycle.leave import leave, leave_answer
 from handlers.lifecycle.leaving import leaving, leaving_link
 from handlers.lifecycle.moderators import expiring, readmit, stale
 from handlers.lifecycle.sponsor import sponsor_answer
+from handlers.lifecycle.staying import OUT_OF_COUNTRY
 from handlers.lifecycle.sweep import sweep
 from handlers.start import add_deep_link
 from moderation.permissions import CommandSpec, Role, Where
-from runtime.context import App, BotContext, Sweep
+from runtime.context import App, Sweep
 
 COMMANDS = [
     CommandSpec(
@@ -76,35 +63,10 @@ COMMANDS = [
 
 
 def register(app: App) -> None:
-    warnings.filterwarnings("ignore", message="If 'per_message=False'", category=PTBUserWarning)
     private = filters.ChatType.PRIVATE
-    private_text = private & filters.TEXT & ~filters.COMMAND
-    app.add_handler(
-        ConversationHandler(
-            entry_points=[
-                CallbackQueryHandler(departure_yes, pattern=r"^lc:dep:\d{1,12}:y$"),
-                CallbackQueryHandler(new_sponsor, pattern=r"^lc:ns:\d{1,12}$"),
-            ],
-            states={
-                OOC_END: [
-                    MessageHandler(private_text, ooc_end),
-                    CallbackQueryHandler(ooc_end, pattern=r"^lc:max:\d{1,12}$"),
-                ],
-                OOC_SPONSOR: [
-                    MessageHandler(private_text, ooc_sponsor),
-                    CallbackQueryHandler(ooc_sponsor, pattern=r"^lc:who:\d{1,15}$"),
-                ],
-            },
-            fallbacks=[
-                cast(
-                    "BaseHandler[Update, BotContext, object]",
-                    CommandHandler("cancel", cancel, filters=private),
-                )
-            ],
-            allow_reentry=True,
-            name="out-of-country",
-        )
-    )
+    register_form(app, OUT_OF_COUNTRY)
+    app.add_handler(CallbackQueryHandler(departure_yes, pattern=r"^lc:dep:\d{1,12}:y$"))
+    app.add_handler(CallbackQueryHandler(new_sponsor, pattern=r"^lc:ns:\d{1,12}$"))
     app.add_handler(CallbackQueryHandler(departure_no, pattern=r"^lc:dep:\d{1,12}:n$"))
     app.add_handler(CallbackQueryHandler(sponsor_answer, pattern=r"^lc:sp:\d{1,12}:[yn]$"))
     app.add_handler(CallbackQueryHandler(checkin_answer, pattern=r"^lc:ci:\d{1,12}:(y|soon|gone)$"))

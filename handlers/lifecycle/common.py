@@ -3,10 +3,10 @@
 from __future__ import annotations
 
 import logging
-from dataclasses import dataclass
 from datetime import date, datetime
 from typing import Any
 
+from sqlalchemy.orm import Session
 from telegram import InlineKeyboardMarkup, Update
 
 from config.schema import GroupConfig
@@ -30,36 +30,6 @@ from storage.models import Introduction, MemberLifecycle, User
 from storage.roster import RosterRepository
 
 log = logging.getLogger(__name__)
-
-OOC_END, OOC_SPONSOR = range(40, 42)
-FORM = "lifecycle_form"
-
-
-@dataclass(frozen=True)
-class OutOfCountryForm:
-    """The "yes, I keep supporting colleagues" questions: whose row, which group, the end date
-    once given (then the sponsor is asked for)."""
-
-    row_id: int
-    chat_id: int
-    end: date | None = None
-
-
-def form_of(context: BotContext) -> OutOfCountryForm | None:
-    found = context.user_data.get(FORM) if context.user_data is not None else None
-    return found if isinstance(found, OutOfCountryForm) else None
-
-
-def keep_form(context: BotContext, form: OutOfCountryForm) -> OutOfCountryForm:
-    if context.user_data is not None:
-        context.user_data[FORM] = form
-    return form
-
-
-def drop_form(context: BotContext) -> None:
-    if context.user_data is not None:
-        context.user_data.pop(FORM, None)
-
 
 EXTEND_BUTTON_DAYS = 30
 MENTIONS_PER_MESSAGE = 50
@@ -135,12 +105,11 @@ async def write_privately(
     return await send_private(context, user_id, text, reply_markup=markup)
 
 
-def candidate(services: Services, chat_id: int, sponsor_id: int) -> Candidate:
+def candidate_in(session: Session, services: Services, chat_id: int, sponsor_id: int) -> Candidate:
     """What the sponsor rule needs to know about someone named as a sponsor."""
-    with services.db.transaction() as session:
-        membership = RosterRepository(session).membership(chat_id, sponsor_id)
-        user = RosterRepository(session).user(sponsor_id)
-        own = IntroductionRepository(session).introduction(chat_id, sponsor_id)
+    roster = RosterRepository(session)
+    membership, user = roster.membership(chat_id, sponsor_id), roster.user(sponsor_id)
+    own = IntroductionRepository(session).introduction(chat_id, sponsor_id)
     return Candidate(
         user_id=sponsor_id,
         is_bot=user is not None and user.is_bot,
@@ -149,6 +118,11 @@ def candidate(services: Services, chat_id: int, sponsor_id: int) -> Candidate:
         intro_status=own.status if own else None,
         trusted=sponsor_id in services.settings.moderators,
     )
+
+
+def candidate(services: Services, chat_id: int, sponsor_id: int) -> Candidate:
+    with services.db.transaction() as session:
+        return candidate_in(session, services, chat_id, sponsor_id)
 
 
 def sponsor_problem(

@@ -237,19 +237,6 @@ def end_date_question(max_days: int, latest: date) -> str:
     )
 
 
-def end_date_buttons(row_id: int, latest: date) -> InlineKeyboardMarkup:
-    return InlineKeyboardMarkup(
-        [
-            [
-                InlineKeyboardButton(
-                    _("Until {date}", date=f"{latest:%d %b %Y}"),
-                    callback_data=f"lc:max:{row_id}",
-                )
-            ]
-        ]
-    )
-
-
 def sponsor_question(end: date, original_sponsor: str | None) -> str:
     """Who sponsors you? With the original sponsor as one tap when they still may."""
     if original_sponsor is not None:
@@ -263,19 +250,6 @@ def sponsor_question(end: date, original_sponsor: str | None) -> str:
         "Until <b>{date}</b>. Who sponsors you in the country? It must be a member who "
         "works in the country; they confirm with one tap. Type their @username or name.",
         date=day_text(end),
-    )
-
-
-def original_sponsor_button(sponsor_id: int, name: str) -> InlineKeyboardMarkup:
-    return InlineKeyboardMarkup(
-        [
-            [
-                InlineKeyboardButton(
-                    _("{name} (your sponsor)", name=name)[:60],
-                    callback_data=f"lc:who:{sponsor_id}",
-                )
-            ]
-        ]
     )
 
 
