@@ -85,8 +85,8 @@ def may_name_new_sponsor(
     removal_outcome: Outcome | None,
     end: date | None,
 ) -> bool:
-    """"Name a new sponsor" is open after the sponsor left or after "yes" to the departure
-    question, while no removal was attempted and the end date is known."""
+    """The "Name a new sponsor" button is open after the sponsor left or after "yes" to the
+    departure question, while no removal was attempted and the end date is known."""
     return (
         end is not None
         and (sponsor_lost or departure_answer is Answer.STAY)
