@@ -2,7 +2,7 @@
 
 Plain values in, decisions out. ``next_step`` looks at what is known about one member and the
 time, and says the one thing due now (ask, notify, remove — or nothing); the sweep in
-``handlers/lifecycle.py`` carries it out and records that it did, so the same step is never
+``handlers/lifecycle/`` carries it out and records that it did, so the same step is never
 due twice. Dates people give (departure, end of membership) are calendar days in the group's
 time zone; the bot acts on them at ``daily_at`` local time (so a notice never arrives at 3 am,
 and 09:00 stays 09:00 across daylight-saving changes).

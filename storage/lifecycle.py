@@ -15,9 +15,10 @@ from sqlalchemy import and_, delete, or_, select, update
 from sqlalchemy.engine import CursorResult
 from sqlalchemy.orm import Session
 
-from moderation.introductions import Category
+from moderation.introductions import Category, IntroStatus
 from moderation.lifecycle import Answer, Cause, Member, Outcome
 from moderation.roster import MemberStatus
+from moderation.sponsorship import counts_in_country, sponsor_ok
 from storage.contacts import ContactRepository
 from storage.introductions import IntroductionRepository
 from storage.models import (
@@ -34,9 +35,8 @@ from storage.models import (
 PROTECTED = (MemberStatus.OWNER, MemberStatus.ADMIN)
 
 
-def _counts_in_country(user: User, intro: Introduction | None) -> bool:
-    """A present member who may sponsor an out-of-country member (not a bot; in the country)."""
-    return not user.is_bot and (intro is None or intro.category in (None, Category.IN_COUNTRY))
+def _in_country(user: User, intro: Introduction | None) -> bool:
+    return counts_in_country(user.is_bot, intro.category if intro else None)
 
 
 @dataclass(frozen=True)
@@ -50,15 +50,15 @@ class Entry:
     facts: Member
 
 
-def _answer(text: str | None) -> Answer | None:
+def answer_of(text: str | None) -> Answer | None:
     return Answer(text) if text in {a.value for a in Answer} else None
 
 
-def _cause(text: str | None) -> Cause | None:
+def cause_of(text: str | None) -> Cause | None:
     return Cause(text) if text in {c.value for c in Cause} else None
 
 
-def _outcome(text: str | None) -> Outcome | None:
+def outcome_of(text: str | None) -> Outcome | None:
     return Outcome(text) if text in {o.value for o in Outcome} else None
 
 
@@ -80,15 +80,15 @@ def facts(
         sponsor_ok=sponsor_ok,
         departure_date=row.departure_date,
         departure_asked_at=row.departure_asked_at,
-        departure_answer=_answer(row.departure_answer),
+        departure_answer=answer_of(row.departure_answer),
         pending_sponsor_id=row.pending_sponsor_id,
         pending_since=row.pending_since,
         sponsor_lost_at=row.sponsor_lost_at,
         expiry_notice_for=row.expiry_notice_for,
         checkin_asked_at=row.checkin_asked_at,
         checked_in_at=row.checked_in_at,
-        removal_cause=_cause(row.removal_cause),
-        removal_outcome=_outcome(row.removal_outcome),
+        removal_cause=cause_of(row.removal_cause),
+        removal_outcome=outcome_of(row.removal_outcome),
         removal_attempted_at=row.removal_attempted_at,
     )
 
@@ -153,7 +153,7 @@ class LifecycleRepository:
         (the configured moderators, who work for the coordinating office) always count.
         """
         rows = IntroductionRepository(self.session).members(chat_id)
-        in_country = {m.user_id for m, u, i in rows if _counts_in_country(u, i)}
+        in_country = {m.user_id for m, u, i in rows if _in_country(u, i)}
         return [
             self._entry(membership, user, intro, now, lambda uid: uid in in_country, trusted)
             for membership, user, intro in rows
@@ -172,7 +172,7 @@ class LifecycleRepository:
 
         def in_country(sponsor_id: int) -> bool:
             sponsor = intros.member(chat_id, sponsor_id)
-            return sponsor is not None and _counts_in_country(sponsor[1], sponsor[2])
+            return sponsor is not None and _in_country(sponsor[1], sponsor[2])
 
         return self._entry(membership, user, intro, now, in_country, trusted)
 
@@ -186,9 +186,8 @@ class LifecycleRepository:
         trusted: frozenset[int],
     ) -> Entry:
         row = self.ensure(membership, now)
-        sponsor = intro.sponsor_id if intro else None
-        sponsor_ok = sponsor is not None and (sponsor in trusted or in_country(sponsor))
-        return Entry(row, membership, user, intro, facts(row, membership, intro, sponsor_ok))
+        counts = sponsor_ok(intro.sponsor_id if intro else None, trusted, in_country)
+        return Entry(row, membership, user, intro, facts(row, membership, intro, counts))
 
     # --- what people tell the bot ----------------------------------------------------------
     def set_departure(
@@ -251,6 +250,35 @@ class LifecycleRepository:
             .where(MemberLifecycle.id == row_id, MemberLifecycle.pending_sponsor_id == sponsor_id)
             .values(pending_sponsor_id=None, updated_at=now)
         )
+
+    def veteran_introduction(
+        self, chat_id: int, user_id: int, joined_at: datetime, now: datetime
+    ) -> Introduction:
+        """Members from before the bot have no introduction row; category changes need one."""
+        user = self.session.get(User, user_id)
+        intro = Introduction(
+            chat_id=chat_id,
+            user_id=user_id,
+            status=IntroStatus.COMPLETE,
+            sponsor_note="member before the bot",
+            first_name=user.first_name[:64] if user and user.last_name else None,
+            last_name=user.last_name[:64] if user and user.last_name else None,
+            category=Category.IN_COUNTRY,
+            joined_at=joined_at,
+            reminders_sent=0,
+            created_at=now,
+            updated_at=now,
+        )
+        self.session.add(intro)
+        self.session.flush()
+        return intro
+
+    def extend(self, membership: Membership, intro: Introduction, end: date, now: datetime) -> None:
+        """A new end date: the expiry notice and any removal attempt start afresh."""
+        intro.end_date, intro.updated_at = end, now
+        row = self.ensure(membership, now)
+        row.expiry_notice_for = None
+        row.removal_cause = row.removal_outcome = row.removal_attempted_at = None
 
     def checked_in(self, row_id: int, now: datetime) -> None:
         row = self.row(row_id)

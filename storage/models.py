@@ -614,3 +614,25 @@ class DirectoryVersion(Base):
 
     id: Mapped[int] = mapped_column(primary_key=True, autoincrement=False)
     version: Mapped[int] = mapped_column(BigInteger, default=0)
+
+
+class FormRow(Base):
+    """One person's open guided form in one chat (storage/forms.py, handlers/forms.py): its
+    kind, current step and typed answers so far (JSON of a pydantic model). In the database,
+    not in process memory, so a restart or another webhook replica continues it."""
+
+    __tablename__ = "forms"
+    __table_args__ = (UniqueConstraint("user_id", "chat_id"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    user_id: Mapped[int] = mapped_column(BigInteger)
+    chat_id: Mapped[int] = mapped_column(BigInteger)
+    kind: Mapped[str] = mapped_column(String(32))
+    step: Mapped[str] = mapped_column(String(32))
+    # Buttons carry the serial of the turn that sent them; only those sent since the current
+    # step began (entered <= serial) are accepted, so a replayed older button changes nothing.
+    serial: Mapped[int] = mapped_column(Integer)
+    entered: Mapped[int] = mapped_column(Integer)
+    data: Mapped[str] = mapped_column(Text)
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    expires_at: Mapped[datetime] = mapped_column(UTCDateTime)

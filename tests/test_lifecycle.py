@@ -8,7 +8,8 @@ from pathlib import Path
 
 import pytest
 
-from handlers.lifecycle import _checkin_question, _departure_buttons, policy_of
+from handlers.lifecycle import render
+from handlers.lifecycle.common import policy_of
 from i18n import _, use_locale
 from moderation.introductions import Category, IntroStatus
 from moderation.roster import MemberStatus
@@ -606,7 +607,7 @@ async def test_lifecycle_questions_follow_the_persons_language_choice(sim: Simul
     row = row_of(sim, olena.id)
     assert row is not None
     with use_locale("fr"):
-        buttons = _departure_buttons(row.id).inline_keyboard
+        buttons = render.departure_buttons(row.id).inline_keyboard
     departure = question(sim, olena)
     assert [b["text"] for b in departure.buttons()] == [b.text for line in buttons for b in line]
     assert "Today is your departure date" not in departure.text
@@ -615,7 +616,11 @@ async def test_lifecycle_questions_follow_the_persons_language_choice(sim: Simul
 def checkin_question(sim: Simulator) -> str:
     group = sim.services.settings.groups[0]
     policy = policy_of(sim.services, group)
-    return _checkin_question(group, policy, sim.clock.now()).replace("<b>", "").replace("</b>", "")
+    return (
+        render.checkin_question(group, policy, sim.clock.now())
+        .replace("<b>", "")
+        .replace("</b>", "")
+    )
 
 
 async def test_checkin_i_have_left_asks_the_departure_question(sim: Simulator) -> None:

@@ -182,7 +182,7 @@ def test_erasure_only_after_everyone_left_for_the_retention(
 
 # --------------------------------------------------------------------------- the invariant
 def record(member: Member, kind: Kind, cause: Cause | None, now: datetime) -> Member:
-    """What the sweep records after carrying out a step (mirrors handlers/lifecycle.py)."""
+    """What the sweep records after carrying out a step (mirrors handlers/lifecycle/steps.py)."""
     match kind:
         case Kind.ASK_DEPARTURE:
             return replace(member, departure_asked_at=now)

@@ -1,0 +1,301 @@
+"""The lifecycle's texts and buttons, composed from typed results (no database, no sending)."""
+
+from __future__ import annotations
+
+import logging
+from datetime import date, datetime
+
+from telegram import InlineKeyboardButton, InlineKeyboardMarkup
+
+from config.schema import GroupConfig
+from handlers.lifecycle.common import (
+    EXTEND_BUTTON_DAYS,
+    day_text,
+    when_text,
+)
+from handlers.render import esc, mention
+from i18n import _
+from moderation.lifecycle import (
+    Cause,
+    Policy,
+)
+from moderation.lifecycle_notices import Report
+from storage.models import MemberLifecycle
+
+log = logging.getLogger(__name__)
+
+
+GROUP_NOTICE = {
+    Cause.DEPARTURE_DECLINED: (
+        "👋 {name} has left the country, so they leave the group today. Thank you for your "
+        "work here, and all the best! They are welcome back any time through a sponsor."
+    ),
+    Cause.EXPIRED: (
+        "👋 {name}'s time-limited membership ended today. Thank you for your support! They are "
+        "welcome back any time through a sponsor."
+    ),
+    Cause.SPONSOR_LOST: (
+        "👋 {name}'s out-of-country membership ended: it needs a sponsor working in the "
+        "country. Thank you for your support! They are welcome back through a sponsor."
+    ),
+    Cause.CHECKIN_UNANSWERED: (
+        "👋 {name} leaves the group: they did not confirm that they still work on the response "
+        "in the country. They are welcome back any time through a sponsor."
+    ),
+}
+
+
+def group_notice(cause: Cause, name: str) -> str:
+    """The group's thank-you; ``cause`` is one of ``GROUP_NOTICE``'s (see group_notice_cause)."""
+    return _(GROUP_NOTICE[cause], name=esc(name))
+
+
+def farewell(group_title: str, cause: Cause) -> str:
+    """The removed member's private goodbye, with the reason."""
+    return _(
+        "You have left <b>{group}</b>: {reason}. Thank you for your work with the "
+        "community! You are welcome back any time: ask a member to sponsor you "
+        "again.",
+        group=esc(group_title),
+        reason=removal_reason(cause),
+    )
+
+
+def moderators_report(report: Report, name: str, group_title: str, cause: Cause) -> str:
+    """What the moderators read after a removal attempt."""
+    fields = {"name": esc(name), "group": esc(group_title), "cause": esc(cause.value)}
+    if report is Report.REMOVED:
+        return _("{name} was removed from <b>{group}</b>: {cause}.", **fields)
+    if report is Report.PROTECTED:
+        return _(
+            "{name} should leave <b>{group}</b> ({cause}), but is an admin of the group, "
+            "so I cannot remove them. Please remove their admin rights or remove them "
+            "yourself; I will not try again.",
+            **fields,
+        )
+    return _(
+        "{name} should leave <b>{group}</b> ({cause}), but Telegram says they are no "
+        "longer in it; I have updated my member list.",
+        **fields,
+    )
+
+
+def removal_reason(cause: Cause) -> str:
+    return {
+        Cause.DEPARTURE_DECLINED: _("you told me you are leaving the country"),
+        Cause.DEPARTURE_UNANSWERED: _(
+            "you did not answer my question on your departure date in time"
+        ),
+        Cause.NO_SPONSOR_CONFIRMED: _(
+            "no sponsor in the country confirmed your out-of-country membership in time"
+        ),
+        Cause.EXPIRED: _("your time-limited membership reached its end date"),
+        Cause.SPONSOR_LOST: _("no new sponsor in the country was found in time"),
+        Cause.CHECKIN_UNANSWERED: _("you did not answer the check-in in time"),
+        Cause.VOLUNTARY: _("you asked to leave"),
+    }[cause]
+
+
+def departure_buttons(row_id: int) -> InlineKeyboardMarkup:
+    return InlineKeyboardMarkup(
+        [
+            [
+                InlineKeyboardButton(
+                    _("Yes, I keep supporting them"), callback_data=f"lc:dep:{row_id}:y"
+                )
+            ],
+            [InlineKeyboardButton(_("No, I leave the group"), callback_data=f"lc:dep:{row_id}:n")],
+        ]
+    )
+
+
+def departure_question(group: GroupConfig, row: MemberLifecycle, policy: Policy) -> str:
+    asked = row.departure_asked_at
+    assert asked is not None
+    return _(
+        "Today is your departure date for <b>{group}</b>. Will you keep directly "
+        "supporting your IM colleagues in the country after you leave? If so you can stay as "
+        "an out-of-country member for a limited time, with a sponsor in the country. Without "
+        "an answer by {deadline} you leave the group, with thanks.",
+        group=esc(group.title),
+        deadline=when_text(asked + policy.departure_grace, policy),
+    )
+
+
+def checkin_buttons(row_id: int) -> InlineKeyboardMarkup:
+    return InlineKeyboardMarkup(
+        [
+            [InlineKeyboardButton(_("Yes, still here"), callback_data=f"lc:ci:{row_id}:y")],
+            [InlineKeyboardButton(_("I am leaving soon"), callback_data=f"lc:ci:{row_id}:soon")],
+            [
+                InlineKeyboardButton(
+                    _("I have left the country"), callback_data=f"lc:ci:{row_id}:gone"
+                )
+            ],
+        ]
+    )
+
+
+def checkin_question(group: GroupConfig, policy: Policy, asked: datetime) -> str:
+    return _(
+        "A quick check for <b>{group}</b>: are you still working on the response in the "
+        "country? Please answer by {deadline}.",
+        group=esc(group.title),
+        deadline=when_text(asked + policy.checkin_grace, policy),
+    )
+
+
+def expiry_notice(group_title: str, end: date, sponsor_name: str | None) -> str:
+    """The member's notice that their time-limited membership ends soon."""
+    # Not nested inside the other _() call: Babel's extractor would not see it there.
+    nobody = _("a moderator")
+    return _(
+        "Your time-limited membership of <b>{group}</b> ends on {date}. If you continue to "
+        "work with colleagues in the country, ask your sponsor ({sponsor}) to extend it; "
+        "otherwise you leave the group on that day, with thanks.",
+        group=esc(group_title),
+        date=day_text(end),
+        sponsor=esc(sponsor_name or nobody),
+    )
+
+
+def expiry_question(name: str, group_title: str, end: date, handle: str, max_days: int) -> str:
+    """The sponsor's (or moderators') question whether to extend."""
+    return _(
+        "The membership of {name} in <b>{group}</b> ends on {date}. Extend it? Or send "
+        "<code>/extend {handle} 30d</code> (or a date), at most {days} days from today.",
+        name=esc(name),
+        group=esc(group_title),
+        date=day_text(end),
+        handle=esc(handle),
+        days=max_days,
+    )
+
+
+def expiry_question_to_moderators(question: str, sponsor_name: str | None) -> str:
+    """The same question, with why it came to the moderators."""
+    why = (
+        _(
+            "I cannot write to their sponsor {sponsor} privately, so I ask the moderators.",
+            sponsor=esc(sponsor_name),
+        )
+        if sponsor_name is not None
+        else _("They have no sponsor on record, so I ask the moderators.")
+    )
+    return "\n".join([question, why])
+
+
+def expiry_buttons(row_id: int) -> InlineKeyboardMarkup:
+    return InlineKeyboardMarkup(
+        [
+            [
+                InlineKeyboardButton(
+                    _("Extend by {days} days", days=EXTEND_BUTTON_DAYS),
+                    callback_data=f"lc:ext:{row_id}",
+                ),
+                InlineKeyboardButton(_("Let it end"), callback_data=f"lc:end:{row_id}"),
+            ]
+        ]
+    )
+
+
+def sponsor_lost_notice(old_sponsor: str, group_title: str, deadline: str) -> str:
+    """The out-of-country member's request to name a new sponsor."""
+    return _(
+        "Your sponsor {sponsor} is no longer a member working in the country, and "
+        "out-of-country members of <b>{group}</b> need one. Please name a new sponsor by "
+        "{deadline}; otherwise you leave the group then, with thanks.",
+        sponsor=esc(old_sponsor),
+        group=esc(group_title),
+        deadline=deadline,
+    )
+
+
+def sponsor_lost_report(
+    name: str, old_sponsor: str, group_title: str, deadline: str, reached: bool
+) -> str:
+    """The moderators' note that an out-of-country member lost their sponsor."""
+    return _(
+        "{name} (outside the country) lost their sponsor {sponsor} in <b>{group}</b>. "
+        "They need a new sponsor by {deadline}, or they will be removed.{unreached}",
+        name=esc(name),
+        sponsor=esc(old_sponsor),
+        group=esc(group_title),
+        deadline=deadline,
+        unreached="" if reached else _(" I cannot write to them privately."),
+    )
+
+
+# --------------------------------------------------------------------------- "yes": the form
+def end_date_question(max_days: int, latest: date) -> str:
+    return _(
+        "Until when will you support colleagues in the country? Type the end date (at most "
+        "{days} days: on or before {latest}), e.g. 2026-12-20, 20 Dec or in 6 weeks. "
+        "/cancel to stop.",
+        days=max_days,
+        latest=day_text(latest),
+    )
+
+
+def sponsor_question(end: date, original_sponsor: str | None) -> str:
+    """Who sponsors you? With the original sponsor as one tap when they still may."""
+    if original_sponsor is not None:
+        return _(
+            "Until <b>{date}</b>. Who sponsors you in the country? It must be a member who "
+            "works in the country; they confirm with one tap. Type their @username or name, "
+            "or press the button.",
+            date=day_text(end),
+        )
+    return _(
+        "Until <b>{date}</b>. Who sponsors you in the country? It must be a member who "
+        "works in the country; they confirm with one tap. Type their @username or name.",
+        date=day_text(end),
+    )
+
+
+def not_a_sponsor(name: str, why: str) -> str:
+    return _(
+        "Sorry, {name} cannot sponsor you: {why}. Please name someone else.",
+        name=esc(name),
+        why=esc(why),
+    )
+
+
+def sponsor_request(member_id: int, member_name: str, end: date, group_title: str) -> str:
+    """What the named sponsor is asked."""
+    return _(
+        "{name} works outside the country from now on but keeps directly supporting IM "
+        "colleagues here, until {date}. They ask you to sponsor their out-of-country "
+        "membership of <b>{group}</b>. Do you?",
+        name=mention(member_id, member_name),
+        date=day_text(end),
+        group=esc(group_title),
+    )
+
+
+def sponsor_request_buttons(row_id: int) -> InlineKeyboardMarkup:
+    return InlineKeyboardMarkup(
+        [
+            [
+                InlineKeyboardButton(_("I sponsor them"), callback_data=f"lc:sp:{row_id}:y"),
+                InlineKeyboardButton(_("No"), callback_data=f"lc:sp:{row_id}:n"),
+            ]
+        ]
+    )
+
+
+def sponsor_unreachable(name: str) -> str:
+    return _(
+        "I cannot write to {name}: they have not started a chat with me. Ask them to "
+        "send me /start, then name them again — or name someone else.",
+        name=esc(name),
+    )
+
+
+def sponsor_asked(name: str, deadline: str) -> str:
+    return _(
+        "I asked {name} to confirm. I will tell you when they answer; without a confirmed "
+        "sponsor by {deadline} you leave the group, with thanks.",
+        name=esc(name),
+        deadline=deadline,
+    )
