@@ -139,7 +139,17 @@ class Turn(Generic[S]):
 
     def buttons(self, rows: Sequence[tuple[str, str]]) -> InlineKeyboardMarkup:
         """One button per row: ``[(label, value), ...]``."""
-        return InlineKeyboardMarkup([[self.button(label, value)] for label, value in rows])
+        return self.keyboard([[row] for row in rows])
+
+    def buttons_row(self, items: Sequence[tuple[str, str]]) -> InlineKeyboardMarkup:
+        """Buttons side by side in one row: ``[(label, value), ...]``."""
+        return self.keyboard([items])
+
+    def keyboard(self, rows: Sequence[Sequence[tuple[str, str]]]) -> InlineKeyboardMarkup:
+        """Any layout: rows of ``(label, value)``."""
+        return InlineKeyboardMarkup(
+            [[self.button(label, value) for label, value in row] for row in rows]
+        )
 
 
 @dataclass(frozen=True)

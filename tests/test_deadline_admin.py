@@ -400,7 +400,12 @@ async def test_config_deadline_override_survives_restart_until_the_file_changes(
         await sim.start(migrate=False)  # the fixture stops it again
 
 
-async def test_a_form_button_after_a_restart_says_the_form_is_gone(sim: Simulator) -> None:
+async def test_a_form_continues_after_a_restart_and_its_used_button_is_refused(
+    sim: Simulator,
+) -> None:
+    """Forms are kept in the database: Save after a restart saves (it used to say the form was
+    gone); the same Save pressed again, or a button of the form from before forms were kept
+    there, is refused and stores nothing."""
     moderator = mira(sim)
     await add(sim, FRIDAYS, save=False)
     summary = sim.last(MODERATOR_ID)
@@ -408,10 +413,21 @@ async def test_a_form_button_after_a_restart_says_the_form_is_gone(sim: Simulato
     restarted = Simulator(sim.services.config, sim.clock, telegram=sim.telegram)
     await restarted.start()
     try:
+        mark = restarted.mark()
         await restarted.press(moderator, summary, "Save")
+        assert "Saved" in restarted.unique_reply(mark, MODERATOR_ID).text
+        assert row(restarted, "wash-3w") is not None
+        before = counts(restarted)
+        await restarted.press(moderator, summary, "Save")
+        old = restarted.telegram.forged_press(
+            MODERATOR_ID, MODERATOR_ID, summary.message_id, "dla:save"
+        )
+        await restarted.feed(old)
         answers = [c.get("text") for c in sim.telegram.calls_to("answerCallbackQuery")]
+        assert "This form is no longer open." in answers
         assert "This form is no longer open; start again with /deadline." in answers
-        assert row(restarted, "wash-3w") is None
+        assert restarted.since(mark, MODERATOR_ID)[1:] == []
+        assert counts(restarted) == before
     finally:
         await restarted.stop()
         await sim.start(migrate=False)

@@ -1,0 +1,169 @@
+"""The texts of /deadline: summaries, questions' hints and what a change did (HTML, escaped)."""
+
+from __future__ import annotations
+
+from dataclasses import replace
+from datetime import datetime
+
+from handlers.render import esc
+from i18n import _, comma_join, date_text, duration_text, ngettext
+from moderation import deadlines as rules
+from moderation.deadlines import Audience, Deadline
+
+NEXT_SHOWN = 3
+
+
+def usage() -> str:
+    return _(
+        "Usage: /deadline add, /deadline edit ID, /deadline pause ID, /deadline resume ID or "
+        "/deadline remove ID. /deadlines lists the ids."
+    )
+
+
+def offsets_text(deadline: Deadline) -> str:
+    parts = [_("{duration} before", duration=duration_text(o)) for o in deadline.remind]
+    if deadline.overdue_after is not None:
+        parts.append(
+            _("an overdue note {duration} after", duration=duration_text(deadline.overdue_after))
+        )
+    return comma_join(parts) if parts else _("none")
+
+
+def audience_text(audience: Audience, people: dict[int, str]) -> str:
+    if not audience.users:
+        return audience.describe()
+    others = replace(audience, users=None).describe() if _has_groups(audience) else ""
+    names = comma_join(people.get(u, str(u)) for u in audience.users)
+    listed = _("people: {names}", names=names)
+    return f"{others}; {listed}" if others else listed
+
+
+def _has_groups(audience: Audience) -> bool:
+    return bool(
+        audience.everyone
+        or audience.clusters
+        or audience.organisations
+        or audience.all_clusters
+        or audience.all_organisations
+    )
+
+
+def next_dates(deadline: Deadline, now: datetime, count: int = NEXT_SHOWN) -> list[datetime]:
+    found: list[datetime] = []
+    at = now
+    for _i in range(count):
+        upcoming = rules.next_occurrence(deadline, at)
+        if upcoming is None:
+            break
+        found.append(upcoming)
+        at = upcoming
+    return found
+
+
+def describe(deadline: Deadline, now: datetime, people: dict[int, str]) -> str:
+    """The readable summary shown before saving (HTML, everything typed escaped)."""
+    lines = [
+        _("<b>{title}</b> (<code>{id}</code>)", title=esc(deadline.title), id=esc(deadline.id))
+    ]
+    if deadline.description:
+        lines.append(esc(deadline.description))
+    lines.append(_("Who: {audience}", audience=esc(audience_text(deadline.audience, people))))
+    lines.append(_("When: {schedule}", schedule=esc(rules.describe_rule(deadline))))
+    lines.append(
+        _(
+            "Rule: <code>{rule}</code> from {starts} ({zone})",
+            rule=esc(deadline.rule),
+            starts=date_text(deadline.starts),
+            zone=esc(deadline.timezone),
+        )
+    )
+    lines.append(_("Reminders: {offsets}", offsets=esc(offsets_text(deadline))))
+    dates = [rules.format_local(d, deadline.tz) for d in next_dates(deadline, now)]
+    lines.append(_("Next: {dates}", dates=esc("; ".join(dates)) if dates else _("none")))
+    if deadline.paused:
+        lines.append(_("⏸ Paused: no reminders until /deadline resume {id}.", id=esc(deadline.id)))
+    return "\n".join(lines)
+
+
+def config_note(deadline: Deadline) -> str:
+    if deadline.source not in ("config", "override"):
+        return ""
+    return _(
+        "ℹ️ {id} comes from the configuration file. A change made here holds, also after "
+        "restarts, until someone changes {id} in that file; the file then wins again.",
+        id=esc(deadline.id),
+    )
+
+
+def edit_menu(deadline: Deadline, now: datetime, people: dict[int, str]) -> str:
+    note = config_note(deadline)
+    return _(
+        "{summary}\n\n{note}What do you want to change? (/cancel stops)",
+        summary=describe(deadline, now, people),
+        note=f"{note}\n\n" if note else "",
+    )
+
+
+def remove_question(deadline: Deadline) -> str:
+    note = config_note(deadline)
+    return _(
+        "Remove <b>{title}</b> (<code>{id}</code>)? Pending reminders are cancelled; what "
+        "was sent and submitted stays on record.{note}",
+        title=esc(deadline.title),
+        id=esc(deadline.id),
+        note=f"\n{note}" if note else "",
+    )
+
+
+def saved(deadline: Deadline, adjusted: int, edited_config: bool) -> str:
+    """What a saved /deadline add or edit did; ``adjusted`` planned reminders were moved."""
+    lines = [
+        _(
+            "Saved <b>{title}</b> (<code>{id}</code>).",
+            title=esc(deadline.title),
+            id=esc(deadline.id),
+        )
+    ]
+    if adjusted:
+        lines.append(
+            ngettext(
+                "{n} planned reminder was adjusted to the new schedule.",
+                "{n} planned reminders were adjusted to the new schedule.",
+                adjusted,
+            )
+        )
+    if edited_config:
+        lines.append(config_note(deadline))
+    lines.append(_("/deadlines shows it; /calendar sends the updated calendar."))
+    return "\n".join(lines)
+
+
+def paused(deadline: Deadline, pause: bool) -> str:
+    if pause:
+        text = _(
+            "⏸ <b>{title}</b> is paused: no reminders until /deadline resume {id}.",
+            title=esc(deadline.title),
+            id=esc(deadline.id),
+        )
+    else:
+        text = _(
+            "▶️ <b>{title}</b> is running again. Reminders missed while it was paused are sent "
+            "only if still timely (one catch-up note at most, never a burst).",
+            title=esc(deadline.title),
+        )
+    note = config_note(deadline)
+    return f"{text}\n{note}" if note else text
+
+
+def removed(deadline: Deadline, cancelled: int) -> str:
+    return _(
+        "🗑 Removed <b>{title}</b> (<code>{id}</code>). {cancelled} What was sent and "
+        "submitted stays on record.",
+        title=esc(deadline.title),
+        id=esc(deadline.id),
+        cancelled=ngettext(
+            "{n} pending reminder was cancelled.",
+            "{n} pending reminders were cancelled.",
+            cancelled,
+        ),
+    )
