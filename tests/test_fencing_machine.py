@@ -207,7 +207,7 @@ def test_two_dispatchers_never_send_a_row_twice_nor_lose_one(
                 session.execute(delete(table))
         original_init(self)
 
-    Machine.__init__ = fresh  # type: ignore[method-assign]
+    Machine.__init__ = fresh  # type: ignore[method-assign,assignment]
     run_state_machine_as_test(
         Machine,
         settings=settings(
