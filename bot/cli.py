@@ -194,6 +194,7 @@ def status(config_path: Path) -> None:
             f"seen {ago(r.last_seen_at)}, last update {ago(r.last_update_at)}"
         )
     click.echo(f"reminders: {outbox.due} due now, {outbox.later} later, {outbox.sending} sending")
+    click.echo(f"possibly sent twice: {outbox.maybe_twice}")
     click.echo("sweeps:")
     for sweep in services.sweeps:
         run_row = runs.get(sweep.name)

@@ -232,6 +232,10 @@ class ReminderPolicy(StrictModel):
     # How long a claimed reminder stays with the process that claimed it; after a crash
     # another replica sends it once this has passed.
     lease: Duration = timedelta(minutes=5)
+    # A reminder or mention message whose send began is never taken over by another replica
+    # before this has passed (its sender may be stalled, not dead); taken over after it, it is
+    # counted as "possibly sent twice".
+    stall_limit: Duration = timedelta(minutes=10)
 
 
 class EscalationStep(StrictModel):

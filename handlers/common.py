@@ -9,9 +9,10 @@ from typing import Any
 
 from telegram import Chat, InlineKeyboardMarkup, Message, Update
 from telegram import User as TgUser
-from telegram.error import BadRequest, Forbidden, TelegramError
+from telegram.error import Forbidden, TelegramError
 
 from config.schema import GroupConfig
+from delivery.outcome import Outcome, outcome_of
 from handlers.render import esc
 from i18n import (
     DEFAULT_LANGUAGE,
@@ -185,15 +186,15 @@ async def send_private(
         await context.bot.send_message(
             chat_id=user_id, text=rendered, reply_markup=markup, **kwargs
         )
-    except Forbidden:
-        with context.services.db.transaction() as session:
-            RosterRepository(session).set_reachable(user_id, False)
-        log.info("user %s cannot be written to privately", user_id)
-        return False
-    except BadRequest as exc:
-        if "chat not found" not in str(exc).lower():
+    except TelegramError as exc:
+        if outcome_of(exc) is not Outcome.UNREACHABLE:
             raise
-        log.info("user %s has never started the bot", user_id)
+        if isinstance(exc, Forbidden):
+            with context.services.db.transaction() as session:
+                RosterRepository(session).set_reachable(user_id, False)
+            log.info("user %s cannot be written to privately", user_id)
+        else:
+            log.info("user %s has never started the bot", user_id)
         return False
     return True
 

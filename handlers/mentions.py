@@ -12,24 +12,24 @@ from __future__ import annotations
 
 import html
 import logging
-import warnings
 from collections.abc import Callable
-from dataclasses import dataclass
 from datetime import timedelta
 from typing import cast
 
+from sqlalchemy.orm import Session
 from telegram import (
     Chat,
     InlineKeyboardButton,
     InlineKeyboardMarkup,
     Message,
-    ReplyParameters,
     Update,
 )
-from telegram.error import BadRequest, Forbidden, NetworkError, RetryAfter, TelegramError
+from telegram.error import TelegramError
 from telegram.ext import CallbackQueryHandler, CommandHandler, MessageHandler, filters
 
 from config.schema import GroupConfig
+from delivery import mentions as paced
+from delivery.mentions import Outgoing
 from handlers.common import Text, role, send_private
 from handlers.render import esc, mention, truncate
 from i18n import _, duration_text, ngettext, use_locale
@@ -273,13 +273,6 @@ def _several(name: str, options: str) -> Callable[[], str]:
 
 
 # --------------------------------------------------------------------------- paced sending
-@dataclass(frozen=True)
-class Outgoing:
-    row_id: int
-    text: str | None  # None: nobody left to mention (everyone in the batch left)
-    reply_to: int
-
-
 def render(
     broadcast_row: MentionBroadcast,
     row: MentionOutbox,
@@ -323,83 +316,24 @@ def render(
     return "\n".join(lines)
 
 
+def compose(session: Session, group: GroupConfig, row: MentionOutbox) -> Outgoing | None:
+    """The text of a claimed mention message (``delivery.mentions.Compose``)."""
+    repo = MentionRepository(session)
+    parent = repo.broadcast(row.broadcast_id)
+    if parent is None:
+        return None
+    users = repo.present_users(group.chat_id, outbox_user_ids(row.user_ids))
+    author = RosterRepository(session).user(parent.author_id)
+    parts = len(repo.outbox(parent.id))
+    # One language (the group's first): a second copy would repeat every mention.
+    with use_locale(group.languages[0]):
+        text = render(parent, row, parts, users, author)
+    return Outgoing(row.id, text, parent.source_message_id)
+
+
 async def dispatch(app: App, group: GroupConfig, limit: int | None = None) -> int:
-    """Send the group's due mention messages, never more than ``per_minute`` in a minute.
-
-    Returns how many were sent.
-    """
-    services = services_of(app)
-    policy = group.mentions
-    now = services.clock.now()
-    outgoing: list[Outgoing] = []
-    with services.db.transaction() as session:
-        repo = MentionRepository(session)
-        allowed = rules.budget(
-            now, repo.sent_times(group.chat_id, now - rules.WINDOW), policy.per_minute
-        )
-        if limit is not None:
-            allowed = min(allowed, limit)
-        for row in repo.due(group.chat_id, now, allowed):
-            if not repo.claim(row, now):
-                continue  # another process took it
-            parent = repo.broadcast(row.broadcast_id)
-            if parent is None:
-                continue
-            users = repo.present_users(group.chat_id, outbox_user_ids(row.user_ids))
-            author = RosterRepository(session).user(parent.author_id)
-            parts = len(repo.outbox(parent.id))
-            # One language (the group's first): a second copy would repeat every mention.
-            with use_locale(group.languages[0]):
-                text = render(parent, row, parts, users, author)
-            outgoing.append(Outgoing(row.id, text, parent.source_message_id))
-    sent = 0
-    for item in outgoing:
-        if item.text is None:
-            with services.db.transaction() as session:
-                MentionRepository(session).finish(
-                    item.row_id, "skipped", now, note="everyone in it left"
-                )
-            continue
-        if await _send(app, group, item):
-            sent += 1
-    return sent
-
-
-async def _send(app: App, group: GroupConfig, item: Outgoing) -> bool:
-    services = services_of(app)
-    now = services.clock.now()
-    assert item.text is not None
-    try:
-        message = await app.bot.send_message(
-            group.chat_id,
-            item.text,
-            reply_parameters=ReplyParameters(item.reply_to, allow_sending_without_reply=True),
-        )
-    except RetryAfter as exc:
-        with warnings.catch_warnings():  # PTB 22 warns that the type will become timedelta
-            warnings.simplefilter("ignore")
-            wait = exc.retry_after
-        seconds = wait.total_seconds() if isinstance(wait, timedelta) else float(wait)
-        with services.db.transaction() as session:
-            MentionRepository(session).retry(
-                item.row_id, now + timedelta(seconds=seconds), f"flood limit: {seconds}s"
-            )
-        return False
-    except (BadRequest, Forbidden) as exc:
-        log.warning("group %s: mention message refused: %s", group.chat_id, exc)
-        with services.db.transaction() as session:
-            MentionRepository(session).finish(item.row_id, "failed", now, note=str(exc))
-        return False
-    except (NetworkError, TelegramError) as exc:  # NetworkError covers TimedOut
-        log.warning("group %s: mention message not sent (%s); will retry", group.chat_id, exc)
-        with services.db.transaction() as session:
-            MentionRepository(session).retry(
-                item.row_id, now + timedelta(seconds=30), f"network: {exc}"
-            )
-        return False
-    with services.db.transaction() as session:
-        MentionRepository(session).finish(item.row_id, "sent", now, message_id=message.message_id)
-    return True
+    """Send the group's due mention messages (``delivery.mentions``); how many were sent."""
+    return await paced.dispatch(app, group, compose, limit)
 
 
 async def dispatch_all(app: App) -> None:

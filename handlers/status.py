@@ -73,6 +73,7 @@ def database_lines(services: Services, now: datetime) -> list[str]:
             later=outbox.later,
             sending=outbox.sending,
         ),
+        _("<b>Possibly sent twice</b> (a sender died mid-send): {n}", n=outbox.maybe_twice),
         _("<b>Sweeps</b> (last run → next):"),
     ]
     for sweep in services.sweeps:

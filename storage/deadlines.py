@@ -23,6 +23,7 @@ from moderation.deadlines import (
     Reschedule,
     parse_starts,
 )
+from storage import outbox
 from storage.models import (
     DeadlineChange,
     DeadlineRow,
@@ -35,7 +36,7 @@ from storage.models import (
 log = logging.getLogger(__name__)
 
 CONFIG, OVERRIDE, COMMAND = "config", "override", "command"
-PENDING, SENDING, SENT = "pending", "sending", "sent"
+PENDING, SENDING, SENT = outbox.PENDING, outbox.SENDING, outbox.SENT
 MERGED, SKIPPED, CANCELLED, UNREACHABLE = "merged", "skipped", "cancelled", "unreachable"
 
 
@@ -243,7 +244,7 @@ class DeadlineRepository:
                 ReminderOutbox.deadline_id == deadline_id,
                 ReminderOutbox.status.in_((PENDING, SENDING)),
             )
-            .values(status=CANCELLED, claimed_until=None, note="deadline removed")
+            .values(status=CANCELLED, claimed_until=None, claim_token=None, note="deadline removed")
             .execution_options(synchronize_session=False)
         )
         self._record(deadline_id, "remove", actor_id, now, before, None)
@@ -376,19 +377,21 @@ class DeadlineRepository:
         result = self.session.execute(statement)
         return int(getattr(result, "rowcount", 0) or 0)
 
-    def claim(self, now: datetime, limit: int, lease: timedelta) -> list[DueRow]:
-        """Claim due rows for this process: ``FOR UPDATE SKIP LOCKED`` on PostgreSQL.
+    def claim(
+        self, now: datetime, limit: int, lease: timedelta, token: str, stall_limit: timedelta
+    ) -> list[DueRow]:
+        """Claim due rows for ``token``: ``FOR UPDATE SKIP LOCKED`` on PostgreSQL.
 
-        A claimed row is leased: if the process dies before marking it, another run takes it
-        again once the lease expires.
+        A claimed row is leased: if the process dies (or stalls) before beginning its send,
+        another run takes it once the lease expires (see ``storage.outbox``).
         """
-        due = or_(
-            and_(
-                ReminderOutbox.status == PENDING,
-                ReminderOutbox.due_at <= now,
-                or_(ReminderOutbox.not_before.is_(None), ReminderOutbox.not_before <= now),
-            ),
-            and_(ReminderOutbox.status == SENDING, ReminderOutbox.claimed_until < now),
+        pending_due = and_(
+            ReminderOutbox.due_at <= now,
+            or_(ReminderOutbox.not_before.is_(None), ReminderOutbox.not_before <= now),
+        )
+        due = and_(
+            outbox.claimable(ReminderOutbox, now, stall_limit),
+            or_(ReminderOutbox.status != PENDING, pending_due),
         )
         # A paused deadline's rows wait (on resume the catch-up rule decides what is still
         # worth sending); a removed deadline's rows were cancelled with it.
@@ -403,15 +406,8 @@ class DeadlineRepository:
             .with_for_update(skip_locked=True)
         )
         claimed: list[DueRow] = []
-        for row in self.session.scalars(query):
-            # The conditional update is the claim on SQLite (no row locks there).
-            result = self.session.execute(
-                update(ReminderOutbox)
-                .where(ReminderOutbox.id == row.id, due)
-                .values(status=SENDING, claimed_until=now + lease, attempts=row.attempts + 1)
-                .execution_options(synchronize_session=False)
-            )
-            if getattr(result, "rowcount", 0) == 1:
+        for row in self.session.scalars(query).all():
+            if outbox.take(self.session, ReminderOutbox, row, token, now, lease, stall_limit, due):
                 claimed.append(
                     DueRow(
                         row.id,
@@ -424,34 +420,28 @@ class DeadlineRepository:
                 )
         return claimed
 
+    def begin(self, row_id: int, token: str, now: datetime) -> bool:
+        """Right before sending: False when this claim no longer holds (send nothing)."""
+        return outbox.begin(self.session, ReminderOutbox, row_id, token, now)
+
     def finish(
         self,
         row_id: int,
+        token: str,
         status: str,
         now: datetime,
         message_id: int | None = None,
         note: str | None = None,
-    ) -> None:
-        row = self.session.get(ReminderOutbox, row_id)
-        if row is None:
-            return
-        row.status, row.claimed_until = status, None
-        if status == SENT:
-            row.sent_at, row.message_id = now, message_id
-        if note is not None:
-            row.note = note[:255]
-
-    def release(self, row_id: int, not_before: datetime, note: str) -> None:
-        """Put a claimed row back: it is tried again later, never dropped."""
-        row = self.session.get(ReminderOutbox, row_id)
-        if row is None:
-            return
-        row.status, row.claimed_until, row.not_before, row.note = (
-            PENDING,
-            None,
-            not_before,
-            note[:255],
+    ) -> bool:
+        """Record a claimed row's outcome; False (nothing changed) when the claim was lost."""
+        return outbox.finish(
+            self.session, ReminderOutbox, row_id, token, status, now, message_id, note
         )
+
+    def release(self, row_id: int, token: str, not_before: datetime, note: str) -> bool:
+        """Put a claimed row back: it is tried again later, never dropped (if still ours)."""
+        values: dict[str, object] = {"not_before": not_before, "note": note[:255]}
+        return outbox.release(self.session, ReminderOutbox, row_id, token, values)
 
     def outbox_row(self, row_id: int) -> ReminderOutbox | None:
         return self.session.get(ReminderOutbox, row_id)

@@ -1,17 +1,17 @@
 """Queries for mentions: the roster as the mention rules see it, tag preferences, broadcasts and
-their paced outbox (claimed with conditional UPDATEs, so two processes never send one twice)."""
+their paced outbox (claimed with fenced conditional UPDATEs, see ``storage.outbox``)."""
 
 from __future__ import annotations
 
 from collections.abc import Collection, Sequence
 from datetime import datetime, timedelta
 
-from sqlalchemy import func, or_, select, update
-from sqlalchemy.engine import CursorResult
+from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from moderation.mentions import Member
 from moderation.roster import MemberStatus
+from storage import outbox
 from storage.models import (
     Introduction,
     Membership,
@@ -188,7 +188,9 @@ class MentionRepository:
             if at is not None
         ]
 
-    def due(self, chat_id: int, now: datetime, limit: int) -> Sequence[MentionOutbox]:
+    def due(
+        self, chat_id: int, now: datetime, limit: int, stall_limit: timedelta
+    ) -> Sequence[MentionOutbox]:
         """Messages due now, oldest first: pending, or claimed by a process that died."""
         if limit <= 0:
             return []
@@ -197,48 +199,38 @@ class MentionRepository:
             .where(
                 MentionOutbox.chat_id == chat_id,
                 MentionOutbox.due_at <= now,
-                or_(
-                    MentionOutbox.status == "pending",
-                    (MentionOutbox.status == "sending") & (MentionOutbox.claimed_until < now),
-                ),
+                outbox.claimable(MentionOutbox, now, stall_limit),
             )
             .order_by(MentionOutbox.due_at, MentionOutbox.id)
             .limit(limit)
         ).all()
 
-    def claim(self, row: MentionOutbox, now: datetime) -> bool:
+    def claim(self, row: MentionOutbox, token: str, now: datetime, stall_limit: timedelta) -> bool:
         """Take a message for sending; False when another process was faster."""
-        result = self.session.execute(
-            update(MentionOutbox)
-            .where(
-                MentionOutbox.id == row.id,
-                MentionOutbox.status == row.status,
-                MentionOutbox.attempts == row.attempts,
-            )
-            .values(status="sending", claimed_until=now + LEASE, attempts=row.attempts + 1)
-        )
-        assert isinstance(result, CursorResult)
-        return result.rowcount == 1
+        return outbox.take(self.session, MentionOutbox, row, token, now, LEASE, stall_limit)
+
+    def begin(self, row_id: int, token: str, now: datetime) -> bool:
+        """Right before sending: False when this claim no longer holds (send nothing)."""
+        return outbox.begin(self.session, MentionOutbox, row_id, token, now)
 
     def finish(
         self,
         row_id: int,
+        token: str,
         status: str,
         now: datetime,
         message_id: int | None = None,
         note: str | None = None,
-    ) -> None:
-        values: dict[str, object] = {"status": status, "claimed_until": None}
-        if status == "sent":
-            values.update(sent_at=now, message_id=message_id)
-        if note is not None:
-            values["note"] = note[:255]
-        self.session.execute(update(MentionOutbox).where(MentionOutbox.id == row_id).values(values))
-
-    def retry(self, row_id: int, not_before: datetime, note: str) -> None:
-        """Put a message back (flood wait, network): due again at ``not_before``."""
-        self.session.execute(
-            update(MentionOutbox)
-            .where(MentionOutbox.id == row_id)
-            .values(status="pending", claimed_until=None, due_at=not_before, note=note[:255])
+    ) -> bool:
+        return outbox.finish(
+            self.session, MentionOutbox, row_id, token, status, now, message_id, note
         )
+
+    def retry(self, row_id: int, token: str, not_before: datetime, note: str) -> bool:
+        """Put a message back (flood wait, network): due again at ``not_before``."""
+        values: dict[str, object] = {"due_at": not_before, "note": note[:255]}
+        return outbox.release(self.session, MentionOutbox, row_id, token, values)
+
+    def put_back(self, row_id: int, token: str, note: str) -> bool:
+        """A claimed message never begun goes back as it was (still due when it was)."""
+        return outbox.release(self.session, MentionOutbox, row_id, token, {"note": note[:255]})

@@ -17,6 +17,7 @@ from sqlalchemy import (
     String,
     Text,
     UniqueConstraint,
+    false,
 )
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
@@ -381,6 +382,11 @@ class ReminderOutbox(Base):
     sent_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     message_id: Mapped[int | None] = mapped_column(BigInteger)
     note: Mapped[str | None] = mapped_column(String(255))
+    # Fencing (delivery/): who holds the claim, and when its send began (a row on the wire is
+    # never taken over before ``delivery.STALL_LIMIT``; if it then is, it may arrive twice).
+    claim_token: Mapped[str | None] = mapped_column(String(64))
+    wire_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    maybe_twice: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
 
 
 class Submission(Base):
@@ -514,6 +520,11 @@ class MentionOutbox(Base):
     sent_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     message_id: Mapped[int | None] = mapped_column(BigInteger)
     note: Mapped[str | None] = mapped_column(String(255))
+    # Fencing (delivery/): who holds the claim, and when its send began (a row on the wire is
+    # never taken over before ``delivery.STALL_LIMIT``; if it then is, it may arrive twice).
+    claim_token: Mapped[str | None] = mapped_column(String(64))
+    wire_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    maybe_twice: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
 
 
 class TagPreference(Base):

@@ -17,6 +17,7 @@ from sqlalchemy import Connection, Engine, delete, func, select, text
 from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import Session
 
+from storage import outbox
 from storage.models import Group, ReminderOutbox, ReplicaRow, SweepRunRow
 
 log = logging.getLogger(__name__)
@@ -115,6 +116,7 @@ class OutboxCounts:
     due: int  # pending and due now: what the next dispatcher run sends
     later: int  # pending, due in the future
     sending: int  # claimed by a process right now
+    maybe_twice: int = 0  # sent again after a sender died mid-send: possibly received twice
 
 
 @dataclass(frozen=True)
@@ -189,6 +191,7 @@ class OpsRepository:
             due=count(pending, ReminderOutbox.due_at <= now),
             later=count(pending, ReminderOutbox.due_at > now),
             sending=count(ReminderOutbox.status == "sending"),
+            maybe_twice=outbox.maybe_twice(self.session),
         )
 
     def groups(self) -> dict[int, GroupHealth]:

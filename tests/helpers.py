@@ -54,11 +54,11 @@ def marks_cannot_be_written(monkeypatch: pytest.MonkeyPatch) -> Callable[[], Non
     real = DeadlineRepository.finish
 
     def unmarkable(
-        self: DeadlineRepository, row_id: int, status: str, *args: object, **kw: object
-    ) -> None:
+        self: DeadlineRepository, row_id: int, token: str, status: str, *args: object, **kw: object
+    ) -> bool:
         if status == "sent":
             raise OperationalError("UPDATE", {}, Exception("server closed the connection"))
-        real(self, row_id, status, *args, **kw)  # type: ignore[arg-type]
+        return real(self, row_id, token, status, *args, **kw)  # type: ignore[arg-type]
 
     monkeypatch.setattr(DeadlineRepository, "finish", unmarkable)
     return lambda: monkeypatch.setattr(DeadlineRepository, "finish", real)

@@ -43,7 +43,7 @@ def write_config(folder: Path, lease: str, extra: dict[str, object] | None = Non
         "organisations": ["UNICEF"],
         "groups": [{"chat_id": GROUP_ID, "title": "Process test group"}],
         "sweep_every": {"deadline-dispatch": "2s"},
-        "reminders": {"lease": lease},
+        "reminders": {"lease": lease, "stall_limit": "8s"},
         "deadlines": [
             {
                 "id": "sitrep",

@@ -275,9 +275,10 @@ def test_editing_never_duplicates_nor_drops_a_future_reminder(
         with database.transaction() as session:
             repo = DeadlineRepository(session)
             plan_outbox(services, repo, now)
-            for row in repo.claim(now, 10_000, timedelta(minutes=5)):
+            lease = timedelta(minutes=5)
+            for row in repo.claim(now, 10_000, lease, "test:1", lease * 2):
                 sent.append((row.occurrence_at, row.user_id, row.kind))
-                repo.finish(row.id, "sent", now)
+                repo.finish(row.id, "test:1", "sent", now)
 
     with database.transaction() as session:
         DeadlineRepository(session).save_from_chat(current, "add", 1, now)

@@ -171,7 +171,8 @@ async def test_crash_after_claim_is_retried_after_the_lease(sim: Simulator) -> N
         repo = DeadlineRepository(session)
         plan_outbox(sim.services, repo, sim.clock.now())
         # The process dies right after claiming.
-        claimed = repo.claim(sim.clock.now(), 100, timedelta(minutes=5))
+        lease = timedelta(minutes=5)
+        claimed = repo.claim(sim.clock.now(), 100, lease, "dead:1", lease * 2)
     assert [r.kind for r in claimed if r.user_id == alice.id] == ["before:172800"]
     await sim.run_sweeps()
     assert reminders(sim, alice) == []  # still leased to the dead process

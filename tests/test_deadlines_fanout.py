@@ -24,7 +24,10 @@ from sqlalchemy.exc import OperationalError
 from sqlalchemy.orm import Session
 
 import handlers.deadlines as dispatcher
+import handlers.reminder_letters as letters
 from config.loader import ConfigError, LoadedConfig, load_settings
+from delivery import reminders
+from delivery.outcome import Outcome
 from handlers.common import personal_language
 from moderation.clock import FakeClock
 from simulation.faketg import JSON, ApiError
@@ -82,19 +85,21 @@ def record_deliveries(monkeypatch: pytest.MonkeyPatch) -> list[Event]:
     """("begin", row id) and ("end", row id, outcome or exception name), in the order they
     happen in the bot."""
     events: list[Event] = []
-    real = dispatcher.deliver
+    real = reminders.deliver
 
-    async def deliver(app: Any, row: Any, catch_up: bool, trouble: Any = None) -> str:
+    async def deliver(
+        app: Any, letters: Any, row: Any, catch_up: bool, token: str, trouble: Any = None
+    ) -> Outcome:
         events.append(("begin", row.id))
         try:
-            outcome = await real(app, row, catch_up, trouble)
+            outcome = await real(app, letters, row, catch_up, token, trouble)
         except BaseException as exc:
             events.append(("end", row.id, type(exc).__name__))
             raise
-        events.append(("end", row.id, outcome))
+        events.append(("end", row.id, outcome.value))
         return outcome
 
-    monkeypatch.setattr(dispatcher, "deliver", deliver)
+    monkeypatch.setattr(reminders, "deliver", deliver)
     return events
 
 
@@ -453,15 +458,17 @@ async def _run_script(
             raise OperationalError("SELECT", {}, Exception("server closed the connection"))
         return real_language(services, user_id, code)
 
-    patch.setattr(dispatcher, "personal_language", language)
+    patch.setattr(letters, "personal_language", language)
     real_finish = DeadlineRepository.finish
     owners: dict[int, int] = {}
 
-    def finish(self: DeadlineRepository, row_id: int, status: str, *a: Any, **kw: Any) -> None:
+    def finish(
+        self: DeadlineRepository, row_id: int, token: str, status: str, *a: Any, **kw: Any
+    ) -> bool:
         if faults["on"] and status == "sent" and plan.get(owners.get(row_id, 0)) == "mark":
             events.append(("halt", "mark failed"))
             raise OperationalError("UPDATE", {}, Exception("server closed the connection"))
-        real_finish(self, row_id, status, *a, **kw)
+        return real_finish(self, row_id, token, status, *a, **kw)
 
     patch.setattr(DeadlineRepository, "finish", finish)
     with sim.services.db.transaction() as session:

@@ -1,0 +1,135 @@
+"""Fenced claims, shared by every outbox table (reminders, mention batches).
+
+A claim writes the claimant's token (``replica:claim number``) on the row. Every later change
+of that claim — beginning the send, marking the outcome, putting the row back — is an UPDATE
+conditioned on that token, so a process that lost its claim (its lease ran out and another
+process took the row) changes nothing: it learns it from the row count and stops.
+
+A row whose send has begun (``wire_at`` set) is not taken over when its lease ends, only after
+the stall limit: until then its claimant may still be alive (stalled, stopped, waiting for the
+database) and about to mark it. Taken over after that, it may reach its recipient twice (the
+claimant died with the message on the wire), and says so (``maybe_twice``).
+"""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+from typing import Any
+
+from sqlalchemy import ColumnElement, and_, func, or_, select, update
+from sqlalchemy.orm import Session
+
+from storage.models import MentionOutbox, ReminderOutbox
+
+PENDING, SENDING, SENT = "pending", "sending", "sent"
+OutboxModel = type[ReminderOutbox] | type[MentionOutbox]
+
+
+def claimable(model: OutboxModel, now: datetime, stall_limit: timedelta) -> ColumnElement[bool]:
+    """Rows another process may take: pending ones, claims whose lease ran out before their
+    send began, and sends begun longer than the stall limit ago (their process is gone)."""
+    return or_(
+        model.status == PENDING,
+        and_(model.status == SENDING, model.wire_at.is_(None), model.claimed_until < now),
+        and_(model.status == SENDING, model.wire_at < now - stall_limit),
+    )
+
+
+def take(
+    session: Session,
+    model: OutboxModel,
+    row: Any,
+    token: str,
+    now: datetime,
+    lease: timedelta,
+    stall_limit: timedelta,
+    extra: ColumnElement[bool] | None = None,
+) -> bool:
+    """The claim itself: a conditional UPDATE (row locks alone do not exist on SQLite)."""
+    condition = and_(model.id == row.id, claimable(model, now, stall_limit))
+    if extra is not None:
+        condition = and_(condition, extra)
+    resent = row.status == SENDING and row.wire_at is not None
+    values: dict[str, object] = {
+        "status": SENDING,
+        "claimed_until": now + lease,
+        "claim_token": token,
+        "wire_at": None,
+        "attempts": model.attempts + 1,
+    }
+    if resent:  # its claimant died mid-send: this copy may be the second one
+        values["maybe_twice"] = True
+    result = session.execute(
+        update(model).where(condition).values(values).execution_options(synchronize_session=False)
+    )
+    return getattr(result, "rowcount", 0) == 1
+
+
+def _held(model: OutboxModel, row_id: int, token: str) -> ColumnElement[bool]:
+    return and_(model.id == row_id, model.status == SENDING, model.claim_token == token)
+
+
+def begin(session: Session, model: OutboxModel, row_id: int, token: str, now: datetime) -> bool:
+    """Right before the send: True while this claim still holds (the send may start); False
+    when another process took the row (send nothing)."""
+    result = session.execute(
+        update(model)
+        .where(_held(model, row_id, token), model.wire_at.is_(None))
+        .values(wire_at=now)
+        .execution_options(synchronize_session=False)
+    )
+    return getattr(result, "rowcount", 0) == 1
+
+
+def finish(
+    session: Session,
+    model: OutboxModel,
+    row_id: int,
+    token: str,
+    status: str,
+    now: datetime,
+    message_id: int | None = None,
+    note: str | None = None,
+) -> bool:
+    """Record the outcome, only if this claim still holds; False when it did not."""
+    values: dict[str, object] = {"status": status, "claimed_until": None}
+    if status == SENT:
+        values.update(sent_at=now, message_id=message_id)
+    if note is not None:
+        values["note"] = note[:255]
+    result = session.execute(
+        update(model)
+        .where(_held(model, row_id, token))
+        .values(values)
+        .execution_options(synchronize_session=False)
+    )
+    return getattr(result, "rowcount", 0) == 1
+
+
+def release(
+    session: Session, model: OutboxModel, row_id: int, token: str, values: dict[str, object]
+) -> bool:
+    """Put a claimed row back (pending again), only if this claim still holds."""
+    values = {
+        "status": PENDING,
+        "claimed_until": None,
+        "claim_token": None,
+        "wire_at": None,
+        **values,
+    }
+    result = session.execute(
+        update(model)
+        .where(_held(model, row_id, token))
+        .values(values)
+        .execution_options(synchronize_session=False)
+    )
+    return getattr(result, "rowcount", 0) == 1
+
+
+def maybe_twice(session: Session) -> int:
+    """Messages sent again after their first claimant died mid-send: possibly received twice."""
+    total = 0
+    for model in (ReminderOutbox, MentionOutbox):
+        query = select(func.count()).select_from(model).where(model.maybe_twice.is_(True))
+        total += int(session.scalar(query) or 0)
+    return total
