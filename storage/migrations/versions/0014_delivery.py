@@ -1,7 +1,7 @@
 """fenced delivery: the claimant's token, the moment a send began, possible resends
 
 Revision ID: 0014_delivery
-Revises: 0008_search
+Revises: 0012_forms
 """
 
 from __future__ import annotations
@@ -12,7 +12,7 @@ from alembic import op
 import storage.types
 
 revision = '0014_delivery'
-down_revision = '0008_search'
+down_revision = '0012_forms'
 branch_labels = None
 depends_on = None
 
