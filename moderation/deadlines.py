@@ -77,6 +77,38 @@ def resolve_local(naive: datetime, tz: ZoneInfo) -> datetime:
     return naive.replace(tzinfo=tz, fold=0).astimezone(UTC)
 
 
+# The largest jump of a zone's clocks (Antarctica/Troll moves 2 h), so a calendar-day offset is
+# never more than this longer than its length in hours.
+LONGEST_CLOCK_CHANGE = timedelta(hours=2)
+
+
+def reminder_at(wall: datetime, offset: timedelta, tz: ZoneInfo) -> datetime:
+    """When a reminder ``offset`` before the local wall-clock time ``wall`` is due (UTC).
+
+    As RFC 5545 (3.3.6) reads a TRIGGER: whole days (and weeks) are nominal, the same local
+    wall-clock time that many calendar days earlier; the rest (hours, minutes) is exact. A
+    ``timedelta`` keeps whole days apart, so ``24h`` counts as ``1d`` (the .ics says P1D too).
+    """
+    day = resolve_local(wall - timedelta(days=offset.days), tz)
+    return day - timedelta(seconds=offset.seconds, microseconds=offset.microseconds)
+
+
+def wall_clock(deadline: Deadline, occurrence: datetime) -> datetime:
+    """The rule's local wall-clock time that ``occurrence`` (UTC) resolves from.
+
+    Not simply the local time of the instant: a time in a spring-forward gap (00:00 on a
+    Santiago change night) moved forward when resolved, while its calendar days count from the
+    time the rule names.
+    """
+    tz = deadline.tz
+    local = occurrence.astimezone(tz).replace(tzinfo=None)
+    recurrence = deadline.recurrence()
+    for candidate in recurrence.between(local - timedelta(hours=3), local, inc=True):
+        if resolve_local(candidate, tz) == occurrence:
+            return candidate
+    return local
+
+
 def zone_label(tz: ZoneInfo) -> str:
     """``Europe/Kyiv`` → ``Kyiv time``."""
     return _("{city} time", city=str(tz.key).rsplit("/", 1)[-1].replace("_", " "))
@@ -291,11 +323,22 @@ def validate(deadline: Deadline) -> Deadline:
             raise DeadlineError(
                 _("reminder offsets must be positive durations before the deadline")
             )
-    times = [resolve_local(t, tz) for t in _take(recurrence, first, PERIOD_SAMPLE)]
+    walls = _take(recurrence, first, PERIOD_SAMPLE)
+    times = [resolve_local(t, tz) for t in walls]
     if len(times) > 1:
         period = min(b - a for a, b in pairwise(times))
-        longest = max([*deadline.remind, deadline.overdue_after or timedelta(0)])
-        if longest >= period:
+        after = deadline.overdue_after or timedelta(0)
+        longest = max([*deadline.remind, after])
+        # Day offsets are calendar days, so compare real instants, not lengths.
+        earliest = [
+            min((reminder_at(wall, o, tz) for o in deadline.remind), default=instant)
+            for wall, instant in zip(walls, times, strict=True)
+        ]
+        overlaps = any(
+            earliest[i + 1] <= times[i] or times[i] + after >= times[i + 1]
+            for i in range(len(times) - 1)
+        )
+        if overlaps:
             raise DeadlineError(
                 _(
                     "reminder offset {offset} is not shorter than the time between two "
@@ -359,9 +402,11 @@ def current_occurrence(deadline: Deadline, now: datetime) -> datetime | None:
     submission still counts for it); the next one if there was none before.
     """
     upcoming = next_occurrence(deadline, now)
-    lead = max(deadline.remind, default=timedelta(0))
-    if upcoming is not None and now >= upcoming - lead:
-        return upcoming
+    if upcoming is not None:
+        wall = wall_clock(deadline, upcoming)
+        first = min((reminder_at(wall, o, deadline.tz) for o in deadline.remind), default=upcoming)
+        if now >= first:
+            return upcoming
     return previous_occurrence(deadline, now) or upcoming
 
 
@@ -382,7 +427,10 @@ def kind_snooze(due_at: datetime) -> str:
 
 def plan(deadline: Deadline, occurrence: datetime, digest: bool = False) -> list[PlannedReminder]:
     """The partner reminders of one occurrence (and the moderators' digest when ``digest``)."""
-    planned = [PlannedReminder(kind_before(o), occurrence - o) for o in deadline.remind]
+    wall = wall_clock(deadline, occurrence) if deadline.remind else occurrence
+    planned = [
+        PlannedReminder(kind_before(o), reminder_at(wall, o, deadline.tz)) for o in deadline.remind
+    ]
     if deadline.overdue_after is not None:
         planned.append(PlannedReminder(OVERDUE, occurrence + deadline.overdue_after))
         if digest:
@@ -399,7 +447,9 @@ def planning_window(
     start = now - lookback - after
     if deadline.plan_from is not None:
         start = max(start, deadline.plan_from + timedelta(microseconds=1))
-    return start, now + lead + timedelta(seconds=1)
+    # Calendar-day offsets may reach further back than their length across a clock change.
+    margin = LONGEST_CLOCK_CHANGE if lead >= timedelta(days=1) else timedelta(0)
+    return start, now + lead + margin + timedelta(seconds=1)
 
 
 @dataclass(frozen=True)

@@ -319,7 +319,7 @@ async def test_subscribe_with_neither_changes_nothing(sim: Simulator) -> None:
 
 async def test_calendar_expands_to_the_bot_occurrences(sim: Simulator) -> None:
     import icalendar
-    import recurring_ical_events  # type: ignore[import-untyped]
+    import recurring_ical_events
 
     from moderation.deadlines import occurrences
 
