@@ -61,9 +61,9 @@ def test_same_cluster_sees_cluster_fields_but_not_private_phone() -> None:
 
 def test_coordinator_of_another_cluster_gets_organisation_and_focal_point_only() -> None:
     coordinator = Requester(9, True, is_cluster_coordinator=True, clusters=frozenset({"WASH"}))
-    private = {f: Level.PRIVATE for f in FIELDS}
-    assert visible_fields(coordinator, subject(levels=private), []) == {"organisation"}
-    focal = subject(levels=private, is_focal_point=True)
+    for_coordinators = {f: Level.COORDINATORS for f in FIELDS}
+    assert visible_fields(coordinator, subject(levels=for_coordinators), []) == {"organisation"}
+    focal = subject(levels=for_coordinators, is_focal_point=True)
     assert visible_fields(coordinator, focal, []) == {
         "name",
         "organisation",
@@ -72,6 +72,17 @@ def test_coordinator_of_another_cluster_gets_organisation_and_focal_point_only()
         "email",
         "telegram",
     }
+
+
+def test_private_stays_private_for_a_coordinator_of_another_cluster() -> None:
+    """Issue 15: a coordinator of another cluster saw a focal point's private phone that a
+    coordinator of the focal point's own cluster did not."""
+    private = {f: Level.PRIVATE for f in FIELDS}
+    focal = subject(levels=private, is_focal_point=True)
+    other = Requester(9, True, is_cluster_coordinator=True, clusters=frozenset({"WASH"}))
+    same = Requester(10, True, is_cluster_coordinator=True, clusters=frozenset({"Protection"}))
+    assert visible_fields(other, focal, []) == frozenset()
+    assert visible_fields(same, focal, []) == frozenset()
 
 
 def test_not_consented_shows_nothing_even_to_moderators_and_overrides() -> None:
@@ -186,13 +197,9 @@ def test_policy_invariants(requester, subj, grants) -> None:
                 for g in grants
             )
             level = subj.level(name)
-            if level is Level.PRIVATE and not granted:
-                # only the inter-cluster focal-point rule may open a private field
-                assert requester.is_cluster_coordinator
-                assert name == "organisation" or (
-                    subj.is_focal_point
-                    and name in {"name", "focal_point", "phone", "email", "telegram"}
-                )
+            # private opens only with a grant (the lattice: nobody's clearance is above
+            # coordinators)
+            assert level is not Level.PRIVATE or granted
     # more grants never hide anything
     assert seen <= visible_fields(
         requester, subj, [*grants, Grant(requester.user_id, subj.contact_id, frozenset())]

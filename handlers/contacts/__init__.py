@@ -20,8 +20,9 @@ from telegram.ext import (
     filters,
 )
 
-from handlers.contacts.buttons import expire_requests, on_button
+from handlers.contacts.buttons import on_button
 from handlers.contacts.forgetme import forgetme
+from handlers.contacts.identity import assign_command, link_command
 from handlers.contacts.lookup import contact_command
 from handlers.contacts.mydata import mydata
 from handlers.contacts.optin import ask_consent_on_join, ask_consent_on_start
@@ -35,6 +36,7 @@ from handlers.contacts.profile import (
     profile_text,
 )
 from handlers.contacts.shared import CB, COMMANDS, deep_link, in_group, render_card
+from handlers.contacts.touch import ask_command, expire_requests
 from handlers.contacts.transfer import export, on_document
 from handlers.start import add_deep_link
 from runtime.context import App, BotContext, Sweep, services_of
@@ -49,6 +51,14 @@ async def override_entry(update: Update, context: BotContext) -> None:
 
 async def export_entry(update: Update, context: BotContext) -> None:
     await export(update, context)
+
+
+async def link_entry(update: Update, context: BotContext) -> None:
+    await link_command(update, context)
+
+
+async def assign_entry(update: Update, context: BotContext) -> None:
+    await assign_command(update, context)
 
 
 async def document_entry(update: Update, context: BotContext) -> None:
@@ -78,6 +88,9 @@ def register(app: App) -> None:
     app.add_handler(CommandHandler("mydata", mydata, filters=private))
     app.add_handler(CommandHandler("forgetme", forgetme, filters=private))
     app.add_handler(CommandHandler("override", override_entry, filters=private))
+    app.add_handler(CommandHandler("link", link_entry, filters=private))
+    app.add_handler(CommandHandler("assign", assign_entry, filters=private))
+    app.add_handler(CommandHandler("ask", ask_command, filters=private))
     app.add_handler(CommandHandler("export", export_entry, filters=private))
     app.add_handler(MessageHandler(private & filters.Document.ALL, document_entry))
     app.add_handler(CallbackQueryHandler(on_button, pattern=rf"^{CB}:"))

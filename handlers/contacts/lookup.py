@@ -9,7 +9,14 @@ from telegram import InlineKeyboardButton, InlineKeyboardMarkup, Update
 from handlers.common import (
     role,
 )
-from handlers.contacts.shared import CB, MIN_SCORE, defaults, render_card, requester_of
+from handlers.contacts.shared import (
+    CB,
+    MIN_SCORE,
+    defaults,
+    live_grants,
+    render_card,
+    requester_of,
+)
 from handlers.render import esc, truncate
 from i18n import (
     _,
@@ -48,7 +55,7 @@ def search(
     """Matches ranked by score, judged only on fields the requester may see."""
     repo = ContactRepository(session)
     candidates = repo.search_candidates(key)
-    grants = repo.grants(requester.user_id, [c.id for c in candidates])
+    grants = live_grants(services, session, requester, [c.id for c in candidates])
     levels = defaults(services)
     found: list[tuple[float, Contact, dict[str, str]]] = []
     for contact in candidates:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable
+
 from sqlalchemy.orm import Session
 from telegram import InlineKeyboardButton, InlineKeyboardMarkup, Update
 
@@ -16,15 +18,17 @@ from i18n import (
 )
 from moderation.contacts import (
     FIELDS,
+    Grant,
     Level,
     Requester,
+    counting_grants,
     field_label,
 )
 from moderation.permissions import CommandSpec, Role, Where
 from runtime.context import BotContext, Services
 from storage.contacts import (
     ContactRepository,
-    cluster_list,
+    confirmed_cluster_list,
 )
 from storage.roster import RosterRepository
 
@@ -37,10 +41,30 @@ COMMANDS = [
     CommandSpec("forgetme", "Erase your contact data", where=Where.PRIVATE),
     CommandSpec(
         "override",
-        "Reveal a contact's details (needs a reason)",
+        "Reveal a contact's details for a while (needs a reason)",
         role=Role.MODERATOR,
         where=Where.PRIVATE,
-        usage=N_("ID REASON"),
+        usage=N_("ID [FIELDS] REASON"),
+    ),
+    CommandSpec(
+        "ask",
+        "Ask to be put in touch, with a short note",
+        where=Where.PRIVATE,
+        usage=N_("ID NOTE"),
+    ),
+    CommandSpec(
+        "link",
+        "Tie an imported directory entry to a Telegram user id",
+        role=Role.MODERATOR,
+        where=Where.PRIVATE,
+        usage=N_("ENTRY USER_ID"),
+    ),
+    CommandSpec(
+        "assign",
+        "Confirm an entry's clusters (they open cluster-level details)",
+        role=Role.MODERATOR,
+        where=Where.PRIVATE,
+        usage=N_("ENTRY CLUSTERS"),
     ),
     CommandSpec(
         "export",
@@ -95,7 +119,26 @@ def requester_of(services: Services, session: Session, user_id: int, user_role: 
         is_member=member or user_role is Role.MODERATOR,
         is_moderator=user_role is Role.MODERATOR,
         is_cluster_coordinator=bool(own and own.cluster_coordinator),
-        clusters=frozenset(cluster_list(own)) if own else frozenset(),
+        clusters=frozenset(confirmed_cluster_list(own)) if own else frozenset(),
+    )
+
+
+def live_grants(
+    services: Services,
+    session: Session,
+    requester: Requester,
+    contact_ids: Iterable[int],
+    *,
+    for_export: bool = False,
+) -> list[Grant]:
+    """The requester's grants that count right now (overrides: setting on, live role, not
+    expired, never for an export)."""
+    return counting_grants(
+        ContactRepository(session).grants(requester.user_id, contact_ids),
+        services.clock.now(),
+        overrides_allowed=services.settings.contacts.moderator_override,
+        requester_is_moderator=requester.is_moderator,
+        for_export=for_export,
     )
 
 

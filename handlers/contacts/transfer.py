@@ -11,7 +11,7 @@ from handlers.common import (
     moderators_only,
     role,
 )
-from handlers.contacts.shared import CB, MIN_REASON, defaults, requester_of
+from handlers.contacts.shared import CB, MIN_REASON, defaults, live_grants, requester_of
 from handlers.render import chunk_lines, esc
 from i18n import (
     _,
@@ -19,11 +19,13 @@ from i18n import (
 )
 from moderation.contacts import (
     FIELDS,
+    InvalidValue,
     clean_text,
     disclosed,
     parse_contacts_csv,
 )
 from moderation.permissions import Role
+from moderation.spreadsheet import safe_row
 from runtime.context import BotContext
 from storage.contacts import (
     ContactRepository,
@@ -31,6 +33,8 @@ from storage.contacts import (
     subject_of,
     values_of,
 )
+
+MAX_PURPOSE = 300
 
 
 # ============================================================ CSV import and export
@@ -131,7 +135,11 @@ async def export(update: Update, context: BotContext) -> None:
     if message is None or user is None:
         return
     services = context.services
-    purpose = clean_text(" ".join(context.args or []), 10_000)[:300]
+    try:
+        purpose = clean_text(" ".join(context.args or []), MAX_PURPOSE)
+    except InvalidValue as exc:
+        await message.reply_text(_("Sorry: {problem}. Nothing was exported.", problem=esc(exc)))
+        return
     if len(purpose) < MIN_REASON:
         await message.reply_text(
             ngettext(
@@ -145,23 +153,26 @@ async def export(update: Update, context: BotContext) -> None:
         return
     now = services.clock.now()
     out = io.StringIO()
-    out.write(f"# purpose: {purpose}\n")
-    out.write(f"# exported: {now:%Y-%m-%d %H:%M} UTC by user {user.id}\n")
-    out.write("# only fields the exporter may see under each person's sharing levels\n")
     writer = csv.writer(out)
+    # One cell per line, quoted by the writer: a purpose with commas cannot start a new cell.
+    writer.writerow(safe_row([f"# purpose: {purpose}"]))
+    writer.writerow([f"# exported: {now:%Y-%m-%d %H:%M} UTC by user {user.id}"])
+    writer.writerow(["# only fields the exporter may see under each person's sharing levels"])
     writer.writerow(["id", *FIELDS])
     count = 0
     with services.db.transaction() as session:
         repo = ContactRepository(session)
         requester = requester_of(services, session, user.id, Role.MODERATOR)
         contacts = repo.consented()
-        grants = repo.grants(user.id, [c.id for c in contacts])
+        grants = live_grants(
+            services, session, requester, [c.id for c in contacts], for_export=True
+        )
         levels = defaults(services)
         for contact in contacts:
             shown = disclosed(requester, subject_of(contact, levels), values_of(contact), grants)
             if not shown:
                 continue
-            writer.writerow([contact.id, *(csv_safe(shown.get(f, "")) for f in FIELDS)])
+            writer.writerow(safe_row([contact.id, *(shown.get(f, "") for f in FIELDS)]))
             repo.record_disclosure(user.id, contact.id, shown, "export", now, purpose)
             count += 1
     await message.reply_document(
@@ -174,8 +185,3 @@ async def export(update: Update, context: BotContext) -> None:
             purpose=esc(purpose),
         ),
     )
-
-
-def csv_safe(value: str) -> str:
-    # Spreadsheet formula injection: a cell starting with = + - @ is read as a formula.
-    return "'" + value if value[:1] in ("=", "+", "-", "@") and not value[1:2].isdigit() else value
