@@ -718,7 +718,7 @@ class DirectoryMachine(RuleBasedStateMachine):
         if entry is None:
             return
         entry.confirmed = {c.casefold() for c in clusters}
-        self.command(self.moderator(False), f"/assign {entry.cid} {', '.join(clusters) or '-'}")
+        self.command(self.moderator(False), f"/clusters {entry.cid} {', '.join(clusters) or '-'}")
 
     @rule(person=st.integers(0, 4), name=st.sampled_from(FIELDS), times=st.integers(1, 3))
     def profile_levels(self, person: int, name: str, times: int) -> None:

@@ -143,15 +143,15 @@ async def test_self_declared_clusters_open_nothing_until_confirmed(sim: Simulato
     # A moderator confirms Ivan's cluster: now the cluster-level fields open.
     ivan_entry = next(c.id for c in rows(sim, Contact) if c.user_id == ivan.id)
     mark = sim.mark()
-    await sim.dm(sim.telegram.users[MODERATOR_ID], f"/assign {ivan_entry} Protection")
+    await sim.dm(sim.telegram.users[MODERATOR_ID], f"/clusters {ivan_entry} Protection")
     assert "Protection" in sim.unique_reply(mark, MODERATOR_ID).text
     mark = sim.mark()
     await sim.dm(ivan, "/contact olena")
     reply = sim.unique_reply(mark, ivan.id).text
     assert "Kharkiv" in reply and "@olena_k" in reply
-    # /assign is for moderators only.
+    # /clusters is for moderators only.
     mark = sim.mark()
-    await sim.dm(ivan, f"/assign {ivan_entry} WASH, Health")
+    await sim.dm(ivan, f"/clusters {ivan_entry} WASH, Health")
     assert "only the group's moderators" in sim.unique_reply(mark, ivan.id).text
 
 

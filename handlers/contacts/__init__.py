@@ -89,7 +89,7 @@ def register(app: App) -> None:
     app.add_handler(CommandHandler("forgetme", forgetme, filters=private))
     app.add_handler(CommandHandler("override", override_entry, filters=private))
     app.add_handler(CommandHandler("link", link_entry, filters=private))
-    app.add_handler(CommandHandler("assign", assign_entry, filters=private))
+    app.add_handler(CommandHandler("clusters", assign_entry, filters=private))
     app.add_handler(CommandHandler("ask", ask_command, filters=private))
     app.add_handler(CommandHandler("export", export_entry, filters=private))
     app.add_handler(MessageHandler(private & filters.Document.ALL, document_entry))

@@ -1,9 +1,9 @@
-"""Who an entry belongs to, and which clusters count: moderators' /link and /assign.
+"""Who an entry belongs to, and which clusters count: moderators' /link and /clusters.
 
 Identity is a Telegram user id, never a username: an imported entry is tied to a person only
 by a user id in the import or by a moderator (``/link`` or the button on a claim). Clusters that
 open cluster-level fields are the confirmed ones (the sponsor's introduction, an import, or a
-moderator's ``/assign``); what a person writes in /profile is shown and opens nothing.
+moderator's ``/clusters``); what a person writes in /profile is shown and opens nothing.
 """
 
 from __future__ import annotations
@@ -79,7 +79,7 @@ async def _link(context: BotContext, contact_id: int, user_id: int) -> str:
 
 @moderators_only
 async def assign_command(update: Update, context: BotContext) -> None:
-    """/assign ENTRY CLUSTERS: a moderator confirms the clusters that open cluster-level fields
+    """/clusters ENTRY CLUSTERS: a moderator confirms the clusters that open cluster-level fields
     (replacing the confirmed list; ``-`` clears it)."""
     message = update.effective_message
     if message is None:
@@ -90,7 +90,7 @@ async def assign_command(update: Update, context: BotContext) -> None:
     if contact_id is None or not raw:
         await message.reply_text(
             _(
-                "Usage: /assign ENTRY CLUSTERS — the entry's #number and its confirmed "
+                "Usage: /clusters ENTRY CLUSTERS — the entry's #number and its confirmed "
                 "cluster(s), separated by commas; - clears them."
             )
         )

@@ -60,7 +60,7 @@ COMMANDS = [
         usage=N_("ENTRY USER_ID"),
     ),
     CommandSpec(
-        "assign",
+        "clusters",
         "Confirm an entry's clusters (they open cluster-level details)",
         role=Role.MODERATOR,
         where=Where.PRIVATE,
