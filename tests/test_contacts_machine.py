@@ -512,6 +512,9 @@ class DirectoryMachine(RuleBasedStateMachine):
             share_data = next(
                 b["callback_data"] for b in question.buttons() if b["callback_data"][:5] == "ct:y:"
             )
+        if rid not in world.requests:  # erased by /forgetme: the bot must refuse it
+            self.press(user, question, share_data if share else f"ct:n:{rid}")
+            return
         requester, cid, created = world.requests[rid]
         still_open = (
             rid in world.open_requests
@@ -798,7 +801,9 @@ class DirectoryMachine(RuleBasedStateMachine):
         world.grants = [g for g in world.grants if g.requester != user.id]
         for rid, (requester, cid, _created) in list(world.requests.items()):
             if requester == user.id or (entry is not None and cid == entry.cid):
+                # Erased with the person: SQLite may hand the number out again.
                 world.open_requests.discard(rid)
+                del world.requests[rid]
         message = messages[-1]
         self.press(user, message, f"ct:fg:{user.id}")
 
