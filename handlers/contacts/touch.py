@@ -308,7 +308,7 @@ async def on_answer(
                 "Shared with them (request #{request}): {fields}. Thank you. /mydata lets you "
                 "take it back.",
                 request=request_id,
-                fields=esc(sent or _("nothing beyond what your levels show")),
+                fields=esc(sent or _("nothing")),
             )
         )
         shared = card
