@@ -148,6 +148,11 @@ class ContactsPolicy(StrictModel):
     request_timeout: Duration = timedelta(hours=72)
     lookup_rate: LookupRate = LookupRate()
     moderator_override: bool = False
+    # How long an override keeps showing what it revealed (it ends sooner if overrides are
+    # turned off or the moderator loses the role).
+    override_expiry: Duration = timedelta(days=7)
+    # "Put me in touch" requests one person may have waiting at once.
+    max_pending_asks: int = Field(default=5, ge=1, le=100)
     page_size: int = Field(default=5, ge=1, le=10)
     import_max_bytes: int = Field(default=2_000_000, ge=1_000, le=20_000_000)
     default_phone_region: str | None = Field(default=None, min_length=2, max_length=2)

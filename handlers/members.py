@@ -19,6 +19,7 @@ from handlers.targets import roster_name as _name
 from i18n import N_, _, date_text, duration_text, list_text, ngettext
 from moderation.introductions import IntroStatus
 from moderation.permissions import CommandSpec, Role, Where
+from moderation.spreadsheet import safe_row
 from runtime.context import App, BotContext, Services
 from storage.introductions import IntroductionRepository
 from storage.roster import RosterRepository
@@ -176,19 +177,21 @@ async def members(update: Update, context: BotContext) -> None:
             )
             for membership, user, intro in rows:
                 writer.writerow(
-                    [
-                        user.id,
-                        user.username or "",
-                        _name(user, intro),
-                        intro.organisation if intro else "",
-                        intro.role if intro else "",
-                        intro.category.value if intro and intro.category else "",
-                        intro.end_date.isoformat() if intro and intro.end_date else "",
-                        names.get(intro.sponsor_id or 0, "") if intro else "",
-                        membership.status.value,
-                        intro.status.value if intro else "",
-                        membership.joined_at.isoformat(),
-                    ]
+                    safe_row(
+                        [
+                            user.id,
+                            user.username or "",
+                            _name(user, intro),
+                            intro.organisation if intro else "",
+                            intro.role if intro else "",
+                            intro.category.value if intro and intro.category else "",
+                            intro.end_date.isoformat() if intro and intro.end_date else "",
+                            names.get(intro.sponsor_id or 0, "") if intro else "",
+                            membership.status.value,
+                            intro.status.value if intro else "",
+                            membership.joined_at.isoformat(),
+                        ]
+                    )
                 )
             await message.reply_document(
                 buffer.getvalue().encode("utf-8-sig"),

@@ -12,6 +12,7 @@ import re
 import unicodedata
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
+from datetime import datetime
 
 import phonenumbers
 from email_validator import EmailNotValidError, validate_email
@@ -127,6 +128,32 @@ class Grant:
     contact_id: int
     fields: frozenset[str]
     kind: GrantKind = GrantKind.CONSENT
+    expires_at: datetime | None = None  # overrides only; a consent lasts until revoked
+
+
+def counting_grants(
+    grants: Iterable[Grant],
+    now: datetime,
+    *,
+    overrides_allowed: bool,
+    requester_is_moderator: bool,
+    for_export: bool = False,
+) -> list[Grant]:
+    """The grants that still count right now. A consent counts until revoked (revoked ones are
+    never loaded). An override counts only while overrides are allowed, the requester is a
+    moderator now (the live role), and it has not expired; it never feeds an export."""
+    live: list[Grant] = []
+    for grant in grants:
+        if grant.kind is GrantKind.OVERRIDE and (
+            for_export
+            or not overrides_allowed
+            or not requester_is_moderator
+            or grant.expires_at is None
+            or grant.expires_at <= now
+        ):
+            continue
+        live.append(grant)
+    return live
 
 
 @functools.lru_cache(maxsize=1024)
@@ -138,8 +165,32 @@ def shares_cluster(a: Iterable[str], b: Iterable[str]) -> bool:
     return bool({_norm_cluster(x) for x in a} & {_norm_cluster(y) for y in b})
 
 
+LEVEL_ORDER: tuple[Level, ...] = (Level.PUBLIC, Level.CLUSTER, Level.COORDINATORS, Level.PRIVATE)
+
+
+def clearance(requester: Requester, subject: Subject, name: str) -> Level | None:
+    """The widest level of field ``name`` of ``subject`` that ``requester`` sees without a
+    grant (None: nothing at all). The lattice public ⊂ cluster ⊂ coordinators ⊂ private:
+    nobody's clearance is ever above a same-cluster coordinator's, and private needs a yes."""
+    if not requester.is_member:
+        return None
+    if requester.is_moderator:
+        return Level.COORDINATORS
+    same_cluster = shares_cluster(requester.clusters, subject.clusters)
+    if requester.is_cluster_coordinator:
+        if same_cluster:
+            return Level.COORDINATORS
+        # Coordinators of another cluster: the organisation, and an organisation's focal point
+        # (seed 004: coordinators link members with other clusters' coordinators), no more.
+        if name == "organisation" or (subject.is_focal_point and name in FOCAL_POINT_FIELDS):
+            return Level.COORDINATORS
+        return Level.PUBLIC
+    return Level.CLUSTER if same_cluster else Level.PUBLIC
+
+
 def may_see(requester: Requester, subject: Subject, name: str, grants: Iterable[Grant]) -> bool:
-    """THE policy: may ``requester`` see field ``name`` of ``subject``, given ``grants``?"""
+    """THE policy: may ``requester`` see field ``name`` of ``subject``, given ``grants`` (the
+    ones that still count: see :func:`counting_grants`)?"""
     if name not in FIELDS:
         return False
     if subject.user_id is not None and requester.user_id == subject.user_id:
@@ -153,27 +204,12 @@ def may_see(requester: Requester, subject: Subject, name: str, grants: Iterable[
             and (grant.kind is GrantKind.CONSENT or subject.consented)
         ):
             return True
-    if not subject.consented or not requester.is_member:
-        return False  # imported people are invisible until they opt in; outsiders see nothing
-    same_cluster = shares_cluster(requester.clusters, subject.clusters)
-    level = subject.level(name)
-    allowed = (
-        level is Level.PUBLIC
-        or (level is Level.CLUSTER and (same_cluster or requester.is_moderator))
-        or (
-            level is Level.COORDINATORS
-            and (requester.is_moderator or (requester.is_cluster_coordinator and same_cluster))
-        )
-    )
-    if allowed:
-        return True
-    # Coordinators of another cluster: the organisation's name and its focal point, no more.
-    if requester.is_cluster_coordinator and not same_cluster:
-        if name == "organisation":
-            return True
-        if subject.is_focal_point and name in FOCAL_POINT_FIELDS:
-            return True
-    return False
+    if not subject.consented:
+        return False  # imported people are invisible until they opt in
+    allowed = clearance(requester, subject, name)
+    if allowed is None:
+        return False  # outsiders see nothing
+    return LEVEL_ORDER.index(subject.level(name)) <= LEVEL_ORDER.index(allowed)
 
 
 def visible_fields(
@@ -192,6 +228,27 @@ def disclosed(
     """The only way values leave the directory: the non-empty fields the policy allows."""
     allowed = visible_fields(requester, subject, grants)
     return {f: values[f] for f in FIELDS if f in allowed and values.get(f)}
+
+
+def findable(
+    requester: Requester, subject: Subject, values: Mapping[str, str], grants: Iterable[Grant]
+) -> bool:
+    """Could the requester's own search return this person? Only through a searchable field
+    they may see (what "ask to be put in touch" is limited to)."""
+    if not subject.consented:
+        return False
+    shown = disclosed(requester, subject, values, grants)
+    return any(
+        len(search_key(shown[f]).replace(" ", "")) >= MIN_QUERY for f in SEARCHABLE if f in shown
+    )
+
+
+MAX_NOTE = 300
+
+
+def check_note(raw: str) -> str:
+    """A requester's note: one line, at most MAX_NOTE characters, never cut."""
+    return clean_text(raw, MAX_NOTE)
 
 
 # --------------------------------------------------------------------------- normalising
@@ -321,6 +378,7 @@ IMPORT_COLUMNS: tuple[str, ...] = (
     "telegram",
     "focal_point",
     "cluster_coordinator",
+    "user_id",
 )
 MAX_IMPORT_ROWS = 50_000
 MAX_IMPORT_ERRORS = 20
@@ -339,6 +397,18 @@ class ImportedContact:
     telegram: str = ""
     focal_point: bool = False
     cluster_coordinator: bool = False
+    user_id: int | None = None  # the Telegram user id: the only thing that links a person
+
+
+def _user_id(text: str) -> int | None:
+    value = text.strip()
+    if not value:
+        return None
+    if not value.isdigit() or not 0 < int(value) < 2**52:
+        raise InvalidValue(
+            _("a user_id is the person's numeric Telegram id, got {value}", value=repr(value[:20]))
+        )
+    return int(value)
 
 
 @dataclass
@@ -442,13 +512,15 @@ def parse_contacts_csv(data: bytes, max_bytes: int, region: str | None = None) -
                     else "",
                     focal_point=_flag(cells.get("focal_point", "")),
                     cluster_coordinator=_flag(cells.get("cluster_coordinator", "")),
+                    user_id=_user_id(cells.get("user_id", "")),
                 )
                 if len(row.name) < 2:
                     raise InvalidValue(_("a name is required"))
             except InvalidValue as exc:
                 result.errors.append(_("line {line}: {problem}", line=number, problem=str(exc)))
                 continue
-            for key in (row.email.lower(), row.telegram.lower(), row.phone):
+            keys = (row.email.lower(), row.telegram.lower(), row.phone, str(row.user_id or ""))
+            for key in keys:
                 if key and key in seen:
                     result.errors.append(
                         _(
@@ -460,7 +532,7 @@ def parse_contacts_csv(data: bytes, max_bytes: int, region: str | None = None) -
                     )
                     break
             else:
-                for key in (row.email.lower(), row.telegram.lower(), row.phone):
+                for key in keys:
                     if key:
                         seen[key] = number
                 result.rows.append(row)

@@ -63,7 +63,22 @@ def decode_levels(text: str, defaults: Mapping[str, Level]) -> dict[str, Level]:
 
 
 def cluster_list(contact: Contact) -> list[str]:
+    """The clusters the person describes themselves in (information only)."""
     return [c for c in contact.clusters.split("|") if c]
+
+
+def confirmed_cluster_list(contact: Contact) -> list[str]:
+    """Clusters a sponsor, a moderator or an import confirmed: the ones that open fields."""
+    return [c for c in contact.confirmed_clusters.split("|") if c]
+
+
+def merge_clusters(*lists: Iterable[str]) -> str:
+    seen: dict[str, str] = {}
+    for names in lists:
+        for name in names:
+            if name.strip() and name.strip().casefold() not in seen:
+                seen[name.strip().casefold()] = name.strip()
+    return "|".join(seen.values())
 
 
 def values_of(contact: Contact) -> dict[str, str]:
@@ -86,7 +101,7 @@ def subject_of(contact: Contact, defaults: Mapping[str, Level]) -> Subject:
         contact_id=contact.id,
         user_id=contact.user_id,
         consented=contact.consent == "given",
-        clusters=frozenset(cluster_list(contact)),
+        clusters=frozenset(confirmed_cluster_list(contact)),
         levels=decode_levels(contact.levels, defaults),
         is_focal_point=contact.focal_point,
     )
@@ -148,6 +163,7 @@ class ContactRepository:
             telegram="",
             focal_point=False,
             cluster_coordinator=False,
+            confirmed_clusters="",
             levels="",
             consent="pending",
             source=source,
@@ -187,6 +203,8 @@ class ContactRepository:
             contact = self.new(user_id, "introduction", now)
         name = f"{first_name} {last_name}".strip() if last_name else first_name
         clusters = tuple(c for c in [*cluster_list(contact), cluster or ""] if c)
+        if cluster:  # the sponsor's introduction confirms it
+            contact.confirmed_clusters = merge_clusters(confirmed_cluster_list(contact), [cluster])
         self.apply(
             contact,
             ContactValues(
@@ -204,6 +222,24 @@ class ContactRepository:
         )
         self.session.flush()
         return contact
+
+    def link(self, contact: Contact, user_id: int) -> bool:
+        """Tie an unlinked (imported) entry to a Telegram user id, once; a moderator's call."""
+        if contact.user_id is not None or self.by_user(user_id) is not None:
+            return False
+        contact.user_id = user_id
+        self.session.flush()
+        return True
+
+    def unlinked_by_handle(self, handle: str) -> Contact | None:
+        """An imported entry nobody is linked to yet, carrying this @username (a hint for a
+        moderator only: usernames change hands, so it never links anything by itself)."""
+        found = self.by_handle(handle)
+        return found if found is not None and found.user_id is None else None
+
+    def assign_clusters(self, contact: Contact, clusters: Sequence[str], now: datetime) -> None:
+        contact.confirmed_clusters = merge_clusters(clusters)
+        contact.updated_at = now
 
     def set_consent(self, contact: Contact, given: bool, now: datetime) -> None:
         contact.consent = "given" if given else "declined"
@@ -261,6 +297,7 @@ class ContactRepository:
 
     # --- grants ----------------------------------------------------------------------------
     def grants(self, requester_id: int, contact_ids: Iterable[int]) -> list[Grant]:
+        """Unrevoked grants (filter them with moderation.contacts.counting_grants)."""
         ids = list(contact_ids)
         if not ids:
             return []
@@ -268,11 +305,31 @@ class ContactRepository:
             select(ContactGrant)
             .where(ContactGrant.requester_id == requester_id)
             .where(ContactGrant.contact_id.in_(ids))
+            .where(ContactGrant.revoked_at.is_(None))
         ).all()
         return [
-            Grant(r.requester_id, r.contact_id, frozenset(r.fields.split(",")), GrantKind(r.kind))
+            Grant(
+                r.requester_id,
+                r.contact_id,
+                frozenset(r.fields.split(",")),
+                GrantKind(r.kind),
+                r.expires_at,
+            )
             for r in rows
         ]
+
+    def revoke_grant(self, grant_id: int, contact_id: int, now: datetime) -> bool:
+        """The person takes back a "Share": only a consent grant on their own entry."""
+        grant = self.session.get(ContactGrant, grant_id)
+        if (
+            grant is None
+            or grant.contact_id != contact_id
+            or grant.kind != GrantKind.CONSENT.value
+            or grant.revoked_at is not None
+        ):
+            return False
+        grant.revoked_at = now
+        return True
 
     def add_grant(
         self,
@@ -283,22 +340,26 @@ class ContactRepository:
         granted_by: int,
         now: datetime,
         reason: str | None = None,
+        expires_at: datetime | None = None,
     ) -> None:
         self.session.add(
             ContactGrant(
                 requester_id=requester_id,
                 contact_id=contact_id,
-                fields=",".join(sorted(fields)),
+                fields=",".join(f for f in FIELDS if f in set(fields)),
                 kind=kind.value,
                 granted_by=granted_by,
                 reason=reason,
                 at=now,
+                expires_at=expires_at,
             )
         )
 
     def grants_given(self, contact_id: int) -> Sequence[ContactGrant]:
         return self.session.scalars(
-            select(ContactGrant).where(ContactGrant.contact_id == contact_id)
+            select(ContactGrant)
+            .where(ContactGrant.contact_id == contact_id)
+            .order_by(ContactGrant.id)
         ).all()
 
     # --- requests --------------------------------------------------------------------------
@@ -309,6 +370,7 @@ class ContactRepository:
         asked: Contact,
         now: datetime,
         expires_at: datetime,
+        note: str = "",
     ) -> ContactRequest:
         assert asked.user_id is not None
         request = ContactRequest(
@@ -320,10 +382,22 @@ class ContactRepository:
             created_at=now,
             expires_at=expires_at,
             requester_told=False,
+            note=note,
         )
         self.session.add(request)
         self.session.flush()
         return request
+
+    def pending_asks(self, requester_id: int) -> int:
+        return int(
+            self.session.scalar(
+                select(func.count())
+                .select_from(ContactRequest)
+                .where(ContactRequest.requester_id == requester_id)
+                .where(ContactRequest.status == "pending")
+            )
+            or 0
+        )
 
     def request(self, request_id: int) -> ContactRequest | None:
         return self.session.get(ContactRequest, request_id)
@@ -485,7 +559,8 @@ def import_contacts(
     repo = ContactRepository(session)
     report = ImportReport()
     for row in rows:
-        existing = repo.by_email(row.email) or repo.by_handle(row.telegram)
+        by_id = repo.by_user(row.user_id) if row.user_id is not None else None
+        existing = by_id or repo.by_email(row.email) or repo.by_handle(row.telegram)
         values = ContactValues(
             name=row.name,
             organisation=row.organisation,
@@ -497,14 +572,27 @@ def import_contacts(
             telegram=row.telegram,
             focal_point=row.focal_point,
         )
-        if existing is not None and existing.consent != "pending":
+        # A row's user id never moves an entry already tied to someone else.
+        relinks = (
+            existing is not None
+            and row.user_id is not None
+            and existing.user_id not in (None, row.user_id)
+        )
+        if existing is not None and (existing.consent != "pending" or relinks):
             report.kept += 1
             continue
         if existing is not None:
-            before = (values_of(existing), existing.cluster_coordinator)
+            before = (
+                values_of(existing),
+                existing.cluster_coordinator,
+                existing.confirmed_clusters,
+                existing.user_id,
+            )
             after = (
                 values_of(_as_contact(values)),
                 row.cluster_coordinator,
+                merge_clusters(row.clusters),
+                existing.user_id if row.user_id is None else row.user_id,
             )
             if before == after:
                 report.unchanged += 1
@@ -515,10 +603,14 @@ def import_contacts(
             report.new += 1
             if not apply:
                 continue
-            target = repo.new(None, "import", now)
+            # Linked to a person only by a Telegram user id in the file, never by a username.
+            target = repo.new(row.user_id, "import", now)
         if apply:
             repo.apply(target, values, now)
             target.cluster_coordinator = row.cluster_coordinator
+            target.confirmed_clusters = merge_clusters(row.clusters)
+            if row.user_id is not None and target.user_id is None:
+                target.user_id = row.user_id
             session.flush()
     return report
 

@@ -226,6 +226,13 @@ class Contact(Base):
     telegram: Mapped[str] = mapped_column(String(40), default="", index=True)  # "@handle"
     focal_point: Mapped[bool] = mapped_column(Boolean, default=False)
     cluster_coordinator: Mapped[bool] = mapped_column(Boolean, default=False)
+    # Clusters someone else confirmed (the sponsor's introduction, a moderator's /assign, an
+    # import): the only ones that open cluster-level fields. ``clusters`` is the person's own
+    # description, shown on the card and opening nothing.
+    confirmed_clusters: Mapped[str] = mapped_column(String(700), default="")  # "WASH|Health"
+    # The last user whose /start carried this unlinked entry's @username: moderators were
+    # asked to confirm (a username is a hint, never an identity).
+    claimed_by: Mapped[int | None] = mapped_column(BigInteger)
     levels: Mapped[str] = mapped_column(String(500), default="")  # "phone=private;email=…"
     consent: Mapped[str] = mapped_column(String(16), default="pending")  # pending/given/declined
     consent_asked_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
@@ -252,6 +259,9 @@ class ContactGrant(Base):
     granted_by: Mapped[int] = mapped_column(BigInteger)
     reason: Mapped[str | None] = mapped_column(String(500))
     at: Mapped[datetime] = mapped_column(UTCDateTime)
+    # Overrides expire (contacts.override_expiry); a consent grant lasts until revoked.
+    expires_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    revoked_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
 
 
 class ContactRequest(Base):
@@ -274,6 +284,7 @@ class ContactRequest(Base):
     expires_at: Mapped[datetime] = mapped_column(UTCDateTime, index=True)
     answered_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     requester_told: Mapped[bool] = mapped_column(Boolean, default=False)
+    note: Mapped[str] = mapped_column(String(300), default="")  # the requester's own words
 
 
 class Disclosure(Base):

@@ -122,6 +122,9 @@ async def test_put_in_touch_yes_sends_details_only_then(sim: Simulator) -> None:
     await sim.feed(sim.telegram.forged_press(ivan.id, olena.id, question.message_id, data))
     assert sim.since(mark, ivan.id) == []
     assert sim.telegram.calls_to("answerCallbackQuery")[-1]["show_alert"] is True
+    # The phone is not among what is shared by default (name, organisation, Telegram): Olena
+    # ticks it on before sharing.
+    await sim.press(olena, question, "✗ Phone")
     await sim.press(olena, question, "Share with this person")
     assert "+380441234567" in sim.last(ivan.id).text
     [request] = rows(sim, ContactRequest)
@@ -202,12 +205,18 @@ async def test_outsider_cannot_search(sim: Simulator) -> None:
 
 async def test_imported_person_is_asked_on_start_and_invisible_before(sim: Simulator) -> None:
     ivan = await member(sim, "Ivan", "Petrenko")
+    petro = sim.user("Petro", "Imported", "petro_i")
+    # Imported with the person's Telegram user id: that, not the username, links the entry.
     add_contact(
-        sim, None, consent="pending", name="Petro Imported", organisation="NRC", telegram="@petro_i"
+        sim,
+        petro.id,
+        consent="pending",
+        name="Petro Imported",
+        organisation="NRC",
+        telegram="@petro_i",
     )
     await sim.dm(ivan, "/contact petro")
     assert "Nobody found" in sim.last(ivan.id).text
-    petro = sim.user("Petro", "Imported", "petro_i")
     await sim.dm(petro, "/start")
     question = sim.last(petro.id)
     assert "Petro Imported" in question.text
@@ -221,6 +230,46 @@ async def test_imported_person_is_asked_on_start_and_invisible_before(sim: Simul
     mark = sim.mark()
     await sim.dm(petro, "/start")
     assert len(sim.since(mark, petro.id)) == 1  # asked only once
+
+
+async def test_a_username_alone_never_claims_an_imported_entry(config, clock) -> None:
+    """Issue 15, defect 2: anyone holding an imported row's @username used to claim it (and
+    see its phone and e-mail in /mydata). Now a moderator must link the entry first."""
+    async with Simulator(config, clock) as sim:
+        moderator = sim.telegram.add_user("Mira", "Moderator", "mira_ocha", user_id=MODERATOR_ID)
+        sim.telegram.started.add(moderator.id)
+        cid = add_contact(
+            sim,
+            None,
+            consent="pending",
+            name="Petro Imported",
+            phone="+380441234567",
+            email="petro@example.org",
+            telegram="@petro_i",
+        )
+        impostor = sim.user("Not", "Petro", "petro_i")  # the username changed hands
+        mark = sim.mark()
+        await sim.dm(impostor, "/start")
+        for sent in sim.since(mark, impostor.id):
+            assert "Petro Imported" not in sent.text and "+380" not in sent.text
+        await sim.feed(sim.telegram.forged_press(impostor.id, impostor.id, 1, f"ct:cy:{cid}"))
+        await sim.dm(impostor, "/mydata")
+        text = sim.last(impostor.id).text
+        assert "+380441234567" not in text and "petro@example.org" not in text
+        [contact] = rows(sim, Contact)
+        assert contact.user_id is None and contact.consent == "pending"
+        # The moderator is asked, sees the claim, and links only on purpose.
+        claim = sim.last(MODERATOR_ID)
+        assert "Usernames change hands" in claim.text and str(impostor.id) in claim.text
+        await sim.feed(
+            sim.telegram.forged_press(
+                impostor.id, MODERATOR_ID, claim.message_id, claim.buttons()[0]["callback_data"]
+            )
+        )
+        assert rows(sim, Contact)[0].user_id is None  # a forged press links nothing
+        await sim.press(moderator, claim, "It is them")
+        assert rows(sim, Contact)[0].user_id == impostor.id
+        assert "Petro Imported" in sim.last(impostor.id).text  # now asked, once linked
 
 
 async def test_mydata_and_forgetme(sim: Simulator) -> None:
@@ -254,9 +303,10 @@ async def test_override_needs_config_and_reason(sim: Simulator) -> None:
 
 async def test_imported_person_is_asked_on_join_when_reachable(sim: Simulator) -> None:
     ivan = await member(sim, "Ivan", "Petrenko")
-    add_contact(sim, None, consent="pending", name="Petro Imported", telegram="@petro_i")
-    add_contact(sim, None, consent="pending", name="Hanna Imported", telegram="@hanna_i")
     petro = sim.user("Petro", "Imported", "petro_i")
+    hanna = sim.user("Hanna", "Imported", "hanna_i")
+    add_contact(sim, petro.id, consent="pending", name="Petro Imported", telegram="@petro_i")
+    add_contact(sim, hanna.id, consent="pending", name="Hanna Imported", telegram="@hanna_i")
     sim.telegram.started.add(petro.id)  # started the bot earlier, e.g. to ask a question
     await sim.join(petro, added_by=ivan)
     question = sim.last(petro.id)
@@ -264,8 +314,7 @@ async def test_imported_person_is_asked_on_join_when_reachable(sim: Simulator) -
     await sim.press(petro, question, "Yes, list me")
     assert {c.name: c.consent for c in rows(sim, Contact)}["Petro Imported"] == "given"
 
-    hanna = sim.user("Hanna", "Imported", "hanna_i")  # never started the bot
-    await sim.join(hanna, added_by=ivan)
+    await sim.join(hanna, added_by=ivan)  # never started the bot
     assert {c.name: c.consent_asked_at for c in rows(sim, Contact)}["Hanna Imported"] is None
     mark = sim.mark()
     await sim.dm(hanna, "/start")

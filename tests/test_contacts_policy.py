@@ -61,9 +61,9 @@ def test_same_cluster_sees_cluster_fields_but_not_private_phone() -> None:
 
 def test_coordinator_of_another_cluster_gets_organisation_and_focal_point_only() -> None:
     coordinator = Requester(9, True, is_cluster_coordinator=True, clusters=frozenset({"WASH"}))
-    private = {f: Level.PRIVATE for f in FIELDS}
-    assert visible_fields(coordinator, subject(levels=private), []) == {"organisation"}
-    focal = subject(levels=private, is_focal_point=True)
+    for_coordinators = {f: Level.COORDINATORS for f in FIELDS}
+    assert visible_fields(coordinator, subject(levels=for_coordinators), []) == {"organisation"}
+    focal = subject(levels=for_coordinators, is_focal_point=True)
     assert visible_fields(coordinator, focal, []) == {
         "name",
         "organisation",
@@ -72,6 +72,17 @@ def test_coordinator_of_another_cluster_gets_organisation_and_focal_point_only()
         "email",
         "telegram",
     }
+
+
+def test_private_stays_private_for_a_coordinator_of_another_cluster() -> None:
+    """Issue 15: a coordinator of another cluster saw a focal point's private phone that a
+    coordinator of the focal point's own cluster did not."""
+    private = {f: Level.PRIVATE for f in FIELDS}
+    focal = subject(levels=private, is_focal_point=True)
+    other = Requester(9, True, is_cluster_coordinator=True, clusters=frozenset({"WASH"}))
+    same = Requester(10, True, is_cluster_coordinator=True, clusters=frozenset({"Protection"}))
+    assert visible_fields(other, focal, []) == frozenset()
+    assert visible_fields(same, focal, []) == frozenset()
 
 
 def test_not_consented_shows_nothing_even_to_moderators_and_overrides() -> None:
@@ -186,14 +197,110 @@ def test_policy_invariants(requester, subj, grants) -> None:
                 for g in grants
             )
             level = subj.level(name)
-            if level is Level.PRIVATE and not granted:
-                # only the inter-cluster focal-point rule may open a private field
-                assert requester.is_cluster_coordinator
-                assert name == "organisation" or (
-                    subj.is_focal_point
-                    and name in {"name", "focal_point", "phone", "email", "telegram"}
-                )
+            # private opens only with a grant (the lattice: nobody's clearance is above
+            # coordinators)
+            assert level is not Level.PRIVATE or granted
     # more grants never hide anything
     assert seen <= visible_fields(
         requester, subj, [*grants, Grant(requester.user_id, subj.contact_id, frozenset())]
     )
+
+
+# ------------------------------------------------------------- the lattice, exhaustively
+# Written from the README's table ("Contact directory and consent"), not from the code: the
+# widest level each role sees of a consented person, without any grant.
+LATTICE: dict[str, tuple[str, ...]] = {
+    "outsider": (),
+    "member of another cluster": ("public",),
+    "member of the same cluster": ("public", "cluster"),
+    "coordinator of another cluster": ("public",),
+    "coordinator of the same cluster": ("public", "cluster", "coordinators"),
+    "moderator": ("public", "cluster", "coordinators"),
+}
+# The one widening: a coordinator of another cluster sees, up to the coordinators level, the
+# organisation of anyone and the contact details of an organisation's focal point.
+CROSS_CLUSTER_ALWAYS = {"organisation"}
+CROSS_CLUSTER_FOCAL_POINT = {"name", "organisation", "focal_point", "phone", "email", "telegram"}
+ROLES: dict[str, Requester] = {
+    "outsider": Requester(9, False, clusters=frozenset({"Protection"})),
+    "member of another cluster": Requester(9, True, clusters=frozenset({"WASH"})),
+    "member of the same cluster": Requester(9, True, clusters=frozenset({"protection"})),
+    "coordinator of another cluster": Requester(
+        9, True, is_cluster_coordinator=True, clusters=frozenset({"WASH"})
+    ),
+    "coordinator of the same cluster": Requester(
+        9, True, is_cluster_coordinator=True, clusters=frozenset({"Protection"})
+    ),
+    "moderator": Requester(9, True, is_moderator=True),
+}
+ABOVE = [  # (lower, higher): the lower never sees more of any field
+    ("outsider", "member of another cluster"),
+    ("member of another cluster", "member of the same cluster"),
+    ("member of another cluster", "coordinator of another cluster"),
+    ("member of the same cluster", "coordinator of the same cluster"),
+    ("coordinator of another cluster", "coordinator of the same cluster"),
+    ("coordinator of the same cluster", "moderator"),
+    ("moderator", "coordinator of the same cluster"),
+]
+
+
+def expected(role_name: str, level: Level, name: str, focal_point: bool) -> bool:
+    if level.value in LATTICE[role_name]:
+        return True
+    if role_name == "coordinator of another cluster" and level is not Level.PRIVATE:
+        return name in CROSS_CLUSTER_ALWAYS or (focal_point and name in CROSS_CLUSTER_FOCAL_POINT)
+    return False
+
+
+@pytest.mark.parametrize("focal_point", [False, True])
+@pytest.mark.parametrize("level", list(Level))
+@pytest.mark.parametrize("role_name", list(ROLES))
+def test_every_role_level_and_field_follows_the_lattice(
+    role_name: str, level: Level, focal_point: bool
+) -> None:
+    person = subject(levels={f: level for f in FIELDS}, is_focal_point=focal_point)
+    for name in FIELDS:
+        assert may_see(ROLES[role_name], person, name, []) == expected(
+            role_name, level, name, focal_point
+        ), (role_name, level, name, focal_point)
+
+
+@pytest.mark.parametrize("focal_point", [False, True])
+@pytest.mark.parametrize("level", list(Level))
+@pytest.mark.parametrize(("lower", "higher"), ABOVE)
+def test_no_role_sees_more_than_a_role_above_it(
+    lower: str, higher: str, level: Level, focal_point: bool
+) -> None:
+    person = subject(levels={f: level for f in FIELDS}, is_focal_point=focal_point)
+    assert visible_fields(ROLES[lower], person, []) <= visible_fields(ROLES[higher], person, [])
+
+
+def test_private_opens_only_with_a_yes_for_every_role() -> None:
+    for requester in ROLES.values():
+        for focal_point in (False, True):
+            person = subject(levels={f: Level.PRIVATE for f in FIELDS}, is_focal_point=focal_point)
+            assert visible_fields(requester, person, []) == frozenset()
+            yes = Grant(9, 1, frozenset({"phone"}), GrantKind.CONSENT)
+            assert visible_fields(requester, person, [yes]) == {"phone"}
+
+
+def test_which_grants_still_count() -> None:
+    from datetime import UTC, datetime, timedelta
+
+    from moderation.contacts import counting_grants
+
+    now = datetime(2026, 3, 1, tzinfo=UTC)
+    yes = Grant(9, 1, frozenset({"phone"}), GrantKind.CONSENT)
+    live = Grant(9, 1, frozenset({"phone"}), GrantKind.OVERRIDE, now + timedelta(seconds=1))
+    ended = Grant(9, 1, frozenset({"phone"}), GrantKind.OVERRIDE, now)
+    undated = Grant(9, 1, frozenset({"phone"}), GrantKind.OVERRIDE)
+
+    def count(**kw: bool) -> list[Grant]:
+        base = {"overrides_allowed": True, "requester_is_moderator": True}
+        base.update(kw)
+        return counting_grants([yes, live, ended, undated], now, **base)
+
+    assert count() == [yes, live]
+    assert count(overrides_allowed=False) == [yes]
+    assert count(requester_is_moderator=False) == [yes]
+    assert count(for_export=True) == [yes]

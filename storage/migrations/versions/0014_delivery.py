@@ -1,7 +1,7 @@
 """fenced delivery: the claimant's token, the moment a send began, possible resends
 
 Revision ID: 0014_delivery
-Revises: 0012_forms
+Revises: 0013_trust
 """
 
 from __future__ import annotations
@@ -12,7 +12,7 @@ from alembic import op
 import storage.types
 
 revision = '0014_delivery'
-down_revision = '0012_forms'
+down_revision = '0013_trust'
 branch_labels = None
 depends_on = None
 

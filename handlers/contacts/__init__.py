@@ -1,0 +1,113 @@
+"""The contact directory: /profile, /contact, "put me in touch", /mydata, /forgetme,
+/override, import and export.
+
+Every value shown goes through ``moderation.contacts.disclosed`` (the one policy) and every
+disclosure is recorded. Button data is never trusted: the presser must be the one entitled.
+"""
+
+from __future__ import annotations
+
+import warnings
+from datetime import timedelta
+
+from telegram import Update
+from telegram.ext import (
+    CallbackQueryHandler,
+    ChatMemberHandler,
+    CommandHandler,
+    ConversationHandler,
+    MessageHandler,
+    filters,
+)
+
+from handlers.contacts.buttons import on_button
+from handlers.contacts.forgetme import forgetme
+from handlers.contacts.identity import assign_command, link_command
+from handlers.contacts.lookup import contact_command
+from handlers.contacts.mydata import mydata
+from handlers.contacts.optin import ask_consent_on_join, ask_consent_on_start
+from handlers.contacts.override import override
+from handlers.contacts.profile import (
+    LEVELS,
+    TYPING,
+    profile_cancel,
+    profile_level,
+    profile_start,
+    profile_text,
+)
+from handlers.contacts.shared import CB, COMMANDS, deep_link, in_group, render_card
+from handlers.contacts.touch import ask_command, expire_requests
+from handlers.contacts.transfer import export, on_document
+from handlers.start import add_deep_link
+from runtime.context import App, BotContext, Sweep, services_of
+from storage import contact_index
+
+__all__ = ["COMMANDS", "SWEEPS", "register", "render_card"]
+
+
+async def override_entry(update: Update, context: BotContext) -> None:
+    await override(update, context)
+
+
+async def export_entry(update: Update, context: BotContext) -> None:
+    await export(update, context)
+
+
+async def link_entry(update: Update, context: BotContext) -> None:
+    await link_command(update, context)
+
+
+async def assign_entry(update: Update, context: BotContext) -> None:
+    await assign_command(update, context)
+
+
+async def document_entry(update: Update, context: BotContext) -> None:
+    await on_document(update, context)
+
+
+def register(app: App) -> None:
+    private = filters.ChatType.PRIVATE
+    with warnings.catch_warnings():
+        # per_message=False is right here: one form per private chat, buttons included.
+        warnings.simplefilter("ignore")
+        conversation = ConversationHandler(
+            entry_points=[CommandHandler("profile", profile_start, filters=private)],
+            states={
+                TYPING: [
+                    MessageHandler(private & filters.Regex(r"^/skip$"), profile_text),
+                    MessageHandler(private & filters.TEXT & ~filters.COMMAND, profile_text),
+                ],
+                LEVELS: [CallbackQueryHandler(profile_level, pattern=r"^pl:")],
+            },
+            fallbacks=[CommandHandler("cancel", profile_cancel)],
+            allow_reentry=True,
+        )
+    app.add_handler(conversation)
+    app.add_handler(CommandHandler("contact", contact_command, filters=private))
+    app.add_handler(CommandHandler(["contact", "profile"], in_group, filters=~private))
+    app.add_handler(CommandHandler("mydata", mydata, filters=private))
+    app.add_handler(CommandHandler("forgetme", forgetme, filters=private))
+    app.add_handler(CommandHandler("override", override_entry, filters=private))
+    app.add_handler(CommandHandler("link", link_entry, filters=private))
+    app.add_handler(CommandHandler("clusters", assign_entry, filters=private))
+    app.add_handler(CommandHandler("ask", ask_command, filters=private))
+    app.add_handler(CommandHandler("export", export_entry, filters=private))
+    app.add_handler(MessageHandler(private & filters.Document.ALL, document_entry))
+    app.add_handler(CallbackQueryHandler(on_button, pattern=rf"^{CB}:"))
+    # After /start has answered (group 0), ask imported people for their consent; and when
+    # they join (after the newcomer was admitted in group 1).
+    app.add_handler(CommandHandler("start", ask_consent_on_start, filters=private), group=1)
+    app.add_handler(ChatMemberHandler(ask_consent_on_join, ChatMemberHandler.CHAT_MEMBER), group=2)
+    add_deep_link(app, "contact", deep_link)
+
+
+async def warm_index(app: App) -> None:
+    """Build the lookup index in the background at start-up (and after other processes
+    changed the directory), so no lookup waits for it."""
+    await contact_index.warm(services_of(app).db)
+
+
+SWEEPS = [
+    Sweep("contact-requests", timedelta(minutes=5), expire_requests),
+    Sweep("contact-index", timedelta(minutes=10), warm_index),
+]

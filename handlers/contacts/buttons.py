@@ -1,0 +1,75 @@
+"""Buttons of the directory: one dispatcher; every handler checks the presser is entitled."""
+
+from __future__ import annotations
+
+from telegram import Update
+
+from handlers.common import (
+    role,
+)
+from handlers.contacts.forgetme import on_forget
+from handlers.contacts.identity import on_link
+from handlers.contacts.lookup import search_page
+from handlers.contacts.mydata import on_revoke
+from handlers.contacts.optin import on_consent
+from handlers.contacts.shared import parse_id, requester_of
+from handlers.contacts.touch import on_answer, on_ask, on_toggle
+from handlers.contacts.transfer import on_import
+from i18n import (
+    _,
+)
+from runtime.context import BotContext
+from storage.contacts import (
+    ContactRepository,
+)
+
+
+# ============================================================== buttons (never trusted)
+async def on_button(update: Update, context: BotContext) -> None:
+    query, user = update.callback_query, update.effective_user
+    if query is None or user is None or query.data is None:
+        return
+    parts = query.data.split(":")
+    action = parts[1] if len(parts) > 1 else ""
+    number = parse_id(parts[2]) if len(parts) > 2 else None
+    handlers = {
+        "pg": _on_page,
+        "ask": on_ask,
+        "t": on_toggle,
+        "y": on_answer,
+        "n": on_answer,
+        "lk": on_link,
+        "rv": on_revoke,
+        "cy": on_consent,
+        "cn": on_consent,
+        "fg": on_forget,
+        "fk": on_forget,
+        "imp": on_import,
+        "imx": on_import,
+    }
+    handler = handlers.get(action)
+    if handler is None or number is None:
+        await query.answer(_("This button is not valid."), show_alert=True)
+        return
+    await handler(update, context, action, number, parts[3:])
+
+
+async def _on_page(
+    update: Update, context: BotContext, _action: str, lookup_id: int, rest: list[str]
+) -> None:
+    query, user = update.callback_query, update.effective_user
+    assert query is not None and user is not None
+    services = context.services
+    page = parse_id(rest[0]) if rest else None
+    user_role = role(services, user.id)
+    with services.db.transaction() as session:
+        lookup = ContactRepository(session).lookup(lookup_id)
+        requester = requester_of(services, session, user.id, user_role)
+        key = lookup.query if lookup is not None else ""
+        mine = lookup is not None and lookup.user_id == user.id
+    if not mine or page is None or not requester.is_member:
+        await query.answer(_("This search is not yours."), show_alert=True)
+        return
+    text, markup = search_page(services, requester, lookup_id, key, page)
+    await query.answer()
+    await query.edit_message_text(text, reply_markup=markup)

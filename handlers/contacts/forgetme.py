@@ -1,0 +1,51 @@
+"""/forgetme: erasing a person's directory data."""
+
+from __future__ import annotations
+
+from telegram import InlineKeyboardButton, InlineKeyboardMarkup, Update
+
+from handlers.contacts.shared import CB
+from i18n import (
+    _,
+)
+from runtime.context import BotContext
+from storage.contacts import (
+    ContactRepository,
+)
+
+
+# =========================================================================== /forgetme
+async def forgetme(update: Update, context: BotContext) -> None:
+    message, user = update.effective_message, update.effective_user
+    if message is None or user is None:
+        return
+    markup = InlineKeyboardMarkup(
+        [
+            [InlineKeyboardButton(_("Erase my contact data"), callback_data=f"{CB}:fg:{user.id}")],
+            [InlineKeyboardButton(_("Keep it"), callback_data=f"{CB}:fk:{user.id}")],
+        ]
+    )
+    await message.reply_text(
+        _(
+            "This erases your directory entry, your sharing choices, requests and searches. "
+            "The audit keeps only an anonymised line. Are you sure?"
+        ),
+        reply_markup=markup,
+    )
+
+
+async def on_forget(
+    update: Update, context: BotContext, action: str, user_id: int, _rest: list[str]
+) -> None:
+    query, user = update.callback_query, update.effective_user
+    assert query is not None and user is not None
+    if user_id != user.id:
+        await query.answer(_("This button is not yours."), show_alert=True)
+        return
+    await query.answer()
+    if action == "fk":
+        await query.edit_message_text(_("Kept; nothing was erased."))
+        return
+    with context.services.db.transaction() as session:
+        ContactRepository(session).forget(user.id, context.services.clock.now())
+    await query.edit_message_text(_("Erased. Your contact data and consents are gone."))

@@ -1,0 +1,173 @@
+"""/contact: searching the directory, one page of cards at a time."""
+
+from __future__ import annotations
+
+from rapidfuzz import fuzz
+from sqlalchemy.orm import Session
+from telegram import InlineKeyboardButton, InlineKeyboardMarkup, Update
+
+from handlers.common import (
+    role,
+)
+from handlers.contacts.shared import (
+    CB,
+    MIN_SCORE,
+    defaults,
+    live_grants,
+    render_card,
+    requester_of,
+)
+from handlers.render import esc, truncate
+from i18n import (
+    _,
+    ngettext,
+)
+from moderation.contacts import (
+    SEARCHABLE,
+    InvalidValue,
+    Requester,
+    check_query,
+    disclosed,
+    search_key,
+)
+from runtime.context import BotContext, Services
+from storage.contacts import (
+    ContactRepository,
+    subject_of,
+    values_of,
+)
+from storage.models import Contact
+
+
+# ============================================================================== /contact
+def _score(key: str, shown: dict[str, str]) -> float:
+    best = 0.0
+    for name in SEARCHABLE:
+        if name in shown:
+            value = search_key(shown[name])
+            best = max(best, fuzz.partial_ratio(key, value), fuzz.token_set_ratio(key, value))
+    return best
+
+
+def search(
+    services: Services, session: Session, requester: Requester, key: str
+) -> list[tuple[Contact, dict[str, str]]]:
+    """Matches ranked by score, judged only on fields the requester may see."""
+    repo = ContactRepository(session)
+    candidates = repo.search_candidates(key)
+    grants = live_grants(services, session, requester, [c.id for c in candidates])
+    levels = defaults(services)
+    found: list[tuple[float, Contact, dict[str, str]]] = []
+    for contact in candidates:
+        shown = disclosed(requester, subject_of(contact, levels), values_of(contact), grants)
+        score = _score(key, shown)
+        if score >= MIN_SCORE:
+            found.append((score, contact, shown))
+    found.sort(key=lambda t: (-t[0], t[1].name.casefold(), t[1].id))
+    return [(c, s) for _, c, s in found]
+
+
+async def contact_command(update: Update, context: BotContext) -> None:
+    message, user = update.effective_message, update.effective_user
+    if message is None or user is None:
+        return
+    services = context.services
+    raw = " ".join(context.args or [])
+    try:
+        key = check_query(raw)
+    except InvalidValue as exc:
+        await message.reply_text(
+            _(
+                "{problem}. Example: <code>/contact protection odesa</code>",
+                problem=esc(str(exc)[:1].upper() + str(exc)[1:]),
+            )
+        )
+        return
+    user_role = role(services, user.id)
+    now = services.clock.now()
+    rate = services.settings.contacts.lookup_rate
+    with services.db.transaction() as session:
+        requester = requester_of(services, session, user.id, user_role)
+        if not requester.is_member:
+            text = _("The directory is for members of the group.")
+            lookup_id = None
+        elif ContactRepository(session).lookups_since(user.id, now - rate.per) >= rate.count:
+            text = ngettext(
+                "You have reached the limit of {n} search; please try again later "
+                "(the limit protects colleagues' details from harvesting).",
+                "You have reached the limit of {n} searches; please try again later "
+                "(the limit protects colleagues' details from harvesting).",
+                rate.count,
+            )
+            lookup_id = None
+        else:
+            lookup_id = ContactRepository(session).add_lookup(user.id, key, now).id
+    if lookup_id is None:
+        await message.reply_text(text)
+        return
+    text, markup = search_page(services, requester, lookup_id, key, 0)
+    await message.reply_text(text, reply_markup=markup)
+
+
+def search_page(
+    services: Services, requester: Requester, lookup_id: int, key: str, page: int
+) -> tuple[str, InlineKeyboardMarkup | None]:
+    size = services.settings.contacts.page_size
+    now = services.clock.now()
+    with services.db.transaction() as session:
+        results = search(services, session, requester, key)
+        pages = max(1, -(-len(results) // size))
+        page = min(max(page, 0), pages - 1)
+        chunk = results[page * size : (page + 1) * size]
+        repo = ContactRepository(session)
+        for contact, shown in chunk:
+            repo.record_disclosure(requester.user_id, contact.id, shown, "lookup", now)
+        hidden = [
+            (c, s)
+            for c, s in chunk
+            if c.user_id != requester.user_id
+            and any(v and f not in s for f, v in values_of(c).items())
+        ]
+    if not results:
+        return (
+            _(
+                "Nobody found for “{query}”. Try another spelling, an organisation or a place.",
+                query=esc(key),
+            ),
+            None,
+        )
+    cards = "\n\n".join(render_card(s, c.id) for c, s in chunk)
+    heading = ngettext(
+        "<b>{n} found</b> for “{query}” (page {page}/{pages})",
+        "<b>{n} found</b> for “{query}” (page {page}/{pages})",
+        len(results),
+        query=esc(key),
+        page=page + 1,
+        pages=pages,
+    )
+    text = f"{heading}\n\n{cards}"
+    rows = [
+        [
+            InlineKeyboardButton(
+                _(
+                    "Ask to be put in touch: #{id} {name}",
+                    id=c.id,
+                    name=truncate(s.get("name", ""), 24),
+                ).strip(),
+                callback_data=f"{CB}:ask:{c.id}",
+            )
+        ]
+        for c, s in hidden
+    ]
+    nav = []
+    if page > 0:
+        nav.append(
+            InlineKeyboardButton(_("◂ Previous"), callback_data=f"{CB}:pg:{lookup_id}:{page - 1}")
+        )
+    if page < pages - 1:
+        nav.append(
+            InlineKeyboardButton(_("Next ▸"), callback_data=f"{CB}:pg:{lookup_id}:{page + 1}")
+        )
+    if nav:
+        rows.append(nav)
+    return text, InlineKeyboardMarkup(rows) if rows else None

@@ -1,0 +1,187 @@
+"""CSV import (a moderator's file, dry run first) and /export."""
+
+from __future__ import annotations
+
+import csv
+import io
+
+from telegram import InlineKeyboardButton, InlineKeyboardMarkup, Update
+
+from handlers.common import (
+    moderators_only,
+    role,
+)
+from handlers.contacts.shared import CB, MIN_REASON, defaults, live_grants, requester_of
+from handlers.render import chunk_lines, esc
+from i18n import (
+    _,
+    ngettext,
+)
+from moderation.contacts import (
+    FIELDS,
+    InvalidValue,
+    clean_text,
+    disclosed,
+    parse_contacts_csv,
+)
+from moderation.permissions import Role
+from moderation.spreadsheet import safe_row
+from runtime.context import BotContext
+from storage.contacts import (
+    ContactRepository,
+    import_contacts,
+    subject_of,
+    values_of,
+)
+
+MAX_PURPOSE = 300
+
+
+# ============================================================ CSV import and export
+@moderators_only
+async def on_document(update: Update, context: BotContext) -> None:
+    """A moderator sends a CSV: validate all of it, report the dry run, then ask to import."""
+    message, user = update.effective_message, update.effective_user
+    if message is None or user is None or message.document is None:
+        return
+    services = context.services
+    policy = services.settings.contacts
+    document = message.document
+    name = document.file_name or "contacts.csv"
+    if not name.lower().endswith(".csv"):
+        await message.reply_text(_("Send contacts as a .csv file (columns: see the README)."))
+        return
+    if (document.file_size or 0) > policy.import_max_bytes:
+        await message.reply_text(
+            _(
+                "This file is too large ({size:,} bytes); the limit is {limit:,}. "
+                "Nothing was imported.",
+                size=document.file_size or 0,
+                limit=policy.import_max_bytes,
+            )
+        )
+        return
+    file = await context.bot.get_file(document.file_id)
+    data = bytes(await file.download_as_bytearray())
+    parsed = parse_contacts_csv(data, policy.import_max_bytes, policy.default_phone_region)
+    if parsed.errors:
+        lines = [_("<b>{file}</b>: nothing was imported. Please fix:", file=esc(name))]
+        lines += [esc(e) for e in parsed.errors]
+        await message.reply_text(chunk_lines(lines)[0])
+        return
+    now = services.clock.now()
+    with services.db.transaction() as session:
+        report = import_contacts(session, parsed.rows, now, apply=False)
+        pending = ContactRepository(session).add_import(
+            user.id, name, data.decode("utf-8-sig"), now
+        )
+        import_id = pending.id
+    markup = InlineKeyboardMarkup(
+        [
+            [InlineKeyboardButton(_("Import"), callback_data=f"{CB}:imp:{import_id}")],
+            [InlineKeyboardButton(_("Cancel"), callback_data=f"{CB}:imx:{import_id}")],
+        ]
+    )
+    await message.reply_text(
+        _(
+            "Dry run of <b>{file}</b>: {summary}. Imported people are not findable until they "
+            "agree. Import now?",
+            file=esc(name),
+            summary=report.summary(),
+        ),
+        reply_markup=markup,
+    )
+
+
+async def on_import(
+    update: Update, context: BotContext, action: str, import_id: int, _rest: list[str]
+) -> None:
+    query, user = update.callback_query, update.effective_user
+    assert query is not None and user is not None
+    services = context.services
+    if role(services, user.id) is not Role.MODERATOR:
+        await query.answer(_("Only moderators can import."), show_alert=True)
+        return
+    policy = services.settings.contacts
+    with services.db.transaction() as session:
+        pending = ContactRepository(session).import_(import_id)
+        if pending is None or pending.moderator_id != user.id or pending.status != "pending":
+            problem: str | None = _("This import is not yours or is already done.")
+        else:
+            problem = None
+            if action == "imx":
+                pending.status, text = "cancelled", _("Cancelled; nothing was imported.")
+            else:
+                parsed = parse_contacts_csv(
+                    pending.content.encode(), policy.import_max_bytes, policy.default_phone_region
+                )
+                report = import_contacts(
+                    session, parsed.rows, services.clock.now(), apply=not parsed.errors
+                )
+                pending.status = "applied"
+                pending.content = ""  # no need to keep the file once imported
+                text = _("Imported: {summary}.", summary=report.summary())
+    if problem is not None:
+        await query.answer(problem, show_alert=True)
+        return
+    await query.answer()
+    await query.edit_message_text(text)
+
+
+@moderators_only
+async def export(update: Update, context: BotContext) -> None:
+    """A CSV of what a moderator may see of listed people, with purpose and timestamp."""
+    message, user = update.effective_message, update.effective_user
+    if message is None or user is None:
+        return
+    services = context.services
+    try:
+        purpose = clean_text(" ".join(context.args or []), MAX_PURPOSE)
+    except InvalidValue as exc:
+        await message.reply_text(_("Sorry: {problem}. Nothing was exported.", problem=esc(exc)))
+        return
+    if len(purpose) < MIN_REASON:
+        await message.reply_text(
+            ngettext(
+                "Usage: /export PURPOSE — why you need the list (at least {n} character); it is "
+                "written in the file and in the audit.",
+                "Usage: /export PURPOSE — why you need the list (at least {n} characters); it is "
+                "written in the file and in the audit.",
+                MIN_REASON,
+            )
+        )
+        return
+    now = services.clock.now()
+    out = io.StringIO()
+    writer = csv.writer(out)
+    # One cell per line, quoted by the writer: a purpose with commas cannot start a new cell.
+    writer.writerow(safe_row([f"# purpose: {purpose}"]))
+    writer.writerow([f"# exported: {now:%Y-%m-%d %H:%M} UTC by user {user.id}"])
+    writer.writerow(["# only fields the exporter may see under each person's sharing levels"])
+    writer.writerow(["id", *FIELDS])
+    count = 0
+    with services.db.transaction() as session:
+        repo = ContactRepository(session)
+        requester = requester_of(services, session, user.id, Role.MODERATOR)
+        contacts = repo.consented()
+        grants = live_grants(
+            services, session, requester, [c.id for c in contacts], for_export=True
+        )
+        levels = defaults(services)
+        for contact in contacts:
+            shown = disclosed(requester, subject_of(contact, levels), values_of(contact), grants)
+            if not shown:
+                continue
+            writer.writerow(safe_row([contact.id, *(shown.get(f, "") for f in FIELDS)]))
+            repo.record_disclosure(user.id, contact.id, shown, "export", now, purpose)
+            count += 1
+    await message.reply_document(
+        document=out.getvalue().encode(),
+        filename=f"contacts-{now:%Y%m%d-%H%M}.csv",
+        caption=ngettext(
+            "{n} contact; purpose recorded: {purpose}",
+            "{n} contacts; purpose recorded: {purpose}",
+            count,
+            purpose=esc(purpose),
+        ),
+    )
