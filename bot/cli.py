@@ -113,11 +113,15 @@ def check_config(config_path: Path) -> None:
     show_default=True,
     help="Apply pending migrations at start; with --no-migrate an older schema is refused.",
 )
-def run(config_path: Path, webhook_url: str | None, listen: str, port: int, migrate: bool) -> None:
+@click.option("--debug", is_flag=True, help="On a start-up failure, show the traceback too.")
+def run(
+    config_path: Path, webhook_url: str | None, listen: str, port: int, migrate: bool, debug: bool
+) -> None:
     """Start the bot (polling by default, webhook with --webhook-url). SIGTERM stops it cleanly."""
     from bot import ops
     from bot.app import ALLOWED_UPDATES, build_application, build_services
     from bot.logs import setup_logging
+    from bot.startup import QuietBootstrap, StartupFailure, explain
 
     config = load(config_path)
     token = config.environment.bot_token.get_secret_value() if config.environment.bot_token else ""
@@ -131,6 +135,9 @@ def run(config_path: Path, webhook_url: str | None, listen: str, port: int, migr
         [token, secret.get_secret_value() if secret else ""],
         config.settings.log_format,
     )
+    if not debug:
+        for handler in logging.getLogger().handlers:
+            handler.addFilter(QuietBootstrap())
     open_database(config, migrate=migrate, check_schema=True).dispose()
     try:
         services = build_services(config)
@@ -143,7 +150,17 @@ def run(config_path: Path, webhook_url: str | None, listen: str, port: int, migr
     if webhook_url:
         assert secret is not None
         webhook = ops.Webhook(webhook_url, listen, port, secret.get_secret_value())
-    asyncio.run(ops.run_until_signalled(app, ALLOWED_UPDATES, webhook))
+    try:
+        asyncio.run(ops.run_until_signalled(app, ALLOWED_UPDATES, webhook))
+    except Exception as exc:
+        failure: StartupFailure | None = explain(exc, config.bot_api_url, listen, port)
+        if failure is None:
+            raise
+        if debug:
+            import traceback
+
+            click.echo(traceback.format_exc().replace(token, "<token>"), err=True)
+        fail(failure.message.replace(token, "<token>"), failure.code)
 
 
 @main.command()

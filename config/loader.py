@@ -145,6 +145,9 @@ def load_settings(path: Path | str) -> Settings:
         where = f"{path}:{mark.line + 1}:{mark.column + 1}" if mark else str(path)
         problem = getattr(exc, "problem", None) or str(exc)
         raise ConfigError([f"{where}: invalid YAML: {problem}"]) from None
+    except ValueError:
+        # PyYAML turns date-shaped scalars into dates itself: 2026-13-01 raises a bare ValueError.
+        raise ConfigError(_impossible_dates(text, path)) from None
     if data is None:
         raise ConfigError([f"{path}: the file is empty; expected a mapping with at least 'groups'"])
     if not isinstance(data, dict):
@@ -153,6 +156,37 @@ def load_settings(path: Path | str) -> Settings:
         return Settings.model_validate(data)
     except ValidationError as exc:
         raise ConfigError(format_validation_error(exc, path, text)) from None
+
+
+def _impossible_dates(text: str, path: Path) -> list[str]:
+    """Every date-shaped scalar that is no date (month 13, 30 February), with its line."""
+    loader = yaml.SafeLoader(text)
+    problems: list[str] = []
+
+    def walk(node: yaml.Node) -> None:
+        if isinstance(node, yaml.ScalarNode) and node.tag == "tag:yaml.org,2002:timestamp":
+            try:
+                loader.construct_yaml_timestamp(node)
+            except ValueError as exc:
+                problems.append(
+                    f"{path}:{node.start_mark.line + 1}: {node.value!r} is not a date ({exc}); "
+                    "expected YYYY-MM-DD"
+                )
+        elif isinstance(node, yaml.MappingNode):
+            for key, value in node.value:
+                walk(key)
+                walk(value)
+        elif isinstance(node, yaml.SequenceNode):
+            for item in node.value:
+                walk(item)
+
+    try:
+        root = yaml.compose(text, Loader=yaml.SafeLoader)
+    finally:
+        loader.dispose()
+    if root is not None:
+        walk(root)
+    return problems or [f"{path}: a value cannot be read (not a valid date or number)"]
 
 
 def load_config(path: Path | str) -> LoadedConfig:

@@ -193,12 +193,19 @@ class AudienceConfig(StrictModel):
         )
 
 
+def _date_not_number(value: object) -> object:
+    # pydantic would read a bare number as a Unix timestamp: ``starts: 1`` is a typo, not 1970.
+    if isinstance(value, int | float | bool):
+        raise ValueError("expected a date such as 2026-03-02 or a local date-time 2026-03-02 09:00")
+    return value
+
+
 class DeadlineConfig(StrictModel):
     id: DeadlineId
     title: ShortText
     description: Annotated[str, Field(max_length=1000)] = ""
     rule: Annotated[str, Field(min_length=1, max_length=300)]
-    starts: date | datetime
+    starts: Annotated[date | datetime, BeforeValidator(_date_not_number)]
     timezone: TimeZoneName | None = None
     remind: list[Duration] = Field(default_factory=list, max_length=6)
     overdue_after: Duration | None = None

@@ -23,16 +23,25 @@ def parse_duration(text: str | int | float | timedelta) -> timedelta:
     elif isinstance(text, bool):
         raise DurationError(f"expected {DURATION_HINT}")
     elif isinstance(text, int | float):
-        value = timedelta(seconds=text)
+        value = _seconds(text)
+    elif not isinstance(text, str):  # YAML null, a list, a date: not a duration
+        raise DurationError(f"expected {DURATION_HINT}")
     else:
         cleaned = text.strip().lower()
         if not _WHOLE.match(cleaned):
             raise DurationError(f"expected {DURATION_HINT}")
         seconds = sum(int(n) * _UNITS[unit] for n, unit in _PART.findall(cleaned))
-        value = timedelta(seconds=seconds)
+        value = _seconds(seconds)
     if value <= timedelta(0):
         raise DurationError(f"expected a positive duration ({DURATION_HINT})")
     return value
+
+
+def _seconds(seconds: float) -> timedelta:
+    try:
+        return timedelta(seconds=seconds)
+    except (OverflowError, ValueError):  # .inf, NaN, a thousand millennia
+        raise DurationError(f"too long or not a number; expected {DURATION_HINT}") from None
 
 
 def format_duration(value: timedelta) -> str:

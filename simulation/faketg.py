@@ -760,6 +760,10 @@ class FakeTelegram:
         return True
 
     def api_setWebhook(self, params: JSON) -> bool:
+        if not str(params.get("url", "")).startswith("https://"):
+            raise ApiError(
+                400, "Bad Request: bad webhook: An HTTPS URL must be provided for webhook"
+            )
         return True
 
     def api_getUpdates(self, params: JSON) -> list[JSON]:

@@ -88,6 +88,7 @@ class FakeTelegramServer:
         self._thread: threading.Thread | None = None
         self._started = threading.Event()
         self._stop: asyncio.Event | None = None
+        self.reject_tokens = False  # answer every call 401 Unauthorized, as for a revoked token
 
     # ---- control (from the test's thread) ------------------------------------------------
     def url(self, client: str = "") -> str:
@@ -148,6 +149,8 @@ class FakeTelegramServer:
         await http.close_all_connections()
 
     async def call(self, client: str, method: str, params: JSON, files: Any) -> tuple[int, JSON]:
+        if self.reject_tokens:
+            return 401, {"ok": False, "error_code": 401, "description": "Unauthorized"}
         if method == "getUpdates":
             return await self._get_updates(client, params)
         if method == "sendMessage" and self._should_hold(client):
