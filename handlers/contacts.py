@@ -31,10 +31,11 @@ from telegram.ext import (
 from handlers.common import (
     group_label,
     is_configured_group,
+    may_moderate,
     moderators_only,
     personal_language,
     reply,
-    role,
+    role_here,
     send_private,
 )
 from handlers.render import chunk_lines, esc, truncate
@@ -458,7 +459,7 @@ async def contact_command(update: Update, context: BotContext) -> None:
             )
         )
         return
-    user_role = role(services, user.id)
+    user_role = await role_here(update, context)
     now = services.clock.now()
     rate = services.settings.contacts.lookup_rate
     with services.db.transaction() as session:
@@ -586,7 +587,7 @@ async def _on_page(
     assert query is not None and user is not None
     services = context.services
     page = _int(rest[0]) if rest else None
-    user_role = role(services, user.id)
+    user_role = await role_here(update, context)
     with services.db.transaction() as session:
         lookup = ContactRepository(session).lookup(lookup_id)
         requester = requester_of(services, session, user.id, user_role)
@@ -607,7 +608,7 @@ async def _on_ask(
     assert query is not None and user is not None
     services = context.services
     now = services.clock.now()
-    user_role = role(services, user.id)
+    user_role = await role_here(update, context)
     timeout = services.settings.contacts.request_timeout
     with services.db.transaction() as session:
         repo = ContactRepository(session)
@@ -1156,7 +1157,7 @@ async def _on_import(
     query, user = update.callback_query, update.effective_user
     assert query is not None and user is not None
     services = context.services
-    if role(services, user.id) is not Role.MODERATOR:
+    if not await may_moderate(update, context):
         await query.answer(_("Only moderators can import."), show_alert=True)
         return
     policy = services.settings.contacts

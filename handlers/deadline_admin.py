@@ -31,7 +31,7 @@ from telegram.ext import (
 )
 from telegram.warnings import PTBUserWarning
 
-from handlers.common import NOT_A_MODERATOR, answer_step, role
+from handlers.common import NOT_A_MODERATOR, answer_step, may_moderate
 from handlers.deadlines import digest_recipients, plan_outbox, recipients_of
 from handlers.render import esc
 from handlers.targets import TargetError, resolve_target
@@ -90,9 +90,8 @@ def _text(update: Update) -> str:
     return (message.text or "") if message is not None else ""
 
 
-def _is_moderator(update: Update, context: BotContext) -> bool:
-    user = update.effective_user
-    return user is not None and role(context.services, user.id) is Role.MODERATOR
+async def _is_moderator(update: Update, context: BotContext) -> bool:
+    return await may_moderate(update, context)
 
 
 def default_timezone(services: Services) -> str:
@@ -325,7 +324,7 @@ async def deadline_command(update: Update, context: BotContext) -> int:
     message, user = update.effective_message, update.effective_user
     if message is None or user is None:
         return ConversationHandler.END
-    if not _is_moderator(update, context):
+    if not await _is_moderator(update, context):
         await message.reply_text(NOT_A_MODERATOR)
         return ConversationHandler.END
     context.user_data.pop(FORM, None)  # type: ignore[union-attr]
@@ -428,7 +427,7 @@ async def in_group(update: Update, context: BotContext) -> None:
     message = update.effective_message
     if message is None:
         return
-    if not _is_moderator(update, context):
+    if not await _is_moderator(update, context):
         await message.reply_text(NOT_A_MODERATOR)
         return
     await message.reply_text(
@@ -592,7 +591,7 @@ async def confirm(update: Update, context: BotContext) -> int:
     if query.data != f"{CB}:save" or not form or "remind" not in form:
         await answer_step(update, _("Cancelled; nothing was saved."))
         return ConversationHandler.END
-    if not _is_moderator(update, context):
+    if not await _is_moderator(update, context):
         await answer_step(update, NOT_A_MODERATOR)
         return ConversationHandler.END
     services = context.services
@@ -702,7 +701,7 @@ async def on_remove_button(update: Update, context: BotContext) -> None:
     query = update.callback_query
     if query is None or query.from_user is None:
         return
-    if not _is_moderator(update, context):
+    if not await _is_moderator(update, context):
         await query.answer(NOT_A_MODERATOR, show_alert=True)
         return
     data = query.data or ""

@@ -30,9 +30,10 @@ from telegram.warnings import PTBUserWarning
 
 from config.schema import GroupConfig
 from handlers.common import (
+    current_role,
+    may_moderate,
     moderators_only,
     personal_language,
-    role,
     send_private,
     tell_moderators,
 )
@@ -713,7 +714,7 @@ async def leaving(update: Update, context: BotContext) -> None:
         return
     services = context.services
     args = list(context.args or [])
-    is_moderator = role(services, user.id) is Role.MODERATOR
+    is_moderator = await may_moderate(update, context)
     group = _group_for(services, update, user.id)
     today = today_of(services, group)
     replied = message.reply_to_message is not None and not message.is_topic_message
@@ -1461,7 +1462,7 @@ async def extend_membership(
     policy = policy_of(services, group)
     today = today_of(services, group)
     now = services.clock.now()
-    is_moderator = role(services, actor_id) is Role.MODERATOR
+    is_moderator = await current_role(context, actor_id, group.chat_id) is Role.MODERATOR
     with services.db.transaction() as session:
         membership = RosterRepository(session).membership(group.chat_id, member_id)
         user = RosterRepository(session).user(member_id)

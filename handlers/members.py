@@ -9,7 +9,7 @@ from collections.abc import Callable
 from telegram import Update
 from telegram.ext import CommandHandler, filters
 
-from handlers.common import moderators_only, reply, role
+from handlers.common import moderators_only, reply, role_here
 from handlers.introductions import describe
 from handlers.render import chunk_lines, esc, mention
 from handlers.targets import find_members
@@ -72,7 +72,7 @@ async def whois(update: Update, context: BotContext) -> None:
             for g in services.settings.groups
             if (m := roster.membership(g.chat_id, user.id)) is not None and m.present
         ]
-        if not groups and role(services, user.id) is not Role.MODERATOR:
+        if not groups and await role_here(update, context) is not Role.MODERATOR:
             allowed = False
         else:
             allowed = True

@@ -7,7 +7,7 @@ from collections.abc import Awaitable, Callable
 from telegram import Chat, Update
 from telegram.ext import CommandHandler, MessageHandler, filters
 
-from handlers.common import reply, role, where
+from handlers.common import reply, role, scope_of, where
 from handlers.render import esc
 from i18n import _
 from moderation.permissions import CommandSpec, Role, Where, commands_for
@@ -73,7 +73,8 @@ async def help_command(update: Update, context: BotContext) -> None:
     if message is None or user is None:
         return
     services = context.services
-    user_role, chat_where = role(services, user.id), where(update.effective_chat)
+    user_role = role(services, user.id, scope_of(update))
+    chat_where = where(update.effective_chat)
     await reply(update, context, lambda: help_text(services.commands, user_role, chat_where))
 
 
