@@ -97,3 +97,5 @@ def setup_logging(level: str, secrets: list[str], log_format: str = "text") -> N
     # httpx logs every request URL, which contains the token.
     logging.getLogger("httpx").setLevel(logging.WARNING)
     logging.getLogger("apscheduler").setLevel(logging.WARNING)
+    # PTB logs whole updates (people's messages) at DEBUG: never below INFO, whatever the level.
+    logging.getLogger("telegram").setLevel(max(logging.getLevelName(level), logging.INFO))

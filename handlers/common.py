@@ -9,6 +9,7 @@ from typing import Any
 
 from telegram import Chat, InlineKeyboardMarkup, Message, Update
 from telegram import User as TgUser
+from telegram.constants import ChatMemberStatus
 from telegram.error import Forbidden, TelegramError
 
 from config.schema import GroupConfig
@@ -23,7 +24,7 @@ from i18n import (
     pick_language,
     use_locale,
 )
-from moderation.permissions import Role, Where, is_fresh, role_of
+from moderation.permissions import Role, Where, admin_scope, is_fresh, role_of
 from moderation.roster import UserInfo
 from runtime.context import BotContext, Services
 from storage.moderation import ModerationRepository
@@ -51,30 +52,36 @@ def where(chat: Chat | None) -> Where:
     return Where.PRIVATE if chat is not None and chat.type == Chat.PRIVATE else Where.GROUP
 
 
-def role(services: Services, user_id: int) -> Role:
-    """Configured moderators, plus (if enabled) admins of any configured group.
+def scope_of(update: Update) -> int | None:
+    """Where an action counts: the group it was sent in, or None for a private chat."""
+    chat = update.effective_chat
+    return None if chat is None or chat.type == Chat.PRIVATE else chat.id
 
-    Admins come from the live list read by ``refresh_admins`` while it is fresh
-    (``moderation.admin_cache``), else from the roster, which ``chat_member`` updates keep.
+
+def _known_admins(services: Services, chat_id: int) -> set[int]:
+    """A group's admins as last read: the live list while fresh, else the roster's."""
+    cached = services.admins.get(chat_id)
+    if cached is not None and is_fresh(
+        cached[0], services.clock.now(), services.settings.moderation.admin_cache
+    ):
+        return set(cached[1])
+    with services.db.transaction() as session:
+        return RosterRepository(session).admin_ids(chat_id)
+
+
+def role(services: Services, user_id: int, group_id: int | None = None) -> Role:
+    """The role as last known, without asking Telegram: for menus, /help and fan-out only.
+
+    Permission checks use ``current_role``, which confirms an admin live. ``group_id`` scopes
+    admins as ``moderation.permissions.admin_scope`` says (None: operation-wide).
     """
     settings = services.settings
     if user_id in settings.moderators:
         return Role.MODERATOR
     admin_ids: set[int] = set()
     if settings.group_admins_are_moderators:
-        now, ttl = services.clock.now(), settings.moderation.admin_cache
-        stale: list[int] = []
-        for group in settings.groups:
-            cached = services.admins.get(group.chat_id)
-            if cached is not None and is_fresh(cached[0], now, ttl):
-                admin_ids |= cached[1]
-            else:
-                stale.append(group.chat_id)
-        if stale:
-            with services.db.transaction() as session:
-                roster = RosterRepository(session)
-                for chat_id in stale:
-                    admin_ids |= roster.admin_ids(chat_id)
+        for chat_id in admin_scope(group_id, [g.chat_id for g in settings.groups]):
+            admin_ids |= _known_admins(services, chat_id)
     return role_of(user_id, settings.moderators, admin_ids, settings.group_admins_are_moderators)
 
 
@@ -165,11 +172,61 @@ async def refresh_admins(context: BotContext) -> None:
         )
 
 
-async def current_role(context: BotContext, user_id: int) -> Role:
-    """``role`` with the group admins checked live (cached briefly): for permission checks."""
-    if user_id not in context.services.settings.moderators:
-        await refresh_admins(context)
-    return role(context.services, user_id)
+async def _admin_now(context: BotContext, chat_id: int, user_id: int) -> bool:
+    """Whether Telegram says, now, that the user administers the group (getChatMember).
+
+    The cached list is corrected on the way, so menus and fan-out follow a demotion too.
+    If Telegram cannot answer, the roster (kept by chat_member updates) decides.
+    """
+    services = context.services
+    try:
+        member = await context.bot.get_chat_member(chat_id, user_id)
+    except TelegramError as exc:
+        log.warning("cannot check whether %s administers %s: %s", user_id, chat_id, exc)
+        with services.db.transaction() as session:
+            return user_id in RosterRepository(session).admin_ids(chat_id)
+    is_admin = member.status in (ChatMemberStatus.ADMINISTRATOR, ChatMemberStatus.OWNER)
+    cached = services.admins.get(chat_id)
+    if cached is not None and (user_id in cached[1]) != is_admin:
+        changed = cached[1] | {user_id} if is_admin else cached[1] - {user_id}
+        services.admins[chat_id] = (cached[0], frozenset(changed))
+    return is_admin
+
+
+async def current_role(context: BotContext, user_id: int, group_id: int | None = None) -> Role:
+    """The one permission check behind every privileged path.
+
+    Configured moderators everywhere; a group's admins (if admins count) in that group, or in
+    private for operation-wide commands (``admin_scope``). Someone the last-read lists name as
+    an admin is confirmed with Telegram at every call, so a demotion counts at the next action;
+    a promotion counts once the lists see it (a chat_member update, or the next read of the
+    admin list after ``moderation.admin_cache``).
+    """
+    services = context.services
+    settings = services.settings
+    if user_id in settings.moderators:
+        return Role.MODERATOR
+    if not settings.group_admins_are_moderators:
+        return Role.MEMBER
+    await refresh_admins(context)
+    for chat_id in admin_scope(group_id, [g.chat_id for g in settings.groups]):
+        if user_id in _known_admins(services, chat_id) and await _admin_now(
+            context, chat_id, user_id
+        ):
+            return Role.MODERATOR
+    return Role.MEMBER
+
+
+async def role_here(update: Update, context: BotContext) -> Role:
+    """``current_role`` of the update's sender, scoped to the chat the update comes from."""
+    user = update.effective_user
+    if user is None:
+        return Role.MEMBER
+    return await current_role(context, user.id, scope_of(update))
+
+
+async def may_moderate(update: Update, context: BotContext) -> bool:
+    return await role_here(update, context) is Role.MODERATOR
 
 
 # --------------------------------------------------------------------------- private messages
@@ -208,10 +265,8 @@ async def tell_moderators(context: BotContext, text: Text, reply_markup: Markup 
     for moderator_id in context.services.settings.moderators:
         if await send_private(context, moderator_id, text, reply_markup=reply_markup):
             delivered += 1
-    if not delivered:
-        with use_locale(DEFAULT_LANGUAGE):
-            logged = text() if callable(text) else text
-        log.warning("no moderator could be reached privately: %s", logged)
+    if not delivered:  # not the note itself: it names members and quotes what they wrote
+        log.warning("no moderator could be reached privately; a note was not delivered")
     return delivered
 
 
@@ -263,8 +318,7 @@ def moderators_only(handler: Handler) -> Handler:
 
     @functools.wraps(handler)
     async def guarded(update: Update, context: BotContext) -> None:
-        user = update.effective_user
-        if user is None or await current_role(context, user.id) is not Role.MODERATOR:
+        if not await may_moderate(update, context):
             refusal = _(NOT_A_MODERATOR)
             if update.callback_query is not None:
                 await update.callback_query.answer(refusal, show_alert=True)

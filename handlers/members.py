@@ -11,7 +11,7 @@ from telegram.error import BadRequest
 from telegram.ext import CallbackQueryHandler, CommandHandler, filters
 
 from config.schema import GroupConfig
-from handlers.common import moderators_only, reply, role
+from handlers.common import moderators_only, reply, role_here
 from handlers.introductions import describe
 from handlers.render import chunk_lines, esc, mention
 from handlers.targets import find_members
@@ -79,7 +79,7 @@ async def whois(update: Update, context: BotContext) -> None:
             for g in services.settings.groups
             if (m := roster.membership(g.chat_id, user.id)) is not None and m.present
         ]
-        if not groups and role(services, user.id) is not Role.MODERATOR:
+        if not groups and await role_here(update, context) is not Role.MODERATOR:
             allowed = False
         else:
             allowed = True

@@ -30,7 +30,7 @@ from telegram.ext import CallbackQueryHandler, CommandHandler, MessageHandler, f
 from config.schema import GroupConfig
 from delivery import mentions as paced
 from delivery.mentions import Outgoing
-from handlers.common import Text, role, send_private
+from handlers.common import Text, current_role, role, send_private
 from handlers.render import esc, mention, truncate
 from i18n import _, duration_text, ngettext, use_locale
 from moderation import mentions as rules
@@ -70,7 +70,7 @@ def moderator_ids(services: Services, chat_id: int) -> set[int]:
         candidates = set(services.settings.moderators) | RosterRepository(session).admin_ids(
             chat_id
         )
-    return {uid for uid in candidates if role(services, uid) is Role.MODERATOR}
+    return {uid for uid in candidates if role(services, uid, chat_id) is Role.MODERATOR}
 
 
 def load_members(services: Services, group: GroupConfig) -> list[Member]:
@@ -148,7 +148,7 @@ async def broadcast(
     author = message.from_user
     assert author is not None
     label = who.label(tags)
-    moderator = role(services, author.id) is Role.MODERATOR
+    moderator = await current_role(context, author.id, group.chat_id) is Role.MODERATOR
     if who.everyone and not rules.may_use(policy.all, moderator):
         title = esc(group.title)
         if policy.all == "off":

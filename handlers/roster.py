@@ -161,9 +161,8 @@ async def on_my_chat_member(update: Update, context: BotContext) -> None:
     group = services.settings.group(chat.id)
     if group is None:
         if change.new_chat_member.status in (ChatMember.MEMBER, ChatMember.ADMINISTRATOR):
-            log.warning(
-                "added to chat %s (%r), which is not configured; leaving", chat.id, chat.title
-            )
+            # Not the title: whoever added the bot chose it.
+            log.warning("added to chat %s, which is not configured; leaving", chat.id)
             await context.bot.send_message(
                 chat.id,
                 _(

@@ -8,7 +8,7 @@ from telegram import Chat, InlineKeyboardButton, InlineKeyboardMarkup, Update
 from telegram.error import BadRequest
 from telegram.ext import CallbackQueryHandler, CommandHandler, MessageHandler, filters
 
-from handlers.common import reply, role, where
+from handlers.common import reply, role, scope_of, where
 from handlers.render import esc
 from i18n import N_, _
 from moderation.help import HelpPlan, Topic, parse_topic, plan_help
@@ -51,8 +51,10 @@ def is_member(services: Services, user_id: int) -> bool:
     return False
 
 
-def help_plan(services: Services, user_id: int, chat_where: Where) -> HelpPlan:
-    user_role = role(services, user_id)
+def help_plan(
+    services: Services, user_id: int, chat_where: Where, group_id: int | None = None
+) -> HelpPlan:
+    user_role = role(services, user_id, group_id)
     member = user_role is Role.MODERATOR or is_member(services, user_id)
     return plan_help(services.commands, user_role, chat_where, member)
 
@@ -143,8 +145,9 @@ async def help_command(update: Update, context: BotContext) -> None:
     if message is None or user is None:
         return
     services = context.services
-    user_role, chat_where = role(services, user.id), where(update.effective_chat)
-    plan = help_plan(services, user.id, chat_where)
+    scope = scope_of(update)
+    user_role, chat_where = role(services, user.id, scope), where(update.effective_chat)
+    plan = help_plan(services, user.id, chat_where, scope)
     asked = " ".join(context.args or [])
     topic = parse_topic(asked) if asked.strip() and not asked.startswith("@") else None
     if topic is not None and topic in plan.topics:

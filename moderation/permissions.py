@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import enum
-from collections.abc import Collection, Iterable
+from collections.abc import Collection, Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
@@ -41,6 +41,19 @@ def role_of(
     if admins_are_moderators and user_id in group_admin_ids:
         return Role.MODERATOR
     return Role.MEMBER
+
+
+def admin_scope(group_id: int | None, configured_groups: Sequence[int]) -> tuple[int, ...]:
+    """The groups whose admins count as moderators for an action taken in ``group_id``.
+
+    In a configured group: that group's own admins only (an admin of group B is a plain member
+    in group A). ``None`` is a private chat, where the operation-wide commands live
+    (/deadline, the directory, /members…): an admin of any configured group counts there. In a
+    group the bot does not serve, no admin counts.
+    """
+    if group_id is None:
+        return tuple(configured_groups)
+    return (group_id,) if group_id in configured_groups else ()
 
 
 def is_fresh(read_at: datetime, now: datetime, ttl: timedelta) -> bool:

@@ -53,12 +53,14 @@ def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
 def make_engine(url: str) -> Engine:
     try:
         if url.startswith("sqlite"):
-            engine = create_engine(url)
+            # hide_parameters: an error must not quote the values (names, phones) it refused.
+            engine = create_engine(url, hide_parameters=True)
             event.listen(engine, "connect", _sqlite_pragmas)
         else:
             # pre_ping: a connection dropped by a database restart is replaced, not reused.
             engine = create_engine(
                 url,
+                hide_parameters=True,
                 pool_pre_ping=True,
                 pool_size=5,
                 max_overflow=5,

@@ -5,7 +5,7 @@ from __future__ import annotations
 from telegram import Update
 
 from handlers.common import (
-    role,
+    role_here,
 )
 from handlers.contacts.forgetme import on_forget
 from handlers.contacts.identity import on_link
@@ -61,7 +61,7 @@ async def _on_page(
     assert query is not None and user is not None
     services = context.services
     page = parse_id(rest[0]) if rest else None
-    user_role = role(services, user.id)
+    user_role = await role_here(update, context)
     with services.db.transaction() as session:
         lookup = ContactRepository(session).lookup(lookup_id)
         requester = requester_of(services, session, user.id, user_role)

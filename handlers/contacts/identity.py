@@ -10,13 +10,12 @@ from __future__ import annotations
 
 from telegram import Update
 
-from handlers.common import moderators_only, role
+from handlers.common import may_moderate, moderators_only
 from handlers.contacts.optin import ask_listing_at_arrival
 from handlers.contacts.shared import parse_id
 from handlers.render import esc
 from i18n import _, comma_join
 from moderation.contacts import InvalidValue, split_clusters
-from moderation.permissions import Role
 from runtime.context import BotContext
 from storage.contacts import ContactRepository, confirmed_cluster_list
 
@@ -27,7 +26,7 @@ async def on_link(
     query, user = update.callback_query, update.effective_user
     assert query is not None and user is not None
     target = parse_id(rest[0]) if rest else None
-    if role(context.services, user.id) is not Role.MODERATOR or target is None:
+    if target is None or not await may_moderate(update, context):
         await query.answer(_("Only moderators can link directory entries."), show_alert=True)
         return
     text = await _link(context, contact_id, target)

@@ -7,7 +7,7 @@ from sqlalchemy.orm import Session
 from telegram import InlineKeyboardButton, InlineKeyboardMarkup, Update
 
 from handlers.common import (
-    role,
+    role_here,
 )
 from handlers.contacts.shared import (
     CB,
@@ -83,7 +83,7 @@ async def contact_command(update: Update, context: BotContext) -> None:
             )
         )
         return
-    user_role = role(services, user.id)
+    user_role = await role_here(update, context)
     now = services.clock.now()
     rate = services.settings.contacts.lookup_rate
     with services.db.transaction() as session:

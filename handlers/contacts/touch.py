@@ -13,7 +13,7 @@ from collections.abc import Callable
 
 from telegram import InlineKeyboardButton, InlineKeyboardMarkup, Update
 
-from handlers.common import personal_language, role, send_private
+from handlers.common import current_role, personal_language, send_private
 from handlers.contacts.shared import (
     CB,
     defaults,
@@ -94,9 +94,10 @@ async def ask(context: BotContext, user_id: int, contact_id: int, note: str) -> 
     services = context.services
     now = services.clock.now()
     timeout = services.settings.contacts.request_timeout
+    requester_role = await current_role(context, user_id)
     with services.db.transaction() as session:
         repo = ContactRepository(session)
-        requester = requester_of(services, session, user_id, role(services, user_id))
+        requester = requester_of(services, session, user_id, requester_role)
         contact = repo.get(contact_id)
         roster = RosterRepository(session)
         reason = None

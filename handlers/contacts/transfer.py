@@ -8,8 +8,8 @@ import io
 from telegram import InlineKeyboardButton, InlineKeyboardMarkup, Update
 
 from handlers.common import (
+    may_moderate,
     moderators_only,
-    role,
 )
 from handlers.contacts.shared import CB, MIN_REASON, defaults, live_grants, requester_of
 from handlers.render import chunk_lines, esc
@@ -99,7 +99,7 @@ async def on_import(
     query, user = update.callback_query, update.effective_user
     assert query is not None and user is not None
     services = context.services
-    if role(services, user.id) is not Role.MODERATOR:
+    if not await may_moderate(update, context):
         await query.answer(_("Only moderators can import."), show_alert=True)
         return
     policy = services.settings.contacts

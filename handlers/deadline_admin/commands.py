@@ -47,7 +47,7 @@ async def deadline_command(update: Update, context: BotContext) -> None:
         return
     services = context.services
     _drop_open_form(context, user.id)
-    if not is_moderator(services, user.id):
+    if not await is_moderator(context, user.id):
         await message.reply_text(_(NOT_A_MODERATOR))
         return
     args = context.args or []
@@ -124,7 +124,7 @@ async def on_remove_button(update: Update, context: BotContext) -> None:
     query = update.callback_query
     if query is None or query.from_user is None:
         return
-    if not is_moderator(context.services, query.from_user.id):
+    if not await is_moderator(context, query.from_user.id):
         await query.answer(_(NOT_A_MODERATOR), show_alert=True)
         return
     data = query.data or ""
@@ -170,7 +170,7 @@ async def in_group(update: Update, context: BotContext) -> None:
     message, user = update.effective_message, update.effective_user
     if message is None or user is None:
         return
-    if not is_moderator(context.services, user.id):
+    if not await is_moderator(context, user.id):
         await message.reply_text(_(NOT_A_MODERATOR))
         return
     await message.reply_text(

@@ -16,7 +16,7 @@ from typing import Literal
 from pydantic import Field
 from sqlalchemy.orm import Session
 
-from handlers.common import NOT_A_MODERATOR, role
+from handlers.common import NOT_A_MODERATOR, current_role
 from handlers.deadline_admin import render
 from handlers.deadlines import digest_recipients, plan_outbox, recipients_of
 from handlers.forms import Form, FormState, Step, Turn
@@ -37,7 +37,7 @@ from moderation.deadline_input import (
 from moderation.deadlines import Audience, Deadline, DeadlineError
 from moderation.introductions import InputError, clean_text
 from moderation.permissions import Role
-from runtime.context import Services
+from runtime.context import BotContext, Services
 from storage.deadlines import DeadlineRepository
 from storage.roster import RosterRepository
 
@@ -77,8 +77,9 @@ def config_definition(services: Services, deadline_id: str) -> Deadline | None:
     return next((d for d in services.settings.deadline_definitions() if d.id == deadline_id), None)
 
 
-def is_moderator(services: Services, user_id: int) -> bool:
-    return role(services, user_id) is Role.MODERATOR
+async def is_moderator(context: BotContext, user_id: int) -> bool:
+    """The live, operation-wide check (``current_role``): a demoted admin is refused at once."""
+    return await current_role(context, user_id) is Role.MODERATOR
 
 
 def check(deadline: Deadline, now: datetime) -> Deadline:
@@ -378,7 +379,7 @@ async def confirm(turn: Turn[DeadlineDraft]) -> str | None:
         turn.say(_("Cancelled; nothing was saved."))
         return None
     services, now, actor = turn.services, turn.now, turn.user_id
-    if not is_moderator(services, actor):
+    if not await is_moderator(turn.context, actor):
         turn.say(_(NOT_A_MODERATOR))
         return None
     deadline = draft(state, services)

@@ -9,7 +9,7 @@ from telegram import Update
 
 from config.schema import GroupConfig
 from handlers.common import (
-    role,
+    current_role,
 )
 from handlers.lifecycle.common import (
     EXTEND_BUTTON_DAYS,
@@ -51,7 +51,7 @@ async def extend_membership(
     policy = policy_of(services, group)
     today = today_of(services, group)
     now = services.clock.now()
-    is_moderator = role(services, actor_id) is Role.MODERATOR
+    is_moderator = await current_role(context, actor_id, group.chat_id) is Role.MODERATOR
     with services.db.transaction() as session:
         membership = RosterRepository(session).membership(group.chat_id, member_id)
         user = RosterRepository(session).user(member_id)

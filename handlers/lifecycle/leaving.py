@@ -9,7 +9,7 @@ from telegram import Chat, InlineKeyboardButton, InlineKeyboardMarkup, Update
 
 from config.schema import GroupConfig
 from handlers.common import (
-    role,
+    may_moderate,
 )
 from handlers.introductions import deep_link
 from handlers.lifecycle.common import (
@@ -32,7 +32,6 @@ from moderation.lifecycle import (
     check_departure,
 )
 from moderation.lifecycle_input import LeavingSubject, is_cancel, leaving_subject
-from moderation.permissions import Role
 from runtime.context import BotContext
 from storage.lifecycle import LifecycleRepository
 from storage.roster import RosterRepository
@@ -46,7 +45,7 @@ async def leaving(update: Update, context: BotContext) -> None:
         return
     services = context.services
     args = list(context.args or [])
-    is_moderator = role(services, user.id) is Role.MODERATOR
+    is_moderator = await may_moderate(update, context)
     group = group_for(services, update, user.id)
     today = today_of(services, group)
     replied = message.reply_to_message is not None and not message.is_topic_message

@@ -127,7 +127,7 @@ async def _check(update: Update, message: Message, context: BotContext, *, edite
         services.journal.note(
             group.chat_id, message.message_id, user.id, sent_at, message.media_group_id
         )
-    if user.id in services.settings.moderators or _cached_admin(services, user.id):
+    if user.id in services.settings.moderators or _cached_admin(services, user.id, group.chat_id):
         return  # trusted: configured moderators and admins by the live list
     recent: tuple[datetime, ...] = ()
     if not edited and moderation.flood is not None:
@@ -215,15 +215,15 @@ async def _delete_for(
     raise ApplicationHandlerStop  # the message is gone: no feature answers it
 
 
-def _cached_admin(services: Services, user_id: int) -> bool:
-    """An admin of any group by the live list read recently (no query; see ``role``)."""
+def _cached_admin(services: Services, user_id: int, chat_id: int) -> bool:
+    """An admin of this group by the live list read recently (no query; see ``role``)."""
     settings = services.settings
-    if not settings.group_admins_are_moderators:
+    cached = services.admins.get(chat_id)
+    if not settings.group_admins_are_moderators or cached is None:
         return False
-    now, ttl = services.clock.now(), settings.moderation.admin_cache
-    return any(
-        is_fresh(read_at, now, ttl) and user_id in admins
-        for read_at, admins in services.admins.values()
+    read_at, admins = cached
+    return is_fresh(read_at, services.clock.now(), settings.moderation.admin_cache) and (
+        user_id in admins
     )
 
 
