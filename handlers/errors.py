@@ -62,8 +62,12 @@ def failing_handler(error: BaseException | None) -> str:
     frames = traceback.extract_tb(error.__traceback__) if error is not None else []
     for frame in frames:
         path = Path(frame.filename)
-        if path.parent == HANDLERS_DIR and path.name not in WRAPPERS:
-            return f"handlers.{path.stem}.{frame.name}"
+        if (
+            path.is_relative_to(HANDLERS_DIR)
+            and path.relative_to(HANDLERS_DIR).as_posix() not in WRAPPERS
+        ):
+            module = ".".join(path.relative_to(HANDLERS_DIR).with_suffix("").parts)
+            return f"handlers.{module}.{frame.name}"  # feature packages too
     return "unknown handler"
 
 

@@ -43,7 +43,18 @@ TOPIC_OF: dict[str, Topic] = {
         Topic.DEADLINES,
     ),
     **dict.fromkeys(
-        ("profile", "contact", "mydata", "forgetme", "override", "export"), Topic.DIRECTORY
+        (
+            "profile",
+            "contact",
+            "ask",
+            "mydata",
+            "forgetme",
+            "override",
+            "export",
+            "link",
+            "clusters",
+        ),
+        Topic.DIRECTORY,
     ),
     **dict.fromkeys(
         (

@@ -86,7 +86,7 @@ async def test_a_failing_update_never_logs_exception_messages_that_quote_data(
     def quoting(*args: object) -> str:
         raise ValueError(f"cannot parse {FIRST} {LAST} {EMAIL} {SECRET_WORDS}")
 
-    monkeypatch.setattr(start, "help_text", quoting)
+    monkeypatch.setattr(start, "unknown_topic_text", quoting)  # /help WORDS: an unknown topic
     await sim.dm(person, f"/help {SECRET_WORDS}")
     assert sim.errors
     sim.errors.clear()
