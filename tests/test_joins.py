@@ -432,3 +432,30 @@ async def test_deadline_survives_a_restart(sim: Simulator) -> None:
     finally:
         await restarted.stop()
         await sim.start(migrate=False)  # the fixture stops it again
+
+
+async def test_a_newcomer_is_asked_to_be_listed_when_the_introduction_completes(
+    sim: Simulator,
+) -> None:
+    # Issue "trust at the boundary": opt-in at arrival, asked there, once.
+    ivan = await veteran(sim)
+    link = await invite(sim, ivan, ["Olena Petrenko", "UNICEF", "WASH cluster IMO"])
+    olena = sim.user("Olena", "P.")
+    mark = sim.mark()
+    await sim.join(olena, link=link)
+    card = sim.unique_reply(mark, GROUP_ID)
+    await sim.dm(olena, "/start " + card.buttons()[0]["url"].split("start=")[1])
+    await sim.press(olena, sim.last(olena.id), "Yes")
+    asked = [
+        m for m in sim.telegram.sent(olena.id) if any("list me" in b["text"] for b in m.buttons())
+    ]
+    assert len(asked) == 1
+    await sim.dm(olena, "/start")  # a later /start does not ask again
+    again = [
+        m for m in sim.telegram.sent(olena.id) if any("list me" in b["text"] for b in m.buttons())
+    ]
+    assert len(again) == 1
+    await sim.press(olena, asked[0], "list me")
+    with sim.services.db.transaction() as session:
+        contact = ContactRepository(session).by_user(olena.id)
+        assert contact is not None and contact.consent == "given"

@@ -9,6 +9,7 @@ from telegram import ChatPermissions, InlineKeyboardButton, InlineKeyboardMarkup
 from telegram.error import TelegramError
 
 from handlers.common import group_label, in_group, send_private
+from handlers.contacts.optin import ask_listing_at_arrival
 from handlers.introductions.render import card_text
 from i18n import _
 from moderation.introductions import Category, IntroStatus, may_sponsor
@@ -157,5 +158,7 @@ async def complete_if_ready(context: BotContext, intro_id: int) -> None:
                 "Thank you! Your introduction is complete and you can now write in the group."
             ),
         )
+        # The directory entry the introduction pre-filled: asked here, at arrival, once.
+        await ask_listing_at_arrival(context, intro.user_id)
     if intro is not None:
         await post_or_update_card(context, intro_id)
