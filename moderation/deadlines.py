@@ -325,19 +325,32 @@ def validate(deadline: Deadline) -> Deadline:
             )
     walls = _take(recurrence, first, PERIOD_SAMPLE)
     times = [resolve_local(t, tz) for t in walls]
+    for offset in deadline.remind:
+        try:
+            reminder_at(walls[0], offset, tz) if walls else None
+        except OverflowError:  # e.g. 9,999,999 weeks: a date before the calendar begins
+            raise DeadlineError(
+                _(
+                    "reminder offset {offset} is longer than the calendar allows",
+                    offset=duration_text(offset),
+                )
+            ) from None
     if len(times) > 1:
         period = min(b - a for a, b in pairwise(times))
         after = deadline.overdue_after or timedelta(0)
         longest = max([*deadline.remind, after])
         # Day offsets are calendar days, so compare real instants, not lengths.
-        earliest = [
-            min((reminder_at(wall, o, tz) for o in deadline.remind), default=instant)
-            for wall, instant in zip(walls, times, strict=True)
-        ]
-        overlaps = any(
-            earliest[i + 1] <= times[i] or times[i] + after >= times[i + 1]
-            for i in range(len(times) - 1)
-        )
+        try:
+            earliest = [
+                min((reminder_at(wall, o, tz) for o in deadline.remind), default=instant)
+                for wall, instant in zip(walls, times, strict=True)
+            ]
+            overlaps = any(
+                earliest[i + 1] <= times[i] or times[i] + after >= times[i + 1]
+                for i in range(len(times) - 1)
+            )
+        except OverflowError:  # an offset of millennia: before year 1, far longer than a period
+            overlaps = True
         if overlaps:
             raise DeadlineError(
                 _(

@@ -32,8 +32,14 @@ needs_postgresql = pytest.mark.skipif(
 )
 
 
-def write_config(folder: Path, lease: str, extra: dict[str, object] | None = None) -> Path:
-    """A deadline whose reminder (3 h before, due 1-2 h ago) is due for every WASH partner."""
+def write_config(
+    folder: Path, lease: str, extra: dict[str, object] | None = None, stall_limit: str = "2m"
+) -> Path:
+    """A deadline whose reminder (3 h before, due 1-2 h ago) is due for every WASH partner.
+
+    ``stall_limit`` also bounds how long a sent reminder's mark is retried (half of it, at most
+    60 s): a database outage longer than that would let the row be taken over and sent again.
+    """
     now = datetime.now(UTC)
     occurrence = (now + timedelta(hours=2)).replace(minute=0, second=0, microsecond=0)
     settings: dict[str, object] = {
@@ -43,7 +49,7 @@ def write_config(folder: Path, lease: str, extra: dict[str, object] | None = Non
         "organisations": ["UNICEF"],
         "groups": [{"chat_id": GROUP_ID, "title": "Process test group"}],
         "sweep_every": {"deadline-dispatch": "2s"},
-        "reminders": {"lease": lease, "stall_limit": "8s"},
+        "reminders": {"lease": lease, "stall_limit": stall_limit},
         "deadlines": [
             {
                 "id": "sitrep",

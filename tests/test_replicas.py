@@ -40,7 +40,7 @@ def test_two_replicas_one_killed_no_duplicate_no_loss(
     database_url: str, tmp_path: Path, server: FakeTelegramServer, processes: list[BotProcess]
 ) -> None:
     partners = seed_partners(database_url, server.telegram, PARTNERS)
-    config = write_config(tmp_path, lease="3s")
+    config = write_config(tmp_path, lease="3s", stall_limit="8s")  # the killed one's send
     # The first replica to send 60 reminders has its 61st request frozen before the fake
     # processes it; the test then kills that replica with SIGKILL.
     server.hold_after(60)
