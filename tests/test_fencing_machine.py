@@ -60,6 +60,7 @@ class TwoDispatchers(RuleBasedStateMachine):
         self.run(second.start(migrate=False))
         self.clock, self.telegram = clock, first.telegram
         self.ids = add_partners(first, PARTNERS)
+        self.over_limit = 0  # sends whose sender stalled past the stall limit
         self.clock.advance(timedelta(minutes=1))
         self.ds = {"a": Dispatcher(first), "b": Dispatcher(second)}
         with first.services.db.transaction() as session:
@@ -145,6 +146,7 @@ class TwoDispatchers(RuleBasedStateMachine):
             return
         row = d.batch.pop(0)
         self.stall = (STALL_LIMIT + timedelta(seconds=1), "b")
+        self.over_limit += 1
         self.run(reminders.deliver(d.sim.app, LETTERS, row, False, d.token))
         self.stall = None
 
@@ -169,7 +171,9 @@ class TwoDispatchers(RuleBasedStateMachine):
                 if user_id not in twice:
                     assert seen[user_id] == 1, (user_id, seen)  # none doubled
                 else:
-                    assert seen[user_id] <= 2, (user_id, seen)
+                    # Each stall past the limit may send what was on the wire once more (the
+                    # same row stalled twice in a row can go three times): the physical bound.
+                    assert seen[user_id] <= 1 + self.over_limit, (user_id, seen, self.over_limit)
         finally:
             for d in self.ds.values():
                 self.run(d.sim.stop())
