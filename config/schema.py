@@ -310,6 +310,19 @@ class ModerationPolicy(StrictModel):
         return BannedMatcher.build(self.banned_words, self.banned_patterns)
 
 
+class HttpSettings(StrictModel):
+    """The bot's own HTTP server, in every mode: webhook, health, metrics, calendar feeds."""
+
+    listen: str = "127.0.0.1"
+    # 0 picks a free port (tests); the port in use is logged at start.
+    port: int = Field(default=8080, ge=0, le=65535)
+    # The public HTTPS base people's calendar apps (and Telegram) reach this server at, e.g.
+    # https://bot.example.org; without it the bot cannot offer subscription links.
+    public_url: Annotated[str, Field(pattern=r"^https?://[^\s/?#]+(/[^\s?#]*)?$")] | None = None
+    # /readyz says "not ready" when no update arrived for this long (unset: not checked).
+    ready_window: Duration | None = None
+
+
 class Settings(StrictModel):
     timezone: TimeZoneName = "UTC"
     moderators: list[Annotated[int, Field(gt=0)]] = Field(default_factory=list)
@@ -327,6 +340,7 @@ class Settings(StrictModel):
     reminders: ReminderPolicy = ReminderPolicy()
     deadlines: list[DeadlineConfig] = Field(default_factory=list)
     moderation: ModerationPolicy = ModerationPolicy()
+    http: HttpSettings = HttpSettings()
 
     @model_validator(mode="after")
     def _unique_groups(self) -> Settings:

@@ -23,19 +23,23 @@ PACKAGES = [
     "runtime",
     "simulation",
     "storage",
+    "web",
 ]
 THIRD_PARTY_IO = {"telegram", "sqlalchemy", "alembic"}
 
+ABOVE_CONFIG = {"bot", "handlers", "storage", "runtime", "simulation", "delivery", "web"}
+
 # What each folder must never import (project folders and I/O libraries).
 FORBIDDEN: dict[str, set[str]] = {
-    "moderation": {"bot", "handlers", "storage", "runtime", "simulation", "delivery"}
+    "moderation": {"bot", "handlers", "storage", "runtime", "simulation", "delivery", "web"}
     | THIRD_PARTY_IO,
-    "config": {"bot", "handlers", "storage", "runtime", "simulation", "delivery", "telegram"},
-    "i18n": {"bot", "handlers", "storage", "runtime", "simulation", "delivery", "telegram"},
-    "storage": {"bot", "handlers", "runtime", "simulation", "delivery", "telegram"},
-    "runtime": {"bot", "handlers", "simulation"},
-    "delivery": {"bot", "handlers", "simulation"},
-    "handlers": {"bot", "simulation"},
+    "config": ABOVE_CONFIG | {"telegram"},
+    "i18n": ABOVE_CONFIG | {"telegram"},
+    "storage": {"bot", "handlers", "runtime", "simulation", "delivery", "web", "telegram"},
+    "runtime": {"bot", "handlers", "simulation", "web"},
+    "delivery": {"bot", "handlers", "simulation", "web"},
+    "handlers": {"bot", "simulation", "web"},
+    "web": {"bot", "simulation"},
     "bot": {"simulation"},
 }
 # The console is the one running-bot module that drives the simulator (it is its purpose).

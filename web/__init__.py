@@ -1,0 +1,1 @@
+"""The bot's own HTTP server: webhook, health, metrics and calendar feeds."""
