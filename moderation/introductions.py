@@ -5,6 +5,7 @@ Plain values in, decisions out; handlers and sweeps carry them out.
 
 from __future__ import annotations
 
+import calendar
 import enum
 import re
 import unicodedata
@@ -15,7 +16,7 @@ from dateutil import parser as date_parser
 from dateutil.relativedelta import relativedelta
 from rapidfuzz import fuzz, process, utils
 
-from i18n import N_, _, date_text, ngettext
+from i18n import N_, _, date_text, month_name, ngettext
 
 NAME_MAX = 64
 ORGANISATION_MAX = 100
@@ -188,12 +189,11 @@ def parse_date(text: str, today: date) -> date:
         return today + timedelta(days=1 if cleaned in _TOMORROW else 0)
     iso = _ISO.match(cleaned)
     if iso:  # dateutil's dayfirst would read 2026-12-01 as 12 January
+        year, month, day = (int(part) for part in iso.groups())
         try:
-            return date(int(iso.group(1)), int(iso.group(2)), int(iso.group(3)))
+            return date(year, month, day)
         except ValueError:
-            raise InputError(
-                _("I could not read that date. Try 2026-12-20, 20 Dec or “in 3 weeks”.")
-            ) from None
+            raise _no_such_day(day, month, year) or _unreadable_date() from None
     relative = _RELATIVE.match(cleaned)
     if relative and relative.group(2) in _UNIT_OF:
         amount, unit = int(relative.group(1)), _UNIT_OF[relative.group(2)]
@@ -203,6 +203,9 @@ def parse_date(text: str, today: date) -> date:
             "month": relativedelta(months=amount),
         }[unit]
         return today + delta
+    impossible = _impossible_day_month(cleaned, today)
+    if impossible is not None:  # before dateutil, which reads "32 Dec" as a year
+        raise impossible
     try:
         parsed = date_parser.parse(
             cleaned,
@@ -211,12 +214,57 @@ def parse_date(text: str, today: date) -> date:
             default=datetime(today.year, today.month, today.day),
         ).date()
     except (ValueError, OverflowError):
-        raise InputError(
-            _("I could not read that date. Try 2026-12-20, 20 Dec or “in 3 weeks”.")
-        ) from None
+        raise _unreadable_date() from None
     if not re.search(r"\d{4}", cleaned) and parsed < today:
         parsed = parsed.replace(year=parsed.year + 1)  # "20 Jan" in December means next year
     return parsed
+
+
+def _unreadable_date() -> InputError:
+    return InputError(_("I could not read that date. Try 2026-12-20, 20 Dec or “in 3 weeks”."))
+
+
+# "31 February", "31.04.2027", "Feb 30": a day and a month that read well but do not exist.
+_DAY_FIRST = re.compile(r"^(\d{1,2})(?:\s+|[./-])\s*([a-z]+|\d{1,2})\.?(?:(?:\s+|[./-])(\d{4}))?$")
+_MONTH_FIRST = re.compile(r"^([a-z]+)\.?\s+(\d{1,2})(?:,?\s+(\d{4}))?$")
+
+
+def _impossible_day_month(cleaned: str, today: date) -> InputError | None:
+    day_first, month_first = _DAY_FIRST.match(cleaned), _MONTH_FIRST.match(cleaned)
+    if day_first:
+        day_text, month_text, year_text = day_first.groups()
+    elif month_first:
+        month_text, day_text, year_text = month_first.groups()
+    else:
+        return None
+    month = int(month_text) if month_text.isdigit() else date_parser.parserinfo().month(month_text)
+    if month is None:
+        return None
+    year = int(year_text) if year_text else None
+    if year is None and (month, int(day_text)) == (2, 29):
+        # Without a year the next 29 February is meant; this year's if it is still ahead.
+        year = today.year if (today.month, today.day) <= (2, 29) else today.year + 1
+    return _no_such_day(int(day_text), month, year)
+
+
+def _no_such_day(day: int, month: int, year: int | None) -> InputError | None:
+    """Why a day that reads well does not exist (31 February), or None if that is not it."""
+    if not 1 <= month <= 12 or day < 1:
+        return None
+    if (month, day) == (2, 29) and (year is None or not calendar.isleap(year)):
+        return InputError(_("29 February exists only in leap years; choose another day") + ".")
+    longest = calendar.monthrange(2025, month)[1]  # a common year: February has 28 days
+    if day <= longest:
+        return None
+    return InputError(
+        _(
+            "{month} has no day {day} (it has {longest} days)",
+            month=month_name(month),
+            day=day,
+            longest=longest,
+        )
+        + "."
+    )
 
 
 def check_end_date(

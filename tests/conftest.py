@@ -8,6 +8,7 @@ from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 
 import pytest
+from hypothesis import settings
 from sqlalchemy import create_engine, text
 
 from config.loader import Environment, LoadedConfig, load_settings
@@ -15,6 +16,11 @@ from moderation.clock import FakeClock
 from simulation.http import FakeTelegramServer
 from simulation.simulator import Simulator
 from tests.processes import fake_telegram
+
+# Speed is measured by the benchmarks in bench/, never by a test: Hypothesis's per-example
+# deadline (200 ms) only fails tests at random when the machine is busy.
+settings.register_profile("imbot", deadline=None)
+settings.load_profile("imbot")
 
 EXAMPLE = Path(__file__).resolve().parent.parent / "config" / "example.yaml"
 GROUP_ID = -1001234567890
