@@ -138,7 +138,16 @@ _FORMATTER = _Formatter()
 _LINE_STARTS_WITH_PLACEHOLDER = re.compile(r"(^|\n)(?=\{[^{])")
 
 
+# "{date}." where the date ends with an abbreviation's point ("7 бер. 2027 р."): that point
+# doubles as the full stop, as in print, instead of "р..".
+_FIELD_BEFORE_FULL_STOP = re.compile(r"\{(\w+)\}\.")
+
+
 def _fill(template: str, values: dict[str, object]) -> str:
+    for name in _FIELD_BEFORE_FULL_STOP.findall(template):
+        value = values.get(name)
+        if isinstance(value, str) and value.endswith(".") and not value.endswith(".."):
+            values = {**values, name: value[:-1]}
     if is_rtl():
         template = _LINE_STARTS_WITH_PLACEHOLDER.sub(lambda m: m.group(1) + RLM, template)
     return _FORMATTER.vformat(template, (), values) if values else template

@@ -278,11 +278,25 @@ def normalise_email(raw: str) -> str:
     text = raw.strip()
     if len(text) > 254:
         raise InvalidValue(_("an e-mail address is at most 254 characters"))
+    # Our own sentences: the library's explanations are English and end with a full stop.
+    local, at, domain = text.rpartition("@")
+    if not at or "@" in local or " " in text:
+        raise InvalidValue(
+            _("an e-mail address has one @ and no spaces, like olena.petrenko@example.org")
+        )
+    if not local:
+        raise InvalidValue(_("a name must come before the @, like olena.petrenko@example.org"))
+    if "." not in domain.strip("."):
+        raise InvalidValue(_("after the @ comes a domain with a dot, like example.org"))
     try:
         return validate_email(text, check_deliverability=False).normalized
-    except EmailNotValidError as exc:
-        # The library's explanation is English; it follows the translated sentence.
-        raise InvalidValue(_("not a valid e-mail address: {reason}", reason=str(exc))) from None
+    except EmailNotValidError:
+        raise InvalidValue(
+            _(
+                "{address} is not a valid e-mail address; check it for typing mistakes",
+                address=text[:80],
+            )
+        ) from None
 
 
 _HANDLE = re.compile(r"[A-Za-z][A-Za-z0-9_]{3,31}")

@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
-from i18n import _
+from i18n import _, date_text
 from moderation.deadlines import resolve_local
 from moderation.introductions import Category, InputError, IntroStatus
 
@@ -320,7 +320,7 @@ def extended_end(
         raise InputError(_("The new end date must be in the future."))
     if current_end is not None and new_end <= current_end:
         raise InputError(
-            _("The membership already runs until {date}.", date=f"{current_end:%d %b %Y}")
+            _("The membership already runs until {date}.", date=date_text(current_end))
         )
     if new_end > latest:
         raise InputError(
@@ -328,7 +328,7 @@ def extended_end(
                 "A membership can be extended to at most {days} days from today: choose a date "
                 "on or before {date}.",
                 days=maximum.days,
-                date=f"{latest:%d %b %Y}",
+                date=date_text(latest),
             )
         )
     return new_end
@@ -344,7 +344,7 @@ def ooc_end_problem(end: date, today: date, maximum: timedelta) -> str | None:
             "Out-of-country membership can last at most {days} days: choose a date on or "
             "before {date}.",
             days=maximum.days,
-            date=f"{latest:%d %b %Y}",
+            date=date_text(latest),
         )
     return None
 

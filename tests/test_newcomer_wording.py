@@ -3,6 +3,10 @@ in their language (issue: "What a newcomer trips over"), driven through the whol
 
 from __future__ import annotations
 
+from datetime import date, timedelta
+
+from i18n import use_locale
+from moderation.lifecycle import ooc_end_problem
 from simulation.simulator import Simulator
 from tests.test_joins import veteran
 from tests.test_languages import choose
@@ -38,3 +42,36 @@ async def test_the_missing_day_is_named_in_the_readers_language(sim: Simulator) 
     text = sim.unique_reply(mark, olena.id).text
     assert "лют" in text.lower() and "31" in text and "28" in text, text
     assert "February" not in text
+
+
+async def test_a_mistyped_email_is_explained_in_one_clean_sentence(sim: Simulator) -> None:
+    ivan = await veteran(sim)
+    olena = await member(sim, ivan, "Olena", "Petrenko")
+    await sim.dm(olena, "/profile")
+    for answer in ["Olena Petrenko", "UNICEF", "WASH IMO", "WASH", "Kharkiv", "+380 44 123 4567"]:
+        await sim.dm(olena, answer)
+    expected = {
+        "olena.petrenko": "an e-mail address has one @ and no spaces, like "
+        "olena.petrenko@example.org",
+        "olena@": "after the @ comes a domain with a dot, like example.org",
+        "@example.org": "a name must come before the @, like olena.petrenko@example.org",
+        "olena..p@example.org": "olena..p@example.org is not a valid e-mail address; check it "
+        "for typing mistakes",
+    }
+    for answer, problem in expected.items():
+        mark = sim.mark()
+        await sim.dm(olena, answer)
+        reply = sim.unique_reply(mark, olena.id).text
+        assert reply == f"Sorry: {problem}. Try again, or /cancel.", reply
+        assert ".." not in reply.replace("olena..p", "")
+
+
+def test_dates_in_refusals_are_in_the_readers_language_with_one_full_stop() -> None:
+    today, too_late = date(2026, 12, 7), date(2027, 6, 1)
+    with use_locale("uk"):
+        text = ooc_end_problem(too_late, today, timedelta(days=90))
+    # Babel writes the year's abbreviation after a narrow no-break space.
+    assert text is not None and text.endswith("7 бер. 2027\u202fр."), text
+    with use_locale("fr"):
+        text = ooc_end_problem(too_late, today, timedelta(days=90))
+    assert text is not None and "7 mars 2027" in text and "Mar" not in text, text
