@@ -18,6 +18,7 @@ from telegram.ext import ApplicationBuilder, ContextTypes, Defaults
 from telegram.request import BaseRequest
 
 from bot import ops
+from bot.instrument import MeasuredUpdates, count_database_errors
 from bot.message_log import MessageLog
 from bot.ratelimit import WindowRateLimiter
 from config.loader import LoadedConfig
@@ -87,6 +88,7 @@ def build_services(config: LoadedConfig, clock: Clock | None = None) -> Services
         services.commands.extend(getattr(feature, "COMMANDS", []))
         services.sweeps.extend(getattr(feature, "SWEEPS", []))
     services.sweeps.append(Sweep("admin-check", timedelta(hours=6), check_admin_rights))
+    count_database_errors(services.db.engine, services.metrics)
     ops.configure(services)
     return services
 
@@ -109,6 +111,7 @@ def build_application(
         )
         .post_init(on_startup)
         .post_shutdown(on_shutdown)
+        .concurrent_updates(MeasuredUpdates(services.metrics))
     )
     if request is not None:
         builder = builder.request(request).get_updates_request(request)

@@ -105,8 +105,12 @@ def check_config(config_path: Path) -> None:
 @main.command()
 @config_option
 @click.option("--webhook-url", help="Public HTTPS URL Telegram posts updates to (webhook mode).")
-@click.option("--listen", default="127.0.0.1", show_default=True, help="Webhook listen address.")
-@click.option("--port", default=8443, show_default=True, help="Webhook listen port.")
+@click.option(
+    "--listen", help="HTTP server address (health, metrics, webhook); default: http.listen."
+)
+@click.option(
+    "--port", type=click.IntRange(0, 65535), help="HTTP server port (0: any); default: http.port."
+)
 @click.option(
     "--migrate/--no-migrate",
     default=True,
@@ -115,15 +119,26 @@ def check_config(config_path: Path) -> None:
 )
 @click.option("--debug", is_flag=True, help="On a start-up failure, show the traceback too.")
 def run(
-    config_path: Path, webhook_url: str | None, listen: str, port: int, migrate: bool, debug: bool
+    config_path: Path,
+    webhook_url: str | None,
+    listen: str | None,
+    port: int | None,
+    migrate: bool,
+    debug: bool,
 ) -> None:
-    """Start the bot (polling by default, webhook with --webhook-url). SIGTERM stops it cleanly."""
+    """Start the bot (polling by default, webhook with --webhook-url). SIGTERM stops it cleanly.
+
+    The HTTP server (/healthz, /readyz, /metrics; Telegram's POSTs in webhook mode) listens on
+    --listen/--port, else the configuration's http.listen/http.port.
+    """
     from bot import ops
     from bot.app import ALLOWED_UPDATES, build_application, build_services
     from bot.logs import setup_logging
     from bot.startup import QuietBootstrap, StartupFailure, explain
 
     config = load(config_path)
+    listen = listen if listen is not None else config.settings.http.listen
+    port = port if port is not None else config.settings.http.port
     token = config.environment.bot_token.get_secret_value() if config.environment.bot_token else ""
     if not token:
         fail("BOT_TOKEN is not set. Put the token BotFather gave you in the environment.")
@@ -150,8 +165,9 @@ def run(
     if webhook_url:
         assert secret is not None
         webhook = ops.Webhook(webhook_url, listen, port, secret.get_secret_value())
+    http = ops.Listen(listen, port)
     try:
-        asyncio.run(ops.run_until_signalled(app, ALLOWED_UPDATES, webhook))
+        asyncio.run(ops.run_until_signalled(app, ALLOWED_UPDATES, webhook, http))
     except Exception as exc:
         failure: StartupFailure | None = explain(exc, config.bot_api_url, listen, port)
         if failure is None:
@@ -161,6 +177,34 @@ def run(
 
             click.echo(traceback.format_exc().replace(token, "<token>"), err=True)
         fail(failure.message.replace(token, "<token>"), failure.code)
+
+
+@main.command()
+@click.option(
+    "--url",
+    default="http://127.0.0.1:8080/readyz",
+    show_default=True,
+    help="The endpoint to ask (e.g. /healthz for liveness only).",
+)
+@click.option("--timeout", default=5.0, show_default=True, help="Seconds to wait for the answer.")
+def healthcheck(url: str, timeout: float) -> None:
+    """Ask the running bot's HTTP server: exit 0 on a 2xx answer, else 1 (for HEALTHCHECK)."""
+    import urllib.error
+    import urllib.request
+
+    try:
+        with urllib.request.urlopen(url, timeout=timeout) as answer:
+            status_code = int(answer.status)
+    except urllib.error.HTTPError as exc:
+        status_code = exc.code
+    except (urllib.error.URLError, OSError, ValueError) as exc:
+        click.echo(f"unhealthy: cannot reach {url} ({getattr(exc, 'reason', exc)})", err=True)
+        sys.exit(1)
+    if 200 <= status_code < 300:
+        click.echo(f"healthy: {url} answered {status_code}")
+        return
+    click.echo(f"unhealthy: {url} answered {status_code}", err=True)
+    sys.exit(1)
 
 
 @main.command()

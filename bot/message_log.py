@@ -4,15 +4,19 @@ Telegram never sends a bot its own messages as updates, and a bot cannot list a 
 history, so the only way to know which of its messages it may delete later is to note them
 as they are sent. PTB routes every Bot API request of an ``ExtBot`` through its rate limiter;
 this limiter wraps the real one (or none) and records what the send methods return.
+
+It also moves the metrics of what goes to Telegram: messages sent, 429 answers and the waits
+they ask for (each attempt is seen, also those the inner limiter retries).
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable, Coroutine
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from telegram._utils.types import JSONDict
+from telegram.error import RetryAfter
 from telegram.ext import BaseRateLimiter
 
 from runtime.context import Services
@@ -61,13 +65,26 @@ class MessageLog(BaseRateLimiter[int]):
         data: dict[str, Any],
         rate_limit_args: int | None,
     ) -> bool | JSONDict | list[JSONDict]:
+        metrics = self.services.metrics
+
+        async def attempt(*a: Any, **k: Any) -> bool | JSONDict | list[JSONDict]:
+            try:
+                return await callback(*a, **k)
+            except RetryAfter as exc:
+                metrics.flood_limited.inc()
+                wait = exc._retry_after  # the public property warns about its future type
+                seconds = wait.total_seconds() if isinstance(wait, timedelta) else float(wait)
+                metrics.retry_wait.inc(seconds)
+                raise
+
         if self.inner is None:
-            result = await callback(*args, **kwargs)
+            result = await attempt(*args, **kwargs)
         else:
             result = await self.inner.process_request(
-                callback, args, kwargs, endpoint, data, rate_limit_args
+                attempt, args, kwargs, endpoint, data, rate_limit_args
             )
         if endpoint in SENDS:
+            metrics.messages_sent.labels(endpoint).inc()
             self.remember(result)
         return result
 

@@ -8,6 +8,8 @@
   409 Conflict): the replica holding the ``polling`` advisory lock polls, the others are
   standbys that run sweeps and take over within seconds when the leader dies.
 - In webhook mode every replica listens; a load balancer spreads Telegram's POSTs.
+- Every mode runs the bot's one HTTP server (web/server.py): health, readiness, metrics, and
+  in webhook mode Telegram's POSTs too.
 - SIGTERM/SIGINT: stop taking updates, let the running sweep finish the messages in flight and
   put the rest of its claimed reminders back (``Services.stopping``), mark the replica stopped.
 """
@@ -29,6 +31,8 @@ from runtime.context import App, BotContext, Services, Sweep, services_of
 from runtime.replica import heartbeat, record_status
 from storage.db import reason_of
 from storage.ops import AdvisoryLock
+from web.server import ROUTES, HttpServer
+from web.webhook import webhook_route
 
 log = logging.getLogger(__name__)
 
@@ -107,6 +111,14 @@ def schedule_heartbeat(app: App) -> None:
 
 
 @dataclass(frozen=True)
+class Listen:
+    """Where the HTTP server listens (port 0: any free port)."""
+
+    address: str
+    port: int
+
+
+@dataclass(frozen=True)
 class Webhook:
     url: str
     listen: str
@@ -119,13 +131,31 @@ async def serve(
     stop: asyncio.Event,
     allowed_updates: Sequence[str],
     webhook: Webhook | None = None,
+    http: Listen | None = None,
 ) -> None:
-    """Run until ``stop`` is set: start, receive updates (as leader/standby or webhook), stop."""
+    """Run until ``stop`` is set: start, receive updates (as leader/standby or webhook), stop.
+
+    The HTTP server listens on ``webhook``'s address in webhook mode, else on ``http`` (none
+    when neither is given). It starts first, so a port in use fails before anything else.
+    """
     services = services_of(app)
     updater = app.updater
     assert updater is not None
     leader = AdvisoryLock(services.db.engine, "polling")
-    await app.initialize()
+    server: HttpServer | None = None
+    if webhook is not None:
+        path = webhook.url.rstrip("/").rsplit("/", 1)[-1]
+        server = HttpServer(services, [*ROUTES, webhook_route(app, path, webhook.secret)])
+        server.start(webhook.listen, webhook.port)
+    elif http is not None:
+        server = HttpServer(services, list(ROUTES))
+        server.start(http.address, http.port)
+    try:
+        await app.initialize()
+    except BaseException:
+        if server is not None:
+            await server.stop()
+        raise
     try:
         if app.post_init is not None:  # the assembly's start-up hook (menus, sweeps)
             await app.post_init(app)
@@ -133,21 +163,20 @@ async def serve(
         await app.start()
         if webhook is not None:
             services.role = "webhook"
-            await updater.start_webhook(
-                listen=webhook.listen,
-                port=webhook.port,
-                url_path=webhook.url.rstrip("/").rsplit("/", 1)[-1],
-                webhook_url=webhook.url,
-                secret_token=webhook.secret,
-                allowed_updates=allowed_updates,
+            await app.bot.set_webhook(
+                url=webhook.url, secret_token=webhook.secret, allowed_updates=allowed_updates
             )
-            log.info("receiving updates by webhook on %s:%s", webhook.listen, webhook.port)
+            services.receiving_since = services.clock.now()
+            where = (webhook.listen, server.port if server else 0)
+            log.info("receiving updates by webhook on %s port %s", *where)
             await stop.wait()
         else:
             await _poll_as_leader(app, leader, stop, allowed_updates)
     finally:
         services.stopping = True
         log.info("stopping: no new updates; finishing the work in hand")
+        if server is not None and webhook is not None:
+            await server.stop()  # no more of Telegram's POSTs (they are retried elsewhere)
         if updater.running:
             await updater.stop()
         if app.running:
@@ -158,6 +187,8 @@ async def serve(
         await app.shutdown()
         if app.post_shutdown is not None:
             await app.post_shutdown(app)
+        if server is not None and webhook is None:
+            await server.stop()  # health and metrics answer until the end
         log.info("stopped")
 
 
@@ -178,6 +209,7 @@ async def _poll_as_leader(
                 got = None
             if got:
                 services.role = "polling"
+                services.receiving_since = services.clock.now()
                 # Another replica may have received updates meanwhile: count afresh.
                 services.journal.forget_windows()
                 await updater.start_polling(allowed_updates=allowed_updates)
@@ -191,13 +223,17 @@ async def _poll_as_leader(
         elif not leader.alive():
             log.warning("lost the database connection that made this replica the poller")
             await updater.stop()
+            services.receiving_since = None
             polling = False
         with contextlib.suppress(TimeoutError):
             await asyncio.wait_for(stop.wait(), STANDBY_CHECK)
 
 
 async def run_until_signalled(
-    app: App, allowed_updates: Sequence[str], webhook: Webhook | None = None
+    app: App,
+    allowed_updates: Sequence[str],
+    webhook: Webhook | None = None,
+    http: Listen | None = None,
 ) -> None:
     """``serve`` until SIGTERM or SIGINT (Ctrl-C): what ``imbot run`` does."""
     import signal
@@ -213,4 +249,4 @@ async def run_until_signalled(
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGTERM, signal.SIGINT):
         loop.add_signal_handler(sig, on_signal, sig.name)
-    await serve(app, stop, allowed_updates, webhook)
+    await serve(app, stop, allowed_updates, webhook, http)

@@ -15,6 +15,7 @@ from config.loader import LoadedConfig
 from config.schema import Settings
 from moderation.clock import Clock
 from moderation.permissions import CommandSpec
+from runtime.metrics import Metrics
 from storage.db import Database
 from storage.message_journal import MessageJournal
 from storage.roster import SeenUsers
@@ -43,11 +44,15 @@ class Services:
     # Operations (bot/ops.py): set on SIGTERM so running sweeps put claimed work back.
     stopping: bool = False
     role: str = "polling"  # polling, standby or webhook
+    # Since when this replica receives updates (polling leader or webhook); None: it does not.
+    receiving_since: datetime | None = None
     replica_id: str = field(default_factory=lambda: f"{gethostname()[:60]}:{getpid()}")
     # Group messages noted for /purge and counted for the flood limit (write-behind).
     journal: MessageJournal = field(init=False)
     # Known members whose group messages need no user-row write (last_seen written behind).
     seen: SeenUsers = field(default_factory=SeenUsers)
+    # This process's Prometheus metrics (served at /metrics by web/).
+    metrics: Metrics = field(default_factory=Metrics)
 
     def __post_init__(self) -> None:
         self.journal = MessageJournal(self.db)

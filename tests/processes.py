@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import re
 import signal
 import subprocess
 import sys
@@ -50,6 +51,7 @@ def write_config(
         "groups": [{"chat_id": GROUP_ID, "title": "Process test group"}],
         "sweep_every": {"deadline-dispatch": "2s"},
         "reminders": {"lease": lease, "stall_limit": stall_limit},
+        "http": {"listen": "127.0.0.1", "port": 0},  # any free port: read it from the log
         "deadlines": [
             {
                 "id": "sitrep",
@@ -138,6 +140,19 @@ class BotProcess:
 
     def output(self) -> str:
         return self.log.read_text(errors="replace")
+
+    def http_port(self, timeout: float = 30) -> int:
+        """The port the process's HTTP server listens on, as its log says at start."""
+        found: list[int] = []
+
+        def logged() -> bool:
+            match = re.search(r"HTTP server listening on \S+ port (\d+)", self.output())
+            if match:
+                found.append(int(match.group(1)))
+            return bool(match)
+
+        wait_for(logged, timeout, f"{self.name}'s HTTP server")
+        return found[0]
 
     def kill(self) -> None:
         self.process.send_signal(signal.SIGKILL)
