@@ -17,11 +17,13 @@ import httpx
 import pytest
 from prometheus_client.parser import text_string_to_metric_families
 from sqlalchemy import text
+from sqlalchemy.engine import make_url
 
 from bot.startup import CANNOT_LISTEN
 from simulation.http import FakeTelegramServer
 from storage.db import Database
-from tests.processes import BotProcess, wait_for, write_config
+from tests.processes import BotProcess, needs_postgresql, wait_for, write_config
+from tests.test_outage import TcpProxy
 
 SECRET = "hook_Secret-7"
 HEADER = "X-Telegram-Bot-Api-Secret-Token"
@@ -141,6 +143,47 @@ def test_readyz_is_503_while_the_schema_is_behind_and_ready_again_after(
     finally:
         database.dispose()
     assert bot.terminate() == 0
+
+
+@pytest.mark.postgresql
+@needs_postgresql
+def test_readyz_is_503_during_a_database_outage_and_ready_again_after(
+    database_url: str, tmp_path: Path, server: FakeTelegramServer, processes: list[BotProcess]
+) -> None:
+    url = make_url(database_url)
+    proxy = TcpProxy(url.host or "127.0.0.1", url.port or 5432)
+    through_proxy = url.set(host="127.0.0.1", port=proxy.port).render_as_string(hide_password=False)
+    bot = BotProcess(
+        "a", write_config(tmp_path, lease="30s"), through_proxy, server.url(), tmp_path
+    )
+    processes.append(bot)
+    try:
+        base = f"http://127.0.0.1:{bot.http_port()}"
+        wait_for(lambda: "receives updates" in bot.output(), 30, "polling to start")
+        with httpx.Client(timeout=20) as client:
+            assert client.get(f"{base}/readyz").status_code == 200
+            proxy.cut()
+            down = client.get(f"{base}/readyz")
+            assert down.status_code == 503
+            assert (down.json()["database"], down.json()["problems"]) == (
+                "unreachable",
+                ["database unreachable"],
+            )
+            assert client.get(f"{base}/healthz").status_code == 200
+            metrics = samples(client.get(f"{base}/metrics").text)
+            assert metrics[("imbot_database_up", ())] == 0
+            assert metrics[("imbot_database_errors_total", ())] >= 1
+            proxy.open()
+
+            def ready() -> bool:
+                return client.get(f"{base}/readyz").status_code == 200
+
+            wait_for(ready, 30, "ready again")
+            assert samples(client.get(f"{base}/metrics").text)[("imbot_database_up", ())] == 1
+        assert bot.terminate() == 0
+    finally:
+        bot.stop_quietly()
+        proxy.stop()
 
 
 def test_webhook_posts_reach_the_shared_server_only_with_the_secret(
