@@ -263,3 +263,36 @@ def test_healthcheck_fails_when_nothing_listens() -> None:
     result = healthcheck(f"http://127.0.0.1:{port}/healthz")
     assert result.returncode == 1
     assert result.stderr.startswith(f"unhealthy: cannot reach http://127.0.0.1:{port}/healthz")
+
+
+@pytest.mark.postgresql
+@needs_postgresql
+def test_a_standby_is_ready_and_both_replicas_show_in_the_metrics(
+    database_url: str, tmp_path: Path, server: FakeTelegramServer, processes: list[BotProcess]
+) -> None:
+    config = write_config(tmp_path, lease="30s")
+    leader = BotProcess("a", config, database_url, server.url("a"), tmp_path)
+    processes.append(leader)
+    wait_for(lambda: "receives updates" in leader.output(), 30, "the first replica polling")
+    standby = BotProcess("b", config, database_url, server.url("b"), tmp_path)
+    processes.append(standby)
+    wait_for(lambda: "standby" in standby.output(), 30, "the second replica standing by")
+    base = f"http://127.0.0.1:{standby.http_port()}"
+    assert standby.http_port() != leader.http_port()
+    with httpx.Client(timeout=10) as client:
+        ready = client.get(f"{base}/readyz")
+        assert ready.status_code == 200
+        assert (ready.json()["status"], ready.json()["role"]) == ("ready", "standby")
+
+        def both_running() -> bool:
+            found = samples(client.get(f"{base}/metrics").text)
+            return (
+                found[("imbot_replicas_running", (("role", "polling"),))] == 1
+                and found[("imbot_replicas_running", (("role", "standby"),))] == 1
+            )
+
+        wait_for(both_running, 40, "both heartbeats")
+        mine = samples(client.get(f"{base}/metrics").text)
+        assert mine[("imbot_replica_role", (("role", "standby"),))] == 1
+    assert standby.terminate() == 0
+    assert leader.terminate() == 0
