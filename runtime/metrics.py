@@ -8,7 +8,7 @@ Labels carry kinds, methods and sweep names only: never a person, a chat or a te
 
 from __future__ import annotations
 
-from prometheus_client import CollectorRegistry, Counter, Histogram
+from prometheus_client import CollectorRegistry, Counter, Histogram, ProcessCollector
 
 UPDATE_KINDS = (
     "message",
@@ -32,6 +32,7 @@ class Metrics:
     def __init__(self) -> None:
         self.registry = CollectorRegistry(auto_describe=True)
         r = self.registry
+        ProcessCollector(registry=r)  # process_cpu_seconds_total, resident memory, open fds
         self.updates = Counter(
             "imbot_updates", "Telegram updates handled, by kind.", ["kind"], registry=r
         )

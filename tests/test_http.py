@@ -106,6 +106,7 @@ def test_polling_replica_answers_health_readiness_and_metrics_that_count_updates
         assert after[("imbot_update_handling_seconds_count", ())] >= 1
         assert after[("imbot_messages_sent_total", (("method", "sendMessage"),))] >= 1
         assert after[("imbot_telegram_429_total", ())] == 0
+        assert after[("process_resident_memory_bytes", ())] > 0
         for personal in ("Olena", "Petrenko", "olena_p", str(olena.id)):
             assert personal not in response.text
         ready = client.get(f"{base}/readyz").json()
