@@ -11,6 +11,7 @@ not ready, a load balancer would stop sending it Telegram's POSTs and it could n
 from __future__ import annotations
 
 import asyncio
+import functools
 import json
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -56,6 +57,14 @@ class Readiness:
         }
 
 
+@functools.cache
+def _revisions() -> tuple[str | None, frozenset[str]]:
+    """This program's newest revision and every one it knows (read from disk once)."""
+    from storage.ops import known_revisions
+
+    return head_revision(), frozenset(known_revisions())
+
+
 def _schema(services: Services) -> tuple[str, str]:
     """(database, schema) states, by asking the database."""
     try:
@@ -64,12 +73,10 @@ def _schema(services: Services) -> tuple[str, str]:
         current = current_revision(services.db.engine)
     except SQLAlchemyError:
         return "unreachable", "unknown"
-    head = head_revision()
+    head, known = _revisions()
     if current == head:
         return "ok", "current"
-    from storage.ops import known_revisions
-
-    return "ok", "ahead" if current and current not in known_revisions() else "behind"
+    return "ok", "ahead" if current and current not in known else "behind"
 
 
 def readiness(services: Services, now: datetime) -> Readiness:
