@@ -33,6 +33,7 @@ from handlers.common import (
     user_info,
 )
 from handlers.introductions import deep_link, post_or_update_card, sponsor_problem
+from handlers.order import Stage
 from handlers.removal import Removal, remove_member
 from handlers.render import esc, mention
 from handlers.roster import observed
@@ -53,9 +54,6 @@ from storage.models import Introduction, Invitation, JoinRequest
 from storage.roster import RosterRepository
 
 log = logging.getLogger(__name__)
-
-# Runs after the roster (group -1) has recorded the change.
-MEMBERSHIP_GROUP = 1
 
 
 # --------------------------------------------------------------------------- arrivals
@@ -650,8 +648,13 @@ SWEEPS = [Sweep("introductions", timedelta(minutes=5), sweep)]
 
 def register(app: App) -> None:
     app.add_handler(
-        ChatMemberHandler(on_member_change, ChatMemberHandler.CHAT_MEMBER), group=MEMBERSHIP_GROUP
+        ChatMemberHandler(on_member_change, ChatMemberHandler.CHAT_MEMBER), group=Stage.FOLLOW_UP
     )
-    app.add_handler(ChatJoinRequestHandler(on_join_request))
-    app.add_handler(CallbackQueryHandler(on_join_request_button, pattern=r"^jr:\d{1,12}:[sad]$"))
-    app.add_handler(CallbackQueryHandler(decide_held, pattern=r"^held:\d{1,12}:[sr]$"))
+    app.add_handler(ChatJoinRequestHandler(on_join_request), group=Stage.FEATURES)
+    app.add_handler(
+        CallbackQueryHandler(on_join_request_button, pattern=r"^jr:\d{1,12}:[sad]$"),
+        group=Stage.FEATURES,
+    )
+    app.add_handler(
+        CallbackQueryHandler(decide_held, pattern=r"^held:\d{1,12}:[sr]$"), group=Stage.FEATURES
+    )
