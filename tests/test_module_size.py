@@ -57,7 +57,7 @@ def checked_modules() -> list[Path]:
 
 def test_no_module_over_600_lines() -> None:
     modules = checked_modules()
-    assert len(modules) > 150  # the whole code base, not an empty glob
+    assert len(modules) > 100  # the whole code base, not an empty glob
     too_long = {
         str(path.relative_to(ROOT)): n for path in modules if (n := line_count(path)) > LIMIT
     }
