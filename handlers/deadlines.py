@@ -16,6 +16,7 @@ from telegram.ext import CallbackQueryHandler, CommandHandler, filters
 
 from delivery import reminders
 from handlers.common import in_group, moderators_only, reply
+from handlers.order import Stage
 from handlers.reminder_letters import (
     CB_REMINDER,
     LETTERS,
@@ -528,16 +529,23 @@ SWEEPS = [Sweep("deadline-dispatch", timedelta(seconds=30), dispatch)]
 
 
 def register(app: App) -> None:
-    app.add_handler(CommandHandler("deadlines", deadlines_command))
+    app.add_handler(CommandHandler("deadlines", deadlines_command), group=Stage.FEATURES)
     app.add_handler(
-        CommandHandler("subscribe", subscribe_command, filters=filters.ChatType.PRIVATE)
+        CommandHandler("subscribe", subscribe_command, filters=filters.ChatType.PRIVATE),
+        group=Stage.FEATURES,
     )
     app.add_handler(
-        CommandHandler("unsubscribe", unsubscribe_command, filters=filters.ChatType.PRIVATE)
+        CommandHandler("unsubscribe", unsubscribe_command, filters=filters.ChatType.PRIVATE),
+        group=Stage.FEATURES,
     )
-    app.add_handler(CommandHandler("submitted", submitted_command))
-    app.add_handler(CommandHandler("calendar", calendar_command))
-    app.add_handler(CommandHandler("missing", missing_command))
-    app.add_handler(CommandHandler("assign", assign_command))
-    app.add_handler(CallbackQueryHandler(on_reminder_button, pattern=rf"^{CB_REMINDER}:"))
-    app.add_handler(CallbackQueryHandler(on_subscribe_button, pattern=rf"^{CB_SUBSCRIBE}:"))
+    app.add_handler(CommandHandler("submitted", submitted_command), group=Stage.FEATURES)
+    app.add_handler(CommandHandler("calendar", calendar_command), group=Stage.FEATURES)
+    app.add_handler(CommandHandler("missing", missing_command), group=Stage.FEATURES)
+    app.add_handler(CommandHandler("assign", assign_command), group=Stage.FEATURES)
+    app.add_handler(
+        CallbackQueryHandler(on_reminder_button, pattern=rf"^{CB_REMINDER}:"), group=Stage.FEATURES
+    )
+    app.add_handler(
+        CallbackQueryHandler(on_subscribe_button, pattern=rf"^{CB_SUBSCRIBE}:"),
+        group=Stage.FEATURES,
+    )

@@ -63,6 +63,7 @@ from sqlalchemy.orm import Session
 from telegram import Chat, InlineKeyboardButton, InlineKeyboardMarkup, Update
 from telegram.ext import BaseHandler
 
+from handlers.order import Stage
 from i18n import _
 from runtime.context import App, BotContext, Services, services_of
 from storage.forms import FormRepository
@@ -352,5 +353,5 @@ def register_form(app: App, form: Form[Any]) -> None:
     if taken is not None:
         raise ValueError(f"forms {taken.kind} and {form.kind} share the prefix {form.prefix}")
     FORMS[form.kind] = form
-    if not any(isinstance(h, FormRouter) for h in app.handlers.get(0, [])):
-        app.add_handler(FormRouter(services_of(app)))
+    if not any(isinstance(h, FormRouter) for h in app.handlers.get(Stage.FEATURES, [])):
+        app.add_handler(FormRouter(services_of(app)), group=Stage.FEATURES)

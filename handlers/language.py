@@ -1,11 +1,11 @@
 """Which language the bot speaks: chosen once per update, and /language to choose your own.
 
-Before any other handler (group -3, ahead of the roster's -2) the current language is set for
-the chat the update happened in: a configured group speaks its first configured language (a
-second one is added side by side where the bot posts into the group, see
-``handlers.common.in_group``); a private chat speaks the person's language — their /language
-choice, else Telegram's ``language_code`` when the bot has a catalog for it, else the group
-default.
+Before any other handler (``Stage.LANGUAGE``, ahead of the roster's ``Stage.USERS``) the
+current language is set for the chat the update happened in: a configured group speaks its
+first configured language (a second one is added side by side where the bot posts into the
+group, see ``handlers.common.in_group``); a private chat speaks the person's language — their
+/language choice, else Telegram's ``language_code`` when the bot has a catalog for it, else
+the group default.
 """
 
 from __future__ import annotations
@@ -24,6 +24,7 @@ from telegram.error import TelegramError
 from telegram.ext import CallbackQueryHandler, CommandHandler, TypeHandler
 
 from handlers.common import personal_language, reply, role
+from handlers.order import Stage
 from i18n import LANGUAGES, NATIVE_NAMES, _, current_language, set_language, supported, use_locale
 from moderation.permissions import CommandSpec, Role, Where, commands_for
 from runtime.context import App, BotContext, Services
@@ -31,8 +32,6 @@ from storage.roster import RosterRepository
 
 log = logging.getLogger(__name__)
 
-# Before the roster's user tracking (-2): everything after it speaks the right language.
-CHOOSE_LANGUAGE = -3
 CB = "lang"
 
 COMMANDS = [
@@ -178,6 +177,6 @@ async def on_choice(update: Update, context: BotContext) -> None:
 
 
 def register(app: App) -> None:
-    app.add_handler(TypeHandler(Update, choose_for_update), group=CHOOSE_LANGUAGE)
-    app.add_handler(CommandHandler("language", language_command))
-    app.add_handler(CallbackQueryHandler(on_choice, pattern=rf"^{CB}:"))
+    app.add_handler(TypeHandler(Update, choose_for_update), group=Stage.LANGUAGE)
+    app.add_handler(CommandHandler("language", language_command), group=Stage.FEATURES)
+    app.add_handler(CallbackQueryHandler(on_choice, pattern=rf"^{CB}:"), group=Stage.FEATURES)

@@ -13,6 +13,7 @@ from telegram.ext import CallbackQueryHandler, CommandHandler, filters
 from config.schema import GroupConfig
 from handlers.common import moderators_only, reply, role_here
 from handlers.introductions import describe
+from handlers.order import Stage
 from handlers.render import chunk_lines, esc, mention
 from handlers.targets import find_members
 from handlers.targets import roster_name as _name
@@ -333,7 +334,14 @@ async def pending(update: Update, context: BotContext) -> None:
 
 
 def register(app: App) -> None:
-    app.add_handler(CommandHandler("whois", whois))
-    app.add_handler(CommandHandler("members", members, filters=filters.ChatType.PRIVATE))
-    app.add_handler(CallbackQueryHandler(members_page_button, pattern=r"^mem:-?\d{1,16}:\d{1,5}$"))
-    app.add_handler(CommandHandler("pending", pending, filters=filters.ChatType.PRIVATE))
+    app.add_handler(CommandHandler("whois", whois), group=Stage.FEATURES)
+    app.add_handler(
+        CommandHandler("members", members, filters=filters.ChatType.PRIVATE), group=Stage.FEATURES
+    )
+    app.add_handler(
+        CallbackQueryHandler(members_page_button, pattern=r"^mem:-?\d{1,16}:\d{1,5}$"),
+        group=Stage.FEATURES,
+    )
+    app.add_handler(
+        CommandHandler("pending", pending, filters=filters.ChatType.PRIVATE), group=Stage.FEATURES
+    )

@@ -31,6 +31,7 @@ from config.schema import GroupConfig
 from delivery import mentions as paced
 from delivery.mentions import Outgoing
 from handlers.common import Text, current_role, role, send_private
+from handlers.order import Stage
 from handlers.render import esc, mention, truncate
 from i18n import _, duration_text, ngettext, use_locale
 from moderation import mentions as rules
@@ -42,12 +43,6 @@ from storage.models import MentionBroadcast, MentionOutbox, User
 from storage.roster import RosterRepository
 
 log = logging.getLogger(__name__)
-
-# After the roster (-2, -1), the commands and features (0) and their follow-ups (1, 2); in a
-# group of its own so that a message handled elsewhere is still read for mentions, and nothing
-# here stops the others. A handler that stops a message earlier (ApplicationHandlerStop, e.g.
-# flood control) keeps it from broadcasting too.
-MENTIONS_GROUP = 10
 
 CB_TAG = "tag"
 NAME_LENGTH = 40  # a mention shows at most this much of a name
@@ -541,8 +536,10 @@ async def on_tag_button(update: Update, context: BotContext) -> None:
 
 
 def register(app: App) -> None:
-    app.add_handler(CommandHandler("tags", tags_command))
-    app.add_handler(CallbackQueryHandler(on_tag_button, pattern=rf"^{CB_TAG}:"))
+    app.add_handler(CommandHandler("tags", tags_command), group=Stage.FEATURES)
+    app.add_handler(
+        CallbackQueryHandler(on_tag_button, pattern=rf"^{CB_TAG}:"), group=Stage.FEATURES
+    )
     app.add_handler(
         MessageHandler(
             filters.ChatType.GROUPS
@@ -553,5 +550,5 @@ def register(app: App) -> None:
             & ~filters.VIA_BOT,
             on_message,
         ),
-        group=MENTIONS_GROUP,
+        group=Stage.MENTIONS,
     )

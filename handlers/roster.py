@@ -13,6 +13,7 @@ from telegram import Chat, ChatMember, ChatMemberAdministrator, ChatMemberUpdate
 from telegram.ext import ChatMemberHandler, MessageHandler, TypeHandler, filters
 
 from handlers.common import is_configured_group, tell_moderators, user_info
+from handlers.order import Stage
 from handlers.render import esc
 from i18n import DEFAULT_LANGUAGE, N_, _, use_locale
 from moderation.roster import MemberStatus, ObservedChange, status_from_telegram
@@ -20,11 +21,6 @@ from runtime.context import App, BotContext, Services
 from storage.roster import RosterRepository
 
 log = logging.getLogger(__name__)
-
-# Group numbers: tracking runs before any feature so features read an up-to-date roster.
-TRACK_USERS = -2
-TRACK_ROSTER = -1
-
 
 REQUIRED_RIGHTS = ("can_restrict_members", "can_invite_users", "can_delete_messages")
 RIGHT_NAMES = {
@@ -251,18 +247,19 @@ def record_admins(
 
 
 def register(app: App) -> None:
-    app.add_handler(TypeHandler(Update, track_user), group=TRACK_USERS)
+    app.add_handler(TypeHandler(Update, track_user), group=Stage.USERS)
     app.add_handler(
-        ChatMemberHandler(on_chat_member, ChatMemberHandler.CHAT_MEMBER), group=TRACK_ROSTER
+        ChatMemberHandler(on_chat_member, ChatMemberHandler.CHAT_MEMBER),
+        group=Stage.ROSTER_AND_WATCH,
     )
     app.add_handler(
         ChatMemberHandler(on_my_chat_member, ChatMemberHandler.MY_CHAT_MEMBER),
-        group=TRACK_ROSTER,
+        group=Stage.ROSTER_AND_WATCH,
     )
     app.add_handler(
         MessageHandler(
             filters.StatusUpdate.NEW_CHAT_MEMBERS | filters.StatusUpdate.LEFT_CHAT_MEMBER,
             on_service_message,
         ),
-        group=TRACK_ROSTER,
+        group=Stage.ROSTER_AND_WATCH,
     )

@@ -9,6 +9,7 @@ from telegram.error import BadRequest
 from telegram.ext import CallbackQueryHandler, CommandHandler, MessageHandler, filters
 
 from handlers.common import reply, role, scope_of, where
+from handlers.order import Stage
 from handlers.render import esc
 from i18n import N_, _
 from moderation.help import HelpPlan, Topic, parse_topic, plan_help
@@ -222,13 +223,23 @@ async def private_fallback(update: Update, context: BotContext) -> None:
 
 
 def register(app: App) -> None:
-    app.add_handler(CommandHandler("start", start, filters=filters.ChatType.PRIVATE))
-    app.add_handler(CommandHandler("help", help_command))
-    app.add_handler(CallbackQueryHandler(help_button, pattern=r"^help:[a-z]{1,20}$"))
+    app.add_handler(
+        CommandHandler("start", start, filters=filters.ChatType.PRIVATE), group=Stage.FEATURES
+    )
+    app.add_handler(CommandHandler("help", help_command), group=Stage.FEATURES)
+    app.add_handler(
+        CallbackQueryHandler(help_button, pattern=r"^help:[a-z]{1,20}$"), group=Stage.FEATURES
+    )
 
 
 def register_fallback(app: App) -> None:
     """Registered after every feature, so it only sees commands nobody handled."""
-    app.add_handler(CommandHandler("cancel", nothing_to_cancel, filters=filters.ChatType.PRIVATE))
-    app.add_handler(MessageHandler(filters.COMMAND, unknown_command))
-    app.add_handler(MessageHandler(filters.ChatType.PRIVATE & filters.TEXT, private_fallback))
+    app.add_handler(
+        CommandHandler("cancel", nothing_to_cancel, filters=filters.ChatType.PRIVATE),
+        group=Stage.FEATURES,
+    )
+    app.add_handler(MessageHandler(filters.COMMAND, unknown_command), group=Stage.FEATURES)
+    app.add_handler(
+        MessageHandler(filters.ChatType.PRIVATE & filters.TEXT, private_fallback),
+        group=Stage.FEATURES,
+    )

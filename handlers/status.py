@@ -12,6 +12,7 @@ from telegram.error import TelegramError
 from telegram.ext import CommandHandler, filters
 
 from handlers.common import moderators_only
+from handlers.order import Stage
 from handlers.render import esc
 from handlers.roster import RIGHT_NAMES, bot_rights
 from i18n import N_, _, comma_join, duration_text
@@ -173,4 +174,7 @@ async def status_command(update: Update, context: BotContext) -> None:
 
 
 def register(app: App) -> None:
-    app.add_handler(CommandHandler("status", status_command, filters=filters.ChatType.PRIVATE))
+    app.add_handler(
+        CommandHandler("status", status_command, filters=filters.ChatType.PRIVATE),
+        group=Stage.FEATURES,
+    )

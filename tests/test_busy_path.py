@@ -18,7 +18,8 @@ from sqlalchemy import func, select
 from sqlalchemy.exc import SQLAlchemyError
 from telegram import Update
 
-from handlers.moderation import WATCH_GROUP, ends_at_the_watcher, watch
+from handlers.moderation import ends_at_the_watcher, watch
+from handlers.order import Stage
 from simulation.simulator import Simulator
 from storage.db import Database
 from storage.message_journal import MessageJournal
@@ -270,7 +271,7 @@ async def test_ordinary_group_messages_end_at_the_watcher(sim: Simulator) -> Non
         handler
         for group, handlers in sim.app.handlers.items()
         for handler in handlers
-        if group >= WATCH_GROUP and getattr(handler, "callback", None) is not watch
+        if group >= Stage.ROSTER_AND_WATCH and getattr(handler, "callback", None) is not watch
     ]
     assert len(later) > 50  # every feature's handlers are there
 

@@ -19,8 +19,8 @@ from sqlalchemy import func, select
 from telegram import Update
 
 from config.loader import LoadedConfig
-from handlers.moderation import WATCH_GROUP
 from handlers.moderation.watcher import edit_gate
+from handlers.order import Stage
 from moderation.clock import FakeClock
 from simulation.faketg import FakeMember
 from simulation.simulator import Simulator
@@ -233,7 +233,7 @@ async def test_the_edit_gate_comes_before_every_handler_that_takes_an_edit(
             if handler.check_update(update) not in (None, False)
         ]
         gate = next(i for i, (_g, h) in enumerate(accepting) if h.callback is edit_gate)
-        assert accepting[gate][0] == WATCH_GROUP
+        assert accepting[gate][0] == Stage.ROSTER_AND_WATCH
         # Before the gate only the language choice and user tracking (TypeHandlers, no reply).
-        assert all(group < WATCH_GROUP for group, _h in accepting[:gate])
+        assert all(group < Stage.ROSTER_AND_WATCH for group, _h in accepting[:gate])
         assert len(accepting) > gate + 1  # without the gate, commands would take it

@@ -38,6 +38,7 @@ from handlers.contacts.profile import (
 from handlers.contacts.shared import CB, COMMANDS, deep_link, in_group, render_card
 from handlers.contacts.touch import ask_command, expire_requests
 from handlers.contacts.transfer import export, on_document
+from handlers.order import Stage
 from handlers.start import add_deep_link
 from runtime.context import App, BotContext, Sweep, services_of
 from storage import contact_index
@@ -82,22 +83,35 @@ def register(app: App) -> None:
             fallbacks=[CommandHandler("cancel", profile_cancel)],
             allow_reentry=True,
         )
-    app.add_handler(conversation)
-    app.add_handler(CommandHandler("contact", contact_command, filters=private))
-    app.add_handler(CommandHandler(["contact", "profile"], in_group, filters=~private))
-    app.add_handler(CommandHandler("mydata", mydata, filters=private))
-    app.add_handler(CommandHandler("forgetme", forgetme, filters=private))
-    app.add_handler(CommandHandler("override", override_entry, filters=private))
-    app.add_handler(CommandHandler("link", link_entry, filters=private))
-    app.add_handler(CommandHandler("clusters", assign_entry, filters=private))
-    app.add_handler(CommandHandler("ask", ask_command, filters=private))
-    app.add_handler(CommandHandler("export", export_entry, filters=private))
-    app.add_handler(MessageHandler(private & filters.Document.ALL, document_entry))
-    app.add_handler(CallbackQueryHandler(on_button, pattern=rf"^{CB}:"))
-    # After /start has answered (group 0), ask imported people for their consent; and when
-    # they join (after the newcomer was admitted in group 1).
-    app.add_handler(CommandHandler("start", ask_consent_on_start, filters=private), group=1)
-    app.add_handler(ChatMemberHandler(ask_consent_on_join, ChatMemberHandler.CHAT_MEMBER), group=2)
+    app.add_handler(conversation, group=Stage.FEATURES)
+    app.add_handler(
+        CommandHandler("contact", contact_command, filters=private), group=Stage.FEATURES
+    )
+    app.add_handler(
+        CommandHandler(["contact", "profile"], in_group, filters=~private), group=Stage.FEATURES
+    )
+    app.add_handler(CommandHandler("mydata", mydata, filters=private), group=Stage.FEATURES)
+    app.add_handler(CommandHandler("forgetme", forgetme, filters=private), group=Stage.FEATURES)
+    app.add_handler(
+        CommandHandler("override", override_entry, filters=private), group=Stage.FEATURES
+    )
+    app.add_handler(CommandHandler("link", link_entry, filters=private), group=Stage.FEATURES)
+    app.add_handler(CommandHandler("clusters", assign_entry, filters=private), group=Stage.FEATURES)
+    app.add_handler(CommandHandler("ask", ask_command, filters=private), group=Stage.FEATURES)
+    app.add_handler(CommandHandler("export", export_entry, filters=private), group=Stage.FEATURES)
+    app.add_handler(
+        MessageHandler(private & filters.Document.ALL, document_entry), group=Stage.FEATURES
+    )
+    app.add_handler(CallbackQueryHandler(on_button, pattern=rf"^{CB}:"), group=Stage.FEATURES)
+    # After /start has answered (Stage.FEATURES), ask imported people for their consent; and
+    # when they join (after the newcomer was admitted in Stage.FOLLOW_UP).
+    app.add_handler(
+        CommandHandler("start", ask_consent_on_start, filters=private), group=Stage.FOLLOW_UP
+    )
+    app.add_handler(
+        ChatMemberHandler(ask_consent_on_join, ChatMemberHandler.CHAT_MEMBER),
+        group=Stage.SECOND_FOLLOW_UP,
+    )
     add_deep_link(app, "contact", deep_link)
 
 

@@ -22,6 +22,7 @@ from handlers.deadline_admin.commands import (
 )
 from handlers.deadline_admin.form import DEADLINE_FORM
 from handlers.forms import register_form
+from handlers.order import Stage
 from moderation.permissions import CommandSpec, Role, Where
 from runtime.context import App
 
@@ -38,7 +39,16 @@ COMMANDS = [
 
 def register(app: App) -> None:
     register_form(app, DEADLINE_FORM)
-    app.add_handler(CommandHandler("deadline", deadline_command, filters=filters.ChatType.PRIVATE))
-    app.add_handler(CommandHandler("deadline", in_group, filters=~filters.ChatType.PRIVATE))
-    app.add_handler(CallbackQueryHandler(on_remove_button, pattern=rf"^{CB}:(rm:.*|keep)$"))
-    app.add_handler(CallbackQueryHandler(stale_button, pattern=rf"^{CB}:"))
+    app.add_handler(
+        CommandHandler("deadline", deadline_command, filters=filters.ChatType.PRIVATE),
+        group=Stage.FEATURES,
+    )
+    app.add_handler(
+        CommandHandler("deadline", in_group, filters=~filters.ChatType.PRIVATE),
+        group=Stage.FEATURES,
+    )
+    app.add_handler(
+        CallbackQueryHandler(on_remove_button, pattern=rf"^{CB}:(rm:.*|keep)$"),
+        group=Stage.FEATURES,
+    )
+    app.add_handler(CallbackQueryHandler(stale_button, pattern=rf"^{CB}:"), group=Stage.FEATURES)

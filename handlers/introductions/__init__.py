@@ -23,6 +23,7 @@ from handlers.introductions.newcomer import NEWCOMER_FORM, begin_confirm
 from handlers.introductions.render import describe
 from handlers.introductions.saving import _create_invitation
 from handlers.introductions.sponsor import SPONSOR_FORM, begin_from_link, begin_invite
+from handlers.order import Stage
 from moderation.permissions import CommandSpec, Where
 from runtime.context import App
 
@@ -49,16 +50,18 @@ def register(app: App) -> None:
     private = filters.ChatType.PRIVATE
     register_form(app, SPONSOR_FORM)
     register_form(app, NEWCOMER_FORM)
-    app.add_handler(CommandHandler("invite", begin_invite, filters=private))
+    app.add_handler(CommandHandler("invite", begin_invite, filters=private), group=Stage.FEATURES)
     app.add_handler(
         CommandHandler(
             "start",
             begin_from_link,
             filters=private & filters.Regex(r"^/start (intro|jr)_\d{1,12}$"),
-        )
+        ),
+        group=Stage.FEATURES,
     )
     app.add_handler(
         CommandHandler(
             "start", begin_confirm, filters=private & filters.Regex(r"^/start confirm_\d{1,12}$")
-        )
+        ),
+        group=Stage.FEATURES,
     )

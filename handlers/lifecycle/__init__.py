@@ -30,6 +30,7 @@ from handlers.lifecycle.moderators import expiring, readmit, stale
 from handlers.lifecycle.sponsor import sponsor_answer
 from handlers.lifecycle.staying import OUT_OF_COUNTRY
 from handlers.lifecycle.sweep import sweep
+from handlers.order import Stage
 from handlers.start import add_deep_link
 from moderation.permissions import CommandSpec, Role, Where
 from runtime.context import App, Sweep
@@ -65,19 +66,35 @@ COMMANDS = [
 def register(app: App) -> None:
     private = filters.ChatType.PRIVATE
     register_form(app, OUT_OF_COUNTRY)
-    app.add_handler(CallbackQueryHandler(departure_yes, pattern=r"^lc:dep:\d{1,12}:y$"))
-    app.add_handler(CallbackQueryHandler(new_sponsor, pattern=r"^lc:ns:\d{1,12}$"))
-    app.add_handler(CallbackQueryHandler(departure_no, pattern=r"^lc:dep:\d{1,12}:n$"))
-    app.add_handler(CallbackQueryHandler(sponsor_answer, pattern=r"^lc:sp:\d{1,12}:[yn]$"))
-    app.add_handler(CallbackQueryHandler(checkin_answer, pattern=r"^lc:ci:\d{1,12}:(y|soon|gone)$"))
-    app.add_handler(CallbackQueryHandler(expiry_button, pattern=r"^lc:(ext|end):\d{1,12}$"))
-    app.add_handler(CallbackQueryHandler(leave_answer, pattern=r"^lc:leave:-?\d{1,20}$"))
-    app.add_handler(CommandHandler("leaving", leaving))
-    app.add_handler(CommandHandler("leave", leave, filters=private))
-    app.add_handler(CommandHandler("extend", extend))
-    app.add_handler(CommandHandler("expiring", expiring, filters=private))
-    app.add_handler(CommandHandler("stale", stale, filters=private))
-    app.add_handler(CommandHandler("readmit", readmit, filters=private))
+    app.add_handler(
+        CallbackQueryHandler(departure_yes, pattern=r"^lc:dep:\d{1,12}:y$"), group=Stage.FEATURES
+    )
+    app.add_handler(
+        CallbackQueryHandler(new_sponsor, pattern=r"^lc:ns:\d{1,12}$"), group=Stage.FEATURES
+    )
+    app.add_handler(
+        CallbackQueryHandler(departure_no, pattern=r"^lc:dep:\d{1,12}:n$"), group=Stage.FEATURES
+    )
+    app.add_handler(
+        CallbackQueryHandler(sponsor_answer, pattern=r"^lc:sp:\d{1,12}:[yn]$"), group=Stage.FEATURES
+    )
+    app.add_handler(
+        CallbackQueryHandler(checkin_answer, pattern=r"^lc:ci:\d{1,12}:(y|soon|gone)$"),
+        group=Stage.FEATURES,
+    )
+    app.add_handler(
+        CallbackQueryHandler(expiry_button, pattern=r"^lc:(ext|end):\d{1,12}$"),
+        group=Stage.FEATURES,
+    )
+    app.add_handler(
+        CallbackQueryHandler(leave_answer, pattern=r"^lc:leave:-?\d{1,20}$"), group=Stage.FEATURES
+    )
+    app.add_handler(CommandHandler("leaving", leaving), group=Stage.FEATURES)
+    app.add_handler(CommandHandler("leave", leave, filters=private), group=Stage.FEATURES)
+    app.add_handler(CommandHandler("extend", extend), group=Stage.FEATURES)
+    app.add_handler(CommandHandler("expiring", expiring, filters=private), group=Stage.FEATURES)
+    app.add_handler(CommandHandler("stale", stale, filters=private), group=Stage.FEATURES)
+    app.add_handler(CommandHandler("readmit", readmit, filters=private), group=Stage.FEATURES)
     add_deep_link(app, "departure", departure_link)
     add_deep_link(app, "checkin", checkin_link)
     add_deep_link(app, "leaving", leaving_link)

@@ -6,12 +6,12 @@ Commands (guarded by ``moderators_only``): /warn /warns /unwarn /mute /unmute /r
 input with one clear reply before doing anything, and record every action in the audit log
 (``moderation_actions``), mirrored to ``moderation.log_chat_id`` when set.
 
-Automatic noise control (``watcher``) watches group messages in ``WATCH_GROUP`` (after the user
-tracking of group -2, sharing group -1 with the roster's handlers, which take only
-``chat_member`` updates and join/leave service messages, so the two never compete). What it
-does about a message is decided by ``moderation.conduct.judge``; a message it deletes stops
-there (``ApplicationHandlerStop``), so no feature answers a message that is gone; every other
-new message goes on to the commands and features of groups 0 and up untouched.
+Automatic noise control (``watcher``) watches group messages in ``Stage.ROSTER_AND_WATCH``
+(after the user tracking of ``Stage.USERS``, sharing the stage with the roster's handlers,
+which take only ``chat_member`` updates and join/leave service messages, so the two never
+compete). What it does about a message is decided by ``moderation.conduct.judge``; a message
+it deletes stops there (``ApplicationHandlerStop``), so no feature answers a message that is
+gone; every other new message goes on to the commands and features of the later stages untouched.
 
 Edited messages stop at the edit gate in the same group: an edit is checked as content by the
 same ``judge`` and never reaches a command, a form or the mentions (see ``watcher.edit_gate``).
@@ -37,19 +37,22 @@ from handlers.moderation.penalties import (
 from handlers.moderation.purge import offtopic_command, purge_command
 from handlers.moderation.sweep import SWEEPS
 from handlers.moderation.warnings import unwarn_command, warn_command, warns_command
-from handlers.moderation.watcher import WATCH_GROUP, edit_gate, ends_at_the_watcher, watch
+from handlers.moderation.watcher import edit_gate, ends_at_the_watcher, watch
+from handlers.order import Stage
 from runtime.context import App
 
-__all__ = ["COMMANDS", "SWEEPS", "WATCH_GROUP", "ends_at_the_watcher", "register", "watch"]
+__all__ = ["COMMANDS", "SWEEPS", "ends_at_the_watcher", "register", "watch"]
 
 
 def register(app: App) -> None:
     # The edit gate first: an edited message never reaches the watcher's new-message path,
     # a command, a form or the mentions (it stops there).
-    app.add_handler(MessageHandler(filters.UpdateType.EDITED, edit_gate), group=WATCH_GROUP)
+    app.add_handler(
+        MessageHandler(filters.UpdateType.EDITED, edit_gate), group=Stage.ROSTER_AND_WATCH
+    )
     app.add_handler(
         MessageHandler(filters.ChatType.GROUPS & ~filters.StatusUpdate.ALL, watch),
-        group=WATCH_GROUP,
+        group=Stage.ROSTER_AND_WATCH,
     )
     for name, callback in (
         ("warn", warn_command),
@@ -62,7 +65,15 @@ def register(app: App) -> None:
         ("unban", unban_command),
         ("audit", audit_command),
     ):
-        app.add_handler(CommandHandler(name, callback))
-    app.add_handler(CommandHandler("offtopic", offtopic_command, filters=filters.ChatType.GROUPS))
-    app.add_handler(CommandHandler("purge", purge_command, filters=filters.ChatType.GROUPS))
-    app.add_handler(CallbackQueryHandler(audit_button, pattern=rf"^{CB_AUDIT}:"))
+        app.add_handler(CommandHandler(name, callback), group=Stage.FEATURES)
+    app.add_handler(
+        CommandHandler("offtopic", offtopic_command, filters=filters.ChatType.GROUPS),
+        group=Stage.FEATURES,
+    )
+    app.add_handler(
+        CommandHandler("purge", purge_command, filters=filters.ChatType.GROUPS),
+        group=Stage.FEATURES,
+    )
+    app.add_handler(
+        CallbackQueryHandler(audit_button, pattern=rf"^{CB_AUDIT}:"), group=Stage.FEATURES
+    )

@@ -25,9 +25,6 @@ from storage.introductions import IntroductionRepository
 from storage.moderation import ModerationRepository
 from storage.roster import RosterRepository
 
-# After user tracking (-2), before the commands (0); the edit gate shares it.
-WATCH_GROUP = -1
-
 
 # --------------------------------------------------------------------------- noise control
 async def tell_member(

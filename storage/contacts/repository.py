@@ -3,25 +3,21 @@
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass
 from datetime import datetime
 
 from sqlalchemy import Integer, case, delete, func, select, update
 from sqlalchemy.orm import Session
 
-from i18n import _
-from moderation.contacts import (
-    FIELDS,
-    SEARCHABLE,
-    Grant,
-    GrantKind,
-    ImportedContact,
-    Level,
-    Subject,
-    search_key,
-    trigrams,
-)
+from moderation.contacts import FIELDS, Grant, GrantKind, Level, trigrams
 from storage.contact_index import index_for
+from storage.contacts.values import (
+    ContactValues,
+    cluster_list,
+    confirmed_cluster_list,
+    encode_levels,
+    merge_clusters,
+    search_text_of,
+)
 from storage.models import (
     Contact,
     ContactGrant,
@@ -32,84 +28,6 @@ from storage.models import (
 )
 
 CANDIDATES = 200
-
-
-@dataclass(frozen=True)
-class ContactValues:
-    """What a person (or an import) says about a contact; empty string = not given."""
-
-    name: str
-    organisation: str = ""
-    role: str = ""
-    clusters: tuple[str, ...] = ()
-    location: str = ""
-    phone: str = ""
-    email: str = ""
-    telegram: str = ""
-    focal_point: bool = False
-
-
-def encode_levels(levels: Mapping[str, Level]) -> str:
-    return ";".join(f"{k}={v.value}" for k, v in sorted(levels.items()) if k in FIELDS)
-
-
-def decode_levels(text: str, defaults: Mapping[str, Level]) -> dict[str, Level]:
-    levels = dict(defaults)
-    for part in text.split(";"):
-        key, _, value = part.partition("=")
-        if key in FIELDS and value in Level._value2member_map_:
-            levels[key] = Level(value)
-    return levels
-
-
-def cluster_list(contact: Contact) -> list[str]:
-    """The clusters the person describes themselves in (information only)."""
-    return [c for c in contact.clusters.split("|") if c]
-
-
-def confirmed_cluster_list(contact: Contact) -> list[str]:
-    """Clusters a sponsor, a moderator or an import confirmed: the ones that open fields."""
-    return [c for c in contact.confirmed_clusters.split("|") if c]
-
-
-def merge_clusters(*lists: Iterable[str]) -> str:
-    seen: dict[str, str] = {}
-    for names in lists:
-        for name in names:
-            if name.strip() and name.strip().casefold() not in seen:
-                seen[name.strip().casefold()] = name.strip()
-    return "|".join(seen.values())
-
-
-def values_of(contact: Contact) -> dict[str, str]:
-    """The displayable value of every field (empty when not given)."""
-    return {
-        "name": contact.name,
-        "organisation": contact.organisation,
-        "role": contact.role,
-        "clusters": ", ".join(cluster_list(contact)),
-        "location": contact.location,
-        "phone": contact.phone,
-        "email": contact.email,
-        "telegram": contact.telegram,
-        "focal_point": "yes" if contact.focal_point else "",
-    }
-
-
-def subject_of(contact: Contact, defaults: Mapping[str, Level]) -> Subject:
-    return Subject(
-        contact_id=contact.id,
-        user_id=contact.user_id,
-        consented=contact.consent == "given",
-        clusters=frozenset(confirmed_cluster_list(contact)),
-        levels=decode_levels(contact.levels, defaults),
-        is_focal_point=contact.focal_point,
-    )
-
-
-def _search_text(contact: Contact) -> str:
-    values = values_of(contact)
-    return " ".join(search_key(values[f]) for f in SEARCHABLE if values[f])
 
 
 class ContactRepository:
@@ -147,7 +65,7 @@ class ContactRepository:
         contact.email = values.email
         contact.telegram = values.telegram
         contact.focal_point = values.focal_point
-        contact.search_text = _search_text(contact)
+        contact.search_text = search_text_of(contact)
         contact.updated_at = now
 
     def new(self, user_id: int | None, source: str, now: datetime) -> Contact:
@@ -531,99 +449,3 @@ class ContactRepository:
 
     def import_(self, import_id: int) -> ContactImport | None:
         return self.session.get(ContactImport, import_id)
-
-
-@dataclass
-class ImportReport:
-    new: int = 0
-    updated: int = 0
-    unchanged: int = 0
-    kept: int = 0  # the person manages their own entry (consented or declined)
-
-    def summary(self) -> str:
-        """In the current language (English on the command line)."""
-        return _(
-            "{new} new, {updated} updated, {unchanged} unchanged, "
-            "{kept} kept as their owners wrote them",
-            new=self.new,
-            updated=self.updated,
-            unchanged=self.unchanged,
-            kept=self.kept,
-        )
-
-
-def import_contacts(
-    session: Session, rows: Sequence[ImportedContact], now: datetime, apply: bool
-) -> ImportReport:
-    """Add or update imported people (never findable until they opt in); dry run if not apply."""
-    repo = ContactRepository(session)
-    report = ImportReport()
-    for row in rows:
-        by_id = repo.by_user(row.user_id) if row.user_id is not None else None
-        existing = by_id or repo.by_email(row.email) or repo.by_handle(row.telegram)
-        values = ContactValues(
-            name=row.name,
-            organisation=row.organisation,
-            role=row.role,
-            clusters=row.clusters,
-            location=row.location,
-            phone=row.phone,
-            email=row.email,
-            telegram=row.telegram,
-            focal_point=row.focal_point,
-        )
-        # A row's user id never moves an entry already tied to someone else.
-        relinks = (
-            existing is not None
-            and row.user_id is not None
-            and existing.user_id not in (None, row.user_id)
-        )
-        if existing is not None and (existing.consent != "pending" or relinks):
-            report.kept += 1
-            continue
-        if existing is not None:
-            before = (
-                values_of(existing),
-                existing.cluster_coordinator,
-                existing.confirmed_clusters,
-                existing.user_id,
-            )
-            after = (
-                values_of(_as_contact(values)),
-                row.cluster_coordinator,
-                merge_clusters(row.clusters),
-                existing.user_id if row.user_id is None else row.user_id,
-            )
-            if before == after:
-                report.unchanged += 1
-                continue
-            report.updated += 1
-            target = existing
-        else:
-            report.new += 1
-            if not apply:
-                continue
-            # Linked to a person only by a Telegram user id in the file, never by a username.
-            target = repo.new(row.user_id, "import", now)
-        if apply:
-            repo.apply(target, values, now)
-            target.cluster_coordinator = row.cluster_coordinator
-            target.confirmed_clusters = merge_clusters(row.clusters)
-            if row.user_id is not None and target.user_id is None:
-                target.user_id = row.user_id
-            session.flush()
-    return report
-
-
-def _as_contact(values: ContactValues) -> Contact:
-    return Contact(
-        name=values.name,
-        organisation=values.organisation,
-        role=values.role,
-        clusters="|".join(values.clusters),
-        location=values.location,
-        phone=values.phone,
-        email=values.email,
-        telegram=values.telegram,
-        focal_point=values.focal_point,
-    )

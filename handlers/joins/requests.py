@@ -1,0 +1,191 @@
+"""Join requests: a member vouches for the person, or a moderator decides."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+from telegram import InlineKeyboardButton, InlineKeyboardMarkup, Update
+from telegram.error import TelegramError
+
+from handlers.common import (
+    group_label,
+    in_group,
+    moderators_only,
+    personal_language,
+    send_private,
+    tell_moderators,
+    user_info,
+)
+from handlers.introductions import deep_link, sponsor_problem
+from handlers.render import esc, mention
+from i18n import _, duration_text, use_locale
+from moderation.introductions import Category
+from runtime.context import BotContext
+from storage.introductions import IntroductionRepository
+from storage.roster import RosterRepository
+
+
+async def on_join_request(update: Update, context: BotContext) -> None:
+    request = update.chat_join_request
+    services = context.services
+    if request is None:
+        return
+    group = services.settings.group(request.chat.id)
+    if group is None:
+        return
+    with services.db.transaction() as session:
+        RosterRepository(session).upsert_user(user_info(request.from_user), services.clock.now())
+        row = IntroductionRepository(session).add_join_request(
+            group.chat_id, request.from_user.id, services.clock.now()
+        )
+        row_id = row.id
+    name = mention(request.from_user.id, request.from_user.full_name)
+
+    def buttons(label: Callable[[Callable[[], str]], str]) -> InlineKeyboardMarkup:
+        return InlineKeyboardMarkup(
+            [
+                [
+                    InlineKeyboardButton(
+                        label(lambda: _("I sponsor them")), callback_data=f"jr:{row_id}:s"
+                    )
+                ],
+                [
+                    InlineKeyboardButton(
+                        label(lambda: _("Approve (moderators)")), callback_data=f"jr:{row_id}:a"
+                    ),
+                    InlineKeyboardButton(
+                        label(lambda: _("Decline (moderators)")), callback_data=f"jr:{row_id}:d"
+                    ),
+                ],
+            ]
+        )
+
+    def text() -> str:
+        return _(
+            "{name} asks to join. Who sponsors them? A member who knows them can vouch and "
+            "introduce them; without a sponsor within {wait} the request is declined.",
+            name=name,
+            wait=duration_text(group.membership.join_request_timeout),
+        )
+
+    if group.membership.join_requests_to == "group":
+        notice = await context.bot.send_message(
+            group.chat_id,
+            in_group(services, group.chat_id, text),
+            reply_markup=buttons(lambda render: group_label(services, group.chat_id, render)),
+        )
+        with services.db.transaction() as session:
+            stored = IntroductionRepository(session).join_request(row_id)
+            if stored is not None:
+                stored.notice_message_id = notice.message_id
+    else:
+        await tell_moderators(context, text, reply_markup=lambda: buttons(lambda render: render()))
+    # Telegram lets a bot write to a join requester for a few minutes.
+    with use_locale(personal_language(services, request.from_user.id)):
+        await send_private(
+            context,
+            request.user_chat_id,
+            _(
+                "Your request to join <b>{group}</b> was received. A member "
+                "must sponsor you; you will hear from me when it is decided.",
+                group=esc(group.title),
+            ),
+        )
+
+
+async def on_join_request_button(update: Update, context: BotContext) -> None:
+    query = update.callback_query
+    assert query is not None and query.data is not None
+    _prefix, raw_id, action = query.data.split(":")
+    if action in ("a", "d"):
+        await decide_join_request(update, context)
+        return
+    services = context.services
+    presser = query.from_user
+    with services.db.transaction() as session:
+        request = IntroductionRepository(session).join_request(int(raw_id))
+    if request is None or request.status not in ("open", "sponsored"):
+        await query.answer(_("This request is already decided."), show_alert=True)
+        return
+    # Where the requester is based is asked in the introduction, which checks it again.
+    problem = sponsor_problem(services, request.chat_id, presser.id, Category.IN_COUNTRY)
+    if problem:
+        await query.answer(_("Sorry, {problem}.", problem=problem), show_alert=True)
+        return
+    with services.db.transaction() as session:
+        won = IntroductionRepository(session).claim_sponsorship(request.id, presser.id)
+    if not won:
+        await query.answer(_("Someone else already sponsors them. Thank you!"), show_alert=True)
+        return
+    await query.answer(_("Thank you! Tap the new button to introduce them."))
+    chat_id = query.message.chat.id if query.message is not None else presser.id
+    link = deep_link(context, f"jr_{request.id}")
+    await query.edit_message_text(
+        in_group(
+            services,
+            chat_id,
+            lambda: _(
+                "{sponsor} sponsors this request and is introducing the person; it is approved "
+                "once the introduction is given.",
+                sponsor=mention(presser.id, presser.full_name),
+            ),
+        ),
+        reply_markup=InlineKeyboardMarkup(
+            [
+                [
+                    InlineKeyboardButton(
+                        group_label(services, chat_id, lambda: _("Sponsor: introduce")), url=link
+                    )
+                ]
+            ]
+        ),
+    )
+    await send_private(
+        context,
+        presser.id,
+        lambda: _("Thank you for sponsoring. Please introduce them:"),
+        reply_markup=lambda: InlineKeyboardMarkup(
+            [[InlineKeyboardButton(_("Sponsor: introduce"), url=link)]]
+        ),
+    )
+
+
+@moderators_only
+async def decide_join_request(update: Update, context: BotContext) -> None:
+    query = update.callback_query
+    assert query is not None and query.data is not None
+    _prefix, raw_id, action = query.data.split(":")
+    services = context.services
+    now = services.clock.now()
+    status = "approved" if action == "a" else "declined"
+    with services.db.transaction() as session:
+        repo = IntroductionRepository(session)
+        request = repo.join_request(int(raw_id))
+        decided = request is not None and repo.decide_join_request(
+            request.id, status, query.from_user.id, now
+        )
+    if request is None or not decided:
+        await query.answer(_("This request is already decided."), show_alert=True)
+        return
+    await query.answer()
+    chat_id = query.message.chat.id if query.message is not None else query.from_user.id
+    try:
+        if status == "approved":
+            await context.bot.approve_chat_join_request(request.chat_id, request.user_id)
+        else:
+            await context.bot.decline_chat_join_request(request.chat_id, request.user_id)
+    except TelegramError as exc:
+        error = esc(exc.message)
+        await query.edit_message_text(
+            in_group(services, chat_id, lambda: _("Telegram refused: {error}", error=error))
+        )
+        return
+    moderator = esc(query.from_user.full_name)
+    if status == "approved":
+        await query.edit_message_text(
+            in_group(services, chat_id, lambda: _("Request approved by {name}.", name=moderator))
+        )
+    else:
+        await query.edit_message_text(
+            in_group(services, chat_id, lambda: _("Request declined by {name}.", name=moderator))
+        )
