@@ -146,7 +146,7 @@ def _offer(services: Services, user_id: int) -> tuple[str, InlineKeyboardMarkup 
             )
     return (
         _(
-            "You have a subscription link since {date}. I cannot show it again: I keep only a "
+            "You have had a subscription link since {date}. I cannot show it again: I keep only a "
             'fingerprint of it. "New link" makes a new address and stops the old one.',
             date=made,
         ),
