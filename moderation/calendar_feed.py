@@ -11,8 +11,8 @@ import secrets
 from datetime import UTC, datetime
 from email.utils import format_datetime, parsedate_to_datetime
 
-# Calendar apps poll: Google Calendar every several hours, Outlook about hourly. A quarter of an
-# hour keeps a refresh cheap for caches in between without delaying a change for long.
+# Calendar apps poll on their own schedule, often hours apart. A quarter of an hour lets a cache
+# in between answer repeated polls without delaying a change for long.
 MAX_AGE_S = 15 * 60
 SECRET_BYTES = 32  # token_urlsafe(32): 43 characters, 256 bits
 
