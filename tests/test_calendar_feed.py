@@ -262,6 +262,16 @@ async def test_a_former_member_has_no_feed(sim: Simulator) -> None:
     assert (await get(sim, path_in((await calendar(sim, moderator))[1]))).status == 200
 
 
+async def test_erasure_after_the_retention_period_deletes_the_feed(sim: Simulator) -> None:
+    olena = await member(sim, "Olena")
+    path = path_in((await calendar(sim, olena))[1])
+    await sim.leave(olena)
+    await sim.advance(timedelta(days=366))  # example.yaml: retention 365d
+    with sim.services.db.transaction() as session:
+        assert session.scalars(select(CalendarFeed)).all() == []
+    assert (await get(sim, path)).status == 404
+
+
 async def test_in_the_group_only_the_file(sim: Simulator) -> None:
     olena = await member(sim, "Olena")
     mark = sim.mark()
