@@ -17,6 +17,8 @@ from typing import Any
 
 import icalendar
 import pytest
+from hypothesis import assume, given
+from hypothesis import strategies as st
 from sqlalchemy import select
 
 from config.loader import LoadedConfig
@@ -304,3 +306,15 @@ def test_address_under_the_public_base() -> None:
     assert feed_url("https://example.org/im/", secret) == (
         f"https://example.org/im/calendar/{secret}.ics"
     )
+
+
+@given(header=st.text(max_size=80), tag=st.text(max_size=80))
+def test_any_conditional_header_is_answered_never_raises(header: str, tag: str) -> None:
+    from moderation.calendar_feed import etag_of, not_modified
+
+    etag = etag_of(b"BEGIN:VCALENDAR")
+    moment = datetime(2026, 11, 23, 9, 0, 0, 500_000, tzinfo=UTC)
+    assert not_modified(None, header, etag, moment) in (True, False)
+    # A header that neither names the current tag nor is "*" never gives a 304.
+    assume("*" not in tag and etag.strip('"') not in tag)
+    assert not_modified(tag, None, etag, moment) is False
