@@ -10,11 +10,12 @@ from collections.abc import Callable, Coroutine
 from datetime import datetime, timedelta
 from typing import Any
 
-from telegram import InlineKeyboardButton, InlineKeyboardMarkup, InputFile, Update
+from telegram import InlineKeyboardButton, InlineKeyboardMarkup, Update
 from telegram.error import TelegramError
 from telegram.ext import CallbackQueryHandler, CommandHandler, filters
 
 from delivery import reminders
+from handlers import calendar
 from handlers.common import in_group, moderators_only, reply
 from handlers.order import Stage
 from handlers.reminder_letters import (
@@ -30,9 +31,8 @@ from handlers.reminder_letters import (
     unit_name,
 )
 from handlers.render import chunk_lines, esc, mention
-from i18n import _, duration_text, list_text, ngettext
+from i18n import _, duration_text, list_text
 from moderation import deadlines as rules
-from moderation.calendar import build_calendar
 from moderation.deadlines import Deadline
 from moderation.permissions import CommandSpec, Role, Where
 from runtime.context import App, BotContext, Services, Sweep
@@ -496,35 +496,6 @@ async def assign_command(update: Update, context: BotContext) -> None:
 
 
 # Every 30 s: reminders are at most that late, and a run with nothing due is two small queries.
-async def calendar_command(update: Update, context: BotContext) -> None:
-    message = update.effective_message
-    if message is None:
-        return
-    services = context.services
-    now = now_of(services)
-    with services.db.transaction() as session:
-        repo = DeadlineRepository(session)
-        repo.sync_config(services.settings.deadline_definitions(), now)
-        definitions = repo.definitions()
-    title = services.settings.groups[0].title if services.settings.groups else "imbot"
-    data = build_calendar(definitions, now, f"{title} deadlines")
-    count = len(definitions)
-
-    def caption() -> str:
-        return ngettext(
-            "{n} deadline with its recurrence. Open the file to import it into your calendar; "
-            "send /calendar again after the deadlines change.",
-            "{n} deadlines with their recurrence. Open the file to import it into your "
-            "calendar; send /calendar again after the deadlines change.",
-            count,
-        )
-
-    chat_id = update.effective_chat.id if update.effective_chat else message.chat_id
-    await message.reply_document(
-        InputFile(data, filename="deadlines.ics"), caption=in_group(services, chat_id, caption)
-    )
-
-
 SWEEPS = [Sweep("deadline-dispatch", timedelta(seconds=30), dispatch)]
 
 
@@ -539,7 +510,7 @@ def register(app: App) -> None:
         group=Stage.FEATURES,
     )
     app.add_handler(CommandHandler("submitted", submitted_command), group=Stage.FEATURES)
-    app.add_handler(CommandHandler("calendar", calendar_command), group=Stage.FEATURES)
+    calendar.register(app)  # /calendar and its subscription buttons
     app.add_handler(CommandHandler("missing", missing_command), group=Stage.FEATURES)
     app.add_handler(CommandHandler("assign", assign_command), group=Stage.FEATURES)
     app.add_handler(

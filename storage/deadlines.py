@@ -9,7 +9,7 @@ from collections.abc import Iterable, Sequence
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import and_, or_, select, update
+from sqlalchemy import and_, func, or_, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
@@ -178,6 +178,10 @@ class DeadlineRepository:
         if not include_paused:
             query = query.where(DeadlineRow.paused.is_(False))
         return [to_deadline(row) for row in self.session.scalars(query)]
+
+    def last_change(self) -> datetime | None:
+        """When any deadline was last added, changed, paused or removed (calendar feeds)."""
+        return self.session.scalar(select(func.max(DeadlineRow.updated_at)))
 
     def deadline(self, deadline_id: str, include_removed: bool = False) -> Deadline | None:
         row = self.session.get(DeadlineRow, deadline_id)

@@ -19,6 +19,7 @@ from moderation.introductions import Category, IntroStatus
 from moderation.lifecycle import Answer, Cause, Member, Outcome
 from moderation.roster import MemberStatus
 from moderation.sponsorship import counts_in_country, sponsor_ok
+from storage.calendar_feeds import CalendarFeedRepository
 from storage.contacts import ContactRepository
 from storage.introductions import IntroductionRepository
 from storage.models import (
@@ -407,6 +408,7 @@ class LifecycleRepository:
     def erase(self, user_id: int, now: datetime) -> None:
         """Erase a former member's personal data; the audit trail keeps anonymised lines."""
         ContactRepository(self.session).forget(user_id, now)
+        CalendarFeedRepository(self.session).forget(user_id)
         requests = select(JoinRequest.id).where(JoinRequest.user_id == user_id)
         self.session.execute(
             update(JoinRequest).where(JoinRequest.id.in_(requests)).values(invitation_id=None)

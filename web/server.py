@@ -17,7 +17,7 @@ from tornado.httpserver import HTTPServer
 from tornado.netutil import bind_sockets
 from tornado.web import Application, RequestHandler
 
-from web import health, metrics
+from web import calendar_feed, health, metrics
 from web.http import RouteSpec, WebRequest, WebResponse
 
 if TYPE_CHECKING:
@@ -25,7 +25,7 @@ if TYPE_CHECKING:
 
 log = logging.getLogger(__name__)
 
-ROUTES: list[RouteSpec] = [*health.ROUTES, *metrics.ROUTES]
+ROUTES: list[RouteSpec] = [*health.ROUTES, *metrics.ROUTES, calendar_feed.FEED]
 
 MAX_BODY = 1 << 20  # Telegram's updates are a few kilobytes
 

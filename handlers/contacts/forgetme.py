@@ -9,6 +9,7 @@ from i18n import (
     _,
 )
 from runtime.context import BotContext
+from storage.calendar_feeds import CalendarFeedRepository
 from storage.contacts import (
     ContactRepository,
 )
@@ -27,8 +28,9 @@ async def forgetme(update: Update, context: BotContext) -> None:
     )
     await message.reply_text(
         _(
-            "This erases your directory entry, your sharing choices, requests and searches. "
-            "The audit keeps only an anonymised line. Are you sure?"
+            "This erases your directory entry, your sharing choices, requests and searches, "
+            "and your calendar subscription link. The audit keeps only an anonymised line. "
+            "Are you sure?"
         ),
         reply_markup=markup,
     )
@@ -48,4 +50,5 @@ async def on_forget(
         return
     with context.services.db.transaction() as session:
         ContactRepository(session).forget(user.id, context.services.clock.now())
+        CalendarFeedRepository(session).forget(user.id)
     await query.edit_message_text(_("Erased. Your contact data and consents are gone."))

@@ -6,6 +6,7 @@ and Alembic's ``storage/migrations/env.py`` (``Base.metadata``) see every table.
 from __future__ import annotations
 
 from storage.models.base import NAMING, Base
+from storage.models.calendar import CalendarFeed
 from storage.models.contacts import (
     Contact,
     ContactGrant,
@@ -31,6 +32,7 @@ from storage.models.roster import Group, Membership, MembershipEvent, User
 __all__ = [
     "NAMING",
     "Base",
+    "CalendarFeed",
     "Contact",
     "ContactGrant",
     "ContactImport",
