@@ -7,6 +7,7 @@ parsed with Prometheus's own text parser; readiness follows the database's schem
 from __future__ import annotations
 
 import json
+import re
 import socket
 import subprocess
 import sys
@@ -297,3 +298,46 @@ def test_a_standby_is_ready_and_both_replicas_show_in_the_metrics(
         assert mine[("imbot_replica_role", (("role", "standby"),))] == 1
     assert standby.terminate() == 0
     assert leader.terminate() == 0
+
+
+def test_a_calendar_feed_is_served_by_the_running_bot_cached_and_revocable(
+    database_url: str, tmp_path: Path, server: FakeTelegramServer, processes: list[BotProcess]
+) -> None:
+    """/calendar in private chat gives an address under http.public_url; the real process
+    serves it (ETag → 304), and "Stop the link" makes it 404 at once."""
+    telegram = server.telegram
+    olena = telegram.add_user("Olena", "Petrenko", "olena_p", user_id=7_100_001)
+    extra = {"moderators": [olena.id], "http": {"port": 0, "public_url": "https://bot.example.org"}}
+    settings = write_config(tmp_path, "30s", extra)
+    bot = BotProcess("a", settings, database_url, server.url(), tmp_path)
+    processes.append(bot)
+    base = f"http://127.0.0.1:{bot.http_port()}"
+    wait_for(lambda: "receives updates" in bot.output(), 30, "polling to start")
+    server.push_update(telegram.message(olena.id, olena.id, "/start"))
+    wait_for(lambda: bool(server.sent()), 30, "the reply to /start")
+    server.push_update(telegram.message(olena.id, olena.id, "/calendar"))
+
+    def offer() -> str | None:
+        found = [c for c in server.sent() if "/calendar/" in str(c.params.get("text", ""))]
+        return str(found[-1].params["text"]) if found else None
+
+    wait_for(lambda: offer() is not None, 30, "the subscription link")
+    links = re.findall(r"https://bot\.example\.org(/calendar/[A-Za-z0-9_-]+\.ics)", offer() or "")
+    assert len(links) == 1, offer()
+    with httpx.Client(timeout=10) as client:
+        feed = client.get(base + links[0])
+        assert feed.status_code == 200, feed.text
+        assert feed.headers["content-type"] == "text/calendar; charset=utf-8"
+        assert "SitRep inputs" in feed.text and "BEGIN:VEVENT" in feed.text
+        again = client.get(base + links[0], headers={"If-None-Match": feed.headers["etag"]})
+        assert (again.status_code, again.content) == (304, b"")
+        guessed = client.get(base + links[0].replace(links[0][11:15], "AAAA"))
+        assert guessed.status_code == 404 and "Olena" not in guessed.text
+
+        (chat, message_id), message = max(
+            (key, m) for key, m in telegram.messages.items() if key[0] == olena.id
+        )
+        stop = next(b["callback_data"] for b in message.buttons() if "stop" in b["callback_data"])
+        server.push_update(telegram.press(olena.id, chat, message_id, stop))
+        wait_for(lambda: client.get(base + links[0]).status_code == 404, 30, "the link stopped")
+    assert bot.terminate() == 0
