@@ -307,7 +307,10 @@ def test_a_calendar_feed_is_served_by_the_running_bot_cached_and_revocable(
     serves it (ETag → 304), and "Stop the link" makes it 404 at once."""
     telegram = server.telegram
     olena = telegram.add_user("Olena", "Petrenko", "olena_p", user_id=7_100_001)
-    extra = {"moderators": [olena.id], "http": {"port": 0, "public_url": "https://bot.example.org"}}
+    extra: dict[str, object] = {
+        "moderators": [olena.id],
+        "http": {"port": 0, "public_url": "https://bot.example.org"},
+    }
     settings = write_config(tmp_path, "30s", extra)
     bot = BotProcess("a", settings, database_url, server.url(), tmp_path)
     processes.append(bot)
