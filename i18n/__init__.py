@@ -124,9 +124,24 @@ def bidi(text: str) -> str:
     A no-op in left-to-right languages and for multi-line blocks (an isolate ends at a line
     break, so wrapping a block would only isolate its first line).
     """
-    if not text or "\n" in text or not is_rtl():
+    if not text or "\n" in text or not is_rtl() or _isolated(text):
         return text
     return f"{FSI}{text}{PDI}"
+
+
+def _isolated(text: str) -> bool:
+    """True when the whole of ``text`` is one isolate already (as ``esc`` makes a value)."""
+    if not (text.startswith(FSI) and text.endswith(PDI)):
+        return False
+    depth = 0
+    for index, char in enumerate(text):
+        if char in "\u2066\u2067\u2068":
+            depth += 1
+        elif char == PDI:
+            depth -= 1
+            if depth == 0:
+                return index == len(text) - 1
+    return False
 
 
 class _Formatter(string.Formatter):
