@@ -28,7 +28,8 @@ async def forgetme(update: Update, context: BotContext) -> None:
     await message.reply_text(
         _(
             "This erases your directory entry, your sharing choices, requests and searches. "
-            "The audit keeps only an anonymised line. Are you sure?"
+            "The audit keeps only an anonymised line; /mydata lists what is kept and why. "
+            "Are you sure?"
         ),
         reply_markup=markup,
     )
