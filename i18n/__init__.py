@@ -163,6 +163,10 @@ def _fill(template: str, values: dict[str, object]) -> str:
         value = values.get(name)
         if isinstance(value, str) and value.endswith(".") and not value.endswith(".."):
             values = {**values, name: value[:-1]}
+        elif (
+            isinstance(value, str) and value.endswith(f".{PDI}") and not value.endswith(f"..{PDI}")
+        ):
+            values = {**values, name: value[:-2] + PDI}  # the same inside an isolated value
     if is_rtl():
         template = _LINE_STARTS_WITH_PLACEHOLDER.sub(lambda m: m.group(1) + RLM, template)
     return _FORMATTER.vformat(template, (), values) if values else template

@@ -14,6 +14,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from handlers.render import esc
+from i18n import _
 from simulation.faketg import FakeMember, SentMessage, parse_html
 from simulation.simulator import Simulator
 from storage.models import Contact
@@ -169,3 +170,8 @@ async def test_persian_joiners_and_emoji_sequences_survive_a_profile(sim: Simula
     shown = sim.unique_reply(mark, olena.id)
     assert persian in shown.text and coder in shown.text
     assert_safe(shown)
+
+
+def test_an_isolated_value_ending_with_a_full_stop_keeps_one_stop() -> None:
+    text = _("No current member is called {name}.", name=esc("Ivan Jr."))
+    assert text == f"No current member is called {FSI}Ivan Jr{PDI}."
