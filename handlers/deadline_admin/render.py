@@ -72,7 +72,7 @@ def describe(deadline: Deadline, now: datetime, people: dict[int, str]) -> str:
     lines.append(
         _(
             "Rule: <code>{rule}</code> from {starts} ({zone})",
-            rule=esc(deadline.rule),
+            rule=esc_attr(deadline.rule),
             starts=date_text(deadline.starts),
             zone=esc(deadline.timezone),
         )
