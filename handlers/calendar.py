@@ -17,7 +17,7 @@ from telegram.ext import CallbackQueryHandler, CommandHandler
 
 from handlers.common import in_group
 from handlers.order import Stage
-from handlers.render import esc
+from handlers.render import esc_attr
 from i18n import _, date_text, ngettext
 from moderation import calendar_feed as feeds
 from moderation.calendar import build_calendar
@@ -106,7 +106,7 @@ def _shown(public_url: str, secret: str) -> str:
         "calendar then follows every change by itself:\n<code>{url}</code>\n"
         "Keep it to yourself: anyone who has it sees the deadlines. I show it only now (I keep "
         'just a fingerprint of it). "New link" replaces it; "Stop the link" ends it.',
-        url=esc(feeds.feed_url(public_url, secret)),
+        url=esc_attr(feeds.feed_url(public_url, secret)),
     )
 
 

@@ -30,7 +30,7 @@ from handlers.reminder_letters import (
     unit_for,
     unit_name,
 )
-from handlers.render import chunk_lines, esc, mention
+from handlers.render import chunk_lines, esc, esc_attr, mention
 from i18n import _, duration_text, list_text
 from moderation import deadlines as rules
 from moderation.deadlines import Deadline
@@ -269,7 +269,7 @@ async def deadlines_command(update: Update, context: BotContext) -> None:
                 _(
                     "{marker} <code>{id}</code> <b>{title}</b>: {summary}{state}",
                     marker="•" if mine else "◦",
-                    id=esc(deadline.id),
+                    id=esc_attr(deadline.id),
                     title=esc(deadline.title),
                     summary=esc(rules.summary(deadline, now)),
                     state=state,

@@ -14,7 +14,7 @@ from config.schema import GroupConfig
 from handlers.common import moderators_only, reply, role_here
 from handlers.introductions import describe
 from handlers.order import Stage
-from handlers.render import chunk_lines, esc, mention
+from handlers.render import chunk_lines, esc, esc_attr, mention
 from handlers.targets import find_members
 from handlers.targets import roster_name as _name
 from i18n import N_, _, date_text, duration_text, list_text, ngettext
@@ -106,7 +106,7 @@ async def whois(update: Update, context: BotContext) -> None:
         return
     if len(matches) > 1:
         names = "\n".join(
-            f"• {esc(_name(u, i))}" + (f" (@{esc(u.username)})" if u.username else "")
+            f"• {esc(_name(u, i))}" + (f" (@{esc_attr(u.username)})" if u.username else "")
             for _m, u, i in matches[:10]
         )
 
@@ -125,7 +125,7 @@ async def whois(update: Update, context: BotContext) -> None:
     def card() -> str:
         lines = [
             f"<b>{esc(_name(member, intro))}</b>"
-            + (f" (@{esc(member.username)})" if member.username else "")
+            + (f" (@{esc_attr(member.username)})" if member.username else "")
         ]
         if intro is not None and intro.organisation:
             lines.append(describe(intro))

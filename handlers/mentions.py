@@ -32,7 +32,7 @@ from delivery import mentions as paced
 from delivery.mentions import Outgoing
 from handlers.common import Text, current_role, role, send_private
 from handlers.order import Stage
-from handlers.render import esc, mention, truncate
+from handlers.render import esc, esc_attr, mention, truncate
 from i18n import _, duration_text, ngettext, use_locale
 from moderation import mentions as rules
 from moderation.mentions import Addressed, Member, NameOutcome, Tag, TagKind
@@ -84,7 +84,7 @@ def group_tags(services: Services, group: GroupConfig, members: list[Member]) ->
 def mention_of(user: User) -> str:
     """``@username`` (Telegram turns it into a mention) or a ``tg://user`` link."""
     if user.username:
-        return "@" + esc(user.username)
+        return "@" + esc_attr(user.username)
     return mention(user.id, truncate(user.display_name, NAME_LENGTH))
 
 
@@ -163,7 +163,7 @@ async def broadcast(
             author.id,
             lambda: _(
                 "Only the moderators can use tags such as {label} in {group}.",
-                label=esc(label),
+                label=esc_attr(label),
                 group=esc(group.title),
             ),
         )
@@ -187,7 +187,7 @@ async def broadcast(
                     "To keep the group quiet, I mention people for you at most every "
                     "{cooldown}: you can send {label} again in {n} minutes.",
                     wait,
-                    label=esc(label),
+                    label=esc_attr(label),
                     cooldown=duration_text(cooldown),
                 )
 
@@ -222,7 +222,9 @@ async def broadcast(
         await refuse(
             context,
             author.id,
-            lambda: _("Nobody else is in {label} yet, so I notified no one.", label=esc(label)),
+            lambda: _(
+                "Nobody else is in {label} yet, so I notified no one.", label=esc_attr(label)
+            ),
         )
         return
     # The notice goes now (if the group's pace allows); the batches follow from the sweep.
@@ -305,7 +307,7 @@ def render(
     if link is not None:
         # Not a placeholder in href: in Arabic _() would isolate the URL and break it.
         label_text = _("Open the message")
-        lines.append(f'<a href="{esc(link)}">{label_text}</a>')
+        lines.append(f'<a href="{esc_attr(link)}">{label_text}</a>')
     if mentions:
         lines.append(mentions)
     return "\n".join(lines)
@@ -401,7 +403,7 @@ def tags_overview(
         shown = []
         for tag in of_kind:
             count = sum(1 for m in people if rules.in_tag(m, tag.key, policy.tags, prefs))
-            shown.append(f"@{esc(tag.name)} ({count})")
+            shown.append(f"@{esc_attr(tag.name)} ({count})")
         lines.append(f"<b>{_kind_title(kind)}</b>: " + ", ".join(shown))
     if policy.tags:
         if policy.tags_by == "moderators":
@@ -416,7 +418,9 @@ def tags_overview(
     if me is not None and policy.tags:
         mine = [t for t in tags.values() if rules.in_tag(me, t.key, policy.tags, prefs)]
         if mine:
-            lines.append(_("You are in: {tags}.", tags=", ".join(f"@{esc(t.name)}" for t in mine)))
+            lines.append(
+                _("You are in: {tags}.", tags=", ".join(f"@{esc_attr(t.name)}" for t in mine))
+            )
         else:
             lines.append(_("You are in no tag group."))
         lines.append(_("Opt in or out: /tags on TAG, /tags off TAG (e.g. /tags off wash)."))
@@ -453,7 +457,7 @@ def change_tag(
     tags = group_tags(services, group, members)
     tag = tags.get(key)
     if tag is None:
-        known = ", ".join(f"@{esc(t.name)}" for t in list(tags.values())[:40])
+        known = ", ".join(f"@{esc_attr(t.name)}" for t in list(tags.values())[:40])
         if not policy.tags:
             return _("No tag groups are enabled in this group.")
         return _(
@@ -471,16 +475,16 @@ def change_tag(
         wanted = (not now_in) if join is None else join
         if wanted == now_in:
             if now_in:
-                return _("You are already in @{tag}.", tag=esc(tag.name))
-            return _("You are not in @{tag}.", tag=esc(tag.name))
+                return _("You are already in @{tag}.", tag=esc_attr(tag.name))
+            return _("You are not in @{tag}.", tag=esc_attr(tag.name))
         derived = key in rules.derived_tags(me, policy.tags)
         # Back to what the introduction says when that is what you want: no row to keep.
         repo.set_preference(
             user_id, key, None if wanted == derived else wanted, services.clock.now()
         )
     if wanted:
-        return _("You are in @{tag}: messages for @{tag} will mention you.", tag=esc(tag.name))
-    return _("You left @{tag}: messages for @{tag} will not mention you.", tag=esc(tag.name))
+        return _("You are in @{tag}: messages for @{tag} will mention you.", tag=esc_attr(tag.name))
+    return _("You left @{tag}: messages for @{tag} will not mention you.", tag=esc_attr(tag.name))
 
 
 async def tags_command(update: Update, context: BotContext) -> None:

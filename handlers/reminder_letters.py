@@ -13,7 +13,7 @@ from telegram.error import TelegramError
 from delivery.outcome import Outcome
 from delivery.reminders import Letter, Unreachable, Verdict
 from handlers.common import in_group, personal_language
-from handlers.render import chunk_lines, esc, mention
+from handlers.render import chunk_lines, esc, esc_attr, mention
 from i18n import _, comma_join, duration_text, use_locale
 from moderation import deadlines as rules
 from moderation.deadlines import DIGEST, OVERDUE, Deadline, DueRow
@@ -39,7 +39,9 @@ def due_line(deadline: Deadline, occurrence: datetime) -> str:
 
 def reminder_text(deadline: Deadline, row: DueRow, now: datetime, catch_up: bool) -> str:
     due = esc(due_line(deadline, row.occurrence_at))
-    title = _("<b>{title}</b> (<code>{id}</code>)", title=esc(deadline.title), id=esc(deadline.id))
+    title = _(
+        "<b>{title}</b> (<code>{id}</code>)", title=esc(deadline.title), id=esc_attr(deadline.id)
+    )
     if row.kind == OVERDUE or row.occurrence_at <= now:
         head = _(
             "⚠️ {title} was due {due} and is not marked as submitted yet.", title=title, due=due
@@ -249,7 +251,7 @@ async def group_digest(app: App, unreachable: dict[tuple[str, datetime], list[in
             _(
                 "I cannot write to you privately: please open a chat with @{bot} and press "
                 "Start to get reminders there.",
-                bot=esc(app.bot.username),
+                bot=esc_attr(app.bot.username),
             )
         )
         return "\n".join(lines)

@@ -1,15 +1,58 @@
-"""Rendering for Telegram's HTML parse mode. Everything a user typed goes through ``esc``."""
+"""Rendering for Telegram's HTML parse mode. Everything a user typed goes through ``esc``.
+
+``esc`` escapes the markup characters and isolates each line in Unicode isolates (U+2068 FIRST
+STRONG ISOLATE … U+2069 POP DIRECTIONAL ISOLATE), after removing stray direction controls
+(embeddings and overrides U+202A–U+202E, marks U+200E/U+200F/U+061C, and any isolate that is
+not closed on its line). A name like ``"\\u202eevil"`` then keeps its direction to itself and
+the rest of the bot's line reads the right way round. ``esc_attr`` only escapes: for attribute
+values (``href``) and for tokens a person copies back to the bot (ids, links, commands), where
+an invisible character would be in the way.
+"""
 
 from __future__ import annotations
 
 import html
+import re
 
 # Telegram rejects longer messages; keep a margin for markup added around user text.
 MAX_MESSAGE = 4096
 
+FSI, PDI = "\u2068", "\u2069"
+_OPENERS = frozenset("\u2066\u2067\u2068")
+# Direction controls nobody needs in a name or a note: embeddings, overrides, marks.
+_DIRECTION_MARKS = re.compile("[\u202a-\u202e\u200e\u200f\u061c]")
+
+
+def _balanced(line: str) -> str:
+    """``line`` without the isolate openers and closers that have no partner on the line."""
+    stack: list[int] = []
+    keep = [True] * len(line)
+    for index, char in enumerate(line):
+        if char in _OPENERS:
+            stack.append(index)
+            keep[index] = False
+        elif char == PDI:
+            if stack:
+                keep[stack.pop()] = True
+            else:
+                keep[index] = False
+    return "".join(char for char, kept in zip(line, keep, strict=True) if kept)
+
+
+def strip_direction_controls(text: str) -> str:
+    """Remove embeddings, overrides, marks and unpaired isolates (line by line)."""
+    return "\n".join(_balanced(line) for line in _DIRECTION_MARKS.sub("", text).split("\n"))
+
 
 def esc(text: object) -> str:
-    return html.escape(str(text), quote=True)
+    """Escape a value for HTML and isolate each of its lines (see the module's docstring)."""
+    escaped = html.escape(strip_direction_controls(str(text)), quote=True)
+    return "\n".join(f"{FSI}{line}{PDI}" if line else line for line in escaped.split("\n"))
+
+
+def esc_attr(text: object) -> str:
+    """Escape for an attribute value or a copyable token: no isolates, controls removed."""
+    return html.escape(strip_direction_controls(str(text)), quote=True)
 
 
 def mention(user_id: int, name: str) -> str:

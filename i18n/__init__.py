@@ -124,9 +124,24 @@ def bidi(text: str) -> str:
     A no-op in left-to-right languages and for multi-line blocks (an isolate ends at a line
     break, so wrapping a block would only isolate its first line).
     """
-    if not text or "\n" in text or not is_rtl():
+    if not text or "\n" in text or not is_rtl() or _isolated(text):
         return text
     return f"{FSI}{text}{PDI}"
+
+
+def _isolated(text: str) -> bool:
+    """True when the whole of ``text`` is one isolate already (as ``esc`` makes a value)."""
+    if not (text.startswith(FSI) and text.endswith(PDI)):
+        return False
+    depth = 0
+    for index, char in enumerate(text):
+        if char in "\u2066\u2067\u2068":
+            depth += 1
+        elif char == PDI:
+            depth -= 1
+            if depth == 0:
+                return index == len(text) - 1
+    return False
 
 
 class _Formatter(string.Formatter):
@@ -148,6 +163,10 @@ def _fill(template: str, values: dict[str, object]) -> str:
         value = values.get(name)
         if isinstance(value, str) and value.endswith(".") and not value.endswith(".."):
             values = {**values, name: value[:-1]}
+        elif (
+            isinstance(value, str) and value.endswith(f".{PDI}") and not value.endswith(f"..{PDI}")
+        ):
+            values = {**values, name: value[:-2] + PDI}  # the same inside an isolated value
     if is_rtl():
         template = _LINE_STARTS_WITH_PLACEHOLDER.sub(lambda m: m.group(1) + RLM, template)
     return _FORMATTER.vformat(template, (), values) if values else template

@@ -18,6 +18,7 @@ import phonenumbers
 from email_validator import EmailNotValidError, validate_email
 
 from i18n import N_, _, ngettext
+from moderation.plaintext import strip_controls
 
 
 class Level(enum.StrEnum):
@@ -311,7 +312,7 @@ def normalise_handle(raw: str) -> str:
 
 def clean_text(raw: str, limit: int = 120) -> str:
     """One line of plain text: control characters removed, spaces collapsed, length checked."""
-    text = "".join(ch for ch in raw if unicodedata.category(ch)[0] != "C" or ch == " ")
+    text = strip_controls(raw, keep=" ")
     text = " ".join(text.split())
     if len(text) > limit:
         raise InvalidValue(

@@ -18,6 +18,7 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from moderation.durations import DurationError, parse_duration
+from moderation.plaintext import strip_controls
 
 # Telegram treats a restriction shorter than 30 seconds or longer than 366 days as forever.
 TELEGRAM_MIN_RESTRICTION = timedelta(seconds=30)
@@ -168,7 +169,7 @@ class ReasonError(ValueError):
 def clean_reason(words: Sequence[str], limit: int, required: bool) -> str:
     """The reason a moderator typed: control characters dropped, spaces folded, bounded."""
     text = " ".join(words)
-    text = "".join(ch for ch in text if unicodedata.category(ch)[0] != "C")
+    text = strip_controls(text)
     text = re.sub(r"\s+", " ", text).strip()
     if not text and required:
         raise ReasonError(ReasonProblem.MISSING)

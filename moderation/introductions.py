@@ -8,7 +8,6 @@ from __future__ import annotations
 import calendar
 import enum
 import re
-import unicodedata
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 
@@ -17,6 +16,7 @@ from dateutil.relativedelta import relativedelta
 from rapidfuzz import fuzz, process, utils
 
 from i18n import N_, _, date_text, month_name, ngettext
+from moderation.plaintext import strip_controls
 
 NAME_MAX = 64
 ORGANISATION_MAX = 100
@@ -83,7 +83,7 @@ class InputError(ValueError):
 
 def clean_text(text: str, limit: int, what: str) -> str:
     """Trim, fold whitespace, drop control characters; enforce a length limit."""
-    text = "".join(ch for ch in text if unicodedata.category(ch)[0] != "C" or ch == " ")
+    text = strip_controls(text, keep=" ")
     text = re.sub(r"\s+", " ", text).strip()
     if not text:
         raise InputError(_(PLEASE_TYPE.get(what, PLEASE_TYPE_ANYTHING)))

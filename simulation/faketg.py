@@ -162,12 +162,16 @@ class FakeLink:
         return data
 
 
+# Invisible characters a reader does not see: the isolates the bot puts around values.
+_READER = {ord(c): None for c in "\u2066\u2067\u2068\u2069"}
+
+
 @dataclass
 class SentMessage:
     chat_id: int
     message_id: int
     from_id: int
-    text: str  # plain text, as a user would read it
+    raw_text: str  # plain text as Telegram holds it, direction isolates included
     html: str = ""
     reply_markup: JSON | None = None
     reply_to: int | None = None
@@ -178,6 +182,15 @@ class SentMessage:
     document: tuple[str, bytes] | None = None
     deleted: bool = False
     edited: bool = False
+
+    @property
+    def text(self) -> str:
+        """The text as a person reads it: the invisible direction isolates left out."""
+        return self.raw_text.translate(_READER)
+
+    @text.setter
+    def text(self, value: str) -> None:
+        self.raw_text = value
 
     def buttons(self) -> list[JSON]:
         if not self.reply_markup:
@@ -687,7 +700,7 @@ class FakeTelegram:
             "date": message.date,
             "chat": self.chat_json(message.chat_id),
             "from": self.users[message.from_id].to_json(),
-            "text": message.text,
+            "text": message.raw_text,
         }
         if message.reply_markup:
             data["reply_markup"] = message.reply_markup

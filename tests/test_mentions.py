@@ -466,7 +466,7 @@ async def test_tags_command_lists_and_validates(sim: Simulator) -> None:
     for text, expected in [
         ("/tags off all", "you cannot leave them"),
         ("/tags off moderators", "you cannot leave them"),
-        ("/tags off <b>nope</b>", "There is no tag @&lt;b&gt;nope&lt;/b&gt;"),
+        ("/tags off <b>nope</b>", "There is no tag \u2068@&lt;b&gt;nope&lt;/b&gt;\u2069"),
         ("/tags maybe wash", "Send /tags to see the tags"),
         ("/tags off", "Send /tags to see the tags"),
         ("/tags off " + "w" * 100, "Send /tags to see the tags"),

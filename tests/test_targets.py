@@ -47,6 +47,8 @@ async def test_ambiguous_unknown_and_missing_targets_explain_themselves(sim: Sim
     for args, expected in cases.items():
         with pytest.raises(TargetError) as refused:
             resolve_target(sim.services, GROUP_ID, None, list(args))
-        assert expected in str(refused.value), args
+        # As the person reads it: the isolates around what they typed are invisible.
+        read = str(refused.value).replace("\u2068", "").replace("\u2069", "")
+        assert expected in read, args
     target = resolve_target(sim.services, GROUP_ID, None, ["Olena", "Shevchenko", "late"])
     assert target.rest == ["late"]

@@ -29,7 +29,8 @@ async def forgetme(update: Update, context: BotContext) -> None:
     await message.reply_text(
         _(
             "This erases your directory entry, your sharing choices, requests and searches, "
-            "and your calendar subscription link. The audit keeps only an anonymised line. "
+            "and your calendar subscription link. The audit keeps only an anonymised line; "
+            "/mydata lists what is kept and why. "
             "Are you sure?"
         ),
         reply_markup=markup,

@@ -31,6 +31,7 @@ from moderation.contacts import (
     level_label,
 )
 from runtime.context import BotContext
+from storage import erasure
 from storage.contacts import (
     ContactRepository,
     confirmed_cluster_list,
@@ -133,6 +134,9 @@ async def mydata(update: Update, context: BotContext) -> None:
                 )
         searches = repo.lookups_since(user.id, services.clock.now() - timedelta(days=36500))
         lines.append("\n" + _("Your searches kept for the rate limit: {n}.", n=searches))
+        kept = erasure.kept_reasons(session, user.id)
+    lines.append("\n" + _("<b>What /forgetme keeps, and why</b>"))
+    lines += [f"• {_(reason)}" for reason in kept] or [_("Nothing: it would erase everything.")]
     chunks = chunk_lines(lines)
     for number, chunk in enumerate(chunks, start=1):
         last = number == len(chunks)

@@ -7,7 +7,7 @@ from telegram import User as TgUser
 
 from handlers.common import is_configured_group, send_private, tell_moderators
 from handlers.contacts.shared import CB
-from handlers.render import esc
+from handlers.render import esc, esc_attr
 from handlers.roster import observed
 from i18n import (
     _,
@@ -68,7 +68,7 @@ async def ask_moderators_to_link(
     """Someone whose @username matches an unlinked imported entry started the bot: a moderator
     decides whether it is them. The person is shown nothing of the entry."""
     who = esc(user.full_name)
-    handle = esc(user.username or "")
+    handle = esc_attr(user.username or "")
     entry = esc(f"{name} ({organisation})" if organisation else name)
 
     def text() -> str:

@@ -19,7 +19,7 @@ from handlers.deadline_admin.form import (
     is_moderator,
 )
 from handlers.deadlines import plan_outbox
-from handlers.render import esc
+from handlers.render import esc, esc_attr
 from i18n import _
 from moderation import deadlines as rules
 from moderation.deadlines import Deadline, DeadlineError
@@ -73,7 +73,7 @@ async def deadline_command(update: Update, context: BotContext) -> None:
         deadline = repo.deadline(deadline_id)
     if deadline is None:
         await message.reply_text(
-            _("There is no deadline {id}. /deadlines lists the ids.", id=esc(deadline_id))
+            _("There is no deadline {id}. /deadlines lists the ids.", id=esc_attr(deadline_id))
         )
         return
     if action in ("pause", "resume"):
@@ -97,9 +97,9 @@ async def _pause(update: Update, context: BotContext, deadline: Deadline, pause:
     assert message is not None and update.effective_user is not None
     if deadline.paused == pause:
         text = (
-            _("{id} is already paused.", id=esc(deadline.id))
+            _("{id} is already paused.", id=esc_attr(deadline.id))
             if pause
-            else _("{id} is not paused.", id=esc(deadline.id))
+            else _("{id} is not paused.", id=esc_attr(deadline.id))
         )
         await message.reply_text(text)
         return
@@ -152,7 +152,7 @@ async def on_remove_button(update: Update, context: BotContext) -> None:
         )
     await query.answer()
     if deadline is None or cancelled is None:
-        await _edit(query, _("{id} was already removed.", id=esc(deadline_id)))
+        await _edit(query, _("{id} was already removed.", id=esc_attr(deadline_id)))
         return
     await _edit(query, render.removed(deadline, cancelled))
 

@@ -20,7 +20,7 @@ from handlers.common import NOT_A_MODERATOR, current_role
 from handlers.deadline_admin import render
 from handlers.deadlines import digest_recipients, plan_outbox, recipients_of
 from handlers.forms import Form, FormState, Step, Turn
-from handlers.render import esc
+from handlers.render import esc, esc_attr
 from handlers.targets import TargetError, resolve_target
 from i18n import _
 from moderation import deadlines as rules
@@ -198,7 +198,7 @@ async def opening(turn: Turn[DeadlineDraft]) -> str | None:
     repo.sync_config(services.settings.deadline_definitions(), turn.now)
     deadline = repo.deadline(state.id)
     if deadline is None:
-        turn.say(_("There is no deadline {id}. /deadlines lists the ids.", id=esc(state.id)))
+        turn.say(_("There is no deadline {id}. /deadlines lists the ids.", id=esc_attr(state.id)))
         return None
     people = people_of(turn.session, deadline.audience)
     turn.state = DeadlineDraft(
@@ -394,12 +394,12 @@ async def confirm(turn: Turn[DeadlineDraft]) -> str | None:
     if state.mode == "add":
         ids = [d.id for d in services.settings.deadline_definitions()]
         if repo.id_taken(deadline.id, ids):
-            problem: str | None = _("the id {id} was taken meanwhile", id=esc(deadline.id))
+            problem: str | None = _("the id {id} was taken meanwhile", id=esc_attr(deadline.id))
         else:
             problem = None
             repo.save_from_chat(deadline, "add", actor, now)
     elif repo.deadline(deadline.id) is None:
-        problem = _("{id} was removed meanwhile", id=esc(deadline.id))
+        problem = _("{id} was removed meanwhile", id=esc_attr(deadline.id))
     else:
         problem = None
         repo.save_from_chat(deadline, "edit", actor, now, config=configured)

@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import replace
 from datetime import datetime
 
-from handlers.render import esc
+from handlers.render import esc, esc_attr
 from i18n import _, comma_join, date_text, duration_text, ngettext
 from moderation import deadlines as rules
 from moderation.deadlines import Audience, Deadline
@@ -63,7 +63,7 @@ def next_dates(deadline: Deadline, now: datetime, count: int = NEXT_SHOWN) -> li
 def describe(deadline: Deadline, now: datetime, people: dict[int, str]) -> str:
     """The readable summary shown before saving (HTML, everything typed escaped)."""
     lines = [
-        _("<b>{title}</b> (<code>{id}</code>)", title=esc(deadline.title), id=esc(deadline.id))
+        _("<b>{title}</b> (<code>{id}</code>)", title=esc(deadline.title), id=esc_attr(deadline.id))
     ]
     if deadline.description:
         lines.append(esc(deadline.description))
@@ -72,7 +72,7 @@ def describe(deadline: Deadline, now: datetime, people: dict[int, str]) -> str:
     lines.append(
         _(
             "Rule: <code>{rule}</code> from {starts} ({zone})",
-            rule=esc(deadline.rule),
+            rule=esc_attr(deadline.rule),
             starts=date_text(deadline.starts),
             zone=esc(deadline.timezone),
         )
@@ -81,7 +81,9 @@ def describe(deadline: Deadline, now: datetime, people: dict[int, str]) -> str:
     dates = [rules.format_local(d, deadline.tz) for d in next_dates(deadline, now)]
     lines.append(_("Next: {dates}", dates=esc("; ".join(dates)) if dates else _("none")))
     if deadline.paused:
-        lines.append(_("⏸ Paused: no reminders until /deadline resume {id}.", id=esc(deadline.id)))
+        lines.append(
+            _("⏸ Paused: no reminders until /deadline resume {id}.", id=esc_attr(deadline.id))
+        )
     return "\n".join(lines)
 
 
@@ -91,7 +93,7 @@ def config_note(deadline: Deadline) -> str:
     return _(
         "ℹ️ {id} comes from the configuration file. A change made here holds, also after "
         "restarts, until someone changes {id} in that file; the file then wins again.",
-        id=esc(deadline.id),
+        id=esc_attr(deadline.id),
     )
 
 
@@ -110,7 +112,7 @@ def remove_question(deadline: Deadline) -> str:
         "Remove <b>{title}</b> (<code>{id}</code>)? Pending reminders are cancelled; what "
         "was sent and submitted stays on record.{note}",
         title=esc(deadline.title),
-        id=esc(deadline.id),
+        id=esc_attr(deadline.id),
         note=f"\n{note}" if note else "",
     )
 
@@ -121,7 +123,7 @@ def saved(deadline: Deadline, adjusted: int, edited_config: bool) -> str:
         _(
             "Saved <b>{title}</b> (<code>{id}</code>).",
             title=esc(deadline.title),
-            id=esc(deadline.id),
+            id=esc_attr(deadline.id),
         )
     ]
     if adjusted:
@@ -143,7 +145,7 @@ def paused(deadline: Deadline, pause: bool) -> str:
         text = _(
             "⏸ <b>{title}</b> is paused: no reminders until /deadline resume {id}.",
             title=esc(deadline.title),
-            id=esc(deadline.id),
+            id=esc_attr(deadline.id),
         )
     else:
         text = _(
@@ -160,7 +162,7 @@ def removed(deadline: Deadline, cancelled: int) -> str:
         "🗑 Removed <b>{title}</b> (<code>{id}</code>). {cancelled} What was sent and "
         "submitted stays on record.",
         title=esc(deadline.title),
-        id=esc(deadline.id),
+        id=esc_attr(deadline.id),
         cancelled=ngettext(
             "{n} pending reminder was cancelled.",
             "{n} pending reminders were cancelled.",

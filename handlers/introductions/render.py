@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import datetime
 from zoneinfo import ZoneInfo
 
-from handlers.render import esc, mention
+from handlers.render import esc, esc_attr, mention
 from i18n import _, comma_join, date_text, datetime_text
 from moderation.introductions import Category, IntroStatus
 from storage.models import Introduction, Invitation, User
@@ -123,7 +123,7 @@ def personal_link(
         last=esc(last_name),
         time=datetime_text(expires, zone),
         zone=esc(str(zone)),
-        link=esc(link),
+        link=esc_attr(link),
     )
 
 
@@ -131,6 +131,6 @@ def open_link(name: str, link: str, expires: datetime, zone: ZoneInfo) -> str:
     return _(
         "You already have an open link for {name}: {link} (valid until {date}).",
         name=esc(name),
-        link=esc(link),
+        link=esc_attr(link),
         date=datetime_text(expires, zone),
     )

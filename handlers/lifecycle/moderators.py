@@ -22,7 +22,7 @@ from handlers.lifecycle.common import (
     when_text,
     write_privately,
 )
-from handlers.render import chunk_lines, esc, mention
+from handlers.render import chunk_lines, esc, esc_attr, mention
 from handlers.targets import TargetError, resolve_target
 from i18n import _
 from moderation.durations import DurationError, parse_duration
@@ -280,7 +280,7 @@ async def readmit(update: Update, context: BotContext) -> None:
         lambda: _(
             "A moderator invites you back to <b>{group}</b>. This link works once: {link}",
             group=esc(group.title),
-            link=esc(invitation.link_url),
+            link=esc_attr(invitation.link_url),
         ),
     )
     notes = [

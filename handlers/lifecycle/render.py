@@ -13,7 +13,7 @@ from handlers.lifecycle.common import (
     day_text,
     when_text,
 )
-from handlers.render import esc, mention
+from handlers.render import esc, esc_attr, mention
 from i18n import _
 from moderation.lifecycle import (
     Cause,
@@ -167,7 +167,7 @@ def expiry_question(name: str, group_title: str, end: date, handle: str, max_day
         name=esc(name),
         group=esc(group_title),
         date=day_text(end),
-        handle=esc(handle),
+        handle=esc_attr(handle),
         days=max_days,
     )
 

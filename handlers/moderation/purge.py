@@ -9,7 +9,7 @@ from handlers.moderation.actions import delete
 from handlers.moderation.common import Outcome, Right, missing_right_reply, note_action, record
 from handlers.moderation.orders import prepare
 from handlers.moderation.render import Purged, purge_summary
-from handlers.render import esc
+from handlers.render import esc, esc_attr
 from i18n import _
 from moderation.discipline import deletable
 from runtime.context import BotContext
@@ -35,7 +35,7 @@ async def offtopic_command(update: Update, context: BotContext) -> None:
         # The link is built outside _(): in Arabic a placeholder value is wrapped in
         # isolates, which must not end up inside href.
         label = _("the off-topic chat")
-        chat = f'<a href="{esc(link)}">{label}</a>'
+        chat = f'<a href="{esc_attr(link)}">{label}</a>'
         text = _(
             "🙂 A friendly nudge from the moderators: this is drifting off-topic for {group}. "
             "Please carry on in {chat}, thank you!",

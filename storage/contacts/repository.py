@@ -5,10 +5,11 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping, Sequence
 from datetime import datetime
 
-from sqlalchemy import Integer, case, delete, func, select, update
+from sqlalchemy import Integer, case, func, select, update
 from sqlalchemy.orm import Session
 
 from moderation.contacts import FIELDS, Grant, GrantKind, Level, trigrams
+from storage import erasure
 from storage.contact_index import index_for
 from storage.contacts.values import (
     ContactValues,
@@ -406,31 +407,8 @@ class ContactRepository:
 
     # --- privacy rights --------------------------------------------------------------------
     def forget(self, user_id: int, now: datetime) -> bool:
-        """Erase the person's contact, grants, requests and searches; keep an anonymised line."""
-        contact = self.by_user(user_id)
-        self.session.execute(delete(ContactLookup).where(ContactLookup.user_id == user_id))
-        self.session.execute(delete(ContactRequest).where(ContactRequest.requester_id == user_id))
-        self.session.execute(delete(ContactGrant).where(ContactGrant.requester_id == user_id))
-        if contact is None:
-            return False
-        self.session.execute(
-            update(Disclosure)
-            .where(Disclosure.contact_id == contact.id)
-            .values(contact_id=None, detail="about a person who asked to be forgotten")
-        )
-        self.session.delete(contact)
-        self.session.add(
-            Disclosure(
-                viewer_id=None,
-                contact_id=None,
-                fields="",
-                channel="erased",
-                detail="a contact was erased at the person's request (/forgetme)",
-                at=now,
-            )
-        )
-        self.session.flush()
-        return True
+        """What /forgetme does, column by column, as ``storage.erasure.REGISTRY`` declares."""
+        return erasure.forget(self.session, user_id, now)
 
     # --- imports ---------------------------------------------------------------------------
     def add_import(

@@ -1,0 +1,53 @@
+"""Put me in touch against forged and replayed buttons (issue 15, defect 5): the refusal is a
+polite alert to the presser, nothing is stored and the person is not disturbed."""
+
+from __future__ import annotations
+
+from simulation.simulator import Simulator
+from storage.models import Contact, ContactRequest
+from tests.test_contacts import add_contact, member, rows
+
+HIDDEN = "name=private;organisation=private;role=private;clusters=private;location=private"
+
+
+def last_alert(sim: Simulator) -> tuple[str, bool]:
+    answer = sim.telegram.calls_to("answerCallbackQuery")[-1]
+    return str(answer.get("text", "")), bool(answer.get("show_alert"))
+
+
+async def test_a_forged_ask_gets_a_polite_alert_and_disturbs_nobody(sim: Simulator) -> None:
+    olena = await member(sim, "Olena", "Koval")
+    ivan = await member(sim, "Ivan", "Petrenko")
+    cid = add_contact(sim, olena.id, name="Olena Koval", organisation="UNICEF")
+    with sim.services.db.transaction() as session:
+        contact = session.get(Contact, cid)
+        assert contact is not None
+        contact.levels = HIDDEN  # nothing Ivan's search could match
+    for data in (f"ct:ask:{cid}", "ct:ask:999999", f"ct:ask:{cid}:extra"):
+        mark = sim.mark()
+        await sim.feed(sim.telegram.forged_press(ivan.id, ivan.id, 1, data))
+        assert sim.since(mark, olena.id) == [], data
+    text, alert = last_alert(sim)
+    assert alert and "cannot be contacted through the directory" in text
+    assert rows(sim, ContactRequest) == []
+
+
+async def test_a_replayed_ask_is_one_request_and_one_question(sim: Simulator) -> None:
+    olena = await member(sim, "Olena", "Koval")
+    ivan = await member(sim, "Ivan", "Petrenko")
+    add_contact(  # a phone Ivan may not see: the card offers to ask
+        sim, olena.id, name="Olena Koval", organisation="UNICEF", phone="+380441234567"
+    )
+    await sim.dm(ivan, "/contact unicef")
+    card = sim.last(ivan.id)
+    [button] = [b for b in card.buttons() if "ask to be put in touch" in b["text"].lower()]
+    mark = sim.mark()
+    await sim.press(ivan, card, "Ask to be put in touch")
+    for _replay in range(2):  # the same callback data again, as a double tap or a replay
+        await sim.feed(
+            sim.telegram.forged_press(ivan.id, ivan.id, card.message_id, button["callback_data"])
+        )
+        text, alert = last_alert(sim)
+        assert alert and "You already asked" in text
+    assert len(rows(sim, ContactRequest)) == 1
+    assert len(sim.since(mark, olena.id)) == 1  # one question to Olena, not three
