@@ -43,6 +43,7 @@ from i18n import DEFAULT_LANGUAGE, LANGUAGES, use_locale
 from moderation.clock import Clock, SystemClock
 from moderation.permissions import Role, Where
 from runtime.context import App, BotContext, Services, Sweep, services_of
+from runtime.presses import PressApplication
 from storage.db import Database
 
 log = logging.getLogger(__name__)
@@ -99,6 +100,7 @@ def build_application(
 ) -> App:
     builder = (
         ApplicationBuilder()
+        .application_class(PressApplication)
         .token(token)
         .base_url(services.config.bot_api_url)
         .context_types(ContextTypes(context=BotContext))

@@ -15,6 +15,7 @@ from typing import Any
 from telegram._utils.types import JSONDict
 from telegram.ext import BaseRateLimiter
 
+from runtime import presses
 from runtime.context import Services
 
 SENDS = frozenset(
@@ -61,12 +62,16 @@ class MessageLog(BaseRateLimiter[int]):
         data: dict[str, Any],
         rate_limit_args: int | None,
     ) -> bool | JSONDict | list[JSONDict]:
-        if self.inner is None:
-            result = await callback(*args, **kwargs)
-        else:
-            result = await self.inner.process_request(
+        async def send() -> bool | JSONDict | list[JSONDict]:
+            if self.inner is None:
+                return await callback(*args, **kwargs)
+            return await self.inner.process_request(
                 callback, args, kwargs, endpoint, data, rate_limit_args
             )
+
+        if endpoint == "answerCallbackQuery":  # once per press, late ones swallowed
+            return await presses.answer_once(send, data, answered=True)
+        result = await send()
         if endpoint in SENDS:
             self.remember(result)
         return result
