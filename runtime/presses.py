@@ -28,13 +28,15 @@ from typing import Any, TypeVar
 
 from telegram import CallbackQuery, Message, Update
 from telegram.error import BadRequest, TelegramError
-from telegram.ext import Application
+from telegram.ext import Application, TypeHandler
 
-from i18n import _
+from i18n import N_, _
 
 log = logging.getLogger(__name__)
 
 TOO_OLD = "query is too old"  # part of Telegram's refusal of a late or repeated answer
+
+NOT_VALID = N_("This button is not valid any more.")
 
 T = TypeVar("T")
 
@@ -128,19 +130,25 @@ class PressApplication(Application[Any, Any, Any, Any, Any, Any]):
             await super().process_update(update)
             return
         press = Press(query.id, query.from_user.id, _label(query))
+        matched = any(  # a TypeHandler sees every update; it does not take buttons
+            h.check_update(update)
+            for g in self.handlers.values()
+            for h in g
+            if not isinstance(h, TypeHandler)
+        )
         token = _press.set(press)
         try:
             await super().process_update(update)
-            if not press.answered:
-                await self._answer(query)
+            if not press.answered:  # a button no handler takes is one no longer valid
+                await self._answer(query, None if matched else _(NOT_VALID))
             if press.late:
                 await self._tell(press)
         finally:
             _press.reset(token)
 
-    async def _answer(self, query: CallbackQuery) -> None:
+    async def _answer(self, query: CallbackQuery, text: str | None) -> None:
         try:
-            await self.bot.answer_callback_query(query.id)
+            await self.bot.answer_callback_query(query.id, text)
         except TelegramError as exc:  # never let settling a press fail the update
             log.warning("press %s: could not answer: %s", query.id, exc)
 
