@@ -37,7 +37,7 @@ from handlers import (
     start,
     status,
 )
-from handlers.common import personal_language
+from handlers.common import guard_commands, personal_language
 from handlers.language import command_menu
 from i18n import DEFAULT_LANGUAGE, LANGUAGES, use_locale
 from moderation.clock import Clock, SystemClock
@@ -123,6 +123,7 @@ def build_application(
     app.bot_data["services"] = services
     for feature in FEATURES:
         feature.register(app)
+    guard_commands(app, services.commands)  # each command's role, as its CommandSpec says
     start.register_fallback(app)
     errors.register(app)
     return app

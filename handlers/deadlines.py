@@ -15,7 +15,7 @@ from telegram.error import TelegramError
 from telegram.ext import CallbackQueryHandler, CommandHandler, filters
 
 from delivery import reminders
-from handlers.common import in_group, moderators_only, reply
+from handlers.common import in_group, reply
 from handlers.reminder_letters import (
     CB_REMINDER,
     LETTERS,
@@ -321,7 +321,6 @@ async def submitted_command(update: Update, context: BotContext) -> None:
     await reply(update, context, render)
 
 
-@moderators_only
 async def missing_command(update: Update, context: BotContext) -> None:
     message = update.effective_message
     if message is None:
@@ -433,7 +432,6 @@ async def unsubscribe_command(update: Update, context: BotContext) -> None:
     )
 
 
-@moderators_only
 async def assign_command(update: Update, context: BotContext) -> None:
     message = update.effective_message
     if message is None:

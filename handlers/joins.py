@@ -23,6 +23,7 @@ from telegram.ext import CallbackQueryHandler, ChatJoinRequestHandler, ChatMembe
 
 from config.schema import GroupConfig
 from handlers.common import (
+    button,
     group_label,
     in_group,
     moderators_only,
@@ -46,6 +47,7 @@ from moderation.introductions import (
     introduction_due,
     invitation_id_from_link_name,
 )
+from moderation.permissions import Role
 from moderation.roster import MemberStatus
 from runtime.context import App, BotContext, Sweep, services_of
 from storage.introductions import IntroductionRepository
@@ -212,7 +214,6 @@ async def _notify_after_arrival(context: BotContext, group: GroupConfig, intro_i
 
 
 # --------------------------------------------------------------------------- held newcomers
-@moderators_only
 async def decide_held(update: Update, context: BotContext) -> None:
     query = update.callback_query
     assert query is not None and query.data is not None
@@ -654,4 +655,4 @@ def register(app: App) -> None:
     )
     app.add_handler(ChatJoinRequestHandler(on_join_request))
     app.add_handler(CallbackQueryHandler(on_join_request_button, pattern=r"^jr:\d{1,12}:[sad]$"))
-    app.add_handler(CallbackQueryHandler(decide_held, pattern=r"^held:\d{1,12}:[sr]$"))
+    app.add_handler(button(decide_held, r"^held:\d{1,12}:[sr]$", Role.MODERATOR))
