@@ -119,6 +119,45 @@ async def test_late_subscribe_choice_is_recorded_and_confirmed_in_private(sim: S
     assert sim.errors == []
 
 
+async def test_presses_made_while_the_bot_was_stopped_are_applied_after_the_restart(
+    sim: Simulator,
+) -> None:
+    alice = sim.user("Alice", username="alice_im")
+    sim.telegram.started.add(alice.id)
+    await sim.dm(alice, "/subscribe")
+    await press(sim, alice, sim.last(alice.id), "WASH")
+    anna = sim.user("Anna")
+    mark = sim.mark()
+    await sim.request_join(anna)
+    notice = sim.unique_reply(mark, GROUP_ID)
+    await sim.stop()
+    # While the bot is down, Alice chooses her organisation and the moderator approves Anna.
+    moderator = sim.telegram.users[MODERATOR_ID]
+    question = sim.last(alice.id)
+    queued = [
+        sim.telegram.press(alice.id, alice.id, question.message_id, button(question, "UNICEF")),
+        sim.telegram.press(MODERATOR_ID, GROUP_ID, notice.message_id, button(notice, "Approve")),
+    ]
+    sim.clock.advance(timedelta(hours=2))
+    restarted = Simulator(sim.services.config, sim.clock, telegram=sim.telegram)
+    await restarted.start(migrate=False)
+    try:
+        mark = restarted.mark()
+        await restarted.feed(*queued)  # Telegram delivers what queued up
+        with restarted.services.db.transaction() as session:
+            saved = DeadlineRepository(session).partner(alice.id)
+            assert saved is not None and saved.organisation == "UNICEF"
+        assert len(restarted.telegram.calls_to("approveChatJoinRequest")) == 1
+        assert status(restarted, anna.id) is MemberStatus.RESTRICTED
+        notes = [m.text for m in restarted.since(mark) if m.chat_id in (alice.id, moderator.id)]
+        assert "Your press on “UNICEF” arrived while I was unavailable. My answer: Saved." in notes
+        assert "Your choice “Approve (moderators)” was recorded." in notes
+        assert restarted.errors == []
+    finally:
+        await restarted.stop()
+        await sim.start(migrate=False)
+
+
 async def test_newcomer_yes_is_answered_once(sim: Simulator) -> None:
     ivan = await veteran(sim)
     link = await invite(sim, ivan, ["Olena Petrenko", "UNICEF", "WASH cluster IMO"])
