@@ -38,12 +38,13 @@ from handlers import (
     start,
     status,
 )
-from handlers.common import personal_language
+from handlers.common import guard_commands, personal_language
 from handlers.language import command_menu
 from i18n import DEFAULT_LANGUAGE, LANGUAGES, use_locale
 from moderation.clock import Clock, SystemClock
 from moderation.permissions import Role, Where
 from runtime.context import App, BotContext, Services, Sweep, services_of
+from runtime.presses import PressApplication
 from storage.db import Database
 
 log = logging.getLogger(__name__)
@@ -101,6 +102,7 @@ def build_application(
 ) -> App:
     builder = (
         ApplicationBuilder()
+        .application_class(PressApplication)
         .token(token)
         .base_url(services.config.bot_api_url)
         .context_types(ContextTypes(context=BotContext))
@@ -124,6 +126,7 @@ def build_application(
     app.bot_data["services"] = services
     for feature in FEATURES:
         feature.register(app)
+    guard_commands(app, services.commands)  # each command's role, as its CommandSpec says
     start.register_fallback(app)
     errors.register(app)
     return app

@@ -19,6 +19,7 @@ from telegram._utils.types import JSONDict
 from telegram.error import RetryAfter
 from telegram.ext import BaseRateLimiter
 
+from runtime import presses
 from runtime.context import Services
 
 SENDS = frozenset(
@@ -77,12 +78,16 @@ class MessageLog(BaseRateLimiter[int]):
                 metrics.retry_wait.inc(seconds)
                 raise
 
-        if self.inner is None:
-            result = await attempt(*args, **kwargs)
-        else:
-            result = await self.inner.process_request(
+        async def send() -> bool | JSONDict | list[JSONDict]:
+            if self.inner is None:
+                return await attempt(*args, **kwargs)
+            return await self.inner.process_request(
                 attempt, args, kwargs, endpoint, data, rate_limit_args
             )
+
+        if endpoint == "answerCallbackQuery":  # once per press, late ones swallowed
+            return await presses.answer_once(send, data, answered=True)
+        result = await send()
         if endpoint in SENDS:
             metrics.messages_sent.labels(endpoint).inc()
             self.remember(result)

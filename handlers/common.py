@@ -4,13 +4,14 @@ from __future__ import annotations
 
 import functools
 import logging
-from collections.abc import Callable, Coroutine
+from collections.abc import Callable, Coroutine, Sequence
 from typing import Any
 
 from telegram import Chat, InlineKeyboardMarkup, Message, Update
 from telegram import User as TgUser
 from telegram.constants import ChatMemberStatus
 from telegram.error import Forbidden, TelegramError
+from telegram.ext import BaseHandler, CallbackQueryHandler, CommandHandler, ConversationHandler
 
 from config.schema import GroupConfig
 from delivery.outcome import Outcome, outcome_of
@@ -24,9 +25,9 @@ from i18n import (
     pick_language,
     use_locale,
 )
-from moderation.permissions import Role, Where, admin_scope, is_fresh, role_of
+from moderation.permissions import CommandSpec, Role, Where, admin_scope, is_fresh, role_of
 from moderation.roster import UserInfo
-from runtime.context import BotContext, Services
+from runtime.context import App, BotContext, Services
 from storage.moderation import ModerationRepository
 from storage.roster import RosterRepository
 
@@ -327,7 +328,38 @@ def moderators_only(handler: Handler) -> Handler:
             return
         await handler(update, context)
 
+    guarded.checks_role = Role.MODERATOR  # type: ignore[attr-defined]  # (tests count the checks)
     return guarded
+
+
+def button(
+    handler: Handler, pattern: str, role: Role = Role.MEMBER
+) -> CallbackQueryHandler[Any, Any]:
+    """A button's handler, with who may press it declared next to its pattern."""
+    return CallbackQueryHandler(
+        moderators_only(handler) if role is Role.MODERATOR else handler, pattern=pattern
+    )
+
+
+def guard_commands(app: App, specs: Sequence[CommandSpec]) -> None:
+    """Enforce each command's declared role (its ``CommandSpec``, the one place it is stated):
+    every handler of a moderator command, conversations' entry points included, gets the
+    ``moderators_only`` check. A handler serving commands of different roles is refused."""
+    moderator = {spec.name for spec in specs if spec.role is Role.MODERATOR}
+
+    def walk(handlers: Sequence[BaseHandler[Any, Any, Any]]) -> None:
+        for handler in handlers:
+            if isinstance(handler, ConversationHandler):
+                walk(handler.entry_points)
+                walk([h for state in handler.states.values() for h in state])
+                walk(handler.fallbacks)
+            elif isinstance(handler, CommandHandler) and handler.commands & moderator:
+                if not handler.commands <= moderator:
+                    raise ValueError(f"a handler serves commands of two roles: {handler.commands}")
+                handler.callback = moderators_only(handler.callback)
+
+    for group in app.handlers.values():
+        walk(group)
 
 
 def is_configured_group(services: Services, update: Update) -> bool:

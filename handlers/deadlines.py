@@ -16,7 +16,7 @@ from telegram.ext import CallbackQueryHandler, CommandHandler, filters
 
 from delivery import reminders
 from handlers import calendar
-from handlers.common import in_group, moderators_only, reply
+from handlers.common import in_group, reply
 from handlers.order import Stage
 from handlers.reminder_letters import (
     CB_REMINDER,
@@ -322,7 +322,6 @@ async def submitted_command(update: Update, context: BotContext) -> None:
     await reply(update, context, render)
 
 
-@moderators_only
 async def missing_command(update: Update, context: BotContext) -> None:
     message = update.effective_message
     if message is None:
@@ -434,7 +433,6 @@ async def unsubscribe_command(update: Update, context: BotContext) -> None:
     )
 
 
-@moderators_only
 async def assign_command(update: Update, context: BotContext) -> None:
     message = update.effective_message
     if message is None:

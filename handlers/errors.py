@@ -17,6 +17,7 @@ from telegram import Chat, Update
 from telegram.error import TelegramError
 
 from i18n import N_, _
+from runtime import presses
 from runtime.context import App, BotContext
 from storage.db import database_problem
 
@@ -91,6 +92,7 @@ def safe_traceback(error: BaseException) -> str:
 
 async def on_error(update: object, context: BotContext) -> None:
     error = context.error
+    presses.mark_failed()  # a late press is then not reported as recorded
     problem = database_problem(error)
     if problem:  # one clear line an operator can act on; the traceback follows below
         log.critical("%s; nothing of this update was saved", problem)

@@ -8,10 +8,10 @@ from collections.abc import Callable
 
 from telegram import InlineKeyboardButton, InlineKeyboardMarkup, Update
 from telegram.error import BadRequest
-from telegram.ext import CallbackQueryHandler, CommandHandler, filters
+from telegram.ext import CommandHandler, filters
 
 from config.schema import GroupConfig
-from handlers.common import moderators_only, reply, role_here
+from handlers.common import button, reply, role_here
 from handlers.introductions import describe
 from handlers.order import Stage
 from handlers.render import chunk_lines, esc, esc_attr, mention
@@ -146,7 +146,6 @@ async def whois(update: Update, context: BotContext) -> None:
     await answer(card)
 
 
-@moderators_only
 async def members(update: Update, context: BotContext) -> None:
     message = update.effective_message
     assert message is not None
@@ -258,7 +257,6 @@ def members_page(
     return "\n".join(lines), InlineKeyboardMarkup([buttons]) if buttons else None
 
 
-@moderators_only
 async def members_page_button(update: Update, context: BotContext) -> None:
     query = update.callback_query
     assert query is not None and query.data is not None
@@ -276,7 +274,6 @@ async def members_page_button(update: Update, context: BotContext) -> None:
             raise
 
 
-@moderators_only
 async def pending(update: Update, context: BotContext) -> None:
     message = update.effective_message
     assert message is not None
@@ -339,7 +336,7 @@ def register(app: App) -> None:
         CommandHandler("members", members, filters=filters.ChatType.PRIVATE), group=Stage.FEATURES
     )
     app.add_handler(
-        CallbackQueryHandler(members_page_button, pattern=r"^mem:-?\d{1,16}:\d{1,5}$"),
+        button(members_page_button, r"^mem:-?\d{1,16}:\d{1,5}$", Role.MODERATOR),
         group=Stage.FEATURES,
     )
     app.add_handler(

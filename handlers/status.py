@@ -11,7 +11,6 @@ from telegram import Update
 from telegram.error import TelegramError
 from telegram.ext import CommandHandler, filters
 
-from handlers.common import moderators_only
 from handlers.order import Stage
 from handlers.render import esc
 from handlers.roster import RIGHT_NAMES, bot_rights
@@ -151,7 +150,6 @@ async def group_lines(context: BotContext) -> list[str]:
     return lines
 
 
-@moderators_only
 async def status_command(update: Update, context: BotContext) -> None:
     message = update.effective_message
     if message is None:

@@ -85,6 +85,11 @@ MAX_TEXT = 4096
 MAX_ENTITIES = 100
 
 
+# Telegram's one refusal for an unknown query, a second answer, or one after the answer window.
+QUERY_TOO_OLD = "Bad Request: query is too old and response timeout expired or query ID is invalid"
+ANSWER_WINDOW = 15  # seconds after the press (Telegram's is about that, undocumented)
+
+
 class ApiError(Exception):
     def __init__(self, code: int, description: str, retry_after: int | None = None) -> None:
         super().__init__(description)
@@ -342,6 +347,10 @@ class FakeTelegram:
         self.messages: dict[tuple[int, int], SentMessage] = {}
         self.calls: list[ApiCall] = []
         self.pending: deque[JSON] = deque()  # updates Telegram would send because of bot calls
+        # Callback queries: id → when it was pressed (Unix seconds), and those already answered.
+        # Telegram accepts one answer per query, within ANSWER_WINDOW seconds of the press.
+        self.queries: dict[str, int] = {}
+        self.answered_queries: set[str] = set()
         self.commands: dict[str, list[JSON]] = {}
         self._failures: dict[str, list[ApiError]] = {}
         self._update_ids = itertools.count(1)
@@ -638,7 +647,7 @@ class FakeTelegram:
             raise ApiError(400, f"no button with data {data!r} on that message")
         return self._update(
             callback_query={
-                "id": secrets.token_hex(8),
+                "id": self._query_id(),
                 "from": self.users[user_id].to_json(),
                 "chat_instance": str(chat_id),
                 "data": data,
@@ -646,12 +655,17 @@ class FakeTelegram:
             }
         )
 
+    def _query_id(self) -> str:
+        query_id = secrets.token_hex(8)
+        self.queries[query_id] = self._now()
+        return query_id
+
     def forged_press(self, user_id: int, chat_id: int, message_id: int, data: str) -> JSON:
         """A callback with data that was never on the message (a hostile client)."""
         message = self.messages[(chat_id, message_id)]
         return self._update(
             callback_query={
-                "id": secrets.token_hex(8),
+                "id": self._query_id(),
                 "from": self.users[user_id].to_json(),
                 "chat_instance": str(chat_id),
                 "data": data,
@@ -898,6 +912,15 @@ class FakeTelegram:
         raise ApiError(404, "Not Found")
 
     def api_answerCallbackQuery(self, params: JSON) -> bool:
+        query_id = str(params.get("callback_query_id"))
+        pressed = self.queries.get(query_id)
+        if (
+            pressed is None
+            or query_id in self.answered_queries
+            or self._now() - pressed > ANSWER_WINDOW
+        ):
+            raise ApiError(400, QUERY_TOO_OLD)
+        self.answered_queries.add(query_id)
         return True
 
     def api_getChatMember(self, params: JSON) -> JSON:

@@ -7,6 +7,7 @@ are fed in afterwards, as Telegram would.
 
 from __future__ import annotations
 
+from collections import Counter
 from datetime import timedelta
 from typing import Any
 
@@ -41,6 +42,7 @@ class Simulator:
             if group.chat_id not in self.telegram.groups:
                 self.telegram.add_group(group.chat_id, group.title)
         self.errors: list[BaseException] = []
+        self.presses: Counter[str] = Counter()  # callback query id → times delivered
 
     # ---- life cycle --------------------------------------------------------------------
     async def start(self, migrate: bool = True) -> None:
@@ -65,6 +67,8 @@ class Simulator:
         queue = list(updates)
         for _ in range(MAX_CHAIN):
             for data in queue:
+                if "callback_query" in data:
+                    self.presses[str(data["callback_query"]["id"])] += 1
                 update = Update.de_json(data, self.app.bot)
                 await self.app.process_update(update)
             if not self.telegram.pending:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import uuid
+from collections import Counter
 from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 
@@ -68,6 +69,13 @@ async def sim(config: LoadedConfig, clock: FakeClock) -> AsyncIterator[Simulator
     yield simulator
     await simulator.stop()
     assert not simulator.errors, f"the bot raised: {simulator.errors!r}"
+    # Every delivery of a button press in every test answered exactly once (Telegram takes one
+    # answer; a press delivered again after a restart is tried again, and refused).
+    answers = Counter(
+        str(c["callback_query_id"]) for c in simulator.telegram.calls_to("answerCallbackQuery")
+    )
+    wrong = {q: (n, answers[q]) for q, n in simulator.presses.items() if answers[q] != n}
+    assert not wrong, f"presses not answered once per delivery (id: (deliveries, answers)): {wrong}"
 
 
 @pytest.fixture

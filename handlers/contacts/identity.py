@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from telegram import Update
 
-from handlers.common import may_moderate, moderators_only
+from handlers.common import may_moderate
 from handlers.contacts.optin import ask_listing_at_arrival
 from handlers.contacts.shared import parse_id
 from handlers.render import esc
@@ -34,7 +34,6 @@ async def on_link(
     await query.edit_message_text(text)
 
 
-@moderators_only
 async def link_command(update: Update, context: BotContext) -> None:
     """/link ENTRY USER_ID: a moderator ties an imported entry to a Telegram user id."""
     message = update.effective_message
@@ -76,7 +75,6 @@ async def _link(context: BotContext, contact_id: int, user_id: int) -> str:
     )
 
 
-@moderators_only
 async def assign_command(update: Update, context: BotContext) -> None:
     """/clusters ENTRY CLUSTERS: a moderator confirms the clusters that open cluster-level fields
     (replacing the confirmed list; ``-`` clears it)."""

@@ -7,7 +7,6 @@ from dataclasses import replace
 from telegram import Update
 
 from handlers.common import (
-    moderators_only,
     send_private,
 )
 from handlers.contacts.shared import (
@@ -51,7 +50,6 @@ def override_fields(text: str) -> frozenset[str] | None:
 
 
 # =========================================================================== /override
-@moderators_only
 async def override(update: Update, context: BotContext) -> None:
     message, user = update.effective_message, update.effective_user
     if message is None or user is None:

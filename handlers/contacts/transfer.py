@@ -128,7 +128,6 @@ async def on_import(
     await query.edit_message_text(text)
 
 
-@moderators_only
 async def export(update: Update, context: BotContext) -> None:
     """A CSV of what a moderator may see of listed people, with purpose and timestamp."""
     message, user = update.effective_message, update.effective_user

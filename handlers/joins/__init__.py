@@ -14,11 +14,13 @@ from datetime import timedelta
 
 from telegram.ext import CallbackQueryHandler, ChatJoinRequestHandler, ChatMemberHandler
 
+from handlers.common import button
 from handlers.joins.arrivals import on_member_change
 from handlers.joins.held import decide_held
 from handlers.joins.requests import on_join_request, on_join_request_button
 from handlers.joins.sweep import sweep
 from handlers.order import Stage
+from moderation.permissions import Role
 from runtime.context import App, Sweep
 
 SWEEPS = [Sweep("introductions", timedelta(minutes=5), sweep)]
@@ -34,5 +36,5 @@ def register(app: App) -> None:
         group=Stage.FEATURES,
     )
     app.add_handler(
-        CallbackQueryHandler(decide_held, pattern=r"^held:\d{1,12}:[sr]$"), group=Stage.FEATURES
+        button(decide_held, r"^held:\d{1,12}:[sr]$", Role.MODERATOR), group=Stage.FEATURES
     )

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from telegram import InlineKeyboardButton, InlineKeyboardMarkup, Update
 
-from handlers.common import moderators_only
 from handlers.introductions import deep_link, post_or_update_card
 from handlers.removal import remove_member
 from i18n import N_, _
@@ -13,7 +12,6 @@ from runtime.context import BotContext
 from storage.introductions import IntroductionRepository
 
 
-@moderators_only
 async def decide_held(update: Update, context: BotContext) -> None:
     query = update.callback_query
     assert query is not None and query.data is not None

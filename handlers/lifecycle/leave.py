@@ -58,8 +58,11 @@ async def leave_answer(update: Update, context: BotContext) -> None:
     chat_id = int(query.data.rsplit(":", 1)[1])
     services = context.services
     group = services.settings.group(chat_id)
+    if group is None and chat_id != 0:  # not a configured group: forged, or an old setup
+        await query.answer(_("This button is not valid any more."))
+        return
     await query.answer()
-    if group is None:
+    if group is None:  # "No, I stay"
         await query.edit_message_text(_("Good: nothing changes."))
         return
     user_id = query.from_user.id

@@ -8,9 +8,6 @@ from datetime import datetime, timedelta
 from telegram import Update
 from telegram.error import TelegramError
 
-from handlers.common import (
-    moderators_only,
-)
 from handlers.introductions import _create_invitation
 from handlers.lifecycle.common import (
     group_for,
@@ -44,7 +41,6 @@ from storage.roster import RosterRepository
 log = logging.getLogger(__name__)
 
 
-@moderators_only
 async def expiring(update: Update, context: BotContext) -> None:
     message = update.effective_message
     assert message is not None
@@ -155,7 +151,6 @@ async def expiring(update: Update, context: BotContext) -> None:
         await message.reply_text(chunk)
 
 
-@moderators_only
 async def stale(update: Update, context: BotContext) -> None:
     message = update.effective_message
     assert message is not None
@@ -198,7 +193,6 @@ async def stale(update: Update, context: BotContext) -> None:
         await message.reply_text(chunk)
 
 
-@moderators_only
 async def readmit(update: Update, context: BotContext) -> None:
     """Undo a removal: lift any ban and make a fresh sponsored link, pre-filled as before."""
     message, moderator = update.effective_message, update.effective_user

@@ -1,7 +1,7 @@
 """The moderators' toolkit and automatic noise control.
 
-Commands (guarded by ``moderators_only``): /warn /warns /unwarn /mute /unmute /remove /ban
-/unban /offtopic /purge /audit. They name their person the same way everywhere
+Commands (moderators only, as their CommandSpecs declare): /warn /warns /unwarn /mute /unmute
+/remove /ban /unban /offtopic /purge /audit. They name their person the same way everywhere
 (``handlers.targets.resolve_target``: reply, @username, user id or roster name), refuse bad
 input with one clear reply before doing anything, and record every action in the audit log
 (``moderation_actions``), mirrored to ``moderation.log_chat_id`` when set.
@@ -23,8 +23,9 @@ penalty out in Telegram), ``common``, ``render`` (the longer texts), ``watcher``
 
 from __future__ import annotations
 
-from telegram.ext import CallbackQueryHandler, CommandHandler, MessageHandler, filters
+from telegram.ext import CommandHandler, MessageHandler, filters
 
+from handlers.common import button
 from handlers.moderation.audit import CB_AUDIT, audit_button, audit_command
 from handlers.moderation.commands import COMMANDS
 from handlers.moderation.penalties import (
@@ -39,6 +40,7 @@ from handlers.moderation.sweep import SWEEPS
 from handlers.moderation.warnings import unwarn_command, warn_command, warns_command
 from handlers.moderation.watcher import edit_gate, ends_at_the_watcher, watch
 from handlers.order import Stage
+from moderation.permissions import Role
 from runtime.context import App
 
 __all__ = ["COMMANDS", "SWEEPS", "ends_at_the_watcher", "register", "watch"]
@@ -74,6 +76,4 @@ def register(app: App) -> None:
         CommandHandler("purge", purge_command, filters=filters.ChatType.GROUPS),
         group=Stage.FEATURES,
     )
-    app.add_handler(
-        CallbackQueryHandler(audit_button, pattern=rf"^{CB_AUDIT}:"), group=Stage.FEATURES
-    )
+    app.add_handler(button(audit_button, rf"^{CB_AUDIT}:", Role.MODERATOR), group=Stage.FEATURES)

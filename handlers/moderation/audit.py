@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from telegram import Chat, InlineKeyboardButton, InlineKeyboardMarkup, Message, Update
 
-from handlers.common import moderators_only
 from handlers.moderation.common import describe_action, names_of
 from handlers.render import chunk_lines
 from handlers.targets import TargetError, resolve_target
@@ -66,7 +65,6 @@ async def _send_audit(
         await message.reply_text(chunk, reply_markup=markup if index == len(chunks) - 1 else None)
 
 
-@moderators_only
 async def audit_command(update: Update, context: BotContext) -> None:
     message = update.effective_message
     if message is None:
@@ -89,7 +87,6 @@ async def audit_command(update: Update, context: BotContext) -> None:
     await _send_audit(message, lines, markup)
 
 
-@moderators_only
 async def audit_button(update: Update, context: BotContext) -> None:
     query = update.callback_query
     if query is None or query.data is None:

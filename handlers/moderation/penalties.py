@@ -5,7 +5,7 @@ from __future__ import annotations
 from telegram import ChatMember, Update
 from telegram.error import BadRequest, Forbidden, TelegramError
 
-from handlers.common import moderators_only, send_private
+from handlers.common import send_private
 from handlers.moderation.actions import held, mute, removal_outcome, restrict, tell_sponsor
 from handlers.moderation.common import (
     Outcome,
@@ -43,7 +43,6 @@ from storage.moderation import ModerationRepository
 
 
 # --------------------------------------------------------------------------- /mute /unmute
-@moderators_only
 async def mute_command(update: Update, context: BotContext) -> None:
     order = await prepare(update, context, "mute")
     if order is None:
@@ -88,7 +87,6 @@ async def mute_command(update: Update, context: BotContext) -> None:
     await note_action(context, action)
 
 
-@moderators_only
 async def unmute_command(update: Update, context: BotContext) -> None:
     order = await prepare(update, context, "unmute")
     if order is None:
@@ -198,17 +196,14 @@ async def _remove_or_ban(update: Update, context: BotContext, command: str) -> N
     await note_action(context, action)
 
 
-@moderators_only
 async def remove_command(update: Update, context: BotContext) -> None:
     await _remove_or_ban(update, context, "remove")
 
 
-@moderators_only
 async def ban_command(update: Update, context: BotContext) -> None:
     await _remove_or_ban(update, context, "ban")
 
 
-@moderators_only
 async def unban_command(update: Update, context: BotContext) -> None:
     order = await prepare(update, context, "unban", present=False)
     if order is None:

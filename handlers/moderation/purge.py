@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from telegram import Update
 
-from handlers.common import moderators_only
 from handlers.moderation.actions import delete
 from handlers.moderation.common import Outcome, Right, missing_right_reply, note_action, record
 from handlers.moderation.orders import prepare
@@ -17,7 +16,6 @@ from storage.moderation import ModerationRepository
 
 
 # --------------------------------------------------------------------------- /offtopic
-@moderators_only
 async def offtopic_command(update: Update, context: BotContext) -> None:
     message = update.effective_message
     if message is None:
@@ -57,7 +55,6 @@ async def offtopic_command(update: Update, context: BotContext) -> None:
 
 
 # --------------------------------------------------------------------------- /purge
-@moderators_only
 async def purge_command(update: Update, context: BotContext) -> None:
     message, moderator = update.effective_message, update.effective_user
     if message is None or moderator is None:

@@ -6,7 +6,7 @@ from datetime import datetime
 
 from telegram import Update
 
-from handlers.common import moderators_only, send_private
+from handlers.common import send_private
 from handlers.moderation.actions import held, mute, removal_outcome, tell_sponsor
 from handlers.moderation.common import (
     Outcome,
@@ -30,7 +30,6 @@ from storage.moderation import ModerationRepository
 
 
 # --------------------------------------------------------------------------- /warn /warns /unwarn
-@moderators_only
 async def warn_command(update: Update, context: BotContext) -> None:
     order = await prepare(update, context, "warn")
     if order is None:
@@ -130,7 +129,6 @@ async def warn_command(update: Update, context: BotContext) -> None:
         await note_action(context, extra)
 
 
-@moderators_only
 async def warns_command(update: Update, context: BotContext) -> None:
     order = await prepare(update, context, "warns", present=False)
     if order is None:
@@ -182,7 +180,6 @@ async def warns_command(update: Update, context: BotContext) -> None:
         await order.message.reply_text(chunk)
 
 
-@moderators_only
 async def unwarn_command(update: Update, context: BotContext) -> None:
     order = await prepare(update, context, "unwarn", present=False)
     if order is None:
