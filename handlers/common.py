@@ -314,15 +314,34 @@ Handler = Callable[[Update, BotContext], Coroutine[Any, Any, None]]
 NOT_A_MODERATOR = N_("Sorry, only the group's moderators can use this command.")
 
 
-def moderators_only(handler: Handler) -> Handler:
-    """The one permission guard for admin commands: refuse politely, change nothing."""
+ButtonScope = Callable[[Services, str], int | None]
+"""Which group a button's data concerns (None: not known, the chat it was pressed in decides)."""
+
+
+def moderators_only(handler: Handler, scope: ButtonScope | None = None) -> Handler:
+    """The one permission guard for admin commands: refuse politely, change nothing.
+
+    With ``scope`` (buttons about one group's people), the presser must moderate *that* group
+    wherever the button is pressed: in private an admin of group B is not a moderator of group A.
+    """
 
     @functools.wraps(handler)
     async def guarded(update: Update, context: BotContext) -> None:
-        if not await may_moderate(update, context):
+        query = update.callback_query
+        group_id = None
+        if scope is not None and query is not None and query.data is not None:
+            group_id = scope(context.services, query.data)
+        if group_id is None:
+            allowed = await may_moderate(update, context)
+        else:
+            user = update.effective_user
+            allowed = user is not None and (
+                await current_role(context, user.id, group_id) is Role.MODERATOR
+            )
+        if not allowed:
             refusal = _(NOT_A_MODERATOR)
-            if update.callback_query is not None:
-                await update.callback_query.answer(refusal, show_alert=True)
+            if query is not None:
+                await query.answer(refusal, show_alert=True)
             elif update.effective_message is not None:
                 await update.effective_message.reply_text(refusal)
             return
@@ -333,12 +352,15 @@ def moderators_only(handler: Handler) -> Handler:
 
 
 def button(
-    handler: Handler, pattern: str, role: Role = Role.MEMBER
+    handler: Handler,
+    pattern: str,
+    role: Role = Role.MEMBER,
+    scope: ButtonScope | None = None,
 ) -> CallbackQueryHandler[Any, Any]:
-    """A button's handler, with who may press it declared next to its pattern."""
-    return CallbackQueryHandler(
-        moderators_only(handler) if role is Role.MODERATOR else handler, pattern=pattern
-    )
+    """A button's handler, with who may press it declared next to its pattern (and, for a
+    moderator button about one group, which group: ``scope`` reads it from the data)."""
+    guarded = moderators_only(handler, scope) if role is Role.MODERATOR else handler
+    return CallbackQueryHandler(guarded, pattern=pattern)
 
 
 def guard_commands(app: App, specs: Sequence[CommandSpec]) -> None:

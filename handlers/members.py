@@ -257,6 +257,13 @@ def members_page(
     return "\n".join(lines), InlineKeyboardMarkup([buttons]) if buttons else None
 
 
+def page_group(services: Services, data: str) -> int | None:
+    """The group a roster page button shows: only that group's moderators may turn its pages."""
+    raw_chat = data.removeprefix(PAGE_BUTTON).rpartition(":")[0]
+    group = services.settings.group(int(raw_chat))
+    return None if group is None else group.chat_id
+
+
 async def members_page_button(update: Update, context: BotContext) -> None:
     query = update.callback_query
     assert query is not None and query.data is not None
@@ -336,7 +343,7 @@ def register(app: App) -> None:
         CommandHandler("members", members, filters=filters.ChatType.PRIVATE), group=Stage.FEATURES
     )
     app.add_handler(
-        button(members_page_button, r"^mem:-?\d{1,16}:\d{1,5}$", Role.MODERATOR),
+        button(members_page_button, r"^mem:-?\d{1,16}:\d{1,5}$", Role.MODERATOR, page_group),
         group=Stage.FEATURES,
     )
     app.add_handler(

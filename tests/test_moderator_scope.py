@@ -9,6 +9,7 @@ from datetime import timedelta
 from typing import Any
 
 import pytest
+from sqlalchemy import text
 from telegram.ext import BaseHandler, CommandHandler, ConversationHandler
 
 from config.loader import LoadedConfig
@@ -140,3 +141,39 @@ async def test_every_moderator_command_is_refused_in_group_a_with_nothing_change
         made = {c.method for c in sim.telegram.calls[calls:]}
         assert made <= READ_ONLY, f"/{command} by a {who} made {made - READ_ONLY}"
         assert snapshot(sim) == before, f"/{command} by a {who} changed the database"
+
+
+async def test_in_private_an_admin_of_group_b_cannot_press_group_a_buttons(
+    two_groups: Simulator,
+) -> None:
+    """Buttons about one group's people check that group's moderators wherever they are
+    pressed: Bohdan (admin of B only) forges, in his private chat, a held newcomer's "Remove"
+    and a roster page of group A — refused, nothing changed. The same buttons about group B
+    work for him (README, Permissions)."""
+    sim = two_groups
+    bohdan = await in_group(sim, "Bohdan", GROUP_B, "administrator")
+    stranger_a, stranger_b = sim.user("Stranger"), sim.user("Outsider")
+    await sim.join(stranger_a)
+    await sim.join(stranger_b, chat_id=GROUP_B)
+    with sim.services.db.transaction() as session:
+        rows = session.execute(
+            text("select id, chat_id from introductions where status = 'held'")
+        ).all()
+    held = {chat_id: intro_id for intro_id, chat_id in rows}
+    assert set(held) == {GROUP_ID, GROUP_B}
+    await sim.dm(bohdan, "/members")
+    own = sim.last(bohdan.id)
+    before, calls = snapshot(sim), len(sim.telegram.calls)
+    for data in (f"held:{held[GROUP_ID]}:r", f"held:{held[GROUP_ID]}:s", f"mem:{GROUP_ID}:0"):
+        await sim.feed(sim.telegram.forged_press(bohdan.id, bohdan.id, own.message_id, data))
+    made = [c for c in sim.telegram.calls[calls:] if c.method not in READ_ONLY]
+    assert made == [], f"a forged group A button made {[c.method for c in made]}"
+    answers = [c for c in sim.telegram.calls[calls:] if c.method == "answerCallbackQuery"]
+    assert len(answers) == 3
+    assert all("only the group's moderators" in str(a.params.get("text")) for a in answers)
+    assert snapshot(sim) == before
+    # His own group's held newcomer: he decides.
+    await sim.feed(
+        sim.telegram.forged_press(bohdan.id, bohdan.id, own.message_id, f"held:{held[GROUP_B]}:r")
+    )
+    assert sim.telegram.calls_to("banChatMember")[-1]["user_id"] == stranger_b.id

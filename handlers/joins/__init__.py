@@ -16,7 +16,7 @@ from telegram.ext import CallbackQueryHandler, ChatJoinRequestHandler, ChatMembe
 
 from handlers.common import button
 from handlers.joins.arrivals import on_member_change
-from handlers.joins.held import decide_held
+from handlers.joins.held import decide_held, held_group
 from handlers.joins.requests import on_join_request, on_join_request_button
 from handlers.joins.sweep import sweep
 from handlers.order import Stage
@@ -36,5 +36,6 @@ def register(app: App) -> None:
         group=Stage.FEATURES,
     )
     app.add_handler(
-        button(decide_held, r"^held:\d{1,12}:[sr]$", Role.MODERATOR), group=Stage.FEATURES
+        button(decide_held, r"^held:\d{1,12}:[sr]$", Role.MODERATOR, held_group),
+        group=Stage.FEATURES,
     )

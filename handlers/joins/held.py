@@ -8,8 +8,15 @@ from handlers.introductions import deep_link, post_or_update_card
 from handlers.removal import remove_member
 from i18n import N_, _
 from moderation.introductions import IntroStatus
-from runtime.context import BotContext
+from runtime.context import BotContext, Services
 from storage.introductions import IntroductionRepository
+
+
+def held_group(services: Services, data: str) -> int | None:
+    """The group a held newcomer's button is about: only its moderators decide."""
+    with services.db.transaction() as session:
+        intro = IntroductionRepository(session).introduction_by_id(int(data.split(":")[1]))
+        return None if intro is None else intro.chat_id
 
 
 async def decide_held(update: Update, context: BotContext) -> None:
