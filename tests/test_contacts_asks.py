@@ -3,11 +3,17 @@ polite alert to the presser, nothing is stored and the person is not disturbed."
 
 from __future__ import annotations
 
+from simulation.faketg import SentMessage
 from simulation.simulator import Simulator
 from storage.models import Contact, ContactRequest
 from tests.test_contacts import add_contact, member, rows
 
 HIDDEN = "name=private;organisation=private;role=private;clusters=private;location=private"
+
+
+def tick_phone(question: SentMessage) -> str:
+    [label] = [b["text"] for b in question.buttons() if "Phone" in b["text"]]
+    return str(label)
 
 
 def last_alert(sim: Simulator) -> tuple[str, bool]:
@@ -51,3 +57,38 @@ async def test_a_replayed_ask_is_one_request_and_one_question(sim: Simulator) ->
         assert alert and "You already asked" in text
     assert len(rows(sim, ContactRequest)) == 1
     assert len(sim.since(mark, olena.id)) == 1  # one question to Olena, not three
+
+
+async def test_a_share_button_left_from_an_erased_request_never_answers_a_later_one(
+    sim: Simulator,
+) -> None:
+    """Ivan asks Olena, then erases his data (/forgetme): his request goes, and SQLite gives the
+    next request (Petro's) the same number. Olena's old "Share with this person" button — the
+    one she saw for Ivan — must not share her phone with Petro; her new question's button does."""
+    olena = await member(sim, "Olena", "Koval")
+    ivan = await member(sim, "Ivan", "Petrenko")
+    petro = await member(sim, "Petro", "Bondar")
+    phone = "+380441234567"
+    add_contact(sim, olena.id, name="Olena Koval", organisation="UNICEF", phone=phone)
+    await sim.dm(ivan, "/contact unicef")
+    await sim.press(ivan, sim.last(ivan.id), "Ask to be put in touch")
+    for_ivan = sim.last(olena.id)
+    assert "Share with this person" in [b["text"] for b in for_ivan.buttons()]
+    await sim.dm(ivan, "/forgetme")
+    await sim.press(ivan, sim.last(ivan.id), "Erase my contact data")
+    assert rows(sim, ContactRequest) == []
+    await sim.dm(petro, "/contact unicef")
+    await sim.press(petro, sim.last(petro.id), "Ask to be put in touch")
+    for_petro = sim.last(olena.id)
+    assert for_petro.message_id != for_ivan.message_id
+    mark = sim.mark()
+    for old_button in (tick_phone(for_ivan), "Share with this person"):
+        await sim.press(olena, for_ivan, old_button)
+        text, alert = last_alert(sim)
+        assert alert and "closed" in text
+    assert all(phone not in m.text for m in sim.since(mark, petro.id))
+    [request] = rows(sim, ContactRequest)
+    assert request.status == "pending"
+    await sim.press(olena, for_petro, tick_phone(for_petro))
+    await sim.press(olena, sim.telegram.sent(olena.id)[-1], "Share with this person")
+    assert any(phone in m.text for m in sim.since(mark, petro.id))

@@ -751,13 +751,13 @@ class DirectoryMachine(RuleBasedStateMachine):
         forged_data = [
             f"ct:cy:{entry.cid if entry and entry.user_id != user.id else 0}",
             f"ct:lk:{entry.cid if entry else 0}:{user.id}",
-            f"ct:y:{rid}:511"
+            f"ct:y:{rid}:{world.requests.get(rid, (0, 0))[0]}:511"
             if world.requests.get(rid, (0, 0))[1]
             not in {e.cid for e in world.entries.values() if e.user_id == user.id}
-            else "ct:y:0:511",
+            else "ct:y:0:0:511",
             f"ct:fg:{other.id}",
             f"ct:rv:{len(world.grants) + 50}",
-            f"ct:t:{rid}:511:5",
+            f"ct:t:{rid}:{world.requests.get(rid, (0, 0))[0]}:511:5",
         ][kind]
         last = world.sim.telegram.sent(user.id)[-1]
         self.press(user, last, forged_data)

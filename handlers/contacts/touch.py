@@ -183,7 +183,7 @@ async def ask(context: BotContext, user_id: int, contact_id: int, note: str) -> 
         context,
         asked_user,
         ask_text,
-        reply_markup=lambda: answer_keyboard(request_id, offered, choice),
+        reply_markup=lambda: answer_keyboard(request_id, user_id, offered, choice),
     )
     await send_private(
         context,
@@ -199,27 +199,27 @@ async def ask(context: BotContext, user_id: int, contact_id: int, note: str) -> 
 
 
 def answer_keyboard(
-    request_id: int, offered: frozenset[str], choice: frozenset[str]
+    request_id: int, requester_id: int, offered: frozenset[str], choice: frozenset[str]
 ) -> InlineKeyboardMarkup:
+    """The asked person's choice; every button names the request *and its requester*, so a
+    button left from a request that was erased (/forgetme) can never act on a later request
+    that the database numbered the same (SQLite hands out a deleted last number again)."""
     mask = encode_choice(choice)
+    ask = f"{request_id}:{requester_id}"
     rows = [
         [
             InlineKeyboardButton(
                 ("✓ " if name in choice else "✗ ") + field_label(name),
-                callback_data=f"{CB}:t:{request_id}:{mask}:{FIELDS.index(name)}",
+                callback_data=f"{CB}:t:{ask}:{mask}:{FIELDS.index(name)}",
             )
         ]
         for name in FIELDS
         if name in offered
     ]
     rows.append(
-        [
-            InlineKeyboardButton(
-                _("Share with this person"), callback_data=f"{CB}:y:{request_id}:{mask}"
-            )
-        ]
+        [InlineKeyboardButton(_("Share with this person"), callback_data=f"{CB}:y:{ask}:{mask}")]
     )
-    rows.append([InlineKeyboardButton(_("Decline"), callback_data=f"{CB}:n:{request_id}")])
+    rows.append([InlineKeyboardButton(_("Decline"), callback_data=f"{CB}:n:{ask}")])
     return InlineKeyboardMarkup(rows)
 
 
@@ -230,27 +230,35 @@ async def on_toggle(
     """The asked person ticks a detail on or off (the choice lives in the buttons)."""
     query, user = update.callback_query, update.effective_user
     assert query is not None and user is not None
-    mask = parse_id(rest[0]) if rest else None
-    index = parse_id(rest[1]) if len(rest) > 1 else None
+    requester_id = parse_id(rest[0]) if rest else None
+    mask = parse_id(rest[1]) if len(rest) > 1 else None
+    index = parse_id(rest[2]) if len(rest) > 2 else None
     with context.services.db.transaction() as session:
         repo = ContactRepository(session)
         request = repo.request(request_id)
         asked = repo.get(request.asked_contact_id) if request is not None else None
+        mine = request is not None and request.asked_user_id == user.id
         open_ = (
             request is not None
-            and request.asked_user_id == user.id
+            and request.requester_id == requester_id
             and request.status == "pending"
             and asked is not None
         )
         offered = frozenset(f for f, v in values_of(asked).items() if v) if asked else frozenset()
-    if not open_ or mask is None or index is None or index >= len(FIELDS):
+    if not mine or mask is None or index is None or index >= len(FIELDS):
         await query.answer(_("This request is not addressed to you."), show_alert=True)
+        return
+    if not open_:
+        await query.answer(_("This request is closed."), show_alert=True)
         return
     choice = decode_choice(mask) & offered
     name = FIELDS[index]
     choice = choice - {name} if name in choice else (choice | {name}) & offered
     await query.answer()
-    await query.edit_message_reply_markup(answer_keyboard(request_id, offered, choice))
+    assert requester_id is not None
+    await query.edit_message_reply_markup(
+        answer_keyboard(request_id, requester_id, offered, choice)
+    )
 
 
 async def on_answer(
@@ -262,13 +270,18 @@ async def on_answer(
     now = services.clock.now()
     card = None
     requester_id = 0
-    mask = parse_id(rest[0]) if rest else None
+    named_requester = parse_id(rest[0]) if rest else None
+    mask = parse_id(rest[1]) if len(rest) > 1 else None
     with services.db.transaction() as session:
         repo = ContactRepository(session)
         request = repo.request(request_id)
         if request is None or request.asked_user_id != user.id:
             problem: str | None = _("This request is not addressed to you.")
-        elif request.status != "pending" or request.expires_at <= now:
+        elif (
+            request.requester_id != named_requester  # an erased request's number, reused
+            or request.status != "pending"
+            or request.expires_at <= now
+        ):
             problem = _("This request is closed.")
         elif action == "y" and mask is None:
             problem = _("This button is not valid.")
