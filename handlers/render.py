@@ -65,12 +65,41 @@ def truncate(text: str, limit: int) -> str:
     return text if len(text) <= limit else text[: limit - 1] + "…"
 
 
+_TAG = re.compile(r"<(/?)([a-zA-Z-]+)[^>]*>")
+_HALF = re.compile(r"(<[^>]*|&[#\w]*)$")  # a tag or an entity cut in half at the end
+
+
+def cut_line(line: str, limit: int) -> str:
+    """An over-long line's start that still parses: no tag or entity cut in half, every tag
+    left open closed, every isolate popped, then an ellipsis; at most ``limit`` characters."""
+    room = limit - 1
+    while True:
+        head = _HALF.sub("", line[: max(room, 0)])
+        open_tags: list[str] = []
+        for found in _TAG.finditer(head):
+            if not found.group(1):
+                open_tags.append(found.group(2).lower())
+            elif open_tags and open_tags[-1] == found.group(2).lower():
+                open_tags.pop()
+        isolates = 0
+        for char in head:
+            if char in _OPENERS:
+                isolates += 1
+            elif char == PDI and isolates:
+                isolates -= 1
+        tail = "".join(f"</{tag}>" for tag in reversed(open_tags)) + PDI * isolates + "…"
+        if len(head) + len(tail) <= limit or room <= 0:
+            return head + tail
+        room -= len(head) + len(tail) - limit
+
+
 def chunk_lines(lines: list[str], limit: int = MAX_MESSAGE - 96) -> list[str]:
-    """Join lines into as few messages as fit under Telegram's length limit."""
+    """Join lines into as few messages as fit under Telegram's length limit (a line longer
+    than a whole message is cut with ``cut_line``, so the message still parses)."""
     chunks: list[str] = []
     current = ""
     for line in lines:
-        line = line if len(line) <= limit else line[:limit]
+        line = line if len(line) <= limit else cut_line(line, limit)
         if current and len(current) + 1 + len(line) > limit:
             chunks.append(current)
             current = line

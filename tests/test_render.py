@@ -8,7 +8,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from handlers.render import chunk_lines, esc, mention, strip_direction_controls
+from handlers.render import PDI, chunk_lines, esc, mention, strip_direction_controls
 from moderation.durations import DurationError, format_duration, parse_duration
 from simulation.faketg import parse_html
 
@@ -34,6 +34,47 @@ def test_mentions_keep_names_plain(user_id: int, name: str) -> None:
 @given(st.lists(st.text(max_size=5000), max_size=20))
 def test_chunks_respect_telegram_length(lines: list[str]) -> None:
     assert all(len(chunk) <= 4096 for chunk in chunk_lines(lines))
+
+
+# Lines as the bot writes them: user text through esc(), in tags, mentions and plain words.
+_words = st.text(st.characters(blacklist_characters="\n\r"), max_size=40)
+_pieces = st.one_of(
+    _words.map(esc),
+    st.tuples(st.sampled_from(["b", "i", "code"]), _words).map(
+        lambda tag_text: f"<{tag_text[0]}>{esc(tag_text[1])}</{tag_text[0]}>"
+    ),
+    st.tuples(st.integers(1, 2**40), _words).map(lambda m: mention(*m)),
+    st.sampled_from([" ", "—", "A&B → ", "“quoted”"]).map(esc),
+)
+_lines = st.lists(_pieces, max_size=12).map("".join)
+
+
+def _isolates_balanced(text: str) -> bool:
+    depth = 0
+    for char in text:
+        if char in "\u2066\u2067\u2068":
+            depth += 1
+        elif char == PDI:
+            if depth == 0:
+                return False
+            depth -= 1
+    return depth == 0
+
+
+@given(st.lists(_lines, min_size=1, max_size=8), st.integers(min_value=8, max_value=300))
+def test_every_chunk_parses_even_when_a_line_is_cut(lines: list[str], limit: int) -> None:
+    """Telegram refuses a message whose HTML does not parse; a cut line must still parse, keep
+    its direction to itself, and fit. Lines that fit arrive whole and in order (a message
+    never starts with an empty line)."""
+    chunks = chunk_lines(lines, limit)
+    for chunk in chunks:
+        assert len(chunk) <= limit
+        parse_html(chunk)  # raises ApiError(400) as Telegram would refuse it
+        for line in chunk.split("\n"):
+            assert _isolates_balanced(line), line
+    whole = [line for line in lines if 0 < len(line) <= limit]
+    sent = [line for chunk in chunks for line in chunk.split("\n")]
+    assert [line for line in sent if line in whole] == whole
 
 
 @given(st.integers(min_value=60, max_value=10**8).map(lambda s: s - s % 60))
