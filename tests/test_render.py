@@ -8,9 +8,10 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from handlers.render import PDI, chunk_lines, esc, mention, strip_direction_controls
+from handlers.render import chunk_lines, esc, mention, strip_direction_controls
 from moderation.durations import DurationError, format_duration, parse_duration
 from simulation.faketg import parse_html
+from tests.test_bidi import line_is_contained
 
 
 @given(st.text(min_size=1))
@@ -49,18 +50,6 @@ _pieces = st.one_of(
 _lines = st.lists(_pieces, max_size=12).map("".join)
 
 
-def _isolates_balanced(text: str) -> bool:
-    depth = 0
-    for char in text:
-        if char in "\u2066\u2067\u2068":
-            depth += 1
-        elif char == PDI:
-            if depth == 0:
-                return False
-            depth -= 1
-    return depth == 0
-
-
 @given(st.lists(_lines, min_size=1, max_size=8), st.integers(min_value=8, max_value=300))
 def test_every_chunk_parses_even_when_a_line_is_cut(lines: list[str], limit: int) -> None:
     """Telegram refuses a message whose HTML does not parse; a cut line must still parse, keep
@@ -71,7 +60,7 @@ def test_every_chunk_parses_even_when_a_line_is_cut(lines: list[str], limit: int
         assert len(chunk) <= limit
         parse_html(chunk)  # raises ApiError(400) as Telegram would refuse it
         for line in chunk.split("\n"):
-            assert _isolates_balanced(line), line
+            assert line_is_contained(line), line
     whole = [line for line in lines if 0 < len(line) <= limit]
     sent = [line for chunk in chunks for line in chunk.split("\n")]
     assert [line for line in sent if line in whole] == whole
