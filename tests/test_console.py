@@ -123,3 +123,26 @@ def test_console_help_is_grouped_by_topic(tmp_path: Path) -> None:
     assert "/warn WHO REASON — Warn a member (repeated warnings escalate)" in output
     ukrainian = output.split(":lang uk", 1)[1]
     assert "Довідник контактів" in ukrainian and "/invite" not in ukrainian  # not a member
+
+
+def test_the_readmes_first_ten_minutes_run_as_described(tmp_path: Path) -> None:
+    """The README's walk-through for a new moderator, replayed line by line from the README;
+    what each step says the person sees is checked (phrases written from the README)."""
+    readme = (Path(__file__).resolve().parent.parent / "README.md").read_text(encoding="utf-8")
+    section = readme.split("## The first ten minutes", 1)[1]
+    script = section.split("```text\n", 1)[1].split("```", 1)[0].splitlines()
+    assert script[0] == ":dm" and "/invite" in script and script[-1] == ":press 2"
+    output = run_console(tmp_path, [*script, ":roster", ":quit"])
+    assert "Moderation (/help moderation)" in output  # one line per topic, moderators included
+    assert "/warn WHO REASON" in output  # /help moderation: the commands with what they do
+    assert "Which cluster do they work with?" in output
+    assert "Here is the personal link for Olena Petrenko. It works once" in output
+    assert "Ivan Koval introduces Olena Petrenko — UNICEF, WASH IMO." in output
+    assert "Your introduction is complete and you can now write in the group." in output
+    assert "May colleagues find you" in output  # asked once whether to be listed
+    assert "Olena Petrenko — UNICEF, in the country; sponsor Ivan Koval; complete" in output
+    assert "Stranger joined Ukraine IM community without a known sponsor" in output
+    assert "Stranger — needs a sponsor (moderators decide)" in output  # /pending
+    assert "Removed. They can come back through a sponsor." in output
+    assert "Stranger (@—) — removed" in output
+    assert "the bot raised" not in output
