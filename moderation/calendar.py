@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 from collections.abc import Iterable
-from datetime import datetime
+from datetime import datetime, timedelta
+from typing import cast
 
 import icalendar
 
@@ -44,5 +45,32 @@ def build_calendar(deadlines: Iterable[Deadline], now: datetime, name: str) -> b
             event.add_component(alarm)
         calendar.add_component(event)
     calendar.add_missing_timezones()
+    for timezone in calendar.walk("VTIMEZONE"):
+        _onsets_before_the_change(timezone)
     data: bytes = calendar.to_ical()
     return data
+
+
+def _onsets_before_the_change(timezone: icalendar.Component) -> None:
+    """Write each clocks-forward onset in the local time *before* the change, as RFC 5545
+    reads it (DTSTART with TZOFFSETFROM; its example: 02:00 for New York's April change).
+
+    icalendar writes the wall time after the jump (03:00 for New York, 04:00 for Kyiv), so a
+    calendar app that reads the file's VTIMEZONE would keep winter time an hour too long and
+    move an event or alarm in that hour. Clocks-back onsets are already right.
+    """
+    for observance in timezone.subcomponents:
+        offset_to = cast(icalendar.vUTCOffset, observance["TZOFFSETTO"]).td
+        jump = offset_to - cast(icalendar.vUTCOffset, observance["TZOFFSETFROM"]).td
+        if jump <= timedelta(0):
+            continue
+        onset = cast(datetime, cast(icalendar.vDDDTypes, observance["DTSTART"]).dt)
+        observance["DTSTART"] = icalendar.vDDDTypes(onset - jump)
+        rdates = observance.get("RDATE")
+        if rdates is None:
+            continue
+        lists = cast(list[icalendar.vDDDLists], rdates if isinstance(rdates, list) else [rdates])
+        observance["RDATE"] = [
+            icalendar.vDDDLists([cast(datetime, when.dt) - jump for when in dates.dts])
+            for dates in lists
+        ]
