@@ -14,6 +14,7 @@ from handlers.render import esc
 from i18n import N_, _
 from moderation.help import HelpPlan, Topic, parse_topic, plan_help
 from moderation.permissions import CommandSpec, Role, Where
+from handlers.webapp import with_open_row
 from runtime.context import App, BotContext, Services
 from storage.roster import RosterRepository
 
@@ -138,7 +139,10 @@ async def start(update: Update, context: BotContext) -> None:
     )
     plan = help_plan(services, user.id, Where.PRIVATE)
     help_part = help_text(plan, role(services, user.id), Where.PRIVATE)
-    await message.reply_text(f"{intro}\n\n{help_part}", reply_markup=topic_buttons(plan, None))
+    await message.reply_text(
+        f"{intro}\n\n{help_part}",
+        reply_markup=with_open_row(services, topic_buttons(plan, None)),
+    )
 
 
 async def help_command(update: Update, context: BotContext) -> None:
