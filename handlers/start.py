@@ -11,10 +11,10 @@ from telegram.ext import CallbackQueryHandler, CommandHandler, MessageHandler, f
 from handlers.common import reply, role, scope_of, where
 from handlers.order import Stage
 from handlers.render import esc
+from handlers.webapp import with_open_row
 from i18n import N_, _
 from moderation.help import HelpPlan, Topic, parse_topic, plan_help
 from moderation.permissions import CommandSpec, Role, Where
-from handlers.webapp import with_open_row
 from runtime.context import App, BotContext, Services
 from storage.roster import RosterRepository
 
