@@ -73,7 +73,7 @@ def config(config: LoadedConfig) -> LoadedConfig:
 
 
 def listed(sim: Simulator, user_id: int | None, confirmed: list[str], **values: str) -> int:
-    given: dict[str, object] = dict(values)
+    given: dict[str, Any] = dict(values)
     if "clusters" in given:
         given["clusters"] = [c.strip() for c in values["clusters"].split(",")]
     cid = add_contact(sim, user_id, **given)
@@ -98,8 +98,9 @@ async def world(sim: Simulator) -> dict[str, Any]:
 
 
 def card_of(body: dict[str, Any], cid: int) -> dict[str, Any]:
-    [found] = [c for c in body["results"] if c["id"] == cid]
-    return found
+    found: list[dict[str, Any]] = [c for c in body["results"] if c["id"] == cid]
+    assert len(found) == 1
+    return found[0]
 
 
 def values(card: dict[str, Any]) -> dict[str, str]:
