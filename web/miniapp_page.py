@@ -75,7 +75,7 @@ def render_page(language: str, static_prefix: str) -> str:
 <p id="status" role="status" aria-live="polite"></p>
 <form id="search" role="search">
 <label for="q" data-i18n="search">{text["search"]}</label>
-<input id="q" name="q" type="search" autocomplete="off" minlength="3" maxlength="100"
+<input id="q" name="q" type="search" dir="auto" autocomplete="off" minlength="3" maxlength="100"
  data-i18n-placeholder="placeholder" placeholder="{text["placeholder"]}">
 <p class="hint" data-i18n="hint">{text["hint"]}</p>
 </form>

@@ -83,12 +83,15 @@
     data.results.forEach((item) => {
       const li = element("li", undefined, "card");
       li.dataset.id = String(item.id);
-      const title = element("h2", item.name || "—");
-      title.append(" ", element("span", "#" + item.id, "id"));
+      // Each value keeps its own direction (a Latin name in an Arabic page, and the reverse).
+      const title = element("h2");
+      const name = element("bdi", item.name || "—");
+      title.append(name, " ", element("span", "#" + item.id, "id"));
       const fields = element("dl");
       item.fields.forEach((f) => {
         const dt = element("dt", f.label);
         const dd = element("dd", f.value);
+        dd.dir = "auto";
         dd.dataset.field = f.field;
         fields.append(dt, dd);
       });
