@@ -8,16 +8,21 @@ against a window, here the default ``miniapp.max_age`` of 1 hour), the README's 
 from __future__ import annotations
 
 import re
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qsl, quote, urlencode
 
 import httpx
 
-from simulation.faketg import FakeMember
+from simulation.faketg import FakeMember, FakeUser
+from simulation.http import FakeTelegramServer
 from simulation.simulator import Simulator
 from storage.models import ContactLookup, ContactRequest, Disclosure, MiniAppWrite
+from tests.conftest import GROUP_ID as PROCESS_GROUP
 from tests.miniapp import auth, init_data, served, sign
+from tests.processes import TOKEN as PROCESS_TOKEN
+from tests.processes import BotProcess, wait_for, write_config
 from tests.test_contacts import add_contact, member, rows
 
 PRIVATE_BITS = ("Olena", "Koval", "UNICEF", "+380441234567", "olena@unicef.org")
@@ -241,3 +246,49 @@ async def test_the_page_its_policy_and_languages(sim: Simulator) -> None:
         assert (await client.get("/app/static/miniapp.css")).status_code == 200
         assert (await client.get("/app/static/other.js")).status_code == 404
         assert (await client.post("/app/api/me")).status_code == 405
+
+
+def test_a_real_imbot_run_serves_the_app_and_sets_the_menu_button(
+    database_url: str, tmp_path: Path, server: FakeTelegramServer
+) -> None:
+    """The routes as `imbot run` wires them. A real process reads the system clock, so the
+    initData is signed with that same clock (as Telegram's would be)."""
+    telegram = server.telegram
+    olena = telegram.add_user("Olena", "Koval", "olena_k", user_id=7_200_001)
+    stranger = telegram.add_user("Stranger", "Outside", user_id=7_200_002)
+    telegram.groups[PROCESS_GROUP].members[olena.id] = FakeMember("member")
+    extra: dict[str, object] = {"miniapp": {"url": "https://bot.example.org/app", "max_age": "10m"}}
+    bot = BotProcess(
+        "a", write_config(tmp_path, "30s", extra), database_url, server.url(), tmp_path
+    )
+    try:
+        base = f"http://127.0.0.1:{bot.http_port()}"
+        wait_for(lambda: "receives updates" in bot.output(), 30, "polling to start")
+        button = telegram.menu_buttons.get(0, {})
+        assert button.get("type") == "web_app", button
+        assert button["web_app"]["url"] == "https://bot.example.org/app"
+        server.push_update(telegram.message(olena.id, PROCESS_GROUP, "hello"))
+
+        def signed(user: FakeUser, token: str = PROCESS_TOKEN) -> dict[str, str]:
+            who = {"id": user.id, "first_name": user.first_name}
+            return auth(sign(token, who, datetime.now(UTC)))
+
+        with httpx.Client(base_url=base, timeout=10) as client:
+            page = client.get("/app")
+            assert page.status_code == 200
+            assert (
+                "script-src 'self' https://telegram.org" in page.headers["content-security-policy"]
+            )
+
+            def olena_known() -> bool:
+                return client.get("/app/api/me", headers=signed(olena)).status_code == 200
+
+            wait_for(olena_known, 30, "Olena to be known as a member")
+            assert client.get("/app/api/me", headers=signed(stranger)).status_code == 403
+            forged = client.get("/app/api/me", headers=signed(olena, "999:another-bot"))
+            assert forged.status_code == 401
+            found = client.get("/app/api/directory", params={"q": "unicef"}, headers=signed(olena))
+            assert (found.status_code, found.json()["total"]) == (200, 0)
+        assert "Olena" not in bot.output() and str(olena.id) not in bot.output()
+    finally:
+        bot.stop_quietly()
