@@ -13,11 +13,13 @@ private only with the person's own yes; imported people who have not opted in ar
 from __future__ import annotations
 
 import dataclasses
+import random
 from typing import Any
 
 import pytest
 
 from config.loader import LoadedConfig
+from moderation.clock import FakeClock
 from simulation.faketg import FakeUser
 from simulation.simulator import Simulator
 from storage.contacts import ContactRepository
@@ -226,3 +228,55 @@ async def test_without_miniapp_url_no_buttons(sim: Simulator, config: LoadedConf
     await sim.dm(olena, "/start")
     await sim.dm(olena, "/contact unicef")
     assert all("web_app" not in b for m in sim.since(mark) for b in m.buttons())
+
+
+@pytest.fixture
+def roomy(config: LoadedConfig) -> LoadedConfig:
+    """No search limit in the way of many searches."""
+    contacts = config.settings.contacts
+    rate = contacts.lookup_rate.model_copy(update={"count": 10_000})
+    policy = contacts.model_copy(update={"lookup_rate": rate})
+    settings = config.settings.model_copy(update={"contacts": policy})
+    return dataclasses.replace(config, settings=settings)
+
+
+LEVEL_NAMES = ("public", "cluster", "coordinators", "private")
+
+
+@pytest.mark.parametrize("seed", range(6))
+async def test_the_app_and_contact_in_chat_agree_with_the_table_for_any_levels(
+    roomy: LoadedConfig, seed: int
+) -> None:
+    """Random sharing levels for every field of Olena's entry; for each requester, what the app
+    returns and what /contact shows are the same fields, and exactly the table's."""
+    draw = random.Random(seed)
+    async with Simulator(roomy, FakeClock()) as sim:
+        w = await world(sim)
+        moderator = sim.telegram.add_user("Mira", "Moderator", user_id=MODERATOR_ID)
+        sim.telegram.started.add(MODERATOR_ID)
+        async with served(sim) as client:
+            for _round in range(3):
+                levels = {f: draw.choice(LEVEL_NAMES) for f in OLENA}
+                with sim.services.db.transaction() as session:
+                    contact = session.get(Contact, w["cid"])
+                    assert contact is not None
+                    contact.levels = ";".join(f"{k}={v}" for k, v in levels.items())
+                for person, column in (
+                    (w["ivan"], "other cluster"),
+                    (w["petro"], "same cluster"),
+                    (moderator, "moderator"),
+                ):
+                    seen = {f for f in OLENA if levels[f] in COLUMNS[column]}
+                    body = await search(sim, client, person, "unicef")
+                    mark = sim.mark()
+                    await sim.dm(person, "/contact unicef")
+                    chat = sim.unique_reply(mark, person.id).text
+                    ids = [c["id"] for c in body["results"]]
+                    if "organisation" not in seen:  # nothing they may see matches "unicef"
+                        assert w["cid"] not in ids and "Olena Koval" not in chat, levels
+                        continue
+                    card = card_of(body, w["cid"])
+                    shown = set(values(card)) | ({"name"} if card["name"] else set())
+                    assert shown == seen, (column, levels)
+                    in_chat = {f for f, v in OLENA.items() if v in chat}
+                    assert in_chat == seen, (column, levels, chat)
