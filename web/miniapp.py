@@ -32,7 +32,7 @@ from moderation.permissions import Role
 from runtime.context import App, BotContext, Services, services_of
 from storage.miniapp import claim_write
 from web import miniapp_page
-from web.http import RouteSpec, WebRequest, WebResponse
+from web.http import Route, RouteSpec, WebRequest, WebResponse
 from web.initdata import SKEW, InitData, InitDataError, verify, write_key
 from web.miniapp_page import ui_strings
 
@@ -70,7 +70,7 @@ def init_data_of(request: WebRequest) -> str | None:
     return value.strip() if scheme.lower() == "tma" and value.strip() else None
 
 
-def authenticated(app: App, handler: Handler) -> Callable[[Services, WebRequest], Any]:
+def authenticated(app: App, handler: Handler) -> Route:
     """Verify the initData, then re-check role and membership live; refuse non-members."""
 
     async def route(services: Services, request: WebRequest) -> WebResponse:
