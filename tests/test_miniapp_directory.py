@@ -280,3 +280,32 @@ async def test_the_app_and_contact_in_chat_agree_with_the_table_for_any_levels(
                     assert shown == seen, (column, levels)
                     in_chat = {f for f, v in OLENA.items() if v in chat}
                     assert in_chat == seen, (column, levels, chat)
+
+
+async def test_results_come_a_page_at_a_time_and_only_shown_cards_are_recorded(
+    sim: Simulator,
+) -> None:
+    w = await world(sim)
+    for n in range(6):  # with Olena, seven UNICEF entries: pages of five (contacts.page_size)
+        add_contact(sim, None, name=f"Colleague {n}", organisation="UNICEF")
+    async with served(sim) as client:
+        first = await search(sim, client, w["ivan"], "unicef")
+        assert (first["total"], first["page"], first["pages"]) == (7, 1, 2)
+        assert len(first["results"]) == 5
+        assert first["summary"] == "7 found (page 1/2)"
+        response = await client.get(
+            "/app/api/directory",
+            params={"q": "unicef", "page": "2"},
+            headers=auth(init_data(sim, w["ivan"])),
+        )
+        second = response.json()
+        assert (second["page"], len(second["results"])) == (2, 2)
+        ids = {c["id"] for c in first["results"]} | {c["id"] for c in second["results"]}
+        assert len(ids) == 7
+        beyond = await client.get(
+            "/app/api/directory",
+            params={"q": "unicef", "page": "99"},
+            headers=auth(init_data(sim, w["ivan"])),
+        )
+        assert beyond.json()["page"] == 2  # the last page, as in chat
+    assert len(rows(sim, Disclosure)) == 5 + 2 + 2

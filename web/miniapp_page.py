@@ -50,6 +50,8 @@ def ui_strings() -> dict[str, str]:
         "send": _("Send"),
         "cancel": _("Cancel"),
         "error": _("Something went wrong. Please try again."),
+        "previous": _("◂ Previous"),
+        "next": _("Next ▸"),
     }
 
 
@@ -81,6 +83,7 @@ def render_page(language: str, static_prefix: str) -> str:
 </form>
 <p id="summary"></p>
 <ul id="results"></ul>
+<nav id="pages"></nav>
 </main>
 <template id="strings">{_json_strings(strings)}</template>
 </body>

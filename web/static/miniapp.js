@@ -72,6 +72,19 @@
     note.focus();
   }
 
+  function pager(data, q) {
+    const nav = $("pages");
+    nav.replaceChildren();
+    const go = (label, page) => {
+      const button = element("button", label, "secondary");
+      button.type = "button";
+      button.addEventListener("click", () => search(q, page));
+      nav.append(button);
+    };
+    if (data.page > 1) go(strings.previous, data.page - 1);
+    if (data.page < data.pages) go(strings.next, data.page + 1);
+  }
+
   function render(data) {
     const list = $("results");
     list.replaceChildren();
@@ -107,16 +120,19 @@
     });
   }
 
-  function search() {
-    const q = $("q").value.trim();
+  function search(query, page) {
+    const q = query || $("q").value.trim();
     if (q.length < 3) return;
     const mine = ++latest;
     $("summary").textContent = strings.loading;
-    api("directory?q=" + encodeURIComponent(q)).then(({ status: code, data }) => {
+    $("pages").replaceChildren();
+    const path = "directory?q=" + encodeURIComponent(q) + "&page=" + (page || 1);
+    api(path).then(({ status: code, data }) => {
       if (mine !== latest) return;
       if (code !== 200) { $("summary").textContent = ""; status(data.error || strings.error); return; }
       status("");
       render(data);
+      pager(data, q);
     }).catch(() => status(strings.error));
   }
 
@@ -124,7 +140,7 @@
     if (tg) { tg.ready(); tg.expand(); }
     $("search").addEventListener("submit", (event) => { event.preventDefault(); clearTimeout(timer); search(); });
     // As you type, once the typing pauses: each search counts toward the hourly limit.
-    $("q").addEventListener("input", () => { clearTimeout(timer); timer = setTimeout(search, 800); });
+    $("q").addEventListener("input", () => { clearTimeout(timer); timer = setTimeout(() => search(), 800); });
     api("me").then(({ status: code, data }) => {
       if (code !== 200) { status(data.error || strings.error); $("search").hidden = true; return; }
       applyStrings(data.strings, data.language, data.dir);
