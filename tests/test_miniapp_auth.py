@@ -121,7 +121,7 @@ async def test_a_replayed_write_is_refused_and_another_write_is_not(sim: Simulat
             replay = await client.post("/app/api/ask", json=body, headers=auth(raw))
             assert replay.status_code == 409
             assert replay.json() == {"error": "This request was already sent."}
-        # Another write in the same session (another person) is not a replay.
+        # Another write with the same initData (another person) is not a replay.
         second = await client.post(
             "/app/api/ask", json={"id": other, "note": ""}, headers=auth(raw)
         )

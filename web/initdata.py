@@ -139,7 +139,7 @@ def verify(
 def write_key(init: InitData, path: str, body: bytes) -> str:
     """What a state-changing request is remembered by: this initData, this path, this body.
     The same write sent again with the same initData (a replay, a double tap) is refused; a
-    different write in the same session is not."""
+    different write with the same initData is not."""
     digest = hashlib.sha256()
     for part in (init.hash.encode(), path.encode(), body):
         digest.update(len(part).to_bytes(8, "big"))
