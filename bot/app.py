@@ -40,6 +40,7 @@ from handlers import (
 )
 from handlers.common import guard_commands, personal_language
 from handlers.language import command_menu
+from handlers.webapp import set_menu_button
 from i18n import DEFAULT_LANGUAGE, LANGUAGES, use_locale
 from moderation.clock import Clock, SystemClock
 from moderation.permissions import Role, Where
@@ -192,6 +193,7 @@ def schedule_sweeps(app: App) -> None:
 async def on_startup(app: App) -> None:
     # Sweeps (the admin check among them) run about a second after start, then regularly.
     await set_command_menus(app)
+    await set_menu_button(app)
     schedule_sweeps(app)
     if app.job_queue is not None:
         # Every replica writes its own (not a sweep: no lock, no turn-taking).

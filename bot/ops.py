@@ -31,6 +31,7 @@ from runtime.context import App, BotContext, Services, Sweep, services_of
 from runtime.replica import heartbeat, record_status
 from storage.db import reason_of
 from storage.ops import AdvisoryLock
+from web import miniapp
 from web.server import ROUTES, HttpServer
 from web.webhook import webhook_route
 
@@ -145,10 +146,13 @@ async def serve(
     server: HttpServer | None = None
     if webhook is not None:
         path = webhook.url.rstrip("/").rsplit("/", 1)[-1]
-        server = HttpServer(services, [*ROUTES, webhook_route(app, path, webhook.secret)])
+        server = HttpServer(
+            services,
+            [*ROUTES, *miniapp.routes(app), webhook_route(app, path, webhook.secret)],
+        )
         server.start(webhook.listen, webhook.port)
     elif http is not None:
-        server = HttpServer(services, list(ROUTES))
+        server = HttpServer(services, [*ROUTES, *miniapp.routes(app)])
         server.start(http.address, http.port)
     try:
         await app.initialize()

@@ -323,6 +323,22 @@ class HttpSettings(StrictModel):
     ready_window: Duration | None = None
 
 
+class MiniAppSettings(StrictModel):
+    """The Mini App (web/miniapp.py), served at /app by the bot's HTTP server."""
+
+    # The public HTTPS address of /app as Telegram opens it, e.g. https://bot.example.org/app;
+    # unset: no "Open" buttons and no menu button (the chat stays the only way).
+    url: Annotated[str, Field(pattern=r"^https://[^\s/?#]+(/[^\s?#]*)?$")] | None = None
+    # How old Telegram's signed initData (its auth_date) may be before it is refused.
+    max_age: Duration = Field(default=timedelta(hours=1))
+
+    @model_validator(mode="after")
+    def _sane_window(self) -> MiniAppSettings:
+        if not timedelta(minutes=1) <= self.max_age <= timedelta(days=1):
+            raise ValueError("miniapp.max_age: expected between 1m and 24h")
+        return self
+
+
 class Settings(StrictModel):
     timezone: TimeZoneName = "UTC"
     moderators: list[Annotated[int, Field(gt=0)]] = Field(default_factory=list)
@@ -341,6 +357,7 @@ class Settings(StrictModel):
     deadlines: list[DeadlineConfig] = Field(default_factory=list)
     moderation: ModerationPolicy = ModerationPolicy()
     http: HttpSettings = HttpSettings()
+    miniapp: MiniAppSettings = MiniAppSettings()
 
     @model_validator(mode="after")
     def _unique_groups(self) -> Settings:

@@ -11,6 +11,7 @@ from telegram.ext import CallbackQueryHandler, CommandHandler, MessageHandler, f
 from handlers.common import reply, role, scope_of, where
 from handlers.order import Stage
 from handlers.render import esc
+from handlers.webapp import with_open_row
 from i18n import N_, _
 from moderation.help import HelpPlan, Topic, parse_topic, plan_help
 from moderation.permissions import CommandSpec, Role, Where
@@ -138,7 +139,10 @@ async def start(update: Update, context: BotContext) -> None:
     )
     plan = help_plan(services, user.id, Where.PRIVATE)
     help_part = help_text(plan, role(services, user.id), Where.PRIVATE)
-    await message.reply_text(f"{intro}\n\n{help_part}", reply_markup=topic_buttons(plan, None))
+    await message.reply_text(
+        f"{intro}\n\n{help_part}",
+        reply_markup=with_open_row(services, topic_buttons(plan, None)),
+    )
 
 
 async def help_command(update: Update, context: BotContext) -> None:

@@ -22,7 +22,7 @@ from i18n import DEFAULT_LANGUAGE, DOMAIN, LANGUAGES, LOCALE_DIR, catalog_path
 
 ROOT = Path(__file__).resolve().parent.parent
 # The packages whose strings people read. Tests, migrations and the CLI's output are English.
-SOURCES = ("bot", "config", "handlers", "i18n", "moderation", "runtime", "storage")
+SOURCES = ("bot", "config", "handlers", "i18n", "moderation", "runtime", "storage", "web")
 # _("…"), ngettext("…", "…", n), N_("…") marks a constant translated where it is shown, and a
 # command's description (CommandSpec's second argument) feeds the per-language command menus.
 KEYWORDS: dict[str, tuple[int, ...] | None] = {

@@ -352,6 +352,8 @@ class FakeTelegram:
         self.queries: dict[str, int] = {}
         self.answered_queries: set[str] = set()
         self.commands: dict[str, list[JSON]] = {}
+        # setChatMenuButton: chat id (0: the default for every chat) → the button as sent.
+        self.menu_buttons: dict[int, JSON] = {}
         self._failures: dict[str, list[ApiError]] = {}
         self._update_ids = itertools.count(1)
         self._message_ids: dict[int, itertools.count[int]] = {}
@@ -781,6 +783,13 @@ class FakeTelegram:
         scope = json.dumps(params.get("scope", {"type": "default"}), sort_keys=True)
         language = params.get("language_code")
         self.commands[f"{scope}|{language}" if language else scope] = list(params["commands"])
+        return True
+
+    def api_setChatMenuButton(self, params: JSON) -> bool:
+        button = params.get("menu_button", {"type": "default"})
+        if isinstance(button, str):
+            button = json.loads(button)
+        self.menu_buttons[int(params.get("chat_id", 0))] = button
         return True
 
     def api_deleteWebhook(self, params: JSON) -> bool:

@@ -23,6 +23,8 @@ class WebRequest:
     # Named groups of the route's path pattern, e.g. {"secret": "..."}.
     params: Mapping[str, str] = field(default_factory=dict)
     body: bytes = b""
+    # The query string's arguments (the first value of each, decoded).
+    query: Mapping[str, str] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)

@@ -56,6 +56,11 @@ class _Dispatch(RequestHandler):
                 headers={k.lower(): v for k, v in self.request.headers.get_all()},
                 params={k: v for k, v in match.groupdict().items() if v is not None},
                 body=self.request.body or b"",
+                query={
+                    k: v[0].decode("utf-8", "replace")
+                    for k, v in self.request.query_arguments.items()
+                    if v
+                },
             )
             try:
                 response = await spec.route(self.services, request)

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 from rapidfuzz import fuzz
 from sqlalchemy.orm import Session
 from telegram import InlineKeyboardButton, InlineKeyboardMarkup, Update
@@ -18,6 +20,7 @@ from handlers.contacts.shared import (
     requester_of,
 )
 from handlers.render import esc, truncate
+from handlers.webapp import with_open_row
 from i18n import (
     _,
     ngettext,
@@ -30,6 +33,7 @@ from moderation.contacts import (
     disclosed,
     search_key,
 )
+from moderation.permissions import Role
 from runtime.context import BotContext, Services
 from storage.contacts import (
     ContactRepository,
@@ -67,6 +71,29 @@ def search(
     return [(c, s) for _, c, s in found]
 
 
+def open_lookup(
+    services: Services, user_id: int, user_role: Role, key: str
+) -> tuple[Requester, int | None, str]:
+    """Who is searching, and the recorded lookup's id; or None and the refusal (not a member,
+    over the rate limit), in the current language. Shared by /contact and the Mini App."""
+    now = services.clock.now()
+    rate = services.settings.contacts.lookup_rate
+    with services.db.transaction() as session:
+        requester = requester_of(services, session, user_id, user_role)
+        if not requester.is_member:
+            return requester, None, _("The directory is for members of the group.")
+        if ContactRepository(session).lookups_since(user_id, now - rate.per) >= rate.count:
+            text = ngettext(
+                "You have reached the limit of {n} search; please try again later "
+                "(the limit protects colleagues' details from harvesting).",
+                "You have reached the limit of {n} searches; please try again later "
+                "(the limit protects colleagues' details from harvesting).",
+                rate.count,
+            )
+            return requester, None, text
+        return requester, ContactRepository(session).add_lookup(user_id, key, now).id, ""
+
+
 async def contact_command(update: Update, context: BotContext) -> None:
     message, user = update.effective_message, update.effective_user
     if message is None or user is None:
@@ -84,34 +111,29 @@ async def contact_command(update: Update, context: BotContext) -> None:
         )
         return
     user_role = await role_here(update, context)
-    now = services.clock.now()
-    rate = services.settings.contacts.lookup_rate
-    with services.db.transaction() as session:
-        requester = requester_of(services, session, user.id, user_role)
-        if not requester.is_member:
-            text = _("The directory is for members of the group.")
-            lookup_id = None
-        elif ContactRepository(session).lookups_since(user.id, now - rate.per) >= rate.count:
-            text = ngettext(
-                "You have reached the limit of {n} search; please try again later "
-                "(the limit protects colleagues' details from harvesting).",
-                "You have reached the limit of {n} searches; please try again later "
-                "(the limit protects colleagues' details from harvesting).",
-                rate.count,
-            )
-            lookup_id = None
-        else:
-            lookup_id = ContactRepository(session).add_lookup(user.id, key, now).id
+    requester, lookup_id, refusal = open_lookup(services, user.id, user_role, key)
     if lookup_id is None:
-        await message.reply_text(text)
+        await message.reply_text(refusal)
         return
     text, markup = search_page(services, requester, lookup_id, key, 0)
-    await message.reply_text(text, reply_markup=markup)
+    await message.reply_text(text, reply_markup=with_open_row(services, markup))
 
 
-def search_page(
-    services: Services, requester: Requester, lookup_id: int, key: str, page: int
-) -> tuple[str, InlineKeyboardMarkup | None]:
+@dataclass(frozen=True)
+class Page:
+    """One page of results: the cards (already filtered), which of them may be asked for,
+    the total and the page count."""
+
+    cards: list[tuple[Contact, dict[str, str]]]
+    askable: frozenset[int]
+    total: int
+    page: int
+    pages: int
+
+
+def result_page(services: Services, requester: Requester, key: str, page: int) -> Page:
+    """The page of results, each disclosure recorded (channel "lookup"). A card may be asked
+    for when it is someone else's and holds a detail the requester does not see."""
     size = services.settings.contacts.page_size
     now = services.clock.now()
     with services.db.transaction() as session:
@@ -122,13 +144,22 @@ def search_page(
         repo = ContactRepository(session)
         for contact, shown in chunk:
             repo.record_disclosure(requester.user_id, contact.id, shown, "lookup", now)
-        hidden = [
-            (c, s)
+        askable = frozenset(
+            c.id
             for c, s in chunk
             if c.user_id != requester.user_id
             and any(v and f not in s for f, v in values_of(c).items())
-        ]
-    if not results:
+        )
+    return Page(chunk, askable, len(results), page, pages)
+
+
+def search_page(
+    services: Services, requester: Requester, lookup_id: int, key: str, page: int
+) -> tuple[str, InlineKeyboardMarkup | None]:
+    found = result_page(services, requester, key, page)
+    page, pages, chunk = found.page, found.pages, found.cards
+    hidden = [(c, s) for c, s in chunk if c.id in found.askable]
+    if not found.total:
         return (
             _(
                 "Nobody found for “{query}”. Try another spelling, an organisation or a place.",
@@ -140,7 +171,7 @@ def search_page(
     heading = ngettext(
         "<b>{n} found</b> for “{query}” (page {page}/{pages})",
         "<b>{n} found</b> for “{query}” (page {page}/{pages})",
-        len(results),
+        found.total,
         query=esc(key),
         page=page + 1,
         pages=pages,

@@ -25,6 +25,7 @@ from storage.models.deadlines import (
 from storage.models.introductions import Introduction, Invitation, JoinRequest
 from storage.models.lifecycle import MemberLifecycle
 from storage.models.mentions import MentionBroadcast, MentionOutbox, TagPreference
+from storage.models.miniapp import MiniAppWrite
 from storage.models.moderation import MemberWarning, ModerationAction, Mute, RecentMessage
 from storage.models.operations import DirectoryVersion, FormRow, ReplicaRow, SweepRunRow
 from storage.models.roster import Group, Membership, MembershipEvent, User
@@ -53,6 +54,7 @@ __all__ = [
     "MembershipEvent",
     "MentionBroadcast",
     "MentionOutbox",
+    "MiniAppWrite",
     "ModerationAction",
     "Mute",
     "Partner",

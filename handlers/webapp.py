@@ -1,0 +1,72 @@
+"""The Mini App's "Open" buttons in chat (/start, /contact) and the bot's menu button.
+
+Only when ``miniapp.url`` is configured; without it there are no buttons and the chat stays the
+only way. The page's language follows the person's choice (``?lang=``), so it opens already in
+their language.
+"""
+
+from __future__ import annotations
+
+import logging
+from urllib.parse import urlencode
+
+from telegram import (
+    InlineKeyboardButton,
+    InlineKeyboardMarkup,
+    MenuButtonDefault,
+    MenuButtonWebApp,
+    WebAppInfo,
+)
+from telegram.error import TelegramError
+
+from i18n import DEFAULT_LANGUAGE, _, current_language, use_locale
+from runtime.context import App, Services, services_of
+
+log = logging.getLogger(__name__)
+
+
+def app_url(services: Services, language: str | None = None) -> str | None:
+    base = services.settings.miniapp.url
+    if base is None:
+        return None
+    language = language or current_language()
+    if language == DEFAULT_LANGUAGE:
+        return base
+    return f"{base}?{urlencode({'lang': language})}"
+
+
+def open_button(services: Services) -> InlineKeyboardButton | None:
+    url = app_url(services)
+    if url is None:
+        return None
+    return InlineKeyboardButton(_("Open the directory app"), web_app=WebAppInfo(url))
+
+
+def with_open_row(
+    services: Services, markup: InlineKeyboardMarkup | None
+) -> InlineKeyboardMarkup | None:
+    """``markup`` with the "Open" button as its last row (private chats only: Telegram
+    refuses web_app buttons in groups)."""
+    button = open_button(services)
+    if button is None:
+        return markup
+    rows = [list(row) for row in markup.inline_keyboard] if markup is not None else []
+    return InlineKeyboardMarkup([*rows, [button]])
+
+
+async def set_menu_button(app: App) -> None:
+    """The bot's menu button opens the Mini App when it is configured, else it is Telegram's
+    default (the command list), also undoing an earlier configuration."""
+    services = services_of(app)
+    url = app_url(services, DEFAULT_LANGUAGE)
+    try:
+        if url is None:
+            await app.bot.set_chat_menu_button(menu_button=MenuButtonDefault())
+        else:
+            with use_locale(DEFAULT_LANGUAGE):
+                text = _("Open")
+            await app.bot.set_chat_menu_button(
+                menu_button=MenuButtonWebApp(text=text, web_app=WebAppInfo(url))
+            )
+    except TelegramError as exc:
+        log.warning("cannot set the menu button: %s", exc)
