@@ -45,6 +45,7 @@ def import_report(
     server: FakeTelegramServer,
     processes: list[BotProcess],
     tmp_path: Path,
+    database_url: str,
     api_url: str,
     settings: dict[str, object] | None = None,
     env: dict[str, str] | None = None,
@@ -56,9 +57,7 @@ def import_report(
     config = write_config(
         tmp_path, lease="30s", extra={"moderators": [MODERATOR], **(settings or {})}
     )
-    bot = BotProcess(
-        "bot", config, f"sqlite:///{tmp_path / 'bot.sqlite3'}", api_url, tmp_path, env=env
-    )
+    bot = BotProcess("bot", config, database_url, api_url, tmp_path, env=env)
     processes.append(bot)
     wait_for(lambda: "receives updates" in bot.output(), 60, "the bot to poll")
     server.push_update(telegram.document(MODERATOR, MODERATOR, "partners.csv", CSV))
@@ -72,11 +71,11 @@ def import_report(
 
 
 def test_file_address_follows_a_self_hosted_bot_api_url(
-    server: FakeTelegramServer, processes: list[BotProcess], tmp_path: Path
+    server: FakeTelegramServer, processes: list[BotProcess], tmp_path: Path, database_url: str
 ) -> None:
     # Only BOT_API_URL is set (with the prefix "selfhosted"): the file must come from the same
     # server, at /selfhosted/file/bot…, not from api.telegram.org.
-    report = import_report(server, processes, tmp_path, server.url("selfhosted"))
+    report = import_report(server, processes, tmp_path, database_url, server.url("selfhosted"))
     assert report.startswith("Dry run of <b>\u2068partners.csv\u2069</b>") and "2 new" in report, (
         report
     )
@@ -85,12 +84,17 @@ def test_file_address_follows_a_self_hosted_bot_api_url(
 
 
 def test_file_address_from_its_own_environment_variable(
-    server: FakeTelegramServer, processes: list[BotProcess], tmp_path: Path
+    server: FakeTelegramServer, processes: list[BotProcess], tmp_path: Path, database_url: str
 ) -> None:
     # Files served under another prefix than the API (as behind a proxy that splits them).
     files = f"http://{server.host}:{server.port}/files/file/bot"
     report = import_report(
-        server, processes, tmp_path, server.url("api"), env={"BOT_API_FILE_URL": files}
+        server,
+        processes,
+        tmp_path,
+        database_url,
+        server.url("api"),
+        env={"BOT_API_FILE_URL": files},
     )
     assert "2 new" in report, report
     assert [(d.client, d.ok) for d in server.downloads] == [("files", True)]
@@ -98,23 +102,33 @@ def test_file_address_from_its_own_environment_variable(
 
 
 def test_file_address_from_the_configuration_file(
-    server: FakeTelegramServer, processes: list[BotProcess], tmp_path: Path
+    server: FakeTelegramServer, processes: list[BotProcess], tmp_path: Path, database_url: str
 ) -> None:
     files = f"http://{server.host}:{server.port}/fromconfig/file/bot"
     report = import_report(
-        server, processes, tmp_path, server.url("api"), settings={"bot_api_file_url": files}
+        server,
+        processes,
+        tmp_path,
+        database_url,
+        server.url("api"),
+        settings={"bot_api_file_url": files},
     )
     assert "2 new" in report, report
     assert [(d.client, d.ok) for d in server.downloads] == [("fromconfig", True)]
 
 
 def test_local_mode_reads_the_file_from_the_servers_disk(
-    server: FakeTelegramServer, processes: list[BotProcess], tmp_path: Path
+    server: FakeTelegramServer, processes: list[BotProcess], tmp_path: Path, database_url: str
 ) -> None:
     # A server started with --local answers an absolute path on its disk (shared with the bot).
     server.telegram.local_files = tmp_path / "bot-api-server"
     report = import_report(
-        server, processes, tmp_path, server.url("local"), settings={"bot_api_local": True}
+        server,
+        processes,
+        tmp_path,
+        database_url,
+        server.url("local"),
+        settings={"bot_api_local": True},
     )
     assert report.startswith("Dry run of <b>\u2068partners.csv\u2069</b>") and "2 new" in report, (
         report
@@ -125,14 +139,19 @@ def test_local_mode_reads_the_file_from_the_servers_disk(
 
 
 def test_local_mode_with_a_disk_the_bot_cannot_see_answers_politely(
-    server: FakeTelegramServer, processes: list[BotProcess], tmp_path: Path
+    server: FakeTelegramServer, processes: list[BotProcess], tmp_path: Path, database_url: str
 ) -> None:
     # The server's working directory is not mounted into the bot's machine: the moderator is
     # told nothing was imported, the log says what to fix without the path (it holds the token).
     server.telegram.local_files = tmp_path / "on-another-machine"
     server.telegram.local_files_shared = False
     report = import_report(
-        server, processes, tmp_path, server.url("local"), settings={"bot_api_local": True}
+        server,
+        processes,
+        tmp_path,
+        database_url,
+        server.url("local"),
+        settings={"bot_api_local": True},
     )
     assert "cannot read uploaded files" in report and "Nothing was imported" in report, report
     assert server.downloads == []
