@@ -106,6 +106,8 @@ def build_application(
         .application_class(PressApplication)
         .token(token)
         .base_url(services.config.bot_api_url)
+        .base_file_url(services.config.bot_api_file_url)
+        .local_mode(services.config.bot_api_local)
         .context_types(ContextTypes(context=BotContext))
         .defaults(
             Defaults(

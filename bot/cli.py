@@ -54,7 +54,14 @@ def load(config_path: Path) -> LoadedConfig:
         environment = Environment()
     except ValidationError as exc:
         fail(f"the environment is not valid: {exc}")
-    return LoadedConfig(settings=settings, path=config_path, environment=environment)
+    config = LoadedConfig(settings=settings, path=config_path, environment=environment)
+    problems = config.problems()
+    if problems:
+        click.echo(f"The configuration has {len(problems)} problem(s):", err=True)
+        for problem in problems:
+            click.echo(f"  {problem}", err=True)
+        sys.exit(2)
+    return config
 
 
 def open_database(config: LoadedConfig, migrate: bool, check_schema: bool = False) -> Database:

@@ -6,6 +6,7 @@ Secrets (the bot token, database passwords) come only from the environment.
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -17,6 +18,7 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 from config.schema import Settings
 
 DEFAULT_BOT_API_URL = "https://api.telegram.org/bot"
+DEFAULT_BOT_API_FILE_URL = "https://api.telegram.org/file/bot"
 
 
 class ConfigError(Exception):
@@ -35,6 +37,8 @@ class Environment(BaseSettings):
     bot_token: SecretStr | None = None
     database_url: str | None = None
     bot_api_url: str | None = None
+    bot_api_file_url: str | None = None
+    bot_api_local: bool | None = None
     webhook_secret: SecretStr | None = None
 
 
@@ -54,6 +58,47 @@ class LoadedConfig:
     @property
     def bot_api_url(self) -> str:
         return self.environment.bot_api_url or self.settings.bot_api_url or DEFAULT_BOT_API_URL
+
+    @property
+    def bot_api_file_url(self) -> str:
+        """``BOT_API_FILE_URL``, else the setting, else derived from the Bot API address."""
+        explicit = self.environment.bot_api_file_url or self.settings.bot_api_file_url
+        return explicit or file_url_for(self.bot_api_url)
+
+    @property
+    def bot_api_local(self) -> bool:
+        """Whether the Bot API server runs with ``--local`` (file paths on its own disk)."""
+        if self.environment.bot_api_local is not None:
+            return self.environment.bot_api_local
+        return self.settings.bot_api_local
+
+    def problems(self) -> list[str]:
+        """What the environment and the file allow separately but not together."""
+        found = []
+        if self.bot_api_local and self.bot_api_url == DEFAULT_BOT_API_URL:
+            found.append(
+                "bot_api_local (BOT_API_LOCAL) needs a self-hosted Bot API server started with "
+                "--local: set bot_api_url (BOT_API_URL) to its address, or turn bot_api_local off"
+            )
+        for name, value in (
+            ("BOT_API_URL", self.environment.bot_api_url),
+            ("BOT_API_FILE_URL", self.environment.bot_api_file_url),
+        ):
+            if value is not None and not URL.fullmatch(value):
+                found.append(f"{name} must be an http:// or https:// address (got {value[:60]!r})")
+        return found
+
+
+URL = re.compile(r"https?://[^\s/?#]+(/[^\s?#]*)?")
+
+
+def file_url_for(bot_api_url: str) -> str:
+    """Where a Bot API server serves files: ``…/bot`` → ``…/file/bot``, as Telegram and the
+    self-hosted telegram-bot-api server (without ``--local``) both do."""
+    if bot_api_url.rstrip("/") == DEFAULT_BOT_API_URL:
+        return DEFAULT_BOT_API_FILE_URL
+    base, _slash, last = bot_api_url.rstrip("/").rpartition("/")
+    return f"{base}/file/{last}"
 
 
 def _line_index(text: str) -> dict[tuple[str | int, ...], int]:

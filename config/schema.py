@@ -323,6 +323,10 @@ class HttpSettings(StrictModel):
     ready_window: Duration | None = None
 
 
+# An http:// or https:// address with a host and an optional path (no query, no fragment).
+WebAddress = Annotated[str, Field(pattern=r"^https?://[^\s/?#]+(/[^\s?#]*)?$")]
+
+
 class MiniAppSettings(StrictModel):
     """The Mini App (web/miniapp.py), served at /app by the bot's HTTP server."""
 
@@ -348,6 +352,11 @@ class Settings(StrictModel):
     clusters: list[ShortText] = Field(default_factory=list)
     groups: list[GroupConfig] = Field(min_length=1)
     bot_api_url: str | None = None
+    # Where the Bot API server serves files; default: bot_api_url with /file before its last part.
+    bot_api_file_url: WebAddress | None = None
+    # A self-hosted Bot API server started with --local: getFile answers paths on its own disk,
+    # which the bot reads directly (the disk must be shared with the bot).
+    bot_api_local: bool = False
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
     log_format: Literal["text", "json"] = "text"
     # Per-sweep interval overrides, e.g. {deadline-dispatch: 10s}; names checked at start-up.

@@ -21,6 +21,7 @@ from collections import Counter, deque
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from html.parser import HTMLParser
+from pathlib import Path
 from typing import Any
 
 from telegram._utils.defaultvalue import DEFAULT_NONE
@@ -359,6 +360,10 @@ class FakeTelegram:
         self._message_ids: dict[int, itertools.count[int]] = {}
         self._user_ids = itertools.count(100001)
         self.files: dict[str, tuple[str, bytes]] = {}  # file_id → (file_path, content)
+        # A self-hosted Bot API server started with --local: getFile writes the file into this
+        # folder and answers its absolute path (the bot reads it from disk, no download).
+        self.local_files: Path | None = None
+        self.local_files_shared = True  # False: the folder is on another machine's disk
         self.flood: FloodLimits | None = None  # Telegram's flood limits, when enforced
         # Simulated network round trip per Bot API call (seconds of real time, half on the
         # way there, half on the way back; 0: answered at once). With it, calls overlap.
@@ -907,6 +912,12 @@ class FakeTelegram:
         if file_id not in self.files:
             raise ApiError(400, "Bad Request: invalid file_id")
         path, content = self.files[file_id]
+        if self.local_files is not None:
+            local = self.local_files.resolve() / path
+            if self.local_files_shared:
+                local.parent.mkdir(parents=True, exist_ok=True)
+                local.write_bytes(content)
+            path = str(local)
         return {
             "file_id": file_id,
             "file_unique_id": file_id[:8],

@@ -89,6 +89,7 @@ class FakeTelegramServer:
         self._started = threading.Event()
         self._stop: asyncio.Event | None = None
         self.reject_tokens = False  # answer every call 401 Unauthorized, as for a revoked token
+        self.downloads: list[Call] = []  # file downloads: client prefix, method "file", path
 
     # ---- control (from the test's thread) ------------------------------------------------
     def url(self, client: str = "") -> str:
@@ -137,7 +138,7 @@ class FakeTelegramServer:
         self._wake, self._stop = asyncio.Event(), asyncio.Event()
         app = tornado.web.Application(
             [
-                (r"/file/bot[^/]+/(.+)", _FileHandler, {"server": self}),
+                (r"/(?:([\w-]+)/)?file/bot[^/]+/(.+)", _FileHandler, {"server": self}),
                 (r"/(?:([\w-]+)/)?bot[^/]+/(\w+)", _ApiHandler, {"server": self}),
             ]
         )
@@ -251,12 +252,14 @@ class _FileHandler(tornado.web.RequestHandler):
     def initialize(self, server: FakeTelegramServer) -> None:
         self.server = server
 
-    def get(self, path: str) -> None:
-        try:
-            with self.server.lock:
+    def get(self, client: str | None, path: str) -> None:
+        with self.server.lock:
+            try:
                 content = self.server.telegram.download(self.request.path)
-        except ApiError as error:
-            self.set_status(error.code)
-            self.finish(error.description)
-            return
+            except ApiError as error:
+                self.server.downloads.append(Call(client or "", "file", {"path": path}, False))
+                self.set_status(error.code)
+                self.finish(error.description)
+                return
+            self.server.downloads.append(Call(client or "", "file", {"path": path}, True))
         self.finish(content)

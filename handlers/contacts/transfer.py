@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import asyncio
 import csv
 import io
+import logging
+from pathlib import Path
 
 from telegram import InlineKeyboardButton, InlineKeyboardMarkup, Update
 
@@ -35,6 +38,7 @@ from storage.contacts import (
 )
 
 MAX_PURPOSE = 300
+log = logging.getLogger(__name__)
 
 
 # ============================================================ CSV import and export
@@ -62,6 +66,20 @@ async def on_document(update: Update, context: BotContext) -> None:
         )
         return
     file = await context.bot.get_file(document.file_id)
+    readable = await asyncio.to_thread(Path(file.file_path or "").is_file)
+    if services.config.bot_api_local and not readable:
+        # The path is on the Bot API server's disk (and holds the token): never logged.
+        log.error(
+            "bot_api_local is on but the Bot API server stored an upload where this process "
+            "cannot read it: give the bot the server's working directory at the same path"
+        )
+        await message.reply_text(
+            _(
+                "The bot cannot read uploaded files at the moment; the operator can see why in the "
+                "log. Nothing was imported."
+            )
+        )
+        return
     data = bytes(await file.download_as_bytearray())
     parsed = parse_contacts_csv(data, policy.import_max_bytes, policy.default_phone_region)
     if parsed.errors:
