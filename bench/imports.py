@@ -120,10 +120,11 @@ def cpu_children() -> float:
 def run_import(code: Path, config_path: Path, url: str, csv_path: Path) -> tuple[float, float, str]:
     """One ``import-contacts --apply`` process of the code in ``code``: wall s, CPU s, report."""
     launcher = f"import sys; sys.path.insert(0, {str(code)!r}); from bot.cli import main; main()"
+    command = [sys.executable, "-c", launcher, "import-contacts", "--config", str(config_path)]
+    command += [str(csv_path), "--apply"]
     cpu, start = cpu_children(), time.perf_counter()
     done = subprocess.run(
-        [sys.executable, "-c", launcher, "import-contacts", "--config", str(config_path)]
-        + [str(csv_path), "--apply"],  # noqa: RUF005
+        command,
         cwd=code,
         env={"DATABASE_URL": url, "PATH": "/usr/bin:/bin", "LANG": "C.UTF-8"},
         capture_output=True,
