@@ -90,6 +90,7 @@ class _Entry:
     confirmed_clusters: str
     consent: str
     order: tuple[int, int] = (0, 0)  # which of several matches the row finds: the lowest id
+    keys: tuple[str, str] = ("", "")  # lower(email), lower(telegram) it is found by
 
     def state(self) -> tuple[object, ...]:
         return (values_of(self), self.cluster_coordinator, self.confirmed_clusters, self.user_id)
@@ -105,6 +106,7 @@ class _View:
     by_handle: dict[str, list[_Entry]] = field(default_factory=dict)
 
     def add(self, entry: _Entry, email_key: str, handle_key: str) -> None:
+        entry.keys = (email_key, handle_key)
         if entry.user_id is not None:
             self.by_user[entry.user_id] = entry
         if email_key:
@@ -115,8 +117,8 @@ class _View:
     def remove(self, entry: _Entry) -> None:
         if entry.user_id is not None and self.by_user.get(entry.user_id) is entry:
             del self.by_user[entry.user_id]
-        for keys, value in ((self.by_email, entry.email), (self.by_handle, entry.telegram)):
-            found = keys.get(self.lower(value), [])
+        for keys, key in zip((self.by_email, self.by_handle), entry.keys, strict=True):
+            found = keys.get(key, [])
             if entry in found:
                 found.remove(entry)
 
