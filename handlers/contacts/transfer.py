@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import csv
 import io
 
 from telegram import InlineKeyboardButton, InlineKeyboardMarkup, Update
+from telegram.error import TelegramError
 
 from handlers.common import (
     may_moderate,
@@ -162,9 +164,10 @@ async def on_import(
         # A long import shows how far it got, at most once per fifth of the file.
         if total >= PROGRESS_ROWS and rows < total and rows * 5 // total > shown:
             shown = rows * 5 // total
-            await query.edit_message_text(
-                _("Importing… {done:,} of {total:,} contacts.", done=rows, total=total)
-            )
+            with contextlib.suppress(TelegramError):  # a missed progress note changes nothing
+                await query.edit_message_text(
+                    _("Importing… {done:,} of {total:,} contacts.", done=rows, total=total)
+                )
     await query.edit_message_text(await work)
 
 

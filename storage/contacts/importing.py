@@ -18,7 +18,8 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import bindparam, func, insert, or_, select, update
+from sqlalchemy import BigInteger, Text, any_, bindparam, func, insert, or_, select, text, update
+from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.orm import Session
 
 from i18n import _
@@ -145,8 +146,16 @@ def import_contacts(
     ``progress(done, total)`` is called after each batch."""
     report = ImportReport()
     session.flush()
-    lower = _ascii_lower if session.get_bind().dialect.name == "sqlite" else str.lower
+    dialect = session.get_bind().dialect.name
+    lower = _ascii_lower if dialect == "sqlite" else str.lower
     wrote = False
+    seqscan = None
+    if dialect == "postgresql":
+        # A directory filled in this transaction has no statistics yet: PostgreSQL then guesses
+        # that a 1,000-key IN list matches most of the table and scans all of it (0.3 s a batch
+        # at 100,000 rows, against 3 ms through the indexes). Only for this transaction.
+        seqscan = session.scalar(text("select current_setting('enable_seqscan')"))
+        session.execute(text("select set_config('enable_seqscan', 'off', true)"))
     for start in range(0, len(rows), batch_rows):
         batch = rows[start : start + batch_rows]
         view = _load(session, batch, lower)
@@ -165,6 +174,8 @@ def import_contacts(
             wrote = True
         if progress is not None:
             progress(start + len(batch), len(rows))
+    if seqscan is not None:
+        session.execute(text("select set_config('enable_seqscan', :v, true)"), {"v": seqscan})
     if wrote:
         # Imported entries wait for consent, so the search index holds none of them.
         note_unindexed_change(session)
@@ -248,12 +259,18 @@ def _load(session: Session, batch: Sequence[ImportedContact], lower: Callable[[s
     emails = {r.email.lower() for r in batch if r.email}
     handles = {r.telegram.lower() for r in batch if r.telegram}
     conditions = []
-    if users:
-        conditions.append(Contact.user_id.in_(users))
-    if emails:
-        conditions.append(func.lower(Contact.email).in_(emails))
-    if handles:
-        conditions.append(func.lower(Contact.telegram).in_(handles))
+    # PostgreSQL takes each key list as one array parameter (= ANY): planning 2,500 separate
+    # IN parameters cost more than running the query.
+    array = session.get_bind().dialect.name == "postgresql"
+    for keys, column, kind in (
+        (users, Contact.user_id, BigInteger),
+        (emails, func.lower(Contact.email), Text),
+        (handles, func.lower(Contact.telegram), Text),
+    ):
+        if keys and array:
+            conditions.append(column == any_(bindparam(None, list(keys), type_=ARRAY(kind))))
+        elif keys:
+            conditions.append(column.in_(keys))
     if not conditions:
         return view
     columns = [getattr(Contact, name) for name in ("id", *_EDITABLE, "consent")]
