@@ -19,6 +19,7 @@ FULL = [
     ["bench.contacts_lookup"],
     ["bench.footprint"],
     ["bench.mentions_all"],
+    ["bench.imports"],
 ]
 QUICK = {
     "bench.throughput": ["--updates", "3000"],
@@ -26,8 +27,9 @@ QUICK = {
     "bench.contacts_lookup": ["--contacts", "10000", "--queries", "60", "--scan-queries", "20"],
     "bench.footprint": ["--members", "1000", "--contacts", "10000"],
     "bench.mentions_all": ["--members", "200"],
+    "bench.imports": ["--rows", "10000", "--into", "1000", "--runs", "1", "--old-rows", "1000"],
 }
-ON_POSTGRESQL = {"bench.throughput", "bench.contacts_lookup", "bench.footprint"}
+ON_POSTGRESQL = {"bench.throughput", "bench.contacts_lookup", "bench.footprint", "bench.imports"}
 
 
 def main() -> None:

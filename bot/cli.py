@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import sys
+from collections.abc import Callable
 from datetime import datetime
 from pathlib import Path
 from typing import NoReturn
@@ -426,6 +427,7 @@ def import_contacts_command(config_path: Path, csv_path: Path, apply_: bool) -> 
     """Import contacts from CSV: a dry-run report first; nothing is imported if any row is bad.
 
     Imported people are not findable until they agree (they are asked when they start the bot).
+    Progress goes to stderr: a line redrawn in place on a terminal, else one line per 10 %.
     """
     from moderation.contacts import parse_contacts_csv
     from storage.contacts import import_contacts
@@ -434,9 +436,16 @@ def import_contacts_command(config_path: Path, csv_path: Path, apply_: bool) -> 
     policy = config.settings.contacts
     size = csv_path.stat().st_size
     if size > policy.import_max_bytes:
-        fail(f"{csv_path} is {size:,} bytes; the limit is {policy.import_max_bytes:,}")
+        fail(
+            f"{csv_path} is {size:,} bytes; the limit is {policy.import_max_bytes:,} "
+            "(contacts.import_max_bytes); nothing was imported"
+        )
     parsed = parse_contacts_csv(
-        csv_path.read_bytes(), policy.import_max_bytes, policy.default_phone_region
+        csv_path.read_bytes(),
+        policy.import_max_bytes,
+        policy.default_phone_region,
+        max_rows=policy.import_max_rows,
+        progress=_progress("checked"),
     )
     if parsed.errors:
         click.echo(f"{csv_path}: {len(parsed.errors)} problem(s); nothing was imported:", err=True)
@@ -445,11 +454,36 @@ def import_contacts_command(config_path: Path, csv_path: Path, apply_: bool) -> 
         sys.exit(1)
     database = open_database(config, migrate=True)
     with database.transaction() as session:
-        report = import_contacts(session, parsed.rows, now(), apply=apply_)
+        report = import_contacts(
+            session,
+            parsed.rows,
+            now(),
+            apply=apply_,
+            progress=_progress("imported" if apply_ else "compared"),
+        )
     verb = "imported" if apply_ else "dry run, would import"
     click.echo(f"{csv_path}: {verb}: {report.summary()}")
     if not apply_:
         click.echo("Run again with --apply to import.")
+
+
+def _progress(verb: str) -> Callable[[int, int], None]:
+    """Rows done so far, on stderr: redrawn in place on a terminal, else every 10 %."""
+    terminal = sys.stderr.isatty()
+    shown = [-1]
+
+    def show(done: int, total: int) -> None:
+        tenth = done * 10 // max(total, 1)
+        if not terminal and tenth == shown[0]:
+            return
+        shown[0] = tenth
+        line = f"{verb} {done:,} of {total:,} rows ({done * 100 // max(total, 1)} %)"
+        if terminal:  # one line redrawn; the last one stays
+            click.echo(f"\r{line}", nl=done >= total, err=True)
+        else:
+            click.echo(line, err=True)
+
+    return show
 
 
 @main.group("i18n")

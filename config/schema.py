@@ -155,6 +155,7 @@ class ContactsPolicy(StrictModel):
     max_pending_asks: int = Field(default=5, ge=1, le=100)
     page_size: int = Field(default=5, ge=1, le=10)
     import_max_bytes: int = Field(default=2_000_000, ge=1_000, le=20_000_000)
+    import_max_rows: int = Field(default=200_000, ge=1, le=1_000_000)
     default_phone_region: str | None = Field(default=None, min_length=2, max_length=2)
 
 

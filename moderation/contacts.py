@@ -10,7 +10,7 @@ import enum
 import functools
 import re
 import unicodedata
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
 
@@ -395,7 +395,7 @@ IMPORT_COLUMNS: tuple[str, ...] = (
     "cluster_coordinator",
     "user_id",
 )
-MAX_IMPORT_ROWS = 50_000
+MAX_IMPORT_ROWS = 200_000  # the default of contacts.import_max_rows
 MAX_IMPORT_ERRORS = 20
 
 
@@ -441,8 +441,16 @@ def _flag(text: str) -> bool:
     raise InvalidValue(_("expected yes or no, got {value}", value=repr(text[:20])))
 
 
-def parse_contacts_csv(data: bytes, max_bytes: int, region: str | None = None) -> ParsedImport:
-    """Validate a whole CSV file; any error means nothing may be imported."""
+def parse_contacts_csv(
+    data: bytes,
+    max_bytes: int,
+    region: str | None = None,
+    max_rows: int = MAX_IMPORT_ROWS,
+    progress: Callable[[int, int], None] | None = None,
+) -> ParsedImport:
+    """Validate a whole CSV file; any error means nothing may be imported.
+
+    ``progress(rows checked, rows in the file)`` is called every 1,000 rows and at the end."""
     import csv
     import io
 
@@ -492,13 +500,26 @@ def parse_contacts_csv(data: bytes, max_bytes: int, region: str | None = None) -
                     )
                 )
             return result
+        total = sum(1 for raw in csv.reader(io.StringIO(text, newline="")) if "".join(raw).strip())
+        if total - 1 > max_rows:  # the header is not a contact
+            result.errors.append(
+                ngettext(
+                    "the file has {n:,} contact; the limit is {limit:,} (contacts.import_max_rows)",
+                    "the file has {n:,} contacts; the limit is {limit:,} "
+                    "(contacts.import_max_rows)",
+                    total - 1,
+                    limit=max_rows,
+                )
+            )
+            return result
         seen: dict[str, int] = {}
+        checked = 0
         for number, raw in enumerate(reader, start=2):
             if not any(cell.strip() for cell in raw):
                 continue
-            if len(result.rows) >= MAX_IMPORT_ROWS:
-                result.errors.append(_("more than {rows} rows", rows=MAX_IMPORT_ROWS))
-                break
+            checked += 1
+            if progress is not None and checked % 1000 == 0:
+                progress(checked, total - 1)
             if len(raw) != len(columns):
                 result.errors.append(
                     _(
@@ -558,4 +579,6 @@ def parse_contacts_csv(data: bytes, max_bytes: int, region: str | None = None) -
         result.errors.append(_("the file is not valid CSV: {error}", error=str(exc)))
     if not result.rows and not result.errors:
         result.errors.append(_("the file has no contacts"))
+    elif progress is not None and not result.errors:
+        progress(len(result.rows), len(result.rows))
     return result

@@ -319,6 +319,14 @@ def bump_version(session: Session) -> int:
     )
 
 
+def note_unindexed_change(session: Session) -> None:
+    """A bulk statement changed only entries the index never holds (imported entries waiting
+    for consent): the version moves on, and this process's index follows without reloading."""
+    version = bump_version(session)
+    noted = session.info.setdefault(_CHANGES, {"changes": {}, "first": version})
+    noted["last"] = version
+
+
 NEW = ""  # the "before" of a contact created in this transaction: nothing indexed
 
 

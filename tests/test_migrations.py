@@ -18,3 +18,51 @@ def test_upgrade_from_empty_matches_models(database_url: str) -> None:
         assert compare_metadata(context, Base.metadata) == []
     database.upgrade()  # idempotent
     database.dispose()
+
+
+def test_contact_import_indexes_downgrade_and_upgrade_again(database_url: str) -> None:
+    """0016 can be undone (the plain indexes come back) and redone, data kept."""
+    from alembic import command
+    from sqlalchemy import text
+
+    from storage.db import _alembic_config
+
+    database = Database(database_url)
+    database.upgrade()
+    with database.engine.begin() as connection:
+        connection.execute(
+            text(
+                "insert into contacts (name, organisation, role, clusters, location, phone, "
+                "email, telegram, focal_point, cluster_coordinator, confirmed_clusters, levels, "
+                "consent, source, search_text, created_at, updated_at) values ('Olena K', '', "
+                "'', '', '', '', 'O@x.org', '@Olena_K', false, false, '', '', 'pending', "
+                "'import', '', '2026-01-01 00:00:00', '2026-01-01 00:00:00')"
+            )
+        )
+
+    def index_names() -> set[str]:
+        # Read from the catalog: SQLAlchemy does not reflect expression indexes on SQLite.
+        sqlite = database.engine.dialect.name == "sqlite"
+        query = (
+            "select name from sqlite_master where type = 'index' and tbl_name = 'contacts'"
+            if sqlite
+            else "select indexname from pg_indexes where tablename = 'contacts' "
+            "and schemaname = current_schema()"
+        )
+        with database.engine.connect() as connection:
+            return {str(n) for n in connection.execute(text(query)).scalars()}
+
+    command.downgrade(_alembic_config(database.engine), "0016_miniapp_writes")
+    assert current_revision(database.engine) == "0016_miniapp_writes"
+    assert {"ix_contacts_email", "ix_contacts_telegram"} <= index_names()
+    database.upgrade()
+    assert current_revision(database.engine) == head_revision()
+    names = index_names()
+    assert "ix_contacts_email" not in names and "ix_contacts_telegram" not in names
+    assert {"ix_contacts_lower_email", "ix_contacts_lower_telegram"} <= names
+    with database.engine.connect() as connection:
+        found = connection.execute(
+            text("select name from contacts where lower(email) = 'o@x.org'")
+        ).all()
+        assert [tuple(r) for r in found] == [("Olena K",)]
+    database.dispose()

@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import csv
 import io
 import logging
 from pathlib import Path
 
 from telegram import InlineKeyboardButton, InlineKeyboardMarkup, Update
+from telegram.error import TelegramError
 
 from handlers.common import (
     may_moderate,
@@ -32,6 +34,7 @@ from moderation.spreadsheet import safe_row
 from runtime.context import BotContext
 from storage.contacts import (
     ContactRepository,
+    ImportReport,
     import_contacts,
     subject_of,
     values_of,
@@ -39,6 +42,7 @@ from storage.contacts import (
 
 MAX_PURPOSE = 300
 log = logging.getLogger(__name__)
+PROGRESS_ROWS = 5000  # an import this long edits its message to show progress
 
 
 # ============================================================ CSV import and export
@@ -81,19 +85,29 @@ async def on_document(update: Update, context: BotContext) -> None:
         )
         return
     data = bytes(await file.download_as_bytearray())
-    parsed = parse_contacts_csv(data, policy.import_max_bytes, policy.default_phone_region)
+    parsed = await asyncio.to_thread(
+        parse_contacts_csv,
+        data,
+        policy.import_max_bytes,
+        policy.default_phone_region,
+        policy.import_max_rows,
+    )
     if parsed.errors:
         lines = [_("<b>{file}</b>: nothing was imported. Please fix:", file=esc(name))]
         lines += [esc(e) for e in parsed.errors]
         await message.reply_text(chunk_lines(lines)[0])
         return
     now = services.clock.now()
-    with services.db.transaction() as session:
-        report = import_contacts(session, parsed.rows, now, apply=False)
-        pending = ContactRepository(session).add_import(
-            user.id, name, data.decode("utf-8-sig"), now
-        )
-        import_id = pending.id
+
+    def dry_run() -> tuple[ImportReport, int]:
+        with services.db.transaction() as session:
+            report = import_contacts(session, parsed.rows, now, apply=False)
+            pending = ContactRepository(session).add_import(
+                user.id, name, data.decode("utf-8-sig"), now
+            )
+            return report, pending.id
+
+    report, import_id = await asyncio.to_thread(dry_run)
     markup = InlineKeyboardMarkup(
         [
             [InlineKeyboardButton(_("Import"), callback_data=f"{CB}:imp:{import_id}")],
@@ -121,29 +135,57 @@ async def on_import(
         await query.answer(_("Only moderators can import."), show_alert=True)
         return
     policy = services.settings.contacts
+    now = services.clock.now()
     with services.db.transaction() as session:
-        pending = ContactRepository(session).import_(import_id)
-        if pending is None or pending.moderator_id != user.id or pending.status != "pending":
-            problem: str | None = _("This import is not yours or is already done.")
-        else:
-            problem = None
+        if ContactRepository(session).pending_import(import_id, user.id) is None:
+            await query.answer(_("This import is not yours or is already done."), show_alert=True)
+            return
+    await query.answer()  # at once: a long import would outlast the button's answer time
+    loop = asyncio.get_running_loop()
+    done: asyncio.Queue[tuple[int, int]] = asyncio.Queue()
+
+    def progress(rows: int, total: int) -> None:  # called in the import's thread
+        loop.call_soon_threadsafe(done.put_nowait, (rows, total))
+
+    def run() -> str:
+        """The import, in a thread: one transaction, all or nothing."""
+        with services.db.transaction() as session:
+            pending = ContactRepository(session).pending_import(import_id, user.id)
+            if pending is None:  # another press got there first
+                return _("This import is not yours or is already done.")
             if action == "imx":
-                pending.status, text = "cancelled", _("Cancelled; nothing was imported.")
-            else:
-                parsed = parse_contacts_csv(
-                    pending.content.encode(), policy.import_max_bytes, policy.default_phone_region
+                pending.status = "cancelled"
+                return _("Cancelled; nothing was imported.")
+            parsed = parse_contacts_csv(
+                pending.content.encode(),
+                policy.import_max_bytes,
+                policy.default_phone_region,
+                policy.import_max_rows,
+            )
+            report = import_contacts(
+                session, parsed.rows, now, apply=not parsed.errors, progress=progress
+            )
+            pending.status = "applied"
+            pending.content = ""  # no need to keep the file once imported
+            return _("Imported: {summary}.", summary=report.summary())
+
+    work = asyncio.ensure_future(asyncio.to_thread(run))
+    shown = 0
+    while not work.done() or not done.empty():
+        waiting = asyncio.ensure_future(done.get())
+        await asyncio.wait({work, waiting}, return_when=asyncio.FIRST_COMPLETED)
+        if not waiting.done():
+            waiting.cancel()
+            continue
+        rows, total = waiting.result()
+        # A long import shows how far it got, at most once per fifth of the file.
+        if total >= PROGRESS_ROWS and rows < total and rows * 5 // total > shown:
+            shown = rows * 5 // total
+            with contextlib.suppress(TelegramError):  # a missed progress note changes nothing
+                await query.edit_message_text(
+                    _("Importing… {done:,} of {total:,} contacts.", done=rows, total=total)
                 )
-                report = import_contacts(
-                    session, parsed.rows, services.clock.now(), apply=not parsed.errors
-                )
-                pending.status = "applied"
-                pending.content = ""  # no need to keep the file once imported
-                text = _("Imported: {summary}.", summary=report.summary())
-    if problem is not None:
-        await query.answer(problem, show_alert=True)
-        return
-    await query.answer()
-    await query.edit_message_text(text)
+    await query.edit_message_text(await work)
 
 
 async def export(update: Update, context: BotContext) -> None:

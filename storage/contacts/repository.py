@@ -425,5 +425,10 @@ class ContactRepository:
         self.session.flush()
         return pending
 
-    def import_(self, import_id: int) -> ContactImport | None:
-        return self.session.get(ContactImport, import_id)
+    def pending_import(self, import_id: int, moderator_id: int) -> ContactImport | None:
+        """This moderator's import still waiting for "Import", locked until the transaction
+        ends (PostgreSQL; SQLite has one writer), so two presses cannot both apply it."""
+        found = self.session.get(ContactImport, import_id, with_for_update=True)
+        if found is None or found.moderator_id != moderator_id or found.status != "pending":
+            return None
+        return found

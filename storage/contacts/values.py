@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
+from typing import Protocol
 
 from moderation.contacts import FIELDS, SEARCHABLE, Level, Subject, search_key
 from storage.models import Contact
@@ -25,6 +26,29 @@ class ContactValues:
     focal_point: bool = False
 
 
+class Shown(Protocol):
+    """The displayed fields of a contact: a ``Contact`` row, or an import's view of one."""
+
+    @property
+    def name(self) -> str: ...
+    @property
+    def organisation(self) -> str: ...
+    @property
+    def role(self) -> str: ...
+    @property
+    def clusters(self) -> str: ...
+    @property
+    def location(self) -> str: ...
+    @property
+    def phone(self) -> str: ...
+    @property
+    def email(self) -> str: ...
+    @property
+    def telegram(self) -> str: ...
+    @property
+    def focal_point(self) -> bool: ...
+
+
 def encode_levels(levels: Mapping[str, Level]) -> str:
     return ";".join(f"{k}={v.value}" for k, v in sorted(levels.items()) if k in FIELDS)
 
@@ -38,7 +62,7 @@ def decode_levels(text: str, defaults: Mapping[str, Level]) -> dict[str, Level]:
     return levels
 
 
-def cluster_list(contact: Contact) -> list[str]:
+def cluster_list(contact: Shown) -> list[str]:
     """The clusters the person describes themselves in (information only)."""
     return [c for c in contact.clusters.split("|") if c]
 
@@ -57,7 +81,7 @@ def merge_clusters(*lists: Iterable[str]) -> str:
     return "|".join(seen.values())
 
 
-def values_of(contact: Contact) -> dict[str, str]:
+def values_of(contact: Shown) -> dict[str, str]:
     """The displayable value of every field (empty when not given)."""
     return {
         "name": contact.name,
@@ -83,6 +107,6 @@ def subject_of(contact: Contact, defaults: Mapping[str, Level]) -> Subject:
     )
 
 
-def search_text_of(contact: Contact) -> str:
+def search_text_of(contact: Shown) -> str:
     values = values_of(contact)
     return " ".join(search_key(values[f]) for f in SEARCHABLE if values[f])

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import BigInteger, Boolean, ForeignKey, Index, String, Text
+from sqlalchemy import BigInteger, Boolean, ForeignKey, Index, String, Text, func
 from sqlalchemy.orm import Mapped, mapped_column
 
 from storage.models.base import Base
@@ -25,8 +25,9 @@ class Contact(Base):
     clusters: Mapped[str] = mapped_column(String(700), default="")  # "WASH|Health"
     location: Mapped[str] = mapped_column(String(200), default="")
     phone: Mapped[str] = mapped_column(String(40), default="")  # E.164
-    email: Mapped[str] = mapped_column(String(254), default="", index=True)
-    telegram: Mapped[str] = mapped_column(String(40), default="", index=True)  # "@handle"
+    # Matched case-insensitively (imports, claims): indexed as lower(…) below.
+    email: Mapped[str] = mapped_column(String(254), default="")
+    telegram: Mapped[str] = mapped_column(String(40), default="")  # "@handle"
     focal_point: Mapped[bool] = mapped_column(Boolean, default=False)
     cluster_coordinator: Mapped[bool] = mapped_column(Boolean, default=False)
     # Clusters someone else confirmed (the sponsor's introduction, a moderator's /assign, an
@@ -44,6 +45,12 @@ class Contact(Base):
     search_text: Mapped[str] = mapped_column(Text, default="")
     created_at: Mapped[datetime] = mapped_column(UTCDateTime)
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime)
+
+
+# What an import's duplicate check and a /start claim look up (``lower(email) = ?``); the user
+# id is unique, hence indexed already. Migration 0017_contact_import_indexes.
+Index("ix_contacts_lower_email", func.lower(Contact.email))
+Index("ix_contacts_lower_telegram", func.lower(Contact.telegram))
 
 
 class ContactGrant(Base):
