@@ -46,8 +46,10 @@ A step handler returns the next step's name, its own name to stay (a refused ans
 or ``None`` to end the form. Raise nothing for bad input: say so and stay. Do database work
 with ``turn.session`` (the answer's own unit of work) and never call Telegram inside a step:
 ``turn.say`` and ``turn.later`` run after the commit. Typed answers are taken in private chats
-only (buttons work anywhere); commands other than /cancel pass on to their own handlers, so an
-entry point (``form.start``) replaces whatever form the person had open in that chat.
+only (buttons work anywhere); commands other than /cancel and the form's own ``commands``
+(e.g. /skip, handed to the step as text) pass on to their own handlers, so an entry point
+(``form.start``) replaces whatever form the person had open in that chat. ``turn.edit``
+changes the message whose button was pressed instead of sending a new one.
 """
 
 from __future__ import annotations
@@ -108,6 +110,8 @@ class Turn(Generic[S]):
     text: str | None = None  # what was typed (None for a button)
     value: str | None = None  # the pressed button's value (None for text)
     replies: list[tuple[str, InlineKeyboardMarkup | None]] = field(default_factory=list)
+    edits: list[tuple[str, InlineKeyboardMarkup | None]] = field(default_factory=list)
+    toast: str | None = None  # the short notice a pressed button is answered with
     follow_ups: list[Callable[[], Awaitable[object]]] = field(default_factory=list)
 
     @property
@@ -127,6 +131,13 @@ class Turn(Generic[S]):
     def say(self, text: str, markup: InlineKeyboardMarkup | None = None) -> None:
         """Queue a reply: sent, in order, once the answer is committed."""
         self.replies.append((text, markup))
+
+    def edit(self, text: str, markup: InlineKeyboardMarkup | None = None) -> None:
+        """Queue a change of the message whose button was pressed (a reply when typed)."""
+        if self.update.callback_query is None:
+            self.say(text, markup)
+        else:
+            self.edits.append((text, markup))
 
     def later(self, action: Callable[[], Awaitable[object]]) -> None:
         """Run after the commit and the replies (Telegram calls, other units of work)."""
@@ -170,6 +181,8 @@ class Form(Generic[S]):
     expired: Callable[[S], str]
     restart_state: Callable[[S], S] | None = None
     ttl: timedelta = DEFAULT_TTL
+    commands: frozenset[str] = frozenset()  # commands taken as answers (e.g. /skip)
+    cancelled: Callable[[], str] | None = None  # what /cancel says (default: nothing saved)
 
     async def start(self, update: Update, context: BotContext, state: S) -> None:
         """Open this form for the person in this chat (replacing any other form they had)."""
@@ -216,11 +229,16 @@ def _store(
 
 async def _deliver(update: Update, turn: Turn[Any] | None, alert: str | None = None) -> None:
     """After the commit: answer the pressed button once, send the replies, run follow-ups."""
-    if update.callback_query is not None:
-        await update.callback_query.answer(alert, show_alert=alert is not None)
+    query = update.callback_query
+    if query is not None:
+        toast = alert if alert is not None or turn is None else turn.toast
+        await query.answer(toast, show_alert=alert is not None)
     chat = update.effective_chat
     if turn is None or chat is None:
         return
+    for text, markup in turn.edits:
+        assert query is not None
+        await query.edit_message_text(text, reply_markup=markup)
     for text, markup in turn.replies:
         await chat.send_message(text, reply_markup=markup)
     for action in turn.follow_ups:
@@ -240,9 +258,19 @@ def _button(data: str) -> tuple[Form[Any], int, str] | None:
     return form, int(serial), value
 
 
-def _cancel_command(text: str, bot_username: str | None) -> bool:
+def _command(text: str, bot_username: str | None) -> str | None:
+    """The command a message starts with (``/skip`` or ``/skip@this_bot`` → ``skip``)."""
     word = text.split(maxsplit=1)[0] if text.strip() else ""
-    return word == "/cancel" or (bot_username is not None and word == f"/cancel@{bot_username}")
+    if not word.startswith("/"):
+        return None
+    name, _at, addressee = word[1:].partition("@")
+    if addressee and addressee != bot_username:
+        return None
+    return name
+
+
+def _cancel_command(text: str, bot_username: str | None) -> bool:
+    return _command(text, bot_username) == "cancel"
 
 
 class FormRouter(BaseHandler[Update, BotContext, None]):
@@ -264,12 +292,21 @@ class FormRouter(BaseHandler[Update, BotContext, None]):
             return False
         if message.chat.type != Chat.PRIVATE:
             return False
-        if message.text.startswith("/") and not _cancel_command(
-            message.text, message.get_bot().username
-        ):
+        command = _command(message.text, message.get_bot().username)
+        wanted = {"cancel"}.union(*(f.commands for f in FORMS.values()))
+        if message.text.startswith("/") and command not in wanted:
             return False
         with self.services.db.transaction() as session:
-            return FormRepository(session).exists(user.id, message.chat.id)
+            kind = FormRepository(session).kind_of(user.id, message.chat.id)
+        if kind is None:
+            return False
+        form = FORMS.get(kind)
+        # a command this person's form does not take goes on to its own handler
+        return not (
+            message.text.startswith("/")
+            and command != "cancel"
+            and (form is None or command not in form.commands)
+        )
 
 
 async def route(update: Update, context: BotContext) -> None:
@@ -294,7 +331,7 @@ async def route(update: Update, context: BotContext) -> None:
             turn = Turn(update, context, form, state, session, row.step, row.serial)
             if message is not None and _cancel_command(message.text or "", context.bot.username):
                 session.delete(row)
-                turn.say(_("Cancelled; nothing was saved."))
+                turn.say(form.cancelled() if form.cancelled else _("Cancelled; nothing was saved."))
             else:
                 alert = await _answer(turn, row, now)
     if turn is None and query is None and message is not None:
