@@ -14,7 +14,7 @@ import pytest
 from sqlalchemy import select
 
 from handlers.forms import FORMS
-from moderation.introductions import IntroStatus
+from moderation.introductions import Category, IntroStatus
 from moderation.roster import MemberStatus
 from simulation.faketg import FakeUser, SentMessage
 from simulation.simulator import Simulator
@@ -103,7 +103,7 @@ async def invite_form(sim: Simulator, drive: Driver) -> object:
         intro.role,
         intro.cluster,
         intro.location,
-        intro.category.value,
+        intro.category,
     )
 
 
@@ -204,7 +204,7 @@ async def departure_form(sim: Simulator, drive: Driver) -> object:
     assert intro is not None
     return (
         status(drive.sim, olena.id),
-        intro.category.value,
+        intro.category,
         intro.end_date,
         intro.sponsor_id == ivan.id,
     )
@@ -215,7 +215,7 @@ Scenario = Callable[[Simulator, Driver], Awaitable[object]]
 SCENARIOS: dict[str, tuple[Scenario, object]] = {
     "sponsor": (
         invite_form,
-        (True, "Olena Petrenko", "UNICEF", "IMO", "WASH", "Kyiv", "in_country"),
+        (True, "Olena Petrenko", "UNICEF", "IMO", "WASH", "Kyiv", Category.IN_COUNTRY),
     ),
     "newcomer": (
         newcomer_form,
@@ -247,7 +247,7 @@ SCENARIOS: dict[str, tuple[Scenario, object]] = {
     ),
     "out-of-country": (
         departure_form,
-        (MemberStatus.MEMBER, "out_of_country", date(2027, 1, 31), True),
+        (MemberStatus.MEMBER, Category.OUT_OF_COUNTRY, date(2027, 1, 31), True),
     ),
 }
 
