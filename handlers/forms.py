@@ -67,7 +67,7 @@ from telegram.ext import BaseHandler
 
 from handlers.order import Stage
 from i18n import _
-from runtime.context import App, BotContext, Services, services_of
+from runtime.context import App, BotContext, Services, Sweep, services_of
 from storage.forms import FormRepository
 from storage.models import FormRow
 
@@ -75,7 +75,6 @@ log = logging.getLogger(__name__)
 
 EXPIRED = "expired"  # the step of a form that timed out: only "Start again" or /cancel
 AGAIN = "again"  # the value of the "Start again" button
-DEFAULT_TTL = timedelta(hours=24)
 
 
 class FormState(BaseModel):
@@ -180,7 +179,7 @@ class Form(Generic[S]):
     steps: dict[str, Step[S]]
     expired: Callable[[S], str]
     restart_state: Callable[[S], S] | None = None
-    ttl: timedelta = DEFAULT_TTL
+    ttl: timedelta | None = None  # how long it waits for an answer (default: forms.ttl)
     commands: frozenset[str] = frozenset()  # commands taken as answers (e.g. /skip)
     cancelled: Callable[[], str] | None = None  # what /cancel says (default: nothing saved)
 
@@ -200,10 +199,13 @@ class Form(Generic[S]):
                 forms.drop(user.id, chat.id)
             else:
                 data = turn.state.model_dump_json()
-                forms.replace(
-                    user.id, chat.id, self.kind, step, data, turn.serial, now, now + self.ttl
-                )
+                expires = now + self.wait(services)
+                forms.replace(user.id, chat.id, self.kind, step, data, turn.serial, now, expires)
         await _deliver(update, turn)
+
+    def wait(self, services: Services) -> timedelta:
+        """How long the form waits for the next answer before it expires."""
+        return self.ttl if self.ttl is not None else services.settings.forms.ttl
 
     def load(self, row: FormRow) -> S | None:
         try:
@@ -224,7 +226,7 @@ def _store(
     if step != row.step:
         row.entered = turn.serial
     row.step, row.serial, row.updated_at = step, turn.serial, now
-    row.expires_at = now + turn.form.ttl
+    row.expires_at = now + turn.form.wait(turn.services)
 
 
 async def _deliver(update: Update, turn: Turn[Any] | None, alert: str | None = None) -> None:
@@ -380,6 +382,20 @@ async def _answer(turn: Turn[Any], row: FormRow, now: datetime) -> str | None:
 
 def _again(turn: Turn[Any]) -> InlineKeyboardMarkup:
     return InlineKeyboardMarkup([[turn.button(_("Start again"), AGAIN)]])
+
+
+async def purge_expired(app: App) -> None:
+    """The "forms" sweep: forms that expired longer than ``forms.keep_expired`` ago are
+    removed (until then a late answer is told the form expired and offered to start again)."""
+    services = services_of(app)
+    before = services.clock.now() - services.settings.forms.keep_expired
+    with services.db.transaction() as session:
+        removed = FormRepository(session).purge_expired(before)
+    if removed:
+        log.info("removed %d expired forms", removed)
+
+
+SWEEPS = [Sweep("forms", timedelta(hours=1), purge_expired)]
 
 
 def register_form(app: App, form: Form[Any]) -> None:
