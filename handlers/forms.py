@@ -294,21 +294,20 @@ class FormRouter(BaseHandler[Update, BotContext, None]):
             return False
         if message.chat.type != Chat.PRIVATE:
             return False
-        command = _command(message.text, message.get_bot().username)
+        typed = not message.text.startswith("/")
+        command = None if typed else _command(message.text, message.get_bot().username)
         wanted = {"cancel"}.union(*(f.commands for f in FORMS.values()))
-        if message.text.startswith("/") and command not in wanted:
-            return False
+        if not typed and command not in wanted:
+            return False  # cheap: most commands never need the database here
         with self.services.db.transaction() as session:
             kind = FormRepository(session).kind_of(user.id, message.chat.id)
         if kind is None:
             return False
-        form = FORMS.get(kind)
+        if typed or command == "cancel":
+            return True
         # a command this person's form does not take goes on to its own handler
-        return not (
-            message.text.startswith("/")
-            and command != "cancel"
-            and (form is None or command not in form.commands)
-        )
+        form = FORMS.get(kind)
+        return form is not None and command in form.commands
 
 
 async def route(update: Update, context: BotContext) -> None:
