@@ -27,6 +27,7 @@ from handlers import (
     deadline_admin,
     deadlines,
     errors,
+    forms,
     introductions,
     joins,
     language,
@@ -90,6 +91,7 @@ def build_services(config: LoadedConfig, clock: Clock | None = None) -> Services
         services.commands.extend(getattr(feature, "COMMANDS", []))
         services.sweeps.extend(getattr(feature, "SWEEPS", []))
     services.sweeps.append(Sweep("admin-check", timedelta(hours=6), check_admin_rights))
+    services.sweeps.extend(forms.SWEEPS)
     count_database_errors(services.db.engine, services.metrics)
     ops.configure(services)
     return services

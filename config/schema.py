@@ -344,6 +344,17 @@ class MiniAppSettings(StrictModel):
         return self
 
 
+class FormSettings(StrictModel):
+    """Guided forms (/invite, the newcomer's confirmation, /profile, /deadline add|edit)."""
+
+    # How long a form waits for the next answer; after that an answer is told the form
+    # expired and offered "Start again". (The departure "yes" flow waits 7 days, its own.)
+    ttl: Duration = Field(default=timedelta(hours=24), gt=timedelta(0))
+    # How long an expired form is kept so a late answer still hears that it expired; then
+    # the "forms" sweep removes it (a later answer finds no form).
+    keep_expired: Duration = Field(default=timedelta(days=7), ge=timedelta(0))
+
+
 class Settings(StrictModel):
     timezone: TimeZoneName = "UTC"
     moderators: list[Annotated[int, Field(gt=0)]] = Field(default_factory=list)
@@ -368,6 +379,7 @@ class Settings(StrictModel):
     moderation: ModerationPolicy = ModerationPolicy()
     http: HttpSettings = HttpSettings()
     miniapp: MiniAppSettings = MiniAppSettings()
+    forms: FormSettings = FormSettings()
 
     @model_validator(mode="after")
     def _unique_groups(self) -> Settings:

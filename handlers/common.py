@@ -11,7 +11,7 @@ from telegram import Chat, InlineKeyboardMarkup, Message, Update
 from telegram import User as TgUser
 from telegram.constants import ChatMemberStatus
 from telegram.error import Forbidden, TelegramError
-from telegram.ext import BaseHandler, CallbackQueryHandler, CommandHandler, ConversationHandler
+from telegram.ext import BaseHandler, CallbackQueryHandler, CommandHandler
 
 from config.schema import GroupConfig
 from delivery.outcome import Outcome, outcome_of
@@ -365,17 +365,13 @@ def button(
 
 def guard_commands(app: App, specs: Sequence[CommandSpec]) -> None:
     """Enforce each command's declared role (its ``CommandSpec``, the one place it is stated):
-    every handler of a moderator command, conversations' entry points included, gets the
-    ``moderators_only`` check. A handler serving commands of different roles is refused."""
+    every handler of a moderator command gets the ``moderators_only`` check. A handler serving
+    commands of different roles is refused."""
     moderator = {spec.name for spec in specs if spec.role is Role.MODERATOR}
 
     def walk(handlers: Sequence[BaseHandler[Any, Any, Any]]) -> None:
         for handler in handlers:
-            if isinstance(handler, ConversationHandler):
-                walk(handler.entry_points)
-                walk([h for state in handler.states.values() for h in state])
-                walk(handler.fallbacks)
-            elif isinstance(handler, CommandHandler) and handler.commands & moderator:
+            if isinstance(handler, CommandHandler) and handler.commands & moderator:
                 if not handler.commands <= moderator:
                     raise ValueError(f"a handler serves commands of two roles: {handler.commands}")
                 handler.callback = moderators_only(handler.callback)

@@ -46,8 +46,10 @@ A step handler returns the next step's name, its own name to stay (a refused ans
 or ``None`` to end the form. Raise nothing for bad input: say so and stay. Do database work
 with ``turn.session`` (the answer's own unit of work) and never call Telegram inside a step:
 ``turn.say`` and ``turn.later`` run after the commit. Typed answers are taken in private chats
-only (buttons work anywhere); commands other than /cancel pass on to their own handlers, so an
-entry point (``form.start``) replaces whatever form the person had open in that chat.
+only (buttons work anywhere); commands other than /cancel and the form's own ``commands``
+(e.g. /skip, handed to the step as text) pass on to their own handlers, so an entry point
+(``form.start``) replaces whatever form the person had open in that chat. ``turn.edit``
+changes the message whose button was pressed instead of sending a new one.
 """
 
 from __future__ import annotations
@@ -65,7 +67,7 @@ from telegram.ext import BaseHandler
 
 from handlers.order import Stage
 from i18n import _
-from runtime.context import App, BotContext, Services, services_of
+from runtime.context import App, BotContext, Services, Sweep, services_of
 from storage.forms import FormRepository
 from storage.models import FormRow
 
@@ -73,7 +75,6 @@ log = logging.getLogger(__name__)
 
 EXPIRED = "expired"  # the step of a form that timed out: only "Start again" or /cancel
 AGAIN = "again"  # the value of the "Start again" button
-DEFAULT_TTL = timedelta(hours=24)
 
 
 class FormState(BaseModel):
@@ -108,6 +109,8 @@ class Turn(Generic[S]):
     text: str | None = None  # what was typed (None for a button)
     value: str | None = None  # the pressed button's value (None for text)
     replies: list[tuple[str, InlineKeyboardMarkup | None]] = field(default_factory=list)
+    edits: list[tuple[str, InlineKeyboardMarkup | None]] = field(default_factory=list)
+    toast: str | None = None  # the short notice a pressed button is answered with
     follow_ups: list[Callable[[], Awaitable[object]]] = field(default_factory=list)
 
     @property
@@ -127,6 +130,13 @@ class Turn(Generic[S]):
     def say(self, text: str, markup: InlineKeyboardMarkup | None = None) -> None:
         """Queue a reply: sent, in order, once the answer is committed."""
         self.replies.append((text, markup))
+
+    def edit(self, text: str, markup: InlineKeyboardMarkup | None = None) -> None:
+        """Queue a change of the message whose button was pressed (a reply when typed)."""
+        if self.update.callback_query is None:
+            self.say(text, markup)
+        else:
+            self.edits.append((text, markup))
 
     def later(self, action: Callable[[], Awaitable[object]]) -> None:
         """Run after the commit and the replies (Telegram calls, other units of work)."""
@@ -169,7 +179,9 @@ class Form(Generic[S]):
     steps: dict[str, Step[S]]
     expired: Callable[[S], str]
     restart_state: Callable[[S], S] | None = None
-    ttl: timedelta = DEFAULT_TTL
+    ttl: timedelta | None = None  # how long it waits for an answer (default: forms.ttl)
+    commands: frozenset[str] = frozenset()  # commands taken as answers (e.g. /skip)
+    cancelled: Callable[[], str] | None = None  # what /cancel says (default: nothing saved)
 
     async def start(self, update: Update, context: BotContext, state: S) -> None:
         """Open this form for the person in this chat (replacing any other form they had)."""
@@ -187,10 +199,13 @@ class Form(Generic[S]):
                 forms.drop(user.id, chat.id)
             else:
                 data = turn.state.model_dump_json()
-                forms.replace(
-                    user.id, chat.id, self.kind, step, data, turn.serial, now, now + self.ttl
-                )
+                expires = now + self.wait(services)
+                forms.replace(user.id, chat.id, self.kind, step, data, turn.serial, now, expires)
         await _deliver(update, turn)
+
+    def wait(self, services: Services) -> timedelta:
+        """How long the form waits for the next answer before it expires."""
+        return self.ttl if self.ttl is not None else services.settings.forms.ttl
 
     def load(self, row: FormRow) -> S | None:
         try:
@@ -211,16 +226,21 @@ def _store(
     if step != row.step:
         row.entered = turn.serial
     row.step, row.serial, row.updated_at = step, turn.serial, now
-    row.expires_at = now + turn.form.ttl
+    row.expires_at = now + turn.form.wait(turn.services)
 
 
 async def _deliver(update: Update, turn: Turn[Any] | None, alert: str | None = None) -> None:
     """After the commit: answer the pressed button once, send the replies, run follow-ups."""
-    if update.callback_query is not None:
-        await update.callback_query.answer(alert, show_alert=alert is not None)
+    query = update.callback_query
+    if query is not None:
+        toast = alert if alert is not None or turn is None else turn.toast
+        await query.answer(toast, show_alert=alert is not None)
     chat = update.effective_chat
     if turn is None or chat is None:
         return
+    for text, markup in turn.edits:
+        assert query is not None
+        await query.edit_message_text(text, reply_markup=markup)
     for text, markup in turn.replies:
         await chat.send_message(text, reply_markup=markup)
     for action in turn.follow_ups:
@@ -240,9 +260,19 @@ def _button(data: str) -> tuple[Form[Any], int, str] | None:
     return form, int(serial), value
 
 
-def _cancel_command(text: str, bot_username: str | None) -> bool:
+def _command(text: str, bot_username: str | None) -> str | None:
+    """The command a message starts with (``/skip`` or ``/skip@this_bot`` → ``skip``)."""
     word = text.split(maxsplit=1)[0] if text.strip() else ""
-    return word == "/cancel" or (bot_username is not None and word == f"/cancel@{bot_username}")
+    if not word.startswith("/"):
+        return None
+    name, _at, addressee = word[1:].partition("@")
+    if addressee and addressee != bot_username:
+        return None
+    return name
+
+
+def _cancel_command(text: str, bot_username: str | None) -> bool:
+    return _command(text, bot_username) == "cancel"
 
 
 class FormRouter(BaseHandler[Update, BotContext, None]):
@@ -264,12 +294,20 @@ class FormRouter(BaseHandler[Update, BotContext, None]):
             return False
         if message.chat.type != Chat.PRIVATE:
             return False
-        if message.text.startswith("/") and not _cancel_command(
-            message.text, message.get_bot().username
-        ):
-            return False
+        typed = not message.text.startswith("/")
+        command = None if typed else _command(message.text, message.get_bot().username)
+        wanted = {"cancel"}.union(*(f.commands for f in FORMS.values()))
+        if not typed and command not in wanted:
+            return False  # cheap: most commands never need the database here
         with self.services.db.transaction() as session:
-            return FormRepository(session).exists(user.id, message.chat.id)
+            kind = FormRepository(session).kind_of(user.id, message.chat.id)
+        if kind is None:
+            return False
+        if typed or command == "cancel":
+            return True
+        # a command this person's form does not take goes on to its own handler
+        form = FORMS.get(kind)
+        return form is not None and command in form.commands
 
 
 async def route(update: Update, context: BotContext) -> None:
@@ -294,7 +332,7 @@ async def route(update: Update, context: BotContext) -> None:
             turn = Turn(update, context, form, state, session, row.step, row.serial)
             if message is not None and _cancel_command(message.text or "", context.bot.username):
                 session.delete(row)
-                turn.say(_("Cancelled; nothing was saved."))
+                turn.say(form.cancelled() if form.cancelled else _("Cancelled; nothing was saved."))
             else:
                 alert = await _answer(turn, row, now)
     if turn is None and query is None and message is not None:
@@ -343,6 +381,20 @@ async def _answer(turn: Turn[Any], row: FormRow, now: datetime) -> str | None:
 
 def _again(turn: Turn[Any]) -> InlineKeyboardMarkup:
     return InlineKeyboardMarkup([[turn.button(_("Start again"), AGAIN)]])
+
+
+async def purge_expired(app: App) -> None:
+    """The "forms" sweep: forms that expired longer than ``forms.keep_expired`` ago are
+    removed (until then a late answer is told the form expired and offered to start again)."""
+    services = services_of(app)
+    before = services.clock.now() - services.settings.forms.keep_expired
+    with services.db.transaction() as session:
+        removed = FormRepository(session).purge_expired(before)
+    if removed:
+        log.info("removed %d expired forms", removed)
+
+
+SWEEPS = [Sweep("forms", timedelta(hours=1), purge_expired)]
 
 
 def register_form(app: App, form: Form[Any]) -> None:

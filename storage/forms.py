@@ -14,12 +14,12 @@ class FormRepository:
     def __init__(self, session: Session) -> None:
         self.session = session
 
-    def exists(self, user_id: int, chat_id: int) -> bool:
-        """Cheap check for the router: does this person have a form here (open or expired)?"""
-        found = self.session.scalar(
-            select(FormRow.id).where(FormRow.user_id == user_id, FormRow.chat_id == chat_id)
+    def kind_of(self, user_id: int, chat_id: int) -> str | None:
+        """Cheap check for the router: the kind of form this person has here (open or
+        expired), None without one."""
+        return self.session.scalar(
+            select(FormRow.kind).where(FormRow.user_id == user_id, FormRow.chat_id == chat_id)
         )
-        return found is not None
 
     def locked(self, user_id: int, chat_id: int) -> FormRow | None:
         """The person's form, locked until the unit of work ends (PostgreSQL: FOR UPDATE), so

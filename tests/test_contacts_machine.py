@@ -138,6 +138,17 @@ def wipe(url: str) -> None:
     engine.dispose()
 
 
+def form_button(message: SentMessage, value: str) -> str:
+    """The data of the /profile form's button for ``value`` (``pl:<serial>:<value>``)."""
+    [data] = [
+        str(b["callback_data"])
+        for b in message.buttons()
+        if str(b.get("callback_data", "")).startswith("pl:")
+        and str(b["callback_data"]).rsplit(":", 1)[-1] == value
+    ]
+    return data
+
+
 class DirectoryMachine(RuleBasedStateMachine):
     world: World
 
@@ -735,10 +746,11 @@ class DirectoryMachine(RuleBasedStateMachine):
             self.command(user, "/skip")
         for _ in range(times):
             form = self.world.sim.last(user.id)
-            self.press(user, form, f"pl:{name}")
+            self.press(user, form, form_button(form, name))
         entry.levels[name] = LEVELS[(LEVELS.index(entry.levels[name]) + times) % len(LEVELS)]
         entry.consent = "given"
-        self.press(user, self.world.sim.last(user.id), "pl:save")
+        form = self.world.sim.last(user.id)
+        self.press(user, form, form_button(form, "save"))
 
     @rule(presser=st.integers(0, 4), kind=st.integers(0, 5), pick=st.integers(0, 9))
     def forged(self, presser: int, kind: int, pick: int) -> None:

@@ -10,7 +10,7 @@ from typing import Any
 
 import pytest
 from sqlalchemy import text
-from telegram.ext import BaseHandler, CommandHandler, ConversationHandler
+from telegram.ext import BaseHandler, CommandHandler
 
 from config.loader import LoadedConfig
 from handlers.common import NOT_A_MODERATOR
@@ -65,10 +65,7 @@ def moderator_commands(sim: Simulator) -> set[str]:
     registered: set[str] = set()
 
     def walk(handler: BaseHandler[Any, Any, Any]) -> None:
-        if isinstance(handler, ConversationHandler):
-            for inner in handler.entry_points:
-                walk(inner)
-        elif isinstance(handler, CommandHandler):
+        if isinstance(handler, CommandHandler):
             registered.update(handler.commands)
 
     for handlers in sim.app.handlers.values():

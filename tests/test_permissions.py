@@ -4,10 +4,10 @@ a moderator button declares its role next to its pattern. Through the real Appli
 from __future__ import annotations
 
 import re
-from collections.abc import Callable, Sequence
+from collections.abc import Callable
 from typing import Any
 
-from telegram.ext import BaseHandler, CallbackQueryHandler, CommandHandler, ConversationHandler
+from telegram.ext import BaseHandler, CallbackQueryHandler, CommandHandler
 
 from handlers.common import NOT_A_MODERATOR
 from moderation.permissions import Role
@@ -29,20 +29,8 @@ def guards(callback: Callable[..., Any]) -> int:
 
 
 def handlers_of(sim: Simulator) -> list[BaseHandler[Any, Any, Any]]:
-    found: list[BaseHandler[Any, Any, Any]] = []
-
-    def walk(handlers: Sequence[BaseHandler[Any, Any, Any]]) -> None:
-        for handler in handlers:
-            if isinstance(handler, ConversationHandler):
-                walk(handler.entry_points)
-                walk([h for state in handler.states.values() for h in state])
-                walk(handler.fallbacks)
-            else:
-                found.append(handler)
-
-    for group in sim.app.handlers.values():
-        walk(group)
-    return found
+    """Every handler on the real Application (forms are one router, no nested handlers)."""
+    return [handler for group in sim.app.handlers.values() for handler in group]
 
 
 def test_every_moderator_command_is_checked_exactly_once(sim: Simulator) -> None:

@@ -68,7 +68,7 @@ async def test_a_failing_profile_save_logs_ids_and_handler_not_the_person(
     assert f"user {person.id}" in out and f"chat {person.id}" in out
     assert f"chat {sim.group.id}" in out
     assert "(callback_query)" in out and "(message)" in out
-    assert "in handlers.contacts." in out
+    assert "in handlers.forms.route" in out  # /profile is a stored form: its answers' handler
     assert "Traceback (most recent call last)" in out
     assert "the database failed" in out
     assert "apology" not in out  # the private apology went out

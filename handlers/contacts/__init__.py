@@ -7,7 +7,6 @@ disclosure is recorded. Button data is never trusted: the presser must be the on
 
 from __future__ import annotations
 
-import warnings
 from datetime import timedelta
 
 from telegram import Update
@@ -15,7 +14,6 @@ from telegram.ext import (
     CallbackQueryHandler,
     ChatMemberHandler,
     CommandHandler,
-    ConversationHandler,
     MessageHandler,
     filters,
 )
@@ -27,17 +25,11 @@ from handlers.contacts.lookup import contact_command
 from handlers.contacts.mydata import mydata
 from handlers.contacts.optin import ask_consent_on_join, ask_consent_on_start
 from handlers.contacts.override import override
-from handlers.contacts.profile import (
-    LEVELS,
-    TYPING,
-    profile_cancel,
-    profile_level,
-    profile_start,
-    profile_text,
-)
+from handlers.contacts.profile import PROFILE_FORM, profile_start
 from handlers.contacts.shared import CB, COMMANDS, deep_link, in_group, render_card
 from handlers.contacts.touch import ask_command, expire_requests
 from handlers.contacts.transfer import export, on_document
+from handlers.forms import register_form
 from handlers.order import Stage
 from handlers.start import add_deep_link
 from runtime.context import App, BotContext, Sweep, services_of
@@ -68,22 +60,8 @@ async def document_entry(update: Update, context: BotContext) -> None:
 
 def register(app: App) -> None:
     private = filters.ChatType.PRIVATE
-    with warnings.catch_warnings():
-        # per_message=False is right here: one form per private chat, buttons included.
-        warnings.simplefilter("ignore")
-        conversation = ConversationHandler(
-            entry_points=[CommandHandler("profile", profile_start, filters=private)],
-            states={
-                TYPING: [
-                    MessageHandler(private & filters.Regex(r"^/skip$"), profile_text),
-                    MessageHandler(private & filters.TEXT & ~filters.COMMAND, profile_text),
-                ],
-                LEVELS: [CallbackQueryHandler(profile_level, pattern=r"^pl:")],
-            },
-            fallbacks=[CommandHandler("cancel", profile_cancel)],
-            allow_reentry=True,
-        )
-    app.add_handler(conversation, group=Stage.FEATURES)
+    register_form(app, PROFILE_FORM)
+    app.add_handler(CommandHandler("profile", profile_start, filters=private), group=Stage.FEATURES)
     app.add_handler(
         CommandHandler("contact", contact_command, filters=private), group=Stage.FEATURES
     )

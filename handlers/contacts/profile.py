@@ -1,15 +1,18 @@
-"""/profile: a person's own directory entry and its sharing levels."""
+"""/profile: a person's own directory entry and its sharing levels.
+
+A form on the forms engine (handlers/forms.py): the answers so far are a ``ProfileDraft`` in
+the ``forms`` table, so a restart or another replica continues it. One step per detail (the
+step is the detail's name), then ``levels``: a button per detail turns its level, *Save*
+writes the entry. Buttons carry ``pl:<serial>:<value>`` and are checked against the stored form.
+"""
 
 from __future__ import annotations
 
-from typing import Any
-
-from telegram import InlineKeyboardButton, InlineKeyboardMarkup, Update
-from telegram.ext import (
-    ConversationHandler,
-)
+from pydantic import Field
+from telegram import InlineKeyboardMarkup, Update
 
 from handlers.contacts.shared import defaults
+from handlers.forms import Form, FormState, Step, Turn
 from handlers.render import esc
 from i18n import (
     N_,
@@ -50,8 +53,7 @@ STEPS: list[tuple[str, str]] = [
 # "yes" and "no" in every language the bot speaks, for the focal point question.
 YES = {"yes", "y", "так", "т", "oui", "o", "نعم"}
 NO = {"no", "n", "ні", "н", "non", "لا"}
-TYPING, LEVELS = range(2)
-DRAFT = "contact_profile"
+LEVELS = "levels"
 ORDER = list(Level)
 
 
@@ -75,76 +77,66 @@ def _parse(field: str, text: str, region: str | None) -> str:
     return value
 
 
-def _draft(context: BotContext) -> dict[str, Any]:
-    data: dict[str, Any] = context.user_data.setdefault(DRAFT, {})  # type: ignore[union-attr]
-    return data
+class ProfileDraft(FormState):
+    """The entry being written: the details so far and each detail's sharing level."""
+
+    values: dict[str, str] = Field(default_factory=dict)
+    levels: dict[str, Level] = Field(default_factory=dict)
 
 
-async def _ask_step(update: Update, context: BotContext) -> int:
-    draft = _draft(context)
-    step = draft["step"]
-    field, question = STEPS[step]
-    current = draft["values"].get(field, "")
+def _ask(turn: Turn[ProfileDraft], index: int) -> str:
+    field, question = STEPS[index]
+    current = turn.state.values.get(field, "")
     lines = [
-        _("({step}/{steps}) {question}.", step=step + 1, steps=len(STEPS), question=_(question))
+        _("({step}/{steps}) {question}.", step=index + 1, steps=len(STEPS), question=_(question))
     ]
     if field != "name":
         lines.append(_("Send - to leave it empty."))
     if current:
         lines.append(_("Now: <i>{value}</i> — send /skip to keep it.", value=esc(current)))
     lines.append(_("/cancel stops without saving."))
-    message = update.effective_message
-    assert message is not None
-    await message.reply_text("\n".join(lines))
-    return TYPING
+    turn.say("\n".join(lines))
+    return field
 
 
-async def profile_start(update: Update, context: BotContext) -> int:
-    user = update.effective_user
+async def opening(turn: Turn[ProfileDraft]) -> str | None:
+    """The person's entry as it is (or just their name), then the first question."""
+    services = turn.services
+    own = ContactRepository(turn.session).by_user(turn.user_id)
+    user = turn.update.effective_user
     assert user is not None
-    services = context.services
-    with services.db.transaction() as session:
-        own = ContactRepository(session).by_user(user.id)
-        values = values_of(own) if own else {"name": user.full_name}
-        levels = decode_levels(own.levels, defaults(services)) if own else defaults(services)
-    context.user_data[DRAFT] = {  # type: ignore[index]
-        "step": 0,
-        "values": values,
-        "levels": {k: v.value for k, v in levels.items()},
-    }
-    return await _ask_step(update, context)
+    turn.state = ProfileDraft(
+        values=values_of(own) if own else {"name": user.full_name},
+        levels=decode_levels(own.levels, defaults(services)) if own else defaults(services),
+    )
+    return _ask(turn, 0)
 
 
-async def profile_text(update: Update, context: BotContext) -> int:
-    message = update.effective_message
-    assert message is not None and message.text is not None
-    draft = _draft(context)
-    if "step" not in draft:
-        return ConversationHandler.END
-    field = STEPS[draft["step"]][0]
-    text = message.text
-    if text.strip() == "/skip":
+async def answered(turn: Turn[ProfileDraft]) -> str | None:
+    """A detail typed (or ``-`` to empty it, or /skip to keep it); the next question, or the
+    levels once the last detail is in."""
+    index = next(i for i, (f, _q) in enumerate(STEPS) if f == turn.step)
+    field = STEPS[index][0]
+    text = (turn.text or "").strip()
+    if text.split("@")[0] == "/skip":
         pass
-    elif text.strip() == "-" and field != "name":
-        draft["values"][field] = ""
+    elif text == "-" and field != "name":
+        turn.state.values[field] = ""
     else:
         try:
-            draft["values"][field] = _parse(
-                field, text, context.services.settings.contacts.default_phone_region
+            turn.state.values[field] = _parse(
+                field, turn.text or "", turn.services.settings.contacts.default_phone_region
             )
         except InvalidValue as exc:
-            await message.reply_text(
-                _("Sorry: {problem}. Try again, or /cancel.", problem=esc(exc))
-            )
-            return TYPING
-    draft["step"] += 1
-    if draft["step"] < len(STEPS):
-        return await _ask_step(update, context)
-    await message.reply_text(_levels_text(draft), reply_markup=_levels_keyboard(draft))
+            turn.say(_("Sorry: {problem}. Try again, or /cancel.", problem=esc(exc)))
+            return field
+    if index + 1 < len(STEPS):
+        return _ask(turn, index + 1)
+    turn.say(_levels_text(), _levels_keyboard(turn))
     return LEVELS
 
 
-def _levels_text(draft: dict[str, Any]) -> str:
+def _levels_text() -> str:
     return _(
         "<b>Who may see each detail?</b> Tap a detail to change its level.\n"
         "{public} = every group member · {cluster} = your cluster(s) and moderators · "
@@ -158,92 +150,77 @@ def _levels_text(draft: dict[str, Any]) -> str:
     )
 
 
-def _levels_keyboard(draft: dict[str, Any]) -> InlineKeyboardMarkup:
+def _levels_keyboard(turn: Turn[ProfileDraft]) -> InlineKeyboardMarkup:
+    levels = turn.state.levels
     rows = [
-        [
-            InlineKeyboardButton(
-                _("{field}: {level}", field=field_label(f), level=level_label(draft["levels"][f])),
-                callback_data=f"pl:{f}",
-            )
-        ]
+        [(_("{field}: {level}", field=field_label(f), level=level_label(levels[f])), f)]
         for f in FIELDS
     ]
-    rows.append(
-        [
-            InlineKeyboardButton(_("Save"), callback_data="pl:save"),
-            InlineKeyboardButton(_("Cancel"), callback_data="pl:cancel"),
-        ]
-    )
-    return InlineKeyboardMarkup(rows)
+    rows.append([(_("Save"), "save"), (_("Cancel"), "cancel")])
+    return turn.keyboard(rows)
 
 
-async def profile_level(update: Update, context: BotContext) -> int:
-    query = update.callback_query
-    assert query is not None and query.data is not None
-    draft = _draft(context)
-    choice = query.data.removeprefix("pl:")
-    if "levels" not in draft:
-        await query.answer(_("This form has expired; send /profile again."))
-        return ConversationHandler.END
+async def level_pressed(turn: Turn[ProfileDraft]) -> str | None:
+    """A detail's button turns its level; *Save* writes the entry; *Cancel* drops the form."""
+    choice = turn.value or ""
     if choice == "cancel":
-        return await _cancelled(update, context)
+        turn.edit(_("Cancelled; nothing was changed."))
+        return None
     if choice == "save":
-        return await _save_profile(update, context)
+        _save(turn)
+        return None
     if choice not in FIELDS:
-        await query.answer(_("Unknown choice."))
+        turn.toast = _("Unknown choice.")
         return LEVELS
-    current = Level(draft["levels"][choice])
-    draft["levels"][choice] = ORDER[(ORDER.index(current) + 1) % len(ORDER)].value
-    await query.answer()
-    await query.edit_message_text(_levels_text(draft), reply_markup=_levels_keyboard(draft))
+    current = turn.state.levels[choice]
+    turn.state.levels[choice] = ORDER[(ORDER.index(current) + 1) % len(ORDER)]
+    turn.edit(_levels_text(), _levels_keyboard(turn))
     return LEVELS
 
 
-async def _save_profile(update: Update, context: BotContext) -> int:
-    query = update.callback_query
-    user = update.effective_user
-    assert query is not None and user is not None
-    draft = context.user_data.pop(DRAFT, {})  # type: ignore[union-attr]
-    values: dict[str, str] = draft["values"]
-    services = context.services
-    now = services.clock.now()
-    with services.db.transaction() as session:
-        ContactRepository(session).save_profile(
-            user.id,
-            ContactValues(
-                name=values.get("name", "") or user.full_name,
-                organisation=values.get("organisation", ""),
-                role=values.get("role", ""),
-                clusters=tuple(split_clusters(values.get("clusters", ""))),
-                location=values.get("location", ""),
-                phone=values.get("phone", ""),
-                email=values.get("email", ""),
-                telegram=values.get("telegram", ""),
-                focal_point=values.get("focal_point") == "yes",
-            ),
-            {k: Level(v) for k, v in draft["levels"].items()},
-            now,
-        )
-    await query.answer(_("Saved"))
-    await query.edit_message_text(
+def _save(turn: Turn[ProfileDraft]) -> None:
+    """The entry written in the press's own unit of work."""
+    values = turn.state.values
+    user = turn.update.effective_user
+    assert user is not None
+    ContactRepository(turn.session).save_profile(
+        user.id,
+        ContactValues(
+            name=values.get("name", "") or user.full_name,
+            organisation=values.get("organisation", ""),
+            role=values.get("role", ""),
+            clusters=tuple(split_clusters(values.get("clusters", ""))),
+            location=values.get("location", ""),
+            phone=values.get("phone", ""),
+            email=values.get("email", ""),
+            telegram=values.get("telegram", ""),
+            focal_point=values.get("focal_point") == "yes",
+        ),
+        dict(turn.state.levels),
+        turn.now,
+    )
+    turn.toast = _("Saved")
+    turn.edit(
         _(
             "Saved. You are in the contact directory; colleagues see only what your levels "
             "allow, and must ask you for the rest. /mydata shows who has seen your details."
         )
     )
-    return ConversationHandler.END
 
 
-async def _cancelled(update: Update, context: BotContext) -> int:
-    context.user_data.pop(DRAFT, None)  # type: ignore[union-attr]
-    text = _("Cancelled; nothing was changed.")
-    if update.callback_query is not None:
-        await update.callback_query.answer()
-        await update.callback_query.edit_message_text(text)
-    elif update.effective_message is not None:
-        await update.effective_message.reply_text(text)
-    return ConversationHandler.END
+PROFILE_FORM = Form(
+    kind="profile",
+    prefix="pl",
+    model=ProfileDraft,
+    opening=opening,
+    steps={field: Step(on_text=answered) for field, _q in STEPS}
+    | {LEVELS: Step(on_button=level_pressed)},
+    expired=lambda state: _("This form has expired; send /profile again."),
+    commands=frozenset({"skip"}),
+    cancelled=lambda: _("Cancelled; nothing was changed."),
+)
 
 
-async def profile_cancel(update: Update, context: BotContext) -> int:
-    return await _cancelled(update, context)
+async def profile_start(update: Update, context: BotContext) -> None:
+    """/profile in private: (re)open the form with the person's entry as it is."""
+    await PROFILE_FORM.start(update, context, ProfileDraft())
