@@ -17,7 +17,8 @@ the words around it. A line whose translation starts with a placeholder gets a R
 MARK first, so the paragraph is laid out right to left.
 
 Dates and times (``date_text``, ``datetime_text``, ``duration_text``) use Babel's CLDR data for
-the current language, in the time zone the caller passes (the group's).
+the current language, in the time zone the caller passes (the group's). Every moment shown goes
+through ``datetime_text``, which names its zone (``Kyiv time``, the city in the reader's language).
 """
 
 from __future__ import annotations
@@ -43,6 +44,7 @@ from babel.dates import (
     get_datetime_format,
     get_day_names,
     get_month_names,
+    get_timezone_location,
 )
 from babel.lists import format_list
 from babel.messages.mofile import write_mo
@@ -232,14 +234,35 @@ def long_date_text(value: date) -> str:
 
 
 def datetime_text(value: datetime, tz: tzinfo, weekday: bool = False) -> str:
-    """Date and time in ``tz`` (the group's zone): ``20 Dec 2026, 12:00``; with ``weekday``
-    ``Sun, 20 Dec 2026, 12:00`` (deadlines, where the day of the week matters)."""
+    """Every moment the bot shows, in ``tz`` (the group's or the deadline's zone) and naming
+    it: ``20 Dec 2026, 12:00 Kyiv time`` / ``20 груд. 2026 р., 12:00 за часом міста Київ``;
+    with ``weekday`` ``Sun, 20 Dec 2026, 12:00 Kyiv time`` (deadlines, where the day matters).
+    """
     local = value.astimezone(tz)
     locale = babel_locale()
     day = format_skeleton("yMMMEd" if weekday else "yMMMd", local, locale=locale)
     hour = format_time(local, "short", tzinfo=tz, locale=locale)
     pattern = str(get_datetime_format("medium", locale=locale))
-    return pattern.replace("{1}", day).replace("{0}", hour)
+    return f"{pattern.replace('{1}', day).replace('{0}', hour)} {zone_label(tz)}"
+
+
+def zone_city(tz: tzinfo) -> str:
+    """The zone's city in the reader's language where CLDR knows it (``Kyiv``, ``Київ``,
+    ``كييف``), else the zone's own name (``Etc/GMT+3`` → ``GMT+3``)."""
+    key = str(getattr(tz, "key", tz))
+    if key in {"UTC", "Etc/UTC", "Etc/UCT", "UCT", "Universal", "Zulu", "Etc/Zulu"}:
+        return "UTC"
+    try:
+        city = get_timezone_location(tz, locale=babel_locale(), return_city=True)
+    except (LookupError, ValueError):
+        city = ""
+    return str(city) or key.rsplit("/", 1)[-1].replace("_", " ")
+
+
+def zone_label(tz: tzinfo) -> str:
+    """``Europe/Kyiv`` → ``Kyiv time`` (``за часом міста Київ``, ``بتوقيت كييف``); ``UTC``."""
+    city = zone_city(tz)
+    return city if city == "UTC" else _("{city} time", city=city)
 
 
 def weekday_date_text(value: date) -> str:

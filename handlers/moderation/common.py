@@ -5,7 +5,7 @@ from __future__ import annotations
 import enum
 import functools
 import logging
-from datetime import datetime
+from datetime import UTC, datetime
 
 from telegram.error import Forbidden, TelegramError
 
@@ -38,7 +38,7 @@ def ladder(policy: ModerationPolicy) -> list[Step]:
 
 
 def when(services: Services, group: GroupConfig, at: datetime) -> str:
-    """A time in the group's zone, in the reader's language: ``24 Nov 2026, 09:00``."""
+    """A time in the group's zone, in the reader's language: ``24 Nov 2026, 09:00 Kyiv time``."""
     return datetime_text(at, services.settings.group_timezone(group))
 
 
@@ -165,7 +165,7 @@ def describe_action(
 ) -> str:
     """One line of the audit log: when, who, what, whom, why."""
     group = services.settings.group(action.chat_id)
-    at = when(services, group, action.at) if group else f"{action.at:%d %b %H:%M} UTC"
+    at = datetime_text(action.at, services.settings.group_timezone(group) if group else UTC)
     actor = names.get(action.actor_id or 0, str(action.actor_id)) if action.actor_id else None
     target = (
         names.get(action.target_id, str(action.target_id))
