@@ -302,7 +302,9 @@ def list_text(items: Sequence[str]) -> str:
 
 
 def duration_text(value: timedelta) -> str:
-    """A wait or a limit in words, two units at most: ``3 days 4 hours``, ``25 minutes``."""
+    """Every length the bot writes in a sentence, in words in the reader's language, two units
+    at most: ``30 days``, ``1 day``, ``3 days 4 hours``, ``25 minutes``, ``30 seconds``
+    (``30 днів``, ``يوم``) — never the configuration's notation (``30d``)."""
     seconds = max(int(value.total_seconds()), 0)
     locale = babel_locale()
     parts: list[str] = []
@@ -324,6 +326,8 @@ def duration_text(value: timedelta) -> str:
             )
         elif parts:
             break
-    if not parts:
-        return format_timedelta(timedelta(minutes=1), granularity="minute", locale=locale)
+    if not parts:  # under a minute: the seconds ("30 seconds"), never "0 minutes"
+        return format_timedelta(
+            timedelta(seconds=max(seconds, 1)), granularity="second", threshold=10**9, locale=locale
+        )
     return " ".join(parts)

@@ -12,9 +12,9 @@ from telegram.error import Forbidden, TelegramError
 from config.schema import GroupConfig, ModerationPolicy
 from handlers.common import personal_language, report_missing_right
 from handlers.render import esc
-from i18n import _, datetime_text
+from i18n import _, datetime_text, duration_text
 from moderation.discipline import BannedMatcher, Penalty, Step
-from moderation.durations import format_duration
+from moderation.durations import DurationError, parse_duration
 from runtime.context import BotContext, Services
 from storage.models import ModerationAction
 from storage.moderation import ModerationRepository
@@ -44,7 +44,7 @@ def when(services: Services, group: GroupConfig, at: datetime) -> str:
 
 def penalty_text(step: Step) -> str:
     if step.penalty is Penalty.MUTE and step.duration is not None:
-        return _("muted for {duration}", duration=format_duration(step.duration))
+        return _("muted for {duration}", duration=duration_text(step.duration))
     if step.penalty is Penalty.BAN:
         return _("banned")
     return _("removed (they may come back through a sponsor)")
@@ -182,10 +182,19 @@ def describe_action(
     if action.reason:
         line += " — " + esc(action.reason)
     if action.detail:
-        line += f" ({esc(action.detail)})"
+        line += f" ({esc(detail_text(action.detail))})"
     if group_title:
         line = f"[{esc(group_title)}] {line}"
     return line
+
+
+def detail_text(detail: str) -> str:
+    """A recorded detail for the reader: a length stored in the configuration's notation
+    (``1d``, language-free) is written in words in the reader's language (``1 day``)."""
+    try:
+        return duration_text(parse_duration(detail))
+    except DurationError:
+        return detail
 
 
 def names_of(services: Services, ids: set[int]) -> dict[int, str]:

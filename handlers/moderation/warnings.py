@@ -21,10 +21,9 @@ from handlers.moderation.orders import announce, prepare, reason_of
 from handlers.moderation.render import warned_private, warned_public
 from handlers.removal import remove_member
 from handlers.render import chunk_lines, esc
-from i18n import _, ngettext, use_locale
+from i18n import _, duration_text, ngettext, use_locale
 from moderation.conduct import WarningAction, plan_warning, sponsor_news
 from moderation.discipline import next_step
-from moderation.durations import format_duration
 from runtime.context import BotContext
 from storage.moderation import ModerationRepository
 
@@ -74,8 +73,8 @@ async def warn_command(update: Update, context: BotContext) -> None:
             keep_banned=plan.action is WarningAction.BAN,
         )
         outcome = removal_outcome(removal)
-    window = format_duration(policy.warning_window)
-    detail = _("warning {n} in {window}", n=count, window=window)
+    window = policy.warning_window
+    detail = _("warning {n} in {window}", n=count, window=duration_text(window))
     if step is not None and outcome is not None:
         detail += "; " + (
             penalty_text(step)
@@ -143,7 +142,7 @@ async def warns_command(update: Update, context: BotContext) -> None:
         )
         every = repo.warnings(order.group.chat_id, order.target.user_id)
     names = names_of(services, {w.by_id for w in active})
-    window = format_duration(policy.warning_window)
+    window = duration_text(policy.warning_window)
     lines = [
         ngettext(
             "<b>{name}</b>: {n} warning in the last {window}",

@@ -13,7 +13,7 @@ from handlers.common import send_private
 from handlers.moderation.actions import delete, mute
 from handlers.moderation.common import Outcome, matcher, note_action, record
 from handlers.moderation.render import deletion_notice, flood_notice
-from i18n import _, ngettext, use_locale
+from i18n import _, duration_text, ngettext, use_locale
 from moderation.conduct import Findings, MessageFacts, Offence, Standing, WatchPolicy, judge, screen
 from moderation.discipline import FloodRule
 from moderation.durations import format_duration
@@ -246,12 +246,12 @@ async def _mute_for_flood(
             "{n} message in {per}",
             "{n} messages in {per}",
             count,
-            per=format_duration(flood.per),
+            per=duration_text(flood.per),
         ),
         detail=format_duration(flood.mute),
         until=until,
     )
-    per, duration = format_duration(flood.per), format_duration(flood.mute)
+    per, duration = duration_text(flood.per), duration_text(flood.mute)
     await context.bot.send_message(
         group.chat_id, flood_notice(user.id, user.full_name, count, per, duration)
     )
