@@ -500,7 +500,7 @@ async def test_a_moderator_sponsor_who_left_the_group_still_counts(sim: Simulato
     await sim.dm(moderator, "/expiring 60d")
     listing = sim.last(MODERATOR_ID).text
     assert (
-        "Otto Remote: outside the country (sponsored) until Mon 18 Jan 2027; sponsor Mira "
+        "Otto Remote: outside the country (sponsored) until Mon, 18 Jan 2027; sponsor Mira "
         "Moderator" in listing
     )
     assert "without a sponsor" not in listing
@@ -581,7 +581,7 @@ async def test_checkins_stale_list_and_answers(sim: Simulator) -> None:
     mark = sim.mark()
     await sim.dm(mira(sim), "/stale")
     listing = sim.unique_reply(mark, MODERATOR_ID).text
-    assert "Quiet Koval — asked Sun 21 Feb 2027" in listing
+    assert "Quiet Koval — asked Sun, 21 Feb 2027" in listing
     assert "Ivan Koval" not in listing and "Olena" not in listing
     assert "not removed automatically" in listing
     assert status(sim, quiet.id) is MemberStatus.MEMBER
@@ -745,12 +745,12 @@ async def test_expiring_lists_what_is_coming(sim: Simulator) -> None:
     await sim.dm(mira(sim), "/expiring")
     text = sim.unique_reply(mark, MODERATOR_ID).text
     assert "departures and expiries in the next 30 days" in text
-    assert text.index("Olena Petrenko: leaves the country Tue 1 Dec 2026") < text.index(
-        "Sam Surge: surge / short mission until Mon 14 Dec 2026; sponsor Ivan Koval"
+    assert text.index("Olena Petrenko: leaves the country Tue, 1 Dec 2026") < text.index(
+        "Sam Surge: surge / short mission until Mon, 14 Dec 2026; sponsor Ivan Koval"
     )
     assert "Otto" not in text  # ends in 8 weeks
     await sim.dm(mira(sim), "/expiring 60d")
-    assert "Otto Remote: outside the country (sponsored) until Mon 18 Jan 2027" in (
+    assert "Otto Remote: outside the country (sponsored) until Mon, 18 Jan 2027" in (
         sim.last(MODERATOR_ID).text
     )
     await sim.dm(mira(sim), "/expiring soon")
@@ -856,7 +856,7 @@ def test_console_shows_the_lifecycle(tmp_path: Path) -> None:
     )
     assert "you leave the country on Thursday, 26 November 2026" in output
     assert "Today is your departure date for Ukraine IM community" in output
-    assert "Olena Petrenko: outside the country (sponsored) until Thu 24 Dec 2026" in output
+    assert "Olena Petrenko: outside the country (sponsored) until Thu, 24 Dec 2026" in output
     assert "/extend Olena Petrenko 30d" in output
     assert "time-limited membership ended today" in output
     assert "Olena (@—) — removed, joined by invite_link" in output
