@@ -117,7 +117,7 @@ async def test_deadline_commands_in_a_bilingual_group_answer_in_both(
     assert ukrainian.startswith("Терміни (надішліть мені /subscribe")
     assert "наступний: ср, 2 груд. 2026 р., 12:00" in ukrainian
     assert english.startswith("Deadlines (send /subscribe")
-    assert "every 2nd Wednesday at 12:00 Kyiv time; next: Wed, 2 Dec 2026, 12:00" in english
+    assert "every other Wednesday at 12:00 Kyiv time; next: Wed, 2 Dec 2026, 12:00" in english
     mark = sim.mark()
     await sim.say(alice, "/submitted nope")
     refused = sim.unique_reply(mark, GROUP_ID).text
@@ -141,9 +141,9 @@ SITREP_RULE = Deadline(
 @pytest.mark.parametrize(
     ("language", "expected"),
     [
-        ("en", "every 2nd Wednesday at 12:00 Kyiv time; next: Wed, 2 Dec 2026, 12:00"),
-        ("uk", "кожен 2-й тиждень (середа) о 12:00 за часом міста Київ; наступний: ср, 2 груд."),
-        ("fr", "chaque 2e mercredi à 12:00 heure de Kiev ; prochaine : mer. 2 déc. 2026"),
+        ("en", "every other Wednesday at 12:00 Kyiv time; next: Wed, 2 Dec 2026, 12:00"),
+        ("uk", "через тиждень (середа) о 12:00 за часом міста Київ; наступний: ср, 2 груд."),
+        ("fr", "toutes les deux semaines (mercredi) à 12:00 heure de Kiev ; prochaine : mer."),
         ("ar", "الأربعاء"),
     ],
 )

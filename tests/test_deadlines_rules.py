@@ -69,7 +69,7 @@ def test_summary_reads_like_a_person_wrote_it() -> None:
     now = datetime(2026, 11, 23, 9, tzinfo=UTC)
     assert (
         summary(d, now)
-        == "every 2nd Wednesday at 12:00 Kyiv time; next: Wed, 2 Dec 2026, 12:00 Kyiv time"
+        == "every other Wednesday at 12:00 Kyiv time; next: Wed, 2 Dec 2026, 12:00 Kyiv time"
     )
     assert summary(deadline("FREQ=MONTHLY;BYMONTHDAY=5;BYHOUR=17"), now).startswith(
         "the 5th of every month at 17:00 Kyiv time"

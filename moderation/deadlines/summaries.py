@@ -13,6 +13,7 @@ from i18n import (
     day_month_text,
     duration_text,
     list_text,
+    ngettext,
     time_text,
     weekday_date_text,
     weekday_name,
@@ -79,7 +80,11 @@ def _schedule_text(deadline: Deadline, parts: dict[str, str], first: datetime | 
             days = list(day_names().values())[first.weekday()] if first is not None else _("week")
         if interval == 1:
             return _("every {days}", days=days)
-        return _("every {nth} {days}", nth=nth, days=days)
+        if interval == 2:
+            return _("every other {days}", days=days)
+        return ngettext(
+            "every {n} week on {days}", "every {n} weeks on {days}", interval, days=days
+        )
     if freq == "MONTHLY" and parts.get("BYMONTHDAY") == "-1" and interval == 1:
         return _("the last day of every month")
     if freq == "MONTHLY" and "BYMONTHDAY" in parts:
@@ -107,7 +112,7 @@ def _schedule_text(deadline: Deadline, parts: dict[str, str], first: datetime | 
 
 
 def describe_rule(deadline: Deadline) -> str:
-    """A readable version of the rule, e.g. ``every 2nd Wednesday at 12:00 Kyiv time``."""
+    """A readable version of the rule, e.g. ``every other Wednesday at 12:00 Kyiv time``."""
     parts = rule_parts(deadline.rule)
     first = deadline.recurrence().after(deadline.starts, inc=True)
     at = time_text(first.time()) if first is not None else "?"
