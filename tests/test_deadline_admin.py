@@ -67,7 +67,10 @@ async def test_add_shows_summary_and_next_dates_then_reminds_on_time(sim: Simula
     assert "Who: WASH" in summary
     assert "When: every Friday at 12:00 Kyiv time" in summary
     assert "Reminders: 1 day before, 2 hours before, an overdue note 1 hour after" in summary
-    next_three = "Fri, 27 Nov 2026, 12:00; Fri, 4 Dec 2026, 12:00; Fri, 11 Dec 2026, 12:00"
+    next_three = (
+        "Fri, 27 Nov 2026, 12:00 Kyiv time; Fri, 4 Dec 2026, 12:00 Kyiv time; "
+        "Fri, 11 Dec 2026, 12:00 Kyiv time"
+    )
     assert f"Next: {next_three}" in summary
     saved = row(sim, "wash-3w")
     assert saved is not None and saved.source == "command" and saved.updated_by == MODERATOR_ID
