@@ -496,7 +496,12 @@ async def test_purge_the_bots_and_a_members_recent_messages(sim: Simulator) -> N
     assert all(sim.telegram.messages[(GROUP_ID, i)].deleted for i in ids)
     assert "I only knew of 4 recent messages." in reply
     (action,) = actions(sim, "purge")[:1]
-    assert action.target_id == ivan.id and action.detail == "4 deleted of 5 asked"
+    assert action.target_id == ivan.id
+    mark = sim.mark()
+    await sim.dm(mira(sim), "/audit @ivan")
+    assert "purged messages of Ivan Koval (4 deleted of 5 asked)" in (
+        sim.unique_reply(mark, MODERATOR_ID).text
+    )
 
 
 async def test_purge_respects_48_hours_and_the_delete_right(sim: Simulator) -> None:

@@ -12,9 +12,9 @@ from telegram.error import Forbidden, TelegramError
 from config.schema import GroupConfig, ModerationPolicy
 from handlers.common import personal_language, report_missing_right
 from handlers.render import esc
-from i18n import _, datetime_text, duration_text
-from moderation.discipline import BannedMatcher, Penalty, Step
-from moderation.durations import DurationError, parse_duration
+from i18n import _, datetime_text
+from moderation.audit_details import detail_text, penalty_words
+from moderation.discipline import BannedMatcher, Step
 from runtime.context import BotContext, Services
 from storage.models import ModerationAction
 from storage.moderation import ModerationRepository
@@ -43,11 +43,7 @@ def when(services: Services, group: GroupConfig, at: datetime) -> str:
 
 
 def penalty_text(step: Step) -> str:
-    if step.penalty is Penalty.MUTE and step.duration is not None:
-        return _("muted for {duration}", duration=duration_text(step.duration))
-    if step.penalty is Penalty.BAN:
-        return _("banned")
-    return _("removed (they may come back through a sponsor)")
+    return penalty_words(step.penalty.value, step.duration)
 
 
 def language_of(services: Services, user_id: int) -> str | None:
@@ -186,15 +182,6 @@ def describe_action(
     if group_title:
         line = f"[{esc(group_title)}] {line}"
     return line
-
-
-def detail_text(detail: str) -> str:
-    """A recorded detail for the reader: a length stored in the configuration's notation
-    (``1d``, language-free) is written in words in the reader's language (``1 day``)."""
-    try:
-        return duration_text(parse_duration(detail))
-    except DurationError:
-        return detail
 
 
 def names_of(services: Services, ids: set[int]) -> dict[int, str]:

@@ -22,6 +22,7 @@ from handlers.moderation.render import warned_private, warned_public
 from handlers.removal import remove_member
 from handlers.render import chunk_lines, esc
 from i18n import _, duration_text, ngettext, use_locale
+from moderation.audit_details import escalation_detail, still_counting_detail, warning_detail
 from moderation.conduct import WarningAction, plan_warning, sponsor_news
 from moderation.discipline import next_step
 from runtime.context import BotContext
@@ -74,13 +75,14 @@ async def warn_command(update: Update, context: BotContext) -> None:
         )
         outcome = removal_outcome(removal)
     window = policy.warning_window
-    detail = _("warning {n} in {window}", n=count, window=duration_text(window))
-    if step is not None and outcome is not None:
-        detail += "; " + (
-            penalty_text(step)
-            if outcome is Outcome.DONE
-            else _("{penalty} failed: {why}", penalty=penalty_text(step), why=outcome.value)
-        )
+    stepped = step is not None and outcome is not None
+    detail = warning_detail(
+        count,
+        window,
+        step.penalty.value if step is not None and stepped else None,
+        step.duration if step is not None and stepped else None,
+        outcome.value if outcome is not None and outcome is not Outcome.DONE and stepped else "",
+    )
     with services.db.transaction() as session:
         repo = ModerationRepository(session)
         repo.add_warning(group.chat_id, target.user_id, order.moderator.id, reason, now)
@@ -101,7 +103,7 @@ async def warn_command(update: Update, context: BotContext) -> None:
                 now,
                 actor_id=order.moderator.id,
                 reason=reason,
-                detail=_("escalation after {n} warnings", n=count),
+                detail=escalation_detail(count),
                 until=until,
             )
         else:
@@ -209,7 +211,7 @@ async def unwarn_command(update: Update, context: BotContext) -> None:
                 now,
                 actor_id=order.moderator.id,
                 reason=reason or withdrawn.reason,
-                detail=_("{n} still counting", n=left),
+                detail=still_counting_detail(left),
             )
             if withdrawn is not None
             else None

@@ -1,0 +1,148 @@
+"""What the moderation log stores about an action, free of any language, and how each reader
+sees it in their own.
+
+The bot's own words about an action (``warning 4 in 30 days; muted for 1 day``, ``could not
+delete: no right``, ``8 messages in 30 seconds``) are stored as a small JSON record
+(``{"k": "warning", "n": 4, "window": 2592000, "penalty": "mute", "length": 86400}``) and
+written out when someone reads ``/audit`` (or the log chat), so a Ukrainian moderator reads
+Ukrainian and an Arab moderator Arabic. What people typed (a reason, a banned word that was
+found) is stored as typed. Rows written before this were stored as text; they are shown as
+stored, and a bare length in the configuration's notation (``1d``) is written in words.
+"""
+
+from __future__ import annotations
+
+import json
+from datetime import timedelta
+from typing import Any
+
+from i18n import _, duration_text, ngettext
+from moderation.durations import DurationError, parse_duration
+
+DETAIL_MAX = 255  # the column's width
+
+
+def _record(kind: str, **values: object) -> str:
+    text = json.dumps({"k": kind, **values}, ensure_ascii=False, separators=(",", ":"))
+    return text if len(text) <= DETAIL_MAX else ""
+
+
+def warning_detail(
+    count: int, window: timedelta, penalty: str | None, length: timedelta | None, failed: str
+) -> str:
+    """The nth warning in the window, and the step it triggered (``failed``: why it did not
+    happen, an outcome code, or "")."""
+    return _record(
+        "warning",
+        n=count,
+        window=int(window.total_seconds()),
+        penalty=penalty,
+        length=int(length.total_seconds()) if length else None,
+        failed=failed,
+    )
+
+
+def escalation_detail(count: int) -> str:
+    return _record("escalation", n=count)
+
+
+def still_counting_detail(left: int) -> str:
+    return _record("counting", n=left)
+
+
+def purge_detail(done: int, asked: int) -> str:
+    return _record("purge", done=done, asked=asked)
+
+
+def not_done_detail(action: str, why: str) -> str:
+    """``action`` is "delete" or "mute"; ``why`` an outcome code ("no right", …)."""
+    return _record("not_done", action=action, why=why)
+
+
+def flood_detail(count: int, per: timedelta, length: timedelta) -> str:
+    return _record(
+        "flood", n=count, per=int(per.total_seconds()), length=int(length.total_seconds())
+    )
+
+
+def length_detail(length: timedelta) -> str:
+    return _record("length", s=int(length.total_seconds()))
+
+
+def intro_incomplete_detail() -> str:
+    return _record("intro_incomplete")
+
+
+# --------------------------------------------------------------------------- reading
+def penalty_words(penalty: str, length: timedelta | None) -> str:
+    """``muted for 1 day`` / ``banned`` / ``removed (they may come back through a sponsor)``."""
+    if penalty == "mute" and length is not None:
+        return _("muted for {duration}", duration=duration_text(length))
+    if penalty == "ban":
+        return _("banned")
+    return _("removed (they may come back through a sponsor)")
+
+
+def outcome_words(why: str) -> str:
+    """Why Telegram did not let the bot act, in words."""
+    words = {
+        "not present": _("they are not in the group"),
+        "protected": _("they are an admin or the owner"),
+        "no right": _("I lack the admin right"),
+        "failed": _("Telegram refused"),
+    }
+    return words.get(why, why)
+
+
+def _seconds(value: Any) -> timedelta | None:
+    return timedelta(seconds=value) if isinstance(value, int) and value > 0 else None
+
+
+def detail_text(stored: str) -> str:
+    """A stored detail as the current reader reads it."""
+    try:
+        record = json.loads(stored) if stored.startswith("{") else None
+    except ValueError:
+        record = None
+    if not isinstance(record, dict):
+        try:
+            return duration_text(parse_duration(stored))
+        except DurationError:
+            return stored  # text stored before details were language-free, or typed text
+    return _render(record) or stored
+
+
+def _render(record: dict[str, Any]) -> str | None:
+    kind, n = record.get("k"), record.get("n")
+    if kind == "warning" and isinstance(n, int) and (window := _seconds(record.get("window"))):
+        text = _("warning {n} in {window}", n=n, window=duration_text(window))
+        penalty = record.get("penalty")
+        if isinstance(penalty, str):
+            step = penalty_words(penalty, _seconds(record.get("length")))
+            failed = record.get("failed")
+            if failed:
+                step = _("{penalty} failed: {why}", penalty=step, why=outcome_words(str(failed)))
+            text += "; " + step
+        return text
+    if kind == "escalation" and isinstance(n, int):
+        return _("escalation after {n} warnings", n=n)
+    if kind == "counting" and isinstance(n, int):
+        return _("{n} still counting", n=n)
+    if kind == "purge":
+        return _(
+            "{done} deleted of {asked} asked", done=record.get("done"), asked=record.get("asked")
+        )
+    if kind == "not_done":
+        why = outcome_words(str(record.get("why", "")))
+        if record.get("action") == "mute":
+            return _("could not mute: {why}", why=why)
+        return _("could not delete: {why}", why=why)
+    if kind == "flood" and isinstance(n, int) and (per := _seconds(record.get("per"))):
+        text = ngettext("{n} message in {per}", "{n} messages in {per}", n, per=duration_text(per))
+        length = _seconds(record.get("length"))
+        return f"{text}; {penalty_words('mute', length)}" if length else text
+    if kind == "length" and (length := _seconds(record.get("s"))):
+        return duration_text(length)
+    if kind == "intro_incomplete":
+        return _("introduction incomplete")
+    return None
