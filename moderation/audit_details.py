@@ -18,6 +18,7 @@ from typing import Any
 
 from i18n import _, duration_text, ngettext
 from moderation.durations import DurationError, parse_duration
+from moderation.lifecycle import Cause
 
 DETAIL_MAX = 255  # the column's width
 
@@ -73,6 +74,11 @@ def intro_incomplete_detail() -> str:
     return _record("intro_incomplete")
 
 
+def removal_detail(cause: str) -> str:
+    """An automatic removal (or one decided outside the moderation commands) and its cause."""
+    return _record("removal", cause=cause[:200])
+
+
 # --------------------------------------------------------------------------- reading
 def penalty_words(penalty: str, length: timedelta | None) -> str:
     """``muted for 1 day`` / ``banned`` / ``removed (they may come back through a sponsor)``."""
@@ -92,6 +98,24 @@ def outcome_words(why: str) -> str:
         "failed": _("Telegram refused"),
     }
     return words.get(why, why)
+
+
+def cause_words(cause: str) -> str:
+    """Why a membership ended, as a moderator reads it in /audit."""
+    words = {
+        "introduction overdue": _("the introduction was not completed in time"),
+        "held newcomer removed by a moderator": _("a held newcomer, removed by a moderator"),
+        Cause.DEPARTURE_DECLINED.value: _("they are leaving the country"),
+        Cause.DEPARTURE_UNANSWERED.value: _("no answer on their departure date in time"),
+        Cause.NO_SPONSOR_CONFIRMED.value: _(
+            "no sponsor confirmed their out-of-country membership in time"
+        ),
+        Cause.EXPIRED.value: _("their time-limited membership reached its end date"),
+        Cause.SPONSOR_LOST.value: _("no new sponsor in the country was found in time"),
+        Cause.CHECKIN_UNANSWERED.value: _("no answer to the check-in in time"),
+        Cause.VOLUNTARY.value: _("they asked to leave"),
+    }
+    return words.get(cause, cause)
 
 
 def _seconds(value: Any) -> timedelta | None:
@@ -143,6 +167,8 @@ def _render(record: dict[str, Any]) -> str | None:
         return f"{text}; {penalty_words('mute', length)}" if length else text
     if kind == "length" and (length := _seconds(record.get("s"))):
         return duration_text(length)
+    if kind == "removal":
+        return cause_words(str(record.get("cause", "")))
     if kind == "intro_incomplete":
         return _("introduction incomplete")
     return None

@@ -6,6 +6,7 @@ count for 30d, the 3rd mutes for 1d; flood: 8 messages in 30s mute for 10m."""
 from __future__ import annotations
 
 import re
+from datetime import timedelta
 
 from simulation.simulator import Simulator
 from tests.conftest import MODERATOR_ID
@@ -52,3 +53,37 @@ async def test_audit_in_ukrainian_has_no_english_words(sim: Simulator) -> None:
         words = line.replace("Mira Moderator", "").replace("Ivan Koval", "")
         words = words.replace("Petro Koval", "")
         assert not ENGLISH.search(words), line
+
+
+async def test_an_automatic_removal_is_audited_with_its_cause(sim: Simulator) -> None:
+    # Added by Ivan, Pavlo never introduces himself: after 72h he is removed (the example's
+    # introduction_deadline). A mute that ran out meanwhile leaves no "mute ended" behind.
+    ivan = await member(sim, "Ivan")
+    pavlo = sim.user("Pavlo", "Melnyk", "pavlo")
+    await sim.join(pavlo, added_by=ivan)
+    await sim.advance(timedelta(hours=73))
+    await sim.advance(timedelta(hours=1))
+    mark = sim.mark()
+    await sim.dm(mira(sim), "/audit")
+    english = sim.unique_reply(mark, MODERATOR_ID).text
+    assert (
+        "automatic: removed Pavlo Melnyk (the introduction was not completed in time)" in english
+    ), english
+    assert "mute ended" not in english
+    await sim.dm(mira(sim), "/language uk")
+    mark = sim.mark()
+    await sim.dm(mira(sim), "/audit")
+    ukrainian = sim.unique_reply(mark, MODERATOR_ID).text
+    assert "(представлення не завершили вчасно)" in ukrainian, ukrainian
+    assert "introduction" not in ukrainian
+
+
+async def test_a_removed_members_history_ends_with_the_removal(sim: Simulator) -> None:
+    await member(sim, "Ivan")
+    await sim.say(mira(sim), "/mute @ivan 1h spam")
+    await sim.say(mira(sim), "/remove @ivan spam again")
+    await sim.advance(timedelta(hours=2))
+    mark = sim.mark()
+    await sim.dm(mira(sim), "/audit @ivan")
+    text = sim.unique_reply(mark, MODERATOR_ID).text
+    assert "removed Ivan Koval — spam again" in text and "mute ended" not in text, text

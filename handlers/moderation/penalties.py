@@ -157,6 +157,7 @@ async def _remove_or_ban(update: Update, context: BotContext, command: str) -> N
             actor_id=order.moderator.id,
             announce=False,
             keep_banned=ban,
+            audited=True,  # recorded by the command
         )
         if not await say_outcome(order, removal_outcome(result), Right.RESTRICT):
             return

@@ -72,6 +72,7 @@ async def warn_command(update: Update, context: BotContext) -> None:
             actor_id=order.moderator.id,
             announce=False,
             keep_banned=plan.action is WarningAction.BAN,
+            audited=True,  # recorded below, as the warning's escalation
         )
         outcome = removal_outcome(removal)
     window = policy.warning_window
