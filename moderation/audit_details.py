@@ -13,10 +13,12 @@ stored, and a bare length in the configuration's notation (``1d``) is written in
 from __future__ import annotations
 
 import json
+import re
 from datetime import timedelta
 from typing import Any
 
-from i18n import _, duration_text, ngettext
+from i18n import _, duration_text, ngettext, use_locale
+from i18n.catalog import load
 from moderation.durations import DurationError, parse_duration
 from moderation.lifecycle import Cause
 
@@ -100,6 +102,14 @@ def outcome_words(why: str) -> str:
     return words.get(why, why)
 
 
+_WHY = ("not present", "protected", "no right", "failed")
+_CAUSES = (
+    "introduction overdue",
+    "held newcomer removed by a moderator",
+    *(cause.value for cause in Cause),
+)
+
+
 def cause_words(cause: str) -> str:
     """Why a membership ended, as a moderator reads it in /audit."""
     words = {
@@ -172,3 +182,56 @@ def _render(record: dict[str, Any]) -> str | None:
     if kind == "intro_incomplete":
         return _("introduction incomplete")
     return None
+
+
+# --------------------------------------------------------------------------- the catalog check
+# Words that stay as they are in every language.
+_UNTRANSLATED = frozenset({"Telegram"})
+_WORD = re.compile(r"[A-Za-z]{3,}")
+
+
+def samples() -> list[str]:
+    """One stored detail of every kind the bot records (for ``imbot i18n check``)."""
+    day, month = timedelta(days=1), timedelta(days=30)
+    return [
+        warning_detail(2, month, None, None, ""),
+        warning_detail(3, month, "mute", day, ""),
+        warning_detail(4, month, "remove", None, "no right"),
+        warning_detail(5, month, "ban", None, "protected"),
+        escalation_detail(4),
+        still_counting_detail(2),
+        purge_detail(4, 5),
+        *(not_done_detail(action, why) for action in ("delete", "mute") for why in _WHY),
+        flood_detail(8, timedelta(seconds=30), timedelta(minutes=10)),
+        length_detail(day),
+        intro_incomplete_detail(),
+        *(removal_detail(cause) for cause in _CAUSES),
+    ]
+
+
+def _own_words(language: str) -> set[str]:
+    """Every Latin-letter word in the language's translations: its own words, not leaks."""
+    words: set[str] = set()
+    for message in load(language):
+        forms = message.string if isinstance(message.string, tuple | list) else (message.string,)
+        for form in forms:
+            words.update(_WORD.findall(form or ""))
+    return words
+
+
+def english_leaks(language: str) -> list[str]:
+    """Audit lines that still carry English words when read in ``language``: strings composed
+    outside the catalog, or translations missing. Empty when every detail is translated."""
+    leaks: list[str] = []
+    own = _own_words(language)  # words the language itself uses ("minutes", "date" in French)
+    for stored in samples():
+        with use_locale("en"):
+            english = set(_WORD.findall(detail_text(stored)))
+        with use_locale(language):
+            shown = detail_text(stored)
+        left = (english & set(_WORD.findall(shown))) - _UNTRANSLATED - own
+        if left:
+            leaks.append(
+                f"{language}: English in an audit detail ({', '.join(sorted(left))}): {shown}"
+            )
+    return leaks
