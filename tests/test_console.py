@@ -125,3 +125,29 @@ def test_console_help_is_grouped_by_topic(tmp_path: Path) -> None:
     assert "/warn WHO REASON — Warn a member (repeated warnings escalate)" in output
     ukrainian = output.split(":lang uk", 1)[1]
     assert "Довідник контактів" in ukrainian and "/invite" not in ukrainian  # not a member
+
+
+def test_console_deadline_add_refuses_an_ambiguous_weekday(tmp_path: Path) -> None:
+    output = run_console(
+        tmp_path,
+        [
+            ":dm",
+            "/deadline add",
+            "wash-3w",
+            "WASH 3W inputs",
+            "https://example.org/3w",
+            "clusters: WASH",
+            "every 2nd Wednesday 12:00",
+            "/cancel",
+            "/language uk",
+            "/deadline add",
+            "wash-3w",
+            "WASH 3W inputs",
+            "https://example.org/3w",
+            "clusters: WASH",
+            "every 2nd Wednesday 12:00",
+            ":quit",
+        ],
+    )
+    assert "“every 2nd Wednesday” can be read two ways." in output
+    assert "«every 2nd Wednesday» можна зрозуміти двояко." in output
