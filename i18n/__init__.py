@@ -184,6 +184,12 @@ def ngettext(singular: str, plural: str, n: int, /, **values: object) -> str:
     return _fill(translations(_current.get()).ngettext(singular, plural, n), {"n": n, **values})
 
 
+def pgettext(context: str, message: str, /, **values: object) -> str:
+    """``_()`` for a string whose translation depends on where it stands (the catalog's
+    ``msgctxt``): an ordinal before "Wednesday" is feminine in Ukrainian, before "Tuesday" not."""
+    return _fill(translations(_current.get()).pgettext(context, message), values)
+
+
 def N_(message: str, /) -> str:  # gettext: mark now, translate later
     """Mark a constant for extraction; translate it with ``_()`` where it is shown."""
     return message

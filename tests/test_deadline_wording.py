@@ -62,3 +62,31 @@ async def test_the_same_refusals_in_ukrainian(sim: Simulator) -> None:
     await say(sim, moderator, "Europe/Kyiv")
     reply = await say(sim, moderator, "8d")
     assert "8 днів" in reply and "(тиждень)" in reply, reply
+
+
+async def test_ukrainian_ordinals_agree_with_the_weekday(sim: Simulator) -> None:
+    # "друга середа" (feminine) but "перший понеділок" (masculine): 2-га середа, 1-й понеділок.
+    moderator = mira(sim)
+    expected = {
+        "the 2nd Wednesday of each month 12:00": "2-га середа кожного місяця о 12:00",
+        "last Friday of every month 16:00": "остання пʼятниця кожного місяця о 16:00",
+        "first Monday of each month 10:00": "1-й понеділок кожного місяця о 10:00",
+    }
+    await say(sim, moderator, "/language uk")
+    for schedule, words in expected.items():
+        await say(sim, moderator, "/deadline add")
+        for answer in WEEKLY:
+            await say(sim, moderator, answer)
+        await say(sim, moderator, schedule)
+        await say(sim, moderator, "Europe/Kyiv")
+        summary = await say(sim, moderator, "1d")
+        assert words in summary, summary
+        await say(sim, moderator, "/cancel")
+    await say(sim, moderator, "/language en")
+    await say(sim, moderator, "/deadline add")
+    for answer in WEEKLY:
+        await say(sim, moderator, answer)
+    await say(sim, moderator, "the 2nd Wednesday of each month 12:00")
+    await say(sim, moderator, "Europe/Kyiv")
+    summary = await say(sim, moderator, "1d")
+    assert "the 2nd Wednesday of every month at 12:00 Kyiv time" in summary, summary
