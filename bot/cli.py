@@ -509,11 +509,18 @@ def i18n_update() -> None:
 @i18n_group.command("check")
 def i18n_check() -> None:
     """Fail (exit 1) when a catalog misses a string or its placeholders/HTML/plurals differ."""
+    from i18n import LANGUAGES
     from i18n.catalog import problems
+    from moderation.audit_details import english_leaks
 
-    found = list(problems())
+    found = [str(problem) for problem in problems()]
+    # What is composed at read time (the moderation log's details): render each kind in each
+    # language and look for English words that are not names.
+    found += [
+        leak for language in LANGUAGES if language != "en" for leak in english_leaks(language)
+    ]
     for problem in found:
-        click.echo(str(problem), err=True)
+        click.echo(problem, err=True)
     if found:
         sys.exit(1)
     click.echo("every catalog is complete")

@@ -34,9 +34,11 @@ from handlers.render import chunk_lines, esc, esc_attr, mention
 from i18n import _, duration_text, list_text
 from moderation import deadlines as rules
 from moderation.deadlines import Deadline
+from moderation.partners import listed_index
 from moderation.permissions import CommandSpec, Role, Where
 from runtime.context import App, BotContext, Services, Sweep
 from storage.deadlines import DeadlineRepository
+from storage.introductions import IntroductionRepository
 from storage.roster import RosterRepository
 
 # Re-exported: the deadline editor plans with them.
@@ -334,24 +336,58 @@ async def missing_command(update: Update, context: BotContext) -> None:
     await answer_lines(update, context, report.lines)
 
 
-def _choices(labels: list[str], prefix: str, none_label: str) -> InlineKeyboardMarkup:
+def _choices(
+    labels: list[str], prefix: str, none_label: str, chosen: int | None = None
+) -> InlineKeyboardMarkup:
+    """One button per choice; the one the person's introduction names is marked ✓ and first."""
     buttons = [
-        InlineKeyboardButton(label[:60], callback_data=f"{prefix}:{index}")
+        InlineKeyboardButton(
+            (f"✓ {label}" if index == chosen else label)[:60], callback_data=f"{prefix}:{index}"
+        )
         for index, label in enumerate(labels)
     ]
+    if chosen is not None:
+        buttons.insert(0, buttons.pop(chosen))
     rows = [buttons[i : i + 2] for i in range(0, len(buttons), 2)]
     rows.append([InlineKeyboardButton(none_label, callback_data=f"{prefix}:-1")])
     return InlineKeyboardMarkup(rows)
 
 
+def _introduced(services: Services, user_id: int) -> tuple[int | None, int | None]:
+    """The cluster's and the organisation's places in the configured lists, as the person's
+    own introduction (in any of the groups) names them; None where it names no listed one."""
+    settings = services.settings
+    with services.db.transaction() as session:
+        repo = IntroductionRepository(session)
+        intros = [repo.introduction(group.chat_id, user_id) for group in settings.groups]
+    cluster = next((i.cluster for i in intros if i is not None and i.cluster), None)
+    organisation = next((i.organisation for i in intros if i is not None and i.organisation), None)
+    return (
+        listed_index(cluster, settings.clusters),
+        listed_index(organisation, settings.organisations),
+    )
+
+
+def _preselected(question: str, labels: list[str], chosen: int | None) -> str:
+    if chosen is None:
+        return question
+    return (
+        question
+        + "\n"
+        + _("Your introduction names {name}: it is marked ✓.", name=esc(labels[chosen]))
+    )
+
+
 async def subscribe_command(update: Update, context: BotContext) -> None:
     message = update.effective_message
-    if message is None:
+    if message is None or update.effective_user is None:
         return
     settings = context.services.settings
+    cluster, _organisation = _introduced(context.services, update.effective_user.id)
+    clusters = list(settings.clusters)
     await message.reply_text(
-        _("Which <b>cluster</b> do you answer for?"),
-        reply_markup=_choices(list(settings.clusters), f"{CB_SUBSCRIBE}:c", _("No cluster")),
+        _preselected(_("Which <b>cluster</b> do you answer for?"), clusters, cluster),
+        reply_markup=_choices(clusters, f"{CB_SUBSCRIBE}:c", _("No cluster"), cluster),
     )
 
 
@@ -377,13 +413,13 @@ async def on_subscribe_button(update: Update, context: BotContext) -> None:
         return
     cluster_index = numbers[0]
     if parts[1] == "c":
+        _cluster, chosen = _introduced(context.services, query.from_user.id)
+        organisations = list(settings.organisations)
         await query.answer()
         await query.edit_message_text(
-            _("And which <b>organisation</b>?"),
+            _preselected(_("And which <b>organisation</b>?"), organisations, chosen),
             reply_markup=_choices(
-                list(settings.organisations),
-                f"{CB_SUBSCRIBE}:o:{cluster_index}",
-                _("No organisation"),
+                organisations, f"{CB_SUBSCRIBE}:o:{cluster_index}", _("No organisation"), chosen
             ),
         )
         return

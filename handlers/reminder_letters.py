@@ -34,7 +34,7 @@ def now_of(services: Services) -> datetime:
 
 # --------------------------------------------------------------------------- rendering
 def due_line(deadline: Deadline, occurrence: datetime) -> str:
-    return f"{rules.format_local(occurrence, deadline.tz)} {rules.zone_label(deadline.tz)}"
+    return rules.format_local(occurrence, deadline.tz)
 
 
 def reminder_text(deadline: Deadline, row: DueRow, now: datetime, catch_up: bool) -> str:

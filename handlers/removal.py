@@ -17,8 +17,10 @@ from telegram.error import BadRequest, Forbidden
 from handlers.common import in_group, report_missing_right
 from handlers.render import esc
 from i18n import N_, _
+from moderation.audit_details import removal_detail
 from moderation.roster import MemberStatus, ObservedChange
 from runtime.context import BotContext
+from storage.moderation import ModerationRepository
 from storage.roster import RosterRepository
 
 log = logging.getLogger(__name__)
@@ -41,12 +43,14 @@ async def remove_member(
     actor_id: int | None = None,
     announce: bool = True,
     keep_banned: bool = False,
+    audited: bool = False,
 ) -> Removal:
     """Remove ``user_id`` from ``chat_id``; ``why`` is shown to the group, ``cause`` is recorded.
 
     ``why`` is rendered in the group's language(s): pass a callable building it with ``_()``,
     or a phrase marked with ``N_()``. ``keep_banned`` (a moderator's /ban) leaves the ban in
-    place, so they cannot come back.
+    place, so they cannot come back. Every removal goes into the moderation log (/audit) with
+    its cause, unless the caller (a moderation command) records it itself (``audited``).
 
     Never raises for the expected refusals: someone who already left, an admin, or a missing
     right each come back as an outcome (and the moderators are told about a missing right).
@@ -83,6 +87,15 @@ async def remove_member(
             services.clock.now(),
             cause=cause,
         )
+        if not audited:
+            ModerationRepository(session).record(
+                chat_id,
+                "remove",
+                user_id,
+                services.clock.now(),
+                actor_id=actor_id,
+                detail=removal_detail(cause),
+            )
     if not keep_banned:
         try:
             await context.bot.unban_chat_member(chat_id, user_id, only_if_banned=True)

@@ -17,7 +17,8 @@ the words around it. A line whose translation starts with a placeholder gets a R
 MARK first, so the paragraph is laid out right to left.
 
 Dates and times (``date_text``, ``datetime_text``, ``duration_text``) use Babel's CLDR data for
-the current language, in the time zone the caller passes (the group's).
+the current language, in the time zone the caller passes (the group's). Every moment shown goes
+through ``datetime_text``, which names its zone (``Kyiv time``, the city in the reader's language).
 """
 
 from __future__ import annotations
@@ -43,6 +44,7 @@ from babel.dates import (
     get_datetime_format,
     get_day_names,
     get_month_names,
+    get_timezone_location,
 )
 from babel.lists import format_list
 from babel.messages.mofile import write_mo
@@ -182,6 +184,12 @@ def ngettext(singular: str, plural: str, n: int, /, **values: object) -> str:
     return _fill(translations(_current.get()).ngettext(singular, plural, n), {"n": n, **values})
 
 
+def pgettext(context: str, message: str, /, **values: object) -> str:
+    """``_()`` for a string whose translation depends on where it stands (the catalog's
+    ``msgctxt``): an ordinal before "Wednesday" is feminine in Ukrainian, before "Tuesday" not."""
+    return _fill(translations(_current.get()).pgettext(context, message), values)
+
+
 def N_(message: str, /) -> str:  # gettext: mark now, translate later
     """Mark a constant for extraction; translate it with ``_()`` where it is shown."""
     return message
@@ -232,14 +240,35 @@ def long_date_text(value: date) -> str:
 
 
 def datetime_text(value: datetime, tz: tzinfo, weekday: bool = False) -> str:
-    """Date and time in ``tz`` (the group's zone): ``20 Dec 2026, 12:00``; with ``weekday``
-    ``Sun, 20 Dec 2026, 12:00`` (deadlines, where the day of the week matters)."""
+    """Every moment the bot shows, in ``tz`` (the group's or the deadline's zone) and naming
+    it: ``20 Dec 2026, 12:00 Kyiv time`` / ``20 груд. 2026 р., 12:00 за часом міста Київ``;
+    with ``weekday`` ``Sun, 20 Dec 2026, 12:00 Kyiv time`` (deadlines, where the day matters).
+    """
     local = value.astimezone(tz)
     locale = babel_locale()
     day = format_skeleton("yMMMEd" if weekday else "yMMMd", local, locale=locale)
     hour = format_time(local, "short", tzinfo=tz, locale=locale)
     pattern = str(get_datetime_format("medium", locale=locale))
-    return pattern.replace("{1}", day).replace("{0}", hour)
+    return f"{pattern.replace('{1}', day).replace('{0}', hour)} {zone_label(tz)}"
+
+
+def zone_city(tz: tzinfo) -> str:
+    """The zone's city in the reader's language where CLDR knows it (``Kyiv``, ``Київ``,
+    ``كييف``), else the zone's own name (``Etc/GMT+3`` → ``GMT+3``)."""
+    key = str(getattr(tz, "key", tz))
+    if key in {"UTC", "Etc/UTC", "Etc/UCT", "UCT", "Universal", "Zulu", "Etc/Zulu"}:
+        return "UTC"
+    try:
+        city = get_timezone_location(tz, locale=babel_locale(), return_city=True)
+    except (LookupError, ValueError):
+        city = ""
+    return str(city) or key.rsplit("/", 1)[-1].replace("_", " ")
+
+
+def zone_label(tz: tzinfo) -> str:
+    """``Europe/Kyiv`` → ``Kyiv time`` (``за часом міста Київ``, ``بتوقيت كييف``); ``UTC``."""
+    city = zone_city(tz)
+    return city if city == "UTC" else _("{city} time", city=city)
 
 
 def weekday_date_text(value: date) -> str:
@@ -279,7 +308,9 @@ def list_text(items: Sequence[str]) -> str:
 
 
 def duration_text(value: timedelta) -> str:
-    """A wait or a limit in words, two units at most: ``3 days 4 hours``, ``25 minutes``."""
+    """Every length the bot writes in a sentence, in words in the reader's language, two units
+    at most: ``30 days``, ``1 day``, ``3 days 4 hours``, ``25 minutes``, ``30 seconds``
+    (``30 днів``, ``يوم``) — never the configuration's notation (``30d``)."""
     seconds = max(int(value.total_seconds()), 0)
     locale = babel_locale()
     parts: list[str] = []
@@ -301,6 +332,8 @@ def duration_text(value: timedelta) -> str:
             )
         elif parts:
             break
-    if not parts:
-        return format_timedelta(timedelta(minutes=1), granularity="minute", locale=locale)
+    if not parts:  # under a minute: the seconds ("30 seconds"), never "0 minutes"
+        return format_timedelta(
+            timedelta(seconds=max(seconds, 1)), granularity="second", threshold=10**9, locale=locale
+        )
     return " ".join(parts)

@@ -25,9 +25,10 @@ ROOT = Path(__file__).resolve().parent.parent
 SOURCES = ("bot", "config", "handlers", "i18n", "moderation", "runtime", "storage", "web")
 # _("…"), ngettext("…", "…", n), N_("…") marks a constant translated where it is shown, and a
 # command's description (CommandSpec's second argument) feeds the per-language command menus.
-KEYWORDS: dict[str, tuple[int, ...] | None] = {
+KEYWORDS: dict[str, tuple[int | tuple[int, str], ...] | None] = {
     "_": None,
     "ngettext": (1, 2),
+    "pgettext": ((1, "c"), 2),  # pgettext("context", "…"): the context is the first argument
     "N_": None,
     "CommandSpec": (2,),
 }

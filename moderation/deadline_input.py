@@ -7,7 +7,8 @@ sets the first possible date, otherwise today):
 - ``2026-12-20 12:00`` — once (``FREQ=DAILY;COUNT=1``);
 - ``every day 09:00``, ``every weekday 09:00``, ``every 3rd day 09:00``;
 - ``every Monday 10:00``, ``every other Wednesday 12:00``, ``every 3 weeks on Tuesday 9:30``,
-  ``every Monday and Thursday 10:00``;
+  ``every Monday and Thursday 10:00``; ``every 2nd Wednesday`` is refused as ambiguous (every
+  other Wednesday, or the second Wednesday of the month?) with both unambiguous spellings;
 - ``5th of each month 17:00``, ``monthly on the 5th 17:00``, ``last day of each month 17:00``;
 - ``first Tuesday of each month 14:00``, ``last Friday of every month 16:00``;
 - ``every year on 15 April 12:00``, ``15 April every year 12:00``;
@@ -219,10 +220,13 @@ def _friendly_rule(what: str) -> str | None:
     match = re.fullmatch(rf"every ({_NTH}|\d{{1,2}}) days?", what)
     if match is not None:
         return f"FREQ=DAILY;INTERVAL={_interval(match.group(1))}"
-    match = re.fullmatch(rf"(?:every|each)(?: ({_NTH}))? (?:week )?(?:on )?({_DAYS})", what)
+    match = re.fullmatch(rf"(?:every|each)(?: ({_NTH}))? (week )?(?:on )?({_DAYS})", what)
     if match is not None:
-        interval = _interval(match.group(1)) if match.group(1) else 1
-        return _weekly(interval, _byday(match.group(2)))
+        nth, week, named = match.groups()
+        if nth is not None and nth != "other" and week is None:
+            _ambiguous(nth, named)
+        interval = _interval(nth) if nth else 1
+        return _weekly(interval, _byday(named))
     match = re.fullmatch(rf"every (\d{{1,2}}|{_NTH}) weeks? on ({_DAYS})", what)
     if match is not None:
         return _weekly(_interval(match.group(1)), _byday(match.group(2)))
@@ -256,6 +260,23 @@ def _friendly_rule(what: str) -> str | None:
         _check_month_day(day, month)
         return f"FREQ=YEARLY;BYMONTH={month};BYMONTHDAY={day}"
     return None
+
+
+def _ambiguous(nth: str, days: str) -> None:
+    """ "every 2nd Wednesday" is every other Wednesday to some and the second Wednesday of the
+    month to others: refuse it and show both unambiguous ways of writing it."""
+    number, days = _number(nth), days.title()
+    if number < 1:
+        raise DeadlineError(_("for once a month, write “the last {days} of each month”", days=days))
+    raise DeadlineError(
+        _(
+            "“every {nth} {days}” can be read two ways. Write “every {n} weeks on {days}” for "
+            "every {n} weeks, or “the {nth} {days} of each month” for once a month",
+            nth=nth,
+            days=days,
+            n=number,
+        )
+    )
 
 
 def _interval(word: str) -> int:

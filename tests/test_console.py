@@ -91,9 +91,11 @@ def test_console_shows_the_buttons_of_an_edited_message(tmp_path: Path) -> None:
 
 def test_console_press_follows_a_link_to_the_bot_as_a_person_would(tmp_path: Path) -> None:
     output = run_console(tmp_path, [":as ivan", "/contact kate", ":press 1", ":quit"])
-    assert "[1] Write to me privately  → https://t.me/imbot?start=contact_go" in output
-    assert "Ivan Koval opens the link: /start contact_go in private" in output
+    # The search typed in the group travels in the link ("kate", base64url) and runs privately.
+    assert "[1] Write to me privately  → https://t.me/imbot?start=contact_qa2F0ZQ" in output
+    assert "Ivan Koval opens the link: /start contact_qa2F0ZQ in private" in output
     assert "bot → [dm Ivan]" in output.split(":press 1", 1)[1]
+    assert "Send /contact followed" not in output.split(":press 1", 1)[1]
     assert "[Ivan @ dm] > :quit" in output  # the person is now in the private chat
 
 
@@ -146,3 +148,29 @@ def test_the_readmes_first_ten_minutes_run_as_described(tmp_path: Path) -> None:
     assert "Removed. They can come back through a sponsor." in output
     assert "Stranger (@—) — removed" in output
     assert "the bot raised" not in output
+
+
+def test_console_deadline_add_refuses_an_ambiguous_weekday(tmp_path: Path) -> None:
+    output = run_console(
+        tmp_path,
+        [
+            ":dm",
+            "/deadline add",
+            "wash-3w",
+            "WASH 3W inputs",
+            "https://example.org/3w",
+            "clusters: WASH",
+            "every 2nd Wednesday 12:00",
+            "/cancel",
+            "/language uk",
+            "/deadline add",
+            "wash-3w",
+            "WASH 3W inputs",
+            "https://example.org/3w",
+            "clusters: WASH",
+            "every 2nd Wednesday 12:00",
+            ":quit",
+        ],
+    )
+    assert "“every 2nd Wednesday” can be read two ways." in output
+    assert "«every 2nd Wednesday» можна зрозуміти двояко." in output

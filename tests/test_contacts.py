@@ -165,13 +165,46 @@ async def test_forged_buttons_disclose_nothing(sim: Simulator) -> None:
     assert msg and len(rows(sim, Contact)) == 1
 
 
-async def test_group_command_points_to_private_chat(sim: Simulator) -> None:
+async def test_group_command_points_to_private_chat_keeping_the_query(sim: Simulator) -> None:
     ivan = await member(sim, "Ivan", "Petrenko")
     mark = sim.mark()
-    await sim.say(ivan, "/contact olena")
+    await sim.say(ivan, "/contact Зоряна")
     reply = sim.unique_reply(mark, sim.group.id)
     assert "privately" in reply.text
-    assert "start=contact_go" in reply.buttons()[0]["url"]
+    url = reply.buttons()[0]["url"]
+    prefix = "https://t.me/imbot?start=contact_"
+    assert url.startswith(prefix) and len(url) - len(prefix) + len("contact_") <= 64, url
+    assert all(c.isascii() and (c.isalnum() or c in "_-") for c in url[len(prefix) :]), url
+    # Following the link runs the search typed in the group, as the person meant it.
+    mark = sim.mark()
+    await sim.dm(ivan, "/start " + url.split("start=", 1)[1])
+    found = sim.unique_reply(mark, ivan.id).text
+    assert found.startswith("Nobody found for “зоряна”"), found
+    # A query too long for a link opens the private chat with the usual hint.
+    mark = sim.mark()
+    await sim.say(ivan, "/contact " + "protection officer kharkiv oblast and odesa " * 2)
+    assert sim.unique_reply(mark, sim.group.id).buttons()[0]["url"].endswith("start=contact_go")
+    # Forged payloads get the hint, never an error.
+    for forged in ("contact_q!!!", "contact_q", "contact_qAAAA", "contact_" + "q" * 80):
+        mark = sim.mark()
+        await sim.dm(ivan, "/start " + forged)
+        assert "Send <code>/contact</code>" in sim.unique_reply(mark, ivan.id).html
+
+
+async def test_profile_in_the_group_points_to_profile_in_private(sim: Simulator) -> None:
+    ivan = await member(sim, "Ivan", "Petrenko")
+    await sim.dm(ivan, "/language uk")
+    mark = sim.mark()
+    await sim.say(ivan, "/profile")
+    reply = sim.unique_reply(mark, sim.group.id)
+    assert "/profile" in reply.text and "contact" not in reply.text.lower()
+    url = reply.buttons()[0]["url"]
+    mark = sim.mark()
+    await sim.dm(ivan, "/start " + url.split("start=", 1)[1])
+    private = sim.unique_reply(mark, ivan.id).text
+    assert private == (
+        "Надішліть /profile, щоб змінити свій запис у довіднику й вибрати, хто бачить кожну деталь."
+    ), private
 
 
 async def test_bad_queries_and_rate_limit(sim: Simulator) -> None:

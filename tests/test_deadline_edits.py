@@ -45,7 +45,7 @@ def _deadline(rule: str, starts: datetime, zone: str = "Europe/Kyiv") -> Deadlin
     day=st.integers(0, 6),
     hour=st.integers(0, 23),
     minute=st.integers(0, 59),
-    interval=st.sampled_from(["", "other ", "3rd "]),
+    interval=st.sampled_from(["", "other ", "3rd week on "]),
 )
 def test_weekly_forms_fall_on_that_day_at_that_local_time(
     day: int, hour: int, minute: int, interval: str
@@ -57,7 +57,7 @@ def test_weekly_forms_fall_on_that_day_at_that_local_time(
         d, datetime(2026, 11, 20, tzinfo=UTC), datetime(2027, 11, 20, tzinfo=UTC)
     )
     assert found
-    step = {"": 7, "other ": 14, "3rd ": 21}[interval]
+    step = {"": 7, "other ": 14, "3rd week on ": 21}[interval]
     for instant in found:
         local = instant.astimezone(KYIV)
         # A time that does not exist (spring forward) moves by the gap; else exactly as asked.
@@ -389,7 +389,7 @@ def test_reschedule_keeps_sent_rows_and_revives_only_its_own_cancellations() -> 
     [
         ("every weekday 9:00", "every weekday at 09:00 Kyiv time"),
         ("every Monday, Wednesday and Friday 9:00", "every Monday, Wednesday and Friday at 09:00"),
-        ("every other Wednesday 12:00", "every 2nd Wednesday at 12:00 Kyiv time"),
+        ("every other Wednesday 12:00", "every other Wednesday at 12:00 Kyiv time"),
         ("last day of each month 17:00", "the last day of every month at 17:00"),
     ],
 )

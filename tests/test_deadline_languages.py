@@ -63,8 +63,8 @@ async def test_each_partner_reads_reminders_in_their_language_and_date_format(
     (ukrainian,) = sitrep_reminders(sim, olena)
     (french,) = sitrep_reminders(sim, pierre)
     assert "is due Wed, 2 Dec 2026, 12:00 Kyiv time (in 2 days)" in english.text
-    assert "ср, 2 груд. 2026 р., 12:00 за часом Kyiv (через 2 дні)" in plain(ukrainian.text)
-    assert "mer. 2 déc. 2026, 12:00 heure de Kyiv (dans 2 jours)" in plain(french.text)
+    assert "ср, 2 груд. 2026 р., 12:00 за часом міста Київ (через 2 дні)" in plain(ukrainian.text)
+    assert "mer. 2 déc. 2026, 12:00 heure de Kiev (dans 2 jours)" in plain(french.text)
     assert labels(english)[0] == "✅ Submitted" and labels(english)[1] == SNOOZE_LABELS["en"]
     assert labels(ukrainian)[:2] == ["✅ Подано", SNOOZE_LABELS["uk"]]
     assert labels(french)[0] == "✅ Remis"
@@ -84,7 +84,7 @@ async def test_the_moderators_digest_is_in_the_moderators_language(sim: Simulato
     assert len(digests) == 1
     text = plain(digests[0].text)
     assert text.startswith("Прострочено — ще не подали:")
-    assert "термін ср, 2 груд. 2026 р., 12:00 за часом Kyiv: відповіли 0 з " in text
+    assert "термін ср, 2 груд. 2026 р., 12:00 за часом міста Київ: відповіли 0 з " in text
     assert "WASH (кластер): " in text and "Overdue" not in text
 
 
@@ -117,7 +117,7 @@ async def test_deadline_commands_in_a_bilingual_group_answer_in_both(
     assert ukrainian.startswith("Терміни (надішліть мені /subscribe")
     assert "наступний: ср, 2 груд. 2026 р., 12:00" in ukrainian
     assert english.startswith("Deadlines (send /subscribe")
-    assert "every 2nd Wednesday at 12:00 Kyiv time; next: Wed, 2 Dec 2026, 12:00" in english
+    assert "every other Wednesday at 12:00 Kyiv time; next: Wed, 2 Dec 2026, 12:00" in english
     mark = sim.mark()
     await sim.say(alice, "/submitted nope")
     refused = sim.unique_reply(mark, GROUP_ID).text
@@ -141,9 +141,9 @@ SITREP_RULE = Deadline(
 @pytest.mark.parametrize(
     ("language", "expected"),
     [
-        ("en", "every 2nd Wednesday at 12:00 Kyiv time; next: Wed, 2 Dec 2026, 12:00"),
-        ("uk", "кожен 2-й тиждень (середа) о 12:00 за часом Kyiv; наступний: ср, 2 груд."),
-        ("fr", "chaque 2e mercredi à 12:00 heure de Kyiv ; prochaine : mer. 2 déc. 2026"),
+        ("en", "every other Wednesday at 12:00 Kyiv time; next: Wed, 2 Dec 2026, 12:00"),
+        ("uk", "через тиждень (середа) о 12:00 за часом міста Київ; наступний: ср, 2 груд."),
+        ("fr", "toutes les deux semaines (mercredi) à 12:00 heure de Kiev ; prochaine : mer."),
         ("ar", "الأربعاء"),
     ],
 )

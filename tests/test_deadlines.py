@@ -60,7 +60,7 @@ async def test_subscribe_records_partner_and_lists_deadlines(sim: Simulator) -> 
     alice = await partner(sim, "Alice")
     final = sim.last(alice.id)
     assert "You are now a partner for WASH and UNICEF" in final.text
-    assert "every 2nd Wednesday at 12:00 Kyiv time; next: Wed, 2 Dec 2026, 12:00" in final.text
+    assert "every other Wednesday at 12:00 Kyiv time; next: Wed, 2 Dec 2026, 12:00" in final.text
     with sim.services.db.transaction() as session:
         saved = DeadlineRepository(session).partner(alice.id)
         assert saved is not None and (saved.cluster, saved.organisation) == ("WASH", "UNICEF")

@@ -67,14 +67,17 @@ def test_ambiguous_local_time_means_the_first_one() -> None:
 def test_summary_reads_like_a_person_wrote_it() -> None:
     d = deadline("FREQ=WEEKLY;INTERVAL=2;BYDAY=WE;BYHOUR=12;BYMINUTE=0", "2026-12-02")
     now = datetime(2026, 11, 23, 9, tzinfo=UTC)
-    assert summary(d, now) == "every 2nd Wednesday at 12:00 Kyiv time; next: Wed, 2 Dec 2026, 12:00"
+    assert (
+        summary(d, now)
+        == "every other Wednesday at 12:00 Kyiv time; next: Wed, 2 Dec 2026, 12:00 Kyiv time"
+    )
     assert summary(deadline("FREQ=MONTHLY;BYMONTHDAY=5;BYHOUR=17"), now).startswith(
         "the 5th of every month at 17:00 Kyiv time"
     )
     once = deadline("FREQ=YEARLY;COUNT=1;BYHOUR=9;BYMINUTE=0", "2026-12-24")
     assert (
         summary(once, now)
-        == "once, on Thu, 24 Dec 2026 at 09:00 Kyiv time; next: Thu, 24 Dec 2026, 09:00"
+        == "once, on Thu, 24 Dec 2026 at 09:00 Kyiv time; next: Thu, 24 Dec 2026, 09:00 Kyiv time"
     )
 
 

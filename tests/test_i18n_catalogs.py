@@ -145,3 +145,20 @@ def test_a_new_untranslated_string_in_the_source_is_caught(
     monkeypatch.setattr(catalog, "ROOT", source)
     found = {(p.language, p.msgid) for p in problems()}
     assert found == {(lang, "A sentence nobody has translated yet.") for lang in LANGUAGES[1:]}
+
+
+def test_audit_details_read_without_english_in_every_language() -> None:
+    # Composed when /audit is read, not in the catalog as a whole: each kind rendered.
+    from moderation.audit_details import english_leaks
+
+    for language in ("uk", "fr", "ar"):
+        assert english_leaks(language) == [], language
+
+
+def test_the_audit_check_catches_english_where_no_translation_exists() -> None:
+    # German has no catalog: every detail falls back to English and must be reported.
+    from moderation.audit_details import english_leaks, samples
+
+    leaks = english_leaks("de")
+    assert len(leaks) == len(samples()), leaks
+    assert any("warning" in leak and "day" in leak for leak in leaks), leaks

@@ -83,7 +83,7 @@ async def test_leaving_repeats_the_date_then_asks_on_the_day_and_no_removes(
     mark = sim.mark()
     await sim.dm(olena, "/leaving 20 Dec")
     reply = sim.unique_reply(mark, olena.id)
-    assert "you leave the country on Sunday 20 December 2026" in reply.text
+    assert "you leave the country on Sunday, 20 December 2026" in reply.text
     assert "(Sun, 20 Dec 2026, 09:00 Kyiv time)" in reply.text
     row = row_of(sim, olena.id)
     assert row is not None and row.departure_date == date(2026, 12, 20)
@@ -167,9 +167,9 @@ async def test_moderator_sets_and_cancels_someone_elses_departure(sim: Simulator
     mark = sim.mark()
     await sim.dm(mira(sim), "/leaving @ivan in 3 weeks")
     reply = sim.unique_reply(mark, MODERATOR_ID)
-    assert "Ivan Koval leaves the country on Monday 14 December 2026" in reply.text
+    assert "Ivan Koval leaves the country on Monday, 14 December 2026" in reply.text
     told = sim.unique_reply(mark, ivan.id)
-    assert "A moderator recorded that you leave the country on Monday 14 December 2026" in (
+    assert "A moderator recorded that you leave the country on Monday, 14 December 2026" in (
         told.text
     )
     row = row_of(sim, ivan.id)
@@ -183,7 +183,7 @@ async def test_moderator_sets_and_cancels_someone_elses_departure(sim: Simulator
     # A moderator may also reply to someone's message in the group.
     said = await sim.say(ivan, "I fly home soon")
     await sim.say(mira(sim), "/leaving 2026-12-24", reply_to=said["message"]["message_id"])
-    assert "Ivan Koval leaves the country on Thursday 24 December 2026" in sim.last(GROUP_ID).text
+    assert "Ivan Koval leaves the country on Thursday, 24 December 2026" in sim.last(GROUP_ID).text
 
 
 async def test_departure_yes_then_sponsor_confirms_out_of_country(sim: Simulator) -> None:
@@ -209,7 +209,7 @@ async def test_departure_yes_then_sponsor_confirms_out_of_country(sim: Simulator
     mark = sim.mark()
     await sim.press(olena, who, "Ivan Koval (your sponsor)")
     request = sim.unique_reply(mark, ivan.id)
-    assert "until Sunday 31 January 2027" in request.text
+    assert "until Sunday, 31 January 2027" in request.text
     assert "I asked Ivan Koval to confirm" in sim.last(olena.id).text
     # Only the named sponsor can confirm.
     bohdan = await veteran(sim, "Bohdan")
@@ -336,7 +336,7 @@ async def test_expiry_notice_extension_and_removal(sim: Simulator) -> None:
     assert sim.since(mark, sam.id) == []
     await until(sim, datetime(2026, 12, 7, 7, 5, tzinfo=UTC))
     to_sam = sim.unique_reply(mark, sam.id)
-    assert "ends on Monday 14 December 2026" in to_sam.text
+    assert "ends on Monday, 14 December 2026" in to_sam.text
     assert "ask your sponsor (Ivan Koval) to extend it" in to_sam.text
     to_ivan = sim.unique_reply(mark, ivan.id)
     assert "/extend @sam 30d" in to_ivan.text
@@ -360,13 +360,13 @@ async def test_expiry_notice_extension_and_removal(sim: Simulator) -> None:
     )
     await sim.press(ivan, to_ivan, "Extend by 30 days")
     assert intro_of(sim, sam.id).end_date == date(2027, 1, 13)  # type: ignore[union-attr]
-    assert "now runs until Wednesday 13 January 2027" in sim.last(sam.id).text
+    assert "now runs until Wednesday, 13 January 2027" in sim.last(sam.id).text
     assert any(c == "sponsor: extended from 2026-12-14 to 2027-01-13" for c in causes(sim, sam.id))
     await until(sim, datetime(2026, 12, 14, 8, 0, tzinfo=UTC))
     assert status(sim, sam.id) is MemberStatus.MEMBER
     mark = sim.mark()
     await until(sim, datetime(2027, 1, 6, 7, 5, tzinfo=UTC))
-    assert any("ends on Wednesday 13 January 2027" in m.text for m in sim.since(mark, sam.id))
+    assert any("ends on Wednesday, 13 January 2027" in m.text for m in sim.since(mark, sam.id))
     await until(sim, datetime(2027, 1, 13, 7, 5, tzinfo=UTC))
     assert status(sim, sam.id) is MemberStatus.REMOVED
     assert any("time-limited membership ended today" in m.text for m in sim.since(mark, GROUP_ID))
@@ -378,7 +378,7 @@ async def test_moderator_extends_by_date(sim: Simulator) -> None:
     sam = await member(sim, ivan, "Sam", "Surge", category="Surge", extra=["14 Dec"])
     await sim.dm(mira(sim), "/extend Sam Surge 2027-01-20")
     assert sim.last(MODERATOR_ID).text == (
-        "Done: the membership of Sam Surge now runs until Wednesday 20 January 2027."
+        "Done: the membership of Sam Surge now runs until Wednesday, 20 January 2027."
     )
     assert any(c.startswith("moderator: extended") for c in causes(sim, sam.id))
     await sim.dm(mira(sim), "/extend Sam Surge 2026-12-01")
@@ -468,7 +468,7 @@ async def test_expiry_question_goes_to_the_moderators_when_the_sponsor_cannot_be
     assert sim.since(mark, ivan.id) == []
     to_mira = sim.unique_reply(mark, MODERATOR_ID)
     assert to_mira.text == (
-        "The membership of Otto Remote in Ukraine IM community ends on Monday 18 January 2027. "
+        "The membership of Otto Remote in Ukraine IM community ends on Monday, 18 January 2027. "
         "Extend it? Or send /extend @otto 30d (or a date), at most 90 days from today.\n"
         "I cannot write to their sponsor Ivan Koval privately, so I ask the moderators."
     )
@@ -477,7 +477,7 @@ async def test_expiry_question_goes_to_the_moderators_when_the_sponsor_cannot_be
     assert len(sim.since(mark, MODERATOR_ID)) == 1  # once
     await sim.press(mira(sim), to_mira, "Extend by 30 days")
     assert intro_of(sim, otto.id).end_date == date(2027, 2, 17)  # type: ignore[union-attr]
-    assert "now runs until Wednesday 17 February 2027" in sim.last(otto.id).text
+    assert "now runs until Wednesday, 17 February 2027" in sim.last(otto.id).text
     assert "moderator: extended from 2027-01-18 to 2027-02-17" in causes(sim, otto.id)
     await until(sim, datetime(2027, 1, 18, 8, 0, tzinfo=UTC))
     assert status(sim, otto.id) is MemberStatus.MEMBER
@@ -500,7 +500,7 @@ async def test_a_moderator_sponsor_who_left_the_group_still_counts(sim: Simulato
     await sim.dm(moderator, "/expiring 60d")
     listing = sim.last(MODERATOR_ID).text
     assert (
-        "Otto Remote: outside the country (sponsored) until Mon 18 Jan 2027; sponsor Mira "
+        "Otto Remote: outside the country (sponsored) until Mon, 18 Jan 2027; sponsor Mira "
         "Moderator" in listing
     )
     assert "without a sponsor" not in listing
@@ -581,7 +581,7 @@ async def test_checkins_stale_list_and_answers(sim: Simulator) -> None:
     mark = sim.mark()
     await sim.dm(mira(sim), "/stale")
     listing = sim.unique_reply(mark, MODERATOR_ID).text
-    assert "Quiet Koval — asked Sun 21 Feb 2027" in listing
+    assert "Quiet Koval — asked Sun, 21 Feb 2027" in listing
     assert "Ivan Koval" not in listing and "Olena" not in listing
     assert "not removed automatically" in listing
     assert status(sim, quiet.id) is MemberStatus.MEMBER
@@ -745,12 +745,12 @@ async def test_expiring_lists_what_is_coming(sim: Simulator) -> None:
     await sim.dm(mira(sim), "/expiring")
     text = sim.unique_reply(mark, MODERATOR_ID).text
     assert "departures and expiries in the next 30 days" in text
-    assert text.index("Olena Petrenko: leaves the country Tue 1 Dec 2026") < text.index(
-        "Sam Surge: surge / short mission until Mon 14 Dec 2026; sponsor Ivan Koval"
+    assert text.index("Olena Petrenko: leaves the country Tue, 1 Dec 2026") < text.index(
+        "Sam Surge: surge / short mission until Mon, 14 Dec 2026; sponsor Ivan Koval"
     )
     assert "Otto" not in text  # ends in 8 weeks
     await sim.dm(mira(sim), "/expiring 60d")
-    assert "Otto Remote: outside the country (sponsored) until Mon 18 Jan 2027" in (
+    assert "Otto Remote: outside the country (sponsored) until Mon, 18 Jan 2027" in (
         sim.last(MODERATOR_ID).text
     )
     await sim.dm(mira(sim), "/expiring soon")
@@ -854,9 +854,9 @@ def test_console_shows_the_lifecycle(tmp_path: Path) -> None:
             ":quit",
         ],
     )
-    assert "you leave the country on Thursday 26 November 2026" in output
+    assert "you leave the country on Thursday, 26 November 2026" in output
     assert "Today is your departure date for Ukraine IM community" in output
-    assert "Olena Petrenko: outside the country (sponsored) until Thu 24 Dec 2026" in output
+    assert "Olena Petrenko: outside the country (sponsored) until Thu, 24 Dec 2026" in output
     assert "/extend Olena Petrenko 30d" in output
     assert "time-limited membership ended today" in output
     assert "Olena (@—) — removed, joined by invite_link" in output

@@ -100,7 +100,7 @@ async def test_departure_yes_survives_a_restart_between_every_two_answers(sim: S
         mark = bot.mark()
         await bot.press(olena, who, "Ivan Koval (your sponsor)")
         request = bot.unique_reply(mark, ivan.id)
-        assert "until Sunday 31 January 2027" in request.text
+        assert "until Sunday, 31 January 2027" in request.text
         assert "I asked Ivan Koval to confirm" in bot.last(olena.id).text
         assert forms(bot) == []  # the form is over once the sponsor was asked
 

@@ -42,3 +42,25 @@ def test_console_moderation(tmp_path: Path) -> None:
     assert "Deleted 2 messages of the bot." in output
     assert "automatic: mute ended for Ivan Koval" in output
     assert "the bot raised" not in output
+
+
+def test_console_mute_names_its_length_in_words_and_its_zone(tmp_path: Path) -> None:
+    # The console's clock starts on 23 Nov 2026 at 09:00 UTC: 11:00 in Kyiv (the example zone).
+    output = run_console(
+        tmp_path,
+        [
+            ":as ivan",
+            "hello",
+            ":as mira",
+            "/mute Ivan Koval 30m Cooling off",
+            "/warns @ivan_k",
+            ":dm",
+            "/language uk",
+            "/audit @ivan_k",
+            ":quit",
+        ],
+    )
+    assert "Ivan Koval is muted for 30 minutes, until 23 Nov 2026, 11:30 Kyiv time." in output
+    assert "0 warnings in the last 30 days" in output
+    assert "23 лист. 2026\u202fр., 11:00 за часом міста Київ · Mira Moderator" in output
+    assert "(30 хвилин)" in output

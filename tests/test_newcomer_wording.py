@@ -8,7 +8,7 @@ from datetime import date, timedelta
 from i18n import use_locale
 from moderation.lifecycle import ooc_end_problem
 from simulation.simulator import Simulator
-from tests.test_joins import veteran
+from tests.test_joins import intro_of, invite, veteran
 from tests.test_languages import choose
 from tests.test_lifecycle import member
 
@@ -75,3 +75,41 @@ def test_dates_in_refusals_are_in_the_readers_language_with_one_full_stop() -> N
     with use_locale("fr"):
         text = ooc_end_problem(too_late, today, timedelta(days=90))
     assert text is not None and "7 mars 2027" in text and "Mar" not in text, text
+
+
+async def test_a_newcomer_who_corrects_their_details_is_thanked_once(sim: Simulator) -> None:
+    ivan = await veteran(sim)
+    link = await invite(sim, ivan, ["Olena Petrenko", "UNICEF", "WASH IMO"])
+    olena = sim.user("Olena", "Petrenko", "olena")
+    sim.telegram.started.add(olena.id)
+    await sim.join(olena, link=link)
+    intro = intro_of(sim, olena.id)
+    assert intro is not None
+    mark = sim.mark()
+    await sim.dm(olena, f"/start confirm_{intro.id}")
+    await sim.press(olena, sim.last(olena.id), "Correct it")
+    await sim.dm(olena, "Olena Petrenko-Shevchenko")
+    await sim.dm(olena, "UNHCR")
+    thanks = [m.text for m in sim.since(mark, olena.id) if "Thank you" in m.text]
+    assert thanks == [
+        "Thank you! Your introduction is complete and you can now write in the group."
+    ], thanks
+
+
+async def test_a_ukrainian_newcomer_is_thanked_once_in_ukrainian(sim: Simulator) -> None:
+    ivan = await veteran(sim)
+    link = await invite(sim, ivan, ["Olena Petrenko", "UNICEF", "WASH IMO"])
+    olena = sim.user("Olena", "Petrenko", "olena")
+    sim.telegram.started.add(olena.id)
+    await sim.join(olena, link=link)
+    await sim.dm(olena, "/language uk")
+    intro = intro_of(sim, olena.id)
+    assert intro is not None
+    mark = sim.mark()
+    await sim.dm(olena, f"/start confirm_{intro.id}")
+    await sim.press(olena, sim.last(olena.id), "Виправити")
+    await sim.dm(olena, "Олена Петренко")
+    await sim.dm(olena, "UNHCR")
+    thanks = [m.text for m in sim.since(mark, olena.id) if "Дякую" in m.text]
+    assert thanks == ["Дякую! Ваше представлення завершено, і тепер ви можете писати в групі."]
+    assert not any("Thank you" in m.text for m in sim.since(mark, olena.id))

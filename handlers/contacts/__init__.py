@@ -21,12 +21,12 @@ from telegram.ext import (
 from handlers.contacts.buttons import on_button
 from handlers.contacts.forgetme import forgetme
 from handlers.contacts.identity import assign_command, link_command
-from handlers.contacts.lookup import contact_command
+from handlers.contacts.lookup import contact_command, deep_link
 from handlers.contacts.mydata import mydata
 from handlers.contacts.optin import ask_consent_on_join, ask_consent_on_start
 from handlers.contacts.override import override
 from handlers.contacts.profile import PROFILE_FORM, profile_start
-from handlers.contacts.shared import CB, COMMANDS, deep_link, in_group, render_card
+from handlers.contacts.shared import CB, COMMANDS, in_group, render_card
 from handlers.contacts.touch import ask_command, expire_requests
 from handlers.contacts.transfer import export, on_document
 from handlers.forms import register_form

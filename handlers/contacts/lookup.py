@@ -16,6 +16,7 @@ from handlers.contacts.shared import (
     MIN_SCORE,
     defaults,
     live_grants,
+    payload_query,
     render_card,
     requester_of,
 )
@@ -95,11 +96,37 @@ def open_lookup(
 
 
 async def contact_command(update: Update, context: BotContext) -> None:
+    await run_search(update, context, " ".join(context.args or []))
+
+
+async def deep_link(update: Update, context: BotContext, argument: str) -> None:
+    """``/start contact_…``: the search typed in the group runs here; /profile in the group
+    is pointed to /profile; a bare link explains /contact."""
+    message = update.effective_message
+    if message is None:
+        return
+    query = payload_query(argument)
+    if query is not None:
+        await run_search(update, context, query)
+    elif argument == "profile":
+        await message.reply_text(
+            _("Send /profile to edit your directory entry and choose who sees each detail.")
+        )
+    else:
+        await message.reply_text(
+            _(
+                "Send <code>/contact</code> followed by a name, organisation, role, cluster or "
+                "place (at least 3 letters), e.g. <code>/contact wash kharkiv</code>. /profile "
+                "edits your own entry."
+            )
+        )
+
+
+async def run_search(update: Update, context: BotContext, raw: str) -> None:
     message, user = update.effective_message, update.effective_user
     if message is None or user is None:
         return
     services = context.services
-    raw = " ".join(context.args or [])
     try:
         key = check_query(raw)
     except InvalidValue as exc:

@@ -125,10 +125,10 @@ async def mydata(update: Update, context: BotContext) -> None:
             for request in repo.requests_about(contact.id):
                 lines.append(
                     _(
-                        "#{request} {date} from user {id}: {status}",
+                        "#{request} {date} from {name}: {status}",
                         request=request.id,
                         date=date_text(request.created_at, zone),
-                        id=request.requester_id,
+                        name=esc(_user_name(roster, request.requester_id)),
                         status=esc(_(REQUEST_LABELS.get(request.status, request.status))),
                     )
                 )
@@ -144,8 +144,10 @@ async def mydata(update: Update, context: BotContext) -> None:
 
 
 def _user_name(roster: RosterRepository, user_id: int) -> str:
+    """The person's name as the roster knows it (they asked or were asked through the bot, so
+    the reader has seen it); "user 100001" only for someone the bot never saw."""
     known = roster.user(user_id)
-    return known.display_name if known else str(user_id)
+    return known.display_name if known else _("user {id}", id=user_id)
 
 
 def shares_lines(

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import base64
+import binascii
 from collections.abc import Iterable
 
 from sqlalchemy.orm import Session
@@ -153,8 +155,35 @@ def render_card(shown: dict[str, str], contact_id: int) -> str:
     return "\n".join(lines)
 
 
-def private_link(context: BotContext, prefix: str, chat_id: int) -> InlineKeyboardMarkup:
-    url = f"https://t.me/{context.bot.username}?start={prefix}_go"
+# A deep link's payload is at most 64 of A-Z a-z 0-9 _ - (Telegram's rule).
+PAYLOAD_MAX = 64
+QUERY_MARK = "q"  # contact_q<base64url of the query>; contact_go opens the private chat only
+
+
+def query_payload(query: str) -> str:
+    """``contact_q…``: the search typed in the group, carried to the private chat; ``go``
+    alone when it does not fit into a deep link."""
+    encoded = base64.urlsafe_b64encode(query.strip().encode()).decode().rstrip("=")
+    payload = f"{QUERY_MARK}{encoded}"
+    return payload if query.strip() and len("contact_") + len(payload) <= PAYLOAD_MAX else "go"
+
+
+def payload_query(argument: str) -> str | None:
+    """The search a ``contact_q…`` link carries; None for ``go`` or anything else."""
+    if not argument.startswith(QUERY_MARK) or len(argument) > PAYLOAD_MAX:
+        return None
+    encoded = argument[len(QUERY_MARK) :]
+    try:
+        text = base64.urlsafe_b64decode(encoded + "=" * (-len(encoded) % 4)).decode()
+    except (binascii.Error, UnicodeDecodeError, ValueError):
+        return None
+    return text if text.strip() and text.isprintable() else None
+
+
+def private_link(
+    context: BotContext, prefix: str, chat_id: int, argument: str = "go"
+) -> InlineKeyboardMarkup:
+    url = f"https://t.me/{context.bot.username}?start={prefix}_{argument}"
     label = group_label(
         context.services,
         chat_id,
@@ -164,25 +193,27 @@ def private_link(context: BotContext, prefix: str, chat_id: int) -> InlineKeyboa
 
 
 async def in_group(update: Update, context: BotContext) -> None:
-    chat = update.effective_chat
-    if update.effective_message is not None and chat is not None:
+    """/contact or /profile sent in the group: answered privately, through a link that opens
+    the private chat with the same request (the search typed here; /profile's questions)."""
+    chat, message = update.effective_chat, update.effective_message
+    if message is None or chat is None:
+        return
+    if (message.text or "").split(maxsplit=1)[0].lower().startswith("/profile"):
         await reply(
             update,
             context,
-            lambda: _("I answer this privately, so nobody else sees the results. Tap below."),
-            reply_markup=private_link(context, "contact", chat.id),
+            lambda: _("I edit your directory entry privately. Tap below, then send /profile."),
+            reply_markup=private_link(context, "contact", chat.id, "profile"),
         )
-
-
-async def deep_link(update: Update, context: BotContext, _argument: str) -> None:
-    if update.effective_message is not None:
-        await update.effective_message.reply_text(
-            _(
-                "Send <code>/contact</code> followed by a name, organisation, role, cluster or "
-                "place (at least 3 letters), e.g. <code>/contact wash kharkiv</code>. /profile "
-                "edits your own entry."
-            )
-        )
+        return
+    await reply(
+        update,
+        context,
+        lambda: _("I answer this privately, so nobody else sees the results. Tap below."),
+        reply_markup=private_link(
+            context, "contact", chat.id, query_payload(" ".join(context.args or []))
+        ),
+    )
 
 
 def parse_id(text: str) -> int | None:

@@ -88,13 +88,15 @@ async def own_name(turn: Newcomer) -> str | None:
     return ORG
 
 
+# The organisation is the last question: finish() (or the completed introduction) thanks the
+# newcomer, once.
 async def own_org(turn: Newcomer) -> str | None:
-    step = ask_organisation(turn, ORG, ORG_CHOICE, DONE, _("Thank you!"))
+    step = ask_organisation(turn, ORG, ORG_CHOICE, DONE, None)
     return save(turn) if step == DONE else step
 
 
 async def own_org_choice(turn: Newcomer) -> str | None:
-    step = organisation_choice(turn, ORG, DONE, _("Thank you!"))
+    step = organisation_choice(turn, ORG, DONE, None)
     return save(turn) if step == DONE else step
 
 

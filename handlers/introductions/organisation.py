@@ -20,9 +20,10 @@ class OrganisationAnswers(FormState):
 
 
 def ask_organisation(
-    turn: Turn[Any], retry: str, choice: str, after: str, next_question: str
+    turn: Turn[Any], retry: str, choice: str, after: str, next_question: str | None
 ) -> str:
-    """Check the typed organisation; the next question, a suggestion, or why not (stay)."""
+    """Check the typed organisation; the next question (None: the caller says what comes
+    next), a suggestion, or why not (stay)."""
     state: OrganisationAnswers = turn.state
     answer = turn.text or ""
     settings = turn.services.settings
@@ -35,7 +36,8 @@ def ask_organisation(
         return retry
     if match.accepted and not match.suggestion:
         state.organisation = match.accepted
-        turn.say(next_question)
+        if next_question is not None:
+            turn.say(next_question)
         return after
     state.typed_organisation = clean_text(answer, 100, "organisation")
     rows = [(_("Yes, {organisation}", organisation=match.suggestion), "yes")]
@@ -50,7 +52,7 @@ def ask_organisation(
     return choice
 
 
-def organisation_choice(turn: Turn[Any], retry: str, after: str, next_question: str) -> str:
+def organisation_choice(turn: Turn[Any], retry: str, after: str, next_question: str | None) -> str:
     """The answer to "Did you mean …?"."""
     state: OrganisationAnswers = turn.state
     answer = turn.value or ""
@@ -61,5 +63,6 @@ def organisation_choice(turn: Turn[Any], retry: str, after: str, next_question: 
         turn.say(_("Please type the organisation again."))  # a forged "keep"
         return retry
     state.organisation = state.suggestion if answer == "yes" else state.typed_organisation
-    turn.say(next_question)
+    if next_question is not None:
+        turn.say(next_question)
     return after

@@ -117,12 +117,11 @@ def personal_link(
 ) -> str:
     return _(
         "Here is the personal link for <b>{first} {last}</b>. It works once and until "
-        "{time} ({zone}); send it to them privately:\n{link}\n\nWhen they join I will "
+        "{time}; send it to them privately:\n{link}\n\nWhen they join I will "
         "post your introduction in the group.",
         first=esc(first_name),
         last=esc(last_name),
         time=datetime_text(expires, zone),
-        zone=esc(str(zone)),
         link=esc_attr(link),
     )
 

@@ -15,8 +15,8 @@ from handlers.common import (
     send_private,
 )
 from handlers.targets import roster_name
-from i18n import use_locale
-from moderation.deadlines import format_local, zone_label
+from i18n import long_date_text, use_locale
+from moderation.deadlines import format_local
 from moderation.lifecycle import (
     Policy,
     local_day,
@@ -61,11 +61,11 @@ def today_of(services: Services, group: GroupConfig) -> date:
 
 
 def day_text(day: date) -> str:
-    return f"{day:%A %-d %B %Y}"
+    return long_date_text(day)
 
 
 def when_text(instant: datetime, policy: Policy) -> str:
-    return f"{format_local(instant, policy.timezone)} {zone_label(policy.timezone)}"
+    return format_local(instant, policy.timezone)
 
 
 def name_of(user: User | None, intro: Introduction | None, fallback: int = 0) -> str:

@@ -21,7 +21,7 @@ from handlers.lifecycle.common import (
 )
 from handlers.render import chunk_lines, esc, esc_attr, mention
 from handlers.targets import TargetError, resolve_target
-from i18n import _
+from i18n import _, weekday_date_text
 from moderation.durations import DurationError, parse_duration
 from moderation.introductions import Category, InputError
 from moderation.lifecycle import (
@@ -106,7 +106,7 @@ async def expiring(update: Update, context: BotContext) -> None:
                         _(
                             "{who}: leaves the country {date}",
                             who=who,
-                            date=f"{f.departure_date:%a %-d %b %Y}",
+                            date=weekday_date_text(f.departure_date),
                         ),
                     )
                 )
@@ -132,7 +132,7 @@ async def expiring(update: Update, context: BotContext) -> None:
                             "{who}: {category} until {date}; sponsor {sponsor}",
                             who=who,
                             category=esc(f.category.label if f.category else ""),
-                            date=f"{f.end_date:%a %-d %b %Y}",
+                            date=weekday_date_text(f.end_date),
                             sponsor=esc(names.get(f.sponsor_id or 0, "—")),
                         ),
                     )
@@ -178,7 +178,7 @@ async def stale(update: Update, context: BotContext) -> None:
                 _(
                     "• {who} — asked {date}{unreachable}",
                     who=mention(e.user.id, name_of(e.user, e.intro)),
-                    date=f"{asked.astimezone(policy.timezone):%a %-d %b %Y}",
+                    date=weekday_date_text(asked.astimezone(policy.timezone).date()),
                     unreachable="" if e.user.reachable else _(" (cannot be written to privately)"),
                 )
             )

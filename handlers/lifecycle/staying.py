@@ -35,7 +35,7 @@ from handlers.lifecycle.render import (
 )
 from handlers.render import esc
 from handlers.targets import TargetError, resolve_target
-from i18n import _, use_locale
+from i18n import _, date_text, use_locale
 from moderation.introductions import InputError, parse_date
 from moderation.lifecycle import ooc_end_problem
 from moderation.sponsorship import sponsor_problem
@@ -71,7 +71,7 @@ async def opening(turn: Turn[OutOfCountry]) -> str | None:
     latest = today_of(turn.services, group) + policy.out_of_country_max
     turn.say(
         end_date_question(policy.out_of_country_max.days, latest),
-        turn.buttons([(_("Until {date}", date=f"{latest:%d %b %Y}"), LATEST)]),
+        turn.buttons([(_("Until {date}", date=date_text(latest)), LATEST)]),
     )
     return END
 

@@ -15,7 +15,6 @@ from handlers.moderation.render import sponsor_text
 from handlers.removal import Removal
 from i18n import use_locale
 from moderation.conduct import SponsorNews
-from moderation.durations import format_duration
 from moderation.introductions import IntroStatus
 from moderation.roster import MemberStatus
 from runtime.context import BotContext, Services
@@ -47,9 +46,10 @@ async def tell_sponsor(
         )
     if sponsor is None or sponsor.id in (actor_id, user_id):
         return
-    window = format_duration(services.settings.moderation.warning_window)
     with use_locale(personal_language(services, sponsor.id)):
-        text = sponsor_text(news, name, group.title, reason, window)
+        text = sponsor_text(
+            news, name, group.title, reason, services.settings.moderation.warning_window
+        )
     await send_private(context, sponsor.id, text)
 
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import enum
 import functools
 import logging
-from datetime import datetime
+from datetime import UTC, datetime
 
 from telegram.error import Forbidden, TelegramError
 
@@ -13,8 +13,8 @@ from config.schema import GroupConfig, ModerationPolicy
 from handlers.common import personal_language, report_missing_right
 from handlers.render import esc
 from i18n import _, datetime_text
-from moderation.discipline import BannedMatcher, Penalty, Step
-from moderation.durations import format_duration
+from moderation.audit_details import detail_text, penalty_words
+from moderation.discipline import BannedMatcher, Step
 from runtime.context import BotContext, Services
 from storage.models import ModerationAction
 from storage.moderation import ModerationRepository
@@ -38,16 +38,12 @@ def ladder(policy: ModerationPolicy) -> list[Step]:
 
 
 def when(services: Services, group: GroupConfig, at: datetime) -> str:
-    """A time in the group's zone, in the reader's language: ``24 Nov 2026, 09:00``."""
+    """A time in the group's zone, in the reader's language: ``24 Nov 2026, 09:00 Kyiv time``."""
     return datetime_text(at, services.settings.group_timezone(group))
 
 
 def penalty_text(step: Step) -> str:
-    if step.penalty is Penalty.MUTE and step.duration is not None:
-        return _("muted for {duration}", duration=format_duration(step.duration))
-    if step.penalty is Penalty.BAN:
-        return _("banned")
-    return _("removed (they may come back through a sponsor)")
+    return penalty_words(step.penalty.value, step.duration)
 
 
 def language_of(services: Services, user_id: int) -> str | None:
@@ -165,7 +161,7 @@ def describe_action(
 ) -> str:
     """One line of the audit log: when, who, what, whom, why."""
     group = services.settings.group(action.chat_id)
-    at = when(services, group, action.at) if group else f"{action.at:%d %b %H:%M} UTC"
+    at = datetime_text(action.at, services.settings.group_timezone(group) if group else UTC)
     actor = names.get(action.actor_id or 0, str(action.actor_id)) if action.actor_id else None
     target = (
         names.get(action.target_id, str(action.target_id))
@@ -182,7 +178,7 @@ def describe_action(
     if action.reason:
         line += " — " + esc(action.reason)
     if action.detail:
-        line += f" ({esc(action.detail)})"
+        line += f" ({esc(detail_text(action.detail))})"
     if group_title:
         line = f"[{esc(group_title)}] {line}"
     return line

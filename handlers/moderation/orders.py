@@ -16,7 +16,7 @@ from handlers.moderation.commands import COMMANDS
 from handlers.moderation.common import Outcome, Right, missing_right_reply
 from handlers.render import esc
 from handlers.targets import Target, TargetError, resolve_target
-from i18n import _
+from i18n import _, duration_text
 from moderation.discipline import (
     TELEGRAM_MIN_RESTRICTION,
     BoundsError,
@@ -26,7 +26,6 @@ from moderation.discipline import (
     bounded_duration,
     clean_reason,
 )
-from moderation.durations import format_duration
 from moderation.permissions import Role
 from moderation.roster import MemberStatus, status_from_telegram
 from runtime.context import BotContext, Services
@@ -163,7 +162,7 @@ async def reason_of(
 
 
 async def duration_of(order: Order, text: str | None, policy: ModerationPolicy) -> timedelta | None:
-    limit = format_duration(policy.max_mute)
+    limit = duration_text(policy.max_mute)
     if text is None:
         await order.message.reply_text(
             _(

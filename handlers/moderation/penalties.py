@@ -35,8 +35,8 @@ from handlers.moderation.render import (
 from handlers.removal import remove_member
 from handlers.render import esc, mention
 from i18n import _, use_locale
+from moderation.audit_details import length_detail
 from moderation.conduct import SponsorNews
-from moderation.durations import format_duration
 from moderation.roster import MemberStatus
 from runtime.context import BotContext
 from storage.moderation import ModerationRepository
@@ -76,7 +76,7 @@ async def mute_command(update: Update, context: BotContext) -> None:
         target.user_id,
         actor_id=order.moderator.id,
         reason=reason,
-        detail=format_duration(duration),
+        detail=length_detail(duration),
         until=until,
     )
     muted = Muted(target.user_id, target.name, group.title, duration, reason)
@@ -157,6 +157,7 @@ async def _remove_or_ban(update: Update, context: BotContext, command: str) -> N
             actor_id=order.moderator.id,
             announce=False,
             keep_banned=ban,
+            audited=True,  # recorded by the command
         )
         if not await say_outcome(order, removal_outcome(result), Right.RESTRICT):
             return

@@ -10,6 +10,7 @@ from handlers.moderation.orders import prepare
 from handlers.moderation.render import Purged, purge_summary
 from handlers.render import esc, esc_attr
 from i18n import _
+from moderation.audit_details import purge_detail
 from moderation.discipline import deletable
 from runtime.context import BotContext
 from storage.moderation import ModerationRepository
@@ -116,7 +117,7 @@ async def purge_command(update: Update, context: BotContext) -> None:
             who,
             now,
             actor_id=moderator.id,
-            detail=_("{done} deleted of {asked} asked", done=done, asked=count),
+            detail=purge_detail(done, count),
         )
     summary = Purged(name, asked=count, known=len(candidates), deleted=done, too_old=too_old)
     await message.reply_text(purge_summary(summary))

@@ -12,9 +12,8 @@ from datetime import timedelta
 from config.schema import GroupConfig
 from handlers.moderation.common import Outcome, Right, missing_right_reply, penalty_text
 from handlers.render import esc, mention
-from i18n import _, ngettext
+from i18n import _, duration_text, ngettext
 from moderation.conduct import Offence, SponsorNews, WarningPlan
-from moderation.durations import format_duration
 
 
 @dataclass(frozen=True)
@@ -25,7 +24,7 @@ class Notice:
     public: str
 
 
-def sponsor_text(news: SponsorNews, name: str, group: str, reason: str, window: str) -> str:
+def sponsor_text(news: SponsorNews, name: str, group: str, reason: str, window: timedelta) -> str:
     """What the sponsor of a warned, removed or banned member is told (one message)."""
     values = {"name": esc(name), "group": esc(group), "reason": esc(reason)}
     if news.kind == "warn":
@@ -40,7 +39,7 @@ def sponsor_text(news: SponsorNews, name: str, group: str, reason: str, window: 
             "{name}, whom you sponsored in {group}, was banned by the moderators after {n} "
             "warnings within {window}; they cannot rejoin. The last warning: {reason}",
             news.after,
-            window=window,
+            window=duration_text(window),
             **values,
         )
     if news.after is not None:
@@ -52,7 +51,7 @@ def sponsor_text(news: SponsorNews, name: str, group: str, reason: str, window: 
             "warnings within {window}; they may come back through a sponsor. The last "
             "warning: {reason}",
             news.after,
-            window=window,
+            window=duration_text(window),
             **values,
         )
     if news.kind == "ban":
@@ -119,13 +118,13 @@ def warned_public(
     user_id: int,
     name: str,
     reason: str,
-    window: str,
+    window: timedelta,
     group: GroupConfig,
 ) -> str:
     """Where /warn was given: the warning, the count, and the ladder's step if one was reached."""
     lines = [
         _("⚠️ {name} was warned: {reason}", name=mention(user_id, name), reason=esc(reason)),
-        _("Warnings in the last {window}: {n}.", n=plan.count, window=window),
+        _("Warnings in the last {window}: {n}.", n=plan.count, window=duration_text(window)),
     ]
     step = plan.step
     if step is not None and outcome is Outcome.DONE:
@@ -143,7 +142,7 @@ def warned_public(
 
 
 def warned_private(
-    plan: WarningPlan, penalty_done: bool, group: str, reason: str, window: str
+    plan: WarningPlan, penalty_done: bool, group: str, reason: str, window: timedelta
 ) -> str:
     """The warned member's private note: why, how many count, and what the next ones lead to."""
     lines = [
@@ -152,7 +151,7 @@ def warned_private(
             group=esc(group),
             reason=esc(reason),
         ),
-        _("Your warnings in the last {window}: {n}.", n=plan.count, window=window),
+        _("Your warnings in the last {window}: {n}.", n=plan.count, window=duration_text(window)),
     ]
     if plan.step is not None and penalty_done:
         lines.append(
@@ -163,7 +162,7 @@ def warned_private(
             _(
                 "At {n} warnings within {window} you would be {penalty}.",
                 n=plan.upcoming.warnings,
-                window=window,
+                window=duration_text(window),
                 penalty=penalty_text(plan.upcoming),
             )
         )
@@ -185,7 +184,7 @@ def muted_public(muted: Muted, until: str) -> str:
     text = _(
         "🔇 {name} is muted for {duration}, until {until}.",
         name=mention(muted.user_id, muted.name),
-        duration=format_duration(muted.duration),
+        duration=duration_text(muted.duration),
         until=esc(until),
     )
     if muted.reason:
@@ -198,7 +197,7 @@ def muted_private(muted: Muted, until: str) -> str:
         "The moderators of {group} muted you for {duration}, until {until}. You can read "
         "the group meanwhile.",
         group=esc(muted.group),
-        duration=format_duration(muted.duration),
+        duration=duration_text(muted.duration),
         until=esc(until),
     )
     if muted.reason:

@@ -39,6 +39,8 @@ async def sweep(app: App) -> None:
             log.warning("cannot check %s after their mute: %s", user_id, exc)
             continue
         status = status_from_telegram(member.status, getattr(member, "is_member", None))
+        if not status.present:
+            continue  # removed or gone meanwhile: their history ends there, no "mute ended"
         with services.db.transaction() as session:
             roster = RosterRepository(session)
             current = roster.membership(chat_id, user_id)

@@ -21,10 +21,10 @@ from handlers.moderation.orders import announce, prepare, reason_of
 from handlers.moderation.render import warned_private, warned_public
 from handlers.removal import remove_member
 from handlers.render import chunk_lines, esc
-from i18n import _, ngettext, use_locale
+from i18n import _, duration_text, ngettext, use_locale
+from moderation.audit_details import escalation_detail, still_counting_detail, warning_detail
 from moderation.conduct import WarningAction, plan_warning, sponsor_news
 from moderation.discipline import next_step
-from moderation.durations import format_duration
 from runtime.context import BotContext
 from storage.moderation import ModerationRepository
 
@@ -72,16 +72,18 @@ async def warn_command(update: Update, context: BotContext) -> None:
             actor_id=order.moderator.id,
             announce=False,
             keep_banned=plan.action is WarningAction.BAN,
+            audited=True,  # recorded below, as the warning's escalation
         )
         outcome = removal_outcome(removal)
-    window = format_duration(policy.warning_window)
-    detail = _("warning {n} in {window}", n=count, window=window)
-    if step is not None and outcome is not None:
-        detail += "; " + (
-            penalty_text(step)
-            if outcome is Outcome.DONE
-            else _("{penalty} failed: {why}", penalty=penalty_text(step), why=outcome.value)
-        )
+    window = policy.warning_window
+    stepped = step is not None and outcome is not None
+    detail = warning_detail(
+        count,
+        window,
+        step.penalty.value if step is not None and stepped else None,
+        step.duration if step is not None and stepped else None,
+        outcome.value if outcome is not None and outcome is not Outcome.DONE and stepped else "",
+    )
     with services.db.transaction() as session:
         repo = ModerationRepository(session)
         repo.add_warning(group.chat_id, target.user_id, order.moderator.id, reason, now)
@@ -102,7 +104,7 @@ async def warn_command(update: Update, context: BotContext) -> None:
                 now,
                 actor_id=order.moderator.id,
                 reason=reason,
-                detail=_("escalation after {n} warnings", n=count),
+                detail=escalation_detail(count),
                 until=until,
             )
         else:
@@ -143,7 +145,7 @@ async def warns_command(update: Update, context: BotContext) -> None:
         )
         every = repo.warnings(order.group.chat_id, order.target.user_id)
     names = names_of(services, {w.by_id for w in active})
-    window = format_duration(policy.warning_window)
+    window = duration_text(policy.warning_window)
     lines = [
         ngettext(
             "<b>{name}</b>: {n} warning in the last {window}",
@@ -210,7 +212,7 @@ async def unwarn_command(update: Update, context: BotContext) -> None:
                 now,
                 actor_id=order.moderator.id,
                 reason=reason or withdrawn.reason,
-                detail=_("{n} still counting", n=left),
+                detail=still_counting_detail(left),
             )
             if withdrawn is not None
             else None

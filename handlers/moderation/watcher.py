@@ -13,10 +13,14 @@ from handlers.common import send_private
 from handlers.moderation.actions import delete, mute
 from handlers.moderation.common import Outcome, matcher, note_action, record
 from handlers.moderation.render import deletion_notice, flood_notice
-from i18n import _, ngettext, use_locale
+from i18n import _, duration_text, use_locale
+from moderation.audit_details import (
+    flood_detail,
+    intro_incomplete_detail,
+    not_done_detail,
+)
 from moderation.conduct import Findings, MessageFacts, Offence, Standing, WatchPolicy, judge, screen
 from moderation.discipline import FloodRule
-from moderation.durations import format_duration
 from moderation.introductions import IntroStatus
 from moderation.permissions import is_fresh
 from moderation.roster import MemberStatus
@@ -188,9 +192,7 @@ async def _delete_for(
     kind = offence.value
     outcome = await delete(context, group, message.message_id)
     if outcome is not Outcome.DONE:
-        record(
-            services, group, kind, user.id, detail=_("could not delete: {why}", why=outcome.value)
-        )
+        record(services, group, kind, user.id, detail=not_done_detail("delete", outcome.value))
         return
     # At most one note per kind within notice_cooldown (the audit log remembers), so a
     # repeated offence does not turn the bot itself into noise.
@@ -201,8 +203,7 @@ async def _delete_for(
         group,
         kind,
         user.id,
-        reason=_("banned word") if offence is Offence.BANNED_WORD else _("introduction incomplete"),
-        detail=detail,
+        detail=detail if offence is Offence.BANNED_WORD else intro_incomplete_detail(),
     )
     await note_action(context, action)
     if not told_recently:
@@ -233,25 +234,17 @@ async def _mute_for_flood(
     assert flood is not None
     outcome, until = await mute(context, group, user.id, flood.mute, "flood", None, _("flood"))
     if outcome is not Outcome.DONE:
-        record(
-            services, group, "flood", user.id, detail=_("could not mute: {why}", why=outcome.value)
-        )
+        record(services, group, "flood", user.id, detail=not_done_detail("mute", outcome.value))
         return
     action = record(
         services,
         group,
         "flood",
         user.id,
-        reason=ngettext(
-            "{n} message in {per}",
-            "{n} messages in {per}",
-            count,
-            per=format_duration(flood.per),
-        ),
-        detail=format_duration(flood.mute),
+        detail=flood_detail(count, flood.per, flood.mute),
         until=until,
     )
-    per, duration = format_duration(flood.per), format_duration(flood.mute)
+    per, duration = duration_text(flood.per), duration_text(flood.mute)
     await context.bot.send_message(
         group.chat_id, flood_notice(user.id, user.full_name, count, per, duration)
     )

@@ -18,7 +18,12 @@ from moderation.deadlines.common import (
     DeadlineError,
     id_hint,
 )
-from moderation.deadlines.timezones import reminder_at, resolve_local, timezone_of
+from moderation.deadlines.timezones import (
+    LONGEST_CLOCK_CHANGE,
+    reminder_at,
+    resolve_local,
+    timezone_of,
+)
 
 
 @dataclass(frozen=True)
@@ -263,10 +268,22 @@ def validate(deadline: Deadline) -> Deadline:
                     "reminder offset {offset} is not shorter than the time between two "
                     "occurrences ({period})",
                     offset=duration_text(longest),
-                    period=duration_text(period),
+                    period=period_text(period),
                 )
             )
     return deadline
+
+
+def period_text(period: timedelta) -> str:
+    """The time between two occurrences as the calendar counts it: a weekly deadline's
+    occurrences are "a week" apart even across a clock change (6 days 23 hours in real time)."""
+    days = round(period / timedelta(days=1))
+    if days < 1 or abs(period - timedelta(days=days)) > LONGEST_CLOCK_CHANGE:
+        return duration_text(period)
+    if days % 7 == 0:
+        weeks = days // 7
+        return _("a week") if weeks == 1 else ngettext("{n} week", "{n} weeks", weeks)
+    return duration_text(timedelta(days=days))
 
 
 def _take(recurrence: rrule, first: datetime, count: int) -> list[datetime]:

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from datetime import datetime, timedelta
 from zoneinfo import ZoneInfo
 
@@ -13,6 +13,8 @@ from i18n import (
     day_month_text,
     duration_text,
     list_text,
+    ngettext,
+    pgettext,
     time_text,
     weekday_date_text,
     weekday_name,
@@ -47,6 +49,74 @@ def ordinal(n: int) -> str:
     return _("{n}rd", n=n)
 
 
+# Ordinals before a weekday's name agree with it (Ukrainian "2-й вівторок" but "2-а середа"):
+# each weekday is its own catalog context. Built when shown, in the reader's language.
+_WEEKDAY_ORDINALS: dict[str, Callable[[], dict[int, str]]] = {
+    "MO": lambda: {
+        1: pgettext("before Monday", "1st"),
+        2: pgettext("before Monday", "2nd"),
+        3: pgettext("before Monday", "3rd"),
+        4: pgettext("before Monday", "4th"),
+        5: pgettext("before Monday", "5th"),
+        -1: pgettext("before Monday", "last"),
+    },
+    "TU": lambda: {
+        1: pgettext("before Tuesday", "1st"),
+        2: pgettext("before Tuesday", "2nd"),
+        3: pgettext("before Tuesday", "3rd"),
+        4: pgettext("before Tuesday", "4th"),
+        5: pgettext("before Tuesday", "5th"),
+        -1: pgettext("before Tuesday", "last"),
+    },
+    "WE": lambda: {
+        1: pgettext("before Wednesday", "1st"),
+        2: pgettext("before Wednesday", "2nd"),
+        3: pgettext("before Wednesday", "3rd"),
+        4: pgettext("before Wednesday", "4th"),
+        5: pgettext("before Wednesday", "5th"),
+        -1: pgettext("before Wednesday", "last"),
+    },
+    "TH": lambda: {
+        1: pgettext("before Thursday", "1st"),
+        2: pgettext("before Thursday", "2nd"),
+        3: pgettext("before Thursday", "3rd"),
+        4: pgettext("before Thursday", "4th"),
+        5: pgettext("before Thursday", "5th"),
+        -1: pgettext("before Thursday", "last"),
+    },
+    "FR": lambda: {
+        1: pgettext("before Friday", "1st"),
+        2: pgettext("before Friday", "2nd"),
+        3: pgettext("before Friday", "3rd"),
+        4: pgettext("before Friday", "4th"),
+        5: pgettext("before Friday", "5th"),
+        -1: pgettext("before Friday", "last"),
+    },
+    "SA": lambda: {
+        1: pgettext("before Saturday", "1st"),
+        2: pgettext("before Saturday", "2nd"),
+        3: pgettext("before Saturday", "3rd"),
+        4: pgettext("before Saturday", "4th"),
+        5: pgettext("before Saturday", "5th"),
+        -1: pgettext("before Saturday", "last"),
+    },
+    "SU": lambda: {
+        1: pgettext("before Sunday", "1st"),
+        2: pgettext("before Sunday", "2nd"),
+        3: pgettext("before Sunday", "3rd"),
+        4: pgettext("before Sunday", "4th"),
+        5: pgettext("before Sunday", "5th"),
+        -1: pgettext("before Sunday", "last"),
+    },
+}
+
+
+def weekday_ordinal(n: int, code: str) -> str:
+    """``2nd`` before ``Wednesday``, agreeing with it where the language needs it."""
+    forms = _WEEKDAY_ORDINALS[code]()
+    return forms.get(n) or ordinal(n)
+
+
 def _days(value: str) -> str | None:
     if value == "MO,TU,WE,TH,FR":
         return _("weekday")
@@ -58,7 +128,9 @@ def _days(value: str) -> str | None:
             return None
         number, day = match.groups()
         names.append(
-            _("{nth} {day}", nth=ordinal(int(number)), day=days[day]) if number else days[day]
+            _("{nth} {day}", nth=weekday_ordinal(int(number), day), day=days[day])
+            if number
+            else days[day]
         )
     return list_text(names)
 
@@ -79,7 +151,11 @@ def _schedule_text(deadline: Deadline, parts: dict[str, str], first: datetime | 
             days = list(day_names().values())[first.weekday()] if first is not None else _("week")
         if interval == 1:
             return _("every {days}", days=days)
-        return _("every {nth} {days}", nth=nth, days=days)
+        if interval == 2:
+            return _("every other {days}", days=days)
+        return ngettext(
+            "every {n} week on {days}", "every {n} weeks on {days}", interval, days=days
+        )
     if freq == "MONTHLY" and parts.get("BYMONTHDAY") == "-1" and interval == 1:
         return _("the last day of every month")
     if freq == "MONTHLY" and "BYMONTHDAY" in parts:
@@ -107,7 +183,7 @@ def _schedule_text(deadline: Deadline, parts: dict[str, str], first: datetime | 
 
 
 def describe_rule(deadline: Deadline) -> str:
-    """A readable version of the rule, e.g. ``every 2nd Wednesday at 12:00 Kyiv time``."""
+    """A readable version of the rule, e.g. ``every other Wednesday at 12:00 Kyiv time``."""
     parts = rule_parts(deadline.rule)
     first = deadline.recurrence().after(deadline.starts, inc=True)
     at = time_text(first.time()) if first is not None else "?"

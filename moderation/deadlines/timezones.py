@@ -6,6 +6,7 @@ from datetime import UTC, datetime, timedelta
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from i18n import _
+from i18n import zone_label as zone_label  # re-exported: the zone as a reader sees it
 from moderation.deadlines.common import DeadlineError
 
 
@@ -42,8 +43,3 @@ def reminder_at(wall: datetime, offset: timedelta, tz: ZoneInfo) -> datetime:
     """
     day = resolve_local(wall - timedelta(days=offset.days), tz)
     return day - timedelta(seconds=offset.seconds, microseconds=offset.microseconds)
-
-
-def zone_label(tz: ZoneInfo) -> str:
-    """``Europe/Kyiv`` → ``Kyiv time``."""
-    return _("{city} time", city=str(tz.key).rsplit("/", 1)[-1].replace("_", " "))
