@@ -62,7 +62,7 @@ def one_run(args: argparse.Namespace, folder: Path) -> Run:
                     processes.append(BotProcess(name, config, url, server.url(name), folder))
                 try:
                     if args.mode == "stop":
-                        victim = sender(server, processes, args.stop_after)
+                        victim = sender(server, processes, args.stop_after, args.timeout)
                         stopped = victim.name
                         pause(victim)
                         time.sleep(args.stop_for)
