@@ -20,12 +20,15 @@ import os
 import statistics
 import tempfile
 import time
+from collections import Counter
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
 from bench.common import database, summary
 from simulation.http import FakeTelegramServer
+from storage.db import Database
+from storage.models import ReminderOutbox
 from tests.processes import (
     BotProcess,
     fake_telegram,
@@ -69,7 +72,14 @@ def one_run(args: argparse.Namespace, folder: Path) -> Run:
                         resume(victim)
                     settle(url, server, partners, args.timeout)
                 except AssertionError as exc:
-                    error = str(exc).splitlines()[0]
+                    error = f"{str(exc).splitlines()[0]}; unfinished: {unfinished(url)}"
+                    for process in processes:
+                        noted = [
+                            line
+                            for line in process.output().splitlines()
+                            if " WARNING " in line or " ERROR " in line
+                        ]
+                        print(f"--- {process.name}", *noted[-15:], sep="\n", flush=True)
                 seconds = time.monotonic() - began
             result = tally(server, partners)
             by_replica = {p.name: sent_by(server, p) for p in processes}
@@ -82,6 +92,18 @@ def one_run(args: argparse.Namespace, folder: Path) -> Run:
             process.stop_quietly()
         server.stop()
     return Run(seconds, result.twice, result.lost, by_replica, stopped, error)
+
+
+def unfinished(url: str) -> dict[str, int]:
+    """The rows not marked sent, by status, whether begun, and note: why a run timed out."""
+    database = Database(url)
+    with database.transaction() as session:
+        rows = session.query(ReminderOutbox).filter(ReminderOutbox.status != "sent")
+        found = Counter(
+            f"{r.status}{' begun' if r.wire_at else ''}: {r.note or ''}"[:80] for r in rows
+        )
+    database.dispose()
+    return dict(found)
 
 
 def settle(url: str, server: FakeTelegramServer, partners: list[int], timeout: float) -> None:
