@@ -7,7 +7,8 @@ people due one reminder, two replicas started together (lease ``--lease``, 3 s).
 ``plain`` (both run to the end), ``stop`` (the replica sending is stopped with SIGSTOP after
 ``--stop-after`` messages, for ``--stop-for`` seconds, longer than the lease, then resumed with
 SIGCONT) or ``hog`` (a process keeps one core busy for the whole run). Counted at the fake:
-partners who got the reminder more than once (duplicates) and never (losses). Prints each run,
+partners who got the reminder more than once (duplicates) and those without it when the run
+ended (missing: lost, or still waiting when ``--timeout`` ran out). Prints each run,
 then the median time per run (replicas started → every row marked sent) and the load average
 before and after. A script, not a test: it needs ``TEST_DATABASE_URL`` (or the local server).
 """
@@ -144,7 +145,7 @@ def main() -> None:
             run = one_run(args, Path(folder))
         runs.append(run)
         print(
-            f"run {number}: {run.seconds:.1f} s, twice {run.twice}, lost {run.lost}, "
+            f"run {number}: {run.seconds:.1f} s, twice {run.twice}, missing {run.lost}, "
             f"sent by {run.by_replica}"
             + (f", stopped {run.stopped}" if run.stopped else "")
             + (f", ERROR {run.error}" if run.error else ""),
@@ -158,7 +159,7 @@ def main() -> None:
     summary(
         "replicas_repeat",
         f"{args.runs} runs ({args.mode}, {args.partners} partners): {failed} failed, "
-        f"{twice} duplicates, {lost} losses, median {median:.1f} s per run; "
+        f"{twice} duplicates, {lost} missing at the end, median {median:.1f} s per run; "
         f"load {before} → {after}",
         failed == 0,
     )
