@@ -83,9 +83,10 @@ ALLOWED_UPDATES = [
 
 def build_services(config: LoadedConfig, clock: Clock | None = None) -> Services:
     clock = clock or SystemClock()
-    services = Services(
-        config=config, db=Database(config.database_url), clock=clock, started_at=clock.now()
-    )
+    # A session left idle in a transaction (a stopped or starved process) ends after a
+    # reminder's lease, and so does a frozen sweep's lock (bot/ops.py): see the README.
+    database = Database(config.database_url, idle_limit=config.settings.reminders.lease)
+    services = Services(config=config, db=database, clock=clock, started_at=clock.now())
     # /start and /help first in every menu; then features in order.
     for feature in [start, *[f for f in FEATURES if f is not start]]:
         services.commands.extend(getattr(feature, "COMMANDS", []))

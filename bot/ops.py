@@ -30,7 +30,7 @@ from i18n import DEFAULT_LANGUAGE, use_locale
 from runtime.context import App, BotContext, Services, Sweep, services_of
 from runtime.replica import heartbeat, record_status
 from storage.db import reason_of
-from storage.ops import AdvisoryLock
+from storage.ops import AdvisoryLock, is_postgresql
 from web import miniapp
 from web.server import ROUTES, HttpServer
 from web.webhook import webhook_route
@@ -64,7 +64,7 @@ async def run_sweep(app: App, sweep: Sweep, raise_errors: bool = False) -> bool:
     services = services_of(app)
     if services.stopping:
         return False
-    lock = AdvisoryLock(services.db.engine, f"sweep:{sweep.name}")
+    lock = AdvisoryLock(services.db.engine, f"sweep:{sweep.name}", services.db.idle_limit)
     try:
         if not lock.acquire():
             log.debug("sweep %s is running in another replica; skipped", sweep.name)
@@ -74,6 +74,7 @@ async def run_sweep(app: App, sweep: Sweep, raise_errors: bool = False) -> bool:
             "sweep %s skipped: the database is unreachable (%s)", sweep.name, reason_of(exc)
         )
         return False
+    keepalive = asyncio.create_task(_keep_lock(lock, sweep.name))
     try:
         started = services.clock.now()
         record_status(
@@ -97,8 +98,29 @@ async def run_sweep(app: App, sweep: Sweep, raise_errors: bool = False) -> bool:
             return True
         record_status(services, lambda r: r.sweep_finished(sweep.name, services.clock.now(), None))
     finally:
+        keepalive.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await keepalive
         lock.release()
     return True
+
+
+async def _keep_lock(lock: AdvisoryLock, name: str) -> None:
+    """While the sweep runs, touch its lock's session every third of the idle limit.
+
+    The server ends that session once it has been idle for the limit (``AdvisoryLock``), so a
+    replica stopped or starved in the middle of a sweep lets another replica run it. The
+    touch runs on the event loop: if the loop cannot run it in time, the sweep is stalled
+    too, and the lock goes. The rows it claimed stay fenced by their tokens either way.
+    """
+    if lock.idle_limit is None or not is_postgresql(lock.engine):
+        return
+    every = max(lock.idle_limit.total_seconds() / 3, 0.05)
+    while True:
+        await asyncio.sleep(every)
+        if not lock.alive():
+            log.warning("sweep %s: lost its lock (stalled past the idle limit?)", name)
+            return
 
 
 def schedule_heartbeat(app: App) -> None:

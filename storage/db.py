@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from contextlib import contextmanager
+from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
@@ -50,7 +51,31 @@ def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
     cursor.close()
 
 
-def make_engine(url: str) -> Engine:
+def milliseconds(limit: timedelta) -> int:
+    """A duration as PostgreSQL's timeout settings take it (whole ms, at least 1)."""
+    return max(1, int(limit.total_seconds() * 1000))
+
+
+def _idle_in_transaction_limit(limit: timedelta) -> Any:
+    """Every new PostgreSQL session ends any transaction left idle longer than ``limit``.
+
+    A stopped (SIGSTOP) or starved process must not keep row locks, or a transaction other
+    replicas wait on, for longer than a reminder's lease: the server ends such a session and
+    its transaction is rolled back. Set per session on connect, so a ``?options=`` already in
+    ``DATABASE_URL`` (a search path) is kept.
+    """
+
+    def on_connect(dbapi_connection: Any, _record: Any) -> None:
+        cursor = dbapi_connection.cursor()
+        cursor.execute(f"SET idle_in_transaction_session_timeout = {milliseconds(limit)}")
+        cursor.close()
+        dbapi_connection.commit()
+
+    return on_connect
+
+
+def make_engine(url: str, idle_limit: timedelta | None = None) -> Engine:
+    """The engine for ``url``; on PostgreSQL, ``idle_limit`` bounds an idle transaction."""
     try:
         if url.startswith("sqlite"):
             # hide_parameters: an error must not quote the values (names, phones) it refused.
@@ -67,6 +92,8 @@ def make_engine(url: str) -> Engine:
                 pool_recycle=1800,
                 connect_args={"connect_timeout": 5} if url.startswith("postgresql") else {},
             )
+            if idle_limit is not None and engine.dialect.name == "postgresql":
+                event.listen(engine, "connect", _idle_in_transaction_limit(idle_limit))
     except (ArgumentError, ImportError) as exc:
         raise DatabaseError(f"DATABASE_URL is not usable: {exc}") from None
     return engine
@@ -105,8 +132,9 @@ def head_revision() -> str | None:
 class Database:
     """The session factory. ``transaction()`` is the unit of work: all or nothing."""
 
-    def __init__(self, url: str) -> None:
-        self.engine = make_engine(url)
+    def __init__(self, url: str, idle_limit: timedelta | None = None) -> None:
+        self.engine = make_engine(url, idle_limit)
+        self.idle_limit = idle_limit  # also how long a frozen sweep keeps its lock
         self._sessions = sessionmaker(self.engine, expire_on_commit=False)
 
     def check(self) -> None:

@@ -14,10 +14,11 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from sqlalchemy import Connection, Engine, delete, func, select, text
-from sqlalchemy.exc import SQLAlchemyError
+from sqlalchemy.exc import DBAPIError, SQLAlchemyError
 from sqlalchemy.orm import Session
 
 from storage import outbox
+from storage.db import milliseconds, reason_of
 from storage.models import Group, ReminderOutbox, ReplicaRow, SweepRunRow
 
 log = logging.getLogger(__name__)
@@ -39,10 +40,15 @@ class AdvisoryLock:
     The key includes the current schema, so several deployments sharing one database (each in
     its own schema) never block each other. ``acquire()`` never waits: it says whether this
     process now holds the lock. ``alive()`` checks the connection that holds it still exists.
+
+    With ``idle_limit`` (PostgreSQL 14 or later), the server ends the holding session once it
+    has been idle that long (``idle_session_timeout``), and the lock with it: a holder that is
+    stopped (SIGSTOP) or starved frees it for the other replicas. A live holder keeps it by
+    calling ``alive()`` more often than that (``bot.ops.run_sweep`` does, every third of it).
     """
 
-    def __init__(self, engine: Engine, name: str) -> None:
-        self.engine, self.name = engine, name
+    def __init__(self, engine: Engine, name: str, idle_limit: timedelta | None = None) -> None:
+        self.engine, self.name, self.idle_limit = engine, name, idle_limit
         self._connection: Connection | None = None
         self._key: int | None = None
 
@@ -58,6 +64,7 @@ class AdvisoryLock:
             return True
         connection = self.engine.connect().execution_options(isolation_level="AUTOCOMMIT")
         try:
+            self._limit_idle(connection)
             schema = connection.execute(text("SELECT current_schema()")).scalar_one()
             key = lock_key(str(schema), self.name)
             got = connection.execute(
@@ -68,7 +75,7 @@ class AdvisoryLock:
             connection.close()
             raise
         if not got:
-            connection.close()
+            self._close(connection)
             return False
         self._connection, self._key = connection, key
         return True
@@ -97,8 +104,30 @@ class AdvisoryLock:
             log.info("advisory lock %s: connection lost while unlocking (%s)", self.name, reason)
             self._drop()
             return
-        self._connection.close()
+        self._close(self._connection)
         self._connection, self._key = None, None
+
+    def _limit_idle(self, connection: Connection) -> None:
+        if self.idle_limit is None:
+            return
+        try:
+            connection.execute(
+                text("SELECT set_config('idle_session_timeout', :limit, false)"),
+                {"limit": str(milliseconds(self.idle_limit))},
+            )
+        except DBAPIError as exc:  # before PostgreSQL 14: the lock stays until the holder dies
+            if exc.connection_invalidated:
+                raise
+            log.warning("advisory lock %s: no idle limit (%s)", self.name, reason_of(exc))
+
+    def _close(self, connection: Connection) -> None:
+        """Back to the pool without the idle limit (an idle pooled connection must live)."""
+        if self.idle_limit is not None:
+            try:
+                connection.execute(text("RESET idle_session_timeout"))
+            except SQLAlchemyError:
+                connection.invalidate()
+        connection.close()
 
     def _drop(self) -> None:
         if self._connection is not None:

@@ -194,3 +194,13 @@ def outbox_statuses(database_url: str) -> Counter[str]:
         statuses = Counter(row.status for row in session.query(ReminderOutbox))
     database.dispose()
     return statuses
+
+
+def marked_sent(database_url: str, user_ids: set[int]) -> int:
+    """How many of these recipients' reminders are marked sent in the outbox."""
+    database = Database(database_url)
+    with database.transaction() as session:
+        rows = session.query(ReminderOutbox.user_id).filter(ReminderOutbox.status == "sent")
+        count = sum(1 for (user_id,) in rows if user_id in user_ids)
+    database.dispose()
+    return count
