@@ -101,12 +101,36 @@ class MentionsPolicy(StrictModel):
     per_minute: int = Field(default=12, ge=1, le=20)
 
 
+def _topic_ref(value: object) -> object:
+    # A topic by id (the number in its t.me/c/…/ID link) or by its name as shown in the group.
+    if isinstance(value, bool) or not isinstance(value, int | str):
+        raise ValueError("expected a topic id (a whole number) or a topic name in quotes")
+    if isinstance(value, int) and value < 1:
+        raise ValueError("a topic id is a positive whole number")
+    if isinstance(value, str) and not value.strip():
+        raise ValueError("a topic name must not be empty")
+    return value
+
+
+TopicRef = Annotated[int | ShortText, BeforeValidator(_topic_ref)]
+
+
+class TopicsPolicy(StrictModel):
+    """Where the bot posts in a forum group (one with topics); unset: where the trigger was,
+    else General. Ignored in a group without topics."""
+
+    introductions: TopicRef | None = None
+    deadlines: TopicRef | None = None
+    moderation: TopicRef | None = None
+
+
 class GroupConfig(StrictModel):
     chat_id: int = Field(lt=0, description="Telegram chat id of the group (negative)")
     title: ShortText
     timezone: TimeZoneName | None = None
     membership: MembershipPolicy = MembershipPolicy()
     mentions: MentionsPolicy = MentionsPolicy()
+    topics: TopicsPolicy = TopicsPolicy()
     # What the bot writes in the group: one language, or two side by side (["uk", "en"]).
     # Also the private-chat language of members who chose none and whose Telegram is in a
     # language the bot does not speak (the first one).

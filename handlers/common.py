@@ -16,6 +16,7 @@ from telegram.ext import BaseHandler, CallbackQueryHandler, CommandHandler, Conv
 from config.schema import GroupConfig
 from delivery.outcome import Outcome, outcome_of
 from handlers.render import esc
+from handlers.topics import answer_in_topic
 from i18n import (
     DEFAULT_LANGUAGE,
     N_,
@@ -373,6 +374,4 @@ async def answer_step(
     """A guided form's next message in the chat of the update (a pressed button is answered)."""
     if update.callback_query is not None:
         await update.callback_query.answer()
-    chat = update.effective_chat
-    if chat is not None:
-        await chat.send_message(text, reply_markup=markup)
+    await answer_in_topic(update, text, reply_markup=markup)

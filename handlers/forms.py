@@ -64,6 +64,7 @@ from telegram import Chat, InlineKeyboardButton, InlineKeyboardMarkup, Update
 from telegram.ext import BaseHandler
 
 from handlers.order import Stage
+from handlers.topics import answer_in_topic
 from i18n import _
 from runtime.context import App, BotContext, Services, services_of
 from storage.forms import FormRepository
@@ -218,11 +219,10 @@ async def _deliver(update: Update, turn: Turn[Any] | None, alert: str | None = N
     """After the commit: answer the pressed button once, send the replies, run follow-ups."""
     if update.callback_query is not None:
         await update.callback_query.answer(alert, show_alert=alert is not None)
-    chat = update.effective_chat
-    if turn is None or chat is None:
+    if turn is None or update.effective_chat is None:
         return
     for text, markup in turn.replies:
-        await chat.send_message(text, reply_markup=markup)
+        await answer_in_topic(update, text, reply_markup=markup)
     for action in turn.follow_ups:
         await action()
 

@@ -12,6 +12,7 @@ from dataclasses import dataclass, field
 from telegram import Message
 
 from handlers.render import esc
+from handlers.topics import replied_to
 from i18n import _
 from runtime.context import Services
 from storage.introductions import IntroductionRepository
@@ -74,8 +75,8 @@ def resolve_target(
     user id (anyone the bot has seen, present or not, so ``/unban`` works); else the longest
     run of up to three words that names exactly one current member of ``chat_id``.
     """
-    replied = message.reply_to_message if message is not None else None
-    if replied is not None and replied.from_user is not None and not replied.is_topic_message:
+    replied = replied_to(message)
+    if replied is not None and replied.from_user is not None:
         who = replied.from_user
         with services.db.transaction() as session:
             stored = RosterRepository(session).user(who.id)

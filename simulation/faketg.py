@@ -136,9 +136,15 @@ class FakeGroup:
     title: str
     members: dict[int, FakeMember] = field(default_factory=dict)
     join_requests: set[int] = field(default_factory=set)
+    # A forum supergroup has topics: thread id (the id of its creation message) → name.
+    is_forum: bool = False
+    topics: dict[int, str] = field(default_factory=dict)
 
     def to_json(self) -> JSON:
-        return {"id": self.id, "type": "supergroup", "title": self.title}
+        data: JSON = {"id": self.id, "type": "supergroup", "title": self.title}
+        if self.is_forum:
+            data["is_forum"] = True
+        return data
 
 
 @dataclass
@@ -187,6 +193,8 @@ class SentMessage:
     document: tuple[str, bytes] | None = None
     deleted: bool = False
     edited: bool = False
+    thread_id: int | None = None  # the forum topic it is in (None: General or no topics)
+    topic_created: str | None = None  # a topic's creation service message: the topic's name
 
     @property
     def text(self) -> str:
@@ -379,8 +387,10 @@ class FakeTelegram:
         self.users[user.id] = user
         return user
 
-    def add_group(self, chat_id: int, title: str, bot_admin: bool = True) -> FakeGroup:
-        group = FakeGroup(chat_id, title)
+    def add_group(
+        self, chat_id: int, title: str, bot_admin: bool = True, forum: bool = False
+    ) -> FakeGroup:
+        group = FakeGroup(chat_id, title, is_forum=forum)
         group.members[self.bot.id] = (
             FakeMember("administrator", rights=dict.fromkeys(ADMIN_RIGHTS, True))
             if bot_admin
@@ -499,12 +509,56 @@ class FakeTelegram:
         return [update] if "my_chat_member" in update or self.bot_is_admin(chat_id) else []
 
     # ---- what users do (these return the updates Telegram would send the bot) ---------
+    def create_topic(self, user_id: int, chat_id: int, name: str) -> tuple[int, JSON]:
+        """A member creates a topic in a forum group: its id, and the service message update."""
+        group = self.groups[chat_id]
+        if not group.is_forum:
+            raise ApiError(400, "Bad Request: the chat is not a forum")
+        thread = self._next_message_id(chat_id)
+        group.topics[thread] = name
+        created = SentMessage(
+            chat_id, thread, user_id, "", date=self._now(), thread_id=thread, topic_created=name
+        )
+        self.messages[(chat_id, thread)] = created
+        return thread, self._update(message=self._message_json(created))
+
+    def rename_topic(self, user_id: int, chat_id: int, thread: int, name: str) -> JSON:
+        """A topic is renamed: Telegram posts a forum_topic_edited service message in it."""
+        group = self.groups[chat_id]
+        if thread not in group.topics:
+            raise ApiError(400, "Bad Request: message thread not found")
+        group.topics[thread] = name
+        return self._service_message(
+            chat_id,
+            user_id,
+            message_thread_id=thread,
+            is_topic_message=True,
+            forum_topic_edited={"name": name},
+        )
+
+    def _check_thread(self, chat_id: int, thread: object) -> int | None:
+        """What Telegram checks of a ``message_thread_id``: a topic of a forum that exists."""
+        if thread is None:
+            return None
+        group = self.groups.get(chat_id)
+        if group is None or not group.is_forum or int(str(thread)) not in group.topics:
+            raise ApiError(400, "Bad Request: message thread not found")
+        return int(str(thread))
+
     def message(
-        self, user_id: int, chat_id: int, text: str, reply_to: int | None = None, **extra: Any
+        self,
+        user_id: int,
+        chat_id: int,
+        text: str,
+        reply_to: int | None = None,
+        thread: int | None = None,
+        **extra: Any,
     ) -> JSON:
+        """``thread``: the forum topic it is written in (None: General or a plain group)."""
         if chat_id == user_id:
             self.started.add(user_id)
         self._check_can_write(user_id, chat_id)
+        self._check_thread(chat_id, thread)
         message_id = self._next_message_id(chat_id)
         msg: JSON = {
             "message_id": message_id,
@@ -517,12 +571,24 @@ class FakeTelegram:
         entities = _typed_entities(text)
         if entities:
             msg["entities"] = entities
+        if thread is not None:
+            msg.update(message_thread_id=thread, is_topic_message=True)
+            # A message in a topic that answers nothing else "replies" to the topic's creation.
+            if reply_to is None:
+                msg["reply_to_message"] = self._message_json(self.messages[(chat_id, thread)])
         if reply_to is not None:
             original = self.messages.get((chat_id, reply_to))
             if original is not None:
                 msg["reply_to_message"] = self._message_json(original)
         self.messages[(chat_id, message_id)] = SentMessage(
-            chat_id, message_id, user_id, text, html=text, reply_to=reply_to, date=self._now()
+            chat_id,
+            message_id,
+            user_id,
+            text,
+            html=text,
+            reply_to=reply_to,
+            date=self._now(),
+            thread_id=thread,
         )
         return self._update(message=msg)
 
@@ -714,8 +780,13 @@ class FakeTelegram:
             "date": message.date,
             "chat": self.chat_json(message.chat_id),
             "from": self.users[message.from_id].to_json(),
-            "text": message.raw_text,
         }
+        if message.topic_created is not None:
+            data["forum_topic_created"] = {"name": message.topic_created, "icon_color": 7322096}
+        else:
+            data["text"] = message.raw_text
+        if message.thread_id is not None:
+            data.update(message_thread_id=message.thread_id, is_topic_message=True)
         if message.reply_markup:
             data["reply_markup"] = message.reply_markup
         return data
@@ -809,6 +880,7 @@ class FakeTelegram:
         markup = params.get("reply_markup")
         _check_markup(markup)
         reply = params.get("reply_parameters") or {}
+        thread = self._thread_of_send(chat_id, params, reply)
         message = SentMessage(
             chat_id,
             self._next_message_id(chat_id),
@@ -821,9 +893,28 @@ class FakeTelegram:
             mentions=parsed.mentions,
             usernames=parsed.usernames,
             entities=len(parsed.entities),
+            thread_id=thread,
         )
         self.messages[(chat_id, message.message_id)] = message
         return self._message_json(message)
+
+    def _thread_of_send(self, chat_id: int, params: JSON, reply: JSON) -> int | None:
+        """The topic a sent message lands in: ``message_thread_id`` (checked), else the topic
+        of the message it replies to, else General."""
+        thread = self._check_thread(chat_id, params.get("message_thread_id"))
+        if thread is None and reply.get("message_id") is not None:
+            original = self.messages.get((chat_id, int(reply["message_id"])))
+            if original is not None and not original.deleted:
+                thread = original.thread_id
+        return thread
+
+    def api_getChat(self, params: JSON) -> JSON:
+        chat_id = int(params["chat_id"])
+        self._target_chat(chat_id)
+        data = self.chat_json(chat_id)
+        data["accent_color_id"] = 0
+        data["max_reaction_count"] = 11
+        return data
 
     def api_sendDocument(self, params: JSON, files: dict[str, tuple[str, bytes]]) -> JSON:
         chat_id = int(params["chat_id"])
@@ -833,6 +924,7 @@ class FakeTelegram:
             raise ApiError(400, "Bad Request: there is no document in the request")
         caption = str(params.get("caption", ""))
         text = parse_html(caption)[0] if params.get("parse_mode") == "HTML" else caption
+        thread = self._thread_of_send(chat_id, params, params.get("reply_parameters") or {})
         message = SentMessage(
             chat_id,
             self._next_message_id(chat_id),
@@ -841,6 +933,7 @@ class FakeTelegram:
             html=caption,
             date=self._now(),
             document=document,
+            thread_id=thread,
         )
         self.messages[(chat_id, message.message_id)] = message
         data = self._message_json(message)

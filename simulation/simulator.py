@@ -107,9 +107,15 @@ class Simulator:
         return self.group.id if chat_id is None else chat_id
 
     async def say(
-        self, user: FakeUser, text: str, chat_id: int | None = None, reply_to: int | None = None
+        self,
+        user: FakeUser,
+        text: str,
+        chat_id: int | None = None,
+        reply_to: int | None = None,
+        thread: int | None = None,
     ) -> JSON:
-        update = self.telegram.message(user.id, self._chat(chat_id), text, reply_to)
+        """``thread``: the forum topic the user writes in (None: General or a plain group)."""
+        update = self.telegram.message(user.id, self._chat(chat_id), text, reply_to, thread)
         await self.feed(update)
         return update
 

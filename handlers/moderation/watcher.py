@@ -13,6 +13,7 @@ from handlers.common import send_private
 from handlers.moderation.actions import delete, mute
 from handlers.moderation.common import Outcome, matcher, note_action, record
 from handlers.moderation.render import deletion_notice, flood_notice
+from handlers.topics import send_to_group
 from i18n import _, ngettext, use_locale
 from moderation.conduct import Findings, MessageFacts, Offence, Standing, WatchPolicy, judge, screen
 from moderation.discipline import FloodRule
@@ -20,6 +21,7 @@ from moderation.durations import format_duration
 from moderation.introductions import IntroStatus
 from moderation.permissions import is_fresh
 from moderation.roster import MemberStatus
+from moderation.topics import Purpose
 from runtime.context import BotContext, Services
 from storage.introductions import IntroductionRepository
 from storage.moderation import ModerationRepository
@@ -28,11 +30,24 @@ from storage.roster import RosterRepository
 
 # --------------------------------------------------------------------------- noise control
 async def tell_member(
-    context: BotContext, group: GroupConfig, user: TgUser, private: str, public: str
+    context: BotContext,
+    group: GroupConfig,
+    user: TgUser,
+    private: str,
+    public: str,
+    trigger: Message | None = None,
 ) -> None:
-    """Tell the member privately; if they never started the bot, one short group note."""
+    """Tell the member privately; if they never started the bot, one short group note (in the
+    moderation topic, else the topic of ``trigger``)."""
     if not await send_private(context, user.id, private):
-        await context.bot.send_message(group.chat_id, public)
+        await send_to_group(
+            context.bot,
+            context.services,
+            group.chat_id,
+            public,
+            purpose=Purpose.MODERATION,
+            trigger=trigger,
+        )
 
 
 def _recently_told(services: Services, group: GroupConfig, user_id: int, kind: str) -> bool:
@@ -149,7 +164,7 @@ async def _check(update: Update, message: Message, context: BotContext, *, edite
         return  # judge() would say nothing whoever sent it: no standing to read
     verdict = judge(facts, _standing(services, group, user.id, findings), policy)
     if verdict.mute_for_flood:
-        await _mute_for_flood(context, group, user, verdict.flood_count)
+        await _mute_for_flood(context, group, user, verdict.flood_count, message)
     if verdict.delete is not None:
         await _delete_for(context, group, user, message, verdict.delete, verdict.banned)
 
@@ -208,7 +223,7 @@ async def _delete_for(
     if not told_recently:
         with use_locale(user.language_code):
             notice = deletion_notice(offence, user.id, user.full_name, group.title, found or "")
-        await tell_member(context, group, user, notice.private, notice.public)
+        await tell_member(context, group, user, notice.private, notice.public, message)
     raise ApplicationHandlerStop  # the message is gone: no feature answers it
 
 
@@ -225,7 +240,7 @@ def _cached_admin(services: Services, user_id: int, chat_id: int) -> bool:
 
 
 async def _mute_for_flood(
-    context: BotContext, group: GroupConfig, user: TgUser, count: int
+    context: BotContext, group: GroupConfig, user: TgUser, count: int, trigger: Message
 ) -> None:
     """``count`` messages (an album once) within the flood window: mute for a while."""
     services = context.services
@@ -252,7 +267,12 @@ async def _mute_for_flood(
         until=until,
     )
     per, duration = format_duration(flood.per), format_duration(flood.mute)
-    await context.bot.send_message(
-        group.chat_id, flood_notice(user.id, user.full_name, count, per, duration)
+    await send_to_group(
+        context.bot,
+        services,
+        group.chat_id,
+        flood_notice(user.id, user.full_name, count, per, duration),
+        purpose=Purpose.MODERATION,
+        trigger=trigger,
     )
     await note_action(context, action)
