@@ -289,6 +289,18 @@ class FloodPolicy(StrictModel):
     mute: Duration = timedelta(minutes=10)
 
 
+class ChannelsPolicy(StrictModel):
+    """Posts sent as a channel (see "Posts sent as a channel" in the README)."""
+
+    # A channel not linked to a member: allow (moderated like a member), hold (its posts are
+    # removed with a note, as a newcomer is held read-only) or ban (blocked from posting).
+    unlinked: Literal["allow", "hold", "ban"] = "hold"
+    # channel id → the member who posts as it; the link counts while that member is in the group.
+    linked: dict[Annotated[int, Field(lt=0)], Annotated[int, Field(gt=0)]] = Field(
+        default_factory=dict, max_length=1000
+    )
+
+
 class ModerationPolicy(StrictModel):
     """Moderators' tools and automatic noise control (see the README's Moderation section)."""
 
@@ -312,6 +324,7 @@ class ModerationPolicy(StrictModel):
     notice_cooldown: Duration = timedelta(minutes=10)
     offtopic_link: str | None = Field(default=None, pattern=r"^(https://t\.me/|tg://)\S{1,200}$")
     log_chat_id: int | None = None
+    channels: ChannelsPolicy = ChannelsPolicy()
 
     @model_validator(mode="after")
     def _valid_rules(self) -> ModerationPolicy:

@@ -240,6 +240,8 @@ async def send_private(
     ``text`` (and ``reply_markup``) may be callables: they are then rendered in the
     recipient's language, which is how to write to anyone but the person being answered.
     """
+    if user_id < 0:
+        return False  # a channel (posts sent as one are moderated too): nobody to write to
     rendered, markup = _render(context.services, user_id, text, reply_markup)
     try:
         await context.bot.send_message(

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from telegram import Message
+from telegram import Chat, Message
 
 from handlers.render import esc
 from handlers.topics import replied_to
@@ -76,6 +76,16 @@ def resolve_target(
     run of up to three words that names exactly one current member of ``chat_id``.
     """
     replied = replied_to(message)
+    sender = replied.sender_chat if replied is not None else None
+    if sender is not None and sender.type == Chat.CHANNEL and message is not None:
+        # A post sent as a channel: the channel is meant (its id is negative).
+        return Target(
+            sender.id,
+            sender.title or sender.username or str(sender.id),
+            sender.username,
+            False,
+            list(args),
+        )
     if replied is not None and replied.from_user is not None:
         who = replied.from_user
         with services.db.transaction() as session:

@@ -139,11 +139,27 @@ class FakeGroup:
     # A forum supergroup has topics: thread id (the id of its creation message) → name.
     is_forum: bool = False
     topics: dict[int, str] = field(default_factory=dict)
+    # Channels banned from posting (banChatSenderChat), and the linked discussion channel.
+    banned_senders: set[int] = field(default_factory=set)
+    linked_chat_id: int | None = None
 
     def to_json(self) -> JSON:
         data: JSON = {"id": self.id, "type": "supergroup", "title": self.title}
         if self.is_forum:
             data["is_forum"] = True
+        return data
+
+
+@dataclass
+class FakeChannel:
+    id: int
+    title: str
+    username: str | None = None
+
+    def to_json(self) -> JSON:
+        data: JSON = {"id": self.id, "type": "channel", "title": self.title}
+        if self.username:
+            data["username"] = self.username
         return data
 
 
@@ -194,6 +210,7 @@ class SentMessage:
     deleted: bool = False
     edited: bool = False
     thread_id: int | None = None  # the forum topic it is in (None: General or no topics)
+    sender_chat_id: int | None = None  # sent as a channel, or as the group (anonymous admin)
     topic_created: str | None = None  # a topic's creation service message: the topic's name
 
     @property
@@ -347,7 +364,16 @@ class FakeTelegram:
     def __init__(self, clock: Clock, bot_username: str = "imbot") -> None:
         self.clock = clock
         self.bot = FakeUser(id=777000111, first_name="IM bot", username=bot_username, is_bot=True)
-        self.users: dict[int, FakeUser] = {self.bot.id: self.bot}
+        # The placeholder senders Telegram puts in ``from`` of posts sent as a chat.
+        self.channel_bot = FakeUser(136817688, "Channel", username="Channel_Bot", is_bot=True)
+        self.anonymous_bot = FakeUser(
+            1087968824, "Group", username="GroupAnonymousBot", is_bot=True
+        )
+        self.users: dict[int, FakeUser] = {
+            u.id: u for u in (self.bot, self.channel_bot, self.anonymous_bot)
+        }
+        self.channels: dict[int, FakeChannel] = {}
+        self._channel_ids = itertools.count(-1002000000001, -1)
         self.groups: dict[int, FakeGroup] = {}
         self.started: set[int] = set()  # users with a private chat with the bot
         self.blocked: set[int] = set()
@@ -535,6 +561,54 @@ class FakeTelegram:
             is_topic_message=True,
             forum_topic_edited={"name": name},
         )
+
+    def add_channel(self, title: str, username: str | None = None) -> FakeChannel:
+        channel = FakeChannel(next(self._channel_ids), title, username)
+        self.channels[channel.id] = channel
+        return channel
+
+    def channel_post(
+        self,
+        channel_id: int,
+        chat_id: int,
+        text: str,
+        thread: int | None = None,
+        automatic_forward: bool = False,
+        reply_to: int | None = None,
+    ) -> JSON:
+        """A post sent as a channel in a group (``sender_chat``; ``from`` is Channel_Bot), or
+        the linked channel's post forwarded automatically to its discussion group."""
+        group = self.groups[chat_id]
+        if channel_id in group.banned_senders:
+            raise ApiError(403, "CHAT_WRITE_FORBIDDEN: you can't write in this chat")
+        extra: JSON = {"sender_chat": self.channels[channel_id].to_json()}
+        if automatic_forward:
+            extra["is_automatic_forward"] = True
+        return self._sender_chat_message(
+            self.channel_bot.id, channel_id, chat_id, text, thread, reply_to, extra
+        )
+
+    def anonymous_admin_post(self, chat_id: int, text: str, thread: int | None = None) -> JSON:
+        """An admin posting anonymously: ``sender_chat`` is the group itself."""
+        extra: JSON = {"sender_chat": self.groups[chat_id].to_json()}
+        return self._sender_chat_message(
+            self.anonymous_bot.id, chat_id, chat_id, text, thread, None, extra
+        )
+
+    def _sender_chat_message(
+        self,
+        from_id: int,
+        sender_id: int,
+        chat_id: int,
+        text: str,
+        thread: int | None,
+        reply_to: int | None,
+        extra: JSON,
+    ) -> JSON:
+        update = self.message(from_id, chat_id, text, reply_to, thread, **extra)
+        message_id = int(update["message"]["message_id"])
+        self.messages[(chat_id, message_id)].sender_chat_id = sender_id
+        return update
 
     def _check_thread(self, chat_id: int, thread: object) -> int | None:
         """What Telegram checks of a ``message_thread_id``: a topic of a forum that exists."""
@@ -787,6 +861,11 @@ class FakeTelegram:
             data["text"] = message.raw_text
         if message.thread_id is not None:
             data.update(message_thread_id=message.thread_id, is_topic_message=True)
+        if message.sender_chat_id is not None:
+            sender = self.channels.get(message.sender_chat_id)
+            data["sender_chat"] = (
+                sender.to_json() if sender else self.chat_json(message.sender_chat_id)
+            )
         if message.reply_markup:
             data["reply_markup"] = message.reply_markup
         return data
@@ -1106,6 +1185,25 @@ class FakeTelegram:
             self._queue(
                 self._set_member(group.id, user_id, FakeMember("left"), self.bot.id), group.id
             )
+        return True
+
+    def _sender_chat(self, params: JSON) -> tuple[FakeGroup, int]:
+        group = self._group(params)
+        sender_id = int(params["sender_chat_id"])
+        if not self._bot_can(group.id, "can_restrict_members"):
+            raise ApiError(400, "Bad Request: not enough rights to restrict/unrestrict chat member")
+        if sender_id not in self.channels:  # only channels can be banned as a sender
+            raise ApiError(400, "Bad Request: sender_chat_id is not a channel")
+        return group, sender_id
+
+    def api_banChatSenderChat(self, params: JSON) -> bool:
+        group, sender_id = self._sender_chat(params)
+        group.banned_senders.add(sender_id)
+        return True
+
+    def api_unbanChatSenderChat(self, params: JSON) -> bool:
+        group, sender_id = self._sender_chat(params)
+        group.banned_senders.discard(sender_id)
         return True
 
     def api_approveChatJoinRequest(self, params: JSON) -> bool:

@@ -119,6 +119,21 @@ class Simulator:
         await self.feed(update)
         return update
 
+    async def post_as(
+        self,
+        channel_id: int,
+        text: str,
+        thread: int | None = None,
+        automatic_forward: bool = False,
+        chat_id: int | None = None,
+    ) -> JSON:
+        """A post sent as a channel in the group (or the linked channel's automatic forward)."""
+        update = self.telegram.channel_post(
+            channel_id, self._chat(chat_id), text, thread, automatic_forward
+        )
+        await self.feed(update)
+        return update
+
     async def edit(self, sent: JSON, text: str) -> JSON:
         """The author edits a message they sent (``sent`` is the update ``say`` returned)."""
         update = self.telegram.edit(sent, text)

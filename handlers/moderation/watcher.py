@@ -11,6 +11,7 @@ from telegram.ext import ApplicationHandlerStop
 from config.schema import GroupConfig, ModerationPolicy
 from handlers.common import send_private
 from handlers.moderation.actions import delete, mute
+from handlers.moderation.channels import check_sender_chat
 from handlers.moderation.common import Outcome, matcher, note_action, record
 from handlers.moderation.render import deletion_notice, flood_notice
 from handlers.topics import send_to_group
@@ -124,10 +125,13 @@ async def _check(update: Update, message: Message, context: BotContext, *, edite
     """Gather the facts, ask ``judge``, carry out its verdict."""
     user = update.effective_user
     services = context.services
-    if user is None or user.is_bot or message.sender_chat is not None:
-        return
     group = services.settings.group(message.chat.id)
     if group is None:
+        return
+    if message.sender_chat is not None:  # sent as a channel, or by an anonymous admin
+        await check_sender_chat(context, group, message, edited=edited)
+        return
+    if user is None or user.is_bot:
         return
     moderation = services.settings.moderation
     policy = watch_policy(moderation)
