@@ -131,6 +131,8 @@ class GroupConfig(StrictModel):
     membership: MembershipPolicy = MembershipPolicy()
     mentions: MentionsPolicy = MentionsPolicy()
     topics: TopicsPolicy = TopicsPolicy()
+    # Delete Telegram's "X joined the group" / "X left the group" messages.
+    delete_service_messages: bool = False
     # What the bot writes in the group: one language, or two side by side (["uk", "en"]).
     # Also the private-chat language of members who chose none and whose Telegram is in a
     # language the bot does not speak (the first one).

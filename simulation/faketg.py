@@ -211,6 +211,7 @@ class SentMessage:
     edited: bool = False
     thread_id: int | None = None  # the forum topic it is in (None: General or no topics)
     sender_chat_id: int | None = None  # sent as a channel, or as the group (anonymous admin)
+    service: bool = False  # a service message (someone joined or left, a topic was renamed)
     topic_created: str | None = None  # a topic's creation service message: the topic's name
 
     @property
@@ -838,9 +839,20 @@ class FakeTelegram:
         )
 
     def _service_message(self, chat_id: int, actor_id: int, **payload: Any) -> JSON:
+        message_id = self._next_message_id(chat_id)
+        # Kept, so that it can be deleted (a service message has no text).
+        self.messages[(chat_id, message_id)] = SentMessage(
+            chat_id,
+            message_id,
+            actor_id,
+            "",
+            date=self._now(),
+            thread_id=payload.get("message_thread_id"),
+            service=True,
+        )
         return self._update(
             message={
-                "message_id": self._next_message_id(chat_id),
+                "message_id": message_id,
                 "date": self._now(),
                 "chat": self.chat_json(chat_id),
                 "from": self.users[actor_id].to_json(),
@@ -857,7 +869,7 @@ class FakeTelegram:
         }
         if message.topic_created is not None:
             data["forum_topic_created"] = {"name": message.topic_created, "icon_color": 7322096}
-        else:
+        elif not message.service:
             data["text"] = message.raw_text
         if message.thread_id is not None:
             data.update(message_thread_id=message.thread_id, is_topic_message=True)
@@ -876,7 +888,9 @@ class FakeTelegram:
         return [
             m
             for m in self.messages.values()
-            if m.from_id == self.bot.id and (chat_id is None or m.chat_id == chat_id)
+            if m.from_id == self.bot.id
+            and not m.service
+            and (chat_id is None or m.chat_id == chat_id)
         ]
 
     def calls_to(self, method: str) -> list[JSON]:

@@ -288,3 +288,37 @@ def test_forum_topics_forget_a_renamed_topics_old_name() -> None:
 def test_a_topic_setting_must_be_an_id_or_a_name(value: object) -> None:
     with pytest.raises(ValidationError):
         TopicsPolicy.model_validate({"moderation": value})
+
+
+# --------------------------------------------------------------------------- service messages
+async def test_join_and_leave_lines_are_deleted_when_configured_never_the_card(
+    config: LoadedConfig, clock: FakeClock
+) -> None:
+    group = config.settings.groups[0].model_copy(update={"delete_service_messages": True})
+    settings = config.settings.model_copy(update={"groups": [group]})
+    sim = Simulator(dataclasses.replace(config, settings=settings), clock)
+    sim.telegram.add_user("Mira", "Moderator", "mira_ocha", user_id=MODERATOR_ID)
+    sim.telegram.started.add(MODERATOR_ID)
+    await sim.start()
+    try:
+        ivan = await veteran(sim)
+        link = await invite(sim, ivan, ["Olena Petrenko", "UNICEF", "WASH cluster IMO"])
+        olena = sim.user("Olena", "P.")
+        mark = sim.mark()
+        await sim.join(olena, link=link)
+        card = sim.unique_reply(mark, GROUP_ID)
+        await sim.leave(olena)
+        lines = [m for m in sim.telegram.messages.values() if m.service]
+        assert len(lines) == 2 and all(m.deleted for m in lines)  # joined, left
+        assert not sim.telegram.messages[(GROUP_ID, card.message_id)].deleted
+    finally:
+        await sim.stop()
+    assert not sim.errors, f"the bot raised: {sim.errors!r}"
+
+
+async def test_join_and_leave_lines_stay_by_default(sim: Simulator) -> None:
+    user = sim.user("Petro")
+    await sim.join(user)
+    await sim.leave(user)
+    lines = [m for m in sim.telegram.messages.values() if m.service]
+    assert len(lines) == 2 and not any(m.deleted for m in lines)
