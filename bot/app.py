@@ -38,6 +38,7 @@ from handlers import (
     roster,
     start,
     status,
+    topics,
 )
 from handlers.common import guard_commands, personal_language
 from handlers.language import command_menu
@@ -53,6 +54,7 @@ log = logging.getLogger(__name__)
 
 # Every feature module, in registration order. The unknown-command fallback goes last.
 FEATURES = [
+    topics,
     language,
     roster,
     introductions,

@@ -101,12 +101,38 @@ class MentionsPolicy(StrictModel):
     per_minute: int = Field(default=12, ge=1, le=20)
 
 
+def _topic_ref(value: object) -> object:
+    # A topic by id (the number in its t.me/c/…/ID link) or by its name as shown in the group.
+    if isinstance(value, bool) or not isinstance(value, int | str):
+        raise ValueError("expected a topic id (a whole number) or a topic name in quotes")
+    if isinstance(value, int) and value < 1:
+        raise ValueError("a topic id is a positive whole number")
+    if isinstance(value, str) and not value.strip():
+        raise ValueError("a topic name must not be empty")
+    return value
+
+
+TopicRef = Annotated[int | ShortText, BeforeValidator(_topic_ref)]
+
+
+class TopicsPolicy(StrictModel):
+    """Where the bot posts in a forum group (one with topics); unset: where the trigger was,
+    else General. Ignored in a group without topics."""
+
+    introductions: TopicRef | None = None
+    deadlines: TopicRef | None = None
+    moderation: TopicRef | None = None
+
+
 class GroupConfig(StrictModel):
     chat_id: int = Field(lt=0, description="Telegram chat id of the group (negative)")
     title: ShortText
     timezone: TimeZoneName | None = None
     membership: MembershipPolicy = MembershipPolicy()
     mentions: MentionsPolicy = MentionsPolicy()
+    topics: TopicsPolicy = TopicsPolicy()
+    # Delete Telegram's "X joined the group" / "X left the group" messages.
+    delete_service_messages: bool = False
     # What the bot writes in the group: one language, or two side by side (["uk", "en"]).
     # Also the private-chat language of members who chose none and whose Telegram is in a
     # language the bot does not speak (the first one).
@@ -266,6 +292,18 @@ class FloodPolicy(StrictModel):
     mute: Duration = timedelta(minutes=10)
 
 
+class ChannelsPolicy(StrictModel):
+    """Posts sent as a channel (see "Posts sent as a channel" in the README)."""
+
+    # A channel not linked to a member: allow (moderated like a member), hold (its posts are
+    # removed with a note, as a newcomer is held read-only) or ban (blocked from posting).
+    unlinked: Literal["allow", "hold", "ban"] = "hold"
+    # channel id → the member who posts as it; the link counts while that member is in the group.
+    linked: dict[Annotated[int, Field(lt=0)], Annotated[int, Field(gt=0)]] = Field(
+        default_factory=dict, max_length=1000
+    )
+
+
 class ModerationPolicy(StrictModel):
     """Moderators' tools and automatic noise control (see the README's Moderation section)."""
 
@@ -289,6 +327,7 @@ class ModerationPolicy(StrictModel):
     notice_cooldown: Duration = timedelta(minutes=10)
     offtopic_link: str | None = Field(default=None, pattern=r"^(https://t\.me/|tg://)\S{1,200}$")
     log_chat_id: int | None = None
+    channels: ChannelsPolicy = ChannelsPolicy()
 
     @model_validator(mode="after")
     def _valid_rules(self) -> ModerationPolicy:

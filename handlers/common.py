@@ -16,6 +16,7 @@ from telegram.ext import BaseHandler, CallbackQueryHandler, CommandHandler
 from config.schema import GroupConfig
 from delivery.outcome import Outcome, outcome_of
 from handlers.render import esc
+from handlers.topics import answer_in_topic
 from i18n import (
     DEFAULT_LANGUAGE,
     N_,
@@ -239,6 +240,8 @@ async def send_private(
     ``text`` (and ``reply_markup``) may be callables: they are then rendered in the
     recipient's language, which is how to write to anyone but the person being answered.
     """
+    if user_id < 0:
+        return False  # a channel (posts sent as one are moderated too): nobody to write to
     rendered, markup = _render(context.services, user_id, text, reply_markup)
     try:
         await context.bot.send_message(
@@ -391,6 +394,4 @@ async def answer_step(
     """A guided form's next message in the chat of the update (a pressed button is answered)."""
     if update.callback_query is not None:
         await update.callback_query.answer()
-    chat = update.effective_chat
-    if chat is not None:
-        await chat.send_message(text, reply_markup=markup)
+    await answer_in_topic(update, text, reply_markup=markup)

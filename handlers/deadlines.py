@@ -31,6 +31,7 @@ from handlers.reminder_letters import (
     unit_name,
 )
 from handlers.render import chunk_lines, esc, esc_attr, mention
+from handlers.topics import answer_in_topic
 from i18n import _, duration_text, list_text
 from moderation import deadlines as rules
 from moderation.deadlines import Deadline
@@ -126,7 +127,7 @@ async def on_reminder_button(update: Update, context: BotContext) -> None:
                 message_id=query.message.message_id,
                 reply_markup=None,
             )
-            await context.bot.send_message(query.message.chat.id, done)
+            await answer_in_topic(update, done)
         except TelegramError as exc:
             log.info("could not update reminder message: %s", exc)
 

@@ -66,6 +66,7 @@ from telegram import Chat, InlineKeyboardButton, InlineKeyboardMarkup, Update
 from telegram.ext import BaseHandler
 
 from handlers.order import Stage
+from handlers.topics import answer_in_topic
 from i18n import _
 from runtime.context import App, BotContext, Services, Sweep, services_of
 from storage.forms import FormRepository
@@ -235,14 +236,13 @@ async def _deliver(update: Update, turn: Turn[Any] | None, alert: str | None = N
     if query is not None:
         toast = alert if alert is not None or turn is None else turn.toast
         await query.answer(toast, show_alert=alert is not None)
-    chat = update.effective_chat
-    if turn is None or chat is None:
+    if turn is None or update.effective_chat is None:
         return
     for text, markup in turn.edits:
         assert query is not None
         await query.edit_message_text(text, reply_markup=markup)
     for text, markup in turn.replies:
-        await chat.send_message(text, reply_markup=markup)
+        await answer_in_topic(update, text, reply_markup=markup)
     for action in turn.follow_ups:
         await action()
 

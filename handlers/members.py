@@ -17,6 +17,7 @@ from handlers.order import Stage
 from handlers.render import chunk_lines, esc, esc_attr, mention
 from handlers.targets import find_members
 from handlers.targets import roster_name as _name
+from handlers.topics import replied_to
 from i18n import N_, _, date_text, duration_text, list_text, ngettext
 from moderation.introductions import IntroStatus
 from moderation.permissions import CommandSpec, Role, Where
@@ -60,8 +61,9 @@ async def whois(update: Update, context: BotContext) -> None:
 
     query = " ".join(context.args or [])
     target_id = None
-    if message.reply_to_message is not None and message.reply_to_message.from_user is not None:
-        target_id = message.reply_to_message.from_user.id
+    replied = replied_to(message)
+    if replied is not None and replied.from_user is not None:
+        target_id = replied.from_user.id
     elif not query:
         await answer(
             lambda: _(

@@ -15,6 +15,8 @@ from enum import IntEnum, unique
 class Stage(IntEnum):
     """A PTB handler group; the values are the group numbers."""
 
+    # Forum groups: whether the group has topics, and the names of its topics.
+    TOPICS = -4
     # The language of the update, before anything that speaks.
     LANGUAGE = -3
     # Every user seen: names, whether they started the bot.

@@ -14,9 +14,11 @@ from delivery.outcome import Outcome
 from delivery.reminders import Letter, Unreachable, Verdict
 from handlers.common import in_group, personal_language
 from handlers.render import chunk_lines, esc, esc_attr, mention
+from handlers.topics import send_to_group
 from i18n import _, comma_join, duration_text, use_locale
 from moderation import deadlines as rules
 from moderation.deadlines import DIGEST, OVERDUE, Deadline, DueRow
+from moderation.topics import Purpose
 from runtime.context import App, Services, services_of
 from storage import deadlines as store
 from storage.deadlines import DeadlineRepository
@@ -259,7 +261,7 @@ async def group_digest(app: App, unreachable: dict[tuple[str, datetime], list[in
     text = in_group(services, chat_id, render)
     for chunk in chunk_lines(text.split("\n")):
         try:
-            await app.bot.send_message(chat_id, chunk)
+            await send_to_group(app.bot, services, chat_id, chunk, purpose=Purpose.DEADLINES)
         except TelegramError as exc:
             log.warning("group reminder digest not sent: %s", exc)
 

@@ -16,9 +16,11 @@ from telegram.error import BadRequest, Forbidden
 
 from handlers.common import in_group, report_missing_right
 from handlers.render import esc
+from handlers.topics import send_to_group
 from i18n import N_, _
 from moderation.audit_details import removal_detail
 from moderation.roster import MemberStatus, ObservedChange
+from moderation.topics import Purpose
 from runtime.context import BotContext
 from storage.moderation import ModerationRepository
 from storage.roster import RosterRepository
@@ -103,9 +105,12 @@ async def remove_member(
             log.warning("group %s: could not lift the ban on %s: %s", chat_id, user_id, exc)
     if announce:
         name = esc(user.display_name if user else str(user_id))
-        await context.bot.send_message(
+        await send_to_group(
+            context.bot,
+            services,
             chat_id,
-            in_group(
+            purpose=Purpose.MODERATION,
+            text=in_group(
                 services,
                 chat_id,
                 lambda: _(

@@ -56,7 +56,10 @@ def esc_attr(text: object) -> str:
 
 
 def mention(user_id: int, name: str) -> str:
-    """A mention that works for people without a username."""
+    """A mention that works for people without a username (a channel, whose id is negative,
+    cannot be mentioned: its name in bold)."""
+    if user_id < 0:
+        return f"<b>{esc(name)}</b>"
     return f'<a href="tg://user?id={int(user_id)}">{esc(name)}</a>'
 
 

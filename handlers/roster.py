@@ -10,6 +10,7 @@ import logging
 from collections.abc import Sequence
 
 from telegram import Chat, ChatMember, ChatMemberAdministrator, ChatMemberUpdated, Update
+from telegram.error import TelegramError
 from telegram.ext import ChatMemberHandler, MessageHandler, TypeHandler, filters
 
 from handlers.common import is_configured_group, tell_moderators, user_info
@@ -139,6 +140,12 @@ async def on_service_message(update: Update, context: BotContext) -> None:
             if current is None or current.present:
                 new = MemberStatus.LEFT if actor in (None, gone.id) else MemberStatus.REMOVED
                 roster.apply_change(group.chat_id, ObservedChange(gone.id, actor, None, new), now)
+    if group.delete_service_messages:
+        # Only Telegram's join/leave line: the introduction card is the bot's own message.
+        try:
+            await context.bot.delete_message(group.chat_id, message.message_id)
+        except TelegramError as exc:
+            log.warning("group %s: join/leave message not deleted: %s", group.chat_id, exc)
 
 
 async def on_my_chat_member(update: Update, context: BotContext) -> None:

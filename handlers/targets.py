@@ -9,9 +9,10 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from telegram import Message
+from telegram import Chat, Message
 
 from handlers.render import esc
+from handlers.topics import replied_to
 from i18n import _
 from runtime.context import Services
 from storage.introductions import IntroductionRepository
@@ -74,8 +75,18 @@ def resolve_target(
     user id (anyone the bot has seen, present or not, so ``/unban`` works); else the longest
     run of up to three words that names exactly one current member of ``chat_id``.
     """
-    replied = message.reply_to_message if message is not None else None
-    if replied is not None and replied.from_user is not None and not replied.is_topic_message:
+    replied = replied_to(message)
+    sender = replied.sender_chat if replied is not None else None
+    if sender is not None and sender.type == Chat.CHANNEL and message is not None:
+        # A post sent as a channel: the channel is meant (its id is negative).
+        return Target(
+            sender.id,
+            sender.title or sender.username or str(sender.id),
+            sender.username,
+            False,
+            list(args),
+        )
+    if replied is not None and replied.from_user is not None:
         who = replied.from_user
         with services.db.transaction() as session:
             stored = RosterRepository(session).user(who.id)

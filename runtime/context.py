@@ -15,6 +15,7 @@ from config.loader import LoadedConfig
 from config.schema import Settings
 from moderation.clock import Clock
 from moderation.permissions import CommandSpec
+from moderation.topics import ForumTopics
 from runtime.metrics import Metrics
 from storage.db import Database
 from storage.message_journal import MessageJournal
@@ -53,6 +54,8 @@ class Services:
     seen: SeenUsers = field(default_factory=SeenUsers)
     # This process's Prometheus metrics (served at /metrics by web/).
     metrics: Metrics = field(default_factory=Metrics)
+    # Which groups have topics, and the topic names seen (moderation/topics.py).
+    topics: ForumTopics = field(default_factory=ForumTopics)
 
     def __post_init__(self) -> None:
         self.journal = MessageJournal(self.db)

@@ -137,9 +137,31 @@ class FakeGroup:
     title: str
     members: dict[int, FakeMember] = field(default_factory=dict)
     join_requests: set[int] = field(default_factory=set)
+    # A forum supergroup has topics: thread id (the id of its creation message) → name.
+    is_forum: bool = False
+    topics: dict[int, str] = field(default_factory=dict)
+    # Channels banned from posting (banChatSenderChat), and the linked discussion channel.
+    banned_senders: set[int] = field(default_factory=set)
+    linked_chat_id: int | None = None
 
     def to_json(self) -> JSON:
-        return {"id": self.id, "type": "supergroup", "title": self.title}
+        data: JSON = {"id": self.id, "type": "supergroup", "title": self.title}
+        if self.is_forum:
+            data["is_forum"] = True
+        return data
+
+
+@dataclass
+class FakeChannel:
+    id: int
+    title: str
+    username: str | None = None
+
+    def to_json(self) -> JSON:
+        data: JSON = {"id": self.id, "type": "channel", "title": self.title}
+        if self.username:
+            data["username"] = self.username
+        return data
 
 
 @dataclass
@@ -188,6 +210,10 @@ class SentMessage:
     document: tuple[str, bytes] | None = None
     deleted: bool = False
     edited: bool = False
+    thread_id: int | None = None  # the forum topic it is in (None: General or no topics)
+    sender_chat_id: int | None = None  # sent as a channel, or as the group (anonymous admin)
+    service: bool = False  # a service message (someone joined or left, a topic was renamed)
+    topic_created: str | None = None  # a topic's creation service message: the topic's name
 
     @property
     def text(self) -> str:
@@ -340,7 +366,16 @@ class FakeTelegram:
     def __init__(self, clock: Clock, bot_username: str = "imbot") -> None:
         self.clock = clock
         self.bot = FakeUser(id=777000111, first_name="IM bot", username=bot_username, is_bot=True)
-        self.users: dict[int, FakeUser] = {self.bot.id: self.bot}
+        # The placeholder senders Telegram puts in ``from`` of posts sent as a chat.
+        self.channel_bot = FakeUser(136817688, "Channel", username="Channel_Bot", is_bot=True)
+        self.anonymous_bot = FakeUser(
+            1087968824, "Group", username="GroupAnonymousBot", is_bot=True
+        )
+        self.users: dict[int, FakeUser] = {
+            u.id: u for u in (self.bot, self.channel_bot, self.anonymous_bot)
+        }
+        self.channels: dict[int, FakeChannel] = {}
+        self._channel_ids = itertools.count(-1002000000001, -1)
         self.groups: dict[int, FakeGroup] = {}
         self.started: set[int] = set()  # users with a private chat with the bot
         self.blocked: set[int] = set()
@@ -386,8 +421,10 @@ class FakeTelegram:
         self.users[user.id] = user
         return user
 
-    def add_group(self, chat_id: int, title: str, bot_admin: bool = True) -> FakeGroup:
-        group = FakeGroup(chat_id, title)
+    def add_group(
+        self, chat_id: int, title: str, bot_admin: bool = True, forum: bool = False
+    ) -> FakeGroup:
+        group = FakeGroup(chat_id, title, is_forum=forum)
         group.members[self.bot.id] = (
             FakeMember("administrator", rights=dict.fromkeys(ADMIN_RIGHTS, True))
             if bot_admin
@@ -506,12 +543,104 @@ class FakeTelegram:
         return [update] if "my_chat_member" in update or self.bot_is_admin(chat_id) else []
 
     # ---- what users do (these return the updates Telegram would send the bot) ---------
-    def message(
-        self, user_id: int, chat_id: int, text: str, reply_to: int | None = None, **extra: Any
+    def create_topic(self, user_id: int, chat_id: int, name: str) -> tuple[int, JSON]:
+        """A member creates a topic in a forum group: its id, and the service message update."""
+        group = self.groups[chat_id]
+        if not group.is_forum:
+            raise ApiError(400, "Bad Request: the chat is not a forum")
+        thread = self._next_message_id(chat_id)
+        group.topics[thread] = name
+        created = SentMessage(
+            chat_id, thread, user_id, "", date=self._now(), thread_id=thread, topic_created=name
+        )
+        self.messages[(chat_id, thread)] = created
+        return thread, self._update(message=self._message_json(created))
+
+    def rename_topic(self, user_id: int, chat_id: int, thread: int, name: str) -> JSON:
+        """A topic is renamed: Telegram posts a forum_topic_edited service message in it."""
+        group = self.groups[chat_id]
+        if thread not in group.topics:
+            raise ApiError(400, "Bad Request: message thread not found")
+        group.topics[thread] = name
+        return self._service_message(
+            chat_id,
+            user_id,
+            message_thread_id=thread,
+            is_topic_message=True,
+            forum_topic_edited={"name": name},
+        )
+
+    def add_channel(self, title: str, username: str | None = None) -> FakeChannel:
+        channel = FakeChannel(next(self._channel_ids), title, username)
+        self.channels[channel.id] = channel
+        return channel
+
+    def channel_post(
+        self,
+        channel_id: int,
+        chat_id: int,
+        text: str,
+        thread: int | None = None,
+        automatic_forward: bool = False,
+        reply_to: int | None = None,
     ) -> JSON:
+        """A post sent as a channel in a group (``sender_chat``; ``from`` is Channel_Bot), or
+        the linked channel's post forwarded automatically to its discussion group."""
+        group = self.groups[chat_id]
+        if channel_id in group.banned_senders:
+            raise ApiError(403, "CHAT_WRITE_FORBIDDEN: you can't write in this chat")
+        extra: JSON = {"sender_chat": self.channels[channel_id].to_json()}
+        if automatic_forward:
+            extra["is_automatic_forward"] = True
+        return self._sender_chat_message(
+            self.channel_bot.id, channel_id, chat_id, text, thread, reply_to, extra
+        )
+
+    def anonymous_admin_post(self, chat_id: int, text: str, thread: int | None = None) -> JSON:
+        """An admin posting anonymously: ``sender_chat`` is the group itself."""
+        extra: JSON = {"sender_chat": self.groups[chat_id].to_json()}
+        return self._sender_chat_message(
+            self.anonymous_bot.id, chat_id, chat_id, text, thread, None, extra
+        )
+
+    def _sender_chat_message(
+        self,
+        from_id: int,
+        sender_id: int,
+        chat_id: int,
+        text: str,
+        thread: int | None,
+        reply_to: int | None,
+        extra: JSON,
+    ) -> JSON:
+        update = self.message(from_id, chat_id, text, reply_to, thread, **extra)
+        message_id = int(update["message"]["message_id"])
+        self.messages[(chat_id, message_id)].sender_chat_id = sender_id
+        return update
+
+    def _check_thread(self, chat_id: int, thread: object) -> int | None:
+        """What Telegram checks of a ``message_thread_id``: a topic of a forum that exists."""
+        if thread is None:
+            return None
+        group = self.groups.get(chat_id)
+        if group is None or not group.is_forum or int(str(thread)) not in group.topics:
+            raise ApiError(400, "Bad Request: message thread not found")
+        return int(str(thread))
+
+    def message(
+        self,
+        user_id: int,
+        chat_id: int,
+        text: str,
+        reply_to: int | None = None,
+        thread: int | None = None,
+        **extra: Any,
+    ) -> JSON:
+        """``thread``: the forum topic it is written in (None: General or a plain group)."""
         if chat_id == user_id:
             self.started.add(user_id)
         self._check_can_write(user_id, chat_id)
+        self._check_thread(chat_id, thread)
         message_id = self._next_message_id(chat_id)
         msg: JSON = {
             "message_id": message_id,
@@ -524,12 +653,24 @@ class FakeTelegram:
         entities = _typed_entities(text)
         if entities:
             msg["entities"] = entities
+        if thread is not None:
+            msg.update(message_thread_id=thread, is_topic_message=True)
+            # A message in a topic that answers nothing else "replies" to the topic's creation.
+            if reply_to is None:
+                msg["reply_to_message"] = self._message_json(self.messages[(chat_id, thread)])
         if reply_to is not None:
             original = self.messages.get((chat_id, reply_to))
             if original is not None:
                 msg["reply_to_message"] = self._message_json(original)
         self.messages[(chat_id, message_id)] = SentMessage(
-            chat_id, message_id, user_id, text, html=text, reply_to=reply_to, date=self._now()
+            chat_id,
+            message_id,
+            user_id,
+            text,
+            html=text,
+            reply_to=reply_to,
+            date=self._now(),
+            thread_id=thread,
         )
         return self._update(message=msg)
 
@@ -705,9 +846,20 @@ class FakeTelegram:
         )
 
     def _service_message(self, chat_id: int, actor_id: int, **payload: Any) -> JSON:
+        message_id = self._next_message_id(chat_id)
+        # Kept, so that it can be deleted (a service message has no text).
+        self.messages[(chat_id, message_id)] = SentMessage(
+            chat_id,
+            message_id,
+            actor_id,
+            "",
+            date=self._now(),
+            thread_id=payload.get("message_thread_id"),
+            service=True,
+        )
         return self._update(
             message={
-                "message_id": self._next_message_id(chat_id),
+                "message_id": message_id,
                 "date": self._now(),
                 "chat": self.chat_json(chat_id),
                 "from": self.users[actor_id].to_json(),
@@ -721,8 +873,18 @@ class FakeTelegram:
             "date": message.date,
             "chat": self.chat_json(message.chat_id),
             "from": self.users[message.from_id].to_json(),
-            "text": message.raw_text,
         }
+        if message.topic_created is not None:
+            data["forum_topic_created"] = {"name": message.topic_created, "icon_color": 7322096}
+        elif not message.service:
+            data["text"] = message.raw_text
+        if message.thread_id is not None:
+            data.update(message_thread_id=message.thread_id, is_topic_message=True)
+        if message.sender_chat_id is not None:
+            sender = self.channels.get(message.sender_chat_id)
+            data["sender_chat"] = (
+                sender.to_json() if sender else self.chat_json(message.sender_chat_id)
+            )
         if message.reply_markup:
             data["reply_markup"] = message.reply_markup
         return data
@@ -733,7 +895,9 @@ class FakeTelegram:
         return [
             m
             for m in self.messages.values()
-            if m.from_id == self.bot.id and (chat_id is None or m.chat_id == chat_id)
+            if m.from_id == self.bot.id
+            and not m.service
+            and (chat_id is None or m.chat_id == chat_id)
         ]
 
     def calls_to(self, method: str) -> list[JSON]:
@@ -823,6 +987,7 @@ class FakeTelegram:
         markup = params.get("reply_markup")
         _check_markup(markup)
         reply = params.get("reply_parameters") or {}
+        thread = self._thread_of_send(chat_id, params, reply)
         message = SentMessage(
             chat_id,
             self._next_message_id(chat_id),
@@ -835,9 +1000,28 @@ class FakeTelegram:
             mentions=parsed.mentions,
             usernames=parsed.usernames,
             entities=len(parsed.entities),
+            thread_id=thread,
         )
         self.messages[(chat_id, message.message_id)] = message
         return self._message_json(message)
+
+    def _thread_of_send(self, chat_id: int, params: JSON, reply: JSON) -> int | None:
+        """The topic a sent message lands in: ``message_thread_id`` (checked), else the topic
+        of the message it replies to, else General."""
+        thread = self._check_thread(chat_id, params.get("message_thread_id"))
+        if thread is None and reply.get("message_id") is not None:
+            original = self.messages.get((chat_id, int(reply["message_id"])))
+            if original is not None and not original.deleted:
+                thread = original.thread_id
+        return thread
+
+    def api_getChat(self, params: JSON) -> JSON:
+        chat_id = int(params["chat_id"])
+        self._target_chat(chat_id)
+        data = self.chat_json(chat_id)
+        data["accent_color_id"] = 0
+        data["max_reaction_count"] = 11
+        return data
 
     def api_sendDocument(self, params: JSON, files: dict[str, tuple[str, bytes]]) -> JSON:
         chat_id = int(params["chat_id"])
@@ -847,6 +1031,7 @@ class FakeTelegram:
             raise ApiError(400, "Bad Request: there is no document in the request")
         caption = str(params.get("caption", ""))
         text = parse_html(caption)[0] if params.get("parse_mode") == "HTML" else caption
+        thread = self._thread_of_send(chat_id, params, params.get("reply_parameters") or {})
         message = SentMessage(
             chat_id,
             self._next_message_id(chat_id),
@@ -855,6 +1040,7 @@ class FakeTelegram:
             html=caption,
             date=self._now(),
             document=document,
+            thread_id=thread,
         )
         self.messages[(chat_id, message.message_id)] = message
         data = self._message_json(message)
@@ -1033,6 +1219,25 @@ class FakeTelegram:
             self._queue(
                 self._set_member(group.id, user_id, FakeMember("left"), self.bot.id), group.id
             )
+        return True
+
+    def _sender_chat(self, params: JSON) -> tuple[FakeGroup, int]:
+        group = self._group(params)
+        sender_id = int(params["sender_chat_id"])
+        if not self._bot_can(group.id, "can_restrict_members"):
+            raise ApiError(400, "Bad Request: not enough rights to restrict/unrestrict chat member")
+        if sender_id not in self.channels:  # only channels can be banned as a sender
+            raise ApiError(400, "Bad Request: sender_chat_id is not a channel")
+        return group, sender_id
+
+    def api_banChatSenderChat(self, params: JSON) -> bool:
+        group, sender_id = self._sender_chat(params)
+        group.banned_senders.add(sender_id)
+        return True
+
+    def api_unbanChatSenderChat(self, params: JSON) -> bool:
+        group, sender_id = self._sender_chat(params)
+        group.banned_senders.discard(sender_id)
         return True
 
     def api_approveChatJoinRequest(self, params: JSON) -> bool:

@@ -107,9 +107,30 @@ class Simulator:
         return self.group.id if chat_id is None else chat_id
 
     async def say(
-        self, user: FakeUser, text: str, chat_id: int | None = None, reply_to: int | None = None
+        self,
+        user: FakeUser,
+        text: str,
+        chat_id: int | None = None,
+        reply_to: int | None = None,
+        thread: int | None = None,
     ) -> JSON:
-        update = self.telegram.message(user.id, self._chat(chat_id), text, reply_to)
+        """``thread``: the forum topic the user writes in (None: General or a plain group)."""
+        update = self.telegram.message(user.id, self._chat(chat_id), text, reply_to, thread)
+        await self.feed(update)
+        return update
+
+    async def post_as(
+        self,
+        channel_id: int,
+        text: str,
+        thread: int | None = None,
+        automatic_forward: bool = False,
+        chat_id: int | None = None,
+    ) -> JSON:
+        """A post sent as a channel in the group (or the linked channel's automatic forward)."""
+        update = self.telegram.channel_post(
+            channel_id, self._chat(chat_id), text, thread, automatic_forward
+        )
         await self.feed(update)
         return update
 

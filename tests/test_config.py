@@ -49,7 +49,8 @@ def test_unknown_key_lists_expected_keys_with_line(tmp_path: Path) -> None:
     found = problems(tmp_path, VALID + "    membrship: {}\n")
     assert found == [
         f"{tmp_path / 'config.yaml'}:6: groups[0].membrship: unknown key; "
-        "expected one of: chat_id, title, timezone, membership, mentions, languages"
+        "expected one of: chat_id, title, timezone, membership, mentions, topics, "
+        "delete_service_messages, languages"
     ]
 
 

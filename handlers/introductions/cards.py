@@ -11,8 +11,10 @@ from telegram.error import TelegramError
 from handlers.common import group_label, in_group, send_private
 from handlers.contacts.optin import ask_listing_at_arrival
 from handlers.introductions.render import card_text
+from handlers.topics import send_to_group
 from i18n import _
 from moderation.introductions import Category, IntroStatus, may_sponsor
+from moderation.topics import Purpose
 from runtime.context import BotContext, Services
 from storage.contacts import ContactRepository
 from storage.introductions import IntroductionRepository
@@ -103,7 +105,14 @@ async def post_or_update_card(context: BotContext, intro_id: int) -> None:
             return
         except TelegramError as exc:  # deleted by someone: post a fresh one
             log.info("could not edit introduction card %s: %s", intro.card_message_id, exc)
-    message = await context.bot.send_message(intro.chat_id, text, reply_markup=markup)
+    message = await send_to_group(
+        context.bot,
+        services,
+        intro.chat_id,
+        text,
+        purpose=Purpose.INTRODUCTIONS,
+        reply_markup=markup,
+    )
     with services.db.transaction() as session:
         stored = IntroductionRepository(session).introduction_by_id(intro_id)
         if stored is not None:

@@ -16,6 +16,7 @@ from handlers.common import tell_moderators
 from handlers.introductions import render
 from handlers.introductions.organisation import OrganisationAnswers
 from handlers.render import esc
+from handlers.topics import answer_in_topic
 from i18n import _
 from moderation.introductions import Category, IntroStatus, invite_link_name
 from runtime.context import BotContext, Services
@@ -44,8 +45,7 @@ class SponsorAnswers(OrganisationAnswers):
 
 async def _tell(update: Update, text: str) -> None:
     """A reply after the form's turn (its button, if any, was answered already)."""
-    if update.effective_chat is not None:
-        await update.effective_chat.send_message(text)
+    await answer_in_topic(update, text)
 
 
 def invitation_of(answers: SponsorAnswers, sponsor_id: int, services: Services) -> Invitation:

@@ -18,8 +18,10 @@ from handlers.common import (
 )
 from handlers.introductions import deep_link, sponsor_problem
 from handlers.render import esc, mention
+from handlers.topics import send_to_group
 from i18n import _, duration_text, use_locale
 from moderation.introductions import Category
+from moderation.topics import Purpose
 from runtime.context import BotContext
 from storage.introductions import IntroductionRepository
 from storage.roster import RosterRepository
@@ -69,9 +71,12 @@ async def on_join_request(update: Update, context: BotContext) -> None:
         )
 
     if group.membership.join_requests_to == "group":
-        notice = await context.bot.send_message(
+        notice = await send_to_group(
+            context.bot,
+            services,
             group.chat_id,
             in_group(services, group.chat_id, text),
+            purpose=Purpose.INTRODUCTIONS,
             reply_markup=buttons(lambda render: group_label(services, group.chat_id, render)),
         )
         with services.db.transaction() as session:

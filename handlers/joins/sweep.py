@@ -13,8 +13,10 @@ from handlers.common import in_group, personal_language, send_private, tell_mode
 from handlers.introductions import deep_link
 from handlers.removal import Removal, remove_member
 from handlers.render import esc, mention
+from handlers.topics import send_to_group
 from i18n import _, duration_text, use_locale
 from moderation.introductions import Action, IntroStatus, introduction_due
+from moderation.topics import Purpose
 from runtime.context import App, BotContext, services_of
 from storage.introductions import IntroductionRepository
 from storage.models import Introduction, JoinRequest
@@ -120,13 +122,16 @@ async def _remind(context: BotContext, group: GroupConfig, intro: Introduction) 
             roster = RosterRepository(session)
             people = [roster.user(uid) for uid in unreached]
         mentions = ", ".join(mention(p.id, p.display_name) for p in people if p)
-        await context.bot.send_message(
+        await send_to_group(
+            context.bot,
+            context.services,
             group.chat_id,
             in_group(
                 context.services,
                 group.chat_id,
                 lambda: _("{people}: {reminder}", people=mentions, reminder=text()),
             ),
+            purpose=Purpose.INTRODUCTIONS,
         )
 
 

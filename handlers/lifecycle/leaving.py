@@ -25,6 +25,7 @@ from handlers.lifecycle.steps import (
 )
 from handlers.render import esc
 from handlers.targets import Target, TargetError, resolve_target
+from handlers.topics import replied_to
 from i18n import _
 from moderation.introductions import InputError, parse_date
 from moderation.lifecycle import (
@@ -48,7 +49,7 @@ async def leaving(update: Update, context: BotContext) -> None:
     is_moderator = await may_moderate(update, context)
     group = group_for(services, update, user.id)
     today = today_of(services, group)
-    replied = message.reply_to_message is not None and not message.is_topic_message
+    replied = replied_to(message) is not None
     subject = leaving_subject(is_moderator, replied, args, today)
     if subject is LeavingSubject.REFUSED:
         await message.reply_text(

@@ -20,12 +20,14 @@ from handlers.lifecycle.render import (
     removal_reason,
 )
 from handlers.removal import Removal, remove_member
+from handlers.topics import send_to_group
 from moderation.lifecycle import (
     Cause,
     Outcome,
 )
 from moderation.lifecycle_notices import who_is_told
 from moderation.roster import MemberStatus, ObservedChange
+from moderation.topics import Purpose
 from runtime.context import BotContext
 from storage.introductions import IntroductionRepository
 from storage.lifecycle import LifecycleRepository
@@ -85,7 +87,13 @@ async def end_membership(
                 )
     told = who_is_told(cause, outcome)
     if told.group_notice is not None:
-        await context.bot.send_message(group.chat_id, group_notice(told.group_notice, name))
+        await send_to_group(
+            context.bot,
+            services,
+            group.chat_id,
+            group_notice(told.group_notice, name),
+            purpose=Purpose.MODERATION,
+        )
     if told.farewell:
         await write_privately(context, user_id, lambda: farewell(group.title, cause))
     if told.moderators is not None:

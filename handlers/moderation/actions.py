@@ -14,6 +14,7 @@ from handlers.moderation.common import Outcome, Right, classify, missing_right
 from handlers.moderation.render import sponsor_text
 from handlers.removal import Removal
 from i18n import use_locale
+from moderation.channels import is_channel_id
 from moderation.conduct import SponsorNews
 from moderation.introductions import IntroStatus
 from moderation.roster import MemberStatus
@@ -58,6 +59,8 @@ async def restrict(
     context: BotContext, group: GroupConfig, user_id: int, until: datetime | None
 ) -> Outcome:
     """Mute until ``until`` (read-only), or lift every restriction when ``until`` is None."""
+    if is_channel_id(user_id):  # a channel is muted by blocking it from posting
+        return await ban_sender(context, group, user_id, until is not None)
     permissions = (
         ChatPermissions.no_permissions() if until is not None else ChatPermissions.all_permissions()
     )
@@ -71,6 +74,25 @@ async def restrict(
             await missing_right(context, group, Right.RESTRICT, exc)
         else:
             log.warning("restrict %s in %s: %s", user_id, group.chat_id, exc)
+        return outcome
+    return Outcome.DONE
+
+
+async def ban_sender(
+    context: BotContext, group: GroupConfig, channel_id: int, ban: bool
+) -> Outcome:
+    """Block a channel from posting in the group (banChatSenderChat), or lift that."""
+    try:
+        if ban:
+            await context.bot.ban_chat_sender_chat(group.chat_id, channel_id)
+        else:
+            await context.bot.unban_chat_sender_chat(group.chat_id, channel_id)
+    except (BadRequest, Forbidden) as exc:
+        outcome = classify(exc)
+        if outcome is Outcome.NO_RIGHT:
+            await missing_right(context, group, Right.RESTRICT, exc)
+        else:
+            log.warning("sender chat %s in %s: %s", channel_id, group.chat_id, exc)
         return outcome
     return Outcome.DONE
 

@@ -152,6 +152,7 @@ def kind_label(kind: str) -> str:
         "link_blocked": _("deleted a link from"),
         "media_blocked": _("deleted media from"),
         "mute_ended": _("mute ended for"),
+        "channel_held": _("removed a post (channel not linked to a member) of"),
     }
     return labels.get(kind, kind)
 

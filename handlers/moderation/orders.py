@@ -17,6 +17,7 @@ from handlers.moderation.common import Outcome, Right, missing_right_reply
 from handlers.render import esc
 from handlers.targets import Target, TargetError, resolve_target
 from i18n import _, duration_text
+from moderation.channels import is_channel_id
 from moderation.discipline import (
     TELEGRAM_MIN_RESTRICTION,
     BoundsError,
@@ -106,6 +107,8 @@ async def prepare(
     if target.user_id == context.bot.id:
         await message.reply_text(_("That is me: I do not moderate myself."))
         return None
+    if is_channel_id(target.user_id):  # a post sent as a channel: no role, never "present"
+        return Order(group, message, moderator, in_group, target)
     if await current_role(context, target.user_id) is Role.MODERATOR:
         await message.reply_text(
             _(

@@ -6,7 +6,14 @@ from telegram import ChatMember, Update
 from telegram.error import BadRequest, Forbidden, TelegramError
 
 from handlers.common import send_private
-from handlers.moderation.actions import held, mute, removal_outcome, restrict, tell_sponsor
+from handlers.moderation.actions import (
+    ban_sender,
+    held,
+    mute,
+    removal_outcome,
+    restrict,
+    tell_sponsor,
+)
 from handlers.moderation.common import (
     Outcome,
     Right,
@@ -18,6 +25,7 @@ from handlers.moderation.common import (
     when,
 )
 from handlers.moderation.orders import (
+    Order,
     announce,
     duration_of,
     live_status,
@@ -36,6 +44,7 @@ from handlers.removal import remove_member
 from handlers.render import esc, mention
 from i18n import _, use_locale
 from moderation.audit_details import length_detail
+from moderation.channels import is_channel_id
 from moderation.conduct import SponsorNews
 from moderation.roster import MemberStatus
 from runtime.context import BotContext
@@ -105,7 +114,11 @@ async def unmute_command(update: Update, context: BotContext) -> None:
         return
     with services.db.transaction() as session:
         active = ModerationRepository(session).active_mute(group.chat_id, target.user_id, now)
-    status = await live_status(context, group.chat_id, target.user_id)
+    status = (
+        None
+        if is_channel_id(target.user_id)
+        else await live_status(context, group.chat_id, target.user_id)
+    )
     if active is None and status is not MemberStatus.RESTRICTED:
         await order.message.reply_text(_("{name} is not muted.", name=esc(target.name)))
         return
@@ -139,6 +152,9 @@ async def _remove_or_ban(update: Update, context: BotContext, command: str) -> N
     if reason is None:
         return
     group, target = order.group, order.target
+    if is_channel_id(target.user_id):  # a channel cannot be removed, only blocked: /ban
+        await _ban_channel(context, order, command, reason)
+        return
     status = await live_status(context, group.chat_id, target.user_id) if ban else None
     if status in (MemberStatus.ADMIN, MemberStatus.OWNER):
         await say_outcome(order, Outcome.PROTECTED, Right.RESTRICT)
@@ -197,6 +213,29 @@ async def _remove_or_ban(update: Update, context: BotContext, command: str) -> N
     await note_action(context, action)
 
 
+async def _ban_channel(context: BotContext, order: Order, command: str, reason: str) -> None:
+    """/ban (or /remove) of a post's channel: blocked from posting (banChatSenderChat)."""
+    group, target = order.group, order.target
+    if not await say_outcome(
+        order, await ban_sender(context, group, target.user_id, True), Right.RESTRICT
+    ):
+        return
+    services = context.services
+    with services.db.transaction() as session:
+        ModerationRepository(session).end_mutes(group.chat_id, target.user_id, services.clock.now())
+    action = record(
+        services,
+        group,
+        "ban",
+        target.user_id,
+        actor_id=order.moderator.id,
+        reason=reason,
+        detail=target.name[:60] if command == "ban" else f"/{command}: {target.name[:50]}",
+    )
+    await announce(order, removed_public(True, target.name, reason))
+    await note_action(context, action)
+
+
 async def remove_command(update: Update, context: BotContext) -> None:
     await _remove_or_ban(update, context, "remove")
 
@@ -211,6 +250,15 @@ async def unban_command(update: Update, context: BotContext) -> None:
         return
     services = context.services
     group, target = order.group, order.target
+    if is_channel_id(target.user_id):
+        if not await say_outcome(
+            order, await ban_sender(context, group, target.user_id, False), Right.RESTRICT
+        ):
+            return
+        action = record(services, group, "unban", target.user_id, actor_id=order.moderator.id)
+        await order.message.reply_text(_("{name} may post here again.", name=esc(target.name)))
+        await note_action(context, action)
+        return
     try:
         member = await context.bot.get_chat_member(group.chat_id, target.user_id)
     except TelegramError as exc:

@@ -9,6 +9,7 @@ from handlers.moderation.common import Outcome, Right, missing_right_reply, note
 from handlers.moderation.orders import prepare
 from handlers.moderation.render import Purged, purge_summary
 from handlers.render import esc, esc_attr
+from handlers.topics import replied_to
 from i18n import _
 from moderation.audit_details import purge_detail
 from moderation.discipline import deletable
@@ -25,7 +26,7 @@ async def offtopic_command(update: Update, context: BotContext) -> None:
     group = services.settings.group(message.chat.id)
     if group is None:
         return
-    replied = message.reply_to_message
+    replied = replied_to(message)
     if replied is None or replied.from_user is None or replied.from_user.id == context.bot.id:
         await message.reply_text(_("Reply with /offtopic to the message that drifts off-topic."))
         return
@@ -75,7 +76,7 @@ async def purge_command(update: Update, context: BotContext) -> None:
         await message.reply_text(usage)
         return
     count = int(args[0])
-    if message.reply_to_message is not None or len(args) > 1:
+    if replied_to(message) is not None or len(args) > 1:
         context.args = args[1:]
         order = await prepare(update, context, "purge", present=False)
         if order is None:

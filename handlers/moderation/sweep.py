@@ -8,9 +8,11 @@ from datetime import timedelta
 from telegram.error import TelegramError
 
 from handlers.common import send_private
-from handlers.moderation.common import language_of
+from handlers.moderation.actions import restrict
+from handlers.moderation.common import Outcome, language_of
 from handlers.render import esc
 from i18n import _, use_locale
+from moderation.channels import is_channel_id
 from moderation.roster import MemberStatus, ObservedChange, status_from_telegram
 from runtime.context import App, BotContext, Sweep, services_of
 from storage.moderation import ModerationRepository
@@ -32,6 +34,11 @@ async def sweep(app: App) -> None:
     for chat_id, user_id in expired:
         group = services.settings.group(chat_id)
         if group is None:
+            continue
+        if is_channel_id(user_id):  # Telegram keeps a channel blocked until it is lifted
+            if await restrict(context, group, user_id, None) is Outcome.DONE:
+                with services.db.transaction() as session:
+                    ModerationRepository(session).record(chat_id, "mute_ended", user_id, now)
             continue
         try:
             member = await app.bot.get_chat_member(chat_id, user_id)

@@ -11,8 +11,10 @@ from telegram.ext import ApplicationHandlerStop
 from config.schema import GroupConfig, ModerationPolicy
 from handlers.common import send_private
 from handlers.moderation.actions import delete, mute
+from handlers.moderation.channels import check_sender_chat
 from handlers.moderation.common import Outcome, matcher, note_action, record
 from handlers.moderation.render import deletion_notice, flood_notice
+from handlers.topics import send_to_group
 from i18n import _, duration_text, use_locale
 from moderation.audit_details import (
     flood_detail,
@@ -24,6 +26,7 @@ from moderation.discipline import FloodRule
 from moderation.introductions import IntroStatus
 from moderation.permissions import is_fresh
 from moderation.roster import MemberStatus
+from moderation.topics import Purpose
 from runtime.context import BotContext, Services
 from storage.introductions import IntroductionRepository
 from storage.moderation import ModerationRepository
@@ -32,11 +35,24 @@ from storage.roster import RosterRepository
 
 # --------------------------------------------------------------------------- noise control
 async def tell_member(
-    context: BotContext, group: GroupConfig, user: TgUser, private: str, public: str
+    context: BotContext,
+    group: GroupConfig,
+    user: TgUser,
+    private: str,
+    public: str,
+    trigger: Message | None = None,
 ) -> None:
-    """Tell the member privately; if they never started the bot, one short group note."""
+    """Tell the member privately; if they never started the bot, one short group note (in the
+    moderation topic, else the topic of ``trigger``)."""
     if not await send_private(context, user.id, private):
-        await context.bot.send_message(group.chat_id, public)
+        await send_to_group(
+            context.bot,
+            context.services,
+            group.chat_id,
+            public,
+            purpose=Purpose.MODERATION,
+            trigger=trigger,
+        )
 
 
 def _recently_told(services: Services, group: GroupConfig, user_id: int, kind: str) -> bool:
@@ -113,10 +129,13 @@ async def _check(update: Update, message: Message, context: BotContext, *, edite
     """Gather the facts, ask ``judge``, carry out its verdict."""
     user = update.effective_user
     services = context.services
-    if user is None or user.is_bot or message.sender_chat is not None:
-        return
     group = services.settings.group(message.chat.id)
     if group is None:
+        return
+    if message.sender_chat is not None:  # sent as a channel, or by an anonymous admin
+        await check_sender_chat(context, group, message, edited=edited)
+        return
+    if user is None or user.is_bot:
         return
     moderation = services.settings.moderation
     policy = watch_policy(moderation)
@@ -153,7 +172,7 @@ async def _check(update: Update, message: Message, context: BotContext, *, edite
         return  # judge() would say nothing whoever sent it: no standing to read
     verdict = judge(facts, _standing(services, group, user.id, findings), policy)
     if verdict.mute_for_flood:
-        await _mute_for_flood(context, group, user, verdict.flood_count)
+        await _mute_for_flood(context, group, user, verdict.flood_count, message)
     if verdict.delete is not None:
         await _delete_for(context, group, user, message, verdict.delete, verdict.banned)
 
@@ -209,7 +228,7 @@ async def _delete_for(
     if not told_recently:
         with use_locale(user.language_code):
             notice = deletion_notice(offence, user.id, user.full_name, group.title, found or "")
-        await tell_member(context, group, user, notice.private, notice.public)
+        await tell_member(context, group, user, notice.private, notice.public, message)
     raise ApplicationHandlerStop  # the message is gone: no feature answers it
 
 
@@ -226,7 +245,7 @@ def _cached_admin(services: Services, user_id: int, chat_id: int) -> bool:
 
 
 async def _mute_for_flood(
-    context: BotContext, group: GroupConfig, user: TgUser, count: int
+    context: BotContext, group: GroupConfig, user: TgUser, count: int, trigger: Message
 ) -> None:
     """``count`` messages (an album once) within the flood window: mute for a while."""
     services = context.services
@@ -245,7 +264,12 @@ async def _mute_for_flood(
         until=until,
     )
     per, duration = duration_text(flood.per), duration_text(flood.mute)
-    await context.bot.send_message(
-        group.chat_id, flood_notice(user.id, user.full_name, count, per, duration)
+    await send_to_group(
+        context.bot,
+        services,
+        group.chat_id,
+        flood_notice(user.id, user.full_name, count, per, duration),
+        purpose=Purpose.MODERATION,
+        trigger=trigger,
     )
     await note_action(context, action)
