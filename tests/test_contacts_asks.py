@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from simulation.faketg import SentMessage
 from simulation.simulator import Simulator
-from storage.models import Contact, ContactRequest
+from storage.models import Contact, ContactGrant, ContactRequest
 from tests.test_contacts import add_contact, member, rows
 
 HIDDEN = "name=private;organisation=private;role=private;clusters=private;location=private"
@@ -59,12 +59,21 @@ async def test_a_replayed_ask_is_one_request_and_one_question(sim: Simulator) ->
     assert len(sim.since(mark, olena.id)) == 1  # one question to Olena, not three
 
 
+def old_number(question: SentMessage) -> int:
+    """The request number in a question's "Share with this person" button (``ct:y:<n>:…``)."""
+    [data] = [
+        b["callback_data"] for b in question.buttons() if b["text"] == "Share with this person"
+    ]
+    return int(data.split(":")[2])
+
+
 async def test_a_share_button_left_from_an_erased_request_never_answers_a_later_one(
     sim: Simulator,
 ) -> None:
-    """Ivan asks Olena, then erases his data (/forgetme): his request goes, and SQLite gives the
-    next request (Petro's) the same number. Olena's old "Share with this person" button — the
-    one she saw for Ivan — must not share her phone with Petro; her new question's button does."""
+    """Ivan asks Olena, then erases his data (/forgetme): his request goes, and the next request
+    (Petro's) must not get its number (SQLite reuses the highest number of a plain table). Olena's
+    old "Share with this person" button — the one she saw for Ivan — must not share her phone
+    with Petro; her new question's button does."""
     olena = await member(sim, "Olena", "Koval")
     ivan = await member(sim, "Ivan", "Petrenko")
     petro = await member(sim, "Petro", "Bondar")
@@ -85,12 +94,47 @@ async def test_a_share_button_left_from_an_erased_request_never_answers_a_later_
     for old_button in (tick_phone(for_ivan), "Share with this person"):
         await sim.press(olena, for_ivan, old_button)
         text, alert = last_alert(sim)
-        # SQLite: Petro's request has the old number ("closed"); PostgreSQL never reuses a
-        # number, so the old one no longer exists ("not addressed to you").
-        assert alert and ("closed" in text or "not addressed to you" in text), text
+        assert alert and "This request is closed" in text, text
+    assert old_number(for_ivan) != old_number(for_petro)
     assert all(phone not in m.text for m in sim.since(mark, petro.id))
     [request] = rows(sim, ContactRequest)
     assert request.status == "pending"
     await sim.press(olena, for_petro, tick_phone(for_petro))
     await sim.press(olena, sim.telegram.sent(olena.id)[-1], "Share with this person")
     assert any(phone in m.text for m in sim.since(mark, petro.id))
+
+
+async def test_a_replayed_share_never_answers_the_same_requesters_next_request(
+    sim: Simulator,
+) -> None:
+    """Olena shares her name with Ivan; Ivan erases his data (/forgetme) and asks again. Her old
+    "Share with this person" press, replayed (a double tap arriving late, a hostile client), must
+    not answer his new request — with the old choice — before she has seen it."""
+    olena = await member(sim, "Olena", "Koval")
+    ivan = await member(sim, "Ivan", "Petrenko")
+    phone = "+380441234567"
+    add_contact(sim, olena.id, name="Olena Koval", organisation="UNICEF", phone=phone)
+    await sim.dm(ivan, "/contact unicef")
+    await sim.press(ivan, sim.last(ivan.id), "Ask to be put in touch")
+    first = sim.last(olena.id)
+    await sim.press(olena, first, tick_phone(first))
+    question = sim.telegram.sent(olena.id)[-1]
+    [share] = [
+        b["callback_data"] for b in question.buttons() if b["text"] == "Share with this person"
+    ]
+    await sim.press(olena, question, "Share with this person")
+    await sim.dm(ivan, "/forgetme")
+    await sim.press(ivan, sim.last(ivan.id), "Erase my contact data")
+    assert rows(sim, ContactGrant) == []
+    await sim.dm(ivan, "/contact unicef")
+    await sim.press(ivan, sim.last(ivan.id), "Ask to be put in touch")
+    second = sim.last(olena.id)
+    assert old_number(second) != int(share.split(":")[2])
+    mark = sim.mark()
+    await sim.feed(sim.telegram.forged_press(olena.id, olena.id, question.message_id, share))
+    text, alert = last_alert(sim)
+    assert alert and "This request is closed" in text, text
+    assert rows(sim, ContactGrant) == []
+    assert all(phone not in m.text for m in sim.since(mark, ivan.id))
+    [request] = rows(sim, ContactRequest)
+    assert request.status == "pending"

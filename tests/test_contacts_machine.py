@@ -813,7 +813,7 @@ class DirectoryMachine(RuleBasedStateMachine):
         world.grants = [g for g in world.grants if g.requester != user.id]
         for rid, (requester, cid, _created) in list(world.requests.items()):
             if requester == user.id or (entry is not None and cid == entry.cid):
-                # Erased with the person: SQLite may hand the number out again.
+                # Erased with the person (its number never comes back: AUTOINCREMENT).
                 world.open_requests.discard(rid)
                 del world.requests[rid]
         message = messages[-1]

@@ -245,6 +245,9 @@ async def on_toggle(
             and asked is not None
         )
         offered = frozenset(f for f, v in values_of(asked).items() if v) if asked else frozenset()
+    if request is None:  # answered and then erased (/forgetme); its number never returns
+        await query.answer(_("This request is closed."), show_alert=True)
+        return
     if not mine or mask is None or index is None or index >= len(FIELDS):
         await query.answer(_("This request is not addressed to you."), show_alert=True)
         return
@@ -275,8 +278,10 @@ async def on_answer(
     with services.db.transaction() as session:
         repo = ContactRepository(session)
         request = repo.request(request_id)
-        if request is None or request.asked_user_id != user.id:
-            problem: str | None = _("This request is not addressed to you.")
+        if request is None:  # erased (/forgetme); its number is never handed out again
+            problem: str | None = _("This request is closed.")
+        elif request.asked_user_id != user.id:
+            problem = _("This request is not addressed to you.")
         elif (
             request.requester_id != named_requester  # an erased request's number, reused
             or request.status != "pending"

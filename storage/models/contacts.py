@@ -10,6 +10,12 @@ from sqlalchemy.orm import Mapped, mapped_column
 from storage.models.base import Base
 from storage.types import UTCDateTime
 
+# Request and grant numbers travel in buttons (``ct:y:<request>…``, ``ct:rv:<grant>``): a number
+# must never come back after its row is erased, or an old button would act on a new row.
+# PostgreSQL sequences never hand a number out twice; SQLite does unless the table is declared
+# AUTOINCREMENT (migration 0018_never_reused_numbers).
+NEVER_REUSED = {"sqlite_autoincrement": True}
+
 
 class Contact(Base):
     """A person in the contact directory; nothing is disclosed before ``consent == 'given'``."""
@@ -57,7 +63,10 @@ class ContactGrant(Base):
     """An explicit yes ("Share with this person") or a recorded moderator override."""
 
     __tablename__ = "contact_grants"
-    __table_args__ = (Index("ix_contact_grants_requester_contact", "requester_id", "contact_id"),)
+    __table_args__ = (
+        Index("ix_contact_grants_requester_contact", "requester_id", "contact_id"),
+        NEVER_REUSED,
+    )
 
     id: Mapped[int] = mapped_column(primary_key=True)
     requester_id: Mapped[int] = mapped_column(BigInteger)
@@ -78,6 +87,7 @@ class ContactRequest(Base):
     """ "Please put me in touch": waits for the owner's (or focal point's) yes."""
 
     __tablename__ = "contact_requests"
+    __table_args__ = (NEVER_REUSED,)
 
     id: Mapped[int] = mapped_column(primary_key=True)
     requester_id: Mapped[int] = mapped_column(BigInteger, index=True)
