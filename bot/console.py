@@ -39,7 +39,8 @@ Console commands:
   :admin NAME | :unadmin NAME   make NAME a Telegram admin of the group, or not (silently)
   :right RIGHT on|off      give or take a bot right, e.g. :right delete off (delete, restrict)
   :links                   list invite links the bot created (numbered)
-  :clock [+DURATION]       show the clock, or move it forward (e.g. :clock +3d) and run sweeps
+  :clock [+DURATION]       show the clock, or move it forward (e.g. :clock +3d), running every
+                           sweep at its own times along the way
   :roster                  the bot's roster of the group, from the database
   :calls [N]               the last N Bot API calls the bot made (default 10)
   :file                    show the last document the bot sent in this chat (.ics, CSV) as text
@@ -235,7 +236,7 @@ class Console:
         elif name == "clock":
             if args:
                 delta = parse_duration(args[0].lstrip("+"))
-                await sim.advance(delta)
+                await sim.advance_through(delta)
             self.say(f"clock: {sim.clock.now():%Y-%m-%d %H:%M} UTC")
         elif name == "roster":
             self.show_roster()

@@ -24,6 +24,7 @@ from handlers.reminder_letters import (
     digest_recipients,
     due_line,
     missing_report,
+    next_reminder_at,
     now_of,
     plan_outbox,
     recipients_of,
@@ -531,7 +532,7 @@ async def assign_command(update: Update, context: BotContext) -> None:
 
 
 # Every 30 s: reminders are at most that late, and a run with nothing due is two small queries.
-SWEEPS = [Sweep("deadline-dispatch", timedelta(seconds=30), dispatch)]
+SWEEPS = [Sweep("deadline-dispatch", timedelta(seconds=30), dispatch, next_reminder_at)]
 
 
 def register(app: App) -> None:

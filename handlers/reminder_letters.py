@@ -215,6 +215,16 @@ def plan_outbox(services: Services, repo: DeadlineRepository, now: datetime) -> 
             repo.enqueue(deadline.id, occurrence, moderators, digest)
 
 
+def next_reminder_at(services: Services, now: datetime) -> datetime | None:
+    """The next moment the dispatcher has work: a planned row falls due, or an occurrence
+    enters the planning window (for stepping virtual time; the job queue runs every 30 s)."""
+    with services.db.transaction() as session:
+        repo = DeadlineRepository(session)
+        moments = [rules.next_planning_at(d, now) for d in repo.definitions()]
+        moments.append(repo.next_pending_at(now))
+    return min((t for t in moments if t is not None), default=None)
+
+
 async def group_digest(app: App, unreachable: dict[tuple[str, datetime], list[int]]) -> None:
     """One group message mentioning the partners the bot cannot write to privately, in the
     group's language(s)."""

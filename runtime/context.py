@@ -29,6 +29,10 @@ class Sweep:
     name: str
     every: timedelta
     run: Callable[[App], Awaitable[None]]
+    # The first moment after ``now`` at which a run would find work (None: nothing planned).
+    # Only virtual time uses it (the console's ``:clock +3d`` steps from one such moment to
+    # the next, so what it shows is what a real day would do); the job queue runs ``every``.
+    next_due: Callable[[Services, datetime], datetime | None] | None = None
 
 
 @dataclass

@@ -22,6 +22,7 @@ from simulation.faketg import JSON, FakeGroup, FakeTelegram, FakeUser, SentMessa
 
 FAKE_TOKEN = "123456:SIMULATED-TOKEN-not-real"
 MAX_CHAIN = 50  # bot actions → updates → bot actions…: a loop guard
+MAX_STOPS = 100_000  # advance_through: beyond this many stops the rest of the stretch is one jump
 
 
 class Simulator:
@@ -87,6 +88,28 @@ class Simulator:
         self.clock.advance(delta)
         self.services.write_behind()  # the job queue's one-second timer would have run
         await self.run_sweeps()
+
+    async def advance_through(self, delta: timedelta) -> int:
+        """Move the clock forward as a real stretch of time would pass: stop at every moment a
+        sweep has work (a reminder falls due, a request runs out, …), run the sweeps there, and
+        end at ``now + delta``. Returns the number of stops (the last one included)."""
+        end = self.clock.now() + delta
+        stops = 0
+        while stops < MAX_STOPS:
+            now = self.clock.now()
+            moments = [
+                moment
+                for sweep in self.services.sweeps
+                if sweep.next_due is not None
+                and (moment := sweep.next_due(self.services, now)) is not None
+                and now < moment < end
+            ]
+            if not moments:
+                break
+            await self.advance(min(moments) - now)
+            stops += 1
+        await self.advance(end - self.clock.now())
+        return stops + 1
 
     # ---- the world ---------------------------------------------------------------------
     def user(

@@ -424,6 +424,19 @@ class DeadlineRepository:
                 )
         return claimed
 
+    def next_pending_at(self, now: datetime) -> datetime | None:
+        """The first moment after ``now`` at which a pending row becomes due."""
+        pending = ReminderOutbox.status == PENDING
+        later_due = self.session.scalar(
+            select(func.min(ReminderOutbox.due_at)).where(pending, ReminderOutbox.due_at > now)
+        )
+        later_retry = self.session.scalar(
+            select(func.min(ReminderOutbox.not_before)).where(
+                pending, ReminderOutbox.not_before > now
+            )
+        )
+        return min((t for t in (later_due, later_retry) if t is not None), default=None)
+
     def begin(self, row_id: int, token: str, now: datetime) -> bool:
         """Right before sending: False when this claim no longer holds (send nothing)."""
         return outbox.begin(self.session, ReminderOutbox, row_id, token, now)

@@ -174,3 +174,21 @@ def test_console_deadline_add_refuses_an_ambiguous_weekday(tmp_path: Path) -> No
     )
     assert "“every 2nd Wednesday” can be read two ways." in output
     assert "«every 2nd Wednesday» можна зрозуміти двояко." in output
+
+
+def test_clock_runs_each_reminder_at_its_own_time(tmp_path: Path) -> None:
+    """`:clock +3d` from Monday 09:00 UTC passes both reminders of Thursday's displacement
+    figures (config/example.yaml: 12:00 Kyiv, remind 1d and 3h): each arrives as it would on a
+    real Wednesday and Thursday morning — "in 1 day", then "in 3 hours" — instead of the first
+    being dropped as missed by more than the 6 h catch-up window."""
+    lines = [":as ivan", "#LANG", ":dm", "/start", "/subscribe", ":press 2", ":press 1"]
+    english = run_console(tmp_path, [line for line in lines if line != "#LANG"] + [":clock +3d"])
+    day = english.index("(displacement) is due Thu, 26 Nov 2026, 12:00 Kyiv time (in 1 day).")
+    hours = english.index("(displacement) is due Thu, 26 Nov 2026, 12:00 Kyiv time (in 3 hours).")
+    assert english.index("clock: 2026-11-26 09:00 UTC") < day < hours
+    assert "the bot raised" not in english
+    ukrainian = run_console(
+        tmp_path, [":lang uk" if line == "#LANG" else line for line in lines] + [":clock +3d"]
+    )
+    day = ukrainian.index("12:00 за часом міста Київ (через 1 день).")
+    assert day < ukrainian.index("12:00 за часом міста Київ (через 3 години).")

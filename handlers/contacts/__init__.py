@@ -27,7 +27,7 @@ from handlers.contacts.optin import ask_consent_on_join, ask_consent_on_start
 from handlers.contacts.override import override
 from handlers.contacts.profile import PROFILE_FORM, profile_start
 from handlers.contacts.shared import CB, COMMANDS, in_group, render_card
-from handlers.contacts.touch import ask_command, expire_requests
+from handlers.contacts.touch import ask_command, expire_requests, next_expiry
 from handlers.contacts.transfer import export, on_document
 from handlers.forms import register_form
 from handlers.order import Stage
@@ -100,6 +100,6 @@ async def warm_index(app: App) -> None:
 
 
 SWEEPS = [
-    Sweep("contact-requests", timedelta(minutes=5), expire_requests),
+    Sweep("contact-requests", timedelta(minutes=5), expire_requests, next_expiry),
     Sweep("contact-index", timedelta(minutes=10), warm_index),
 ]

@@ -10,6 +10,7 @@ in /mydata.
 from __future__ import annotations
 
 from collections.abc import Callable
+from datetime import datetime
 
 from telegram import InlineKeyboardButton, InlineKeyboardMarkup, Update
 
@@ -34,7 +35,7 @@ from moderation.contacts import (
     findable,
 )
 from moderation.permissions import Role
-from runtime.context import App, BotContext, services_of
+from runtime.context import App, BotContext, Services, services_of
 from storage.contacts import ContactRepository, subject_of, values_of
 from storage.models import Contact
 from storage.roster import RosterRepository
@@ -358,6 +359,12 @@ def _expired_text(request_id: int) -> Callable[[], str]:
         )
 
     return render
+
+
+def next_expiry(services: Services, now: datetime) -> datetime | None:
+    """When the next unanswered request runs out (for stepping virtual time)."""
+    with services.db.transaction() as session:
+        return ContactRepository(session).next_expiry(now)
 
 
 async def expire_requests(app: App) -> None:

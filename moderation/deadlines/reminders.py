@@ -8,7 +8,7 @@ from datetime import datetime, timedelta
 
 from moderation.deadlines.common import BEFORE_PREFIX, DIGEST, OVERDUE, SNOOZE_PREFIX
 from moderation.deadlines.definitions import Deadline
-from moderation.deadlines.occurrences import wall_clock
+from moderation.deadlines.occurrences import next_occurrence, wall_clock
 from moderation.deadlines.timezones import LONGEST_CLOCK_CHANGE, reminder_at
 
 
@@ -51,6 +51,14 @@ def planning_window(
     # Calendar-day offsets may reach further back than their length across a clock change.
     margin = LONGEST_CLOCK_CHANGE if lead >= timedelta(days=1) else timedelta(0)
     return start, now + lead + margin + timedelta(seconds=1)
+
+
+def next_planning_at(deadline: Deadline, now: datetime) -> datetime | None:
+    """When the first occurrence not yet planned at ``now`` enters the planning window (its
+    outbox rows appear then, no later than its earliest reminder is due)."""
+    _start, end = planning_window(deadline, now, timedelta(0))
+    upcoming = next_occurrence(deadline, end - timedelta(microseconds=1))
+    return None if upcoming is None else upcoming - (end - now) + timedelta(seconds=1)
 
 
 @dataclass(frozen=True)

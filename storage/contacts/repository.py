@@ -339,6 +339,15 @@ class ContactRepository:
             .order_by(ContactRequest.id)
         ).all()
 
+    def next_expiry(self, now: datetime) -> datetime | None:
+        """When the next request whose requester has not been told runs out."""
+        return self.session.scalar(
+            select(func.min(ContactRequest.expires_at))
+            .where(ContactRequest.status.in_(("pending", "declined")))
+            .where(ContactRequest.requester_told.is_(False))
+            .where(ContactRequest.expires_at > now)
+        )
+
     def claim_expiry(self, request_id: int) -> bool:
         """Mark a due request told (and expired if still pending) unless another run did."""
         result = self.session.execute(

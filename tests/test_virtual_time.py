@@ -1,0 +1,74 @@
+"""Virtual time passes as a real stretch would (the console's `:clock +3d`): every reminder at
+its own time, a request told when it runs out — not everything at once at the end."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+
+from hypothesis import given
+from hypothesis import strategies as st
+
+from config.loader import load_settings
+from moderation import deadlines as rules
+from simulation.simulator import Simulator
+from tests.conftest import EXAMPLE
+from tests.test_contacts import add_contact, member
+
+
+def sent_at(sim: Simulator, chat_id: int, words: str) -> list[datetime]:
+    return [
+        datetime.fromtimestamp(m.date, UTC) for m in sim.telegram.sent(chat_id) if words in m.text
+    ]
+
+
+async def test_each_reminder_goes_at_its_own_time(sim: Simulator) -> None:
+    """config/example.yaml: weekly displacement figures due Thursday 12:00 Kyiv (10:00 UTC in
+    November), reminders 1 day and 3 hours before, for Protection among others. From Monday
+    23 Nov 09:00 UTC, three days pass: Wednesday 10:00 and Thursday 07:00 UTC."""
+    ivan = await member(sim, "Ivan", "Petrenko")
+    await sim.dm(ivan, "/subscribe")
+    await sim.press(ivan, sim.last(ivan.id), "Protection")
+    await sim.press(ivan, sim.last(ivan.id), "OCHA")
+    await sim.advance_through(timedelta(days=3))
+    assert sim.clock.now() == datetime(2026, 11, 26, 9, 0, tzinfo=UTC)
+    assert sent_at(sim, ivan.id, "(displacement) is due") == [
+        datetime(2026, 11, 25, 10, 0, tzinfo=UTC),
+        datetime(2026, 11, 26, 7, 0, tzinfo=UTC),
+    ]
+    assert sent_at(sim, ivan.id, "(in 1 day)") == [datetime(2026, 11, 25, 10, 0, tzinfo=UTC)]
+
+
+async def test_a_request_is_told_when_it_runs_out(sim: Simulator) -> None:
+    """contacts.request_timeout is 72 h: the requester hears at that moment, even when the
+    clock moves five days at once."""
+    olena = await member(sim, "Olena", "Koval")
+    ivan = await member(sim, "Ivan", "Petrenko")
+    add_contact(sim, olena.id, name="Olena Koval", organisation="UNICEF", phone="+380441234567")
+    asked = sim.clock.now()
+    await sim.dm(ivan, "/contact unicef")
+    await sim.press(ivan, sim.last(ivan.id), "Ask to be put in touch")
+    await sim.advance_through(timedelta(days=5))
+    assert sent_at(sim, ivan.id, "did not get an answer in time") == [asked + timedelta(hours=72)]
+    assert sim.clock.now() == asked + timedelta(days=5)
+
+
+@given(
+    index=st.integers(0, 10),
+    now=st.datetimes(
+        min_value=datetime(2026, 1, 1), max_value=datetime(2028, 12, 31), timezones=st.just(UTC)
+    ),
+)
+def test_an_occurrence_is_planned_before_its_first_reminder(index: int, now: datetime) -> None:
+    """The stop `next_planning_at` names comes after ``now``, and at it the next occurrence not
+    yet planned is inside the planning window, no later than its earliest reminder."""
+    deadlines = [d for d in load_settings(EXAMPLE).deadline_definitions() if d.remind]
+    deadline = deadlines[index % len(deadlines)]
+    stop = rules.next_planning_at(deadline, now)
+    assert stop is not None and stop > now
+    _start, end = rules.planning_window(deadline, now, timedelta(0))
+    upcoming = rules.next_occurrence(deadline, end - timedelta(microseconds=1))
+    assert upcoming is not None
+    earliest = min(p.due_at for p in rules.plan(deadline, upcoming))
+    assert stop <= earliest
+    _start, reach = rules.planning_window(deadline, stop, timedelta(0))
+    assert upcoming < reach
