@@ -348,6 +348,15 @@ def introduction_due(
     return Due(Action.NONE)
 
 
+def introduction_next_at(
+    joined_at: datetime, now: datetime, reminders: list[timedelta], deadline: timedelta
+) -> datetime | None:
+    """The next moment after ``now`` when :func:`introduction_due` may answer differently (a
+    reminder's time, or the deadline); None once the deadline has passed."""
+    moments = [joined_at + offset for offset in (*reminders, deadline)]
+    return min((m for m in moments if m > now), default=None)
+
+
 @dataclass(frozen=True)
 class Arrival:
     """What the bot knows about someone who just joined, as plain facts."""

@@ -260,6 +260,28 @@ def next_step(member: Member, policy: Policy, now: datetime) -> Step:
     return NOTHING
 
 
+def next_change_at(member: Member, policy: Policy, now: datetime) -> datetime | None:
+    """The first moment after ``now`` at which :func:`next_step` may answer differently for
+    ``member`` (a question's day, a grace period's end, an expiry, a retry); None when none."""
+    if not member.active:
+        return None
+    moments = [
+        departure_deadline(member, policy),
+        sponsor_deadline(member, policy),
+        expiry_at(member, policy),
+        checkin_due_at(member, policy),
+    ]
+    if member.departure_date is not None:
+        moments.append(act_time(member.departure_date, policy))
+    if member.end_date is not None:
+        moments.append(act_time(member.end_date - policy.expiry_notice, policy))
+    if member.checkin_outstanding and member.checkin_asked_at is not None:
+        moments.append(member.checkin_asked_at + policy.checkin_grace)
+    if member.removal_outcome is Outcome.FAILED and member.removal_attempted_at is not None:
+        moments.append(member.removal_attempted_at + policy.retry_failed_after)
+    return min((m for m in moments if m is not None and m > now), default=None)
+
+
 class Standing(enum.Enum):
     """Where a member stands against the rule "in the country, or sponsored and time-limited"."""
 

@@ -181,6 +181,12 @@ class ModerationRepository:
         assert isinstance(result, CursorResult)
         return result.rowcount
 
+    def next_mute_end(self, now: datetime) -> datetime | None:
+        """When the next mute still running at ``now`` is up."""
+        return self.session.scalar(
+            select(func.min(Mute.until)).where(Mute.ended_at.is_(None), Mute.until > now)
+        )
+
     def claim_expired_mutes(self, now: datetime) -> list[tuple[int, int]]:
         """Mark mutes whose time is up as ended; (chat, user) of each, claimed once."""
         expired = self.session.scalars(

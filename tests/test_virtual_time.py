@@ -11,8 +11,11 @@ from hypothesis import strategies as st
 from config.loader import load_settings
 from moderation import deadlines as rules
 from simulation.simulator import Simulator
-from tests.conftest import EXAMPLE
+from tests.conftest import EXAMPLE, GROUP_ID
+from tests.helpers import events
 from tests.test_contacts import add_contact, member
+from tests.test_joins import veteran
+from tests.test_lifecycle import member as lifecycle_member
 
 
 def sent_at(sim: Simulator, chat_id: int, words: str) -> list[datetime]:
@@ -72,3 +75,32 @@ def test_an_occurrence_is_planned_before_its_first_reminder(index: int, now: dat
     assert stop <= earliest
     _start, reach = rules.planning_window(deadline, stop, timedelta(0))
     assert upcoming < reach
+
+
+async def test_an_unfinished_introduction_is_nudged_and_ended_on_time(sim: Simulator) -> None:
+    """config/example.yaml: reminders 24 h and 48 h after joining, removal at 72 h. Four days
+    pass at once: the sponsor hears at 24 h and 48 h, the removal is announced at 72 h."""
+    ivan = await veteran(sim)
+    await sim.dm(ivan, "/start")
+    pavlo = sim.user("Pavlo")
+    joined = sim.clock.now()
+    await sim.join(pavlo, added_by=ivan)
+    await sim.advance_through(timedelta(days=4))
+    assert sent_at(sim, ivan.id, "Reminder: the introduction") == [
+        joined + timedelta(hours=24),
+        joined + timedelta(hours=48),
+    ]
+    assert sent_at(sim, GROUP_ID, "was removed") == [joined + timedelta(hours=72)]
+
+
+async def test_a_departure_is_asked_on_the_day_and_ended_after_the_grace(sim: Simulator) -> None:
+    """config/example.yaml: the bot acts at 09:00 Kyiv (07:00 UTC in December) on the
+    departure date and removes a member who does not answer departure_grace (3 days) later."""
+    ivan = await veteran(sim)
+    olena = await lifecycle_member(sim, ivan, "Olena", "Petrenko")
+    await sim.dm(olena, "/leaving 20 Dec")
+    await sim.advance_through(datetime(2026, 12, 24, tzinfo=UTC) - sim.clock.now())
+    asked = datetime(2026, 12, 20, 7, 0, tzinfo=UTC)
+    assert sent_at(sim, olena.id, "Today is your departure date") == [asked]
+    removed = [e.at for e in events(sim, olena.id) if e.new_status == "removed"]
+    assert removed == [asked + timedelta(days=3)]

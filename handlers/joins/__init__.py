@@ -18,12 +18,12 @@ from handlers.common import button
 from handlers.joins.arrivals import on_member_change
 from handlers.joins.held import decide_held, held_group
 from handlers.joins.requests import on_join_request, on_join_request_button
-from handlers.joins.sweep import sweep
+from handlers.joins.sweep import next_introduction_step, sweep
 from handlers.order import Stage
 from moderation.permissions import Role
 from runtime.context import App, Sweep
 
-SWEEPS = [Sweep("introductions", timedelta(minutes=5), sweep)]
+SWEEPS = [Sweep("introductions", timedelta(minutes=5), sweep, next_introduction_step)]
 
 
 def register(app: App) -> None:

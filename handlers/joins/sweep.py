@@ -4,6 +4,7 @@ deadline, expire join requests and links. Safe to re-run."""
 from __future__ import annotations
 
 import logging
+from datetime import datetime
 
 from telegram import InlineKeyboardButton, InlineKeyboardMarkup
 from telegram.error import BadRequest, Forbidden, TelegramError
@@ -15,9 +16,14 @@ from handlers.removal import Removal, remove_member
 from handlers.render import esc, mention
 from handlers.topics import send_to_group
 from i18n import _, duration_text, use_locale
-from moderation.introductions import Action, IntroStatus, introduction_due
+from moderation.introductions import (
+    Action,
+    IntroStatus,
+    introduction_due,
+    introduction_next_at,
+)
 from moderation.topics import Purpose
-from runtime.context import App, BotContext, services_of
+from runtime.context import App, BotContext, Services, services_of
 from storage.introductions import IntroductionRepository
 from storage.models import Introduction, JoinRequest
 from storage.roster import RosterRepository
@@ -66,6 +72,33 @@ async def sweep(app: App) -> None:
         if group is None or now < request.requested_at + group.membership.join_request_timeout:
             continue
         await _expire_request(context, group, request)
+
+
+def next_introduction_step(services: Services, now: datetime) -> datetime | None:
+    """For stepping virtual time: the next reminder or deadline of an unfinished introduction,
+    or the end of an open join request's wait."""
+    with services.db.transaction() as session:
+        repo = IntroductionRepository(session)
+        incomplete = list(repo.incomplete())
+        requests = list(repo.open_join_requests())
+    moments: list[datetime | None] = []
+    for intro in incomplete:
+        group = services.settings.group(intro.chat_id)
+        if group is not None and intro.joined_at is not None:
+            policy = group.membership
+            moments.append(
+                introduction_next_at(
+                    intro.joined_at,
+                    now,
+                    policy.introduction_reminders,
+                    policy.introduction_deadline,
+                )
+            )
+    for request in requests:
+        group = services.settings.group(request.chat_id)
+        if group is not None:
+            moments.append(request.requested_at + group.membership.join_request_timeout)
+    return min((m for m in moments if m is not None and m > now), default=None)
 
 
 async def _remind(context: BotContext, group: GroupConfig, intro: Introduction) -> None:

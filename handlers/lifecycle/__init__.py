@@ -29,7 +29,7 @@ from handlers.lifecycle.leaving import leaving, leaving_link
 from handlers.lifecycle.moderators import expiring, readmit, stale
 from handlers.lifecycle.sponsor import sponsor_answer
 from handlers.lifecycle.staying import OUT_OF_COUNTRY
-from handlers.lifecycle.sweep import sweep
+from handlers.lifecycle.sweep import next_lifecycle_step, sweep
 from handlers.order import Stage
 from handlers.start import add_deep_link
 from moderation.permissions import CommandSpec, Role, Where
@@ -100,4 +100,4 @@ def register(app: App) -> None:
     add_deep_link(app, "leaving", leaving_link)
 
 
-SWEEPS = [Sweep("lifecycle", timedelta(minutes=15), sweep)]
+SWEEPS = [Sweep("lifecycle", timedelta(minutes=15), sweep, next_lifecycle_step)]

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+from datetime import datetime
 
 from telegram import InlineKeyboardButton, InlineKeyboardMarkup
 from telegram.error import TelegramError
@@ -23,9 +24,10 @@ from i18n import _
 from moderation.lifecycle import (
     Kind,
     erase_due,
+    next_change_at,
     next_step,
 )
-from runtime.context import App, BotContext, services_of
+from runtime.context import App, BotContext, Services, services_of
 from storage.lifecycle import Entry, LifecycleRepository
 from storage.roster import RosterRepository
 
@@ -54,6 +56,20 @@ async def sweep(app: App) -> None:
                 log.warning("lifecycle %s for %s failed: %s", step.kind, entry.user.id, exc)
         await _mention_unreached(context, group, unreached)
     await erase_former_members(context)
+
+
+def next_lifecycle_step(services: Services, now: datetime) -> datetime | None:
+    """For stepping virtual time: the next moment any member's lifecycle has something due."""
+    moments: list[datetime] = []
+    for group in services.settings.groups:
+        policy = policy_of(services, group)
+        with services.db.transaction() as session:
+            entries = LifecycleRepository(session).entries(group.chat_id, now, trusted(services))
+        for entry in entries:
+            moment = next_change_at(entry.facts, policy, now)
+            if moment is not None:
+                moments.append(moment)
+    return min(moments, default=None)
 
 
 async def _mention_unreached(context: BotContext, group: GroupConfig, people: list[Entry]) -> None:

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import logging
-from datetime import timedelta
+from datetime import datetime, timedelta
 
 from telegram.error import TelegramError
 
@@ -14,7 +14,7 @@ from handlers.render import esc
 from i18n import _, use_locale
 from moderation.channels import is_channel_id
 from moderation.roster import MemberStatus, ObservedChange, status_from_telegram
-from runtime.context import App, BotContext, Sweep, services_of
+from runtime.context import App, BotContext, Services, Sweep, services_of
 from storage.moderation import ModerationRepository
 from storage.roster import RosterRepository
 
@@ -67,4 +67,10 @@ async def sweep(app: App) -> None:
             await send_private(context, user_id, text)
 
 
-SWEEPS = [Sweep("moderation", timedelta(minutes=1), sweep)]
+def next_mute_end(services: Services, now: datetime) -> datetime | None:
+    """For stepping virtual time: the next mute that is up."""
+    with services.db.transaction() as session:
+        return ModerationRepository(session).next_mute_end(now)
+
+
+SWEEPS = [Sweep("moderation", timedelta(minutes=1), sweep, next_mute_end)]
