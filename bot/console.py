@@ -11,11 +11,10 @@ from collections.abc import Callable
 from dataclasses import replace
 from pathlib import Path
 from typing import TextIO
-from urllib.parse import parse_qs, urlsplit
 
 from config.loader import LoadedConfig
 from moderation.durations import DurationError, parse_duration
-from simulation.faketg import ApiError, FakeMember, FakeUser, SentMessage
+from simulation.faketg import ApiError, FakeMember, FakeUser, SentMessage, start_payload
 from simulation.simulator import Simulator
 from storage.roster import RosterRepository
 
@@ -296,11 +295,18 @@ class Console:
             self.say(f"  ⇢ {self.current.name} opens the link: /start {payload} in private")
             await self.sim.dm(self.current, f"/start {payload}")
             return
+        opened = len(self.sim.telegram.opened_links)
         await self.sim.feed(
             self.sim.telegram.press(
                 self.current.id, chat, message.message_id, button["callback_data"]
             )
         )
+        for _presser, url in self.sim.telegram.opened_links[opened:]:
+            # The bot answered the press with a link to itself: Telegram opened the private
+            # chat, which sent /start (already fed); the console follows there.
+            self.in_group = False
+            payload = start_payload(url, self.sim.telegram.bot.username)
+            self.say(f"  ⇢ {self.current.name} is taken to the private chat: /start {payload}")
 
     def show_file(self) -> None:
         if self.current is None:
@@ -327,17 +333,6 @@ class Console:
                     f"  {user.display_name} (@{user.username or '—'}) — "
                     f"{membership.status.value}, joined by {membership.join_method.value}"
                 )
-
-
-def start_payload(url: str, bot_username: str | None) -> str | None:
-    """The /start payload of a link to this bot (https://t.me/<bot>?start=<payload>), else None."""
-    parsed = urlsplit(url)
-    if parsed.netloc.lower() not in ("t.me", "telegram.me") or not bot_username:
-        return None
-    if parsed.path.strip("/").lower() != bot_username.lower():
-        return None
-    values = parse_qs(parsed.query).get("start")
-    return values[0] if values else None
 
 
 def _need(args: list[str], index: int, what: str) -> str:

@@ -23,6 +23,7 @@ from dataclasses import dataclass, field
 from html.parser import HTMLParser
 from pathlib import Path
 from typing import Any
+from urllib.parse import parse_qs, urlsplit
 
 from telegram._utils.defaultvalue import DEFAULT_NONE
 from telegram._utils.types import ODVInput
@@ -89,6 +90,17 @@ MAX_ENTITIES = 100
 # Telegram's one refusal for an unknown query, a second answer, or one after the answer window.
 QUERY_TOO_OLD = "Bad Request: query is too old and response timeout expired or query ID is invalid"
 ANSWER_WINDOW = 15  # seconds after the press (Telegram's is about that, undocumented)
+
+
+def start_payload(url: str, bot_username: str | None) -> str | None:
+    """The /start payload of a link to this bot (https://t.me/<bot>?start=<payload>), else None."""
+    parsed = urlsplit(url)
+    if parsed.netloc.lower() not in ("t.me", "telegram.me") or not bot_username:
+        return None
+    if parsed.path.strip("/").lower() != bot_username.lower():
+        return None
+    values = parse_qs(parsed.query).get("start")
+    return values[0] if values else None
 
 
 class ApiError(Exception):
@@ -386,6 +398,9 @@ class FakeTelegram:
         # Callback queries: id → when it was pressed (Unix seconds), and those already answered.
         # Telegram accepts one answer per query, within ANSWER_WINDOW seconds of the press.
         self.queries: dict[str, int] = {}
+        self.query_users: dict[str, int] = {}  # query id → who pressed
+        # Links the bot opened by answering a press with ``url`` (presser, url), in order.
+        self.opened_links: list[tuple[int, str]] = []
         self.answered_queries: set[str] = set()
         self.commands: dict[str, list[JSON]] = {}
         # setChatMenuButton: chat id (0: the default for every chat) → the button as sent.
@@ -795,7 +810,7 @@ class FakeTelegram:
             raise ApiError(400, f"no button with data {data!r} on that message")
         return self._update(
             callback_query={
-                "id": self._query_id(),
+                "id": self._query_id(user_id),
                 "from": self.users[user_id].to_json(),
                 "chat_instance": str(chat_id),
                 "data": data,
@@ -803,9 +818,10 @@ class FakeTelegram:
             }
         )
 
-    def _query_id(self) -> str:
+    def _query_id(self, user_id: int) -> str:
         query_id = secrets.token_hex(8)
         self.queries[query_id] = self._now()
+        self.query_users[query_id] = user_id
         return query_id
 
     def forged_press(self, user_id: int, chat_id: int, message_id: int, data: str) -> JSON:
@@ -813,7 +829,7 @@ class FakeTelegram:
         message = self.messages[(chat_id, message_id)]
         return self._update(
             callback_query={
-                "id": self._query_id(),
+                "id": self._query_id(user_id),
                 "from": self.users[user_id].to_json(),
                 "chat_instance": str(chat_id),
                 "data": data,
@@ -1126,7 +1142,17 @@ class FakeTelegram:
             or self._now() - pressed > ANSWER_WINDOW
         ):
             raise ApiError(400, QUERY_TOO_OLD)
+        url = params.get("url")
+        payload = None if url is None else start_payload(str(url), self.bot.username)
+        if url is not None and payload is None:
+            # Outside games, Telegram opens only links to the bot itself: t.me/<bot>?start=…
+            raise ApiError(400, "Bad Request: URL_INVALID")
         self.answered_queries.add(query_id)
+        if payload is not None:
+            user_id = self.query_users[query_id]
+            self.opened_links.append((user_id, str(url)))
+            # The client opens the private chat with the bot, which sends /start <payload>.
+            self.pending.append(self.message(user_id, user_id, f"/start {payload}"))
         return True
 
     def api_getChatMember(self, params: JSON) -> JSON:

@@ -192,3 +192,13 @@ def test_clock_runs_each_reminder_at_its_own_time(tmp_path: Path) -> None:
     )
     day = ukrainian.index("12:00 за часом міста Київ (через 1 день).")
     assert day < ukrainian.index("12:00 за часом міста Київ (через 3 години).")
+
+
+def test_one_tap_on_i_sponsor_them_opens_the_introduction(tmp_path: Path) -> None:
+    """A held newcomer: the moderator's "I sponsor them" takes them straight to the
+    introduction in their private chat; no second button to find first."""
+    output = run_console(tmp_path, [":join stranger", ":as mira", ":dm", ":press 1", ":quit"])
+    after = output[output.index("[Mira @ dm] > :press 1") :]
+    assert "Mira Moderator is taken to the private chat: /start intro_1" in after
+    assert "What are their first and last name?" in after
+    assert "the bot raised" not in output

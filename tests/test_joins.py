@@ -235,10 +235,17 @@ async def test_moderator_sponsors_a_held_newcomer(sim: Simulator) -> None:
     mark = sim.mark()
     await sim.join(stranger)
     ask = sim.unique_reply(mark, MODERATOR_ID)
+    mark = sim.mark()
     await sim.press(sim.telegram.users[MODERATOR_ID], ask, "I sponsor them")
     intro = intro_of(sim, stranger.id)
     assert intro is not None and intro.status is IntroStatus.PENDING
     assert intro.sponsor_id == MODERATOR_ID
+    # The same tap opened the introduction (no second "Introduce" button to press first).
+    bot = sim.telegram.bot.username
+    assert sim.telegram.opened_links == [
+        (MODERATOR_ID, f"https://t.me/{bot}?start=intro_{intro.id}")
+    ]
+    assert any("first and last name" in m.text for m in sim.since(mark, MODERATOR_ID))
 
 
 async def test_join_request_vouched_by_a_member(sim: Simulator) -> None:
@@ -260,7 +267,12 @@ async def test_join_request_vouched_by_a_member(sim: Simulator) -> None:
         request = IntroductionRepository(session).open_join_request(GROUP_ID, anna.id)
         assert request is not None and request.sponsor_id == ivan.id
         request_id = request.id
-    await sim.dm(ivan, f"/start jr_{request_id}")
+    # One tap: the press itself took Ivan to the private chat, where the introduction began
+    # (no second "introduce" button to find, no extra "thank you" message before it).
+    bot = sim.telegram.bot.username
+    assert sim.telegram.opened_links == [(ivan.id, f"https://t.me/{bot}?start=jr_{request_id}")]
+    [first_question] = sim.since(mark, ivan.id)
+    assert "What are their first and last name?" in first_question.text
     for answer in ["Anna Bondar", "IOM", "CCCM IMO"]:
         await sim.dm(ivan, answer)
     await skip_optional(sim, ivan)

@@ -39,8 +39,9 @@ async def decide_held(update: Update, context: BotContext) -> None:
     if intro is None:
         await query.answer(_("Already decided by someone else."), show_alert=True)
         return
-    await query.answer()
     if decision == "s":
+        # Straight to the introduction (/start intro_<id> in this chat); the button stays.
+        await query.answer(url=deep_link(context, f"intro_{intro.id}"))
         await query.edit_message_text(
             _("You sponsor them now. Please introduce them:"),
             reply_markup=InlineKeyboardMarkup(
@@ -55,6 +56,7 @@ async def decide_held(update: Update, context: BotContext) -> None:
         )
         await post_or_update_card(context, intro.id)
     else:
+        await query.answer()
         await query.edit_message_text(_("Removed. They can come back through a sponsor."))
         await remove_member(
             context,

@@ -122,9 +122,11 @@ async def on_join_request_button(update: Update, context: BotContext) -> None:
     if not won:
         await query.answer(_("Someone else already sponsors them. Thank you!"), show_alert=True)
         return
-    await query.answer(_("Thank you! Tap the new button to introduce them."))
-    chat_id = query.message.chat.id if query.message is not None else presser.id
     link = deep_link(context, f"jr_{request.id}")
+    # Answering the press with a link to the bot takes the sponsor straight to the private
+    # chat, where /start jr_<id> opens the introduction: no second button to find and tap.
+    await query.answer(url=link)
+    chat_id = query.message.chat.id if query.message is not None else presser.id
     await query.edit_message_text(
         in_group(
             services,
@@ -143,14 +145,6 @@ async def on_join_request_button(update: Update, context: BotContext) -> None:
                     )
                 ]
             ]
-        ),
-    )
-    await send_private(
-        context,
-        presser.id,
-        lambda: _("Thank you for sponsoring. Please introduce them:"),
-        reply_markup=lambda: InlineKeyboardMarkup(
-            [[InlineKeyboardButton(_("Sponsor: introduce"), url=link)]]
         ),
     )
 
