@@ -508,7 +508,7 @@ class DirectoryMachine(RuleBasedStateMachine):
         )
         rid = int(share_data.split(":")[2])
         offered = {
-            b["callback_data"].split(":")[4]
+            b["callback_data"].split(":")[5]  # ct:t:<request>:<requester>:<mask>:<field>
             for b in question.buttons()
             if b["callback_data"].startswith("ct:t:")
         }
@@ -517,14 +517,17 @@ class DirectoryMachine(RuleBasedStateMachine):
                 b["callback_data"]
                 for b in question.buttons()
                 if b["callback_data"].startswith("ct:t:")
-                and b["callback_data"].split(":")[4] == str(FIELDS.index(toggle))
+                and b["callback_data"].split(":")[5] == str(FIELDS.index(toggle))
             )
             self.press(user, question, toggle_data)
             share_data = next(
                 b["callback_data"] for b in question.buttons() if b["callback_data"][:5] == "ct:y:"
             )
+        decline = next(
+            b["callback_data"] for b in question.buttons() if b["callback_data"][:5] == "ct:n:"
+        )
         if rid not in world.requests:  # erased by /forgetme: the bot must refuse it
-            self.press(user, question, share_data if share else f"ct:n:{rid}")
+            self.press(user, question, share_data if share else decline)
             return
         requester, cid, created = world.requests[rid]
         still_open = (
@@ -533,7 +536,7 @@ class DirectoryMachine(RuleBasedStateMachine):
             and cid in world.entries
         )
         if share and still_open:
-            mask = int(share_data.split(":")[3])
+            mask = int(share_data.split(":")[4])  # ct:y:<request>:<requester>:<mask>
             chosen = {name for i, name in enumerate(FIELDS) if mask >> i & 1}
             entry = world.entries[cid]
             chosen &= {
@@ -542,7 +545,7 @@ class DirectoryMachine(RuleBasedStateMachine):
             world.grants.append(GrantModel(requester, cid, chosen, "consent"))
         if still_open:
             world.open_requests.discard(rid)
-        self.press(user, question, share_data if share else f"ct:n:{rid}")
+        self.press(user, question, share_data if share else decline)
 
     @rule(owner=st.integers(0, 4))
     def revoke(self, owner: int) -> None:
