@@ -202,3 +202,9 @@ def test_one_tap_on_i_sponsor_them_opens_the_introduction(tmp_path: Path) -> Non
     assert "Mira Moderator is taken to the private chat: /start intro_1" in after
     assert "What are their first and last name?" in after
     assert "the bot raised" not in output
+    ukrainian = run_console(
+        tmp_path, [":join stranger", ":as mira", ":lang uk", ":dm", ":press 1", ":quit"]
+    )
+    after = ukrainian[ukrainian.index("[Mira @ dm] > :press 1") :]
+    assert "Mira Moderator is taken to the private chat: /start intro_1" in after
+    assert "Які в людини ім’я та прізвище?" in after
