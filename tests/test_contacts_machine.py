@@ -4,9 +4,10 @@ A hypothesis ``RuleBasedStateMachine`` drives the real Application through the f
 real database: members, non-members and moderators; entries with random sharing levels and
 confirmed clusters; CSV imports with and without user ids and with recycled usernames; /link and
 /assign; overrides with the setting flipped, a moderator demoted and time passing; asks, shares,
-revocations; forged and replayed buttons; edited commands; /forgetme. After every step every
-message, button label and document the bot sent is scanned for every entry's values, and each
-one found must be one its recipient may see.
+revocations; forged and replayed buttons; edited commands; /forgetme; searches in the Mini App
+through the bot's HTTP server. After every step every message, button label and document the bot
+sent, and every Mini App answer, is scanned for every entry's values, and each one found must be
+one its recipient may see.
 
 The oracle (``may_know``) is written from seed 004 and the README's lattice table, over facts
 the model keeps itself; it never calls moderation.contacts.
@@ -25,6 +26,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
 
+import httpx
 from hypothesis import HealthCheck, settings
 from hypothesis import strategies as st
 from hypothesis.stateful import RuleBasedStateMachine, initialize, invariant, rule
@@ -37,6 +39,9 @@ from simulation.simulator import Simulator
 from storage.contacts import ContactRepository, ContactValues
 from storage.models import Base, Contact, ContactGrant
 from tests.conftest import EXAMPLE, MODERATOR_ID
+from tests.miniapp import auth, init_data
+from web import miniapp
+from web.server import HttpServer
 
 EXAMPLES = int(os.environ.get("DIRECTORY_MACHINE_EXAMPLES", "25"))
 STEPS = 25
@@ -60,6 +65,7 @@ CLUSTERS = ("WASH", "Protection", "Health")
 DEFAULT_SHARE = {"name", "organisation", "telegram"}
 NOTES = ["", "<b>urgent</b> & <i>x</i>", "\u202eevil", "zero\u200bwidth", "ok, thanks"]
 REQUEST_TIMEOUT = timedelta(hours=72)
+APP_URL = "https://bot.example.org/app"
 OVERRIDE_EXPIRY = timedelta(days=7)
 
 
@@ -105,6 +111,8 @@ class World:
     update_id: int = 900_000
     pressed: dict[int, tuple[int, int, str]] = field(default_factory=dict)  # last press
     commands: dict[int, dict[str, Any]] = field(default_factory=dict)  # last command
+    server: HttpServer | None = None  # the bot's HTTP server with the Mini App's routes
+    app_url: str = ""
 
 
 SCHEMA: dict[str, str] = {}
@@ -179,6 +187,7 @@ class DirectoryMachine(RuleBasedStateMachine):
                     "contacts": settings_.contacts.model_copy(
                         update={"moderator_override": override_on}
                     ),
+                    "miniapp": settings_.miniapp.model_copy(update={"url": APP_URL}),
                 }
             ),
             path=EXAMPLE,
@@ -195,6 +204,13 @@ class DirectoryMachine(RuleBasedStateMachine):
         mira = telegram.add_user("Mira", "Moderator", "mira_ocha", user_id=MODERATOR_ID)
         marko = telegram.add_user("Marko", "Moderator", "marko_mod", user_id=MODERATOR_ID + 1)
         self.run(sim.start(migrate=first))
+        world.server = HttpServer(sim.services, miniapp.routes(sim.app))
+
+        async def serve() -> int:  # tornado listens on the running loop
+            assert world.server is not None
+            return world.server.start("127.0.0.1", 0)
+
+        world.app_url = f"http://127.0.0.1:{self.run(serve())}"
         for moderator in (mira, marko):
             self.run(sim.dm(moderator, "/start"))
         sim.group.members[marko.id] = FakeMember("member")
@@ -221,6 +237,8 @@ class DirectoryMachine(RuleBasedStateMachine):
     def teardown(self) -> None:
         world = getattr(self, "world", None)
         if world is not None:
+            if world.server is not None:
+                self.run(world.server.stop())
             self.run(world.sim.stop())
             world.loop.close()
             assert not world.sim.errors, f"the bot raised: {world.sim.errors!r}"
@@ -376,16 +394,19 @@ class DirectoryMachine(RuleBasedStateMachine):
                 export = message.document[0].startswith("contacts-")
             blob = "\n".join(content)
             viewer = None if message.chat_id == group_id else message.chat_id
-            for entry in self.world.entries.values():
-                for name in CHECKED:
-                    value = entry.values[name]
-                    if not value or value in self.world.public_values or value not in blob:
-                        continue
-                    assert viewer is not None and self.may_know(viewer, entry, name, export), (
-                        f"{name} of entry #{entry.cid} ({value}) reached chat {message.chat_id}: "
-                        f"{blob[:300]!r}"
-                    )
+            self.scan(blob, viewer, export, f"chat {message.chat_id}")
             self.learn_requests(message)
+
+    def scan(self, blob: str, viewer: int | None, export: bool, where: str) -> None:
+        """No value of any entry in ``blob`` unless ``viewer`` may know it (None: everybody)."""
+        for entry in self.world.entries.values():
+            for name in CHECKED:
+                value = entry.values[name]
+                if not value or value in self.world.public_values or value not in blob:
+                    continue
+                assert viewer is not None and self.may_know(viewer, entry, name, export), (
+                    f"{name} of entry #{entry.cid} ({value}) reached {where}: {blob[:300]!r}"
+                )
 
     def learn_requests(self, message: SentMessage) -> None:
         for button in message.buttons():
@@ -434,6 +455,33 @@ class DirectoryMachine(RuleBasedStateMachine):
             return
         user = self.moderator(False) if moderator else self.user(viewer)
         self.command(user, f"/contact {entry.values['name'].lower()}")
+
+    @rule(
+        viewer=st.integers(0, 4),
+        pick=st.integers(0, 9),
+        moderator=st.booleans(),
+        field_=st.sampled_from(SEARCHABLE),
+    )
+    def app_search(self, viewer: int, pick: int, moderator: bool, field_: str) -> None:
+        """The Mini App's directory search (the bot's HTTP server, initData signed as Telegram
+        does): its JSON is outgoing data too, scanned like every message."""
+        entry = self.entry(pick)
+        if entry is None or not entry.values[field_]:
+            return
+        world = self.world
+        user = self.moderator(False) if moderator else self.user(viewer)
+        query = entry.values[field_].split(",")[0].lower()
+
+        async def get() -> tuple[int, str]:
+            headers = auth(init_data(world.sim, user))
+            async with httpx.AsyncClient(base_url=world.app_url, timeout=10) as client:
+                found = await client.get("/app/api/directory", params={"q": query}, headers=headers)
+                mine = await client.get("/app/api/me", headers=headers)
+            return found.status_code, found.text + "\n" + mine.text
+
+        status, body = self.run(get())
+        assert status in (200, 403), (status, body[:300])
+        self.scan(body, user.id, False, f"the Mini App of {user.id}")
 
     @rule(
         viewer=st.integers(0, 4),
