@@ -64,7 +64,7 @@ async def run_sweep(app: App, sweep: Sweep, raise_errors: bool = False) -> bool:
     services = services_of(app)
     if services.stopping:
         return False
-    lock = AdvisoryLock(services.db.engine, f"sweep:{sweep.name}", services.db.idle_limit)
+    lock = AdvisoryLock(services.db.lock_engine, f"sweep:{sweep.name}", services.db.idle_limit)
     try:
         if not lock.acquire():
             log.debug("sweep %s is running in another replica; skipped", sweep.name)
@@ -164,7 +164,7 @@ async def serve(
     services = services_of(app)
     updater = app.updater
     assert updater is not None
-    leader = AdvisoryLock(services.db.engine, "polling")
+    leader = AdvisoryLock(services.db.lock_engine, "polling")
     server: HttpServer | None = None
     if webhook is not None:
         path = webhook.url.rstrip("/").rsplit("/", 1)[-1]

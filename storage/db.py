@@ -15,6 +15,7 @@ from alembic.script import ScriptDirectory
 from sqlalchemy import Engine, create_engine, event, text
 from sqlalchemy.exc import ArgumentError, OperationalError, SQLAlchemyError
 from sqlalchemy.orm import Session, sessionmaker
+from sqlalchemy.pool import NullPool
 
 MIGRATIONS = Path(__file__).parent / "migrations"
 
@@ -136,6 +137,28 @@ class Database:
         self.engine = make_engine(url, idle_limit)
         self.idle_limit = idle_limit  # also how long a frozen sweep keeps its lock
         self._sessions = sessionmaker(self.engine, expire_on_commit=False)
+        self._lock_engine: Engine | None = None
+
+    @property
+    def lock_engine(self) -> Engine:
+        """Where advisory locks hold their connections: never the work pool.
+
+        Each sweep (and the poller) keeps one connection for as long as it holds its lock. Taken
+        from the work pool, ten of them at start-up left no connection for the sweeps' own
+        queries, and every sweep waited for the others until the pool timed out. On PostgreSQL
+        the locks get their own connections (one per lock, closed on release); SQLite has no
+        advisory locks and never uses this engine's connections.
+        """
+        if self.engine.dialect.name != "postgresql":
+            return self.engine
+        if self._lock_engine is None:
+            self._lock_engine = create_engine(
+                self.engine.url,
+                hide_parameters=True,
+                poolclass=NullPool,
+                connect_args={"connect_timeout": 5},
+            )
+        return self._lock_engine
 
     def check(self) -> None:
         try:
@@ -164,3 +187,5 @@ class Database:
 
     def dispose(self) -> None:
         self.engine.dispose()
+        if self._lock_engine is not None:
+            self._lock_engine.dispose()

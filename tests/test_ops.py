@@ -57,6 +57,23 @@ def test_advisory_lock_has_one_holder_per_name_and_schema(database_url: str) -> 
     database.dispose()
 
 
+@pytest.mark.postgresql
+@needs_postgresql
+def test_held_locks_never_take_the_connections_the_work_needs(database_url: str) -> None:
+    # Every sweep and the poller hold a lock at once at start-up: more locks than the work
+    # pool has connections (5 + 5 overflow). The work must still get a connection at once.
+    database = Database(database_url)
+    database.upgrade()
+    locks = [AdvisoryLock(database.lock_engine, f"sweep:{n}") for n in range(12)]
+    assert all(lock.acquire() for lock in locks)
+    assert database.engine.pool.checkedout() == 0  # type: ignore[attr-defined]
+    with database.transaction() as session:
+        assert session.execute(text("SELECT 1")).scalar_one() == 1
+    for lock in locks:
+        lock.release()
+    database.dispose()
+
+
 def test_lock_keys_are_stable_and_distinct() -> None:
     assert lock_key("public", "sweep:a") == lock_key("public", "sweep:a")
     keys = {lock_key(s, n) for s in ("public", "op2") for n in ("sweep:a", "sweep:b", "polling")}
