@@ -135,6 +135,7 @@ REGISTRY: dict[str, Policy] = {
     "mutes.by_id": Policy(Action.KEEP, MODERATION),
     "moderation_actions.target_id": Policy(Action.KEEP, MODERATION),
     "moderation_actions.actor_id": Policy(Action.KEEP, MODERATION),
+    "log_entries.undone_by_id": Policy(Action.KEEP, MODERATION),
     "deadline_changes.actor_id": Policy(Action.KEEP, MODERATOR_AUDIT),
     "deadlines.updated_by": Policy(Action.KEEP, MODERATOR_AUDIT),
     "partners.assigned_by": Policy(Action.KEEP, MODERATOR_AUDIT),

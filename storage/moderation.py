@@ -135,6 +135,32 @@ class ModerationRepository:
         assert isinstance(result, CursorResult)
         return warning if result.rowcount == 1 else None
 
+    def revoke_warning(self, action: ModerationAction, by_id: int, now: datetime) -> bool:
+        """Revoke the warning ``action`` recorded (same group, person, moderator, reason and
+        time); False when it was already withdrawn."""
+        found = self.session.scalar(
+            select(MemberWarning.id)
+            .where(
+                MemberWarning.chat_id == action.chat_id,
+                MemberWarning.user_id == action.target_id,
+                MemberWarning.by_id == action.actor_id,
+                MemberWarning.reason == action.reason,
+                MemberWarning.at == action.at,
+                MemberWarning.revoked_at.is_(None),
+            )
+            .order_by(MemberWarning.id)
+            .limit(1)
+        )
+        if found is None:
+            return False
+        result = self.session.execute(
+            update(MemberWarning)
+            .where(MemberWarning.id == found, MemberWarning.revoked_at.is_(None))
+            .values(revoked_at=now, revoked_by_id=by_id)
+        )
+        assert isinstance(result, CursorResult)
+        return result.rowcount == 1
+
     # --- mutes -------------------------------------------------------------------------------
     def add_mute(
         self,

@@ -44,6 +44,7 @@ NOT_PEOPLE = {
     "deadline_id",
     "broadcast_id",
     "invitation_id",
+    "action_id",
 }
 
 

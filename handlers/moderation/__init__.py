@@ -17,8 +17,9 @@ Edited messages stop at the edit gate in the same group: an edit is checked as c
 same ``judge`` and never reaches a command, a form or the mentions (see ``watcher.edit_gate``).
 
 Modules: ``commands`` (the command list), ``orders`` (checking a targeted command),
-``warnings``, ``penalties``, ``purge`` (/offtopic, /purge), ``audit``, ``actions`` (carrying a
-penalty out in Telegram), ``common``, ``render`` (the longer texts), ``watcher``, ``sweep``.
+``warnings``, ``penalties``, ``logchat`` (the log chat and its undo buttons), ``purge``
+(/offtopic, /purge), ``audit``, ``actions`` (carrying a penalty out in Telegram), ``common``,
+``render`` (the longer texts), ``watcher``, ``sweep``.
 """
 
 from __future__ import annotations
@@ -28,6 +29,7 @@ from telegram.ext import CommandHandler, MessageHandler, filters
 from handlers.common import button
 from handlers.moderation.audit import CB_AUDIT, audit_button, audit_command
 from handlers.moderation.commands import COMMANDS
+from handlers.moderation.logchat import CB_LOG, entry_group, undo_button
 from handlers.moderation.penalties import (
     ban_command,
     mute_command,
@@ -77,3 +79,7 @@ def register(app: App) -> None:
         group=Stage.FEATURES,
     )
     app.add_handler(button(audit_button, rf"^{CB_AUDIT}:", Role.MODERATOR), group=Stage.FEATURES)
+    # The log chat's undo buttons: the presser must moderate the entry's group.
+    app.add_handler(
+        button(undo_button, rf"^{CB_LOG}:", Role.MODERATOR, entry_group), group=Stage.FEATURES
+    )

@@ -21,9 +21,9 @@ from handlers.moderation.actions import ban_sender, delete
 from handlers.moderation.common import (
     Outcome,
     matcher,
-    note_action,
     record,
 )
+from handlers.moderation.logchat import note_action
 from handlers.render import esc, esc_attr
 from handlers.topics import send_to_group
 from i18n import _, ngettext

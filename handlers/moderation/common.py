@@ -1,4 +1,4 @@
-"""Shared by the moderation handlers: Telegram's refusals, the audit record and its mirror."""
+"""Shared by the moderation handlers: Telegram's refusals, the audit record, its one-line text."""
 
 from __future__ import annotations
 
@@ -101,17 +101,6 @@ def missing_right_reply(group: GroupConfig, right: Right) -> str:
     )
 
 
-async def mirror(context: BotContext, text: str) -> None:
-    """Copy a note of the action to the moderators' log chat, when one is configured."""
-    chat_id = context.services.settings.moderation.log_chat_id
-    if chat_id is None:
-        return
-    try:
-        await context.bot.send_message(chat_id, text)
-    except TelegramError as exc:
-        log.warning("cannot write to the moderation log chat %s: %s", chat_id, exc)
-
-
 def record(
     services: Services,
     group: GroupConfig,
@@ -145,6 +134,7 @@ def kind_label(kind: str) -> str:
         "remove": _("removed"),
         "ban": _("banned"),
         "unban": _("lifted the ban on"),
+        "readmit": _("readmitted"),
         "offtopic": _("nudged off-topic"),
         "purge": _("purged messages of"),
         "flood": _("muted for flooding"),
@@ -189,13 +179,3 @@ def names_of(services: Services, ids: set[int]) -> dict[int, str]:
     with services.db.transaction() as session:
         roster = RosterRepository(session)
         return {uid: u.display_name for uid in ids if (u := roster.user(uid)) is not None}
-
-
-async def note_action(context: BotContext, action: ModerationAction) -> None:
-    """Mirror a recorded action to the log chat."""
-    if context.services.settings.moderation.log_chat_id is None:
-        return
-    services = context.services
-    names = names_of(services, {i for i in (action.actor_id, action.target_id) if i})
-    group = services.settings.group(action.chat_id)
-    await mirror(context, describe_action(services, action, names, group.title if group else ""))

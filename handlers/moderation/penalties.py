@@ -20,10 +20,10 @@ from handlers.moderation.common import (
     classify,
     language_of,
     missing_right,
-    note_action,
     record,
     when,
 )
+from handlers.moderation.logchat import note_action
 from handlers.moderation.orders import (
     Order,
     announce,

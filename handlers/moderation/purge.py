@@ -5,7 +5,8 @@ from __future__ import annotations
 from telegram import Update
 
 from handlers.moderation.actions import delete
-from handlers.moderation.common import Outcome, Right, missing_right_reply, note_action, record
+from handlers.moderation.common import Outcome, Right, missing_right_reply, record
+from handlers.moderation.logchat import note_action
 from handlers.moderation.orders import prepare
 from handlers.moderation.render import Purged, purge_summary
 from handlers.render import esc, esc_attr

@@ -13,10 +13,10 @@ from handlers.moderation.common import (
     ladder,
     language_of,
     names_of,
-    note_action,
     penalty_text,
     when,
 )
+from handlers.moderation.logchat import note_action
 from handlers.moderation.orders import announce, prepare, reason_of
 from handlers.moderation.render import warned_private, warned_public
 from handlers.removal import remove_member

@@ -12,7 +12,8 @@ from config.schema import GroupConfig, ModerationPolicy
 from handlers.common import send_private
 from handlers.moderation.actions import delete, mute
 from handlers.moderation.channels import check_sender_chat
-from handlers.moderation.common import Outcome, matcher, note_action, record
+from handlers.moderation.common import Outcome, matcher, record
+from handlers.moderation.logchat import note_action
 from handlers.moderation.render import deletion_notice, flood_notice
 from handlers.topics import send_to_group
 from i18n import _, duration_text, use_locale

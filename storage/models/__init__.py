@@ -26,7 +26,13 @@ from storage.models.introductions import Introduction, Invitation, JoinRequest
 from storage.models.lifecycle import MemberLifecycle
 from storage.models.mentions import MentionBroadcast, MentionOutbox, TagPreference
 from storage.models.miniapp import MiniAppWrite
-from storage.models.moderation import MemberWarning, ModerationAction, Mute, RecentMessage
+from storage.models.moderation import (
+    LogEntry,
+    MemberWarning,
+    ModerationAction,
+    Mute,
+    RecentMessage,
+)
 from storage.models.operations import DirectoryVersion, FormRow, ReplicaRow, SweepRunRow
 from storage.models.roster import Group, Membership, MembershipEvent, User
 
@@ -48,6 +54,7 @@ __all__ = [
     "Introduction",
     "Invitation",
     "JoinRequest",
+    "LogEntry",
     "MemberLifecycle",
     "MemberWarning",
     "Membership",

@@ -79,3 +79,22 @@ class RecentMessage(Base):
     user_id: Mapped[int] = mapped_column(BigInteger)
     media_group: Mapped[str | None] = mapped_column(String(64))
     at: Mapped[datetime] = mapped_column(UTCDateTime, index=True)
+
+
+class LogEntry(Base):
+    """An action's entry in the moderators' log chat, with its undo button; ``undone_at`` is
+    set once (a conditional update), so a press twice or replayed undoes nothing more."""
+
+    __tablename__ = "log_entries"
+    __table_args__ = (
+        Index("ix_log_entries_action", "action_id"),
+        {"sqlite_autoincrement": True},  # the number travels in a button: never reused
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    action_id: Mapped[int] = mapped_column(BigInteger)
+    chat_id: Mapped[int] = mapped_column(BigInteger)  # the log chat
+    message_id: Mapped[int | None] = mapped_column(BigInteger)  # None until it is posted
+    undo: Mapped[str] = mapped_column(String(16))  # unmute, unban, unwarn, readmit
+    undone_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    undone_by_id: Mapped[int | None] = mapped_column(BigInteger)
