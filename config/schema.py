@@ -12,6 +12,7 @@ from moderation.deadlines import Audience, Deadline, DeadlineError, check_id, pa
 from moderation.deadlines import validate as validate_deadline
 from moderation.discipline import (
     TELEGRAM_MAX_RESTRICTION,
+    TELEGRAM_MIN_RESTRICTION,
     BannedMatcher,
     LadderError,
     PatternError,
@@ -292,6 +293,13 @@ class FloodPolicy(StrictModel):
     mute: Duration = timedelta(minutes=10)
 
 
+class ReportRate(StrictModel):
+    """How many messages one member may /report within ``per``."""
+
+    reports: int = Field(default=5, ge=1, le=100)
+    per: Duration = timedelta(hours=1)
+
+
 class ChannelsPolicy(StrictModel):
     """Posts sent as a channel (see "Posts sent as a channel" in the README)."""
 
@@ -328,11 +336,19 @@ class ModerationPolicy(StrictModel):
     offtopic_link: str | None = Field(default=None, pattern=r"^(https://t\.me/|tg://)\S{1,200}$")
     log_chat_id: int | None = None
     channels: ChannelsPolicy = ChannelsPolicy()
+    # /report (see "Reports" in the README): a member's reports are rate-limited; after
+    # ``report_hide_after`` distinct reporters (0: never) the message is deleted pending review;
+    # the Mute button of a report mutes for ``report_mute``.
+    report_rate: ReportRate = ReportRate()
+    report_hide_after: int = Field(default=0, ge=0, le=100)
+    report_mute: Duration = timedelta(hours=24)
 
     @model_validator(mode="after")
     def _valid_rules(self) -> ModerationPolicy:
         if self.max_mute > TELEGRAM_MAX_RESTRICTION:
             raise ValueError("max_mute can be at most 366d (Telegram's longest restriction)")
+        if not TELEGRAM_MIN_RESTRICTION <= self.report_mute <= self.max_mute:
+            raise ValueError("report_mute must be between 30s and max_mute")
         try:
             validate_ladder(self.ladder(), self.max_mute)
         except LadderError as exc:

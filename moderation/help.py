@@ -69,6 +69,7 @@ TOPIC_OF: dict[str, Topic] = {
             "offtopic",
             "purge",
             "audit",
+            "report",
             "members",
             "pending",
             "expiring",
@@ -81,7 +82,7 @@ TOPIC_OF: dict[str, Topic] = {
 }
 
 # Only for people in the group: everyone else would be refused.
-MEMBERS_ONLY = frozenset({"invite", "leaving", "leave", "extend", "tags"})
+MEMBERS_ONLY = frozenset({"invite", "leaving", "leave", "extend", "tags", "report"})
 
 
 @dataclass(frozen=True)

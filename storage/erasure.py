@@ -136,6 +136,10 @@ REGISTRY: dict[str, Policy] = {
     "moderation_actions.target_id": Policy(Action.KEEP, MODERATION),
     "moderation_actions.actor_id": Policy(Action.KEEP, MODERATION),
     "log_entries.undone_by_id": Policy(Action.KEEP, MODERATION),
+    # /report: who reported what, and how often it was dismissed (false reports).
+    "reports.author_id": Policy(Action.KEEP, MODERATION),
+    "report_votes.reporter_id": Policy(Action.KEEP, MODERATION),
+    "report_decisions.by_id": Policy(Action.KEEP, MODERATION),
     "deadline_changes.actor_id": Policy(Action.KEEP, MODERATOR_AUDIT),
     "deadlines.updated_by": Policy(Action.KEEP, MODERATOR_AUDIT),
     "partners.assigned_by": Policy(Action.KEEP, MODERATOR_AUDIT),

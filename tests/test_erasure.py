@@ -45,6 +45,7 @@ NOT_PEOPLE = {
     "broadcast_id",
     "invitation_id",
     "action_id",
+    "report_id",
 }
 
 

@@ -1,7 +1,8 @@
 """The moderators' toolkit and automatic noise control.
 
 Commands (moderators only, as their CommandSpecs declare): /warn /warns /unwarn /mute /unmute
-/remove /ban /unban /offtopic /purge /audit. They name their person the same way everywhere
+/remove /ban /unban /offtopic /purge /audit;
+for members /report (``reports``). They name their person the same way everywhere
 (``handlers.targets.resolve_target``: reply, @username, user id or roster name), refuse bad
 input with one clear reply before doing anything, and record every action in the audit log
 (``moderation_actions``), mirrored to ``moderation.log_chat_id`` when set.
@@ -17,9 +18,9 @@ Edited messages stop at the edit gate in the same group: an edit is checked as c
 same ``judge`` and never reaches a command, a form or the mentions (see ``watcher.edit_gate``).
 
 Modules: ``commands`` (the command list), ``orders`` (checking a targeted command),
-``warnings``, ``penalties``, ``logchat`` (the log chat and its undo buttons), ``purge``
-(/offtopic, /purge), ``audit``, ``actions`` (carrying a penalty out in Telegram), ``common``,
-``render`` (the longer texts), ``watcher``, ``sweep``.
+``warnings``, ``penalties``, ``logchat`` (the log chat and its undo buttons), ``reports``
+(/report), ``purge`` (/offtopic, /purge), ``audit``, ``actions`` (carrying a penalty out in
+Telegram), ``common``, ``render`` (the longer texts), ``watcher``, ``sweep``.
 """
 
 from __future__ import annotations
@@ -38,6 +39,7 @@ from handlers.moderation.penalties import (
     unmute_command,
 )
 from handlers.moderation.purge import offtopic_command, purge_command
+from handlers.moderation.reports import CB_REPORT, decide_button, report_command, report_group
 from handlers.moderation.sweep import SWEEPS
 from handlers.moderation.warnings import unwarn_command, warn_command, warns_command
 from handlers.moderation.watcher import edit_gate, ends_at_the_watcher, watch
@@ -72,6 +74,14 @@ def register(app: App) -> None:
         app.add_handler(CommandHandler(name, callback), group=Stage.FEATURES)
     app.add_handler(
         CommandHandler("offtopic", offtopic_command, filters=filters.ChatType.GROUPS),
+        group=Stage.FEATURES,
+    )
+    app.add_handler(
+        CommandHandler("report", report_command, filters=filters.ChatType.GROUPS),
+        group=Stage.FEATURES,
+    )
+    app.add_handler(
+        button(decide_button, rf"^{CB_REPORT}:", Role.MODERATOR, report_group),
         group=Stage.FEATURES,
     )
     app.add_handler(

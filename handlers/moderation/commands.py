@@ -34,6 +34,13 @@ COMMANDS = [
         Where.GROUP,
         usage="N [WHO]",
     ),
+    CommandSpec(
+        "report",
+        "Flag a message for the moderators",
+        Role.MEMBER,
+        Where.GROUP,
+        usage="(reply to a message)",
+    ),
     CommandSpec("audit", "The moderation log", Role.MODERATOR, Where.PRIVATE, usage="[WHO]"),
 ]
 

@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from datetime import datetime
 
 from telegram import Update
 
+from config.schema import GroupConfig
 from handlers.common import send_private
 from handlers.moderation.actions import held, mute, removal_outcome, tell_sponsor
 from handlers.moderation.common import (
@@ -40,12 +42,43 @@ async def warn_command(update: Update, context: BotContext) -> None:
     if reason is None:
         return
     group, target = order.group, order.target
+    warned = await give_warning(
+        context, group, target.user_id, target.name, order.moderator.id, reason
+    )
+    await announce(order, warned.public)
+    if not warned.told and not order.in_group:
+        await order.message.reply_text(
+            _(
+                "{name} has not started a chat with me, so I could not tell them privately.",
+                name=esc(target.name),
+            )
+        )
+
+
+@dataclass(frozen=True)
+class Warned:
+    public: str  # what the group (or the moderator) is told
+    told: bool  # the person was told privately
+
+
+async def give_warning(
+    context: BotContext,
+    group: GroupConfig,
+    user_id: int,
+    name: str,
+    moderator_id: int,
+    reason: str,
+) -> Warned:
+    """One more warning and what the ladder brings: carried out, recorded, told privately (the
+    person and their sponsor) and mirrored; /warn and a report's Warn button share it."""
+    services = context.services
+    policy = services.settings.moderation
     now = services.clock.now()
     with services.db.transaction() as session:
         earlier = ModerationRepository(session).warnings(
-            group.chat_id, target.user_id, now - policy.warning_window
+            group.chat_id, user_id, now - policy.warning_window
         )
-    plan = plan_warning(len(earlier), ladder(policy), held(services, group, target.user_id))
+    plan = plan_warning(len(earlier), ladder(policy), held(services, group, user_id))
     count, step = plan.count, plan.step
     # Carry out the penalty first, then record: the log says what really happened.
     outcome: Outcome | None = None
@@ -54,22 +87,16 @@ async def warn_command(update: Update, context: BotContext) -> None:
         outcome = Outcome.DONE  # already read-only until introduced
     elif plan.mute_for is not None:
         outcome, until = await mute(
-            context,
-            group,
-            target.user_id,
-            plan.mute_for,
-            "escalation",
-            order.moderator.id,
-            reason,
+            context, group, user_id, plan.mute_for, "escalation", moderator_id, reason
         )
     elif plan.action in (WarningAction.REMOVE, WarningAction.BAN):
         removal = await remove_member(
             context,
             group.chat_id,
-            target.user_id,
+            user_id,
             reason,
             cause=f"{count} warnings: {reason}"[:255],
-            actor_id=order.moderator.id,
+            actor_id=moderator_id,
             announce=False,
             keep_banned=plan.action is WarningAction.BAN,
             audited=True,  # recorded below, as the warning's escalation
@@ -86,49 +113,33 @@ async def warn_command(update: Update, context: BotContext) -> None:
     )
     with services.db.transaction() as session:
         repo = ModerationRepository(session)
-        repo.add_warning(group.chat_id, target.user_id, order.moderator.id, reason, now)
+        repo.add_warning(group.chat_id, user_id, moderator_id, reason, now)
         action = repo.record(
-            group.chat_id,
-            "warn",
-            target.user_id,
-            now,
-            actor_id=order.moderator.id,
-            reason=reason,
-            detail=detail,
+            group.chat_id, "warn", user_id, now, actor_id=moderator_id, reason=reason, detail=detail
         )
         if step is not None and outcome is Outcome.DONE:
             extra = repo.record(
                 group.chat_id,
                 step.penalty.value,
-                target.user_id,
+                user_id,
                 now,
-                actor_id=order.moderator.id,
+                actor_id=moderator_id,
                 reason=reason,
                 detail=escalation_detail(count),
                 until=until,
             )
         else:
             extra = None
-    await announce(
-        order, warned_public(plan, outcome, target.user_id, target.name, reason, window, group)
-    )
-    with use_locale(language_of(services, target.user_id)):
+    public = warned_public(plan, outcome, user_id, name, reason, window, group)
+    with use_locale(language_of(services, user_id)):
         private = warned_private(plan, outcome is Outcome.DONE, group.title, reason, window)
-    told = await send_private(context, target.user_id, private)
-    if not told and not order.in_group:
-        await order.message.reply_text(
-            _(
-                "{name} has not started a chat with me, so I could not tell them privately.",
-                name=esc(target.name),
-            )
-        )
+    told = await send_private(context, user_id, private)
     news = sponsor_news(plan, outcome is Outcome.DONE)
-    await tell_sponsor(
-        context, group, target.user_id, news, target.name, reason, order.moderator.id
-    )
+    await tell_sponsor(context, group, user_id, news, name, reason, moderator_id)
     await note_action(context, action)
     if extra is not None:
         await note_action(context, extra)
+    return Warned(public, told)
 
 
 async def warns_command(update: Update, context: BotContext) -> None:

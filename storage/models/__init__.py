@@ -34,6 +34,7 @@ from storage.models.moderation import (
     RecentMessage,
 )
 from storage.models.operations import DirectoryVersion, FormRow, ReplicaRow, SweepRunRow
+from storage.models.reports import Report, ReportDecision, ReportPost, ReportVote
 from storage.models.roster import Group, Membership, MembershipEvent, User
 
 __all__ = [
@@ -68,6 +69,10 @@ __all__ = [
     "RecentMessage",
     "ReminderOutbox",
     "ReplicaRow",
+    "Report",
+    "ReportDecision",
+    "ReportPost",
+    "ReportVote",
     "Submission",
     "SweepRunRow",
     "TagPreference",
