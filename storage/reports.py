@@ -68,9 +68,12 @@ class ReportRepository:
         excerpt: str,
         reporter_id: int,
         now: datetime,
-    ) -> tuple[Report, bool]:
-        """The message's report (made on the first vote) and whether this vote is new."""
+    ) -> tuple[Report, bool, bool]:
+        """The message's report, whether this vote is new, and whether this call made the report
+        (only its maker posts the entry: two replicas taking the first two votes at once post
+        one entry, not two)."""
         report = self._report_of(chat_id, message_id)
+        created = False
         if report is None:
             try:
                 with self.session.begin_nested():
@@ -84,6 +87,7 @@ class ReportRepository:
                         created_at=now,
                     )
                     self.session.add(report)
+                created = True
             except IntegrityError:  # another replica made it first
                 report = self._report_of(chat_id, message_id)
         assert report is not None
@@ -91,8 +95,8 @@ class ReportRepository:
             with self.session.begin_nested():
                 self.session.add(ReportVote(report_id=report.id, reporter_id=reporter_id, at=now))
         except IntegrityError:
-            return report, False
-        return report, True
+            return report, False, created
+        return report, True, created
 
     def _report_of(self, chat_id: int, message_id: int) -> Report | None:
         return self.session.scalar(
@@ -129,6 +133,10 @@ class ReportRepository:
         )
         assert isinstance(result, CursorResult)
         return result.rowcount == 1
+
+    def unhide(self, report_id: int) -> None:
+        """The message could not be deleted: it is not hidden (the next reporter tries again)."""
+        self.session.execute(update(Report).where(Report.id == report_id).values(hidden=False))
 
     # --- decisions ---------------------------------------------------------------------------
     def decide(self, report_id: int, decision: str, by_id: int, now: datetime) -> bool:

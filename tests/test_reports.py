@@ -125,6 +125,24 @@ async def test_hidden_after_n_distinct_reporters(config: LoadedConfig, clock: Fa
         assert hidden.target_id == ivan.id and hidden.actor_id is None
 
 
+async def test_hiding_without_the_delete_right_is_not_claimed(
+    config: LoadedConfig, clock: FakeClock
+) -> None:
+    async with custom(config, clock, log_chat_id=LOG_CHAT, report_hide_after=1) as sim:
+        ivan = await member(sim, "Ivan")
+        olga, petro = await member(sim, "Olga"), await member(sim, "Petro")
+        said = await sim.say(ivan, "something rude")
+        sim.group.members[sim.telegram.bot.id].rights["can_delete_messages"] = False
+        await report(sim, olga, said)
+        assert not gone(sim, said)
+        (entry,) = entries(sim)
+        assert "Hidden pending review" not in entry.text
+        assert any("Delete" in b["text"] for b in entry.buttons())
+        sim.group.members[sim.telegram.bot.id].rights["can_delete_messages"] = True
+        await report(sim, petro, said)  # the next reporter tries again
+        assert gone(sim, said) and "Hidden pending review" in entries(sim)[0].text
+
+
 async def test_buttons_moderators_only_once_each(config: LoadedConfig, clock: FakeClock) -> None:
     async with custom(config, clock, log_chat_id=LOG_CHAT) as sim:
         ivan = await member(sim, "Ivan")

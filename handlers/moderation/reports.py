@@ -136,12 +136,14 @@ def render_entry(
     return "\n".join(lines), _buttons(report, {d.decision for d in decisions})
 
 
-async def _show(context: BotContext, report_id: int, group: GroupConfig) -> None:
-    """Post the entry (first report) or edit every copy of it."""
+async def _show(
+    context: BotContext, report_id: int, group: GroupConfig, first: bool = False
+) -> None:
+    """Post the entry (``first``: this call made the report) or edit every copy of it."""
     services = context.services
     with services.db.transaction() as session:
         posts = ReportRepository(session).posts(report_id)
-    if posts:
+    if not first:
         for chat_id, message_id in posts:
             with use_locale(_reader_language(services, chat_id)):
                 rendered = render_entry(services, report_id)
@@ -286,7 +288,7 @@ async def report_command(update: Update, context: BotContext) -> None:
     excerpt = (target.text or target.caption or "")[:300]
     with services.db.transaction() as session:
         repo = ReportRepository(session)
-        report, new = repo.vote(
+        report, new, created = repo.vote(
             group.chat_id, target.message_id, author_id, excerpt, reporter.id, now
         )
         report_id = report.id
@@ -299,6 +301,9 @@ async def report_command(update: Update, context: BotContext) -> None:
         )
     if hide:
         outcome = await delete(context, group, target.message_id)
+        if outcome not in (Outcome.DONE, Outcome.NOT_PRESENT):  # still shown: say so, retry
+            with services.db.transaction() as session:
+                ReportRepository(session).unhide(report_id)
         record(
             services,
             group,
@@ -306,7 +311,7 @@ async def report_command(update: Update, context: BotContext) -> None:
             author_id,
             detail=f"{count} reports" + ("" if outcome is Outcome.DONE else f", {outcome.value}"),
         )
-    await _show(context, report_id, group)
+    await _show(context, report_id, group, first=created)
     await _tell(
         update,
         context,
