@@ -14,6 +14,7 @@ else was done and nothing else after a Dismiss.
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 import re
 
@@ -34,6 +35,13 @@ from i18n import _, duration_text, ngettext, use_locale
 from moderation.audit_details import length_detail
 from moderation.channels import is_channel_id
 from moderation.permissions import Role
+from moderation.reports import (
+    NotReportable,
+    ReportedMessage,
+    hides_the_message,
+    over_report_rate,
+    why_not_reportable,
+)
 from runtime.context import BotContext, Services
 from storage.models import Report
 from storage.reports import DISMISS, ReportRepository
@@ -203,26 +211,32 @@ async def _tell(update: Update, context: BotContext, user_id: int, text: str) ->
         await answer_in_topic(update, text)
 
 
-def _refusal(
-    context: BotContext, target: Message, reporter_id: int, chat_id: int
-) -> tuple[int | None, str | None]:
-    """The reported author, or why the message cannot be reported."""
-    if target.sender_chat is not None:
-        if target.sender_chat.id == chat_id:  # an anonymous admin
-            return None, _(
+def _facts(context: BotContext, target: Message, chat_id: int) -> ReportedMessage:
+    """What Telegram says about who wrote the reported message (moderators checked later)."""
+    sender = target.sender_chat
+    if sender is not None and sender.id == chat_id:
+        return ReportedMessage(None, anonymous_admin=True)
+    if sender is not None and sender.type == Chat.CHANNEL:
+        return ReportedMessage(sender.id)
+    author = target.from_user
+    if author is None or target.forum_topic_created is not None:
+        return ReportedMessage(None)
+    return ReportedMessage(author.id, by_the_bot=author.id == context.bot.id)
+
+
+def _refusal_text(why: NotReportable) -> str:
+    match why:
+        case NotReportable.MODERATORS:
+            return _(
                 "Messages of the moderators cannot be reported; please write to another "
                 "moderator if something is wrong."
             )
-        if target.sender_chat.type == Chat.CHANNEL:
-            return target.sender_chat.id, None
-    author = target.from_user
-    if author is None or target.forum_topic_created is not None:
-        return None, _("Please reply with /report to the message you want to report.")
-    if author.id == context.bot.id:
-        return None, _("That is my own message; please tell a moderator if it is wrong.")
-    if author.id == reporter_id:
-        return None, _("You cannot report your own message.")
-    return author.id, None
+        case NotReportable.NO_AUTHOR:
+            return _("Please reply with /report to the message you want to report.")
+        case NotReportable.THE_BOT:
+            return _("That is my own message; please tell a moderator if it is wrong.")
+        case NotReportable.OWN:
+            return _("You cannot report your own message.")
 
 
 async def report_command(update: Update, context: BotContext) -> None:
@@ -237,19 +251,15 @@ async def report_command(update: Update, context: BotContext) -> None:
     if target is None:
         await message.reply_text(_("Please reply with /report to the message you want to report."))
         return
-    author_id, refusal = _refusal(context, target, reporter.id, chat.id)
-    if (
-        refusal is None
-        and author_id is not None
-        and not is_channel_id(author_id)
-        and await current_role(context, author_id, group.chat_id) is Role.MODERATOR
-    ):
-        refusal = _(
-            "Messages of the moderators cannot be reported; please write to another "
-            "moderator if something is wrong."
-        )
-    if refusal is not None or author_id is None:
-        await message.reply_text(refusal or "")
+    facts = _facts(context, target, chat.id)
+    why = why_not_reportable(facts, reporter.id)
+    author_id = facts.author_id
+    if why is None and author_id is not None and not is_channel_id(author_id):
+        # Asked of Telegram only for a message that could otherwise be reported.
+        moderator = await current_role(context, author_id, group.chat_id) is Role.MODERATOR
+        why = why_not_reportable(dataclasses.replace(facts, by_a_moderator=moderator), reporter.id)
+    if why is not None or author_id is None:
+        await message.reply_text(_refusal_text(why or NotReportable.NO_AUTHOR))
         return
     # From here on the reporter stays unseen: the command leaves the group.
     await delete(context, group, message.message_id)
@@ -270,7 +280,7 @@ async def report_command(update: Update, context: BotContext) -> None:
             _("You already reported that message; the moderators have it."),
         )
         return
-    if recent >= policy.report_rate.reports:
+    if over_report_rate(recent, policy.report_rate.reports):
         await _tell(
             update,
             context,
@@ -293,11 +303,8 @@ async def report_command(update: Update, context: BotContext) -> None:
         )
         report_id = report.id
         count = len(repo.reporters(report_id))
-        hide = (
-            new
-            and policy.report_hide_after > 0
-            and count >= policy.report_hide_after
-            and repo.mark_hidden(report_id)
+        hide = hides_the_message(new, count, policy.report_hide_after) and repo.mark_hidden(
+            report_id
         )
     if hide:
         outcome = await delete(context, group, target.message_id)
