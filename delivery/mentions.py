@@ -27,6 +27,7 @@ from storage.models import MentionOutbox
 log = logging.getLogger(__name__)
 
 NETWORK_RETRY = timedelta(seconds=30)
+WINDOW_ROWS = 500  # due messages one run looks at to choose fairly among broadcasts
 
 
 @dataclass(frozen=True)
@@ -53,12 +54,18 @@ async def dispatch(app: App, group: GroupConfig, compose: Compose, limit: int | 
     outgoing: list[Outgoing] = []
     with services.db.transaction() as session:
         repo = MentionRepository(session)
-        allowed = rules.budget(
-            now, repo.sent_times(group.chat_id, now - rules.WINDOW), policy.per_minute
-        )
+        sent = repo.sent_times(group.chat_id, now - rules.WINDOW)
+        allowed = rules.budget(now, sent, policy.per_minute)
         if limit is not None:
             allowed = min(allowed, limit)
-        for row in repo.due(group.chat_id, now, allowed, stall_limit):
+        # Notices first, then the broadcasts' batches round-robin (moderation.mentions).
+        rows = {row.id: row for row in repo.due(group.chat_id, now, WINDOW_ROWS, stall_limit)}
+        waiting = [rules.Waiting(r.id, r.broadcast_id, r.seq) for r in rows.values()]
+        served = repo.last_served({w.broadcast_id for w in waiting})
+        ordered = rules.fair_order(waiting, served)
+        recent = sum(1 for at in sent if now - rules.WINDOW < at <= now)
+        for chosen in rules.pick(ordered, allowed, policy.per_minute, recent):
+            row = rows[chosen.row_id]
             if not repo.claim(row, token, now, stall_limit):
                 continue  # another process took it
             item = compose(session, group, row)

@@ -188,6 +188,21 @@ class MentionRepository:
             if at is not None
         ]
 
+    def last_served(self, broadcast_ids: Collection[int]) -> dict[int, int]:
+        """The Telegram message id of each broadcast's latest sent message (they grow in a
+        chat, so the smallest was served longest ago; never served: absent)."""
+        if not broadcast_ids:
+            return {}
+        rows = self.session.execute(
+            select(MentionOutbox.broadcast_id, func.max(MentionOutbox.message_id))
+            .where(
+                MentionOutbox.broadcast_id.in_(list(broadcast_ids)),
+                MentionOutbox.status == "sent",
+            )
+            .group_by(MentionOutbox.broadcast_id)
+        )
+        return {broadcast_id: last for broadcast_id, last in rows if last is not None}
+
     def due(
         self, chat_id: int, now: datetime, limit: int, stall_limit: timedelta
     ) -> Sequence[MentionOutbox]:

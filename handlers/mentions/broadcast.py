@@ -138,9 +138,8 @@ async def broadcast(
             chosen = rules.recipients(members, author.id, who, policy.tags, prefs)
             if chosen:
                 parts = rules.batches(chosen, policy.batch_size)
-                due = rules.schedule(
-                    now, repo.queue_end(group.chat_id), len(parts), policy.per_minute
-                )
+                # Due from now, not behind other broadcasts: the sender interleaves them.
+                due = rules.schedule(now, None, len(parts), policy.per_minute)
                 repo.add_broadcast(
                     MentionBroadcast(
                         chat_id=group.chat_id,
