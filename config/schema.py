@@ -110,6 +110,8 @@ class MentionsPolicy(StrictModel):
     # Telegram notifies only the first five mentions of a message (moderation.mentions).
     batch_size: Annotated[int, AfterValidator(_batch_size)] = NOTIFYING_MENTIONS
     per_minute: int = Field(default=12, ge=1, le=20)
+    # People who started the bot and chose nothing with /tags are reached privately.
+    private_default: bool = False
 
 
 def _topic_ref(value: object) -> object:

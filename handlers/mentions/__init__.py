@@ -20,6 +20,7 @@ from handlers.mentions.common import (
     mention_of,
     moderator_ids,
 )
+from handlers.mentions.reach import CB_REACH
 from handlers.mentions.sending import SWEEPS, compose, dispatch, dispatch_all, render
 from handlers.mentions.tags import change_tag, on_tag_button, tags_command, tags_overview
 from handlers.order import Stage
@@ -50,7 +51,7 @@ COMMANDS = [
     CommandSpec(
         "tags",
         "Tag groups such as @wash or @unicef; opt in or out",
-        usage="[on|off TAG]",
+        usage="[on|off TAG | private|group]",
     ),
 ]
 
@@ -58,7 +59,8 @@ COMMANDS = [
 def register(app: App) -> None:
     app.add_handler(CommandHandler("tags", tags_command), group=Stage.FEATURES)
     app.add_handler(
-        CallbackQueryHandler(on_tag_button, pattern=rf"^{CB_TAG}:"), group=Stage.FEATURES
+        CallbackQueryHandler(on_tag_button, pattern=rf"^(?:{CB_TAG}|{CB_REACH}):"),
+        group=Stage.FEATURES,
     )
     app.add_handler(
         MessageHandler(

@@ -137,7 +137,10 @@ async def broadcast(
             prefs = repo.preferences()
             chosen = rules.recipients(members, author.id, who, policy.tags, prefs)
             if chosen:
-                parts = rules.batches(chosen, policy.batch_size)
+                # Those who chose it (or the group's default) are told privately instead.
+                private = repo.private_recipients(chosen, policy.private_default)
+                in_group = [uid for uid in chosen if uid not in private]
+                parts = rules.batches(in_group, policy.batch_size) or [[]]  # the notice
                 # Due from now, not behind other broadcasts: the sender interleaves them.
                 due = rules.schedule(now, None, len(parts), policy.per_minute)
                 repo.add_broadcast(
@@ -153,6 +156,7 @@ async def broadcast(
                     ),
                     parts,
                     due,
+                    [uid for uid in chosen if uid in private],
                 )
     if refused:
         await refuse(context, author.id, refusal)

@@ -17,6 +17,7 @@ CB_TAG = "tag"
 NAME_LENGTH = 40  # a mention shows at most this much of a name
 MAX_BUTTONS = 30
 MAX_PER_RUN = 3  # mention messages one run of the sweep sends to a group
+PRIVATE_PER_RUN = 30  # private mention messages one run sends (a run every 2 s: 15 a second)
 
 
 # --------------------------------------------------------------------------- helpers

@@ -16,6 +16,7 @@ from telegram.error import TelegramError
 from config.schema import GroupConfig
 from handlers.common import role
 from handlers.mentions.common import CB_TAG, MAX_BUTTONS, group_tags, load_members
+from handlers.mentions.reach import CB_REACH, change_reach, reach_button, reach_line
 from handlers.render import esc, esc_attr, truncate
 from i18n import _, duration_text
 from moderation import mentions as rules
@@ -125,6 +126,10 @@ def tags_overview(
             markup = InlineKeyboardMarkup(rows) if rows else None
         else:
             lines.append(_("Send me /tags privately to use buttons."))
+    if me is not None and private:
+        lines.append(reach_line(services, group, user_id))
+        rows = [list(row) for row in markup.inline_keyboard] if markup else []
+        markup = InlineKeyboardMarkup([*rows, [reach_button(services, group, user_id)]])
     return "\n".join(lines), markup
 
 
@@ -188,11 +193,15 @@ async def tags_command(update: Update, context: BotContext) -> None:
         await message.reply_text(text, reply_markup=markup)
         return
     action = args[0].lower()
+    if action in ("private", "group") and len(args) == 1:
+        await message.reply_text(change_reach(services, group, user.id, action == "private"))
+        return
     if action not in ("on", "off") or len(args) != 2 or len(args[1]) > 64:
         await message.reply_text(
             _(
                 "Send /tags to see the tags, /tags off TAG to leave one or /tags on TAG to join "
-                "one (for example /tags off wash)."
+                "one (for example /tags off wash); /tags private to be told about @all and "
+                "tags by a private message, /tags group to be mentioned in the group."
             )
         )
         return
@@ -205,11 +214,14 @@ async def on_tag_button(update: Update, context: BotContext) -> None:
         return
     services = context.services
     group = _group_for(services, update)
-    key = (query.data or "").partition(":")[2]
-    if group is None or not key:
+    prefix, _sep, key = (query.data or "").partition(":")
+    if group is None or not key or (prefix == CB_REACH and key not in ("p", "g")):
         await query.answer(_("This button is not valid any more."))
         return
-    answer = change_tag(services, group, query.from_user.id, key, None)
+    if prefix == CB_REACH:
+        answer = change_reach(services, group, query.from_user.id, key == "p")
+    else:
+        answer = change_tag(services, group, query.from_user.id, key, None)
     await query.answer(truncate(html.unescape(answer), 190))
     if query.message is not None:
         text, markup = tags_overview(services, group, query.from_user.id, private=True)
