@@ -17,7 +17,8 @@ CB_TAG = "tag"
 NAME_LENGTH = 40  # a mention shows at most this much of a name
 MAX_BUTTONS = 30
 MAX_PER_RUN = 3  # mention messages one run of the sweep sends to a group
-PRIVATE_PER_RUN = 30  # private mention messages one run sends (a run every 2 s: 15 a second)
+PRIVATE_PER_RUN = 20  # private mention messages one run sends (a run every 2 s: 10 a second,
+# a third of Telegram's 30 a second overall, leaving room for reminders and replies)
 
 
 # --------------------------------------------------------------------------- helpers
