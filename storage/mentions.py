@@ -165,15 +165,6 @@ class MentionRepository:
             )
         )
 
-    def queue_end(self, chat_id: int) -> datetime | None:
-        """When the last message waiting to go to this group is due."""
-        return self.session.scalar(
-            select(func.max(MentionOutbox.due_at)).where(
-                MentionOutbox.chat_id == chat_id,
-                MentionOutbox.status.in_(["pending", "sending"]),
-            )
-        )
-
     def add_broadcast(
         self,
         broadcast: MentionBroadcast,
