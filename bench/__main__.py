@@ -19,6 +19,7 @@ FULL = [
     ["bench.contacts_lookup"],
     ["bench.footprint"],
     ["bench.mentions_all"],
+    ["bench.mentions_private"],
     ["bench.imports"],
 ]
 QUICK = {
@@ -27,6 +28,7 @@ QUICK = {
     "bench.contacts_lookup": ["--contacts", "10000", "--queries", "60", "--scan-queries", "20"],
     "bench.footprint": ["--members", "1000", "--contacts", "10000"],
     "bench.mentions_all": ["--members", "200"],
+    "bench.mentions_private": ["--members", "200"],
     "bench.imports": ["--rows", "10000", "--into", "1000", "--runs", "1", "--old-rows", "1000"],
 }
 ON_POSTGRESQL = {"bench.throughput", "bench.contacts_lookup", "bench.footprint", "bench.imports"}

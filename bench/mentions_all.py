@@ -7,7 +7,7 @@ Runs in SIMULATED time: the bot's clock and the fake Bot API's flood limits (20 
 minute in one group, 30/s overall, 429 beyond) both follow the simulator's FakeClock, which
 moves 2 s between runs of the sweeps (the mention dispatcher's interval), so ten minutes of
 pacing take seconds. A moderator posts "@all …" through ``Application.process_update``; the
-mention feature (handlers/mentions.py, settings ``groups[].mentions``) sends a notice and then
+mention feature (handlers/mentions/, settings ``groups[].mentions``) sends a notice and then
 the batches. Reported: messages, time from the post until the last member was mentioned, each
 member mentioned exactly once, and 429s (must be 0).
 """

@@ -21,7 +21,7 @@ from moderation.discipline import (
     validate_ladder,
 )
 from moderation.durations import parse_duration
-from moderation.mentions import MAX_MENTIONS_PER_MESSAGE, TagKind
+from moderation.mentions import NOTIFYING_MENTIONS, TagKind
 
 
 def _check_timezone(name: str) -> str:
@@ -86,6 +86,16 @@ class MembershipPolicy(StrictModel):
         return self
 
 
+def _batch_size(value: int) -> int:
+    if not 1 <= value <= NOTIFYING_MENTIONS:
+        raise ValueError(
+            f"expected 1 to {NOTIFYING_MENTIONS} mentions per message: Telegram notifies only "
+            f"the first {NOTIFYING_MENTIONS} mentions of a message, the others would not be "
+            "notified"
+        )
+    return value
+
+
 class MentionsPolicy(StrictModel):
     """@all, @moderators, tags and names (see "Mentions" in the README)."""
 
@@ -98,8 +108,11 @@ class MentionsPolicy(StrictModel):
     tags_by: Literal["everyone", "moderators"] = "everyone"
     tag_cooldown: Duration = timedelta(minutes=2)
     names: bool = True
-    batch_size: int = Field(default=8, ge=1, le=MAX_MENTIONS_PER_MESSAGE)
+    # Telegram notifies only the first five mentions of a message (moderation.mentions).
+    batch_size: Annotated[int, AfterValidator(_batch_size)] = NOTIFYING_MENTIONS
     per_minute: int = Field(default=12, ge=1, le=20)
+    # People who started the bot and chose nothing with /tags are reached privately.
+    private_default: bool = False
 
 
 def _topic_ref(value: object) -> object:

@@ -27,6 +27,7 @@ from storage.models import MentionOutbox
 log = logging.getLogger(__name__)
 
 NETWORK_RETRY = timedelta(seconds=30)
+WINDOW_ROWS = 500  # due messages one run looks at to choose fairly among broadcasts
 
 
 @dataclass(frozen=True)
@@ -34,14 +35,22 @@ class Outgoing:
     row_id: int
     text: str | None  # None: nobody left to mention (everyone in the batch left)
     reply_to: int
+    recipient_id: int | None = None  # sent to this person's private chat, not to the group
 
 
 # The text of one claimed message, read in the claim's unit of work (None: drop the row).
 Compose = Callable[[Session, GroupConfig, MentionOutbox], Outgoing | None]
 
 
-async def dispatch(app: App, group: GroupConfig, compose: Compose, limit: int | None = None) -> int:
-    """Send the group's due mention messages, never more than ``per_minute`` in a minute.
+async def dispatch(
+    app: App,
+    group: GroupConfig,
+    compose: Compose,
+    limit: int | None = None,
+    private_limit: int = 0,
+) -> int:
+    """Send the group's due mention messages, never more than ``per_minute`` in a minute, and
+    up to ``private_limit`` due private ones (they do not count toward the group's pace).
 
     Returns how many were sent.
     """
@@ -53,14 +62,26 @@ async def dispatch(app: App, group: GroupConfig, compose: Compose, limit: int | 
     outgoing: list[Outgoing] = []
     with services.db.transaction() as session:
         repo = MentionRepository(session)
-        allowed = rules.budget(
-            now, repo.sent_times(group.chat_id, now - rules.WINDOW), policy.per_minute
-        )
+        sent = repo.sent_times(group.chat_id, now - rules.WINDOW)
+        allowed = rules.budget(now, sent, policy.per_minute)
         if limit is not None:
             allowed = min(allowed, limit)
-        for row in repo.due(group.chat_id, now, allowed, stall_limit):
+        # Notices first, then the broadcasts' batches round-robin (moderation.mentions).
+        rows = {row.id: row for row in repo.due(group.chat_id, now, WINDOW_ROWS, stall_limit)}
+        waiting = [rules.Waiting(r.id, r.broadcast_id, r.seq) for r in rows.values()]
+        served = repo.last_served({w.broadcast_id for w in waiting})
+        ordered = rules.fair_order(waiting, served)
+        recent = sum(1 for at in sent if now - rules.WINDOW < at <= now)
+        for chosen in rules.pick(ordered, allowed, policy.per_minute, recent):
+            row = rows[chosen.row_id]
             if not repo.claim(row, token, now, stall_limit):
                 continue  # another process took it
+            item = compose(session, group, row)
+            if item is not None:
+                outgoing.append(item)
+        for row in repo.due(group.chat_id, now, private_limit, stall_limit, private=True):
+            if not repo.claim(row, token, now, stall_limit):
+                continue
             item = compose(session, group, row)
             if item is not None:
                 outgoing.append(item)
@@ -99,15 +120,23 @@ async def _send(
             log.info("mention message %s: claim lost to another process", item.row_id)
             return Outcome.LOST
     try:
-        message = await app.bot.send_message(
-            group.chat_id,
-            item.text,
-            reply_parameters=ReplyParameters(item.reply_to, allow_sending_without_reply=True),
-        )
+        if item.recipient_id is not None:
+            message = await app.bot.send_message(item.recipient_id, item.text)
+        else:
+            message = await app.bot.send_message(
+                group.chat_id,
+                item.text,
+                reply_parameters=ReplyParameters(item.reply_to, allow_sending_without_reply=True),
+            )
     except TelegramError as exc:
         outcome = outcome_of(exc)
         with services.db.transaction() as session:
             repo = MentionRepository(session)
+            if outcome is Outcome.UNREACHABLE and item.recipient_id is not None:
+                # Blocked the bot since: mentioned in the group instead (not logged: who).
+                if repo.finish(item.row_id, token, "fallback", now, note=str(exc)):
+                    repo.fall_back(item.row_id, group.mentions.batch_size, now)
+                return outcome
             if outcome is Outcome.THROTTLED:
                 seconds = retry_after(exc)
                 at = now + timedelta(seconds=seconds)

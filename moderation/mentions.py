@@ -27,10 +27,14 @@ ALL = "all"
 MODERATORS = "moderators"
 RESERVED = frozenset({ALL, MODERATORS})
 
-# Telegram ignores entities past the hundredth of a message; a mention is one entity and the
-# notice adds a link, so a message never carries more than this many mentions.
+# Telegram ignores entities past the hundredth of a message (a mention is one entity).
 MAX_ENTITIES = 100
-MAX_MENTIONS_PER_MESSAGE = 50
+# Telegram notifies only the first five mentions of a message; the rest are shown as mentions
+# but nobody is notified (not in the Bot API documentation; widely reported by the authors of
+# mention bots, and how the fake Bot API in simulation/ counts notifications). So a mention
+# message never carries more than this many mentions.
+NOTIFYING_MENTIONS = 5
+MAX_MENTIONS_PER_MESSAGE = NOTIFYING_MENTIONS
 MAX_TAG_LENGTH = 32
 MAX_LEADING = 5  # at most this many @words at the start of a message are looked at
 QUOTE_LENGTH = 200
@@ -356,8 +360,9 @@ def spacing(per_minute: int) -> timedelta:
 def schedule(
     now: datetime, queue_end: datetime | None, count: int, per_minute: int
 ) -> list[datetime]:
-    """When each of ``count`` new messages is due: the first now (or one gap after the group's
-    queue ends), the rest one gap apart. Several broadcasts queue behind each other."""
+    """When each of ``count`` new messages is due: the first now (or one gap after
+    ``queue_end`` when given), the rest one gap apart. The handler passes no queue end: each
+    broadcast is due from its own start, and ``fair_order`` interleaves them."""
     gap = spacing(per_minute)
     first = now if queue_end is None else max(now, queue_end + gap)
     return [first + gap * i for i in range(count)]
@@ -368,6 +373,53 @@ def budget(now: datetime, sent: Iterable[datetime], per_minute: int) -> int:
     (after downtime, overdue messages therefore trickle out instead of bursting)."""
     recent = sum(1 for at in sent if now - WINDOW < at <= now)
     return max(0, per_minute - recent)
+
+
+@dataclass(frozen=True)
+class Waiting:
+    """A message due to go, as the fairness rule sees it."""
+
+    row_id: int
+    broadcast_id: int
+    seq: int  # 0: the notice
+
+
+def fair_order(waiting: Iterable[Waiting], last_served: Mapping[int, int]) -> list[Waiting]:
+    """The order due messages go in: every notice first (a broadcast's notice goes at once,
+    never behind another broadcast's batches), then the batches round-robin between
+    broadcasts, starting with the one served longest ago (``last_served``: the message id of
+    each broadcast's latest sent message; they grow in a chat), so two authors' broadcasts
+    interleave instead of one waiting for the whole other queue."""
+    notices = sorted((w for w in waiting if w.seq == 0), key=lambda w: w.row_id)
+    queues: dict[int, list[Waiting]] = {}
+    for item in sorted(waiting, key=lambda w: (w.seq, w.row_id)):
+        if item.seq > 0:
+            queues.setdefault(item.broadcast_id, []).append(item)
+    order = sorted(queues, key=lambda b: (last_served.get(b, 0), b))
+    batches: list[Waiting] = []
+    for round_ in range(max((len(q) for q in queues.values()), default=0)):
+        batches += [queues[b][round_] for b in order if round_ < len(queues[b])]
+    return notices + batches
+
+
+def pick(
+    ordered: Sequence[Waiting], allowed: int, per_minute: int, sent_in_window: int
+) -> list[Waiting]:
+    """What goes in this run: at most ``allowed``, with one slot of every minute kept for
+    notices (batches never take the group's last slot), so a new broadcast's notice goes at
+    once even while another broadcast's batches fill the pace."""
+    reserve = 1 if per_minute > 1 else 0
+    batch_room = max(0, per_minute - reserve - sent_in_window)
+    chosen: list[Waiting] = []
+    for item in ordered:
+        if len(chosen) >= allowed:
+            break
+        if item.seq > 0:
+            if batch_room <= 0:
+                continue
+            batch_room -= 1
+        chosen.append(item)
+    return chosen
 
 
 # --------------------------------------------------------------------------- rendering aids

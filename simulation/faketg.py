@@ -85,6 +85,9 @@ TELEGRAM_TAGS = {
 }
 MAX_TEXT = 4096
 MAX_ENTITIES = 100
+# Telegram notifies only the first five mentions of a message (widely reported by the authors
+# of mention bots; not in the Bot API documentation). The fake counts notifications that way.
+NOTIFYING_MENTIONS = 5
 
 
 # Telegram's one refusal for an unknown query, a second answer, or one after the answer window.
@@ -219,6 +222,10 @@ class SentMessage:
     mentions: list[int] = field(default_factory=list)  # user ids mentioned by tg://user links
     usernames: list[str] = field(default_factory=list)  # @usernames Telegram made mentions of
     entities: int = 0  # entities Telegram kept (at most 100)
+    mention_entities: int = 0  # of those, mentions (@username or a tg://user link)
+    # Whom Telegram notified: the first NOTIFYING_MENTIONS mentions of a group message (the
+    # rest show as mentions and notify nobody), or the person a private message is sent to.
+    notified: list[int] = field(default_factory=list)
     document: tuple[str, bytes] | None = None
     deleted: bool = False
     edited: bool = False
@@ -391,6 +398,8 @@ class FakeTelegram:
         self.groups: dict[int, FakeGroup] = {}
         self.started: set[int] = set()  # users with a private chat with the bot
         self.blocked: set[int] = set()
+        # (user id, chat id, message id) for every notification Telegram would have shown.
+        self.notifications: list[tuple[int, int, int]] = []
         self.links: dict[str, FakeLink] = {}
         self.messages: dict[tuple[int, int], SentMessage] = {}
         self.calls: list[ApiCall] = []
@@ -1018,8 +1027,35 @@ class FakeTelegram:
             entities=len(parsed.entities),
             thread_id=thread,
         )
+        message.mention_entities, message.notified = self._notified(chat_id, parsed)
+        self.notifications.extend((uid, chat_id, message.message_id) for uid in message.notified)
         self.messages[(chat_id, message.message_id)] = message
         return self._message_json(message)
+
+    def _notified(self, chat_id: int, parsed: Parsed) -> tuple[int, list[int]]:
+        """How many mentions a message carries, and whom Telegram notifies by it: in a private
+        chat its person; in a group the members among the first NOTIFYING_MENTIONS mentions."""
+        if chat_id > 0:
+            return 0, [chat_id]
+        by_name = {u.username.lower(): u.id for u in self.users.values() if u.username}
+        mentioned: list[int | None] = []
+        for entity in parsed.entities:
+            if entity.user_id is not None:
+                mentioned.append(entity.user_id)
+            elif entity.username is not None:
+                mentioned.append(by_name.get(entity.username.lower()))
+        group = self.groups.get(chat_id)
+        notified = [
+            uid
+            for uid in mentioned[:NOTIFYING_MENTIONS]
+            if uid is not None
+            and (group is None or group.members.get(uid, FakeMember("left")).present)
+        ]
+        return len(mentioned), list(dict.fromkeys(notified))
+
+    def notified_users(self, chat_id: int | None = None) -> Counter[int]:
+        """How many times each person was notified (in ``chat_id`` only, when given)."""
+        return Counter(u for u, c, _m in self.notifications if chat_id is None or c == chat_id)
 
     def _thread_of_send(self, chat_id: int, params: JSON, reply: JSON) -> int | None:
         """The topic a sent message lands in: ``message_thread_id`` (checked), else the topic

@@ -152,6 +152,8 @@ REGISTRY: dict[str, Policy] = {
     "mention_broadcasts.author_id": Policy(Action.KEEP, TRAFFIC),
     "mention_outbox.user_ids": Policy(Action.KEEP, TRAFFIC),  # "1,2,3": not a plain id
     "tag_preferences.user_id": Policy(Action.KEEP, TAGS),
+    "mention_outbox.recipient_id": Policy(Action.KEEP, TRAFFIC),
+    "mention_delivery.user_id": Policy(Action.KEEP, TAGS),
 }
 
 

@@ -16,6 +16,7 @@ from storage.models import (
     Introduction,
     Membership,
     MentionBroadcast,
+    MentionDelivery,
     MentionOutbox,
     TagPreference,
     User,
@@ -124,6 +125,36 @@ class MentionRepository:
             row.subscribed, row.updated_at = subscribed, now
         self.session.flush()
 
+    # --- private or group delivery -----------------------------------------------------------
+    def delivery_choice(self, user_id: int) -> bool | None:
+        """True: reached privately; False: mentioned in the group; None: the group's default."""
+        row = self.session.get(MentionDelivery, user_id)
+        return None if row is None else row.private
+
+    def set_delivery(self, user_id: int, private: bool, now: datetime) -> None:
+        row = self.session.get(MentionDelivery, user_id)
+        if row is None:
+            self.session.add(MentionDelivery(user_id=user_id, private=private, updated_at=now))
+        else:
+            row.private, row.updated_at = private, now
+        self.session.flush()
+
+    def private_recipients(self, user_ids: Collection[int], default: bool) -> set[int]:
+        """Those of ``user_ids`` to reach privately: they started the bot (and did not block
+        it) and chose private delivery, or chose nothing in a group where that is the default."""
+        if not user_ids:
+            return set()
+        rows = self.session.execute(
+            select(User.id, MentionDelivery.private)
+            .outerjoin(MentionDelivery, MentionDelivery.user_id == User.id)
+            .where(
+                User.id.in_(list(user_ids)),
+                User.started_bot.is_(True),
+                User.blocked_bot.is_(False),
+            )
+        )
+        return {uid for uid, private in rows if (default if private is None else private)}
+
     # --- broadcasts ------------------------------------------------------------------------
     def last_broadcast(self, chat_id: int, author_id: int, kind: str) -> datetime | None:
         return self.session.scalar(
@@ -134,38 +165,67 @@ class MentionRepository:
             )
         )
 
-    def queue_end(self, chat_id: int) -> datetime | None:
-        """When the last message waiting to go to this group is due."""
-        return self.session.scalar(
-            select(func.max(MentionOutbox.due_at)).where(
-                MentionOutbox.chat_id == chat_id,
-                MentionOutbox.status.in_(["pending", "sending"]),
-            )
-        )
-
     def add_broadcast(
         self,
         broadcast: MentionBroadcast,
         batches: Sequence[Sequence[int]],
         due: Sequence[datetime],
+        private: Sequence[int] = (),
     ) -> MentionBroadcast:
-        """The broadcast and one outbox row per message, all in this unit of work."""
+        """The broadcast and one outbox row per message (the group's batches, then one per
+        person reached privately, due with the notice), all in this unit of work."""
         self.session.add(broadcast)
         self.session.flush()
         for seq, (user_ids, due_at) in enumerate(zip(batches, due, strict=True)):
-            self.session.add(
-                MentionOutbox(
-                    broadcast_id=broadcast.id,
-                    chat_id=broadcast.chat_id,
-                    seq=seq,
-                    user_ids=",".join(str(i) for i in user_ids),
-                    due_at=due_at,
-                    status="pending",
-                    attempts=0,
-                )
-            )
+            self._add_row(broadcast, seq, user_ids, due_at)
+        for seq, user_id in enumerate(private, start=len(batches)):
+            self._add_row(broadcast, seq, [user_id], due[0], recipient_id=user_id)
         self.session.flush()
         return broadcast
+
+    def _add_row(
+        self,
+        broadcast: MentionBroadcast,
+        seq: int,
+        user_ids: Sequence[int],
+        due_at: datetime,
+        recipient_id: int | None = None,
+    ) -> None:
+        self.session.add(
+            MentionOutbox(
+                broadcast_id=broadcast.id,
+                chat_id=broadcast.chat_id,
+                seq=seq,
+                user_ids=",".join(str(i) for i in user_ids),
+                due_at=due_at,
+                status="pending",
+                attempts=0,
+                recipient_id=recipient_id,
+            )
+        )
+
+    def fall_back(self, row_id: int, size: int, now: datetime) -> None:
+        """A private message refused (blocked bot): mention that person in the group instead,
+        in the broadcast's last batch still waiting if it has room, else in a new batch."""
+        row = self.session.get(MentionOutbox, row_id)
+        if row is None or row.recipient_id is None:
+            return
+        parent = self.session.get(MentionBroadcast, row.broadcast_id)
+        if parent is None:
+            return
+        rows = self.outbox(row.broadcast_id)
+        waiting = [
+            r for r in rows if r.recipient_id is None and r.seq > 0 and r.status == "pending"
+        ]
+        if waiting and len(outbox_user_ids(waiting[-1].user_ids)) < size:
+            last = waiting[-1]
+            last.user_ids = ",".join(
+                str(i) for i in [*outbox_user_ids(last.user_ids), row.recipient_id]
+            )
+        else:
+            seq = max(r.seq for r in rows) + 1
+            self._add_row(parent, seq, [row.recipient_id], now)
+        self.session.flush()
 
     def broadcast(self, broadcast_id: int) -> MentionBroadcast | None:
         return self.session.get(MentionBroadcast, broadcast_id)
@@ -182,16 +242,40 @@ class MentionRepository:
             at
             for at in self.session.scalars(
                 select(MentionOutbox.sent_at).where(
-                    MentionOutbox.chat_id == chat_id, MentionOutbox.sent_at > since
+                    MentionOutbox.chat_id == chat_id,
+                    MentionOutbox.sent_at > since,
+                    MentionOutbox.recipient_id.is_(None),  # only what went to the group
                 )
             )
             if at is not None
         ]
 
+    def last_served(self, broadcast_ids: Collection[int]) -> dict[int, int]:
+        """The Telegram message id of each broadcast's latest sent message (they grow in a
+        chat, so the smallest was served longest ago; never served: absent)."""
+        if not broadcast_ids:
+            return {}
+        rows = self.session.execute(
+            select(MentionOutbox.broadcast_id, func.max(MentionOutbox.message_id))
+            .where(
+                MentionOutbox.broadcast_id.in_(list(broadcast_ids)),
+                MentionOutbox.status == "sent",
+                MentionOutbox.recipient_id.is_(None),
+            )
+            .group_by(MentionOutbox.broadcast_id)
+        )
+        return {broadcast_id: last for broadcast_id, last in rows if last is not None}
+
     def due(
-        self, chat_id: int, now: datetime, limit: int, stall_limit: timedelta
+        self,
+        chat_id: int,
+        now: datetime,
+        limit: int,
+        stall_limit: timedelta,
+        private: bool = False,
     ) -> Sequence[MentionOutbox]:
-        """Messages due now, oldest first: pending, or claimed by a process that died."""
+        """Messages due now, oldest first: pending, or claimed by a process that died; the
+        group's messages, or (``private``) those to people's private chats."""
         if limit <= 0:
             return []
         return self.session.scalars(
@@ -199,6 +283,11 @@ class MentionRepository:
             .where(
                 MentionOutbox.chat_id == chat_id,
                 MentionOutbox.due_at <= now,
+                (
+                    MentionOutbox.recipient_id.is_not(None)
+                    if private
+                    else MentionOutbox.recipient_id.is_(None)
+                ),
                 outbox.claimable(MentionOutbox, now, stall_limit),
             )
             .order_by(MentionOutbox.due_at, MentionOutbox.id)

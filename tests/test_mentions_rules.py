@@ -251,3 +251,51 @@ def test_parsing_never_fails_and_tags_are_clean(text: str) -> None:
     assert rules.tag_name(name) == name  # normalising is idempotent
     assert all(c.isalnum() or c == "_" for c in name)
     rules.addressed(text, {"wash"}, anywhere=True)
+
+
+# --------------------------------------------------------------------------- fairness
+@given(
+    sizes=st.lists(st.integers(1, 12), min_size=1, max_size=5),
+    served=st.lists(st.integers(0, 50), max_size=5),
+)
+def test_fair_order_puts_notices_first_and_alternates_broadcasts(
+    sizes: list[int], served: list[int]
+) -> None:
+    waiting = []
+    row = itertools.count(1)
+    for broadcast, size in enumerate(sizes, start=1):
+        waiting += [rules.Waiting(next(row), broadcast, seq) for seq in range(size)]
+    last = {b: at for b, at in enumerate(served, start=1) if b <= len(sizes)}
+    ordered = rules.fair_order(waiting, last)
+    assert sorted(w.row_id for w in ordered) == sorted(w.row_id for w in waiting)
+    notices = sum(1 for w in waiting if w.seq == 0)
+    assert all(w.seq == 0 for w in ordered[:notices])
+    batches = ordered[notices:]
+    # Each broadcast's batches in their own order; no broadcast served twice in a row while
+    # another still has batches waiting.
+    for broadcast in range(1, len(sizes) + 1):
+        seqs = [w.seq for w in batches if w.broadcast_id == broadcast]
+        assert seqs == sorted(seqs)
+    for i, (a, b) in enumerate(itertools.pairwise(batches)):
+        if a.broadcast_id == b.broadcast_id:
+            assert {w.broadcast_id for w in batches[i + 1 :]} == {a.broadcast_id}
+
+
+@given(
+    seqs=st.lists(st.integers(0, 3), max_size=30),
+    allowed=st.integers(0, 20),
+    per_minute=st.integers(1, 20),
+    sent=st.integers(0, 20),
+)
+def test_pick_keeps_a_slot_for_notices(
+    seqs: list[int], allowed: int, per_minute: int, sent: int
+) -> None:
+    ordered = [rules.Waiting(i, i, seq) for i, seq in enumerate(seqs)]
+    chosen = rules.pick(ordered, allowed, per_minute, sent)
+    assert len(chosen) <= allowed
+    batches = sum(1 for w in chosen if w.seq > 0)
+    reserve = 1 if per_minute > 1 else 0
+    assert sent + batches <= max(sent, per_minute - reserve)
+    # Notices are never held back for room: every notice within ``allowed`` goes.
+    notices = [w for w in ordered if w.seq == 0]
+    assert sum(1 for w in chosen if w.seq == 0) >= min(len(notices), allowed) - batches

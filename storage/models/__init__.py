@@ -24,7 +24,12 @@ from storage.models.deadlines import (
 )
 from storage.models.introductions import Introduction, Invitation, JoinRequest
 from storage.models.lifecycle import MemberLifecycle
-from storage.models.mentions import MentionBroadcast, MentionOutbox, TagPreference
+from storage.models.mentions import (
+    MentionBroadcast,
+    MentionDelivery,
+    MentionOutbox,
+    TagPreference,
+)
 from storage.models.miniapp import MiniAppWrite
 from storage.models.moderation import (
     LogEntry,
@@ -61,6 +66,7 @@ __all__ = [
     "Membership",
     "MembershipEvent",
     "MentionBroadcast",
+    "MentionDelivery",
     "MentionOutbox",
     "MiniAppWrite",
     "ModerationAction",

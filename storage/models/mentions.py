@@ -1,4 +1,4 @@
-"""Mention broadcasts, their outbox and tag preferences."""
+"""Mention broadcasts, their outbox, tag preferences and how each person is reached."""
 
 from __future__ import annotations
 
@@ -70,6 +70,8 @@ class MentionOutbox(Base):
     claim_token: Mapped[str | None] = mapped_column(String(64))
     wire_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     maybe_twice: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
+    # A private message to this person instead of a group batch (None: a group message).
+    recipient_id: Mapped[int | None] = mapped_column(BigInteger)
 
 
 class TagPreference(Base):
@@ -82,4 +84,15 @@ class TagPreference(Base):
     user_id: Mapped[int] = mapped_column(BigInteger)
     tag: Mapped[str] = mapped_column(String(64))  # the tag key (moderation.mentions.tag_key)
     subscribed: Mapped[bool] = mapped_column(Boolean)
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime)
+
+
+class MentionDelivery(Base):
+    """How a person who started the bot wants broadcasts: privately, or mentioned in the group
+    (no row: the group's ``mentions.private_default``)."""
+
+    __tablename__ = "mention_delivery"
+
+    user_id: Mapped[int] = mapped_column(BigInteger, primary_key=True, autoincrement=False)
+    private: Mapped[bool] = mapped_column(Boolean)
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime)

@@ -1,0 +1,130 @@
+"""Paced sending of a broadcast's messages: what each says (``compose``) and the sweep that sends
+them through ``delivery.mentions``."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+from sqlalchemy.orm import Session
+
+from config.schema import GroupConfig
+from delivery import mentions as paced
+from delivery.mentions import Outgoing
+from handlers.mentions.common import MAX_PER_RUN, PRIVATE_PER_RUN, mention_of
+from handlers.render import esc, esc_attr
+from i18n import _, ngettext, pick_language, use_locale
+from moderation import mentions as rules
+from runtime.context import App, Sweep, services_of
+from storage.mentions import MentionRepository, outbox_user_ids
+from storage.models import MentionBroadcast, MentionOutbox, User
+from storage.roster import RosterRepository
+
+
+# --------------------------------------------------------------------------- paced sending
+def render(
+    broadcast_row: MentionBroadcast,
+    row: MentionOutbox,
+    parts: int,
+    users: dict[int, User],
+    author: User | None,
+    part: int | None = None,
+) -> str | None:
+    """The notice (``seq`` 0: quote, link, first mentions) or a later batch of mentions
+    (``part`` of ``parts``; its seq + 1 when not given)."""
+    ids = [uid for uid in outbox_user_ids(row.user_ids) if uid in users]
+    mentions = ", ".join(mention_of(users[uid]) for uid in ids)
+    author_name = esc(author.display_name if author else _("someone"))
+    label = esc(broadcast_row.label)
+    if row.seq > 0:
+        if not ids:
+            return None
+        return _(
+            "📣 {label} from {author} ({part}/{parts}): {mentions}",
+            label=label,
+            author=author_name,
+            part=row.seq + 1 if part is None else part,
+            parts=parts,
+            mentions=mentions,
+        )
+    lines = [
+        ngettext(
+            "📣 {author} → {label} ({n} person): “{quote}”",
+            "📣 {author} → {label} ({n} people): “{quote}”",
+            broadcast_row.recipients,
+            author=author_name,
+            label=label,
+            quote=esc(broadcast_row.quote),
+        )
+    ]
+    link = rules.message_link(broadcast_row.chat_id, broadcast_row.source_message_id)
+    if link is not None:
+        # Not a placeholder in href: in Arabic _() would isolate the URL and break it.
+        label_text = _("Open the message")
+        lines.append(f'<a href="{esc_attr(link)}">{label_text}</a>')
+    if mentions:
+        lines.append(mentions)
+    return "\n".join(lines)
+
+
+def render_private(broadcast_row: MentionBroadcast, group: GroupConfig, author: User | None) -> str:
+    """A person reached privately: the group, the author, their words and a link."""
+    author_name = esc(author.display_name if author else _("someone"))
+    lines = [
+        _(
+            "🔔 {author} → {label} in {group}: “{quote}”",
+            author=author_name,
+            label=esc(broadcast_row.label),
+            group=esc(group.title),
+            quote=esc(broadcast_row.quote),
+        )
+    ]
+    link = rules.message_link(broadcast_row.chat_id, broadcast_row.source_message_id)
+    if link is not None:
+        label_text = _("Open the message")
+        lines.append(f'<a href="{esc_attr(link)}">{label_text}</a>')
+    lines.append(_("You chose to be told privately; /tags group mentions you in the group."))
+    return "\n".join(lines)
+
+
+def compose(session: Session, group: GroupConfig, row: MentionOutbox) -> Outgoing | None:
+    """The text of a claimed mention message (``delivery.mentions.Compose``)."""
+    repo = MentionRepository(session)
+    parent = repo.broadcast(row.broadcast_id)
+    if parent is None:
+        return None
+    users = repo.present_users(group.chat_id, outbox_user_ids(row.user_ids))
+    roster = RosterRepository(session)
+    author = roster.user(parent.author_id)
+    if row.recipient_id is not None:
+        person = users.get(row.recipient_id)
+        if person is None:  # left the group meanwhile
+            return Outgoing(row.id, None, parent.source_message_id, row.recipient_id)
+        language = pick_language(person.language, person.language_code, group.languages[0])
+        with use_locale(language):
+            private_text = render_private(parent, group, author)
+        return Outgoing(row.id, private_text, parent.source_message_id, row.recipient_id)
+    in_group = [r.id for r in repo.outbox(parent.id) if r.recipient_id is None]
+    part = in_group.index(row.id) + 1 if row.id in in_group else None
+    # One language (the group's first): a second copy would repeat every mention.
+    with use_locale(group.languages[0]):
+        text = render(parent, row, len(in_group), users, author, part)
+    return Outgoing(row.id, text, parent.source_message_id)
+
+
+async def dispatch(
+    app: App, group: GroupConfig, limit: int | None = None, private_limit: int = 0
+) -> int:
+    """Send the group's due mention messages (``delivery.mentions``), and up to
+    ``private_limit`` private ones; how many were sent."""
+    return await paced.dispatch(app, group, compose, limit, private_limit)
+
+
+async def dispatch_all(app: App) -> None:
+    # A few per run keeps each run short (the sweep runs every 2 s); after downtime the
+    # backlog trickles out at the group's pace instead of in one burst. Private messages
+    # go PRIVATE_PER_RUN a run: within Telegram's global rate (30 a second).
+    for group in services_of(app).settings.groups:
+        await dispatch(app, group, limit=MAX_PER_RUN, private_limit=PRIVATE_PER_RUN)
+
+
+SWEEPS = [Sweep("mention-batches", timedelta(seconds=2), dispatch_all)]

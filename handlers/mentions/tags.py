@@ -1,0 +1,236 @@
+"""``/tags``: the group's tags with how many people each reaches; opting in and out."""
+
+from __future__ import annotations
+
+import html
+import logging
+
+from telegram import (
+    Chat,
+    InlineKeyboardButton,
+    InlineKeyboardMarkup,
+    Update,
+)
+from telegram.error import TelegramError
+
+from config.schema import GroupConfig
+from handlers.common import role
+from handlers.mentions.common import CB_TAG, MAX_BUTTONS, group_tags, load_members
+from handlers.mentions.reach import CB_REACH, change_reach, reach_button, reach_line
+from handlers.render import esc, esc_attr, truncate
+from i18n import _, duration_text
+from moderation import mentions as rules
+from moderation.mentions import Tag, TagKind
+from moderation.permissions import Role
+from runtime.context import BotContext, Services
+from storage.mentions import MentionRepository
+from storage.roster import RosterRepository
+
+log = logging.getLogger(__name__)
+
+
+# --------------------------------------------------------------------------- /tags
+def _group_for(services: Services, update: Update) -> GroupConfig | None:
+    """The group /tags is about: this group, or (in private) the first one you are in."""
+    chat, user = update.effective_chat, update.effective_user
+    if chat is None or user is None:
+        return None
+    here = services.settings.group(chat.id)
+    if here is not None:
+        return here
+    with services.db.transaction() as session:
+        roster = RosterRepository(session)
+        for group in services.settings.groups:
+            membership = roster.membership(group.chat_id, user.id)
+            if membership is not None and membership.present:
+                return group
+    if role(services, user.id) is Role.MODERATOR:
+        return services.settings.groups[0]
+    return None
+
+
+def _kind_title(kind: TagKind) -> str:
+    if kind is TagKind.ORGANISATION:
+        return _("Organisations")
+    if kind is TagKind.CLUSTER:
+        return _("Clusters")
+    return _("Locations")
+
+
+def tags_overview(
+    services: Services, group: GroupConfig, user_id: int, private: bool
+) -> tuple[str, InlineKeyboardMarkup | None]:
+    """The tags of a group with how many people each reaches, and yours (with buttons)."""
+    policy = group.mentions
+    members = load_members(services, group)
+    tags = group_tags(services, group, members)
+    with services.db.transaction() as session:
+        prefs = MentionRepository(session).preferences()
+    me = next((m for m in members if m.user_id == user_id), None)
+    people = [m for m in members if not m.is_bot]
+    lines = [_("<b>Mentions in {group}</b> (at the start of a message)", group=esc(group.title))]
+    if policy.all == "off":
+        lines.append(_("@all — turned off here"))
+    elif policy.all == "moderators":
+        lines.append(_("@all — everyone; only moderators may use it"))
+    else:
+        lines.append(
+            _(
+                "@all — everyone; each person at most once every {cooldown}",
+                cooldown=duration_text(policy.all_cooldown),
+            )
+        )
+    lines.append(_("@moderators — the moderators"))
+    mine: list[Tag] = []
+    for kind in policy.tags:
+        of_kind = [t for t in tags.values() if kind in t.kinds]
+        if not of_kind:
+            continue
+        shown = []
+        for tag in of_kind:
+            count = sum(1 for m in people if rules.in_tag(m, tag.key, policy.tags, prefs))
+            shown.append(f"@{esc_attr(tag.name)} ({count})")
+        lines.append(f"<b>{_kind_title(kind)}</b>: " + ", ".join(shown))
+    if policy.tags:
+        if policy.tags_by == "moderators":
+            lines.append(_("Only moderators may use these tags."))
+    else:
+        lines.append(_("No tag groups are enabled in this group."))
+    if policy.names:
+        lines.append(
+            _("@Firstname or @Firstname Lastname also reaches a member without a username.")
+        )
+    markup = None
+    if me is not None and policy.tags:
+        mine = [t for t in tags.values() if rules.in_tag(me, t.key, policy.tags, prefs)]
+        if mine:
+            lines.append(
+                _("You are in: {tags}.", tags=", ".join(f"@{esc_attr(t.name)}" for t in mine))
+            )
+        else:
+            lines.append(_("You are in no tag group."))
+        lines.append(_("Opt in or out: /tags on TAG, /tags off TAG (e.g. /tags off wash)."))
+        if private:
+            buttons = []
+            for tag in list(tags.values())[:MAX_BUTTONS]:
+                data = f"{CB_TAG}:{tag.key}"
+                if len(data.encode()) > 64:
+                    continue
+                joined = tag in mine
+                buttons.append(
+                    InlineKeyboardButton(
+                        ("✓ " if joined else "") + f"@{tag.name}", callback_data=data
+                    )
+                )
+            rows = [buttons[i : i + 2] for i in range(0, len(buttons), 2)]
+            markup = InlineKeyboardMarkup(rows) if rows else None
+        else:
+            lines.append(_("Send me /tags privately to use buttons."))
+    if me is not None and private:
+        lines.append(reach_line(services, group, user_id))
+        rows = [list(row) for row in markup.inline_keyboard] if markup else []
+        markup = InlineKeyboardMarkup([*rows, [reach_button(services, group, user_id)]])
+    return "\n".join(lines), markup
+
+
+def change_tag(
+    services: Services, group: GroupConfig, user_id: int, typed: str, join: bool | None
+) -> str:
+    """Opt in (True), out (False) or toggle (None); returns the answer to show."""
+    policy = group.mentions
+    key = rules.tag_key(typed.lstrip("@"))
+    if key in rules.RESERVED:
+        return _(
+            "Everyone is in @all and @moderators reaches every moderator; you cannot leave them."
+        )
+    members = load_members(services, group)
+    tags = group_tags(services, group, members)
+    tag = tags.get(key)
+    if tag is None:
+        known = ", ".join(f"@{esc_attr(t.name)}" for t in list(tags.values())[:40])
+        if not policy.tags:
+            return _("No tag groups are enabled in this group.")
+        return _(
+            "There is no tag {tag}. Tags here: {known}.",
+            tag=esc("@" + truncate(typed.lstrip("@"), 40)),
+            known=known or "—",
+        )
+    me = next((m for m in members if m.user_id == user_id), None)
+    if me is None:
+        return _("Only members of {group} are in its tags.", group=esc(group.title))
+    with services.db.transaction() as session:
+        repo = MentionRepository(session)
+        prefs = repo.preferences(user_id)
+        now_in = rules.in_tag(me, key, policy.tags, prefs)
+        wanted = (not now_in) if join is None else join
+        if wanted == now_in:
+            if now_in:
+                return _("You are already in @{tag}.", tag=esc_attr(tag.name))
+            return _("You are not in @{tag}.", tag=esc_attr(tag.name))
+        derived = key in rules.derived_tags(me, policy.tags)
+        # Back to what the introduction says when that is what you want: no row to keep.
+        repo.set_preference(
+            user_id, key, None if wanted == derived else wanted, services.clock.now()
+        )
+    if wanted:
+        return _("You are in @{tag}: messages for @{tag} will mention you.", tag=esc_attr(tag.name))
+    return _("You left @{tag}: messages for @{tag} will not mention you.", tag=esc_attr(tag.name))
+
+
+async def tags_command(update: Update, context: BotContext) -> None:
+    message, user = update.effective_message, update.effective_user
+    if message is None or user is None:
+        return
+    services = context.services
+    group = _group_for(services, update)
+    if group is None:
+        await message.reply_text(_("Tags are for members of the group; I don't see you in it."))
+        return
+    args = context.args or []
+    private = message.chat.type == Chat.PRIVATE
+    if not args:
+        text, markup = tags_overview(services, group, user.id, private)
+        await message.reply_text(text, reply_markup=markup)
+        return
+    action = args[0].lower()
+    if action in ("private", "group") and len(args) == 1:
+        await message.reply_text(change_reach(services, group, user.id, action == "private"))
+        return
+    if action not in ("on", "off") or len(args) != 2 or len(args[1]) > 64:
+        await message.reply_text(
+            _(
+                "Send /tags to see the tags, /tags off TAG to leave one or /tags on TAG to join "
+                "one (for example /tags off wash); /tags private to be told about @all and "
+                "tags by a private message, /tags group to be mentioned in the group."
+            )
+        )
+        return
+    await message.reply_text(change_tag(services, group, user.id, args[1], action == "on"))
+
+
+async def on_tag_button(update: Update, context: BotContext) -> None:
+    query = update.callback_query
+    if query is None or query.from_user is None:
+        return
+    services = context.services
+    group = _group_for(services, update)
+    prefix, _sep, key = (query.data or "").partition(":")
+    if group is None or not key or (prefix == CB_REACH and key not in ("p", "g")):
+        await query.answer(_("This button is not valid any more."))
+        return
+    if prefix == CB_REACH:
+        answer = change_reach(services, group, query.from_user.id, key == "p")
+    else:
+        answer = change_tag(services, group, query.from_user.id, key, None)
+    await query.answer(truncate(html.unescape(answer), 190))
+    if query.message is not None:
+        text, markup = tags_overview(services, group, query.from_user.id, private=True)
+        try:
+            await context.bot.edit_message_text(
+                text,
+                chat_id=query.message.chat.id,
+                message_id=query.message.message_id,
+                reply_markup=markup,
+            )
+        except TelegramError as exc:
+            log.info("could not refresh the /tags message: %s", exc)
