@@ -294,6 +294,13 @@ class MentionRepository:
             .limit(limit)
         ).all()
 
+    def next_pending_at(self) -> datetime | None:
+        """The earliest ``due_at`` of a message still to send (past when the group's pace
+        holds it back); None when none waits."""
+        return self.session.scalar(
+            select(func.min(MentionOutbox.due_at)).where(MentionOutbox.status == outbox.PENDING)
+        )
+
     def claim(self, row: MentionOutbox, token: str, now: datetime, stall_limit: timedelta) -> bool:
         """Take a message for sending; False when another process was faster."""
         return outbox.take(self.session, MentionOutbox, row, token, now, LEASE, stall_limit)

@@ -194,6 +194,19 @@ def test_clock_runs_each_reminder_at_its_own_time(tmp_path: Path) -> None:
     assert day < ukrainian.index("12:00 за часом міста Київ (через 3 години).")
 
 
+def test_clock_sends_every_at_all_batch_in_one_move(tmp_path: Path) -> None:
+    """`@all` to 31 people, then `:clock +5m`: all six later batches of five arrive in that one
+    move (12 a minute), where one sweep run per move used to send three. The batches speak the
+    group's first language, whoever reads the console."""
+    output = run_console(
+        tmp_path, [":crowd 30", ":as ivan", ":group", "@all hello", ":clock +5m", ":quit"]
+    )
+    after = output[output.index("[Ivan @ group] > :clock +5m") :]
+    for part in range(2, 8):
+        assert f"📣 @all from Ivan Koval ({part}/7):" in after
+    assert "the bot raised" not in output
+
+
 def test_one_tap_on_i_sponsor_them_opens_the_introduction(tmp_path: Path) -> None:
     """A held newcomer: the moderator's "I sponsor them" takes them straight to the
     introduction in their private chat; no second button to find first."""

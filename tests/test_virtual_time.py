@@ -104,3 +104,25 @@ async def test_a_departure_is_asked_on_the_day_and_ended_after_the_grace(sim: Si
     assert sent_at(sim, olena.id, "Today is your departure date") == [asked]
     removed = [e.at for e in events(sim, olena.id) if e.new_status == "removed"]
     assert removed == [asked + timedelta(days=3)]
+
+
+async def test_at_all_batches_go_at_their_own_pace_through_one_move(sim: Simulator) -> None:
+    """`:clock +1h` after an @all to 100 members: every batch goes within the hour at the
+    group's pace (mentions.per_minute, 12 in config/example.yaml), not one run's worth at the
+    end. Five mentions a message notify (Telegram's rule), so 100 people take 20 messages."""
+    from tests.test_mentions import add_member
+    from tests.test_mentions_delivery import at_most_per_minute, notified_by_rule
+
+    author = add_member(sim, "Ivan", "Koval", "ivan_k")
+    people = {add_member(sim, f"M{i:03d}", "Member").id for i in range(100)}
+    mark = sim.mark()
+    posted = sim.clock.now()
+    await sim.say(author, "@all the 3W template changed")
+    await sim.advance_through(timedelta(hours=1))
+    sent = sim.since(mark, GROUP_ID)
+    assert len(sent) == 100 // 5
+    assert notified_by_rule(sim, sent) == dict.fromkeys(people, 1)
+    assert at_most_per_minute(sent, 12)
+    last = max(datetime.fromtimestamp(m.date, UTC) for m in sent)
+    assert last - posted <= timedelta(minutes=3)  # 20 messages at 12 a minute, not an hour
+    assert sim.clock.now() == posted + timedelta(hours=1)

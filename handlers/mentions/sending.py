@@ -3,7 +3,7 @@ them through ``delivery.mentions``."""
 
 from __future__ import annotations
 
-from datetime import timedelta
+from datetime import datetime, timedelta
 
 from sqlalchemy.orm import Session
 
@@ -14,7 +14,7 @@ from handlers.mentions.common import MAX_PER_RUN, PRIVATE_PER_RUN, mention_of
 from handlers.render import esc, esc_attr
 from i18n import _, ngettext, pick_language, use_locale
 from moderation import mentions as rules
-from runtime.context import App, Sweep, services_of
+from runtime.context import App, Services, Sweep, services_of
 from storage.mentions import MentionRepository, outbox_user_ids
 from storage.models import MentionBroadcast, MentionOutbox, User
 from storage.roster import RosterRepository
@@ -127,4 +127,15 @@ async def dispatch_all(app: App) -> None:
         await dispatch(app, group, limit=MAX_PER_RUN, private_limit=PRIVATE_PER_RUN)
 
 
-SWEEPS = [Sweep("mention-batches", timedelta(seconds=2), dispatch_all)]
+RUN_EVERY = timedelta(seconds=2)
+
+
+def next_batch_at(services: Services, now: datetime) -> datetime | None:
+    """When virtual time must stop for the next message: its due time, or the sweep's next run
+    while messages wait for the group's pace (a slot frees as the minute moves on)."""
+    with services.db.transaction() as session:
+        due = MentionRepository(session).next_pending_at()
+    return None if due is None else max(due, now + RUN_EVERY)
+
+
+SWEEPS = [Sweep("mention-batches", RUN_EVERY, dispatch_all, next_batch_at)]
