@@ -50,7 +50,7 @@ __all__ = [
 COMMANDS = [
     CommandSpec(
         "tags",
-        "Tag groups such as @wash or @unicef; opt in or out",
+        "Tag groups such as @wash or @unicef; opt in or out, or be told privately",
         usage="[on|off TAG | private|group]",
     ),
 ]
