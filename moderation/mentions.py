@@ -357,15 +357,11 @@ def spacing(per_minute: int) -> timedelta:
     return timedelta(microseconds=math.ceil(60_000_000 / max(1, per_minute)))
 
 
-def schedule(
-    now: datetime, queue_end: datetime | None, count: int, per_minute: int
-) -> list[datetime]:
-    """When each of ``count`` new messages is due: the first now (or one gap after
-    ``queue_end`` when given), the rest one gap apart. The handler passes no queue end: each
-    broadcast is due from its own start, and ``fair_order`` interleaves them."""
+def schedule(now: datetime, count: int, per_minute: int) -> list[datetime]:
+    """When each of ``count`` new messages is due: the first now, the rest one gap apart.
+    Each broadcast is due from its own start; ``fair_order`` interleaves them."""
     gap = spacing(per_minute)
-    first = now if queue_end is None else max(now, queue_end + gap)
-    return [first + gap * i for i in range(count)]
+    return [now + gap * i for i in range(count)]
 
 
 def budget(now: datetime, sent: Iterable[datetime], per_minute: int) -> int:

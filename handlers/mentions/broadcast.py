@@ -142,7 +142,7 @@ async def broadcast(
                 in_group = [uid for uid in chosen if uid not in private]
                 parts = rules.batches(in_group, policy.batch_size) or [[]]  # the notice
                 # Due from now, not behind other broadcasts: the sender interleaves them.
-                due = rules.schedule(now, None, len(parts), policy.per_minute)
+                due = rules.schedule(now, len(parts), policy.per_minute)
                 repo.add_broadcast(
                     MentionBroadcast(
                         chat_id=group.chat_id,
