@@ -17,6 +17,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import logging
+import math
 import time
 from collections import Counter
 from datetime import timedelta
@@ -35,21 +36,24 @@ MODERATOR_ID = 111111111
 MEMBER_BASE = 30_000_000
 
 
-async def run(url: str, members: int) -> None:
-    sim = Simulator(config_for(url), FakeClock())
-    moderator = sim.telegram.add_user("Mira", "Moderator", "mira_ocha", user_id=MODERATOR_ID)
-    sim.telegram.started.add(moderator.id)
-    await sim.start()
-    policy = sim.services.settings.groups[0].mentions
+def seed_members(
+    sim: Simulator, members: int, started_share: float = 0.0
+) -> tuple[list[int], set[int]]:
+    """``members`` people already in the group (fake Telegram and database) and, spread evenly,
+    ``started_share`` of them who started the bot. Every third has no username: mentioned by a
+    tg://user link instead."""
     now = sim.clock.now()
-    ids = []
+    ids: list[int] = []
+    started: set[int] = set()
     for i in range(members):
-        # Every third without a username: mentioned by a tg://user link instead.
         user = sim.telegram.add_user(
             f"Member{i}", "Koval", f"member_{i}" if i % 3 else None, user_id=MEMBER_BASE + i
         )
         sim.group.members[user.id] = FakeMember("member")
         ids.append(user.id)
+        if math.floor((i + 1) * started_share) > math.floor(i * started_share):  # 7 in 10
+            started.add(user.id)
+            sim.telegram.started.add(user.id)
     with sim.services.db.transaction() as session:
         session.execute(
             insert(User),
@@ -61,7 +65,7 @@ async def run(url: str, members: int) -> None:
                     username=sim.telegram.users[uid].username,
                     language_code="en",
                     is_bot=False,
-                    started_bot=False,
+                    started_bot=uid in started,
                     blocked_bot=False,
                     first_seen=now,
                     last_seen=now,
@@ -83,6 +87,16 @@ async def run(url: str, members: int) -> None:
                 for uid in ids
             ],
         )
+    return ids, started
+
+
+async def run(url: str, members: int) -> None:
+    sim = Simulator(config_for(url), FakeClock())
+    moderator = sim.telegram.add_user("Mira", "Moderator", "mira_ocha", user_id=MODERATOR_ID)
+    sim.telegram.started.add(moderator.id)
+    await sim.start()
+    policy = sim.services.settings.groups[0].mentions
+    ids, _started = seed_members(sim, members)
     sim.group.members[moderator.id] = FakeMember("member")
     await sim.say(moderator, "Good morning")
     flood = sim.telegram.enforce_flood_limits(clock=lambda: sim.clock.now().timestamp())

@@ -26,15 +26,13 @@ from datetime import timedelta
 from sqlalchemy import func, insert, select
 
 from bench.common import config_for, database, engine_name, summary
+from bench.mentions_all import GROUP_ID, seed_members
 from moderation.clock import FakeClock
-from moderation.roster import JoinMethod, MemberStatus
 from simulation.faketg import FakeMember
 from simulation.simulator import Simulator
-from storage.models import Membership, MentionDelivery, MentionOutbox, User
+from storage.models import MentionDelivery, MentionOutbox
 
-GROUP_ID = -1001234567890
 MODERATOR_ID = 111111111
-MEMBER_BASE = 30_000_000
 FIVE = 5  # Telegram notifies the first five mentions of a message
 
 
@@ -45,50 +43,8 @@ async def run(url: str, members: int, share: float) -> dict[str, float]:
     await sim.start()
     policy = sim.services.settings.groups[0].mentions
     now = sim.clock.now()
-    ids = []
-    private = set()
-    for i in range(members):
-        user = sim.telegram.add_user(
-            f"Member{i}", "Koval", f"member_{i}" if i % 3 else None, user_id=MEMBER_BASE + i
-        )
-        sim.group.members[user.id] = FakeMember("member")
-        ids.append(user.id)
-        if math.floor((i + 1) * share) > math.floor(i * share):  # spread evenly: 7 in 10
-            private.add(user.id)
-            sim.telegram.started.add(user.id)
+    ids, private = seed_members(sim, members, share)
     with sim.services.db.transaction() as session:
-        session.execute(
-            insert(User),
-            [
-                dict(
-                    id=uid,
-                    first_name=sim.telegram.users[uid].first_name,
-                    last_name="Koval",
-                    username=sim.telegram.users[uid].username,
-                    language_code="en",
-                    is_bot=False,
-                    started_bot=uid in private,
-                    blocked_bot=False,
-                    first_seen=now,
-                    last_seen=now,
-                )
-                for uid in ids
-            ],
-        )
-        session.execute(
-            insert(Membership),
-            [
-                dict(
-                    chat_id=GROUP_ID,
-                    user_id=uid,
-                    status=MemberStatus.MEMBER,
-                    join_method=JoinMethod.UNKNOWN,
-                    joined_at=now,
-                    updated_at=now,
-                )
-                for uid in ids
-            ],
-        )
         if private:  # as /tags private would have stored it
             session.execute(
                 insert(MentionDelivery),
