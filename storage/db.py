@@ -15,9 +15,9 @@ from alembic.script import ScriptDirectory
 from sqlalchemy import Engine, create_engine, event, text
 from sqlalchemy.exc import ArgumentError, OperationalError, SQLAlchemyError
 from sqlalchemy.orm import Session, sessionmaker
-from sqlalchemy.pool import NullPool
 
 MIGRATIONS = Path(__file__).parent / "migrations"
+LOCK_CONNECTIONS_KEPT = 4  # the poller and the sweeps that run every few seconds
 
 
 def reason_of(exc: BaseException, limit: int = 300) -> str:
@@ -146,8 +146,9 @@ class Database:
         Each sweep (and the poller) keeps one connection for as long as it holds its lock. Taken
         from the work pool, ten of them at start-up left no connection for the sweeps' own
         queries, and every sweep waited for the others until the pool timed out. On PostgreSQL
-        the locks get their own connections (one per lock, closed on release); SQLite has no
-        advisory locks and never uses this engine's connections.
+        the locks get a pool of their own, never exhausted (as many connections as locks are
+        held, a few kept for the next runs so a sweep does not connect on the event loop each
+        time); SQLite has no advisory locks and never uses this engine's connections.
         """
         if self.engine.dialect.name != "postgresql":
             return self.engine
@@ -155,7 +156,10 @@ class Database:
             self._lock_engine = create_engine(
                 self.engine.url,
                 hide_parameters=True,
-                poolclass=NullPool,
+                pool_pre_ping=True,
+                pool_size=LOCK_CONNECTIONS_KEPT,
+                max_overflow=-1,  # bounded by the sweeps and the poller: one lock each
+                pool_recycle=1800,
                 connect_args={"connect_timeout": 5},
             )
         return self._lock_engine

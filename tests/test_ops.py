@@ -71,6 +71,15 @@ def test_held_locks_never_take_the_connections_the_work_needs(database_url: str)
         assert session.execute(text("SELECT 1")).scalar_one() == 1
     for lock in locks:
         lock.release()
+    # Lock connections are kept for the next runs: a sweep's idle limit must not follow its
+    # connection to the poller, whose lock must last as long as the process.
+    sweep = AdvisoryLock(database.lock_engine, "sweep:limited", timedelta(seconds=30))
+    assert sweep.acquire()
+    sweep.release()
+    poller = AdvisoryLock(database.lock_engine, "polling")
+    assert poller.acquire() and poller._connection is not None
+    assert poller._connection.execute(text("SHOW idle_session_timeout")).scalar_one() == "0"
+    poller.release()
     database.dispose()
 
 
