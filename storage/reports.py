@@ -120,8 +120,8 @@ class ReportRepository:
                 Report.id != report_id,
             )
             .group_by(ReportVote.reporter_id)
-        ).tuples()
-        dismissed = {uid: n for uid, n in rows}
+        )
+        dismissed: dict[int, int] = {uid: n for uid, n in rows}
         return [Reporter(uid, dismissed.get(uid, 0)) for uid in ids]
 
     def mark_hidden(self, report_id: int) -> bool:

@@ -58,10 +58,12 @@ COMMANDS = [
 
 def register(app: App) -> None:
     app.add_handler(CommandHandler("tags", tags_command), group=Stage.FEATURES)
-    app.add_handler(
-        CallbackQueryHandler(on_tag_button, pattern=rf"^(?:{CB_TAG}|{CB_REACH}):"),
-        group=Stage.FEATURES,
-    )
+    # Two patterns: a tag button toggles (a repeat undoes it, as its ✓ shows), a reach button
+    # sets (a repeat changes nothing).
+    for prefix in (CB_TAG, CB_REACH):
+        app.add_handler(
+            CallbackQueryHandler(on_tag_button, pattern=rf"^{prefix}:"), group=Stage.FEATURES
+        )
     app.add_handler(
         MessageHandler(
             filters.ChatType.GROUPS
