@@ -25,29 +25,37 @@ from runtime.context import App, Services, services_of
 log = logging.getLogger(__name__)
 
 
-def app_url(services: Services, language: str | None = None) -> str | None:
+def app_url(
+    services: Services, language: str | None = None, screen: str | None = None
+) -> str | None:
+    """The page's address in ``language`` (the current one by default), opening on ``screen``
+    (a name from web/miniapp_screens.py; the directory by default). Telegram adds its own
+    ``#tgWebAppData…`` fragment, so the choices travel in the query."""
     base = services.settings.miniapp.url
     if base is None:
         return None
     language = language or current_language()
-    if language == DEFAULT_LANGUAGE:
-        return base
-    return f"{base}?{urlencode({'lang': language})}"
+    query = {
+        **({"lang": language} if language != DEFAULT_LANGUAGE else {}),
+        **({"screen": screen} if screen else {}),
+    }
+    return f"{base}?{urlencode(query)}" if query else base
 
 
-def open_button(services: Services) -> InlineKeyboardButton | None:
-    url = app_url(services)
+def open_button(services: Services, screen: str | None = None) -> InlineKeyboardButton | None:
+    url = app_url(services, screen=screen)
     if url is None:
         return None
-    return InlineKeyboardButton(_("Open the directory app"), web_app=WebAppInfo(url))
+    label = _("Open in the app") if screen else _("Open the directory app")
+    return InlineKeyboardButton(label, web_app=WebAppInfo(url))
 
 
 def with_open_row(
-    services: Services, markup: InlineKeyboardMarkup | None
+    services: Services, markup: InlineKeyboardMarkup | None, screen: str | None = None
 ) -> InlineKeyboardMarkup | None:
-    """``markup`` with the "Open" button as its last row (private chats only: Telegram
-    refuses web_app buttons in groups)."""
-    button = open_button(services)
+    """``markup`` with the "Open" button (on ``screen``) as its last row (private chats only:
+    Telegram refuses web_app buttons in groups)."""
+    button = open_button(services, screen)
     if button is None:
         return markup
     rows = [list(row) for row in markup.inline_keyboard] if markup is not None else []

@@ -16,6 +16,7 @@ from importlib.resources import files
 from i18n import DEFAULT_LANGUAGE, LANGUAGES, _, is_rtl, use_locale
 from runtime.context import Services
 from web.http import RouteSpec, WebRequest, WebResponse
+from web.miniapp_screens import SCREENS, screen_named
 
 TELEGRAM_SCRIPT = "https://telegram.org/js/telegram-web-app.js"
 CSP = (
@@ -32,63 +33,93 @@ PAGE_HEADERS = (
 )
 STATIC_TYPES = {"js": "text/javascript; charset=utf-8", "css": "text/css; charset=utf-8"}
 STATIC = {
-    name: (files("web") / "static" / name).read_bytes() for name in ("miniapp.js", "miniapp.css")
+    item.name: item.read_bytes()
+    for item in (files("web") / "static").iterdir()
+    if item.name.rsplit(".", 1)[-1] in STATIC_TYPES
 }
 
 
 def ui_strings() -> dict[str, str]:
-    """The page's texts in the current language (the page may have been opened in another)."""
-    return {
-        "title": _("Directory"),
-        "search": _("Search"),
-        "placeholder": _("Name, organisation, role, cluster or place"),
-        "hint": _("At least 3 letters. Phone numbers and e-mails are not searchable."),
-        "loading": _("Searching…"),
-        "none": _("Nobody found. Try another spelling, an organisation or a place."),
-        "ask": _("Ask to be put in touch"),
-        "note": _("A short note for them (optional, at most 300 characters)"),
-        "send": _("Send"),
-        "cancel": _("Cancel"),
+    """The page's texts in the current language (the page may have been opened in another):
+    the shared ones, each tab's label (``tab.<screen>``) and each screen's (``<screen>.<key>``)."""
+    texts = {
         "error": _("Something went wrong. Please try again."),
-        "previous": _("◂ Previous"),
-        "next": _("Next ▸"),
+        "tabs": _("Parts of the app"),
     }
+    for screen in SCREENS:
+        texts[f"tab.{screen.name}"] = screen.label()
+        texts.update({f"{screen.name}.{key}": value for key, value in screen.strings().items()})
+    return texts
 
 
-def render_page(language: str, static_prefix: str) -> str:
+def render_page(language: str, static_prefix: str, wanted: str | None = None) -> str:
     with use_locale(language):
         strings = ui_strings()
     text = {key: escape(value) for key, value in strings.items()}
     direction = "rtl" if is_rtl(language) else "ltr"
     prefix = escape(static_prefix)
+    first = (screen_named(wanted) or SCREENS[0]).name
+    tabs = "\n".join(
+        f'<button type="button" role="tab" data-screen="{s.name}" data-i18n="tab.{s.name}"'
+        f"{' data-moderators' if s.moderators_only else ''}"
+        f"{' hidden' if s.moderators_only else ''}"
+        f' aria-selected="{"true" if s.name == first else "false"}">'
+        f"{text['tab.' + s.name]}</button>"
+        for s in SCREENS
+    )
+    sections = "\n".join(
+        f'<section id="screen-{s.name}" data-screen="{s.name}" role="tabpanel"'
+        f"{'' if s.name == first else ' hidden'}>"
+        f"{DIRECTORY_SECTION.format(**_directory_text(text)) if s.name == 'directory' else ''}"
+        "</section>"
+        for s in SCREENS
+    )
+    scripts = "\n".join(
+        f'<script src="{prefix}static/{s.name}.js" defer></script>' for s in SCREENS
+    )
     return f"""<!doctype html>
 <html lang="{language}" dir="{direction}">
 <head>
 <meta charset="utf-8">
 <meta name="viewport" content="width=device-width, initial-scale=1">
-<title data-i18n="title">{text["title"]}</title>
+<title data-i18n="directory.title">{text["directory.title"]}</title>
 <link rel="stylesheet" href="{prefix}static/miniapp.css">
 <script src="{TELEGRAM_SCRIPT}"></script>
 <script src="{prefix}static/miniapp.js" defer></script>
+{scripts}
 </head>
-<body>
+<body data-screen="{first}">
+<nav id="tabs" role="tablist" data-i18n-label="tabs" aria-label="{text["tabs"]}"{
+        "" if len(SCREENS) > 1 else " hidden"
+    }>
+{tabs}
+</nav>
 <main>
-<h1 data-i18n="title">{text["title"]}</h1>
 <p id="status" role="status" aria-live="polite"></p>
-<form id="search" role="search">
-<label for="q" data-i18n="search">{text["search"]}</label>
-<input id="q" name="q" type="search" dir="auto" autocomplete="off" minlength="3" maxlength="100"
- data-i18n-placeholder="placeholder" placeholder="{text["placeholder"]}">
-<p class="hint" data-i18n="hint">{text["hint"]}</p>
-</form>
-<p id="summary"></p>
-<ul id="results"></ul>
-<nav id="pages"></nav>
+{sections}
 </main>
 <template id="strings">{_json_strings(strings)}</template>
 </body>
 </html>
 """
+
+
+DIRECTORY_SECTION = """
+<h1 data-i18n="directory.title">{title}</h1>
+<form id="search" role="search">
+<label for="q" data-i18n="directory.search">{search}</label>
+<input id="q" name="q" type="search" dir="auto" autocomplete="off" minlength="3" maxlength="100"
+ data-i18n-placeholder="directory.placeholder" placeholder="{placeholder}">
+<p class="hint" data-i18n="directory.hint">{hint}</p>
+</form>
+<p id="summary"></p>
+<ul id="results"></ul>
+<nav id="pages"></nav>
+"""
+
+
+def _directory_text(text: dict[str, str]) -> dict[str, str]:
+    return {key.removeprefix("directory."): value for key, value in text.items()}
 
 
 def _json_strings(strings: dict[str, str]) -> str:
@@ -101,7 +132,7 @@ async def page(services: Services, request: WebRequest) -> WebResponse:
     language = wanted if wanted in LANGUAGES else DEFAULT_LANGUAGE
     # Relative links, so the page works behind a proxy that adds a path in front of /app.
     prefix = "" if request.path.endswith("/") else "app/"
-    body = render_page(language, prefix).encode()
+    body = render_page(language, prefix, request.query.get("screen")).encode()
     return WebResponse(200, b"" if request.method == "HEAD" else body, PAGE_HEADERS)
 
 
@@ -120,5 +151,5 @@ async def static(services: Services, request: WebRequest) -> WebResponse:
 
 ROUTES = [
     RouteSpec(r"/app/?", page),
-    RouteSpec(r"/app/static/(?P<name>[a-z]+\.(?:js|css))", static),
+    RouteSpec(r"/app/static/(?P<name>[a-z_]+\.(?:js|css))", static),
 ]
