@@ -2,43 +2,19 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
-from datetime import datetime, timedelta
-from zoneinfo import ZoneInfo
+from datetime import timedelta
 
-from telegram import InlineKeyboardButton, InlineKeyboardMarkup, Update
+from sqlalchemy.orm import Session
+from telegram import Update
 
 from handlers.common import send_private
-from handlers.contacts.shared import (
-    CB,
-    CHANNEL_LABELS,
-    CONSENT_LABELS,
-    REQUEST_LABELS,
-    SOURCE_LABELS,
-    defaults,
-)
-from handlers.render import chunk_lines, esc, truncate
-from i18n import (
-    _,
-    comma_join,
-    date_text,
-    datetime_text,
-)
-from moderation.contacts import (
-    FIELDS,
-    GrantKind,
-    field_label,
-    level_label,
-)
-from runtime.context import BotContext
+from handlers.contacts.render import Entry, MyData, mydata_lines, revoke_keyboard
+from handlers.contacts.shared import defaults
+from handlers.render import chunk_lines
+from i18n import _
+from runtime.context import BotContext, Services
 from storage import erasure
-from storage.contacts import (
-    ContactRepository,
-    confirmed_cluster_list,
-    decode_levels,
-    values_of,
-)
-from storage.models import ContactGrant
+from storage.contacts import ContactRepository, decode_levels
 from storage.roster import RosterRepository
 
 
@@ -49,176 +25,37 @@ async def mydata(update: Update, context: BotContext) -> None:
         return
     services = context.services
     zone = services.settings.group_timezone(services.settings.groups[0])
-    lines: list[str] = [_("<b>What the directory holds about you</b>")]
-    revocable: list[tuple[int, str]] = []
     with services.db.transaction() as session:
-        repo = ContactRepository(session)
-        roster = RosterRepository(session)
-        contact = repo.by_user(user.id)
-        if contact is None:
-            lines.append(_("No contact entry."))
-        else:
-            levels = decode_levels(contact.levels, defaults(services))
-            for name, value in values_of(contact).items():
-                lines.append(
-                    _(
-                        "{field}: {value} ({level})",
-                        field=field_label(name),
-                        value=esc(value or "—"),
-                        level=level_label(levels[name].value),
-                    )
-                )
-            lines.append(
-                _(
-                    "Confirmed clusters (they open cluster-level details): {clusters}",
-                    clusters=esc(comma_join(confirmed_cluster_list(contact)) or "—"),
-                )
-            )
-            lines.append(
-                _("Cluster coordinator: yes")
-                if contact.cluster_coordinator
-                else _("Cluster coordinator: no")
-            )
-            lines.append(
-                _(
-                    "Listed (consent): {consent}; source: {source}",
-                    consent=esc(_(CONSENT_LABELS.get(contact.consent, contact.consent))),
-                    source=esc(_(SOURCE_LABELS.get(contact.source, contact.source))),
-                )
-            )
-            lines.append("\n" + _("<b>Who has seen your details</b>"))
-            seen = repo.disclosures_of(contact.id)
-            for row in seen:
-                viewer = roster.user(row.viewer_id) if row.viewer_id else None
-                who = (
-                    esc(viewer.display_name) if viewer else _("user {id}", id=row.viewer_id or "—")
-                )
-                fields = (
-                    comma_join(
-                        field_label(f) if f in FIELDS else esc(f) for f in row.fields.split(",")
-                    )
-                    if row.fields
-                    else _("nothing")
-                )
-                lines.append(
-                    _(
-                        "{time} — {who} ({id}) saw {fields} by {channel}",
-                        time=datetime_text(row.at, zone),
-                        who=who,
-                        id=row.viewer_id or "—",
-                        fields=fields,
-                        channel=esc(_(CHANNEL_LABELS.get(row.channel, row.channel))),
-                    )
-                    + (f" — {esc(row.detail)}" if row.channel == "override" and row.detail else "")
-                )
-            if not seen:
-                lines.append(_("Nobody yet."))
-            grants = repo.grants_given(contact.id)
-            lines += shares_lines(grants, roster, zone)
-            lines += override_lines(grants, roster, zone, services.clock.now())
-            revocable = [
-                (g.id, _user_name(roster, g.requester_id))
-                for g in grants
-                if g.kind == GrantKind.CONSENT.value and g.revoked_at is None
-            ]
-            lines.append("\n" + _("<b>Requests to be put in touch with you</b>"))
-            for request in repo.requests_about(contact.id):
-                lines.append(
-                    _(
-                        "#{request} {date} from {name}: {status}",
-                        request=request.id,
-                        date=date_text(request.created_at, zone),
-                        name=esc(_user_name(roster, request.requester_id)),
-                        status=esc(_(REQUEST_LABELS.get(request.status, request.status))),
-                    )
-                )
-        searches = repo.lookups_since(user.id, services.clock.now() - timedelta(days=36500))
-        lines.append("\n" + _("Your searches kept for the rate limit: {n}.", n=searches))
-        kept = erasure.kept_reasons(session, user.id)
-    lines.append("\n" + _("<b>What /forgetme keeps, and why</b>"))
-    lines += [f"• {_(reason)}" for reason in kept] or [_("Nothing: it would erase everything.")]
+        data = read_mydata(session, services, user.id)
+    lines = mydata_lines(data, zone, services.clock.now())
     chunks = chunk_lines(lines)
     for number, chunk in enumerate(chunks, start=1):
         last = number == len(chunks)
-        await message.reply_text(chunk, reply_markup=revoke_keyboard(revocable) if last else None)
+        await message.reply_text(chunk, reply_markup=revoke_keyboard(data) if last else None)
 
 
-def _user_name(roster: RosterRepository, user_id: int) -> str:
-    """The person's name as the roster knows it (they asked or were asked through the bot, so
-    the reader has seen it); "user 100001" only for someone the bot never saw."""
-    known = roster.user(user_id)
-    return known.display_name if known else _("user {id}", id=user_id)
-
-
-def shares_lines(
-    grants: Sequence[ContactGrant], roster: RosterRepository, zone: ZoneInfo
-) -> list[str]:
-    """Every "Share with this person": to whom, which details, and whether it still counts."""
-    lines = ["\n" + _("<b>People you agreed to share with</b>")]
-    for grant in grants:
-        if grant.kind != GrantKind.CONSENT.value:
-            continue
-        fields = comma_join(field_label(f) for f in grant.fields.split(",") if f in FIELDS)
-        state = (
-            _("taken back {date}", date=date_text(grant.revoked_at, zone))
-            if grant.revoked_at is not None
-            else _("still shared")
+def read_mydata(session: Session, services: Services, user_id: int) -> MyData:
+    """Everything /mydata shows, read in one unit of work."""
+    repo = ContactRepository(session)
+    roster = RosterRepository(session)
+    contact = repo.by_user(user_id)
+    entry = None
+    people: set[int] = set()
+    if contact is not None:
+        entry = Entry(
+            contact=contact,
+            levels=decode_levels(contact.levels, defaults(services)),
+            seen=repo.disclosures_of(contact.id),
+            grants=repo.grants_given(contact.id),
+            requests=repo.requests_about(contact.id),
         )
-        lines.append(
-            _(
-                "{date} — {who} ({id}): {fields}; {state}",
-                date=date_text(grant.at, zone),
-                who=esc(_user_name(roster, grant.requester_id)),
-                id=grant.requester_id,
-                fields=esc(fields or _("nothing")),
-                state=state,
-            )
-        )
-    return lines
-
-
-def override_lines(
-    grants: Sequence[ContactGrant], roster: RosterRepository, zone: ZoneInfo, now: datetime
-) -> list[str]:
-    """Every moderator override on you: who, why, which details, until when."""
-    lines = ["\n" + _("<b>Overrides used on you</b>")]
-    for grant in grants:
-        if grant.kind != GrantKind.OVERRIDE.value:
-            continue
-        fields = comma_join(field_label(f) for f in grant.fields.split(",") if f in FIELDS)
-        ended = grant.revoked_at is not None or grant.expires_at is None or grant.expires_at <= now
-        lines.append(
-            _(
-                "{date} — {who} ({id}): {fields}; reason: {reason}; {state}",
-                date=datetime_text(grant.at, zone),
-                who=esc(_user_name(roster, grant.granted_by)),
-                id=grant.granted_by,
-                fields=esc(fields),
-                reason=esc(grant.reason or ""),
-                state=_("ended")
-                if ended or grant.expires_at is None
-                else _("ends {time}", time=datetime_text(grant.expires_at, zone)),
-            )
-        )
-    if len(lines) == 1:
-        lines.append(_("None."))
-    return lines
-
-
-def revoke_keyboard(revocable: list[tuple[int, str]]) -> InlineKeyboardMarkup | None:
-    if not revocable:
-        return None
-    return InlineKeyboardMarkup(
-        [
-            [
-                InlineKeyboardButton(
-                    _("Take back what I shared with {who}", who=truncate(who, 30)),
-                    callback_data=f"{CB}:rv:{grant_id}",
-                )
-            ]
-            for grant_id, who in revocable
-        ]
-    )
+        people.update(row.viewer_id for row in entry.seen if row.viewer_id)
+        people.update(g.requester_id for g in entry.grants)
+        people.update(g.granted_by for g in entry.grants)
+        people.update(r.requester_id for r in entry.requests)
+    names = {i: u.display_name for i in sorted(people) if (u := roster.user(i)) is not None}
+    searches = repo.lookups_since(user_id, services.clock.now() - timedelta(days=36500))
+    return MyData(entry, searches, erasure.kept_reasons(session, user_id), names)
 
 
 async def on_revoke(
