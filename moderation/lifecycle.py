@@ -309,6 +309,39 @@ def standing(member: Member, policy: Policy, now: datetime) -> Standing:
     return Standing.SPONSORED
 
 
+class Coming(enum.Enum):
+    """What /expiring lists about a member."""
+
+    REMOVAL_REFUSED = "a removal Telegram refused: needs a moderator"
+    DEPARTED = "departed; waiting for an answer or a sponsor's confirmation"
+    LEAVES = "leaves the country within the window"
+    NO_SPONSOR = "outside the country without a sponsor"
+    ENDS = "a time-limited membership ends within the window"
+
+
+def coming_up(
+    member: Member, policy: Policy, now: datetime, today: date, window: timedelta
+) -> list[tuple[Coming, datetime]]:
+    """What is coming up for a member within ``window``, each with its moment (a refused
+    removal is due now); at most one of refused removal, departure and leaving."""
+    items: list[tuple[Coming, datetime]] = []
+    deadline = departure_deadline(member, policy)
+    if member.removal_outcome in (Outcome.PROTECTED, Outcome.FAILED):
+        items.append((Coming.REMOVAL_REFUSED, now))
+    elif deadline is not None:
+        items.append((Coming.DEPARTED, deadline))
+    elif member.departure_date is not None and member.departure_date <= today + timedelta(
+        days=window.days
+    ):
+        items.append((Coming.LEAVES, act_time(member.departure_date, policy)))
+    if member.category is Category.OUT_OF_COUNTRY and not member.sponsor_ok:
+        items.append((Coming.NO_SPONSOR, sponsor_deadline(member, policy) or now))
+    ends = expiry_at(member, policy)
+    if ends is not None and member.end_date is not None and ends <= now + window:
+        items.append((Coming.ENDS, ends))
+    return items
+
+
 # --------------------------------------------------------------------------- commands
 def check_departure(day: date, today: date) -> date:
     if day < today:

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import logging
-from datetime import datetime, timedelta
+from datetime import timedelta
 
 from telegram import Update
 from telegram.error import TelegramError
@@ -16,22 +16,15 @@ from handlers.lifecycle.common import (
     record_event,
     today_of,
     trusted,
-    when_text,
     write_privately,
 )
+from handlers.lifecycle.render import coming_text, expiring_lines, stale_lines
 from handlers.render import chunk_lines, esc, esc_attr, mention
 from handlers.targets import TargetError, resolve_target
-from i18n import _, weekday_date_text
+from i18n import _
 from moderation.durations import DurationError, parse_duration
 from moderation.introductions import Category, InputError
-from moderation.lifecycle import (
-    Outcome,
-    act_time,
-    departure_deadline,
-    expiry_at,
-    sponsor_deadline,
-    stale_since,
-)
+from moderation.lifecycle import coming_up, stale_since
 from moderation.lifecycle_input import readmission_terms
 from runtime.context import BotContext
 from storage.introductions import IntroductionRepository
@@ -63,90 +56,22 @@ async def expiring(update: Update, context: BotContext) -> None:
                 for e in entries
                 if e.intro and e.intro.sponsor_id and (u := roster.user(e.intro.sponsor_id))
             }
-        items: list[tuple[datetime, str]] = []
-        for e in entries:
-            f, who = e.facts, mention(e.user.id, name_of(e.user, e.intro))
-            deadline = departure_deadline(f, policy)
-            if f.removal_outcome in (Outcome.PROTECTED, Outcome.FAILED):
-                items.append(
-                    (
-                        now,
-                        _(
-                            "⚠ {who}: removal ({cause}) refused by Telegram ({outcome}) — "
-                            "needs you",
-                            who=who,
-                            cause=esc(f.removal_cause.value if f.removal_cause else "?"),
-                            outcome=esc(f.removal_outcome.value),
-                        ),
-                    )
-                )
-            elif deadline is not None:
-                waiting = (
-                    _("waiting for sponsor confirmation")
-                    if f.pending_sponsor_id
-                    else _("waiting for their answer")
-                )
-                items.append(
-                    (
-                        deadline,
-                        _(
-                            "{who}: departed; {waiting}; leaves {when} otherwise",
-                            who=who,
-                            waiting=waiting,
-                            when=when_text(deadline, policy),
-                        ),
-                    )
-                )
-            elif f.departure_date is not None and f.departure_date <= today + timedelta(
-                days=window.days
-            ):
-                items.append(
-                    (
-                        act_time(f.departure_date, policy),
-                        _(
-                            "{who}: leaves the country {date}",
-                            who=who,
-                            date=weekday_date_text(f.departure_date),
-                        ),
-                    )
-                )
-            if f.category is Category.OUT_OF_COUNTRY and not f.sponsor_ok:
-                lost = sponsor_deadline(f, policy) or now
-                items.append(
-                    (
-                        lost,
-                        _(
-                            "{who}: outside the country without a sponsor; removed {when} "
-                            "unless a new sponsor confirms",
-                            who=who,
-                            when=when_text(lost, policy),
-                        ),
-                    )
-                )
-            ends = expiry_at(f, policy)
-            if ends is not None and f.end_date is not None and ends <= now + window:
-                items.append(
-                    (
-                        ends,
-                        _(
-                            "{who}: {category} until {date}; sponsor {sponsor}",
-                            who=who,
-                            category=esc(f.category.label if f.category else ""),
-                            date=weekday_date_text(f.end_date),
-                            sponsor=esc(names.get(f.sponsor_id or 0, "—")),
-                        ),
-                    )
-                )
-        lines.append(
-            _(
-                "<b>{group}</b>: departures and expiries in the next {days} days",
-                group=esc(group.title),
-                days=window.days,
+        items = [
+            (
+                at,
+                coming_text(
+                    coming,
+                    at,
+                    e.facts,
+                    mention(e.user.id, name_of(e.user, e.intro)),
+                    policy,
+                    names.get(e.facts.sponsor_id or 0, "—"),
+                ),
             )
-        )
-        lines.extend(f"• {text}" for _when, text in sorted(items, key=lambda i: i[0]))
-        if not items:
-            lines.append(_("nothing coming up"))
+            for e in entries
+            for coming, at in coming_up(e.facts, policy, now, today, window)
+        ]
+        lines += expiring_lines(group.title, window.days, items)
     for chunk in chunk_lines(lines):
         await message.reply_text(chunk)
 
@@ -164,31 +89,7 @@ async def stale(update: Update, context: BotContext) -> None:
         found = [
             (since, e) for e in entries if (since := stale_since(e.facts, policy, now)) is not None
         ]
-        lines.append(
-            _(
-                "<b>{group}</b>: members who did not answer the check-in within {days} days",
-                group=esc(group.title),
-                days=policy.checkin_grace.days,
-            )
-        )
-        for _since, e in sorted(found, key=lambda i: i[0]):
-            asked = e.row.checkin_asked_at
-            assert asked is not None
-            lines.append(
-                _(
-                    "• {who} — asked {date}{unreachable}",
-                    who=mention(e.user.id, name_of(e.user, e.intro)),
-                    date=weekday_date_text(asked.astimezone(policy.timezone).date()),
-                    unreachable="" if e.user.reachable else _(" (cannot be written to privately)"),
-                )
-            )
-        if not found:
-            lines.append(_("everyone answered"))
-        lines.append(
-            _("They are removed automatically.")
-            if policy.checkin_removes
-            else _("They are not removed automatically (checkin_removes is off).")
-        )
+        lines += stale_lines(group.title, policy, found)
     for chunk in chunk_lines(lines):
         await message.reply_text(chunk)
 

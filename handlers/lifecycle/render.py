@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+from collections.abc import Sequence
 from datetime import date, datetime
 
 from telegram import InlineKeyboardButton, InlineKeyboardMarkup
@@ -11,15 +12,19 @@ from config.schema import GroupConfig
 from handlers.lifecycle.common import (
     EXTEND_BUTTON_DAYS,
     day_text,
+    name_of,
     when_text,
 )
 from handlers.render import esc, esc_attr, mention
-from i18n import _
+from i18n import _, weekday_date_text
 from moderation.lifecycle import (
     Cause,
+    Coming,
+    Member,
     Policy,
 )
 from moderation.lifecycle_notices import Report
+from storage.lifecycle import Entry
 from storage.models import MemberLifecycle
 
 log = logging.getLogger(__name__)
@@ -299,3 +304,98 @@ def sponsor_asked(name: str, deadline: str) -> str:
         name=esc(name),
         deadline=deadline,
     )
+
+
+# --------------------------------------------------------------------------- moderators' views
+def coming_text(
+    coming: Coming, at: datetime, member: Member, who: str, policy: Policy, sponsor: str
+) -> str:
+    """One line of /expiring (``who`` is already markup: a mention; ``sponsor`` a plain name)."""
+    if coming is Coming.REMOVAL_REFUSED:
+        return _(
+            "⚠ {who}: removal ({cause}) refused by Telegram ({outcome}) — needs you",
+            who=who,
+            cause=esc(member.removal_cause.value if member.removal_cause else "?"),
+            outcome=esc(member.removal_outcome.value if member.removal_outcome else "?"),
+        )
+    if coming is Coming.DEPARTED:
+        waiting = (
+            _("waiting for sponsor confirmation")
+            if member.pending_sponsor_id
+            else _("waiting for their answer")
+        )
+        return _(
+            "{who}: departed; {waiting}; leaves {when} otherwise",
+            who=who,
+            waiting=waiting,
+            when=when_text(at, policy),
+        )
+    if coming is Coming.LEAVES:
+        assert member.departure_date is not None
+        return _(
+            "{who}: leaves the country {date}",
+            who=who,
+            date=weekday_date_text(member.departure_date),
+        )
+    if coming is Coming.NO_SPONSOR:
+        return _(
+            "{who}: outside the country without a sponsor; removed {when} "
+            "unless a new sponsor confirms",
+            who=who,
+            when=when_text(at, policy),
+        )
+    assert member.end_date is not None
+    return _(
+        "{who}: {category} until {date}; sponsor {sponsor}",
+        who=who,
+        category=esc(member.category.label if member.category else ""),
+        date=weekday_date_text(member.end_date),
+        sponsor=esc(sponsor),
+    )
+
+
+def expiring_lines(group_title: str, days: int, items: Sequence[tuple[datetime, str]]) -> list[str]:
+    """A group's part of /expiring: the heading, then the lines in time order."""
+    lines = [
+        _(
+            "<b>{group}</b>: departures and expiries in the next {days} days",
+            group=esc(group_title),
+            days=days,
+        )
+    ]
+    lines.extend(f"• {text}" for _when, text in sorted(items, key=lambda i: i[0]))
+    if not items:
+        lines.append(_("nothing coming up"))
+    return lines
+
+
+def stale_lines(
+    group_title: str, policy: Policy, found: Sequence[tuple[datetime, Entry]]
+) -> list[str]:
+    """A group's part of /stale: who did not answer the check-in, oldest first."""
+    lines = [
+        _(
+            "<b>{group}</b>: members who did not answer the check-in within {days} days",
+            group=esc(group_title),
+            days=policy.checkin_grace.days,
+        )
+    ]
+    for _since, e in sorted(found, key=lambda i: i[0]):
+        asked = e.row.checkin_asked_at
+        assert asked is not None
+        lines.append(
+            _(
+                "• {who} — asked {date}{unreachable}",
+                who=mention(e.user.id, name_of(e.user, e.intro)),
+                date=weekday_date_text(asked.astimezone(policy.timezone).date()),
+                unreachable="" if e.user.reachable else _(" (cannot be written to privately)"),
+            )
+        )
+    if not found:
+        lines.append(_("everyone answered"))
+    lines.append(
+        _("They are removed automatically.")
+        if policy.checkin_removes
+        else _("They are not removed automatically (checkin_removes is off).")
+    )
+    return lines
