@@ -7,7 +7,6 @@ import logging
 
 from telegram import (
     Chat,
-    InlineKeyboardButton,
     InlineKeyboardMarkup,
     Update,
 )
@@ -15,12 +14,12 @@ from telegram.error import TelegramError
 
 from config.schema import GroupConfig
 from handlers.common import role
-from handlers.mentions.common import CB_TAG, MAX_BUTTONS, group_tags, load_members
+from handlers.mentions.common import group_tags, load_members
 from handlers.mentions.reach import CB_REACH, change_reach, reach_button, reach_line
+from handlers.mentions.render import tags_overview_text
 from handlers.render import esc, esc_attr, truncate
-from i18n import _, duration_text
+from i18n import _
 from moderation import mentions as rules
-from moderation.mentions import Tag, TagKind
 from moderation.permissions import Role
 from runtime.context import BotContext, Services
 from storage.mentions import MentionRepository
@@ -49,83 +48,18 @@ def _group_for(services: Services, update: Update) -> GroupConfig | None:
     return None
 
 
-def _kind_title(kind: TagKind) -> str:
-    if kind is TagKind.ORGANISATION:
-        return _("Organisations")
-    if kind is TagKind.CLUSTER:
-        return _("Clusters")
-    return _("Locations")
-
-
 def tags_overview(
     services: Services, group: GroupConfig, user_id: int, private: bool
 ) -> tuple[str, InlineKeyboardMarkup | None]:
     """The tags of a group with how many people each reaches, and yours (with buttons)."""
-    policy = group.mentions
     members = load_members(services, group)
     tags = group_tags(services, group, members)
     with services.db.transaction() as session:
         prefs = MentionRepository(session).preferences()
     me = next((m for m in members if m.user_id == user_id), None)
-    people = [m for m in members if not m.is_bot]
-    lines = [_("<b>Mentions in {group}</b> (at the start of a message)", group=esc(group.title))]
-    if policy.all == "off":
-        lines.append(_("@all — turned off here"))
-    elif policy.all == "moderators":
-        lines.append(_("@all — everyone; only moderators may use it"))
-    else:
-        lines.append(
-            _(
-                "@all — everyone; each person at most once every {cooldown}",
-                cooldown=duration_text(policy.all_cooldown),
-            )
-        )
-    lines.append(_("@moderators — the moderators"))
-    mine: list[Tag] = []
-    for kind in policy.tags:
-        of_kind = [t for t in tags.values() if kind in t.kinds]
-        if not of_kind:
-            continue
-        shown = []
-        for tag in of_kind:
-            count = sum(1 for m in people if rules.in_tag(m, tag.key, policy.tags, prefs))
-            shown.append(f"@{esc_attr(tag.name)} ({count})")
-        lines.append(f"<b>{_kind_title(kind)}</b>: " + ", ".join(shown))
-    if policy.tags:
-        if policy.tags_by == "moderators":
-            lines.append(_("Only moderators may use these tags."))
-    else:
-        lines.append(_("No tag groups are enabled in this group."))
-    if policy.names:
-        lines.append(
-            _("@Firstname or @Firstname Lastname also reaches a member without a username.")
-        )
-    markup = None
-    if me is not None and policy.tags:
-        mine = [t for t in tags.values() if rules.in_tag(me, t.key, policy.tags, prefs)]
-        if mine:
-            lines.append(
-                _("You are in: {tags}.", tags=", ".join(f"@{esc_attr(t.name)}" for t in mine))
-            )
-        else:
-            lines.append(_("You are in no tag group."))
-        lines.append(_("Opt in or out: /tags on TAG, /tags off TAG (e.g. /tags off wash)."))
-        if private:
-            buttons = []
-            for tag in list(tags.values())[:MAX_BUTTONS]:
-                data = f"{CB_TAG}:{tag.key}"
-                if len(data.encode()) > 64:
-                    continue
-                joined = tag in mine
-                buttons.append(
-                    InlineKeyboardButton(
-                        ("✓ " if joined else "") + f"@{tag.name}", callback_data=data
-                    )
-                )
-            rows = [buttons[i : i + 2] for i in range(0, len(buttons), 2)]
-            markup = InlineKeyboardMarkup(rows) if rows else None
-        else:
-            lines.append(_("Send me /tags privately to use buttons."))
+    lines, markup = tags_overview_text(
+        group.title, group.mentions, tags, members, prefs, me, private
+    )
     if me is not None and private:
         lines.append(reach_line(services, group, user_id))
         rows = [list(row) for row in markup.inline_keyboard] if markup else []

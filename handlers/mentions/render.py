@@ -1,0 +1,94 @@
+"""The texts of mentions composed from typed results: /tags' overview (no database, no sending)."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+
+from telegram import InlineKeyboardButton, InlineKeyboardMarkup
+
+from config.schema import MentionsPolicy
+from handlers.mentions.common import CB_TAG, MAX_BUTTONS
+from handlers.render import esc, esc_attr
+from i18n import _, duration_text
+from moderation import mentions as rules
+from moderation.mentions import Member, Tag, TagKind
+
+
+def _kind_title(kind: TagKind) -> str:
+    if kind is TagKind.ORGANISATION:
+        return _("Organisations")
+    if kind is TagKind.CLUSTER:
+        return _("Clusters")
+    return _("Locations")
+
+
+def tags_overview_text(
+    group_title: str,
+    policy: MentionsPolicy,
+    tags: Mapping[str, Tag],
+    members: Sequence[Member],
+    prefs: Mapping[tuple[int, str], bool],
+    me: Member | None,
+    private: bool,
+) -> tuple[list[str], InlineKeyboardMarkup | None]:
+    """The tags of a group with how many people each reaches, and yours (buttons in private)."""
+    people = [m for m in members if not m.is_bot]
+    lines = [_("<b>Mentions in {group}</b> (at the start of a message)", group=esc(group_title))]
+    if policy.all == "off":
+        lines.append(_("@all — turned off here"))
+    elif policy.all == "moderators":
+        lines.append(_("@all — everyone; only moderators may use it"))
+    else:
+        lines.append(
+            _(
+                "@all — everyone; each person at most once every {cooldown}",
+                cooldown=duration_text(policy.all_cooldown),
+            )
+        )
+    lines.append(_("@moderators — the moderators"))
+    mine: list[Tag] = []
+    for kind in policy.tags:
+        of_kind = [t for t in tags.values() if kind in t.kinds]
+        if not of_kind:
+            continue
+        shown = []
+        for tag in of_kind:
+            count = sum(1 for m in people if rules.in_tag(m, tag.key, policy.tags, prefs))
+            shown.append(f"@{esc_attr(tag.name)} ({count})")
+        lines.append(f"<b>{_kind_title(kind)}</b>: " + ", ".join(shown))
+    if policy.tags:
+        if policy.tags_by == "moderators":
+            lines.append(_("Only moderators may use these tags."))
+    else:
+        lines.append(_("No tag groups are enabled in this group."))
+    if policy.names:
+        lines.append(
+            _("@Firstname or @Firstname Lastname also reaches a member without a username.")
+        )
+    markup = None
+    if me is not None and policy.tags:
+        mine = [t for t in tags.values() if rules.in_tag(me, t.key, policy.tags, prefs)]
+        if mine:
+            lines.append(
+                _("You are in: {tags}.", tags=", ".join(f"@{esc_attr(t.name)}" for t in mine))
+            )
+        else:
+            lines.append(_("You are in no tag group."))
+        lines.append(_("Opt in or out: /tags on TAG, /tags off TAG (e.g. /tags off wash)."))
+        if private:
+            buttons = []
+            for tag in list(tags.values())[:MAX_BUTTONS]:
+                data = f"{CB_TAG}:{tag.key}"
+                if len(data.encode()) > 64:
+                    continue
+                joined = tag in mine
+                buttons.append(
+                    InlineKeyboardButton(
+                        ("✓ " if joined else "") + f"@{tag.name}", callback_data=data
+                    )
+                )
+            rows = [buttons[i : i + 2] for i in range(0, len(buttons), 2)]
+            markup = InlineKeyboardMarkup(rows) if rows else None
+        else:
+            lines.append(_("Send me /tags privately to use buttons."))
+    return lines, markup
