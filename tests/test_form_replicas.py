@@ -1,9 +1,9 @@
 """A form answered across two webhook replicas: two real `imbot run --webhook-url` processes on
-one PostgreSQL behind no load balancer but the test, which posts each answer of /profile to the
-other replica in turn (as a balancer may). The form continues on whichever replica gets the
-answer and completes once; the same final press delivered to both replicas at the same moment
-saves once (the form's row is locked for the answer's unit of work) and the other says the form
-is no longer open."""
+one PostgreSQL behind no load balancer but the test, which posts each answer of /profile,
+/invite and /deadline add to the other replica in turn (as a balancer may). The form continues
+on whichever replica gets the answer and completes once; the same final press delivered to both
+replicas at the same moment saves once (the form's row is locked for the answer's unit of work)
+and the other says the form is no longer open."""
 
 from __future__ import annotations
 
@@ -16,15 +16,17 @@ import httpx
 import pytest
 from sqlalchemy import select
 
-from simulation.faketg import JSON
+from simulation.faketg import JSON, FakeMember
 from simulation.http import FakeTelegramServer
 from storage.db import Database
-from storage.models import Contact, FormRow
-from tests.processes import BotProcess, needs_postgresql, wait_for, write_config
+from storage.models import Contact, DeadlineRow, FormRow, Invitation, Membership
+from tests.processes import GROUP_ID, BotProcess, needs_postgresql, wait_for, write_config
 
 SECRET = "form_Secret-3"
 HEADER = "X-Telegram-Bot-Api-Secret-Token"
 OLENA = 7_200_001
+IVAN = 7_200_002
+MIRA = 7_200_003
 SEEN = {"sendMessage", "editMessageText", "answerCallbackQuery"}
 
 
@@ -47,8 +49,8 @@ class Replica:
         assert sent.status_code == 200, sent.text
 
 
-def answered(server: FakeTelegramServer) -> list[tuple[str, str, str]]:
-    """(replica, method, text) of what the replicas did for Olena, in order."""
+def answered(server: FakeTelegramServer, person: int = OLENA) -> list[tuple[str, str, str]]:
+    """(replica, method, text) of what the replicas did for ``person``, in order."""
     with server.lock:
         calls = list(server.calls)
     return [
@@ -56,8 +58,176 @@ def answered(server: FakeTelegramServer) -> list[tuple[str, str, str]]:
         for c in calls
         if c.ok
         and c.method in SEEN
-        and (c.method == "answerCallbackQuery" or int(c.params.get("chat_id", 0)) == OLENA)
+        and (c.method == "answerCallbackQuery" or int(c.params.get("chat_id", 0)) == person)
     ]
+
+
+def two_replicas(
+    database_url: str,
+    tmp_path: Path,
+    server: FakeTelegramServer,
+    processes: list[BotProcess],
+    extra: dict[str, object] | None = None,
+) -> list[Replica]:
+    config = write_config(tmp_path, lease="30s", extra=extra)
+    Database(database_url).upgrade()  # once, before two processes start on it
+    for name in ("a", "b"):
+        processes.append(
+            BotProcess(
+                name,
+                config,
+                database_url,
+                server.url(name),
+                tmp_path,
+                args=("--webhook-url", "https://bot.example.org/tg-hook"),
+                env={"WEBHOOK_SECRET": SECRET},
+            )
+        )
+    return [Replica(p) for p in processes]
+
+
+class Alternating:
+    """A load balancer that sends each update to the other replica than the last one."""
+
+    def __init__(
+        self, replicas: list[Replica], server: FakeTelegramServer, client: httpx.Client
+    ) -> None:
+        self.replicas, self.server, self.client, self.turn = replicas, server, client, 0
+
+    def deliver(self, person: int, update: JSON) -> list[tuple[str, str, str]]:
+        """Post to the next replica; what it did in answer for ``person``."""
+        before = len(answered(self.server, person))
+        self.replicas[self.turn % 2].post(self.client, update)
+        self.turn += 1
+        wait_for(lambda: len(answered(self.server, person)) > before, 30, f"an answer to {update}")
+        return answered(self.server, person)[before:]
+
+    def say(self, person: int, text: str) -> list[tuple[str, str, str]]:
+        return self.deliver(person, self.server.telegram.message(person, person, text))
+
+    def press(self, person: int, label: str) -> list[tuple[str, str, str]]:
+        """Press the button labelled ``label`` on the newest message that has buttons."""
+        telegram = self.server.telegram
+        message = [m for m in telegram.sent(person) if m.buttons()][-1]
+        [data] = [b["callback_data"] for b in message.buttons() if label in b["text"]]
+        return self.deliver(person, telegram.press(person, person, message.message_id, data))
+
+
+def stop_cleanly(processes: list[BotProcess]) -> None:
+    for process in processes:
+        assert process.terminate() == 0, process.output()[-3000:]
+        assert "Traceback" not in process.output()
+
+
+def both_replicas_answered(server: FakeTelegramServer, person: int) -> bool:
+    return {c for c, method, _t in answered(server, person) if method == "sendMessage"} == {
+        "a",
+        "b",
+    }
+
+
+@pytest.mark.postgresql
+@needs_postgresql
+def test_invite_answers_alternating_between_two_replicas_give_one_link(
+    database_url: str, tmp_path: Path, server: FakeTelegramServer, processes: list[BotProcess]
+) -> None:
+    telegram = server.telegram
+    telegram.add_group(GROUP_ID, "Process test group")
+    ivan = telegram.add_user("Ivan", "Koval", "ivan_k", user_id=IVAN)
+    telegram.groups[GROUP_ID].members[ivan.id] = FakeMember("member")
+    replicas = two_replicas(database_url, tmp_path, server, processes)
+    with httpx.Client(timeout=10) as client:
+        balancer = Alternating(replicas, server, client)
+        # The bot learns Ivan is a member when he speaks (the group's messages get no reply).
+        replicas[1].post(client, telegram.message(ivan.id, GROUP_ID, "Morning all"))
+        roster = Database(database_url)
+
+        def known() -> bool:
+            with roster.transaction() as session:
+                return (
+                    session.scalars(select(Membership).where(Membership.user_id == IVAN)).first()
+                    is not None
+                )
+
+        wait_for(known, 30, "the bot learning Ivan is a member")
+        roster.dispose()
+        balancer.say(IVAN, "/invite")
+        for text in ["Olena Petrenko", "UNICEF", "IMO"]:
+            balancer.say(IVAN, text)
+        balancer.press(IVAN, "WASH")
+        refused = balancer.say(IVAN, "x" * 500)
+        assert "Too long (500/64 characters)" in refused[-1][2], refused
+        balancer.say(IVAN, "Kyiv")
+        balancer.press(IVAN, "In the country")
+        balancer.press(IVAN, "Create the invite link")
+
+        def links() -> list[str]:
+            said = answered(server, IVAN)
+            return [
+                w for _c, _m, text in said for w in text.split() if w.startswith("https://t.me/+")
+            ]
+
+        wait_for(lambda: bool(links()), 30, "the invite link")
+    assert len(links()) == 1, answered(server, IVAN)
+    assert both_replicas_answered(server, IVAN)  # the form really went back and forth
+    database = Database(database_url)
+    with database.transaction() as session:
+        [invitation] = session.scalars(select(Invitation)).all()
+        assert (invitation.sponsor_id, invitation.first_name, invitation.last_name) == (
+            IVAN,
+            "Olena",
+            "Petrenko",
+        )
+        assert (invitation.organisation, invitation.role, invitation.cluster) == (
+            "UNICEF",
+            "IMO",
+            "WASH",
+        )
+        assert (invitation.location, invitation.link_url) == ("Kyiv", links()[0])
+        assert session.scalars(select(FormRow)).all() == []
+    database.dispose()
+    stop_cleanly(processes)
+
+
+@pytest.mark.postgresql
+@needs_postgresql
+def test_deadline_add_answers_alternating_between_two_replicas_save_once(
+    database_url: str, tmp_path: Path, server: FakeTelegramServer, processes: list[BotProcess]
+) -> None:
+    telegram = server.telegram
+    telegram.add_user("Mira", "Shevchenko", "mira_s", user_id=MIRA)
+    replicas = two_replicas(database_url, tmp_path, server, processes, {"moderators": [MIRA]})
+    with httpx.Client(timeout=10) as client:
+        balancer = Alternating(replicas, server, client)
+        balancer.say(MIRA, "/deadline add")
+        assert "Sorry" in balancer.say(MIRA, "WASH 3W!")[-1][2]
+        for answer in [
+            "wash-3w",
+            "WASH 3W inputs",
+            "https://example.org/3w",
+            "clusters: WASH",
+            "every Friday 12:00",
+            "Europe/Kyiv",
+            "1d, 2h, overdue 1h",
+        ]:
+            balancer.say(MIRA, answer)
+        balancer.press(MIRA, "Save")
+    database = Database(database_url)
+
+    def saved() -> DeadlineRow | None:
+        with database.transaction() as session:
+            return session.get(DeadlineRow, "wash-3w")
+
+    wait_for(lambda: saved() is not None, 30, "the deadline saved")
+    assert both_replicas_answered(server, MIRA)
+    with database.transaction() as session:
+        row = session.get(DeadlineRow, "wash-3w")
+        assert row is not None
+        assert (row.title, row.timezone, row.source) == ("WASH 3W inputs", "Europe/Kyiv", "command")
+        assert (row.rule, row.remind) == ("FREQ=WEEKLY;BYDAY=FR;BYHOUR=12;BYMINUTE=0", "86400,7200")
+        assert session.scalars(select(FormRow)).all() == []
+    database.dispose()
+    stop_cleanly(processes)
 
 
 @pytest.mark.postgresql
