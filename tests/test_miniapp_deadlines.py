@@ -22,7 +22,7 @@ from simulation.simulator import Simulator
 from storage.models import CalendarFeed, MiniAppWrite, ReminderOutbox, Submission
 from tests.miniapp import auth, init_data, served, sign
 from tests.test_contacts import member, rows
-from tests.test_deadlines import SITREP, reminders, run_until
+from tests.test_deadlines import SITREP, reminders
 
 APP_URL = "https://bot.example.org/app"
 PUBLIC = "https://bot.example.org"
@@ -57,6 +57,12 @@ async def board(sim: Simulator, client: httpx.AsyncClient, person: FakeUser) -> 
     assert response.headers["cache-control"] == "no-store"
     body: dict[str, Any] = response.json()
     return body
+
+
+async def until(sim: Simulator, when: datetime) -> None:
+    """Let virtual time pass up to ``when``, the sweeps running at every moment they have work
+    (each reminder at its time), as the running bot would."""
+    await sim.advance_through(when - sim.clock.now())
 
 
 def card(body: dict[str, Any], deadline_id: str) -> dict[str, Any]:
@@ -133,7 +139,7 @@ async def test_submitted_in_the_app_stops_the_reminders_of_that_cluster_only(
     mark = sim.mark()
     await sim.dm(bohdan, "/deadlines")
     assert f"{SITREP_DUE}: ✅ answered" in sim.unique_reply(mark, bohdan.id).text
-    await run_until(sim, SITREP + timedelta(hours=4), step=timedelta(hours=1))
+    await until(sim, SITREP + timedelta(hours=4))
     assert reminders(sim, olena) == [] and reminders(sim, bohdan) == []
     assert len(reminders(sim, petro)) == 3  # 2 days, 3 hours, overdue: Protection did not
 
@@ -143,7 +149,7 @@ async def test_chat_answers_show_in_the_app_and_snooze_follows_the_reminder(
 ) -> None:
     olena = await partner(sim, "Olena", "WASH")
     petro = await partner(sim, "Petro", "Protection")
-    await run_until(sim, SITREP - timedelta(days=2))
+    await until(sim, SITREP - timedelta(days=2))
     assert len(reminders(sim, olena)) == 1
     async with served(sim) as client:
         reminded = current(await board(sim, client, olena), "sitrep")
@@ -159,7 +165,7 @@ async def test_chat_answers_show_in_the_app_and_snooze_follows_the_reminder(
         assert snoozed["status"] == "snoozed"
         assert snoozed["status_text"] == "Snoozed until Mon, 30 Nov 2026, 14:00 Kyiv time"
         assert "snooze" not in [a["action"] for a in snoozed["actions"]]
-        await run_until(sim, SITREP - timedelta(days=2) + timedelta(hours=2))
+        await until(sim, SITREP - timedelta(days=2) + timedelta(hours=2))
         assert len(reminders(sim, olena)) == 2  # the snooze reminded her, as in chat
         # Petro answers in chat; the app shows it.
         await sim.dm(petro, "/submitted sitrep")
