@@ -41,7 +41,7 @@ def config(config: LoadedConfig) -> LoadedConfig:
 
 async def partner(sim: Simulator, first: str, cluster: str, org: str = "UNICEF") -> FakeUser:
     """A group member who subscribed in chat for ``cluster`` and ``org``."""
-    person = await member(sim, first, "Partner")
+    person: FakeUser = await member(sim, first, "Partner")
     sim.telegram.started.add(person.id)
     mark = sim.mark()
     await sim.dm(person, "/subscribe")
@@ -66,13 +66,17 @@ async def until(sim: Simulator, when: datetime) -> None:
 
 
 def card(body: dict[str, Any], deadline_id: str) -> dict[str, Any]:
-    [found] = [d for d in body["deadlines"] if d["id"] == deadline_id]
-    return found
+    found: list[dict[str, Any]] = [d for d in body["deadlines"] if d["id"] == deadline_id]
+    assert len(found) == 1
+    return found[0]
 
 
 def current(body: dict[str, Any], deadline_id: str) -> dict[str, Any]:
-    [found] = [o for o in card(body, deadline_id)["occurrences"] if o["current"]]
-    return found
+    found: list[dict[str, Any]] = [
+        o for o in card(body, deadline_id)["occurrences"] if o["current"]
+    ]
+    assert len(found) == 1
+    return found[0]
 
 
 async def post(
