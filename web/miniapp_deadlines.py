@@ -113,7 +113,6 @@ def _deadline_card(
     return {
         "id": deadline.id,
         "title": deadline.title,
-        "description": deadline.description or "",
         "rule": rules.describe_rule(deadline),
         "mine": unit is not None,
         "unit": unit_name(unit, {user_id: name}) if unit is not None else None,
