@@ -18,6 +18,7 @@ from telegram.ext import CallbackQueryHandler, CommandHandler
 from handlers.common import in_group
 from handlers.order import Stage
 from handlers.render import esc_attr
+from handlers.webapp import with_open_row
 from i18n import _, date_text, ngettext
 from moderation import calendar_feed as feeds
 from moderation.calendar import build_calendar
@@ -88,7 +89,7 @@ async def calendar_command(update: Update, context: BotContext) -> None:
     if chat is None or user is None or chat.type != chat.PRIVATE:
         return
     text, markup = _offer(services, user.id)
-    await message.reply_text(text, reply_markup=markup)
+    await message.reply_text(text, reply_markup=with_open_row(services, markup, "deadlines"))
 
 
 def _buttons(user_id: int, live: bool) -> InlineKeyboardMarkup:
@@ -100,59 +101,108 @@ def _buttons(user_id: int, live: bool) -> InlineKeyboardMarkup:
     return InlineKeyboardMarkup([row])
 
 
-def _shown(public_url: str, secret: str) -> str:
+def _shown(url: str) -> str:
     return _(
         "Subscribe to the deadlines in Outlook or Google Calendar with this address; your "
         "calendar then follows every change by itself:\n<code>{url}</code>\n"
         "Keep it to yourself: anyone who has it sees the deadlines. I show it only now (I keep "
         'just a fingerprint of it). "New link" replaces it; "Stop the link" ends it.',
-        url=esc_attr(feeds.feed_url(public_url, secret)),
+        url=esc_attr(url),
     )
 
 
-def _issue(services: Services, session: Session, user_id: int) -> str:
-    secret = feeds.new_secret()
-    CalendarFeedRepository(session).issue(
-        user_id, feeds.secret_digest(secret), services.clock.now()
-    )
-    return secret
+@dataclass(frozen=True)
+class FeedState:
+    """Where a person's subscription link stands (for the chat's /calendar and its buttons,
+    and the Mini App's deadline board)."""
+
+    # "no_address" (no http.public_url), "refused" (not a member nor a moderator), "none",
+    # "live", "stopped", "issued" (a new address, in ``url``: shown this once), "not_live"
+    # (asked to stop a link that was not live)
+    kind: str
+    since: datetime | None = None  # made (live) or stopped (stopped)
+    url: str | None = None
+
+
+def feed_state(services: Services, user_id: int) -> FeedState:
+    """The person's link as it stands; changes nothing."""
+    if services.settings.http.public_url is None:
+        return FeedState("no_address")
+    with services.db.transaction() as session:
+        if not may_have_feed(services, session, user_id):
+            return FeedState("refused")
+        feed = CalendarFeedRepository(session).of(user_id)
+        if feed is None:
+            return FeedState("none")
+        if feed.revoked_at is not None:
+            return FeedState("stopped", feed.revoked_at)
+        return FeedState("live", feed.created_at)
+
+
+def new_feed(services: Services, user_id: int) -> FeedState:
+    """A new address for the person (the old one stops at once): "New link"."""
+    public_url = services.settings.http.public_url
+    if public_url is None:
+        return FeedState("no_address")
+    with services.db.transaction() as session:
+        if not may_have_feed(services, session, user_id):
+            return FeedState("refused")
+        secret = feeds.new_secret()
+        now = services.clock.now()
+        CalendarFeedRepository(session).issue(user_id, feeds.secret_digest(secret), now)
+    return FeedState("issued", now, feeds.feed_url(public_url, secret))
+
+
+def stop_feed(services: Services, user_id: int) -> FeedState:
+    """Stop the person's address: "Stop the link"."""
+    if services.settings.http.public_url is None:
+        return FeedState("no_address")
+    with services.db.transaction() as session:
+        if not may_have_feed(services, session, user_id):
+            return FeedState("refused")
+        now = services.clock.now()
+        stopped = CalendarFeedRepository(session).revoke(user_id, now)
+    return FeedState("stopped", now) if stopped else FeedState("not_live")
 
 
 def _offer(services: Services, user_id: int) -> tuple[str, InlineKeyboardMarkup | None]:
     """What /calendar adds in private chat: a new address, or what became of the last one."""
-    public_url = services.settings.http.public_url
-    if public_url is None:
-        return (
-            _(
-                "The operator has not set a public address for the bot, so there is no "
-                "subscription link; the file above is what I can send."
-            ),
-            None,
+    state = feed_state(services, user_id)
+    if state.kind == "none":
+        state = new_feed(services, user_id)
+    return _feed_text(services, state), _feed_buttons(user_id, state)
+
+
+def _feed_text(services: Services, state: FeedState) -> str:
+    zone = ZoneInfo(services.settings.timezone)
+    if state.kind == "no_address":
+        return _(
+            "The operator has not set a public address for the bot, so there is no "
+            "subscription link; the file above is what I can send."
         )
-    with services.db.transaction() as session:
-        if not may_have_feed(services, session, user_id):
-            return _("Subscription links are for members of the group and moderators."), None
-        feed = CalendarFeedRepository(session).of(user_id)
-        if feed is None:
-            return _shown(public_url, _issue(services, session, user_id)), _buttons(user_id, True)
-        made = date_text(feed.created_at, ZoneInfo(services.settings.timezone))
-        if feed.revoked_at is not None:
-            stopped = date_text(feed.revoked_at, ZoneInfo(services.settings.timezone))
-            return (
-                _(
-                    'You stopped your subscription link on {date}. "New link" makes a new one.',
-                    date=stopped,
-                ),
-                _buttons(user_id, False),
-            )
-    return (
-        _(
-            "You have had a subscription link since {date}. I cannot show it again: I keep only a "
-            'fingerprint of it. "New link" makes a new address and stops the old one.',
-            date=made,
-        ),
-        _buttons(user_id, True),
+    if state.kind == "refused":
+        return _("Subscription links are for members of the group and moderators.")
+    if state.kind == "issued" and state.url is not None:
+        return _shown(state.url)
+    if state.kind == "not_live":
+        return _("There was no link to stop.")
+    if state.kind == "stopped" and state.since is not None:
+        return _(
+            'You stopped your subscription link on {date}. "New link" makes a new one.',
+            date=date_text(state.since, zone),
+        )
+    made = date_text(state.since, zone) if state.since is not None else ""
+    return _(
+        "You have had a subscription link since {date}. I cannot show it again: I keep only a "
+        'fingerprint of it. "New link" makes a new address and stops the old one.',
+        date=made,
     )
+
+
+def _feed_buttons(user_id: int, state: FeedState) -> InlineKeyboardMarkup | None:
+    if state.kind in ("no_address", "refused"):
+        return None
+    return _buttons(user_id, state.kind in ("live", "issued"))
 
 
 async def on_feed_button(update: Update, context: BotContext) -> None:
@@ -165,29 +215,18 @@ async def on_feed_button(update: Update, context: BotContext) -> None:
     if matched is None or int(matched[2]) != user_id or query.message.chat.id != user_id:
         await query.answer(_("This button is not valid any more."))
         return
-    public_url = services.settings.http.public_url
-    with services.db.transaction() as session:
-        allowed = public_url is not None and may_have_feed(services, session, user_id)
-        if not allowed:
-            text = _("Subscription links are for members of the group and moderators.")
-            markup = None
-        elif matched[1] == "new":
-            assert public_url is not None
-            text, markup = (
-                _shown(public_url, _issue(services, session, user_id)),
-                _buttons(user_id, True),
-            )
-        else:
-            stopped = CalendarFeedRepository(session).revoke(user_id, services.clock.now())
-            text = (
-                _(
-                    "Stopped: calendar apps using that address get nothing more from it. "
-                    '"New link" makes a new one.'
-                )
-                if stopped
-                else _("There was no link to stop.")
-            )
-            markup = _buttons(user_id, False)
+    act = new_feed if matched[1] == "new" else stop_feed
+    state = act(services, user_id)
+    if state.kind in ("no_address", "refused"):
+        text, markup = _("Subscription links are for members of the group and moderators."), None
+    elif state.kind == "stopped":
+        text = _(
+            "Stopped: calendar apps using that address get nothing more from it. "
+            '"New link" makes a new one.'
+        )
+        markup = _buttons(user_id, False)
+    else:
+        text, markup = _feed_text(services, state), _feed_buttons(user_id, state)
     await query.answer()
     await query.edit_message_text(text, reply_markup=markup)
 

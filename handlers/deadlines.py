@@ -17,6 +17,7 @@ from telegram.ext import CallbackQueryHandler, CommandHandler, filters
 from delivery import reminders
 from handlers import calendar
 from handlers.common import in_group, reply
+from handlers.deadline_answers import ACTIONS, answer_occurrence, submitted_text
 from handlers.order import Stage
 from handlers.reminder_letters import (
     CB_REMINDER,
@@ -33,7 +34,8 @@ from handlers.reminder_letters import (
 )
 from handlers.render import chunk_lines, esc, esc_attr, mention
 from handlers.topics import answer_in_topic
-from i18n import _, duration_text, list_text
+from handlers.webapp import with_open_row
+from i18n import _, list_text
 from moderation import deadlines as rules
 from moderation.deadlines import Deadline
 from moderation.partners import listed_index
@@ -67,20 +69,24 @@ COMMANDS = [
 
 Callback = Callable[[Update, BotContext], Coroutine[Any, Any, None]]
 CB_SUBSCRIBE = "dlsub"  # dlsub:c:<cluster index> / dlsub:o:<cluster index>:<org index>
-ACTIONS = {"s": "submitted", "n": "not_applicable", "z": "snooze"}
 
 
 async def answer_lines(
-    update: Update, context: BotContext, render: Callable[[], list[str]]
+    update: Update,
+    context: BotContext,
+    render: Callable[[], list[str]],
+    markup: InlineKeyboardMarkup | None = None,
 ) -> None:
     """Answer a command with lines, in the group's language(s) there (side by side in a
-    bilingual group), privately in the person's; long answers in several messages."""
+    bilingual group), privately in the person's; long answers in several messages (``markup``
+    under the last)."""
     message, chat = update.effective_message, update.effective_chat
     if message is None or chat is None:
         return
     text = in_group(context.services, chat.id, lambda: "\n".join(render()))
-    for chunk in chunk_lines(text.split("\n")):
-        await message.reply_text(chunk)
+    chunks = chunk_lines(text.split("\n"))
+    for index, chunk in enumerate(chunks):
+        await message.reply_text(chunk, reply_markup=markup if index == len(chunks) - 1 else None)
 
 
 async def dispatch(app: App) -> None:
@@ -117,7 +123,7 @@ async def on_reminder_button(update: Update, context: BotContext) -> None:
             if deadline is None or unit is None:
                 answer = _("This deadline or your subscription no longer exists.")
             else:
-                answer, done = _act(
+                answer, done = answer_occurrence(
                     services, repo, deadline, unit, row.user_id, row.occurrence_at, action, now
                 )
     await query.answer(answer)
@@ -131,62 +137,6 @@ async def on_reminder_button(update: Update, context: BotContext) -> None:
             await answer_in_topic(update, done)
         except TelegramError as exc:
             log.info("could not update reminder message: %s", exc)
-
-
-def _act(
-    services: Services,
-    repo: DeadlineRepository,
-    deadline: Deadline,
-    unit: str,
-    user_id: int,
-    occurrence: datetime,
-    action: str,
-    now: datetime,
-) -> tuple[str, str | None]:
-    due = esc(due_line(deadline, occurrence))
-    title = esc(deadline.title)
-    if action == "snooze":
-        if repo.submission(deadline.id, occurrence, unit) is not None:
-            return _("Already answered for this deadline."), None
-        snooze = services.settings.reminders.snooze
-        at = now + snooze
-        repo.enqueue(
-            deadline.id,
-            occurrence,
-            [user_id],
-            [rules.PlannedReminder(rules.kind_snooze(at), at)],
-        )
-        return _("Snoozed."), _(
-            "I will remind you about <b>{title}</b> again in {length}. The deadline stays {due}.",
-            title=title,
-            length=esc(duration_text(snooze)),
-            due=due,
-        )
-    saved = repo.submit(deadline.id, occurrence, unit, action, user_id, now)
-    if saved is None:
-        return _("Already recorded for this deadline."), None
-    user = repo.user(user_id)
-    who = unit_name(unit, {user_id: user.display_name if user is not None else None})
-    return _("Recorded."), submitted_text(deadline, occurrence, who, action)
-
-
-def submitted_text(deadline: Deadline, occurrence: datetime, who: str, action: str) -> str:
-    """The confirmation of an answer, in the current language."""
-    values = {
-        "title": esc(deadline.title),
-        "due": esc(due_line(deadline, occurrence)),
-        "unit": esc(who),
-    }
-    if action == "submitted":
-        return _(
-            "Recorded: <b>{title}</b> ({due}) is submitted for {unit}. No more reminders for it.",
-            **values,
-        )
-    return _(
-        "Recorded: <b>{title}</b> ({due}) is not applicable this time for {unit}. No more "
-        "reminders for it.",
-        **values,
-    )
 
 
 # --------------------------------------------------------------------------- commands
@@ -281,7 +231,11 @@ async def deadlines_command(update: Update, context: BotContext) -> None:
             )
         return lines
 
-    await answer_lines(update, context, render)
+    chat = update.effective_chat
+    private = chat is not None and chat.type == chat.PRIVATE
+    # The board in the Mini App: private chats only (Telegram refuses web_app buttons in groups).
+    markup = with_open_row(services, None, "deadlines") if private else None
+    await answer_lines(update, context, render, markup)
 
 
 async def submitted_command(update: Update, context: BotContext) -> None:
@@ -301,7 +255,7 @@ async def submitted_command(update: Update, context: BotContext) -> None:
         names: dict[int, str | None] = {}
         if unit is not None and occurrence is not None:
             # Stored here; the answer is rendered again below in the chat's language(s).
-            _answer, done = _act(
+            _answer, done = answer_occurrence(
                 services, repo, deadline, unit, user.id, occurrence, "submitted", now
             )
             user_row = repo.user(user.id)

@@ -463,6 +463,15 @@ class DeadlineRepository:
     def outbox_row(self, row_id: int) -> ReminderOutbox | None:
         return self.session.get(ReminderOutbox, row_id)
 
+    def reminders_of(self, user_id: int, deadline_id: str, since: datetime) -> list[ReminderOutbox]:
+        """One person's reminder rows for a deadline's occurrences from ``since`` on."""
+        query = select(ReminderOutbox).where(
+            ReminderOutbox.user_id == user_id,
+            ReminderOutbox.deadline_id == deadline_id,
+            ReminderOutbox.occurrence_at >= since,
+        )
+        return list(self.session.scalars(query))
+
     def outbox(self, deadline_id: str | None = None) -> list[ReminderOutbox]:
         query = select(ReminderOutbox).order_by(ReminderOutbox.due_at, ReminderOutbox.id)
         if deadline_id is not None:

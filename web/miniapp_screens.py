@@ -15,7 +15,7 @@ from dataclasses import dataclass
 
 from i18n import _
 from runtime.context import App
-from web import miniapp_directory
+from web import miniapp_deadlines, miniapp_directory
 from web.http import RouteSpec
 
 
@@ -31,6 +31,9 @@ class Screen:
 SCREENS: tuple[Screen, ...] = (
     Screen(
         "directory", lambda: _("Directory"), miniapp_directory.strings, miniapp_directory.routes
+    ),
+    Screen(
+        "deadlines", lambda: _("Deadlines"), miniapp_deadlines.strings, miniapp_deadlines.routes
     ),
 )
 DEFAULT_SCREEN = SCREENS[0].name
