@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from datetime import datetime, timedelta
+from typing import NamedTuple
 from zoneinfo import ZoneInfo
 
 from telegram import InlineKeyboardButton, InlineKeyboardMarkup, Update
@@ -18,6 +19,7 @@ from handlers.contacts.shared import (
     defaults,
 )
 from handlers.render import chunk_lines, esc, truncate
+from handlers.webapp import with_open_row
 from i18n import (
     _,
     comma_join,
@@ -30,7 +32,7 @@ from moderation.contacts import (
     field_label,
     level_label,
 )
-from runtime.context import BotContext
+from runtime.context import BotContext, Services
 from storage import erasure
 from storage.contacts import (
     ContactRepository,
@@ -43,18 +45,37 @@ from storage.roster import RosterRepository
 
 
 # ============================================================================= /mydata
+class Share(NamedTuple):
+    """A "Share with this person" that still counts: the person can take it back."""
+
+    grant_id: int
+    who: str
+    fields: str  # the details shared, in the current language
+
+
 async def mydata(update: Update, context: BotContext) -> None:
     message, user = update.effective_message, update.effective_user
     if message is None or user is None:
         return
     services = context.services
+    lines, revocable = my_data(services, user.id)
+    chunks = chunk_lines(lines)
+    for number, chunk in enumerate(chunks, start=1):
+        last = number == len(chunks)
+        markup = with_open_row(services, revoke_keyboard(revocable), screen="profile")
+        await message.reply_text(chunk, reply_markup=markup if last else None)
+
+
+def my_data(services: Services, user_id: int) -> tuple[list[str], list[Share]]:
+    """What /mydata says (HTML lines, in the current language) and the shares that can be taken
+    back; the Mini App's profile screen shows the same."""
     zone = services.settings.group_timezone(services.settings.groups[0])
     lines: list[str] = [_("<b>What the directory holds about you</b>")]
-    revocable: list[tuple[int, str]] = []
+    revocable: list[Share] = []
     with services.db.transaction() as session:
         repo = ContactRepository(session)
         roster = RosterRepository(session)
-        contact = repo.by_user(user.id)
+        contact = repo.by_user(user_id)
         if contact is None:
             lines.append(_("No contact entry."))
         else:
@@ -117,7 +138,11 @@ async def mydata(update: Update, context: BotContext) -> None:
             lines += shares_lines(grants, roster, zone)
             lines += override_lines(grants, roster, zone, services.clock.now())
             revocable = [
-                (g.id, _user_name(roster, g.requester_id))
+                Share(
+                    g.id,
+                    _user_name(roster, g.requester_id),
+                    comma_join(field_label(f) for f in g.fields.split(",") if f in FIELDS),
+                )
                 for g in grants
                 if g.kind == GrantKind.CONSENT.value and g.revoked_at is None
             ]
@@ -132,15 +157,12 @@ async def mydata(update: Update, context: BotContext) -> None:
                         status=esc(_(REQUEST_LABELS.get(request.status, request.status))),
                     )
                 )
-        searches = repo.lookups_since(user.id, services.clock.now() - timedelta(days=36500))
+        searches = repo.lookups_since(user_id, services.clock.now() - timedelta(days=36500))
         lines.append("\n" + _("Your searches kept for the rate limit: {n}.", n=searches))
-        kept = erasure.kept_reasons(session, user.id)
+        kept = erasure.kept_reasons(session, user_id)
     lines.append("\n" + _("<b>What /forgetme keeps, and why</b>"))
     lines += [f"• {_(reason)}" for reason in kept] or [_("Nothing: it would erase everything.")]
-    chunks = chunk_lines(lines)
-    for number, chunk in enumerate(chunks, start=1):
-        last = number == len(chunks)
-        await message.reply_text(chunk, reply_markup=revoke_keyboard(revocable) if last else None)
+    return lines, revocable
 
 
 def _user_name(roster: RosterRepository, user_id: int) -> str:
@@ -205,20 +227,29 @@ def override_lines(
     return lines
 
 
-def revoke_keyboard(revocable: list[tuple[int, str]]) -> InlineKeyboardMarkup | None:
+def revoke_keyboard(revocable: list[Share]) -> InlineKeyboardMarkup | None:
     if not revocable:
         return None
     return InlineKeyboardMarkup(
         [
             [
                 InlineKeyboardButton(
-                    _("Take back what I shared with {who}", who=truncate(who, 30)),
-                    callback_data=f"{CB}:rv:{grant_id}",
+                    _("Take back what I shared with {who}", who=truncate(share.who, 30)),
+                    callback_data=f"{CB}:rv:{share.grant_id}",
                 )
             ]
-            for grant_id, who in revocable
+            for share in revocable
         ]
     )
+
+
+def take_back(services: Services, user_id: int, grant_id: int) -> bool:
+    """Take back a "Share": only the person the entry belongs to, only their own grants (the
+    chat's button and the Mini App's Revoke)."""
+    with services.db.transaction() as session:
+        repo = ContactRepository(session)
+        own = repo.by_user(user_id)
+        return own is not None and repo.revoke_grant(grant_id, own.id, services.clock.now())
 
 
 async def on_revoke(
@@ -227,11 +258,7 @@ async def on_revoke(
     """Take back a "Share": only the person the entry belongs to, only their own grants."""
     query, user = update.callback_query, update.effective_user
     assert query is not None and user is not None
-    with context.services.db.transaction() as session:
-        repo = ContactRepository(session)
-        own = repo.by_user(user.id)
-        done = own is not None and repo.revoke_grant(grant_id, own.id, context.services.clock.now())
-    if not done:
+    if not take_back(context.services, user.id, grant_id):
         await query.answer(
             _("This is not a sharing of yours, or it is already taken back."), show_alert=True
         )
