@@ -69,7 +69,8 @@ def config(config: LoadedConfig) -> LoadedConfig:
 
 async def olena_listed(sim: Simulator) -> tuple[FakeUser, int]:
     olena = await member(sim, "Olena", "Koval")
-    cid = add_contact(sim, olena.id, **(OLENA | {"clusters": ["Protection"]}))
+    given: dict[str, Any] = {**OLENA, "clusters": ["Protection"]}
+    cid = add_contact(sim, olena.id, **given)
     with sim.services.db.transaction() as session:
         contact = session.get(Contact, cid)
         assert contact is not None
