@@ -5,9 +5,9 @@ real database: members, non-members and moderators; entries with random sharing 
 confirmed clusters; CSV imports with and without user ids and with recycled usernames; /link and
 /assign; overrides with the setting flipped, a moderator demoted and time passing; asks, shares,
 revocations; forged and replayed buttons; edited commands; /forgetme; searches in the Mini App
-through the bot's HTTP server. After every step every message, button label and document the bot
-sent, and every Mini App answer, is scanned for every entry's values, and each one found must be
-one its recipient may see.
+and levels set on its profile screen, through the bot's HTTP server. After every step every
+message, button label and document the bot sent, and every Mini App answer, is scanned for every
+entry's values, and each one found must be one its recipient may see.
 
 The oracle (``may_know``) is written from seed 004 and the README's lattice table, over facts
 the model keeps itself; it never calls moderation.contacts.
@@ -108,6 +108,7 @@ class World:
     override_on: bool = False
     second_moderator: bool = True
     counter: int = 0
+    taps: int = 0  # the profile screen's taps (each carries a fresh nonce, as the page does)
     update_id: int = 900_000
     pressed: dict[int, tuple[int, int, str]] = field(default_factory=dict)  # last press
     commands: dict[int, dict[str, Any]] = field(default_factory=dict)  # last command
@@ -599,7 +600,9 @@ class DirectoryMachine(RuleBasedStateMachine):
     def revoke(self, owner: int) -> None:
         user = self.user(owner)
         messages = self.command(user, "/mydata")
-        buttons = [b for m in messages for b in m.buttons() if b["callback_data"][:6] == "ct:rv:"]
+        buttons = [
+            b for m in messages for b in m.buttons() if b.get("callback_data", "")[:6] == "ct:rv:"
+        ]
         if not buttons:
             return
         gid = int(buttons[0]["callback_data"].split(":")[2])
@@ -803,6 +806,33 @@ class DirectoryMachine(RuleBasedStateMachine):
         form = self.world.sim.last(user.id)
         self.press(user, form, form_button(form, "save"))
 
+    @rule(person=st.integers(0, 4), name=st.sampled_from(FIELDS), level=st.sampled_from(LEVELS))
+    def app_level(self, person: int, name: str, level: str) -> None:
+        """The Mini App's profile screen: one detail's level set by a tap (a POST to the bot's
+        HTTP server), then the screen read back; its JSON is scanned like every message."""
+        world = self.world
+        user = self.user(person)
+        entry = self.entry_of(user.id)
+        world.taps += 1
+        tap = {"field": name, "level": level, "nonce": str(world.taps)}
+
+        async def post() -> tuple[int, str]:
+            headers = auth(init_data(world.sim, user))
+            async with httpx.AsyncClient(base_url=world.app_url, timeout=10) as client:
+                saved = await client.post("/app/api/profile/level", json=tap, headers=headers)
+                shown = await client.get("/app/api/profile", headers=headers)
+            return saved.status_code, saved.text + "\n" + shown.text
+
+        status, body = self.run(post())
+        if user.id not in world.members:
+            assert status == 403, (status, body[:300])
+        elif entry is None:
+            assert status == 409, (status, body[:300])
+        else:
+            assert status == 200, (status, body[:300])
+            entry.levels[name] = level  # consent unchanged: a level is not an opt-in
+        self.scan(body, user.id, False, f"the profile screen of {user.id}")
+
     @rule(presser=st.integers(0, 4), kind=st.integers(0, 5), pick=st.integers(0, 9))
     def forged(self, presser: int, kind: int, pick: int) -> None:
         """Button data the presser is not entitled to; nothing may change."""
@@ -886,6 +916,11 @@ class DirectoryMachine(RuleBasedStateMachine):
                 assert {c.casefold() for c in contact.confirmed_clusters.split("|") if c} == (
                     entry.confirmed
                 )
+                defaults = world.sim.services.settings.contacts.levels
+                levels = {f: getattr(defaults, f) for f in FIELDS} | dict(
+                    part.split("=", 1) for part in contact.levels.split(";") if "=" in part
+                )
+                assert levels == entry.levels, cid
             active = {
                 (g.requester_id, g.contact_id, g.kind, g.fields)
                 for g in session.scalars(

@@ -15,7 +15,7 @@ from dataclasses import dataclass
 
 from i18n import _
 from runtime.context import App
-from web import miniapp_deadlines, miniapp_directory
+from web import miniapp_deadlines, miniapp_directory, miniapp_profile
 from web.http import RouteSpec
 
 
@@ -32,6 +32,7 @@ SCREENS: tuple[Screen, ...] = (
     Screen(
         "directory", lambda: _("Directory"), miniapp_directory.strings, miniapp_directory.routes
     ),
+    Screen("profile", lambda: _("My profile"), miniapp_profile.strings, miniapp_profile.routes),
     Screen(
         "deadlines", lambda: _("Deadlines"), miniapp_deadlines.strings, miniapp_deadlines.routes
     ),

@@ -8,7 +8,7 @@ from handlers.contacts.shared import CB
 from i18n import (
     _,
 )
-from runtime.context import BotContext
+from runtime.context import BotContext, Services
 from storage.calendar_feeds import CalendarFeedRepository
 from storage.contacts import (
     ContactRepository,
@@ -16,6 +16,23 @@ from storage.contacts import (
 
 
 # =========================================================================== /forgetme
+def confirmation() -> str:
+    """The question /forgetme asks before erasing (the Mini App asks the same)."""
+    return _(
+        "This erases your directory entry, your sharing choices, requests and searches, "
+        "and your calendar subscription link. The audit keeps only an anonymised line; "
+        "/mydata lists what is kept and why. "
+        "Are you sure?"
+    )
+
+
+def erase(services: Services, user_id: int) -> None:
+    """What a confirmed /forgetme does (the chat's button and the Mini App's)."""
+    with services.db.transaction() as session:
+        ContactRepository(session).forget(user_id, services.clock.now())
+        CalendarFeedRepository(session).forget(user_id)
+
+
 async def forgetme(update: Update, context: BotContext) -> None:
     message, user = update.effective_message, update.effective_user
     if message is None or user is None:
@@ -26,15 +43,7 @@ async def forgetme(update: Update, context: BotContext) -> None:
             [InlineKeyboardButton(_("Keep it"), callback_data=f"{CB}:fk:{user.id}")],
         ]
     )
-    await message.reply_text(
-        _(
-            "This erases your directory entry, your sharing choices, requests and searches, "
-            "and your calendar subscription link. The audit keeps only an anonymised line; "
-            "/mydata lists what is kept and why. "
-            "Are you sure?"
-        ),
-        reply_markup=markup,
-    )
+    await message.reply_text(confirmation(), reply_markup=markup)
 
 
 async def on_forget(
@@ -49,7 +58,5 @@ async def on_forget(
     if action == "fk":
         await query.edit_message_text(_("Kept; nothing was erased."))
         return
-    with context.services.db.transaction() as session:
-        ContactRepository(session).forget(user.id, context.services.clock.now())
-        CalendarFeedRepository(session).forget(user.id)
+    erase(context.services, user.id)
     await query.edit_message_text(_("Erased. Your contact data and consents are gone."))

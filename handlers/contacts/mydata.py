@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from datetime import timedelta
+from typing import NamedTuple
 
 from sqlalchemy.orm import Session
 from telegram import Update
@@ -11,7 +12,9 @@ from handlers.common import send_private
 from handlers.contacts.render import Entry, MyData, mydata_lines, revoke_keyboard
 from handlers.contacts.shared import defaults
 from handlers.render import chunk_lines
-from i18n import _
+from handlers.webapp import with_open_row
+from i18n import _, comma_join
+from moderation.contacts import FIELDS, GrantKind, field_label
 from runtime.context import BotContext, Services
 from storage import erasure
 from storage.contacts import ContactRepository, decode_levels
@@ -24,14 +27,43 @@ async def mydata(update: Update, context: BotContext) -> None:
     if message is None or user is None:
         return
     services = context.services
-    zone = services.settings.group_timezone(services.settings.groups[0])
     with services.db.transaction() as session:
         data = read_mydata(session, services, user.id)
-    lines = mydata_lines(data, zone, services.clock.now())
-    chunks = chunk_lines(lines)
+    chunks = chunk_lines(mydata_text(services, data))
     for number, chunk in enumerate(chunks, start=1):
         last = number == len(chunks)
-        await message.reply_text(chunk, reply_markup=revoke_keyboard(data) if last else None)
+        markup = with_open_row(services, revoke_keyboard(data), screen="profile")
+        await message.reply_text(chunk, reply_markup=markup if last else None)
+
+
+class Share(NamedTuple):
+    """A "Share with this person" that still counts: the person can take it back."""
+
+    grant_id: int
+    who: str
+    fields: str  # the details shared, in the current language
+
+
+def mydata_text(services: Services, data: MyData) -> list[str]:
+    zone = services.settings.group_timezone(services.settings.groups[0])
+    return mydata_lines(data, zone, services.clock.now())
+
+
+def my_data(services: Services, user_id: int) -> tuple[list[str], list[Share]]:
+    """What /mydata says (HTML lines, in the current language) and the shares that can be taken
+    back; the Mini App's profile screen shows the same."""
+    with services.db.transaction() as session:
+        data = read_mydata(session, services, user_id)
+    shares = [
+        Share(
+            grant.id,
+            data.name(grant.requester_id),
+            comma_join(field_label(f) for f in grant.fields.split(",") if f in FIELDS),
+        )
+        for grant in (data.entry.grants if data.entry else ())
+        if grant.kind == GrantKind.CONSENT.value and grant.revoked_at is None
+    ]
+    return mydata_text(services, data), shares
 
 
 def read_mydata(session: Session, services: Services, user_id: int) -> MyData:
@@ -58,17 +90,22 @@ def read_mydata(session: Session, services: Services, user_id: int) -> MyData:
     return MyData(entry, searches, erasure.kept_reasons(session, user_id), names)
 
 
+def take_back(services: Services, user_id: int, grant_id: int) -> bool:
+    """Take back a "Share": only the person the entry belongs to, only their own grants (the
+    chat's button and the Mini App's Revoke)."""
+    with services.db.transaction() as session:
+        repo = ContactRepository(session)
+        own = repo.by_user(user_id)
+        return own is not None and repo.revoke_grant(grant_id, own.id, services.clock.now())
+
+
 async def on_revoke(
     update: Update, context: BotContext, _action: str, grant_id: int, _rest: list[str]
 ) -> None:
     """Take back a "Share": only the person the entry belongs to, only their own grants."""
     query, user = update.callback_query, update.effective_user
     assert query is not None and user is not None
-    with context.services.db.transaction() as session:
-        repo = ContactRepository(session)
-        own = repo.by_user(user.id)
-        done = own is not None and repo.revoke_grant(grant_id, own.id, context.services.clock.now())
-    if not done:
+    if not take_back(context.services, user.id, grant_id):
         await query.answer(
             _("This is not a sharing of yours, or it is already taken back."), show_alert=True
         )

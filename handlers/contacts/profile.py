@@ -14,6 +14,7 @@ from telegram import InlineKeyboardMarkup, Update
 from handlers.contacts.shared import defaults
 from handlers.forms import Form, FormState, Step, Turn
 from handlers.render import esc
+from handlers.webapp import with_open_row
 from i18n import (
     N_,
     _,
@@ -84,6 +85,16 @@ class ProfileDraft(FormState):
     levels: dict[str, Level] = Field(default_factory=dict)
 
 
+def check_level(field: object, level: object) -> tuple[str, Level]:
+    """A detail and a sharing level as chosen (the form's buttons, the Mini App's), or
+    InvalidValue: only the directory's details, only its levels."""
+    if not isinstance(field, str) or field not in FIELDS:
+        raise InvalidValue(_("Unknown choice."))
+    if not isinstance(level, str) or level not in ORDER:
+        raise InvalidValue(_("Unknown choice."))
+    return field, Level(level)
+
+
 def _ask(turn: Turn[ProfileDraft], index: int) -> str:
     field, question = STEPS[index]
     current = turn.state.values.get(field, "")
@@ -95,7 +106,9 @@ def _ask(turn: Turn[ProfileDraft], index: int) -> str:
     if current:
         lines.append(_("Now: <i>{value}</i> — send /skip to keep it.", value=esc(current)))
     lines.append(_("/cancel stops without saving."))
-    turn.say("\n".join(lines))
+    # The first question also offers the Mini App's profile screen (when it is configured).
+    markup = with_open_row(turn.services, None, screen="profile") if index == 0 else None
+    turn.say("\n".join(lines), markup)
     return field
 
 
@@ -169,11 +182,13 @@ async def level_pressed(turn: Turn[ProfileDraft]) -> str | None:
     if choice == "save":
         _save(turn)
         return None
-    if choice not in FIELDS:
-        turn.toast = _("Unknown choice.")
+    current = turn.state.levels.get(choice, Level.PRIVATE)
+    try:
+        field, level = check_level(choice, ORDER[(ORDER.index(current) + 1) % len(ORDER)])
+    except InvalidValue as exc:
+        turn.toast = str(exc)
         return LEVELS
-    current = turn.state.levels[choice]
-    turn.state.levels[choice] = ORDER[(ORDER.index(current) + 1) % len(ORDER)]
+    turn.state.levels[field] = level
     turn.edit(_levels_text(), _levels_keyboard(turn))
     return LEVELS
 

@@ -99,11 +99,17 @@ class ContactRepository:
         """The person's own edit: saving it is their opt-in to the directory."""
         contact = self.by_user(user_id) or self.new(user_id, "profile", now)
         self.apply(contact, values, now)
-        contact.levels = encode_levels(levels)
+        self.set_levels(contact, levels, now)
         if contact.consent != "given":
             contact.consent, contact.consent_at = "given", now
         self.session.flush()
         return contact
+
+    def set_levels(self, contact: Contact, levels: Mapping[str, Level], now: datetime) -> None:
+        """Who may see each detail (the person's own choice: /profile, the Mini App)."""
+        contact.levels = encode_levels(levels)
+        contact.updated_at = now
+        self.session.flush()
 
     def upsert_from_introduction(
         self,
