@@ -15,7 +15,7 @@ from dataclasses import dataclass
 
 from i18n import _
 from runtime.context import App
-from web import miniapp_directory
+from web import miniapp_directory, miniapp_moderation
 from web.http import RouteSpec
 
 
@@ -31,6 +31,13 @@ class Screen:
 SCREENS: tuple[Screen, ...] = (
     Screen(
         "directory", lambda: _("Directory"), miniapp_directory.strings, miniapp_directory.routes
+    ),
+    Screen(
+        "moderation",
+        lambda: _("Moderation"),
+        miniapp_moderation.strings,
+        miniapp_moderation.routes,
+        moderators_only=True,
     ),
 )
 DEFAULT_SCREEN = SCREENS[0].name
