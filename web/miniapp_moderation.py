@@ -311,8 +311,8 @@ async def missing(app: App, caller: Caller, request: WebRequest) -> WebResponse:
     wanted = request.query.get("id", "")
     try:
         deadline_rules.check_id(wanted)
-    except deadline_rules.DeadlineError as exc:
-        return answer(400, {"error": _problem(str(exc))})
+    except deadline_rules.DeadlineError:
+        return answer(400, {"error": _("That is not a deadline id; choose one from the list.")})
     with services.db.transaction() as session:
         repo = DeadlineRepository(session)
         deadline = repo.deadline(wanted)
