@@ -22,7 +22,7 @@ from typing import Any
 from telegram.error import TelegramError
 
 from handlers.common import current_role
-from handlers.joins.requests import decide_request
+from handlers.joins.requests import decide_request, mark_notice
 from handlers.members import members_csv, members_of, sponsor_note
 from handlers.moderation.audit import AUDIT_PAGE
 from handlers.moderation.common import kind_label, kind_labels, names_of
@@ -228,6 +228,10 @@ async def decide(app: App, caller: Caller, request: WebRequest) -> WebResponse:
         return answer(409, {"error": _("This request is already decided.")})
     if problem is not None:
         return answer(502, {"error": _("Telegram refused: {error}", error=problem)})
+    user = caller.init.user
+    signed = " ".join(part for part in (user.first_name, user.last_name) if part)
+    name = names_of(services, {user.id}).get(user.id, signed)
+    await mark_notice(context, decided, decision == "approve", name)
     if decision == "approve":
         return answer(200, {"message": _("Approved.")})
     return answer(200, {"message": _("Declined.")})

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Callable
 
 from telegram import InlineKeyboardButton, InlineKeyboardMarkup, Update
@@ -26,6 +27,8 @@ from runtime.context import BotContext
 from storage.introductions import IntroductionRepository
 from storage.models import JoinRequest
 from storage.roster import RosterRepository
+
+log = logging.getLogger(__name__)
 
 
 async def on_join_request(update: Update, context: BotContext) -> None:
@@ -174,6 +177,28 @@ async def decide_request(
     except TelegramError as exc:
         return request, exc.message
     return request, None
+
+
+async def mark_notice(context: BotContext, request: JoinRequest, approve: bool, name: str) -> None:
+    """A request decided elsewhere (the Mini App): its notice in the group says who decided,
+    as a press on its button would have made it say, and loses its buttons."""
+    if request.notice_message_id is None:
+        return
+    services, moderator = context.services, esc(name)
+    if approve:
+        text = in_group(
+            services, request.chat_id, lambda: _("Request approved by {name}.", name=moderator)
+        )
+    else:
+        text = in_group(
+            services, request.chat_id, lambda: _("Request declined by {name}.", name=moderator)
+        )
+    try:
+        await context.bot.edit_message_text(
+            text, chat_id=request.chat_id, message_id=request.notice_message_id
+        )
+    except TelegramError as exc:
+        log.info("join request %s: notice not updated: %s", request.id, exc)
 
 
 @moderators_only
