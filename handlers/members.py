@@ -18,12 +18,14 @@ from handlers.render import chunk_lines, esc, esc_attr, mention
 from handlers.targets import find_members
 from handlers.targets import roster_name as _name
 from handlers.topics import replied_to
+from handlers.webapp import with_open_row
 from i18n import N_, _, date_text, duration_text, list_text, ngettext
 from moderation.introductions import IntroStatus
 from moderation.permissions import CommandSpec, Role, Where
 from moderation.spreadsheet import safe_row
 from runtime.context import App, BotContext, Services
 from storage.introductions import IntroductionRepository
+from storage.models import Introduction, Membership, User
 from storage.roster import RosterRepository
 
 COMMANDS = [
@@ -155,56 +157,68 @@ async def members(update: Update, context: BotContext) -> None:
     as_csv = bool(context.args) and context.args[0].lower() == "csv"  # type: ignore[index]
     for group in services.settings.groups:
         if as_csv:
-            with services.db.transaction() as session:
-                roster = RosterRepository(session)
-                rows = list(IntroductionRepository(session).members(group.chat_id))
-                sponsors = {r[2].sponsor_id for r in rows if r[2] and r[2].sponsor_id}
-                names = {uid: u.display_name for uid in sponsors if (u := roster.user(uid))}
-            buffer = io.StringIO()
-            writer = csv.writer(buffer)
-            writer.writerow(
-                [
-                    "user_id",
-                    "username",
-                    "name",
-                    "organisation",
-                    "role",
-                    "category",
-                    "end_date",
-                    "sponsor",
-                    "status",
-                    "introduction",
-                    "joined_at",
-                ]
-            )
-            for membership, user, intro in rows:
-                writer.writerow(
-                    safe_row(
-                        [
-                            user.id,
-                            user.username or "",
-                            _name(user, intro),
-                            intro.organisation if intro else "",
-                            intro.role if intro else "",
-                            intro.category.value if intro and intro.category else "",
-                            intro.end_date.isoformat() if intro and intro.end_date else "",
-                            names.get(intro.sponsor_id or 0, "") if intro else "",
-                            membership.status.value,
-                            intro.status.value if intro else "",
-                            membership.joined_at.isoformat(),
-                        ]
-                    )
-                )
-            await message.reply_document(
-                buffer.getvalue().encode("utf-8-sig"),
-                filename=f"members-{group.chat_id}.csv",
-                caption=ngettext(
-                    "{group}: {n} member", "{group}: {n} members", len(rows), group=esc(group.title)
-                ),
-            )
+            content, filename, caption = members_csv(services, group)
+            await message.reply_document(content, filename=filename, caption=caption)
             continue
         text, markup = members_page(services, group, 0)
         await message.reply_text(text, reply_markup=markup)
+
+
+def members_of(
+    services: Services, group: GroupConfig
+) -> tuple[list[tuple[Membership, User, Introduction | None]], dict[int, str]]:
+    """A group's present members (alphabetical) with their sponsors' names: what /members,
+    its CSV and the Mini App's roster show."""
+    with services.db.transaction() as session:
+        roster = RosterRepository(session)
+        rows = list(IntroductionRepository(session).members(group.chat_id))
+        sponsors = {r[2].sponsor_id for r in rows if r[2] and r[2].sponsor_id}
+        names = {uid: u.display_name for uid in sponsors if (u := roster.user(uid))}
+    return rows, names
+
+
+def members_csv(services: Services, group: GroupConfig) -> tuple[bytes, str, str]:
+    """/members csv: the file's content, its name and its caption (current language)."""
+    rows, names = members_of(services, group)
+    buffer = io.StringIO()
+    writer = csv.writer(buffer)
+    writer.writerow(
+        [
+            "user_id",
+            "username",
+            "name",
+            "organisation",
+            "role",
+            "category",
+            "end_date",
+            "sponsor",
+            "status",
+            "introduction",
+            "joined_at",
+        ]
+    )
+    for membership, user, intro in rows:
+        writer.writerow(
+            safe_row(
+                [
+                    user.id,
+                    user.username or "",
+                    _name(user, intro),
+                    intro.organisation if intro else "",
+                    intro.role if intro else "",
+                    intro.category.value if intro and intro.category else "",
+                    intro.end_date.isoformat() if intro and intro.end_date else "",
+                    names.get(intro.sponsor_id or 0, "") if intro else "",
+                    membership.status.value,
+                    intro.status.value if intro else "",
+                    membership.joined_at.isoformat(),
+                ]
+            )
+        )
+    caption = ngettext(
+        "{group}: {n} member", "{group}: {n} members", len(rows), group=esc(group.title)
+    )
+    return buffer.getvalue().encode("utf-8-sig"), f"members-{group.chat_id}.csv", caption
 
 
 def members_page(
@@ -256,7 +270,8 @@ def members_page(
                 _("Next ▶"), callback_data=f"{PAGE_BUTTON}{group.chat_id}:{page + 1}"
             )
         )
-    return "\n".join(lines), InlineKeyboardMarkup([buttons]) if buttons else None
+    markup = InlineKeyboardMarkup([buttons]) if buttons else None
+    return "\n".join(lines), with_open_row(services, markup, screen="moderation")
 
 
 def page_group(services: Services, data: str) -> int | None:
@@ -335,8 +350,12 @@ async def pending(update: Update, context: BotContext) -> None:
         )
     if not intros:
         lines.append(_("none"))
-    for chunk in chunk_lines(lines):
-        await message.reply_text(chunk)
+    chunks = chunk_lines(lines)
+    for index, chunk in enumerate(chunks):
+        last = index == len(chunks) - 1
+        await message.reply_text(
+            chunk, reply_markup=with_open_row(services, None, "moderation") if last else None
+        )
 
 
 def register(app: App) -> None:

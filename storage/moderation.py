@@ -63,8 +63,10 @@ class ModerationRepository:
         target_id: int | None = None,
         offset: int = 0,
         limit: int = 30,
+        kind: str | None = None,
     ) -> tuple[Sequence[ModerationAction], int]:
-        """Newest first, one page; and how many there are in all."""
+        """Newest first, one page; and how many there are in all (about ``target_id``, of
+        ``kind``, when given)."""
         query = select(ModerationAction).where(ModerationAction.chat_id.in_(chat_ids))
         count = select(func.count(ModerationAction.id)).where(
             ModerationAction.chat_id.in_(chat_ids)
@@ -72,6 +74,9 @@ class ModerationRepository:
         if target_id is not None:
             query = query.where(ModerationAction.target_id == target_id)
             count = count.where(ModerationAction.target_id == target_id)
+        if kind is not None:
+            query = query.where(ModerationAction.kind == kind)
+            count = count.where(ModerationAction.kind == kind)
         rows = self.session.scalars(
             query.order_by(ModerationAction.at.desc(), ModerationAction.id.desc())
             .offset(offset)

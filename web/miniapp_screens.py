@@ -15,7 +15,7 @@ from dataclasses import dataclass
 
 from i18n import _
 from runtime.context import App
-from web import miniapp_deadlines, miniapp_directory, miniapp_profile
+from web import miniapp_deadlines, miniapp_directory, miniapp_moderation, miniapp_profile
 from web.http import RouteSpec
 
 
@@ -35,6 +35,13 @@ SCREENS: tuple[Screen, ...] = (
     Screen("profile", lambda: _("My profile"), miniapp_profile.strings, miniapp_profile.routes),
     Screen(
         "deadlines", lambda: _("Deadlines"), miniapp_deadlines.strings, miniapp_deadlines.routes
+    ),
+    Screen(
+        "moderation",
+        lambda: _("Moderation"),
+        miniapp_moderation.strings,
+        miniapp_moderation.routes,
+        moderators_only=True,
     ),
 )
 DEFAULT_SCREEN = SCREENS[0].name

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Callable
 
 from telegram import InlineKeyboardButton, InlineKeyboardMarkup, Update
@@ -24,7 +25,10 @@ from moderation.introductions import Category
 from moderation.topics import Purpose
 from runtime.context import BotContext
 from storage.introductions import IntroductionRepository
+from storage.models import JoinRequest
 from storage.roster import RosterRepository
+
+log = logging.getLogger(__name__)
 
 
 async def on_join_request(update: Update, context: BotContext) -> None:
@@ -149,38 +153,74 @@ async def on_join_request_button(update: Update, context: BotContext) -> None:
     )
 
 
+async def decide_request(
+    context: BotContext, request_id: int, approve: bool, moderator_id: int
+) -> tuple[JoinRequest | None, str | None]:
+    """A moderator's decision on a join request (the chat's Approve/Decline buttons and the
+    Mini App): recorded once (who, when) and carried out in Telegram. Returns the request, or
+    None when it was already decided or does not exist, and Telegram's refusal if any."""
+    services = context.services
+    status = "approved" if approve else "declined"
+    with services.db.transaction() as session:
+        repo = IntroductionRepository(session)
+        request = repo.join_request(request_id)
+        decided = request is not None and repo.decide_join_request(
+            request.id, status, moderator_id, services.clock.now()
+        )
+    if request is None or not decided:
+        return None, None
+    try:
+        if approve:
+            await context.bot.approve_chat_join_request(request.chat_id, request.user_id)
+        else:
+            await context.bot.decline_chat_join_request(request.chat_id, request.user_id)
+    except TelegramError as exc:
+        return request, exc.message
+    return request, None
+
+
+async def mark_notice(context: BotContext, request: JoinRequest, approve: bool, name: str) -> None:
+    """A request decided elsewhere (the Mini App): its notice in the group says who decided,
+    as a press on its button would have made it say, and loses its buttons."""
+    if request.notice_message_id is None:
+        return
+    services, moderator = context.services, esc(name)
+    if approve:
+        text = in_group(
+            services, request.chat_id, lambda: _("Request approved by {name}.", name=moderator)
+        )
+    else:
+        text = in_group(
+            services, request.chat_id, lambda: _("Request declined by {name}.", name=moderator)
+        )
+    try:
+        await context.bot.edit_message_text(
+            text, chat_id=request.chat_id, message_id=request.notice_message_id
+        )
+    except TelegramError as exc:
+        log.info("join request %s: notice not updated: %s", request.id, exc)
+
+
 @moderators_only
 async def decide_join_request(update: Update, context: BotContext) -> None:
     query = update.callback_query
     assert query is not None and query.data is not None
     _prefix, raw_id, action = query.data.split(":")
     services = context.services
-    now = services.clock.now()
-    status = "approved" if action == "a" else "declined"
-    with services.db.transaction() as session:
-        repo = IntroductionRepository(session)
-        request = repo.join_request(int(raw_id))
-        decided = request is not None and repo.decide_join_request(
-            request.id, status, query.from_user.id, now
-        )
-    if request is None or not decided:
+    request, refused = await decide_request(context, int(raw_id), action == "a", query.from_user.id)
+    if request is None:
         await query.answer(_("This request is already decided."), show_alert=True)
         return
     await query.answer()
     chat_id = query.message.chat.id if query.message is not None else query.from_user.id
-    try:
-        if status == "approved":
-            await context.bot.approve_chat_join_request(request.chat_id, request.user_id)
-        else:
-            await context.bot.decline_chat_join_request(request.chat_id, request.user_id)
-    except TelegramError as exc:
-        error = esc(exc.message)
+    if refused is not None:
+        error = esc(refused)
         await query.edit_message_text(
             in_group(services, chat_id, lambda: _("Telegram refused: {error}", error=error))
         )
         return
     moderator = esc(query.from_user.full_name)
-    if status == "approved":
+    if action == "a":
         await query.edit_message_text(
             in_group(services, chat_id, lambda: _("Request approved by {name}.", name=moderator))
         )

@@ -126,7 +126,12 @@ def record(
 
 
 def kind_label(kind: str) -> str:
-    labels = {
+    return kind_labels().get(kind, kind)
+
+
+def kind_labels() -> dict[str, str]:
+    """Every kind of audited action, with what the log says it did (current language)."""
+    return {
         "warn": _("warned"),
         "unwarn": _("withdrew a warning of"),
         "mute": _("muted"),
@@ -147,7 +152,6 @@ def kind_label(kind: str) -> str:
         "mute_ended": _("mute ended for"),
         "channel_held": _("removed a post (channel not linked to a member) of"),
     }
-    return labels.get(kind, kind)
 
 
 def describe_action(

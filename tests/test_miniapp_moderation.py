@@ -1,0 +1,312 @@
+"""The Mini App's moderators' screen through the bot's real HTTP server, against what the chat
+shows and does: /members (and its CSV), /pending and the join request's Approve/Decline
+buttons, /audit, /missing (README "Moderators' screen"). Only moderators, asked live at each
+request; everyone else is refused with nothing changed and nothing disclosed."""
+
+from __future__ import annotations
+
+import dataclasses
+from datetime import timedelta
+from typing import Any
+
+import httpx
+import pytest
+
+from config.loader import LoadedConfig
+from moderation.roster import MemberStatus
+from simulation.faketg import FakeMember, FakeUser
+from simulation.simulator import Simulator
+from storage.introductions import IntroductionRepository
+from storage.models import JoinRequest, ModerationAction
+from tests.conftest import GROUP_ID, MODERATOR_ID
+from tests.miniapp import auth, init_data, served, sign
+from tests.test_contacts import rows
+from tests.test_deadlines import partner
+from tests.test_joins import intro_of, invite, veteran
+
+APP_URL = "https://bot.example.org/app"
+API = "/app/api/moderation"
+
+
+@pytest.fixture
+def config(config: LoadedConfig) -> LoadedConfig:
+    miniapp = config.settings.miniapp.model_copy(update={"url": APP_URL})
+    settings = config.settings.model_copy(update={"miniapp": miniapp})
+    return dataclasses.replace(config, settings=settings)
+
+
+def mira(sim: Simulator) -> FakeUser:
+    return sim.telegram.users[MODERATOR_ID]
+
+
+def membership(sim: Simulator, user_id: int) -> MemberStatus | None:
+    with sim.services.db.transaction() as session:
+        from storage.roster import RosterRepository
+
+        found = RosterRepository(session).membership(GROUP_ID, user_id)
+        return found.status if found is not None else None
+
+
+def open_requests(sim: Simulator) -> list[int]:
+    with sim.services.db.transaction() as session:
+        return [r.user_id for r in IntroductionRepository(session).open_join_requests()]
+
+
+async def a_newcomer_introduced(sim: Simulator) -> tuple[FakeUser, FakeUser]:
+    """Ivan (in the group before the bot) invites Olena Petrenko of UNICEF, who joins."""
+    ivan = await veteran(sim)
+    link = await invite(sim, ivan, ["Olena Petrenko", "UNICEF", "WASH IMO"])
+    olena = sim.user("Olena", username="olena_p")
+    await sim.join(olena, link=link)
+    return ivan, olena
+
+
+async def every_endpoint(
+    client: httpx.AsyncClient, headers: dict[str, str], request_id: int
+) -> list[httpx.Response]:
+    return [
+        await client.get(f"{API}/roster", headers=headers),
+        await client.post(f"{API}/csv", json={}, headers=headers),
+        await client.get(f"{API}/pending", headers=headers),
+        await client.post(
+            f"{API}/decide", json={"id": request_id, "decision": "approve"}, headers=headers
+        ),
+        await client.get(f"{API}/audit", headers=headers),
+        await client.get(f"{API}/deadlines", headers=headers),
+        await client.get(f"{API}/missing", params={"id": "sitrep"}, headers=headers),
+    ]
+
+
+async def test_the_roster_is_the_members_list_and_the_csv_arrives_as_in_chat(
+    sim: Simulator,
+) -> None:
+    await a_newcomer_introduced(sim)
+    raw = init_data(sim, mira(sim))
+    async with served(sim) as client:
+        response = await client.get(f"{API}/roster", headers=auth(raw))
+        assert response.status_code == 200, response.text
+        people = {row["name"]: row for row in response.json()["members"]}
+        # The oracle: what /members says of the same people.
+        mark = sim.mark()
+        await sim.dm(mira(sim), "/members")
+        listing = sim.unique_reply(mark, MODERATOR_ID)
+        assert listing.text.count("•") == len(people)
+        row = people["Olena Petrenko"]
+        assert (row["organisation"], row["sponsor"]) == ("UNICEF", "Ivan Koval")
+        assert row["category"] == "in the country" and row["status"] in listing.text
+        assert people["Ivan Koval"]["sponsor"] == "member before the bot"
+        assert row["seen"] and row["seen_key"]
+        # The Open button under /members names this screen.
+        [button] = [b for b in listing.buttons() if "web_app" in b]
+        assert button["web_app"]["url"] == f"{APP_URL}?screen=moderation"
+
+        mark = sim.mark()
+        sent = await client.post(f"{API}/csv", json={}, headers=auth(raw))
+        assert sent.status_code == 200 and "private chat" in sent.json()["message"]
+        [document] = sim.since(mark, MODERATOR_ID)
+        await sim.dm(mira(sim), "/members csv")
+        chat = sim.last(MODERATOR_ID)
+        assert document.document is not None and chat.document is not None
+        assert document.document == chat.document  # the same file, byte for byte
+        assert document.text == chat.text
+        again = await client.post(f"{API}/csv", json={}, headers=auth(raw))
+        assert again.status_code == 409  # a replay sends nothing
+    assert sim.since(mark, MODERATOR_ID) == [document, chat]
+
+
+async def test_a_moderator_approves_a_join_request_as_the_chat_button_does(
+    sim: Simulator,
+) -> None:
+    anna, boris = sim.user("Anna"), sim.user("Boris")
+    mark = sim.mark()
+    await sim.request_join(anna)
+    await sim.request_join(boris)
+    notices = {
+        name: next(m for m in sim.since(mark, GROUP_ID) if f"{name} asks to join" in m.text)
+        for name in ("Anna", "Boris")
+    }
+    raw = init_data(sim, mira(sim))
+    async with served(sim) as client:
+        listed = (await client.get(f"{API}/pending", headers=auth(raw))).json()
+        ids = {entry["name"]: entry["id"] for entry in listed["join_requests"]}
+        assert set(ids) == {"Anna", "Boris"}
+        body = {"id": ids["Anna"], "decision": "approve"}
+        approved = await client.post(f"{API}/decide", json=body, headers=auth(raw))
+        assert approved.status_code == 200, approved.text
+        await sim.feed()  # Telegram lets Anna in
+        # What the chat's Approve gives (tests/test_joins.py): in, held until introduced,
+        # the approving moderator her sponsor.
+        assert membership(sim, anna.id) is MemberStatus.RESTRICTED
+        intro = intro_of(sim, anna.id)
+        assert intro is not None and intro.sponsor_id == MODERATOR_ID
+        replayed = await client.post(f"{API}/decide", json=body, headers=auth(raw))
+        assert replayed.status_code == 409
+        assert len(sim.telegram.calls_to("approveChatJoinRequest")) == 1
+        # The chat shows it: Anna's notice in the group says who approved, without buttons.
+        shown = sim.telegram.messages[(GROUP_ID, notices["Anna"].message_id)]
+        assert shown.text.startswith("Request approved by Mira")
+        assert shown.buttons() == []
+        # And the reverse: Boris declined in chat, then the app is told it is decided.
+        await sim.press(mira(sim), notices["Boris"], "Decline")
+        late = await client.post(
+            f"{API}/decide",
+            json={"id": ids["Boris"], "decision": "approve"},
+            headers=auth(init_data(sim, mira(sim), timedelta(seconds=2))),
+        )
+        assert late.status_code == 409 and "already decided" in late.json()["error"]
+        listed = (await client.get(f"{API}/pending", headers=auth(raw))).json()
+        assert listed["join_requests"] == []
+        assert "Anna" in {entry["name"] for entry in listed["introductions"]}
+    mark = sim.mark()
+    await sim.dm(mira(sim), "/pending")
+    reply = sim.unique_reply(mark, MODERATOR_ID)
+    assert "waiting for a sponsor" not in reply.text
+    assert [b["web_app"]["url"] for b in reply.buttons()] == [f"{APP_URL}?screen=moderation"]
+
+
+async def test_the_log_and_who_is_missing_match_the_chat(sim: Simulator) -> None:
+    await veteran(sim)
+    await veteran(sim, "Petro")
+    await sim.say(mira(sim), "/warn @ivan please stay on topic")
+    await sim.say(mira(sim), "/mute @petro 1h")
+    await partner(sim, "Alice")
+    raw = init_data(sim, mira(sim))
+    async with served(sim) as client:
+        log = (await client.get(f"{API}/audit", headers=auth(raw))).json()
+        assert [(e["did"], e["target"]) for e in log["entries"]] == [
+            ("muted", "Petro Koval"),
+            ("warned", "Ivan Koval"),
+        ]  # newest first
+        assert log["entries"][1]["reason"] == "please stay on topic"
+        only = await client.get(f"{API}/audit", params={"action": "warn"}, headers=auth(raw))
+        assert [e["target"] for e in only.json()["entries"]] == ["Ivan Koval"]
+        whom = await client.get(f"{API}/audit", params={"who": "@petro"}, headers=auth(raw))
+        assert [e["did"] for e in whom.json()["entries"]] == ["muted"]
+        both = {"who": "@petro", "action": "warn"}
+        none = (await client.get(f"{API}/audit", params=both, headers=auth(raw))).json()
+        assert none["entries"] == [] and not none["more"]
+
+        deadlines = (await client.get(f"{API}/deadlines", headers=auth(raw))).json()
+        assert "sitrep" in {d["id"] for d in deadlines["deadlines"]}
+        report = await client.get(f"{API}/missing", params={"id": "sitrep"}, headers=auth(raw))
+        data: dict[str, Any] = report.json()
+        units = {u["unit"]: [p["name"] for p in u["people"]] for u in data["missing"]}
+        assert units["WASH (cluster)"] == ["Alice"]
+        assert units["Health (cluster)"] == []
+    mark = sim.mark()
+    await sim.dm(mira(sim), "/missing sitrep")
+    chat = sim.unique_reply(mark, MODERATOR_ID).text
+    assert data["summary"].split(": ", 1)[1] in chat  # "N of M answered."
+
+
+async def test_a_member_is_refused_everywhere_and_learns_nothing(sim: Simulator) -> None:
+    await a_newcomer_introduced(sim)
+    await sim.say(mira(sim), "/warn @ivan please stay on topic")
+    anna = sim.user("Anna")
+    await sim.request_join(anna)
+    [request_id] = [r.id for r in rows(sim, JoinRequest) if r.user_id == anna.id]
+    member = await veteran(sim, "Petro")
+    actions = len(rows(sim, ModerationAction))
+    mark = sim.mark()
+    async with served(sim) as client:
+        for response in await every_endpoint(client, auth(init_data(sim, member)), request_id):
+            assert response.status_code == 403, response.text
+            assert response.json() == {"error": "This part of the app is for moderators."}
+        page = await client.get("/app", params={"screen": "moderation"})
+        # The tab is in the page but hidden until the live role says moderator.
+        assert 'data-screen="moderation" data-i18n="tab.moderation" data-moderators hidden' in (
+            page.text
+        )
+        me = await client.get("/app/api/me", headers=auth(init_data(sim, member)))
+        assert me.json()["moderator"] is False
+    assert open_requests(sim) == [anna.id]
+    assert sim.telegram.calls_to("approveChatJoinRequest") == []
+    assert len(rows(sim, ModerationAction)) == actions
+    assert sim.since(mark) == []  # no document, no message to anyone
+
+
+async def test_a_demoted_admin_is_refused_at_the_next_request(sim: Simulator) -> None:
+    anna = sim.user("Anna")
+    await sim.request_join(anna)
+    [request_id] = [r.id for r in rows(sim, JoinRequest)]
+    olha = sim.user("Olha", "Admin", "olha_a")
+    sim.group.members[olha.id] = FakeMember("administrator")
+    sim.telegram.started.add(olha.id)
+    await sim.say(olha, "Morning all")
+    await sim.advance(timedelta(minutes=10))  # the admin list is read again
+    raw = init_data(sim, olha, timedelta(seconds=1))
+    async with served(sim) as client:
+        seen = await client.get(f"{API}/pending", headers=auth(raw))
+        assert seen.status_code == 200 and "Anna" in seen.text
+        sim.group.members[olha.id] = FakeMember("member")  # demoted; no update reaches the bot
+        body = {"id": request_id, "decision": "approve"}
+        refused = await client.post(f"{API}/decide", json=body, headers=auth(raw))
+        assert refused.status_code == 403
+        again = await client.get(f"{API}/pending", headers=auth(raw))
+        assert again.status_code == 403 and "Anna" not in again.text
+    assert open_requests(sim) == [anna.id]
+    assert sim.telegram.calls_to("approveChatJoinRequest") == []
+
+
+async def test_forged_and_stale_identities_are_refused(sim: Simulator) -> None:
+    anna = sim.user("Anna")
+    await sim.request_join(anna)
+    [request_id] = [r.id for r in rows(sim, JoinRequest)]
+    user = {"id": MODERATOR_ID, "first_name": "Mira"}
+    now = sim.clock.now()
+    forged = [
+        sign("999999:another-bots-token", user, now),
+        init_data(sim, mira(sim)).replace("hash=", "hash=0")[:-1],
+        init_data(sim, mira(sim), timedelta(hours=1, seconds=1)),
+        init_data(sim, mira(sim), timedelta(days=3)),
+    ]
+    async with served(sim) as client:
+        for raw in forged:
+            for response in await every_endpoint(client, auth(raw), request_id):
+                assert response.status_code == 401, response.text
+                assert "Anna" not in response.text
+    assert open_requests(sim) == [anna.id]
+    assert sim.telegram.calls_to("approveChatJoinRequest") == []
+
+
+async def test_bad_input_gets_a_polite_answer(sim: Simulator) -> None:
+    anna = sim.user("Anna")
+    await sim.request_join(anna)
+    raw = init_data(sim, mira(sim))
+    async with served(sim) as client:
+        for body in (
+            b"not json",
+            b"[]",
+            b'{"id": "1", "decision": "approve"}',
+            b'{"id": true, "decision": "approve"}',
+            b'{"id": 1, "decision": "<b>yes</b>"}',
+            b'{"id": 1}',
+        ):
+            response = await client.post(
+                f"{API}/decide",
+                content=body,
+                headers={**auth(raw), "Content-Type": "application/json"},
+            )
+            assert response.status_code == 400, body
+            assert "approve or decline" in response.json()["error"]
+            assert "<b>" not in response.text
+        unknown = {"id": 987654, "decision": "decline"}
+        response = await client.post(f"{API}/decide", json=unknown, headers=auth(raw))
+        assert response.status_code == 404 and "no such join request" in response.text
+        for params, expected in (
+            ({"action": "explode"}, "Choose an action from the list."),
+            ({"who": "x" * 101}, "at most 100 characters"),
+            ({"who": "@nobody_here"}, "I don't know"),
+        ):
+            response = await client.get(f"{API}/audit", params=params, headers=auth(raw))
+            assert response.status_code == 400 and expected in response.json()["error"]
+        for wanted, status in (("sit rep", 400), ("<script>", 400), ("nope", 404)):
+            response = await client.get(f"{API}/missing", params={"id": wanted}, headers=auth(raw))
+            assert response.status_code == status, wanted
+            assert "<script>" not in response.text
+        long = b'{"x": "' + b"a" * 5000 + b'"}'
+        response = await client.post(
+            f"{API}/csv", content=long, headers={**auth(raw), "Content-Type": "application/json"}
+        )
+        assert response.status_code == 413
+    assert open_requests(sim) == [anna.id]
