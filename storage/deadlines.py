@@ -402,27 +402,23 @@ class DeadlineRepository:
         held = select(DeadlineRow.id).where(
             or_(DeadlineRow.paused.is_(True), DeadlineRow.removed_at.is_not(None))
         )
+        o = ReminderOutbox
         query = (
-            select(ReminderOutbox)
-            .where(due, ReminderOutbox.deadline_id.not_in(held))
-            .order_by(ReminderOutbox.due_at, ReminderOutbox.id)
+            select(o.id, o.deadline_id, o.occurrence_at, o.user_id, o.kind, o.due_at)
+            .where(due, o.deadline_id.not_in(held))
+            .order_by(o.due_at, o.id)
             .limit(limit)
             .with_for_update(skip_locked=True)
         )
-        claimed: list[DueRow] = []
-        for row in self.session.scalars(query).all():
-            if outbox.take(self.session, ReminderOutbox, row, token, now, lease, stall_limit, due):
-                claimed.append(
-                    DueRow(
-                        row.id,
-                        row.deadline_id,
-                        row.occurrence_at,
-                        row.user_id,
-                        row.kind,
-                        row.due_at,
-                    )
-                )
-        return claimed
+        rows = self.session.execute(query).all()
+        taken = outbox.take_many(
+            self.session, ReminderOutbox, [r.id for r in rows], token, now, lease, stall_limit, due
+        )
+        return [
+            DueRow(row.id, row.deadline_id, row.occurrence_at, row.user_id, row.kind, row.due_at)
+            for row in rows
+            if row.id in taken
+        ]
 
     def next_pending_at(self, now: datetime) -> datetime | None:
         """The first moment after ``now`` at which a pending row becomes due."""

@@ -16,7 +16,7 @@ from __future__ import annotations
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import ColumnElement, and_, func, or_, select, update
+from sqlalchemy import ColumnElement, and_, case, func, or_, select, update
 from sqlalchemy.orm import Session
 
 from storage.models import MentionOutbox, ReminderOutbox
@@ -63,6 +63,42 @@ def take(
         update(model).where(condition).values(values).execution_options(synchronize_session=False)
     )
     return getattr(result, "rowcount", 0) == 1
+
+
+def take_many(
+    session: Session,
+    model: OutboxModel,
+    row_ids: list[int],
+    token: str,
+    now: datetime,
+    lease: timedelta,
+    stall_limit: timedelta,
+    extra: ColumnElement[bool] | None = None,
+) -> set[int]:
+    """``take`` for many rows in one statement (``UPDATE … RETURNING``): the ids claimed."""
+    if not row_ids:
+        return set()
+    condition = and_(model.id.in_(row_ids), claimable(model, now, stall_limit))
+    if extra is not None:
+        condition = and_(condition, extra)
+    # Its claimant died mid-send: this copy may be the second one (SET reads the old values).
+    resent = and_(model.status == SENDING, model.wire_at.is_not(None))
+    values: dict[str, object] = {
+        "status": SENDING,
+        "claimed_until": now + lease,
+        "claim_token": token,
+        "wire_at": None,
+        "attempts": model.attempts + 1,
+        "maybe_twice": case((resent, True), else_=model.maybe_twice),
+    }
+    statement = (
+        update(model)
+        .where(condition)
+        .values(values)
+        .returning(model.id)
+        .execution_options(synchronize_session=False)
+    )
+    return set(session.scalars(statement).all())
 
 
 def _held(model: OutboxModel, row_id: int, token: str) -> ColumnElement[bool]:
