@@ -3,8 +3,13 @@
 Each run (1) turns the configured deadlines into rows and plans outbox rows for occurrences
 whose reminders may be due (idempotent: a unique constraint on (deadline, occurrence,
 recipient, kind)), (2) claims due rows with a fresh token, (3) triages them (merge, skip,
-catch up), (4) sends them a few at a time in due order (``reminders.in_flight``), each only
-after checking that the claim still holds, and marks each with that token.
+catch up), (4) reads what the batch's letters need in one go (``Letters.prepare``: deadlines,
+recipients, languages, partners, submissions), (5) sends them a few at a time in due order
+(``reminders.in_flight``), each only after checking that the claim still holds (one short
+transaction, one UPDATE), and marks each with that token.
+
+Database work stays on the event loop, kept short: per batch two statements to claim and a few
+to read; per reminder one UPDATE to begin (the fence) and one to mark.
 
 What a reminder says and whom it concerns is the handlers' business (``Letters``).
 """
@@ -12,7 +17,7 @@ What a reminder says and whom it concerns is the handlers' business (``Letters``
 from __future__ import annotations
 
 import logging
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Protocol
@@ -28,7 +33,7 @@ from moderation.deadlines import DIGEST, DueRow
 from runtime.context import App, Services, services_of
 from storage import deadlines as store
 from storage import retry
-from storage.deadlines import DeadlineRepository
+from storage.deadlines import BatchReads, DeadlineRepository
 from storage.roster import RosterRepository
 
 log = logging.getLogger(__name__)
@@ -59,19 +64,23 @@ class Letters(Protocol):
 
     def plan(self, services: Services, repo: DeadlineRepository, now: datetime) -> None: ...
 
-    def language(self, services: Services, user_id: int) -> str:
-        """The recipient's language (read before the row's unit of work opens)."""
+    def prepare(
+        self, services: Services, repo: DeadlineRepository, rows: Sequence[DueRow]
+    ) -> BatchReads:
+        """Everything ``compose`` needs for these rows, read in a constant number of queries."""
         ...
 
     def compose(
         self,
         services: Services,
         repo: DeadlineRepository,
+        reads: BatchReads,
         row: DueRow,
         catch_up: bool,
         now: datetime,
-        language: str,
-    ) -> Letter | Verdict: ...
+    ) -> Letter | Verdict:
+        """The letter from ``reads`` (``repo`` only for rare rows, such as the digest)."""
+        ...
 
     def digest(self, app: App, unreachable: Unreachable) -> Awaitable[None]: ...
 
@@ -124,9 +133,15 @@ async def _dispatch_batch(app: App, letters: Letters, unreachable: Unreachable) 
                 )
     work = [(row, False) for row in decision.send] + [(row, True) for row, _ in decision.catch_up]
     work.sort(key=lambda item: (item[0].due_at, item[0].id))
+    try:
+        with services.db.transaction() as session:
+            reads = letters.prepare(services, DeadlineRepository(session), [r for r, _ in work])
+    except OperationalError:
+        await put_back(services, [row.id for row, _ in work], token, now, engine.OUTAGE_NOTE)
+        raise
 
     async def send(item: tuple[DueRow, bool], trouble: Callable[[], None]) -> Outcome:
-        return await deliver(app, letters, item[0], item[1], token, trouble)
+        return await deliver(app, letters, item[0], item[1], token, trouble, reads)
 
     flight = engine.Flight(services, policy.in_flight, lambda item: item[0].id, send)
     outcomes = await flight.run(work)
@@ -179,19 +194,22 @@ async def deliver(
     catch_up: bool,
     token: str,
     trouble: Callable[[], None] | None = None,
+    reads: BatchReads | None = None,
 ) -> Outcome:
     """Send one claimed row, if the claim still holds, and record the outcome.
 
     ``trouble`` is called when Telegram has the message but the database cannot record it yet
-    (the dispatcher then starts no more sends while it retries).
+    (the dispatcher then starts no more sends while it retries). ``reads``: what its batch
+    read for it (``Letters.prepare``); read here when not given.
     """
     services = services_of(app)
     policy = services.settings.reminders
     now = services.clock.now()
-    language = letters.language(services, row.user_id)
     with services.db.transaction() as session:
         repo = DeadlineRepository(session)
-        composed = letters.compose(services, repo, row, catch_up, now, language)
+        if reads is None:
+            reads = letters.prepare(services, repo, [row])
+        composed = letters.compose(services, repo, reads, row, catch_up, now)
         if isinstance(composed, Verdict):
             if composed.release:
                 kept = repo.release(row.id, token, now, composed.note)

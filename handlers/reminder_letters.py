@@ -4,6 +4,7 @@ plan and the group digest. The outbox engine (``delivery.reminders``) sends them
 from __future__ import annotations
 
 import logging
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
@@ -12,16 +13,16 @@ from telegram.error import TelegramError
 
 from delivery.outcome import Outcome
 from delivery.reminders import Letter, Unreachable, Verdict
-from handlers.common import in_group, personal_language
+from handlers.common import in_group
 from handlers.render import chunk_lines, esc, esc_attr, mention
 from handlers.topics import send_to_group
-from i18n import _, comma_join, duration_text, use_locale
+from i18n import _, comma_join, duration_text, pick_language, use_locale
 from moderation import deadlines as rules
 from moderation.deadlines import DIGEST, OVERDUE, Deadline, DueRow
 from moderation.topics import Purpose
 from runtime.context import App, Services, services_of
 from storage import deadlines as store
-from storage.deadlines import DeadlineRepository
+from storage.deadlines import BatchReads, DeadlineRepository
 from storage.models import Partner, User
 from storage.roster import RosterRepository
 
@@ -196,6 +197,20 @@ def missing_report(
     return report
 
 
+def recipient_language(services: Services, reads: BatchReads, user_id: int) -> str:
+    """What the recipient reads (``handlers.common.personal_language`` from a batch's reads):
+    their /language choice, else Telegram's, else their group's first language."""
+    user = reads.users.get(user_id)
+    groups = services.settings.groups
+    present = reads.present_in.get(user_id, set())
+    default = next(
+        (g.languages[0] for g in groups if len(groups) > 1 and g.chat_id in present),
+        groups[0].languages[0] if groups else None,
+    )
+    chosen = user.language if user is not None else None
+    return pick_language(chosen, user.language_code if user is not None else None, default)
+
+
 def digest_recipients(services: Services) -> list[int]:
     settings = services.settings
     return list(settings.moderators) if settings.reminders.moderator_digest else []
@@ -282,25 +297,30 @@ class ReminderLetters:
     def plan(self, services: Services, repo: DeadlineRepository, now: datetime) -> None:
         plan_outbox(services, repo, now)
 
-    def language(self, services: Services, user_id: int) -> str:
-        # Each recipient reads their own language: their /language choice, else Telegram's.
-        return personal_language(services, user_id)
+    def prepare(
+        self, services: Services, repo: DeadlineRepository, rows: Sequence[DueRow]
+    ) -> BatchReads:
+        groups = services.settings.groups
+        # Where each recipient is present matters only to pick a default among several groups.
+        chats = [g.chat_id for g in groups] if len(groups) > 1 else []
+        return repo.batch_reads(rows, chats)
 
     def compose(
         self,
         services: Services,
         repo: DeadlineRepository,
+        reads: BatchReads,
         row: DueRow,
         catch_up: bool,
         now: datetime,
-        language: str,
     ) -> Letter | Verdict:
-        deadline = repo.deadline(row.deadline_id)
-        user = RosterRepository(repo.session).user(row.user_id)
+        deadline = reads.deadlines.get(row.deadline_id)
+        user = reads.users.get(row.user_id)
         if deadline is None:
             return Verdict(Outcome.DONE, store.CANCELLED, "deadline removed")
         if deadline.paused:  # paused after the claim: the row waits for the resume
             return Verdict(Outcome.DONE, store.PENDING, "deadline paused", release=True)
+        language = recipient_language(services, reads, row.user_id)
         if row.kind == DIGEST:
             report = missing_report(services, repo, deadline)
             if not report.missing:
@@ -309,10 +329,10 @@ class ReminderLetters:
                 head = _("<b>Overdue</b> — not submitted yet:")
                 letter = Letter("\n".join([head, *report.lines()[:60]]))
         else:
-            unit = unit_for(deadline, row.user_id, repo.partner(row.user_id))
+            unit = unit_for(deadline, row.user_id, reads.partners.get(row.user_id))
             if unit is None:
                 return Verdict(Outcome.DONE, store.CANCELLED, "no longer a partner")
-            if repo.submission(deadline.id, row.occurrence_at, unit) is not None:
+            if (deadline.id, row.occurrence_at, unit) in reads.submitted:
                 return Verdict(Outcome.DONE, store.CANCELLED, "already submitted")
             with use_locale(language):
                 text = reminder_text(deadline, row, now, catch_up)

@@ -14,6 +14,7 @@ import asyncio
 import itertools
 import json
 import math
+import random
 import re
 import secrets
 import time
@@ -427,6 +428,10 @@ class FakeTelegram:
         # Simulated network round trip per Bot API call (seconds of real time, half on the
         # way there, half on the way back; 0: answered at once). With it, calls overlap.
         self.latency = 0.0
+        # Jittered, lopsided latency instead: each call waits a uniform draw from ``jitter[0]``
+        # (seconds, on its way) and from ``jitter[1]`` (the answer on its way back).
+        self.jitter: tuple[tuple[float, float], tuple[float, float]] | None = None
+        self.jitter_rng = random.Random(7)
         self.in_flight: Counter[str] = Counter()  # calls under way now, per method
         self.most_in_flight: Counter[str] = Counter()  # the most ever under way at once
 
@@ -1440,12 +1445,16 @@ class FakeRequest(BaseRequest):
         telegram.most_in_flight[api_method] = max(
             telegram.most_in_flight[api_method], telegram.in_flight[api_method]
         )
+        out, back = (telegram.latency / 2,) * 2
+        if telegram.jitter is not None:
+            rng = telegram.jitter_rng
+            out, back = (rng.uniform(*telegram.jitter[0]), rng.uniform(*telegram.jitter[1]))
         try:
-            if telegram.latency > 0:
-                await asyncio.sleep(telegram.latency / 2)  # the request on its way
+            if out > 0:
+                await asyncio.sleep(out)  # the request on its way
             answer = self._answer(api_method, params, files)
-            if telegram.latency > 0:
-                await asyncio.sleep(telegram.latency / 2)  # the answer on its way back
+            if back > 0:
+                await asyncio.sleep(back)  # the answer on its way back
             return answer
         finally:
             telegram.in_flight[api_method] -= 1

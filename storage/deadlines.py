@@ -6,6 +6,7 @@ import hashlib
 import json
 import logging
 from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -27,6 +28,7 @@ from storage import outbox
 from storage.models import (
     DeadlineChange,
     DeadlineRow,
+    Membership,
     Partner,
     ReminderOutbox,
     Submission,
@@ -127,6 +129,17 @@ def _definition_json(row: DeadlineRow) -> str:
         "source": row.source,
     }
     return json.dumps(values, sort_keys=True)[:4000]
+
+
+@dataclass
+class BatchReads:
+    """What composing a batch of claimed reminders needs, read at once (``batch_reads``)."""
+
+    deadlines: dict[str, Deadline] = field(default_factory=dict)  # not removed
+    users: dict[int, User] = field(default_factory=dict)
+    partners: dict[int, Partner] = field(default_factory=dict)
+    submitted: set[tuple[str, datetime, str]] = field(default_factory=set)  # + unit
+    present_in: dict[int, set[int]] = field(default_factory=dict)  # user → chats (if asked)
 
 
 class DeadlineRepository:
@@ -402,27 +415,60 @@ class DeadlineRepository:
         held = select(DeadlineRow.id).where(
             or_(DeadlineRow.paused.is_(True), DeadlineRow.removed_at.is_not(None))
         )
+        o = ReminderOutbox
         query = (
-            select(ReminderOutbox)
-            .where(due, ReminderOutbox.deadline_id.not_in(held))
-            .order_by(ReminderOutbox.due_at, ReminderOutbox.id)
+            select(o.id, o.deadline_id, o.occurrence_at, o.user_id, o.kind, o.due_at)
+            .where(due, o.deadline_id.not_in(held))
+            .order_by(o.due_at, o.id)
             .limit(limit)
             .with_for_update(skip_locked=True)
         )
-        claimed: list[DueRow] = []
-        for row in self.session.scalars(query).all():
-            if outbox.take(self.session, ReminderOutbox, row, token, now, lease, stall_limit, due):
-                claimed.append(
-                    DueRow(
-                        row.id,
-                        row.deadline_id,
-                        row.occurrence_at,
-                        row.user_id,
-                        row.kind,
-                        row.due_at,
-                    )
+        rows = self.session.execute(query).all()
+        taken = outbox.take_many(
+            self.session, ReminderOutbox, [r.id for r in rows], token, now, lease, stall_limit, due
+        )
+        return [
+            DueRow(row.id, row.deadline_id, row.occurrence_at, row.user_id, row.kind, row.due_at)
+            for row in rows
+            if row.id in taken
+        ]
+
+    def batch_reads(self, rows: Sequence[DueRow], chats: Sequence[int] = ()) -> BatchReads:
+        """Deadlines, recipients (language, reachability), partners, submissions and, for
+        ``chats``, where each recipient is present: a constant number of queries per batch."""
+        reads = BatchReads()
+        if not rows:
+            return reads
+        user_ids = sorted({r.user_id for r in rows})
+        deadline_ids = sorted({r.deadline_id for r in rows})
+        for row in self.session.scalars(
+            select(DeadlineRow).where(DeadlineRow.id.in_(deadline_ids))
+        ):
+            if row.removed_at is None:
+                reads.deadlines[row.id] = to_deadline(row)
+        reads.users = {
+            u.id: u for u in self.session.scalars(select(User).where(User.id.in_(user_ids)))
+        }
+        partners = select(Partner).where(Partner.user_id.in_(user_ids))
+        reads.partners = {p.user_id: p for p in self.session.scalars(partners)}
+        occurrences = {(r.deadline_id, r.occurrence_at) for r in rows}
+        submitted = select(Submission.deadline_id, Submission.occurrence_at, Submission.unit).where(
+            or_(
+                *(
+                    and_(Submission.deadline_id == d, Submission.occurrence_at == at)
+                    for d, at in sorted(occurrences)
                 )
-        return claimed
+            )
+        )
+        reads.submitted = {(d, at, unit) for d, at, unit in self.session.execute(submitted)}
+        if chats:
+            memberships = select(Membership).where(
+                Membership.user_id.in_(user_ids), Membership.chat_id.in_(list(chats))
+            )
+            for membership in self.session.scalars(memberships):
+                if membership.present:
+                    reads.present_in.setdefault(membership.user_id, set()).add(membership.chat_id)
+        return reads
 
     def next_pending_at(self, now: datetime) -> datetime | None:
         """The first moment after ``now`` at which a pending row becomes due."""

@@ -16,7 +16,7 @@ from __future__ import annotations
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import ColumnElement, and_, func, or_, select, update
+from sqlalchemy import ColumnElement, Update, and_, bindparam, case, func, or_, select, update
 from sqlalchemy.orm import Session
 
 from storage.models import MentionOutbox, ReminderOutbox
@@ -65,20 +65,88 @@ def take(
     return getattr(result, "rowcount", 0) == 1
 
 
-def _held(model: OutboxModel, row_id: int, token: str) -> ColumnElement[bool]:
-    return and_(model.id == row_id, model.status == SENDING, model.claim_token == token)
+def take_many(
+    session: Session,
+    model: OutboxModel,
+    row_ids: list[int],
+    token: str,
+    now: datetime,
+    lease: timedelta,
+    stall_limit: timedelta,
+    extra: ColumnElement[bool] | None = None,
+) -> set[int]:
+    """``take`` for many rows in one statement (``UPDATE … RETURNING``): the ids claimed."""
+    if not row_ids:
+        return set()
+    condition = and_(model.id.in_(row_ids), claimable(model, now, stall_limit))
+    if extra is not None:
+        condition = and_(condition, extra)
+    # Its claimant died mid-send: this copy may be the second one (SET reads the old values).
+    resent = and_(model.status == SENDING, model.wire_at.is_not(None))
+    values: dict[str, object] = {
+        "status": SENDING,
+        "claimed_until": now + lease,
+        "claim_token": token,
+        "wire_at": None,
+        "attempts": model.attempts + 1,
+        "maybe_twice": case((resent, True), else_=model.maybe_twice),
+    }
+    statement = (
+        update(model)
+        .where(condition)
+        .values(values)
+        .returning(model.id)
+        .execution_options(synchronize_session=False)
+    )
+    return set(session.scalars(statement).all())
+
+
+_fenced_statements: dict[tuple[str, bool, tuple[str, ...]], Update] = {}
+
+
+def _fenced(model: OutboxModel, keys: tuple[str, ...], unbegun: bool = False) -> Update:
+    """``UPDATE … WHERE id = :row AND status = 'sending' AND claim_token = :token`` setting
+    ``keys`` (each bound as ``v_<key>``), built once per shape: a reminder's begin and mark
+    are the per-message statements of a fan-out, and building the expression cost more than
+    running it."""
+    shape = (model.__name__, unbegun, keys)
+    statement = _fenced_statements.get(shape)
+    if statement is None:
+        where = [
+            model.id == bindparam("b_row"),
+            model.status == SENDING,
+            model.claim_token == bindparam("b_token"),
+        ]
+        if unbegun:
+            where.append(model.wire_at.is_(None))
+        statement = (
+            update(model)
+            .where(*where)
+            .values({key: bindparam(f"v_{key}") for key in keys})
+            .execution_options(synchronize_session=False)
+        )
+        _fenced_statements[shape] = statement
+    return statement
+
+
+def _run_fenced(
+    session: Session,
+    model: OutboxModel,
+    row_id: int,
+    token: str,
+    values: dict[str, object],
+    unbegun: bool = False,
+) -> bool:
+    keys = tuple(sorted(values))
+    params = {"b_row": row_id, "b_token": token, **{f"v_{k}": values[k] for k in keys}}
+    result = session.execute(_fenced(model, keys, unbegun), params)
+    return getattr(result, "rowcount", 0) == 1
 
 
 def begin(session: Session, model: OutboxModel, row_id: int, token: str, now: datetime) -> bool:
     """Right before the send: True while this claim still holds (the send may start); False
     when another process took the row (send nothing)."""
-    result = session.execute(
-        update(model)
-        .where(_held(model, row_id, token), model.wire_at.is_(None))
-        .values(wire_at=now)
-        .execution_options(synchronize_session=False)
-    )
-    return getattr(result, "rowcount", 0) == 1
+    return _run_fenced(session, model, row_id, token, {"wire_at": now}, unbegun=True)
 
 
 def finish(
@@ -97,13 +165,7 @@ def finish(
         values.update(sent_at=now, message_id=message_id)
     if note is not None:
         values["note"] = note[:255]
-    result = session.execute(
-        update(model)
-        .where(_held(model, row_id, token))
-        .values(values)
-        .execution_options(synchronize_session=False)
-    )
-    return getattr(result, "rowcount", 0) == 1
+    return _run_fenced(session, model, row_id, token, values)
 
 
 def release(
@@ -117,13 +179,7 @@ def release(
         "wire_at": None,
         **values,
     }
-    result = session.execute(
-        update(model)
-        .where(_held(model, row_id, token))
-        .values(values)
-        .execution_options(synchronize_session=False)
-    )
-    return getattr(result, "rowcount", 0) == 1
+    return _run_fenced(session, model, row_id, token, values)
 
 
 def maybe_twice(session: Session) -> int:

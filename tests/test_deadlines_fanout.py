@@ -24,11 +24,9 @@ from sqlalchemy.exc import OperationalError
 from sqlalchemy.orm import Session
 
 import handlers.deadlines as dispatcher
-import handlers.reminder_letters as letters
 from config.loader import ConfigError, LoadedConfig, load_settings
 from delivery import reminders
 from delivery.outcome import Outcome
-from handlers.common import personal_language
 from moderation.clock import FakeClock
 from simulation.faketg import JSON, ApiError
 from simulation.simulator import Simulator
@@ -87,12 +85,10 @@ def record_deliveries(monkeypatch: pytest.MonkeyPatch) -> list[Event]:
     events: list[Event] = []
     real = reminders.deliver
 
-    async def deliver(
-        app: Any, letters: Any, row: Any, catch_up: bool, token: str, trouble: Any = None
-    ) -> Outcome:
+    async def deliver(app: Any, letters: Any, row: Any, *args: Any) -> Outcome:
         events.append(("begin", row.id))
         try:
-            outcome = await real(app, letters, row, catch_up, token, trouble)
+            outcome = await real(app, letters, row, *args)
         except BaseException as exc:
             events.append(("end", row.id, type(exc).__name__))
             raise
@@ -239,16 +235,16 @@ async def test_database_lost_before_a_send_with_several_in_flight(
     sim: Simulator, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     ids = await partners_due(sim, 20, latency=0.2, in_flight=4)
-    real = DeadlineRepository.deadline
+    real = DeadlineRepository.begin
     calls = [0]
 
-    def flaky(self: DeadlineRepository, deadline_id: str) -> object:
+    def flaky(self: DeadlineRepository, row_id: int, *args: Any) -> bool:
         calls[0] += 1
-        if calls[0] >= 6:  # from the sixth reminder's first read on, the database is gone
-            raise OperationalError("SELECT", {}, Exception("server closed the connection"))
-        return real(self, deadline_id)
+        if calls[0] >= 6:  # from the sixth reminder's fenced begin on, the database is gone
+            raise OperationalError("UPDATE", {}, Exception("server closed the connection"))
+        return real(self, row_id, *args)
 
-    monkeypatch.setattr(DeadlineRepository, "deadline", flaky)
+    monkeypatch.setattr(DeadlineRepository, "begin", flaky)
     events = record_deliveries(monkeypatch)
     with pytest.raises(OperationalError):
         await dispatcher.dispatch(sim.app)
@@ -260,7 +256,7 @@ async def test_database_lost_before_a_send_with_several_in_flight(
     assert [r.status for r in rows] == ["sent"] * 5 + ["pending"] * 15
     assert all(r.note == "database outage" for r in rows[5:])
     assert delivered(sim, ids) == dict.fromkeys([r.user_id for r in rows[:5]], 1)
-    monkeypatch.setattr(DeadlineRepository, "deadline", real)
+    monkeypatch.setattr(DeadlineRepository, "begin", real)
     await finish_the_rest(sim)
     assert delivered(sim, ids) == dict.fromkeys(ids, 1)
 
@@ -449,18 +445,20 @@ async def _run_script(
             raise failure
 
     on_arrival(sim, telegram)
-    real_language = personal_language
+    real_begin = DeadlineRepository.begin
     read_failed: set[int] = set()
+    owners: dict[int, int] = {}
 
-    def language(services: Any, user_id: int, code: str | None = None) -> str:
+    def begin(self: DeadlineRepository, row_id: int, *args: Any) -> bool:
+        # The database fails on the row's last step before its send (the fenced begin).
+        user_id = owners.get(row_id, 0)
         if faults["on"] and plan.get(user_id) == "db-read" and user_id not in read_failed:
             read_failed.add(user_id)
-            raise OperationalError("SELECT", {}, Exception("server closed the connection"))
-        return real_language(services, user_id, code)
+            raise OperationalError("UPDATE", {}, Exception("server closed the connection"))
+        return real_begin(self, row_id, *args)
 
-    patch.setattr(letters, "personal_language", language)
+    patch.setattr(DeadlineRepository, "begin", begin)
     real_finish = DeadlineRepository.finish
-    owners: dict[int, int] = {}
 
     def finish(
         self: DeadlineRepository, row_id: int, token: str, status: str, *a: Any, **kw: Any
