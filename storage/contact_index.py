@@ -286,13 +286,15 @@ async def build(engine: Engine, index: ContactIndex) -> None:
     """Rebuild ``index`` in a worker thread (the event loop keeps answering: a build holds the
     interpreter lock only for a few milliseconds at a time), then replay the changes this
     process committed meanwhile and put the new index in place."""
-    index.notes = []
+    notes: list[tuple[Changes, int, int]] = []
+    index.notes = notes
     try:
         fresh = await asyncio.to_thread(_build_apart, engine)
-        for changes, first, last in index.notes:
+        for changes, first, last in notes:
             fresh.note(changes, first, last)
     finally:
-        index.notes = None
+        if index.notes is notes:
+            index.notes = None
     if not fresh.stale and (index.stale or (fresh.version or 0) >= (index.version or 0)):
         fresh.building = index.building
         index.__dict__.update(fresh.__dict__)
@@ -306,14 +308,10 @@ async def warm(db: Database) -> None:
         if not index.stale and index.version == current_version(session):
             return
         if index.building is None or index.building.done():
-            index.building = asyncio.current_task()
-            running = None
-        else:
-            running = index.building
-    if running is not None:
-        await running
-        return
-    await build(db.engine, index)
+            loop = asyncio.get_running_loop()
+            index.building = loop.create_task(build(db.engine, index), name="contact-index")
+        building = index.building
+    await building
 
 
 # --------------------------------------------------------------------------- one per database
