@@ -22,12 +22,14 @@ from datetime import datetime
 from sqlalchemy import insert
 
 from bench.common import config_for, database, engine_name, percentiles, summary
+from bench.lag import LagProbe
 from moderation.clock import FakeClock
 from moderation.contacts import search_key, trigrams
 from simulation.faketg import FakeMember
 from simulation.simulator import Simulator
 from storage import contact_index
-from storage.contacts import ContactRepository
+from storage.contacts import ContactRepository, ContactValues
+from storage.db import Database
 from storage.models import Contact
 
 LATIN = (
@@ -173,6 +175,8 @@ async def run(url: str, count: int, n_queries: int, n_scan: int) -> None:
         scanned = await measure(sim, texts[:n_scan])
     finally:
         ContactRepository.search_candidates = original  # type: ignore[method-assign]
+    stale, stale_lag = await after_another_writer(sim, url, texts[:40], now)
+    early, early_lag, build_s = await during_start_up_build(sim, texts[:40])
     replies = [m for m in sim.telegram.sent(REQUESTER_ID) if "/contact" not in m.text]
     await sim.stop()
     p50, p95, p99 = percentiles(indexed)
@@ -182,13 +186,70 @@ async def run(url: str, count: int, n_queries: int, n_scan: int) -> None:
     c50, c95, c99 = percentiles(cpu)
     print(f"index, CPU time: p50 {c50:.1f} ms  p95 {c95:.1f} ms  p99 {c99:.1f} ms")
     print(f"scan:  {len(scanned)} lookups  p50 {s50:.1f} ms  p95 {s95:.1f} ms  p99 {s99:.1f} ms")
+    t50, t95, _ = percentiles(stale)
+    print(
+        f"after another process added 100 contacts: {len(stale)} lookups p50 {t50:.1f} ms "
+        f"p95 {t95:.1f} ms, max {max(stale):.0f} ms; event loop's worst stall {stale_lag:.0f} ms"
+    )
+    e50, e95, _ = percentiles(early)
+    print(
+        f"while the start-up build runs ({build_s:.1f}s): {len(early)} lookups p50 {e50:.1f} ms "
+        f"p95 {e95:.1f} ms, max {max(early):.0f} ms; worst stall {early_lag:.0f} ms"
+    )
     summary(
         "lookup",
         f"{engine_name(url)}, {count} contacts: /contact p95 {p95:.1f} ms end to end "
         f"(CPU p95 {c95:.1f} ms; target < 50 ms; full scan p95 {s95:.0f} ms, "
-        f"{s95 / p95:.0f}× slower)",
-        ok=p95 < 50,
+        f"{s95 / p95:.0f}× slower); after another writer p95 {t95:.0f} ms (target < 30), "
+        f"during the start-up build max {max(early):.0f} ms (target < 200), worst stall "
+        f"{max(stale_lag, early_lag):.0f} ms (target < 50)",
+        ok=p95 < 50 and t95 < 30 and max(early) < 200 and max(stale_lag, early_lag) < 50,
     )
+
+
+async def after_another_writer(
+    sim: Simulator, url: str, texts: list[str], now: datetime
+) -> tuple[list[float], float]:
+    """A second process (its own engine) adds 100 contacts; then lookups, at once."""
+    other = Database(url)
+    try:
+        with other.transaction() as session:
+            repo = ContactRepository(session)
+            for i in range(100):
+                values = ContactValues(name=f"Second Writer{i}", organisation="REACH")
+                repo.save_profile(8_000_000 + i, values, {}, now)
+    finally:
+        other.dispose()
+    async with LagProbe() as probe:
+        timings = await paced(sim, texts)
+    return timings, probe.worst_ms
+
+
+async def paced(sim: Simulator, texts: list[str]) -> list[float]:
+    """Lookups 20 ms apart (a lookup alone never yields to the event loop: the probe would not
+    run between back-to-back lookups)."""
+    timings: list[float] = []
+    for query in texts:
+        timings += await measure(sim, [query])
+        await asyncio.sleep(0.02)
+    return timings
+
+
+async def during_start_up_build(
+    sim: Simulator, texts: list[str]
+) -> tuple[list[float], float, float]:
+    """As right after start: an empty index, the start-up build running, lookups arriving."""
+    with sim.services.db.transaction() as session:
+        index = contact_index.index_for(session)
+    if index.building is not None:
+        await index.building  # the rebuild the other writer's change started
+    index.__dict__.update(contact_index.ContactIndex().__dict__)
+    t0 = time.perf_counter()
+    async with LagProbe() as probe:
+        building = asyncio.create_task(contact_index.warm(sim.services.db))
+        timings = await paced(sim, texts)
+        await building
+    return timings, probe.worst_ms, time.perf_counter() - t0
 
 
 def main() -> None:

@@ -4,11 +4,12 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from datetime import datetime, timedelta
-from typing import cast
-
-import icalendar
+from typing import TYPE_CHECKING, cast
 
 from moderation.deadlines import Deadline, describe_rule, rule_parts
+
+if TYPE_CHECKING:
+    import icalendar
 
 
 def build_calendar(deadlines: Iterable[Deadline], now: datetime, name: str) -> bytes:
@@ -16,6 +17,8 @@ def build_calendar(deadlines: Iterable[Deadline], now: datetime, name: str) -> b
 
     Reminder offsets become VALARMs, so a calendar app reminds at the same moments.
     """
+    import icalendar  # a third of a second at start-up; needed only when a calendar is asked for
+
     calendar = icalendar.Calendar()
     calendar.add("prodid", "-//imbot//deadlines//EN")
     calendar.add("version", "2.0")
@@ -59,6 +62,8 @@ def _onsets_before_the_change(timezone: icalendar.Component) -> None:
     calendar app that reads the file's VTIMEZONE would keep winter time an hour too long and
     move an event or alarm in that hour. Clocks-back onsets are already right.
     """
+    import icalendar
+
     for observance in timezone.subcomponents:
         offset_to = cast(icalendar.vUTCOffset, observance["TZOFFSETTO"]).td
         jump = offset_to - cast(icalendar.vUTCOffset, observance["TZOFFSETFROM"]).td

@@ -13,7 +13,9 @@ Sync: every flush that touches a ``Contact`` bumps ``directory_version`` in the 
 transaction (an ORM event, so every process and every write path does it). After commit this
 process marks those ids dirty in its index; a search first reads the version (one primary-key
 lookup): unchanged → use the index; only our own changes → reload those rows; anything else
-(another process, e.g. ``imbot import-contacts``) → rebuild from the table.
+(another process, e.g. ``imbot import-contacts``) → rebuild from the table, in a thread, while
+lookups are answered by the SQL ranking (``scan_candidates``, the same candidates): a rebuild
+over 100,000 contacts takes seconds of CPU, and on the event loop it held every update up.
 """
 
 from __future__ import annotations
@@ -83,6 +85,7 @@ class ContactIndex:
         self.dirty: dict[int, str | None] = {}
         self.stale = True
         self.notes: list[tuple[Changes, int, int]] | None = None  # kept while warming
+        self.building: asyncio.Task[None] | None = None  # a rebuild under way in a thread
 
     # --- maintenance ---------------------------------------------------------------------------
     def _threshold(self) -> int:
@@ -179,6 +182,8 @@ class ContactIndex:
         moving the directory version from first-1 to last."""
         if self.notes is not None:
             self.notes.append((changes, first, last))
+        if self.version is not None and not self.stale and last <= self.version:
+            return  # already in the rows the index was built from
         if self.version is None or self.version != first - 1 or None in changes.values():
             self.stale = True
             return
@@ -186,11 +191,14 @@ class ContactIndex:
         for contact_id, before in changes.items():
             self.dirty.setdefault(contact_id, before)  # the first "before" is what is indexed
 
-    def refresh(self, session: Session) -> None:
+    def refresh(self, session: Session) -> bool:
+        """Bring the index up to date with the directory; False when only a full rebuild can,
+        which is then started in the background (the caller answers from SQL meanwhile)."""
         version = current_version(session)
         if self.stale or self.version != version:
-            self.rebuild(_consented(session), version)
-        elif self.dirty:
+            self.start_building(session)
+            return False
+        if self.dirty:
             changed, self.dirty = self.dirty, {}
             found = {
                 int(i): (str(t), c)
@@ -206,6 +214,19 @@ class ContactIndex:
                 text, consent = found.get(contact_id, ("", ""))
                 if consent == "given":
                     self._add(contact_id, text)
+        return True
+
+    def start_building(self, session: Session) -> None:
+        if self.building is not None and not self.building.done():
+            return
+        engine = session.get_bind()
+        assert isinstance(engine, Engine)
+        try:
+            loop = asyncio.get_running_loop()
+        except RuntimeError:  # a command line without an event loop: build here and now
+            self.rebuild(_consented(session), current_version(session))
+            return
+        self.building = loop.create_task(build(engine, self), name="contact-index")
 
     # --- the query -------------------------------------------------------------------------------
     def candidates(self, grams: Sequence[str], limit: int) -> list[int]:
@@ -252,26 +273,45 @@ def _consented(session: Session) -> Iterator[tuple[int, str]]:
         yield int(contact_id), str(text)
 
 
-async def warm(db: Database) -> None:
-    """Rebuild the index without blocking the event loop (start-up, or after another process
-    changed the directory), so no lookup waits for it. Changes this process commits meanwhile
-    are replayed on the new index."""
-    with db.transaction() as session:
-        index = index_for(session)
+def _build_apart(engine: Engine) -> ContactIndex:
+    """A new index from the table, read in one transaction (run in a worker thread)."""
+    fresh = ContactIndex()
+    with Session(engine) as session, session.begin():
         version = current_version(session)
-        if not index.stale and index.version == version:
-            return
-        fresh = ContactIndex()
-        index.notes = []
-        try:
-            for _ in fresh._build(_consented(session), version):
-                await asyncio.sleep(0)
-            for changes, first, last in index.notes:
-                fresh.note(changes, first, last)
-        finally:
+        fresh.rebuild(_consented(session), version)
+    return fresh
+
+
+async def build(engine: Engine, index: ContactIndex) -> None:
+    """Rebuild ``index`` in a worker thread (the event loop keeps answering: a build holds the
+    interpreter lock only for a few milliseconds at a time), then replay the changes this
+    process committed meanwhile and put the new index in place."""
+    notes: list[tuple[Changes, int, int]] = []
+    index.notes = notes
+    try:
+        fresh = await asyncio.to_thread(_build_apart, engine)
+        for changes, first, last in notes:
+            fresh.note(changes, first, last)
+    finally:
+        if index.notes is notes:
             index.notes = None
     if not fresh.stale and (index.stale or (fresh.version or 0) >= (index.version or 0)):
+        fresh.building = index.building
         index.__dict__.update(fresh.__dict__)
+
+
+async def warm(db: Database) -> None:
+    """Rebuild the index if it is behind the directory (start-up, or after another process
+    changed it), without blocking the event loop, so no lookup waits for it."""
+    with db.transaction() as session:
+        index = index_for(session)
+        if not index.stale and index.version == current_version(session):
+            return
+        if index.building is None or index.building.done():
+            loop = asyncio.get_running_loop()
+            index.building = loop.create_task(build(db.engine, index), name="contact-index")
+        building = index.building
+    await building
 
 
 # --------------------------------------------------------------------------- one per database

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import random
+import threading
 from datetime import datetime, timedelta
 
 from hypothesis import given, settings
@@ -107,9 +108,11 @@ async def found(sim: Simulator, who, query: str) -> str:
 async def test_index_follows_insert_edit_consent_and_forget(sim: Simulator) -> None:
     ivan = await member(sim, "Ivan", "Petrenko")
     olena = await member(sim, "Olena", "Koval")
-    assert "Nobody found" in await found(sim, ivan, "olena")  # the index is built here
+    assert "Nobody found" in await found(sim, ivan, "olena")  # the index is built after this
     with sim.services.db.transaction() as session:
         index = contact_index.index_for(session)
+    assert index.building is not None
+    await index.building
     built = index.sparse
     cid = add_contact(sim, olena.id, name="Olena Koval", organisation="UNICEF")
     assert "Olena Koval" in await found(sim, ivan, "olena")  # insert
@@ -198,25 +201,71 @@ def now_of(sim: Simulator) -> datetime:
     return sim.clock.now()
 
 
+def held_build(monkeypatch) -> tuple[threading.Event, threading.Event]:
+    """Hold the index's background build after its first row, until ``go`` is set."""
+    started, go = threading.Event(), threading.Event()
+    real = contact_index._consented
+
+    def slow(session):
+        for n, row in enumerate(real(session)):
+            if n == 1:
+                started.set()
+                go.wait(30)
+            yield row
+        started.set()
+
+    monkeypatch.setattr(contact_index, "_consented", slow)
+    return started, go
+
+
 async def test_background_warm_up_keeps_changes_made_meanwhile(sim: Simulator, monkeypatch) -> None:
     ivan = await member(sim, "Ivan", "Petrenko")
     for i in range(5):
         add_contact(sim, None, name=f"Oksana Lysenko{i}")
-    monkeypatch.setattr(contact_index, "CHUNK_ROWS", 1)
     with sim.services.db.transaction() as session:
         index = contact_index.index_for(session)
     index.stale = True  # as after a change by another process
-    real_sleep = asyncio.sleep
-    added: list[int] = []
-
-    async def write_meanwhile(delay: float) -> None:
-        if not added:  # while the new index is being built, this process adds someone
-            added.append(add_contact(sim, None, name="Oksana Meanwhile"))
-        await real_sleep(delay)
-
-    monkeypatch.setattr(asyncio, "sleep", write_meanwhile)
-    await contact_index.warm(sim.services.db)
-    monkeypatch.setattr(asyncio, "sleep", real_sleep)
-    assert added and not index.stale and added[0] in index.dirty
+    started, go = held_build(monkeypatch)
+    warming = asyncio.ensure_future(contact_index.warm(sim.services.db))
+    await asyncio.to_thread(started.wait, 30)
+    # While the new index is being built, this process adds someone.
+    added = add_contact(sim, None, name="Oksana Meanwhile")
+    go.set()
+    await warming
+    assert not index.stale and added in index.dirty
     assert "6 found" in await found(sim, ivan, "oksana")
     assert "Oksana Meanwhile" in await found(sim, ivan, "meanwhile")
+
+
+async def test_lookups_are_answered_from_sql_while_the_index_is_rebuilt(
+    sim: Simulator, monkeypatch
+) -> None:
+    ivan = await member(sim, "Ivan", "Petrenko")
+    add_contact(sim, None, name="Oksana Lysenko", organisation="UNICEF")
+    assert "Oksana Lysenko" in await found(sim, ivan, "lysenko")
+    with sim.services.db.transaction() as session:
+        index = contact_index.index_for(session)
+    assert index.building is not None
+    await index.building
+    other = Database(sim.services.config.database_url)  # another process changes the directory
+    try:
+        with other.transaction() as session:
+            ContactRepository(session).save_profile(
+                424242, ContactValues(name="Maria Lysenko", organisation="WFP"), {}, now_of(sim)
+            )
+    finally:
+        other.dispose()
+    started, go = held_build(monkeypatch)
+    try:
+        text = await found(sim, ivan, "lysenko")  # starts the rebuild, answered without it
+        assert "Maria Lysenko" in text and "Oksana Lysenko" in text
+        await asyncio.to_thread(started.wait, 30)
+        assert index.building is not None and not index.building.done()
+        text = await found(sim, ivan, "maria")  # the rebuild is still held
+        assert "Maria Lysenko" in text and "Oksana" not in text
+    finally:
+        go.set()
+    await index.building
+    with sim.services.db.transaction() as session:
+        assert index.version == contact_index.current_version(session) and not index.stale
+    assert "Maria Lysenko" in await found(sim, ivan, "maria")  # from the new index

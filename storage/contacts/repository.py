@@ -172,12 +172,14 @@ class ContactRepository:
 
     def search_candidates(self, key: str, limit: int = CANDIDATES) -> Sequence[Contact]:
         """Consented contacts sharing the most grams with the query (ranked in Python), through
-        the in-memory index (storage/contact_index.py); the same rows as ``scan_candidates``."""
+        the in-memory index (storage/contact_index.py); the same rows as ``scan_candidates``,
+        which answers instead while the index is being rebuilt."""
         grams = sorted(trigrams(key))[:24]
         if not grams:
             return self.scan_candidates(key, limit)
         index = index_for(self.session)
-        index.refresh(self.session)
+        if not index.refresh(self.session):
+            return self.scan_candidates(key, limit)
         ids = index.candidates(grams, limit)
         if not ids:
             return []
