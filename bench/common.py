@@ -122,6 +122,18 @@ class LagProbe:
     def text(self) -> str:
         return f"loop lag worst {self.worst * 1000:.0f} ms ({self.over} ticks > 50 ms)"
 
+    @property
+    def worst_ms(self) -> float:
+        return self.worst * 1000
+
+    async def __aenter__(self) -> LagProbe:
+        self.start()
+        await asyncio.sleep(0)
+        return self
+
+    async def __aexit__(self, *_exc: object) -> None:
+        await self.stop()
+
 
 def _spin() -> None:  # pragma: no cover - runs in the hog process
     while True:

@@ -21,8 +21,7 @@ from datetime import datetime
 
 from sqlalchemy import insert
 
-from bench.common import config_for, database, engine_name, percentiles, summary
-from bench.lag import LagProbe
+from bench.common import LagProbe, config_for, database, engine_name, percentiles, summary
 from moderation.clock import FakeClock
 from moderation.contacts import search_key, trigrams
 from simulation.faketg import FakeMember
