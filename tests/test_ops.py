@@ -6,7 +6,7 @@ import logging
 import os
 import uuid
 from collections.abc import Iterator
-from datetime import timedelta
+from datetime import datetime, timedelta
 from pathlib import Path
 
 import pytest
@@ -470,16 +470,16 @@ async def test_database_lost_before_a_send_puts_the_batch_back_at_once(
     sim: Simulator, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     await _three_due_partners(sim)
-    real = DeadlineRepository.deadline
+    real = DeadlineRepository.begin
     calls = {"n": 0}
 
-    def flaky(self: DeadlineRepository, deadline_id: str) -> object:
+    def flaky(self: DeadlineRepository, row_id: int, token: str, now: datetime) -> bool:
         calls["n"] += 1
-        if calls["n"] == 2:  # the second reminder's read: the database is gone
-            raise OperationalError("SELECT", {}, Exception("server closed the connection"))
-        return real(self, deadline_id)
+        if calls["n"] == 2:  # the second reminder's fenced begin: the database is gone
+            raise OperationalError("UPDATE", {}, Exception("server closed the connection"))
+        return real(self, row_id, token, now)
 
-    monkeypatch.setattr(DeadlineRepository, "deadline", flaky)
+    monkeypatch.setattr(DeadlineRepository, "begin", flaky)
     with pytest.raises(OperationalError):
         await sim.run_sweeps()
     ids = _due_ids(sim)
@@ -487,7 +487,7 @@ async def test_database_lost_before_a_send_puts_the_batch_back_at_once(
     # One sent; the one in hand and the one after it went back (pending), not left claimed
     # until the lease runs out.
     assert _statuses(sim, ids) == ["sent", "pending", "pending"]
-    monkeypatch.setattr(DeadlineRepository, "deadline", real)
+    monkeypatch.setattr(DeadlineRepository, "begin", real)
     await sim.run_sweeps()
     assert _statuses(sim, ids) == ["sent", "sent", "sent"]
     assert (
