@@ -12,14 +12,22 @@ from telegram.ext import CommandHandler, filters
 
 from config.schema import GroupConfig
 from handlers.common import button, reply, role_here
-from handlers.introductions import describe
+from handlers.member_cards import (
+    Match,
+    PendingIntro,
+    PendingJoin,
+    WhoisCard,
+    pending_lines,
+    several_matches,
+    whois_card,
+)
 from handlers.order import Stage
-from handlers.render import chunk_lines, esc, esc_attr, mention
+from handlers.render import chunk_lines, esc, mention
 from handlers.targets import find_members
 from handlers.targets import roster_name as _name
 from handlers.topics import replied_to
 from handlers.webapp import with_open_row
-from i18n import N_, _, date_text, duration_text, list_text, ngettext
+from i18n import N_, _, ngettext
 from moderation.introductions import IntroStatus
 from moderation.permissions import CommandSpec, Role, Where
 from moderation.spreadsheet import safe_row
@@ -45,11 +53,6 @@ COMMANDS = [
 
 MEMBERS_PER_PAGE = 25  # one message on a phone; 25 mention links stay far below 100 entities
 PAGE_BUTTON = "mem:"  # mem:<chat id>:<page>
-
-
-def sponsor_note(note: str | None) -> str:
-    """Why someone has no sponsor (stored in English, shown translated)."""
-    return _(note) if note else _("member before the bot")
 
 
 async def whois(update: Update, context: BotContext) -> None:
@@ -109,45 +112,18 @@ async def whois(update: Update, context: BotContext) -> None:
             await answer(lambda: _("No current member matches that message."))
         return
     if len(matches) > 1:
-        names = "\n".join(
-            f"• {esc(_name(u, i))}" + (f" (@{esc_attr(u.username)})" if u.username else "")
-            for _m, u, i in matches[:10]
-        )
-
-        def several() -> str:
-            lines = [_("Several members match; be more precise:"), names]
-            if len(matches) > 10:
-                lines.append(ngettext("…and {n} more", "…and {n} more", len(matches) - 10))
-            return "\n".join(lines)
-
-        await answer(several)
+        found = [Match(_name(u, i), u.username) for _m, u, i in matches]
+        await answer(lambda: several_matches(found))
         return
     membership, member, intro = matches[0]
-    tz = services.settings.group_timezone(group)
-    sponsor = sponsor_names.get(intro.sponsor_id or 0) if intro else None
-
-    def card() -> str:
-        lines = [
-            f"<b>{esc(_name(member, intro))}</b>"
-            + (f" (@{esc_attr(member.username)})" if member.username else "")
-        ]
-        if intro is not None and intro.organisation:
-            lines.append(describe(intro))
-        if intro is not None and intro.category is not None:
-            lines.append(_("Based: {category}", category=esc(intro.category.label)))
-        if sponsor:
-            lines.append(_("Sponsor: {name}", name=esc(sponsor)))
-        else:
-            note = sponsor_note(intro.sponsor_note if intro else None)
-            lines.append(_("Sponsor: — ({note})", note=esc(note)))
-        lines.append(_("Member since {date}", date=date_text(membership.joined_at, tz)))
-        if intro is not None and intro.end_date is not None:
-            lines.append(_("Until {date}", date=date_text(intro.end_date)))
-        if intro is not None and intro.status is not IntroStatus.COMPLETE:
-            lines.append(_("Introduction: {status}", status=esc(intro.status.label)))
-        return "\n".join(lines)
-
-    await answer(card)
+    card = WhoisCard(
+        member=Match(_name(member, intro), member.username),
+        intro=intro,
+        sponsor=sponsor_names.get(intro.sponsor_id or 0) if intro else None,
+        joined_at=membership.joined_at,
+        zone=services.settings.group_timezone(group),
+    )
+    await answer(lambda: whois_card(card))
 
 
 async def members(update: Update, context: BotContext) -> None:
@@ -311,45 +287,27 @@ async def pending(update: Update, context: BotContext) -> None:
             uid: roster.user(uid)
             for uid in {r.user_id for r in requests} | {i.user_id for i in intros}
         }
-    lines = [_("<b>Join requests</b>")]
-    for request in requests:
-        user = users.get(request.user_id)
-        name = esc(user.display_name if user else request.user_id)
-        waited = duration_text(now - request.requested_at)
-        if request.status == "sponsored":
-            lines.append(
-                _(
-                    "• {name} — sponsored, waiting for the introduction; waiting {waited}",
-                    name=name,
-                    waited=waited,
-                )
+
+    def name(user_id: int) -> str:
+        user = users.get(user_id)
+        return user.display_name if user else str(user_id)
+
+    lines = pending_lines(
+        [
+            PendingJoin(name(r.user_id), r.status == "sponsored", now - r.requested_at)
+            for r in requests
+        ],
+        [
+            PendingIntro(
+                name(i.user_id),
+                held=i.status is IntroStatus.HELD,
+                sponsor_done=i.sponsor_done_at is not None,
+                confirmed=i.confirmed_at is not None,
+                waited=now - i.joined_at if i.joined_at else None,
             )
-        else:
-            lines.append(
-                _("• {name} — waiting for a sponsor; waiting {waited}", name=name, waited=waited)
-            )
-    if not requests:
-        lines.append(_("none"))
-    lines.append(_("<b>Unfinished introductions</b>"))
-    for intro in intros:
-        user = users.get(intro.user_id)
-        missing = []
-        if intro.status is IntroStatus.HELD:
-            missing.append(_("a sponsor (moderators decide)"))
-        elif intro.sponsor_done_at is None:
-            missing.append(_("the sponsor's introduction"))
-        if intro.confirmed_at is None:
-            missing.append(_("the newcomer's confirmation"))
-        lines.append(
-            _(
-                "• {name} — needs {missing}; waiting {waited}",
-                name=esc(user.display_name if user else intro.user_id),
-                missing=esc(list_text(missing)),
-                waited=duration_text(now - intro.joined_at) if intro.joined_at else "?",
-            )
-        )
-    if not intros:
-        lines.append(_("none"))
+            for i in intros
+        ],
+    )
     chunks = chunk_lines(lines)
     for index, chunk in enumerate(chunks):
         last = index == len(chunks) - 1

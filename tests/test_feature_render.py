@@ -10,6 +10,15 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 from handlers.contacts.render import Entry, MyData, mydata_lines, revoke_keyboard
+from handlers.member_cards import (
+    Match,
+    PendingIntro,
+    PendingJoin,
+    WhoisCard,
+    pending_lines,
+    several_matches,
+    whois_card,
+)
 from moderation.contacts import DEFAULT_LEVELS
 from moderation.introductions import Category
 from moderation.lifecycle import Coming, Member, Outcome, Policy, coming_up
@@ -112,3 +121,41 @@ def test_expiring_lists_what_the_readme_names_within_the_window() -> None:
     assert coming_up(surge, policy, NOW, today, window) == []
     wide = coming_up(surge, policy, NOW, today, timedelta(days=120))
     assert [c for c, _at in wide] == [Coming.ENDS]
+
+
+def test_pending_says_what_each_newcomer_still_needs_and_escapes_names() -> None:
+    lines = pending_lines(
+        [PendingJoin("<i>Ivan</i>", sponsored=False, waited=timedelta(hours=3))],
+        [
+            PendingIntro("Olena", held=True, sponsor_done=False, confirmed=False, waited=None),
+            PendingIntro(
+                "Mira", held=False, sponsor_done=True, confirmed=False, waited=timedelta(days=2)
+            ),
+        ],
+    )
+    assert lines[0] == "<b>Join requests</b>"
+    assert f"{FSI}&lt;i&gt;Ivan&lt;/i&gt;{PDI}" in lines[1] and "<i>" not in lines[1]
+    assert "waiting for a sponsor; waiting 3 hours" in lines[1]
+    assert lines[2] == "<b>Unfinished introductions</b>"
+    needs = "a sponsor (moderators decide) and the newcomer&#x27;s confirmation"
+    assert f"needs {FSI}{needs}{PDI}" in lines[3]
+    assert lines[3].endswith("waiting ?")
+    assert f"needs {FSI}the newcomer&#x27;s confirmation{PDI}; waiting 2 days" in lines[4]
+    assert pending_lines([], []) == [
+        "<b>Join requests</b>",
+        "none",
+        "<b>Unfinished introductions</b>",
+        "none",
+    ]
+
+
+def test_whois_names_no_sponsor_and_lists_at_most_ten_matches() -> None:
+    card = WhoisCard(
+        Match("<b>Olena</b>", "olena_k"), None, None, datetime(2027, 1, 5, 23, tzinfo=UTC), KYIV
+    )
+    text = whois_card(card)
+    assert text.startswith(f"<b>{FSI}&lt;b&gt;Olena&lt;/b&gt;{PDI}</b> (@olena_k)")
+    assert f"Sponsor: — ({FSI}member before the bot{PDI})" in text
+    assert text.endswith("Member since 6 Jan 2027")  # 01:00 in Kyiv
+    several = several_matches([Match(f"Ann {n}", None) for n in range(12)])
+    assert several.count("•") == 10 and several.endswith("…and 2 more")

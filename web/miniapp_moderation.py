@@ -23,7 +23,8 @@ from telegram.error import TelegramError
 
 from handlers.common import current_role
 from handlers.joins.requests import decide_request, mark_notice
-from handlers.members import members_csv, members_of, sponsor_note
+from handlers.member_cards import sponsor_note
+from handlers.members import members_csv, members_of
 from handlers.moderation.audit import AUDIT_PAGE
 from handlers.moderation.common import kind_label, kind_labels, names_of
 from handlers.reminder_letters import due_line, missing_report, name_of, unit_name
