@@ -1,4 +1,4 @@
-"""Queries of the Mini App: claiming a write once (replay protection)."""
+"""Claiming a write once (replay protection): the Mini App's writes, /forgetme's button."""
 
 from __future__ import annotations
 

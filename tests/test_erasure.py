@@ -204,3 +204,33 @@ async def test_forgetme_erases_what_the_table_says_and_mydata_says_why_the_rest_
     await sim.dm(olena, "/mydata")
     after = "\n".join(m.text for m in sim.since(mark, olena.id))
     assert "No contact entry." in after and "Warnings, mutes and the moderation log" in after
+
+
+async def test_an_erase_button_erases_once_and_not_after_it_expires(sim: Simulator) -> None:
+    """A second or replayed press of a used "Erase" button leaves data stored since then
+    alone (here: a moderator's import naming her again); a question older than forms.ttl
+    (24 h by default, README) erases nothing."""
+    mira = sim.telegram.users[MODERATOR_ID]
+    olena = await member(sim, "Olena", "Koval", "olena_k")
+    add_contact(sim, olena.id, name="Olena Koval", organisation="UNICEF")
+    await sim.dm(olena, "/forgetme")
+    prompt = sim.last(olena.id)
+    await sim.press(olena, prompt, "Erase my contact data")
+    assert rows(sim, Contact) == []
+    upload = f"name,organisation,user_id\nOlena Koval,UNICEF,{olena.id}\n".encode()
+    await sim.feed(sim.telegram.document(mira.id, mira.id, "c.csv", upload))
+    await sim.press(mira, sim.last(mira.id), "Import")
+    assert [c.user_id for c in rows(sim, Contact)] == [olena.id]
+    for _press in range(2):  # a double tap and a client replaying the old button
+        await sim.feed(
+            sim.telegram.forged_press(olena.id, olena.id, prompt.message_id, f"ct:fg:{olena.id}")
+        )
+        assert [c.user_id for c in rows(sim, Contact)] == [olena.id]
+    assert "Already done" in sim.telegram.calls_to("answerCallbackQuery")[-1]["text"]
+    # A fresh question, pressed a day and a minute later: expired, nothing erased.
+    await sim.dm(olena, "/forgetme")
+    late = sim.last(olena.id)
+    sim.clock.advance(timedelta(hours=24, minutes=1))
+    await sim.press(olena, late, "Erase my contact data")
+    assert [c.user_id for c in rows(sim, Contact)] == [olena.id]
+    assert "expired" in sim.telegram.calls_to("answerCallbackQuery")[-1]["text"]

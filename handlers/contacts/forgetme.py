@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
-from telegram import InlineKeyboardButton, InlineKeyboardMarkup, Update
+import hashlib
+
+from telegram import InlineKeyboardButton, InlineKeyboardMarkup, Message, Update
 
 from handlers.contacts.shared import CB
 from i18n import (
@@ -13,6 +15,7 @@ from storage.calendar_feeds import CalendarFeedRepository
 from storage.contacts import (
     ContactRepository,
 )
+from storage.miniapp import claim_write
 
 
 # =========================================================================== /forgetme
@@ -26,11 +29,23 @@ def confirmation() -> str:
     )
 
 
-def erase(services: Services, user_id: int) -> None:
-    """What a confirmed /forgetme does (the chat's button and the Mini App's)."""
+def erase(services: Services, user_id: int, question: Message | None = None) -> bool:
+    """What a confirmed /forgetme does (the chat's button and the Mini App's).
+
+    With ``question`` (the chat's confirmation message), its button erases once: a second or
+    replayed press of it finds the erasure claimed and returns False, so data stored after
+    the erasure (say, a moderator's import naming the person) is never erased by an old press.
+    """
+    now = services.clock.now()
     with services.db.transaction() as session:
-        ContactRepository(session).forget(user_id, services.clock.now())
+        if question is not None:
+            used = f"forgetme:{question.chat.id}:{question.message_id}"
+            key = hashlib.sha256(used.encode()).hexdigest()
+            if not claim_write(session, key, question.date + services.settings.forms.ttl, now):
+                return False
+        ContactRepository(session).forget(user_id, now)
         CalendarFeedRepository(session).forget(user_id)
+    return True
 
 
 async def forgetme(update: Update, context: BotContext) -> None:
@@ -54,9 +69,22 @@ async def on_forget(
     if user_id != user.id:
         await query.answer(_("This button is not yours."), show_alert=True)
         return
-    await query.answer()
     if action == "fk":
+        await query.answer()
         await query.edit_message_text(_("Kept; nothing was erased."))
         return
-    erase(context.services, user.id)
+    question = query.message if isinstance(query.message, Message) else None
+    services = context.services
+    # A confirmation is good for one erasure within forms.ttl of being asked (a message
+    # Telegram no longer shows us is older than that).
+    if question is None or services.clock.now() - question.date > services.settings.forms.ttl:
+        await query.answer(
+            _("This question has expired; nothing was erased. Send /forgetme to be asked again."),
+            show_alert=True,
+        )
+        return
+    if not erase(services, user.id, question):
+        await query.answer(_("Already done: this button erased your data once."), show_alert=True)
+        return
+    await query.answer()
     await query.edit_message_text(_("Erased. Your contact data and consents are gone."))
