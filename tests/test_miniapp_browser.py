@@ -33,7 +33,8 @@ DARK = {"bg_color": "#17212b", "text_color": "#f5f5f5", "hint_color": "#708499",
 
 def stand_in(raw: str, theme: dict[str, str]) -> str:
     """What Telegram's script gives a page: Telegram.WebApp with initData, and the theme as
-    --tg-theme-* CSS variables on the root element."""
+    --tg-theme-* CSS variables on the root element; the t.me links it is asked to open are
+    kept in ``window.__opened``."""
     variables = {f"--tg-theme-{k.replace('_', '-')}": v for k, v in theme.items()}
     return f"""
 window.Telegram = {{ WebApp: {{
@@ -41,6 +42,7 @@ window.Telegram = {{ WebApp: {{
   themeParams: {json.dumps(theme)},
   ready: function () {{ window.__ready = true; }},
   expand: function () {{}},
+  openTelegramLink: function (url) {{ (window.__opened = window.__opened || []).push(url); }},
 }} }};
 (function () {{
   var vars = {json.dumps(variables)};

@@ -1,7 +1,8 @@
 """The moderators' screen in a real browser (Debian's Chromium, Playwright) against the bot's
-real HTTP server and the fake Bot API: a moderator sorts the roster and approves a pending
-join, and the newcomer is let in as the chat's Approve button lets them in. A member never
-sees the tab. Screenshots: moderation-en-light.png, moderation-ar-dark.png at 360 px."""
+real HTTP server and the fake Bot API: a moderator sorts the roster, approves a pending
+join, and the newcomer is let in as the chat's Approve button lets them in; she sponsors a held
+newcomer, whose introduction opens as the chat's button opens it. A member never sees the
+tab. Screenshots: moderation-en-light.png, moderation-ar-dark.png at 360 px."""
 
 from __future__ import annotations
 
@@ -11,6 +12,7 @@ from urllib.parse import urlsplit
 
 from playwright.async_api import Page, async_playwright
 
+from moderation.introductions import IntroStatus
 from moderation.roster import MemberStatus
 from simulation.simulator import Simulator
 from storage.roster import RosterRepository
@@ -36,6 +38,8 @@ async def test_a_moderator_sorts_the_roster_and_approves_a_join(
     await sim.join(sim.user("Olena", username="olena_p"), link=link)
     anna = sim.user("Anna")
     await sim.request_join(anna)
+    stranger = sim.user("Stranger")
+    await sim.join(stranger)  # no sponsor: held for the moderators
     mira = sim.telegram.users[MODERATOR_ID]
     shots = tmp_path / "screenshots"
     shots.mkdir()
@@ -76,6 +80,20 @@ async def test_a_moderator_sorts_the_roster_and_approves_a_join(
                 assert joined is not None and joined.status is MemberStatus.RESTRICTED
             intro = intro_of(sim, anna.id)
             assert intro is not None and intro.sponsor_id == MODERATOR_ID
+
+            held = page.locator("#introductions li.card", has_text="Stranger")
+            await held.locator("button.sponsor").click()
+            await held.locator("button.sponsor").wait_for(state="detached")  # the list, again
+            assert "You sponsor them now" in await page.inner_text("#status")
+            intro = intro_of(sim, stranger.id)
+            assert intro is not None and intro.status is IntroStatus.PENDING
+            assert intro.sponsor_id == MODERATOR_ID
+            bot = sim.telegram.bot.username
+            opened = await page.evaluate("window.__opened")
+            assert opened == [f"https://t.me/{bot}?start=intro_{intro.id}"]
+            card = page.locator("#introductions li.card", has_text="Stranger")
+            assert "the sponsor's introduction" in await card.inner_text()
+            assert await card.locator("button").count() == 0
             assert set(hosts) <= {urlsplit(base).netloc, "telegram.org"}, hosts
 
             # A member: no Moderation tab, and the directory opens instead.

@@ -1,11 +1,13 @@
 """The Mini App's moderators' screen through the bot's real HTTP server, against what the chat
-shows and does: /members (and its CSV), /pending and the join request's Approve/Decline
-buttons, /audit, /missing (README "Moderators' screen"). Only moderators, asked live at each
+shows and does: /members (and its CSV), /pending, the join request's Approve/Decline buttons
+and the held newcomer's "I sponsor them"/"Remove" buttons, /audit, /missing (README
+"Moderators' screen"). Only moderators, asked live at each
 request; everyone else is refused with nothing changed and nothing disclosed."""
 
 from __future__ import annotations
 
 import dataclasses
+from collections.abc import AsyncIterator
 from datetime import timedelta
 from typing import Any
 
@@ -13,8 +15,10 @@ import httpx
 import pytest
 
 from config.loader import LoadedConfig
+from moderation.clock import FakeClock
+from moderation.introductions import IntroStatus
 from moderation.roster import MemberStatus
-from simulation.faketg import FakeMember, FakeUser
+from simulation.faketg import FakeMember, FakeUser, SentMessage
 from simulation.simulator import Simulator
 from storage.introductions import IntroductionRepository
 from storage.models import JoinRequest, ModerationAction
@@ -23,6 +27,7 @@ from tests.miniapp import auth, init_data, served, sign
 from tests.test_contacts import rows
 from tests.test_deadlines import partner
 from tests.test_joins import intro_of, invite, veteran
+from tests.test_moderator_scope import GROUP_B, in_group
 
 APP_URL = "https://bot.example.org/app"
 API = "/app/api/moderation"
@@ -61,8 +66,30 @@ async def a_newcomer_introduced(sim: Simulator) -> tuple[FakeUser, FakeUser]:
     return ivan, olena
 
 
+async def a_newcomer_held(sim: Simulator, chat_id: int = GROUP_ID) -> tuple[FakeUser, int]:
+    """A stranger joins without a sponsor: held read-only for the moderators (README, Sponsored
+    joins); returns them and their introduction's id."""
+    stranger = sim.user("Stranger", username="stranger")
+    await sim.join(stranger, chat_id=chat_id)
+    with sim.services.db.transaction() as session:
+        intro = IntroductionRepository(session).introduction(chat_id, stranger.id)
+        assert intro is not None and intro.status is IntroStatus.HELD
+        return stranger, intro.id
+
+
+def intro_row(sim: Simulator, intro_id: int) -> tuple[IntroStatus, int | None]:
+    with sim.services.db.transaction() as session:
+        intro = IntroductionRepository(session).introduction_by_id(intro_id)
+        assert intro is not None
+        return intro.status, intro.sponsor_id
+
+
+def intro_link(sim: Simulator, intro_id: int) -> str:
+    return f"https://t.me/{sim.telegram.bot.username}?start=intro_{intro_id}"
+
+
 async def every_endpoint(
-    client: httpx.AsyncClient, headers: dict[str, str], request_id: int
+    client: httpx.AsyncClient, headers: dict[str, str], request_id: int, held_id: int = 1
 ) -> list[httpx.Response]:
     return [
         await client.get(f"{API}/roster", headers=headers),
@@ -70,6 +97,9 @@ async def every_endpoint(
         await client.get(f"{API}/pending", headers=headers),
         await client.post(
             f"{API}/decide", json={"id": request_id, "decision": "approve"}, headers=headers
+        ),
+        await client.post(
+            f"{API}/held", json={"id": held_id, "decision": "remove"}, headers=headers
         ),
         await client.get(f"{API}/audit", headers=headers),
         await client.get(f"{API}/deadlines", headers=headers),
@@ -205,11 +235,13 @@ async def test_a_member_is_refused_everywhere_and_learns_nothing(sim: Simulator)
     anna = sim.user("Anna")
     await sim.request_join(anna)
     [request_id] = [r.id for r in rows(sim, JoinRequest) if r.user_id == anna.id]
+    _stranger, held_id = await a_newcomer_held(sim)
     member = await veteran(sim, "Petro")
     actions = len(rows(sim, ModerationAction))
     mark = sim.mark()
     async with served(sim) as client:
-        for response in await every_endpoint(client, auth(init_data(sim, member)), request_id):
+        headers = auth(init_data(sim, member))
+        for response in await every_endpoint(client, headers, request_id, held_id):
             assert response.status_code == 403, response.text
             assert response.json() == {"error": "This part of the app is for moderators."}
         page = await client.get("/app", params={"screen": "moderation"})
@@ -221,6 +253,8 @@ async def test_a_member_is_refused_everywhere_and_learns_nothing(sim: Simulator)
         assert me.json()["moderator"] is False
     assert open_requests(sim) == [anna.id]
     assert sim.telegram.calls_to("approveChatJoinRequest") == []
+    assert intro_row(sim, held_id) == (IntroStatus.HELD, None)
+    assert sim.telegram.calls_to("banChatMember") == []
     assert len(rows(sim, ModerationAction)) == actions
     assert sim.since(mark) == []  # no document, no message to anyone
 
@@ -252,6 +286,7 @@ async def test_forged_and_stale_identities_are_refused(sim: Simulator) -> None:
     anna = sim.user("Anna")
     await sim.request_join(anna)
     [request_id] = [r.id for r in rows(sim, JoinRequest)]
+    _stranger, held_id = await a_newcomer_held(sim)
     user = {"id": MODERATOR_ID, "first_name": "Mira"}
     now = sim.clock.now()
     forged = [
@@ -262,11 +297,13 @@ async def test_forged_and_stale_identities_are_refused(sim: Simulator) -> None:
     ]
     async with served(sim) as client:
         for raw in forged:
-            for response in await every_endpoint(client, auth(raw), request_id):
+            for response in await every_endpoint(client, auth(raw), request_id, held_id):
                 assert response.status_code == 401, response.text
-                assert "Anna" not in response.text
+                assert "Anna" not in response.text and "Stranger" not in response.text
     assert open_requests(sim) == [anna.id]
     assert sim.telegram.calls_to("approveChatJoinRequest") == []
+    assert intro_row(sim, held_id) == (IntroStatus.HELD, None)
+    assert sim.telegram.calls_to("banChatMember") == []
 
 
 async def test_bad_input_gets_a_polite_answer(sim: Simulator) -> None:
@@ -310,3 +347,196 @@ async def test_bad_input_gets_a_polite_answer(sim: Simulator) -> None:
         )
         assert response.status_code == 413
     assert open_requests(sim) == [anna.id]
+
+
+def ask_about(sim: Simulator, mark: int) -> SentMessage:
+    """The moderator's private notice about a held newcomer, with its two buttons."""
+    [ask] = [m for m in sim.since(mark, MODERATOR_ID) if "without a known sponsor" in m.text]
+    return ask
+
+
+def last_answer(sim: Simulator) -> str:
+    return str(sim.telegram.calls_to("answerCallbackQuery")[-1].get("text"))
+
+
+async def test_a_moderator_sponsors_a_held_newcomer_as_the_chat_button_does(
+    sim: Simulator,
+) -> None:
+    await a_newcomer_introduced(sim)  # Olena: sponsored, not held
+    mark = sim.mark()
+    stranger, held_id = await a_newcomer_held(sim)
+    ask = ask_about(sim, mark)
+    raw = init_data(sim, mira(sim))
+    async with served(sim) as client:
+        listed = (await client.get(f"{API}/pending", headers=auth(raw))).json()
+        held = {entry["name"]: entry["held"] for entry in listed["introductions"]}
+        assert held == {"Stranger": True, "Olena": False}
+        body = {"id": held_id, "decision": "sponsor"}
+        sponsored = await client.post(f"{API}/held", json=body, headers=auth(raw))
+        assert sponsored.status_code == 200, sponsored.text
+        # As the chat's "I sponsor them": the moderator is the sponsor, the newcomer goes on
+        # as any sponsored newcomer, and the answer leads straight to the introduction.
+        assert sponsored.json()["link"] == intro_link(sim, held_id)
+        assert "You sponsor them now" in sponsored.json()["message"]
+        assert intro_row(sim, held_id) == (IntroStatus.PENDING, MODERATOR_ID)
+        assert membership(sim, stranger.id) is MemberStatus.RESTRICTED  # until introduced
+        # The group's card names the sponsor and offers the introduction, as after the press.
+        intro = intro_of(sim, stranger.id)
+        assert intro is not None and intro.card_message_id is not None
+        card = sim.telegram.messages[(GROUP_ID, intro.card_message_id)]
+        assert "Mira" in card.text and "please introduce them" in card.text
+        assert MODERATOR_ID in card.mentions
+        assert [b["url"] for b in card.buttons() if "Sponsor" in b["text"]] == [
+            intro_link(sim, held_id)
+        ]
+        replayed = await client.post(f"{API}/held", json=body, headers=auth(raw))
+        assert replayed.status_code == 409 and "already sent" in replayed.json()["error"]
+        later = auth(init_data(sim, mira(sim), timedelta(seconds=2)))
+        again = await client.post(
+            f"{API}/held", json={"id": held_id, "decision": "remove"}, headers=later
+        )
+        assert again.status_code == 409 and "already decided" in again.json()["error"]
+        listed = (await client.get(f"{API}/pending", headers=auth(raw))).json()
+        [entry] = [e for e in listed["introductions"] if e["name"] == "Stranger"]
+        assert entry["held"] is False and "the sponsor's introduction" in entry["needs"]
+    # The chat's buttons, pressed after the app decided: already decided, nothing done.
+    await sim.press(mira(sim), ask, "Remove")
+    assert last_answer(sim) == "Already decided by someone else."
+    assert sim.telegram.calls_to("banChatMember") == []
+    assert intro_row(sim, held_id) == (IntroStatus.PENDING, MODERATOR_ID)
+    # The link is the chat's own: it opens the introduction in the private chat.
+    mark = sim.mark()
+    await sim.dm(mira(sim), "/start " + intro_link(sim, held_id).split("start=")[1])
+    assert any("first and last name" in m.text for m in sim.since(mark, MODERATOR_ID))
+
+
+async def test_a_moderator_removes_a_held_newcomer_as_the_chat_button_does(
+    sim: Simulator,
+) -> None:
+    mark = sim.mark()
+    stranger, held_id = await a_newcomer_held(sim)
+    ask = ask_about(sim, mark)
+    raw = init_data(sim, mira(sim))
+    mark = sim.mark()
+    async with served(sim) as client:
+        body = {"id": held_id, "decision": "remove"}
+        removed = await client.post(f"{API}/held", json=body, headers=auth(raw))
+        assert removed.status_code == 200, removed.text
+        assert "Removed" in removed.json()["message"] and "link" not in removed.json()
+        # "Kick, can return" (README): banned then unbanned at once; recorded as removed.
+        assert [c["user_id"] for c in sim.telegram.calls_to("banChatMember")] == [stranger.id]
+        assert [c["user_id"] for c in sim.telegram.calls_to("unbanChatMember")] == [stranger.id]
+        assert membership(sim, stranger.id) is MemberStatus.REMOVED
+        assert intro_row(sim, held_id) == (IntroStatus.REMOVED, None)
+        [action] = [a for a in rows(sim, ModerationAction) if a.kind == "remove"]
+        assert (action.target_id, action.actor_id) == (stranger.id, MODERATOR_ID)
+        assert any("Stranger was removed" in m.text for m in sim.since(mark, GROUP_ID))
+        listed = (await client.get(f"{API}/pending", headers=auth(raw))).json()
+        assert "Stranger" not in {entry["name"] for entry in listed["introductions"]}
+        later = auth(init_data(sim, mira(sim), timedelta(seconds=2)))
+        again = await client.post(
+            f"{API}/held", json={"id": held_id, "decision": "sponsor"}, headers=later
+        )
+        assert again.status_code == 409 and "already decided" in again.json()["error"]
+    await sim.press(mira(sim), ask, "I sponsor them")
+    assert last_answer(sim) == "Already decided by someone else."
+    assert sim.telegram.opened_links == []
+    assert intro_row(sim, held_id) == (IntroStatus.REMOVED, None)
+
+
+async def test_the_chat_button_first_then_the_app_is_told(sim: Simulator) -> None:
+    mark = sim.mark()
+    _stranger, held_id = await a_newcomer_held(sim)
+    await sim.press(mira(sim), ask_about(sim, mark), "I sponsor them")
+    async with served(sim) as client:
+        body = {"id": held_id, "decision": "remove"}
+        late = await client.post(f"{API}/held", json=body, headers=auth(init_data(sim, mira(sim))))
+        assert late.status_code == 409 and "already decided" in late.json()["error"]
+    assert intro_row(sim, held_id) == (IntroStatus.PENDING, MODERATOR_ID)
+    assert sim.telegram.calls_to("banChatMember") == []
+
+
+@pytest.fixture
+async def two_groups(config: LoadedConfig, clock: FakeClock) -> AsyncIterator[Simulator]:
+    groups = [
+        *config.settings.groups,
+        config.settings.groups[0].model_copy(update={"chat_id": GROUP_B, "title": "Group B"}),
+    ]
+    settings = config.settings.model_copy(update={"groups": groups})
+    simulator = Simulator(dataclasses.replace(config, settings=settings), clock)
+    await simulator.start()
+    yield simulator
+    await simulator.stop()
+    assert not simulator.errors, f"the bot raised: {simulator.errors!r}"
+
+
+async def test_an_admin_of_another_group_cannot_decide_a_held_newcomer(
+    two_groups: Simulator,
+) -> None:
+    """Bohdan administers group B only: the app's moderators' screen is his, but a held
+    newcomer of group A is not his to decide (as the chat's button, README Permissions)."""
+    sim = two_groups
+    bohdan = await in_group(sim, "Bohdan", GROUP_B, "administrator")
+    stranger, held_a = await a_newcomer_held(sim)
+    outsider = sim.user("Outsider")
+    await sim.join(outsider, chat_id=GROUP_B)
+    with sim.services.db.transaction() as session:
+        intro_of_b = IntroductionRepository(session).introduction(GROUP_B, outsider.id)
+        assert intro_of_b is not None
+        held_b = intro_of_b.id
+    raw = init_data(sim, bohdan)
+    async with served(sim) as client:
+        for decision in ("sponsor", "remove"):
+            body = {"id": held_a, "decision": decision}
+            refused = await client.post(f"{API}/held", json=body, headers=auth(raw))
+            assert refused.status_code == 403, refused.text
+            assert refused.json() == {"error": "This part of the app is for moderators."}
+        assert intro_row(sim, held_a) == (IntroStatus.HELD, None)
+        assert sim.telegram.calls_to("banChatMember") == []
+        assert membership(sim, stranger.id) is MemberStatus.RESTRICTED
+        # His own group's held newcomer: he decides.
+        body = {"id": held_b, "decision": "remove"}
+        own = await client.post(f"{API}/held", json=body, headers=auth(raw))
+        assert own.status_code == 200, own.text
+    assert [c["user_id"] for c in sim.telegram.calls_to("banChatMember")] == [outsider.id]
+    assert intro_row(sim, held_b) == (IntroStatus.REMOVED, None)
+
+
+async def test_a_held_decision_with_bad_input_gets_a_polite_answer(sim: Simulator) -> None:
+    _ivan, olena = await a_newcomer_introduced(sim)
+    _stranger, held_id = await a_newcomer_held(sim)
+    raw = init_data(sim, mira(sim))
+    async with served(sim) as client:
+        for body in (
+            b"not json",
+            b"[]",
+            b'{"id": "%d", "decision": "sponsor"}' % held_id,
+            b'{"id": true, "decision": "remove"}',
+            b'{"id": %d, "decision": "<b>yes</b>"}' % held_id,
+            b'{"id": %d, "decision": "approve"}' % held_id,
+            b'{"id": %d}' % held_id,
+        ):
+            response = await client.post(
+                f"{API}/held",
+                content=body,
+                headers={**auth(raw), "Content-Type": "application/json"},
+            )
+            assert response.status_code == 400, body
+            assert "sponsor or remove" in response.json()["error"]
+            assert "<b>" not in response.text
+        unknown = {"id": 987654, "decision": "remove"}
+        response = await client.post(f"{API}/held", json=unknown, headers=auth(raw))
+        assert response.status_code == 404 and "no such newcomer" in response.text
+        # Olena has a sponsor: she is not held, so there is nothing to decide.
+        intro = intro_of(sim, olena.id)
+        assert intro is not None
+        sponsored = {"id": intro.id, "decision": "remove"}
+        response = await client.post(f"{API}/held", json=sponsored, headers=auth(raw))
+        assert response.status_code == 409 and "already decided" in response.json()["error"]
+        # Nothing was stored: the first real decision with the same initData goes through.
+        decision = {"id": held_id, "decision": "sponsor"}
+        response = await client.post(f"{API}/held", json=decision, headers=auth(raw))
+        assert response.status_code == 200, response.text
+    assert intro_row(sim, held_id) == (IntroStatus.PENDING, MODERATOR_ID)
+    assert membership(sim, olena.id) is not MemberStatus.REMOVED
+    assert sim.telegram.calls_to("banChatMember") == []

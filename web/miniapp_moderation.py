@@ -5,8 +5,10 @@ Every route is ``moderators(...)``: the caller's role is asked live at each requ
 or acts through the chat's own code: the roster and its CSV as /members (``members_of``,
 ``members_csv``), the pending lists as /pending, a join request's decision as the chat's
 Approve/Decline buttons (``decide_request``, recorded the same way, and the request's group is
-checked like the button's), the log as /audit (``resolve_target`` for "who", the same query and
-labels), the missing list as /missing (``missing_report``).
+checked like the button's), a held newcomer's decision as the chat's "I sponsor them"/"Remove"
+buttons (``decide_held_newcomer``, its group checked likewise), the log as /audit
+(``resolve_target`` for "who", the same query and labels), the missing list as /missing
+(``missing_report``).
 
 The CSV is sent to the moderator's private chat, exactly as /members csv sends it: a download
 started from a Mini App is not dependable in every Telegram client (a Blob link does nothing in
@@ -22,6 +24,7 @@ from typing import Any
 from telegram.error import TelegramError
 
 from handlers.common import current_role
+from handlers.joins.held import decide_held_newcomer
 from handlers.joins.requests import decide_request, mark_notice
 from handlers.member_cards import sponsor_note
 from handlers.members import members_csv, members_of
@@ -35,6 +38,7 @@ from moderation import deadlines as deadline_rules
 from moderation.audit_details import detail_text
 from moderation.introductions import IntroStatus
 from moderation.permissions import Role
+from moderation.roster import UserInfo
 from runtime.context import App, BotContext, services_of
 from storage.deadlines import DeadlineRepository
 from storage.introductions import IntroductionRepository
@@ -71,6 +75,8 @@ def strings() -> dict[str, str]:
         "introductions": _("Unfinished introductions"),
         "approve": _("Approve"),
         "decline": _("Decline"),
+        "sponsor_held": _("I sponsor them"),
+        "remove_held": _("Remove"),
         "none": _("none"),
         "who": _("Who (@username, user id or name)"),
         "action": _("Action"),
@@ -195,6 +201,7 @@ async def pending(app: App, caller: Caller, request: WebRequest) -> WebResponse:
                 "name": name(intro.user_id),
                 "needs": list_text(missing),
                 "waited": duration_text(now - intro.joined_at) if intro.joined_at else "?",
+                "held": intro.status is IntroStatus.HELD,
             }
         )
     return answer(200, {"join_requests": joins, "introductions": unfinished})
@@ -236,6 +243,55 @@ async def decide(app: App, caller: Caller, request: WebRequest) -> WebResponse:
     if decision == "approve":
         return answer(200, {"message": _("Approved.")})
     return answer(200, {"message": _("Declined.")})
+
+
+async def decide_held(app: App, caller: Caller, request: WebRequest) -> WebResponse:
+    expected = _("Expected a held newcomer's number and sponsor or remove.")
+    data = json_body(request, expected)
+    if isinstance(data, WebResponse):
+        return data
+    intro_id = whole_number(data.get("id"))
+    decision = data.get("decision")
+    if intro_id is None or decision not in ("sponsor", "remove"):
+        return answer(400, {"error": expected})
+    services = services_of(app)
+    with services.db.transaction() as session:
+        found = IntroductionRepository(session).introduction_by_id(intro_id)
+        chat_id = found.chat_id if found is not None else None
+    if chat_id is None or services.settings.group(chat_id) is None:
+        return answer(404, {"error": _("There is no such newcomer.")})
+    context = BotContext(app)
+    # As the chat's button: the moderator of *that* group, asked now.
+    if await current_role(context, caller.init.user.id, chat_id) is not Role.MODERATOR:
+        return answer(403, {"error": _("This part of the app is for moderators.")})
+    refused = claim_once(services, caller, request)
+    if refused is not None:
+        return refused
+    user = caller.init.user
+    with services.db.transaction() as session:
+        # Known by name, as a press on the chat's button makes them known: the card names them.
+        RosterRepository(session).upsert_user(
+            UserInfo(
+                user.id,
+                user.first_name,
+                user.last_name or None,
+                user.username or None,
+                user.language_code or None,
+            ),
+            services.clock.now(),
+        )
+    decided = await decide_held_newcomer(context, intro_id, decision == "sponsor", user.id)
+    if decided is None:
+        return answer(409, {"error": _("This newcomer is already decided.")})
+    if decided.link is not None:
+        return answer(
+            200,
+            {
+                "message": _("You sponsor them now. Please introduce them in our private chat."),
+                "link": decided.link,
+            },
+        )
+    return answer(200, {"message": _("Removed. They can come back through a sponsor.")})
 
 
 def _page(text: str) -> int:
@@ -363,6 +419,7 @@ def routes(app: App) -> list[RouteSpec]:
         RouteSpec(f"{API}/csv", moderators(app, send_csv), methods=("POST",)),
         RouteSpec(f"{API}/pending", moderators(app, pending), methods=("GET",)),
         RouteSpec(f"{API}/decide", moderators(app, decide), methods=("POST",)),
+        RouteSpec(f"{API}/held", moderators(app, decide_held), methods=("POST",)),
         RouteSpec(f"{API}/audit", moderators(app, audit), methods=("GET",)),
         RouteSpec(f"{API}/deadlines", moderators(app, deadlines), methods=("GET",)),
         RouteSpec(f"{API}/missing", moderators(app, missing), methods=("GET",)),

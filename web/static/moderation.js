@@ -1,5 +1,6 @@
 // The moderators' screen: the roster (sort, filter, CSV), pending join requests and
-// introductions, the moderation log, who is missing per deadline. Values via textContent only.
+// introductions (held newcomers sponsored or removed), the moderation log, who is missing per
+// deadline. Values via textContent only.
 "use strict";
 (function () {
   const imbot = window.imbot;
@@ -173,6 +174,18 @@
     }).catch(() => imbot.status(imbot.text("error")));
   }
 
+  // A held newcomer: sponsored (their introduction opens in the chat) or removed, then the
+  // lists are read again.
+  function decideHeld(entry, li, decision) {
+    li.querySelectorAll("button").forEach((b) => { b.disabled = true; });
+    imbot.post("moderation/held", { id: entry.id, decision: decision }).then(({ data }) => {
+      imbot.status(entry.name + ": " + (data.message || data.error || imbot.text("error")));
+      const tg = window.Telegram && window.Telegram.WebApp;
+      if (data.link && tg && tg.openTelegramLink) tg.openTelegramLink(data.link);
+      return loadPending();
+    }).catch(() => imbot.status(imbot.text("error")));
+  }
+
   function loadPending() {
     return imbot.api("moderation/pending").then((result) => {
       if (failed(result)) return;
@@ -185,7 +198,12 @@
         ui.requests.append(li);
       });
       result.data.introductions.forEach((entry) => {
-        ui.intros.append(item(entry, entry.needs + " · " + entry.waited));
+        const li = item(entry, entry.needs + " · " + entry.waited);
+        if (entry.held) {
+          li.append(button(t("sponsor_held"), "sponsor", () => decideHeld(entry, li, "sponsor")), " ",
+            button(t("remove_held"), "secondary remove", () => decideHeld(entry, li, "remove")));
+        }
+        ui.intros.append(li);
       });
       if (!result.data.join_requests.length) ui.requests.append(element("li", t("none"), "hint"));
       if (!result.data.introductions.length) ui.intros.append(element("li", t("none"), "hint"));
