@@ -10,7 +10,7 @@ from collections.abc import Callable, Coroutine
 from datetime import datetime, timedelta
 from typing import Any
 
-from telegram import InlineKeyboardButton, InlineKeyboardMarkup, Update
+from telegram import InlineKeyboardMarkup, Update
 from telegram.error import TelegramError
 from telegram.ext import CallbackQueryHandler, CommandHandler, filters
 
@@ -19,6 +19,14 @@ from handlers import calendar
 from handlers.common import in_group, reply
 from handlers.deadline_answers import ACTIONS, answer_occurrence, submitted_text
 from handlers.order import Stage
+from handlers.partner_cards import (
+    CB_SUBSCRIBE,
+    Choice,
+    Subscribed,
+    cluster_question,
+    organisation_question,
+    subscribed_text,
+)
 from handlers.reminder_letters import (
     CB_REMINDER,
     LETTERS,
@@ -68,7 +76,6 @@ COMMANDS = [
 ]
 
 Callback = Callable[[Update, BotContext], Coroutine[Any, Any, None]]
-CB_SUBSCRIBE = "dlsub"  # dlsub:c:<cluster index> / dlsub:o:<cluster index>:<org index>
 
 
 async def answer_lines(
@@ -292,23 +299,6 @@ async def missing_command(update: Update, context: BotContext) -> None:
     await answer_lines(update, context, report.lines)
 
 
-def _choices(
-    labels: list[str], prefix: str, none_label: str, chosen: int | None = None
-) -> InlineKeyboardMarkup:
-    """One button per choice; the one the person's introduction names is marked ✓ and first."""
-    buttons = [
-        InlineKeyboardButton(
-            (f"✓ {label}" if index == chosen else label)[:60], callback_data=f"{prefix}:{index}"
-        )
-        for index, label in enumerate(labels)
-    ]
-    if chosen is not None:
-        buttons.insert(0, buttons.pop(chosen))
-    rows = [buttons[i : i + 2] for i in range(0, len(buttons), 2)]
-    rows.append([InlineKeyboardButton(none_label, callback_data=f"{prefix}:-1")])
-    return InlineKeyboardMarkup(rows)
-
-
 def _introduced(services: Services, user_id: int) -> tuple[int | None, int | None]:
     """The cluster's and the organisation's places in the configured lists, as the person's
     own introduction (in any of the groups) names them; None where it names no listed one."""
@@ -324,27 +314,14 @@ def _introduced(services: Services, user_id: int) -> tuple[int | None, int | Non
     )
 
 
-def _preselected(question: str, labels: list[str], chosen: int | None) -> str:
-    if chosen is None:
-        return question
-    return (
-        question
-        + "\n"
-        + _("Your introduction names {name}: it is marked ✓.", name=esc(labels[chosen]))
-    )
-
-
 async def subscribe_command(update: Update, context: BotContext) -> None:
     message = update.effective_message
     if message is None or update.effective_user is None:
         return
     settings = context.services.settings
     cluster, _organisation = _introduced(context.services, update.effective_user.id)
-    clusters = list(settings.clusters)
-    await message.reply_text(
-        _preselected(_("Which <b>cluster</b> do you answer for?"), clusters, cluster),
-        reply_markup=_choices(clusters, f"{CB_SUBSCRIBE}:c", _("No cluster"), cluster),
-    )
+    text, buttons = cluster_question(Choice(list(settings.clusters), cluster))
+    await message.reply_text(text, reply_markup=buttons)
 
 
 async def on_subscribe_button(update: Update, context: BotContext) -> None:
@@ -370,14 +347,11 @@ async def on_subscribe_button(update: Update, context: BotContext) -> None:
     cluster_index = numbers[0]
     if parts[1] == "c":
         _cluster, chosen = _introduced(context.services, query.from_user.id)
-        organisations = list(settings.organisations)
-        await query.answer()
-        await query.edit_message_text(
-            _preselected(_("And which <b>organisation</b>?"), organisations, chosen),
-            reply_markup=_choices(
-                organisations, f"{CB_SUBSCRIBE}:o:{cluster_index}", _("No organisation"), chosen
-            ),
+        text, buttons = organisation_question(
+            Choice(list(settings.organisations), chosen), cluster_index
         )
+        await query.answer()
+        await query.edit_message_text(text, reply_markup=buttons)
         return
     cluster = settings.clusters[cluster_index] if cluster_index >= 0 else None
     organisation = settings.organisations[numbers[1]] if numbers[1] >= 0 else None
@@ -400,18 +374,9 @@ async def on_subscribe_button(update: Update, context: BotContext) -> None:
             for d in repo.definitions()
             if d.audience.includes(cluster, organisation, query.from_user.id)
         ]
-    answering = list_text([esc(x) for x in (cluster, organisation) if x])
-    lines = [_("You are now a partner for {units}.", units=answering)]
-    if mine:
-        lines.append(_("You will get reminders for:"))
-        lines += [
-            _("• <b>{title}</b>: {summary}", title=esc(d.title), summary=esc(rules.summary(d, now)))
-            for d in mine
-        ]
-    else:
-        lines.append(_("No deadline concerns you at the moment."))
+    subscribed = Subscribed(cluster, organisation, mine, now)
     await query.answer(_("Saved."))
-    await query.edit_message_text("\n".join(lines))
+    await query.edit_message_text(subscribed_text(subscribed))
 
 
 async def unsubscribe_command(update: Update, context: BotContext) -> None:

@@ -9,7 +9,15 @@ from datetime import UTC, date, datetime, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from handlers.contacts.render import Entry, MyData, mydata_lines, revoke_keyboard
+from handlers.contacts.render import Ask, Entry, MyData, ask_text, mydata_lines, revoke_keyboard
+from handlers.deadline_admin import render as deadline_render
+from handlers.lifecycle.render import (
+    Departure,
+    departure_prompt,
+    departure_recorded,
+    departure_set_by_moderator,
+    not_a_member,
+)
 from handlers.member_cards import (
     Match,
     PendingIntro,
@@ -19,10 +27,27 @@ from handlers.member_cards import (
     several_matches,
     whois_card,
 )
+from handlers.partner_cards import (
+    Choice,
+    Subscribed,
+    cluster_question,
+    organisation_question,
+    subscribed_text,
+)
+from handlers.status_report import (
+    DatabaseDown,
+    DatabaseUp,
+    GroupCheck,
+    Status,
+    SweepState,
+    status_text,
+)
 from moderation.contacts import DEFAULT_LEVELS
+from moderation.deadlines import Audience, Deadline
 from moderation.introductions import Category
 from moderation.lifecycle import Coming, Member, Outcome, Policy, coming_up
-from storage.models import Contact, ContactGrant
+from storage.models import Contact, ContactGrant, ReplicaRow, SweepRunRow
+from storage.ops import OutboxCounts
 
 KYIV = ZoneInfo("Europe/Kyiv")
 NOW = datetime(2027, 3, 1, 12, tzinfo=UTC)
@@ -159,3 +184,209 @@ def test_whois_names_no_sponsor_and_lists_at_most_ten_matches() -> None:
     assert text.endswith("Member since 6 Jan 2027")  # 01:00 in Kyiv
     several = several_matches([Match(f"Ann {n}", None) for n in range(12)])
     assert several.count("•") == 10 and several.endswith("…and 2 more")
+
+
+def test_status_reports_the_database_sweeps_replicas_and_each_group() -> None:
+    failed = SweepRunRow(
+        name="deadline-dispatch",
+        every_s=600,
+        replica="host:1:a",
+        started_at=NOW - timedelta(minutes=5),
+        ok=False,
+        error="boom <x>",
+    )
+    replica = ReplicaRow(id="host:1:a", role="polling", last_update_at=NOW - timedelta(seconds=10))
+    status = Status(
+        replica="host:1:a",
+        role="polling",
+        started_at=NOW - timedelta(days=1, hours=2),
+        last_update_at=None,
+        now=NOW,
+        database=DatabaseUp(
+            revision="0042",
+            head="0043",
+            outbox=OutboxCounts(due=1, later=2, sending=0, maybe_twice=0),
+            sweeps=[
+                SweepState("deadline-dispatch", timedelta(minutes=10), failed),
+                SweepState("lifecycle", timedelta(hours=1), None),
+            ],
+            replicas=[replica],
+        ),
+        groups=[
+            GroupCheck("<b>IM</b> Kyiv", is_admin=True),
+            GroupCheck("Odesa", is_admin=True, missing=["can_delete_messages"]),
+            GroupCheck("Lviv", status="left", missing=["can_restrict_members", "can_invite_users"]),
+            GroupCheck("Kharkiv", error="Chat not found"),
+        ],
+    )
+    assert status_text(status) == "\n".join(
+        [
+            f"<b>Status</b> of {FSI}host:1:a{PDI} ({FSI}polling{PDI}), up 1 day 2 hours",
+            "<b>Last update received here:</b> never",
+            f"🟢 <b>Database:</b> reachable, schema {FSI}0042{PDI} (this program: {FSI}0043{PDI})",
+            "<b>Reminders waiting:</b> 1 due now, 2 later, 0 being sent",
+            "<b>Possibly sent twice</b> (a sender died mid-send): 0",
+            "<b>Sweeps</b> (last run → next):",
+            f"• ❌ {FSI}deadline-dispatch{PDI}: 5 minutes ago by {FSI}host:1:a{PDI} → in 5 minutes:"
+            f" {FSI}boom &lt;x&gt;{PDI}",
+            f"• {FSI}lifecycle{PDI}: not run yet",
+            "<b>Replicas running:</b> 1",
+            f"• {FSI}host:1:a{PDI} ({FSI}polling{PDI}), last update just now",
+            "<b>Groups:</b>",
+            f"• ✅ {FSI}&lt;b&gt;IM&lt;/b&gt; Kyiv{PDI}: admin with every right I need",
+            f"• ⚠️ {FSI}Odesa{PDI}: admin, but missing {FSI}delete messages{PDI}",
+            f"• ❌ {FSI}Lviv{PDI}: I am {FSI}not in the group{PDI}, not an admin"
+            f" (I need {FSI}restrict members, invite users{PDI})",
+            f"• ❌ {FSI}Kharkiv{PDI}: cannot check ({FSI}Chat not found{PDI})",
+        ]
+    )
+
+
+def test_status_says_why_the_database_is_unreachable() -> None:
+    status = Status(
+        replica="host:2:b",
+        role="standby",
+        started_at=NOW - timedelta(minutes=30),
+        last_update_at=NOW - timedelta(minutes=3),
+        now=NOW,
+        database=DatabaseDown("connection <refused>"),
+        groups=[],
+    )
+    assert status_text(status) == (
+        f"<b>Status</b> of {FSI}host:2:b{PDI} ({FSI}standby{PDI}), up 30 minutes\n"
+        "<b>Last update received here:</b> 3 minutes ago\n"
+        f"🔴 <b>Database:</b> unreachable ({FSI}connection &lt;refused&gt;{PDI})\n"
+        "<b>Groups:</b>"
+    )
+
+
+def test_ask_names_the_requester_their_organisation_and_note_escaped() -> None:
+    asking = Ask(12, "<b>Ivan</b>", "UNICEF", colleague="Olena", note="hi & <i>bye</i>")
+    assert ask_text(asking) == (
+        f"<b>{FSI}&lt;b&gt;Ivan&lt;/b&gt;{PDI}</b> ({FSI}UNICEF{PDI}) asks to be put in touch "
+        f"with {FSI}Olena{PDI} of your organisation; as its focal point, would you share your "
+        "own details?\n"
+        f"Their note: “{FSI}hi &amp; &lt;i&gt;bye&lt;/i&gt;{PDI}”\n"
+        "Tap the details to choose what to send (✓ = sent). Nothing is sent unless you tap "
+        "“Share with this person”. Request #12."
+    )
+    assert ask_text(Ask(3, "Ivan", "", colleague=None, note="")) == (
+        f"<b>{FSI}Ivan{PDI}</b> asks to be put in touch with you.\n"
+        "Tap the details to choose what to send (✓ = sent). Nothing is sent unless you tap "
+        "“Share with this person”. Request #3."
+    )
+
+
+def test_leaving_speaks_to_the_member_or_about_them_by_name() -> None:
+    policy = Policy(timezone=KYIV)
+    day, asked = date(2027, 3, 20), datetime(2027, 3, 20, 8, tzinfo=UTC)  # 10:00 in Kyiv
+    assert departure_recorded(Departure(None, day, asked), policy) == (
+        "Understood: you leave the country on <b>Saturday, 20 March 2027</b>. On that day "
+        "(Sat, 20 Mar 2027, 10:00 Kyiv time) I will ask you whether you keep supporting "
+        "colleagues in the country. Send /leaving cancel if your plans change."
+    )
+    assert departure_recorded(Departure("<b>Ivan</b>", day, asked), policy) == (
+        f"Understood: {FSI}&lt;b&gt;Ivan&lt;/b&gt;{PDI} leaves the country on <b>Saturday, "
+        "20 March 2027</b>. I will ask them privately on that day (Sat, 20 Mar 2027, 10:00 "
+        "Kyiv time)."
+    )
+    assert departure_recorded(Departure(None, None), policy) == (
+        "Done: no departure date on record."
+    )
+    assert departure_recorded(Departure("<b>Ivan</b>", None), policy) == (
+        f"Done: no departure date on record for {FSI}&lt;b&gt;Ivan&lt;/b&gt;{PDI}."
+    )
+    assert departure_set_by_moderator(day) == (
+        "A moderator recorded that you leave the country on <b>Saturday, 20 March 2027</b>. "
+        "If that is wrong, send me /leaving DATE or /leaving cancel."
+    )
+
+
+def test_leaving_without_a_date_and_for_someone_not_in_the_group() -> None:
+    assert not_a_member("<IM>", "<b>Ivan</b>") == (
+        f"{FSI}&lt;b&gt;Ivan&lt;/b&gt;{PDI} is not a member of {FSI}&lt;IM&gt;{PDI}."
+    )
+    assert not_a_member("IM Kyiv", None) == f"You are not a member of {FSI}IM Kyiv{PDI}."
+    assert departure_prompt(date(2027, 3, 20)) == (
+        "Departure date on record: Saturday, 20 March 2027. Send /leaving DATE to change it or "
+        "/leaving cancel to remove it."
+    )
+    assert departure_prompt(None) == (
+        "Tell me the day you leave the country, e.g. /leaving 2026-12-20, /leaving 20 Dec or "
+        "/leaving in 3 weeks."
+    )
+
+
+SITREP = Deadline(
+    id="sitrep",
+    title="<b>SitRep</b>",
+    rule="FREQ=WEEKLY;BYDAY=FR",
+    starts=datetime(2027, 1, 1, 12),
+    timezone="Europe/Kyiv",
+    remind=(timedelta(days=1),),
+    audience=Audience(everyone=True),
+)
+
+
+def test_deadline_form_summary_questions_and_edit_menu() -> None:
+    assert deadline_render.summary(SITREP, NOW, {}, adding=True) == "\n".join(
+        [
+            "Please check the new deadline:",
+            "",
+            f"<b>{FSI}&lt;b&gt;SitRep&lt;/b&gt;{PDI}</b> (<code>sitrep</code>)",
+            f"Who: {FSI}every partner{PDI}",
+            f"When: {FSI}every Friday at 12:00 Kyiv time{PDI}",
+            f"Rule: <code>FREQ=WEEKLY;BYDAY=FR</code> from 1 Jan 2027 ({FSI}Europe/Kyiv{PDI})",
+            f"Reminders: {FSI}1 day before{PDI}",
+            f"Next: {FSI}Fri, 5 Mar 2027, 12:00 Kyiv time; Fri, 12 Mar 2027, 12:00 Kyiv time; "
+            f"Fri, 19 Mar 2027, 12:00 Kyiv time{PDI}",
+        ]
+    )
+    changed = deadline_render.summary(SITREP, NOW, {}, adding=False)
+    assert changed.startswith("Please check the changed deadline:\n\n<b>")
+    assert deadline_render.question("id") == (
+        "Let's add a deadline. Send /cancel at any time to stop; nothing is saved before you "
+        "confirm.\n\nWhat is its <b>id</b>? "
+        f"{FSI}1–32 characters: lower-case letters, digits, &#x27;-&#x27; or &#x27;_&#x27; "
+        f"(e.g. sitrep, 3w-inputs){PDI}"
+    )
+    assert deadline_render.question("title") == (
+        "What is its <b>title</b>? (up to 100 characters, e.g. SitRep inputs)"
+    )
+    fields = ("title", "description", "audience", "schedule", "timezone", "remind")
+    assert deadline_render.edit_buttons(fields) == [
+        [("Title", "f:title"), ("Description", "f:description"), ("Who", "f:audience")],
+        [("Schedule", "f:schedule"), ("Time zone", "f:timezone"), ("Reminders", "f:remind")],
+        [("Cancel", "cancel")],
+    ]
+
+
+def test_subscribe_confirms_the_units_and_the_deadlines_that_concern_them() -> None:
+    assert subscribed_text(Subscribed("WASH", "<UN>", [SITREP], NOW)) == (
+        f"You are now a partner for {FSI}WASH{PDI} and {FSI}&lt;UN&gt;{PDI}.\n"
+        "You will get reminders for:\n"
+        f"• <b>{FSI}&lt;b&gt;SitRep&lt;/b&gt;{PDI}</b>: "
+        f"{FSI}every Friday at 12:00 Kyiv time; next: Fri, 5 Mar 2027, 12:00 Kyiv time{PDI}"
+    )
+    assert subscribed_text(Subscribed(None, "UNICEF", [], NOW)) == (
+        f"You are now a partner for {FSI}UNICEF{PDI}.\nNo deadline concerns you at the moment."
+    )
+
+
+def test_subscribe_questions_put_the_introductions_choice_first() -> None:
+    text, keyboard = cluster_question(Choice(["WASH", "Health", "<Edu>"], chosen=2))
+    assert text == (
+        "Which <b>cluster</b> do you answer for?\n"
+        f"Your introduction names {FSI}&lt;Edu&gt;{PDI}: it is marked ✓."
+    )
+    assert [[(b.text, b.callback_data) for b in row] for row in keyboard.inline_keyboard] == [
+        [("✓ <Edu>", "dlsub:c:2"), ("WASH", "dlsub:c:0")],  # a button is plain text
+        [("Health", "dlsub:c:1")],
+        [("No cluster", "dlsub:c:-1")],
+    ]
+    text, keyboard = organisation_question(Choice(["UNICEF"]), cluster_index=-1)
+    assert text == "And which <b>organisation</b>?"
+    assert [[(b.text, b.callback_data) for b in row] for row in keyboard.inline_keyboard] == [
+        [("UNICEF", "dlsub:o:-1:0")],
+        [("No organisation", "dlsub:o:-1:-1")],
+    ]

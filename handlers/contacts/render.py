@@ -1,6 +1,7 @@
 """The directory's longer texts, composed from typed results (no database, no sending).
 
 ``MyData`` is what /mydata read in one unit of work; ``mydata_lines`` turns it into the reply.
+``Ask`` is a "put me in touch" request; ``ask_text`` is what the person asked reads.
 Everything a person typed (names, values, reasons, notes) goes through ``esc``.
 """
 
@@ -216,3 +217,50 @@ def revoke_keyboard(data: MyData) -> InlineKeyboardMarkup | None:
             for grant_id, who in revocable
         ]
     )
+
+
+@dataclass(frozen=True)
+class Ask:
+    """A "put me in touch" request as the person asked reads it: the requester's name and
+    organisation (as their own entry or the roster gives them), the colleague asked about when
+    the person asked is the organisation's focal point (None: asked about themselves), and the
+    requester's note ("" without one)."""
+
+    request_id: int
+    requester_name: str
+    requester_organisation: str
+    colleague: str | None
+    note: str
+
+
+def ask_text(ask: Ask) -> str:
+    """The message to the person asked (its buttons are ``touch.answer_keyboard``)."""
+    who = (
+        _(
+            "<b>{name}</b> ({organisation})",
+            name=esc(ask.requester_name),
+            organisation=esc(ask.requester_organisation),
+        )
+        if ask.requester_organisation
+        else _("<b>{name}</b>", name=esc(ask.requester_name))
+    )
+    if ask.colleague is not None:
+        first = _(
+            "{requester} asks to be put in touch with {colleague} of your organisation; as "
+            "its focal point, would you share your own details?",
+            requester=who,
+            colleague=esc(ask.colleague),
+        )
+    else:
+        first = _("{requester} asks to be put in touch with you.", requester=who)
+    lines = [first]
+    if ask.note:
+        lines.append(_("Their note: “{note}”", note=esc(ask.note)))
+    lines.append(
+        _(
+            "Tap the details to choose what to send (✓ = sent). Nothing is sent unless you "
+            "tap “Share with this person”. Request #{request}.",
+            request=ask.request_id,
+        )
+    )
+    return "\n".join(lines)

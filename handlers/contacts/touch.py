@@ -15,6 +15,7 @@ from datetime import datetime
 from telegram import InlineKeyboardButton, InlineKeyboardMarkup, Update
 
 from handlers.common import current_role, personal_language, send_private
+from handlers.contacts.render import Ask, ask_text
 from handlers.contacts.shared import (
     CB,
     defaults,
@@ -147,43 +148,17 @@ async def ask(context: BotContext, user_id: int, contact_id: int, note: str) -> 
     assert asked_user is not None
     offered = frozenset(f for f in FIELDS if asked_values.get(f))
     choice = DEFAULT_SHARE & offered
-
-    def ask_text() -> str:
-        """In the asked person's language."""
-        who = (
-            _(
-                "<b>{name}</b> ({organisation})",
-                name=esc(requester_name),
-                organisation=esc(requester_org),
-            )
-            if requester_org
-            else _("<b>{name}</b>", name=esc(requester_name))
-        )
-        if on_behalf:
-            first = _(
-                "{requester} asks to be put in touch with {colleague} of your organisation; as "
-                "its focal point, would you share your own details?",
-                requester=who,
-                colleague=esc(subject_name),
-            )
-        else:
-            first = _("{requester} asks to be put in touch with you.", requester=who)
-        lines = [first]
-        if note:
-            lines.append(_("Their note: “{note}”", note=esc(note)))
-        lines.append(
-            _(
-                "Tap the details to choose what to send (✓ = sent). Nothing is sent unless you "
-                "tap “Share with this person”. Request #{request}.",
-                request=request_id,
-            )
-        )
-        return "\n".join(lines)
-
+    asking = Ask(
+        request_id=request_id,
+        requester_name=requester_name,
+        requester_organisation=requester_org,
+        colleague=subject_name if on_behalf else None,
+        note=note,
+    )
     await send_private(
         context,
         asked_user,
-        ask_text,
+        lambda: ask_text(asking),  # in the asked person's language
         reply_markup=lambda: answer_keyboard(request_id, user_id, offered, choice),
     )
     await send_private(

@@ -28,11 +28,9 @@ from moderation.deadline_input import (
     DESCRIPTION_MAX,
     TITLE_MAX,
     audience_hint,
-    offsets_hint,
     parse_audience,
     parse_offsets,
     parse_schedule,
-    schedule_examples,
 )
 from moderation.deadlines import Audience, Deadline, DeadlineError
 from moderation.introductions import InputError, clean_text
@@ -120,44 +118,14 @@ def people_of(session: Session, audience: Audience) -> dict[int, str]:
 
 # --------------------------------------------------------------------------- questions
 def ask(turn: Turn[DeadlineDraft], step: str) -> str:
-    if step == ID:
-        turn.say(
-            _(
-                "Let's add a deadline. Send /cancel at any time to stop; nothing is saved "
-                "before you confirm.\n\nWhat is its <b>id</b>? {hint}",
-                hint=esc(rules.id_hint()),
-            )
-        )
-    elif step == TITLE:
-        turn.say(
-            _("What is its <b>title</b>? (up to {n} characters, e.g. SitRep inputs)", n=TITLE_MAX)
-        )
-    elif step == DESCRIPTION:
-        turn.say(
-            _(
-                "A short <b>description or link</b> partners should see with each reminder "
-                "(up to {n} characters)?",
-                n=DESCRIPTION_MAX,
-            ),
-            turn.buttons([(_("No description"), "skip")]),
-        )
+    markup = None
+    if step == DESCRIPTION:
+        markup = turn.buttons([(_("No description"), "skip")])
     elif step == AUDIENCE:
-        turn.say(
-            _("<b>Who</b> must submit? {hint}", hint=esc(audience_hint())),
-            turn.buttons_row([(_("Every partner"), "all"), (_("All clusters"), "cl")]),
-        )
-    elif step == SCHEDULE:
-        turn.say(_("<b>When</b> is it due? {examples}", examples=esc(schedule_examples())))
+        markup = turn.buttons_row([(_("Every partner"), "all"), (_("All clusters"), "cl")])
     elif step == TIMEZONE:
-        turn.say(
-            _(
-                "In which <b>time zone</b>? Send an IANA name such as Europe/Kyiv, or use the "
-                "group's."
-            ),
-            turn.buttons([(default_timezone(turn.services), "tz")]),
-        )
-    elif step == REMIND:
-        turn.say(_("When should partners be <b>reminded</b>? {hint}", hint=esc(offsets_hint())))
+        markup = turn.buttons([(default_timezone(turn.services), "tz")])
+    turn.say(render.question(step), markup)
     return step
 
 
@@ -175,14 +143,8 @@ def refuse(turn: Turn[DeadlineDraft], text: str, step: str) -> str:
 
 def summary(turn: Turn[DeadlineDraft]) -> str:
     state = turn.state
-    head = (
-        _("Please check the new deadline:")
-        if state.mode == "add"
-        else _("Please check the changed deadline:")
-    )
-    text = render.describe(draft(state, turn.services), turn.now, state.people)
     turn.say(
-        f"{head}\n\n{text}",
+        render.summary(draft(state, turn.services), turn.now, state.people, state.mode == "add"),
         turn.buttons_row([(_("Save"), "save"), (_("Cancel"), "cancel")]),
     )
     return CONFIRM
@@ -216,16 +178,7 @@ async def opening(turn: Turn[DeadlineDraft]) -> str | None:
         paused=deadline.paused,
         source=deadline.source,
     )
-    labels = {
-        "title": _("Title"),
-        "description": _("Description"),
-        "audience": _("Who"),
-        "schedule": _("Schedule"),
-        "timezone": _("Time zone"),
-        "remind": _("Reminders"),
-    }
-    rows = [[(labels[f], f"f:{f}") for f in FIELDS[i : i + 3]] for i in range(0, len(FIELDS), 3)]
-    rows.append([(_("Cancel"), "cancel")])
+    rows = render.edit_buttons(FIELDS)
     turn.say(render.edit_menu(deadline, turn.now, people), turn.keyboard(rows))
     return FIELD
 

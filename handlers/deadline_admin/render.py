@@ -1,13 +1,23 @@
-"""The texts of /deadline: summaries, questions' hints and what a change did (HTML, escaped)."""
+"""The texts of /deadline: the form's questions, summaries and what a change did (HTML,
+escaped). No database and no sending: ``commands.py`` and ``form.py`` read and decide, then
+say what these functions return."""
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import replace
 from datetime import datetime
 
 from handlers.render import esc, esc_attr
 from i18n import _, comma_join, date_text, duration_text, ngettext
 from moderation import deadlines as rules
+from moderation.deadline_input import (
+    DESCRIPTION_MAX,
+    TITLE_MAX,
+    audience_hint,
+    offsets_hint,
+    schedule_examples,
+)
 from moderation.deadlines import Audience, Deadline
 
 NEXT_SHOWN = 3
@@ -85,6 +95,67 @@ def describe(deadline: Deadline, now: datetime, people: dict[int, str]) -> str:
             _("⏸ Paused: no reminders until /deadline resume {id}.", id=esc_attr(deadline.id))
         )
     return "\n".join(lines)
+
+
+def question(step: str) -> str:
+    """The form's question for ``step``, one of ``form.ORDER``'s names (its buttons are the
+    form's)."""
+    if step == "id":
+        return _(
+            "Let's add a deadline. Send /cancel at any time to stop; nothing is saved "
+            "before you confirm.\n\nWhat is its <b>id</b>? {hint}",
+            hint=esc(rules.id_hint()),
+        )
+    if step == "title":
+        return _(
+            "What is its <b>title</b>? (up to {n} characters, e.g. SitRep inputs)", n=TITLE_MAX
+        )
+    if step == "description":
+        return _(
+            "A short <b>description or link</b> partners should see with each reminder "
+            "(up to {n} characters)?",
+            n=DESCRIPTION_MAX,
+        )
+    if step == "audience":
+        return _("<b>Who</b> must submit? {hint}", hint=esc(audience_hint()))
+    if step == "schedule":
+        return _("<b>When</b> is it due? {examples}", examples=esc(schedule_examples()))
+    if step == "timezone":
+        return _(
+            "In which <b>time zone</b>? Send an IANA name such as Europe/Kyiv, or use the group's."
+        )
+    if step == "remind":
+        return _("When should partners be <b>reminded</b>? {hint}", hint=esc(offsets_hint()))
+    raise ValueError(f"no question for {step!r}")
+
+
+def summary(deadline: Deadline, now: datetime, people: dict[int, str], adding: bool) -> str:
+    """The check before *Save*: the new or changed deadline as it would be saved."""
+    head = (
+        _("Please check the new deadline:") if adding else _("Please check the changed deadline:")
+    )
+    return f"{head}\n\n{describe(deadline, now, people)}"
+
+
+def field_label(field: str) -> str:
+    """A field's button in the edit menu."""
+    return {
+        "title": _("Title"),
+        "description": _("Description"),
+        "audience": _("Who"),
+        "schedule": _("Schedule"),
+        "timezone": _("Time zone"),
+        "remind": _("Reminders"),
+    }[field]
+
+
+def edit_buttons(fields: Sequence[str]) -> list[list[tuple[str, str]]]:
+    """The edit menu's buttons as ``(label, value)`` rows: three fields a row, then Cancel."""
+    rows = [
+        [(field_label(f), f"f:{f}") for f in fields[i : i + 3]] for i in range(0, len(fields), 3)
+    ]
+    rows.append([(_("Cancel"), "cancel")])
+    return rows
 
 
 def config_note(deadline: Deadline) -> str:

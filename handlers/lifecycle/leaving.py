@@ -13,12 +13,17 @@ from handlers.common import (
 )
 from handlers.introductions import deep_link
 from handlers.lifecycle.common import (
-    day_text,
     group_for,
     policy_of,
     today_of,
-    when_text,
     write_privately,
+)
+from handlers.lifecycle.render import (
+    Departure,
+    departure_prompt,
+    departure_recorded,
+    departure_set_by_moderator,
+    not_a_member,
 )
 from handlers.lifecycle.steps import (
     run_member,
@@ -106,30 +111,10 @@ async def _set_departure(
         row = LifecycleRepository(session).row_for(group.chat_id, target.user_id)
         current = row.departure_date if row and row.departure_asked_at is None else None
     if membership is None or not membership.present:
-        await message.reply_text(
-            _("You are not a member of {group}.", group=esc(group.title))
-            if own
-            else _(
-                "{name} is not a member of {group}.", name=esc(target.name), group=esc(group.title)
-            )
-        )
+        await message.reply_text(not_a_member(group.title, None if own else target.name))
         return
     if not words:
-        if current is not None:
-            await message.reply_text(
-                _(
-                    "Departure date on record: {date}. Send /leaving DATE to change it or "
-                    "/leaving cancel to remove it.",
-                    date=day_text(current),
-                )
-            )
-        else:
-            await message.reply_text(
-                _(
-                    "Tell me the day you leave the country, e.g. /leaving 2026-12-20, "
-                    "/leaving 20 Dec or /leaving in 3 weeks."
-                )
-            )
+        await message.reply_text(departure_prompt(current))
         return
     today = today_of(services, group)
     cancel = is_cancel(words)
@@ -158,51 +143,19 @@ async def _set_departure(
             status,
             status,
         )
+    departure = Departure(
+        name=None if own else target.name,
+        day=day,
+        asked_at=act_time(day, policy) if day is not None else None,
+    )
+    await message.reply_text(departure_recorded(departure, policy))
     if day is None:
-        await message.reply_text(
-            _("Done: no departure date on record.")
-            if own
-            else _("Done: no departure date on record for {name}.", name=esc(target.name))
-        )
         return
-    at = when_text(act_time(day, policy), policy)
-    if own:
-        await message.reply_text(
-            _(
-                "Understood: you leave the country on <b>{date}</b>. On that day ({at}) I will "
-                "ask you whether you keep supporting colleagues in the country. Send /leaving "
-                "cancel if your plans change.",
-                date=day_text(day),
-                at=at,
-            )
-        )
-    else:
-        await message.reply_text(
-            _(
-                "Understood: {name} leaves the country on <b>{date}</b>. I will ask them "
-                "privately on that day ({at}).",
-                name=esc(target.name),
-                date=day_text(day),
-                at=at,
-            )
-        )
-        await write_privately(
-            context,
-            target.user_id,
-            lambda: _(
-                "A moderator recorded that you leave the country on <b>{date}</b>. If that is "
-                "wrong, send me /leaving DATE or /leaving cancel.",
-                date=day_text(day),
-            ),
-        )
+    if not own:
+        await write_privately(context, target.user_id, lambda: departure_set_by_moderator(day))
     await run_member(context, group, target.user_id)
 
 
 async def leaving_link(update: Update, context: BotContext, _argument: str) -> None:
     if update.effective_message is not None:
-        await update.effective_message.reply_text(
-            _(
-                "Tell me the day you leave the country, e.g. /leaving 2026-12-20, "
-                "/leaving 20 Dec or /leaving in 3 weeks."
-            )
-        )
+        await update.effective_message.reply_text(departure_prompt(None))

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Sequence
+from dataclasses import dataclass
 from datetime import date, datetime
 
 from telegram import InlineKeyboardButton, InlineKeyboardMarkup
@@ -228,6 +229,73 @@ def sponsor_lost_report(
         group=esc(group_title),
         deadline=deadline,
         unreached="" if reached else _(" I cannot write to them privately."),
+    )
+
+
+# --------------------------------------------------------------------------- /leaving
+@dataclass(frozen=True)
+class Departure:
+    """A departure date /leaving recorded: whose (``name`` None when the member set their own),
+    the day (None: the date was cancelled) and when they will be asked about it."""
+
+    name: str | None
+    day: date | None
+    asked_at: datetime | None = None
+
+
+def not_a_member(group_title: str, name: str | None) -> str:
+    """/leaving for someone not in the group (``name`` None: the sender themselves)."""
+    if name is None:
+        return _("You are not a member of {group}.", group=esc(group_title))
+    return _("{name} is not a member of {group}.", name=esc(name), group=esc(group_title))
+
+
+def departure_prompt(current: date | None) -> str:
+    """/leaving without a date: the date on record, or how to give one."""
+    if current is not None:
+        return _(
+            "Departure date on record: {date}. Send /leaving DATE to change it or "
+            "/leaving cancel to remove it.",
+            date=day_text(current),
+        )
+    return _(
+        "Tell me the day you leave the country, e.g. /leaving 2026-12-20, "
+        "/leaving 20 Dec or /leaving in 3 weeks."
+    )
+
+
+def departure_recorded(departure: Departure, policy: Policy) -> str:
+    """The reply to whoever sent /leaving DATE or /leaving cancel."""
+    name, day = departure.name, departure.day
+    if day is None:
+        if name is None:
+            return _("Done: no departure date on record.")
+        return _("Done: no departure date on record for {name}.", name=esc(name))
+    assert departure.asked_at is not None
+    at = when_text(departure.asked_at, policy)
+    if name is None:
+        return _(
+            "Understood: you leave the country on <b>{date}</b>. On that day ({at}) I will "
+            "ask you whether you keep supporting colleagues in the country. Send /leaving "
+            "cancel if your plans change.",
+            date=day_text(day),
+            at=at,
+        )
+    return _(
+        "Understood: {name} leaves the country on <b>{date}</b>. I will ask them "
+        "privately on that day ({at}).",
+        name=esc(name),
+        date=day_text(day),
+        at=at,
+    )
+
+
+def departure_set_by_moderator(day: date) -> str:
+    """The member's private note when a moderator recorded their departure date."""
+    return _(
+        "A moderator recorded that you leave the country on <b>{date}</b>. If that is "
+        "wrong, send me /leaving DATE or /leaving cancel.",
+        date=day_text(day),
     )
 
 
