@@ -27,6 +27,7 @@ from handlers.member_cards import (
     several_matches,
     whois_card,
 )
+from handlers.moderation.render import ReportDecision, ReportEntry, ReportReporter, report_text
 from handlers.partner_cards import (
     Choice,
     Subscribed,
@@ -389,4 +390,36 @@ def test_subscribe_questions_put_the_introductions_choice_first() -> None:
     assert [[(b.text, b.callback_data) for b in row] for row in keyboard.inline_keyboard] == [
         [("UNICEF", "dlsub:o:-1:0")],
         [("No organisation", "dlsub:o:-1:-1")],
+    ]
+
+
+def test_a_report_entry_names_reporters_their_dismissed_reports_and_each_decision() -> None:
+    entry = ReportEntry(
+        group="Ukraine IM",
+        author="<b>Spam</b>",
+        link="https://t.me/c/123/45",
+        excerpt="buy <now>",
+        reporters=(ReportReporter("Olena", 0), ReportReporter("Petro", 2)),
+        hidden=True,
+        decisions=(ReportDecision("warn", "Mira", "1 Mar 2027, 14:00 Kyiv time"),),
+    )
+    lines = report_text(entry).split("\n")
+    assert lines[0] == (
+        f"🚩 Reported in {FSI}Ukraine IM{PDI}: a message by {FSI}&lt;b&gt;Spam&lt;/b&gt;{PDI}"
+        ' (<a href="https://t.me/c/123/45">open</a>)'
+    )
+    assert lines[1] == f"“{FSI}buy &lt;now&gt;{PDI}”"
+    assert lines[2] == (
+        f"Reported by 2 members: {FSI}Olena{PDI}, {FSI}Petro{PDI} (2 reports dismissed before)"
+    )
+    assert lines[3] == "Hidden pending review: the message was deleted after the reports."
+    assert lines[4] == f"Warned by {FSI}Mira{PDI}, {FSI}1 Mar 2027, 14:00 Kyiv time{PDI}"
+    # A basic group's message has no link; no text, one reporter, nothing decided yet.
+    bare = replace(
+        entry, link=None, excerpt="", reporters=entry.reporters[:1], hidden=False, decisions=()
+    )
+    assert report_text(bare).split("\n") == [
+        f"🚩 Reported in {FSI}Ukraine IM{PDI}: a message by {FSI}&lt;b&gt;Spam&lt;/b&gt;{PDI}",
+        "(no text)",
+        f"Reported by 1 member: {FSI}Olena{PDI}",
     ]

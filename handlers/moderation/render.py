@@ -11,9 +11,10 @@ from datetime import timedelta
 
 from config.schema import GroupConfig
 from handlers.moderation.common import Outcome, Right, missing_right_reply, penalty_text
-from handlers.render import esc, mention
+from handlers.render import esc, esc_attr, mention
 from i18n import _, duration_text, ngettext
 from moderation.conduct import Offence, SponsorNews, WarningPlan
+from storage.reports import DISMISS
 
 
 @dataclass(frozen=True)
@@ -267,3 +268,81 @@ def purge_summary(purged: Purged) -> str:
             )
         )
     return " ".join(lines)
+
+
+# --------------------------------------------------------------------------- /report's entry
+@dataclass(frozen=True)
+class ReportReporter:
+    name: str
+    dismissed: int  # how many of their earlier reports the moderators dismissed
+
+
+@dataclass(frozen=True)
+class ReportDecision:
+    decision: str  # del | warn | mute | dismiss
+    name: str  # the moderator who took it
+    at: str  # when, in the group's time zone ("" when the group is not configured)
+
+
+@dataclass(frozen=True)
+class ReportEntry:
+    """One reported message as the moderators' entry shows it."""
+
+    group: str
+    author: str
+    link: str | None  # the message in the group (supergroups only)
+    excerpt: str
+    reporters: tuple[ReportReporter, ...]
+    hidden: bool  # deleted pending review after report_hide_after reporters
+    decisions: tuple[ReportDecision, ...]
+
+
+def _done_words(decision: str) -> str:
+    return {
+        "del": _("Deleted"),
+        "warn": _("Warned"),
+        "mute": _("Muted"),
+        DISMISS: _("Dismissed"),
+    }[decision]
+
+
+def report_text(entry: ReportEntry) -> str:
+    """The moderators' entry about a reported message (HTML)."""
+    heading = _(
+        "🚩 Reported in {group}: a message by {author}",
+        group=esc(entry.group),
+        author=esc(entry.author),
+    )
+    if entry.link:
+        heading += ' (<a href="' + esc_attr(entry.link) + '">' + _("open") + "</a>)"
+    lines = [heading, "“" + esc(entry.excerpt) + "”" if entry.excerpt else _("(no text)")]
+    who = []
+    for reporter in entry.reporters:
+        name = esc(reporter.name)
+        if reporter.dismissed:
+            name += " " + ngettext(
+                "({n} report dismissed before)",
+                "({n} reports dismissed before)",
+                reporter.dismissed,
+            )
+        who.append(name)
+    lines.append(
+        ngettext(
+            "Reported by {n} member: {names}",
+            "Reported by {n} members: {names}",
+            len(entry.reporters),
+            names=", ".join(who),
+        )
+    )
+    if entry.hidden:
+        lines.append(_("Hidden pending review: the message was deleted after the reports."))
+    for decision in entry.decisions:
+        lines.append(
+            _(
+                "{done} by {name}, {at}",
+                done=_done_words(decision.decision),
+                name=esc(decision.name),
+                at=esc(decision.at),
+            )
+        )
+    return "\n".join(lines)

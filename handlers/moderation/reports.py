@@ -27,9 +27,16 @@ from handlers.mentions import moderator_ids
 from handlers.moderation.actions import delete, held, mute
 from handlers.moderation.common import Outcome, language_of, names_of, record, when
 from handlers.moderation.logchat import note_action
-from handlers.moderation.render import Muted, muted_private
+from handlers.moderation.render import (
+    Muted,
+    ReportDecision,
+    ReportEntry,
+    ReportReporter,
+    muted_private,
+    report_text,
+)
 from handlers.moderation.warnings import give_warning
-from handlers.render import esc, esc_attr
+from handlers.render import esc
 from handlers.topics import answer_in_topic
 from i18n import _, duration_text, ngettext, use_locale
 from moderation.audit_details import length_detail
@@ -56,15 +63,6 @@ DATA = re.compile(rf"^{CB_REPORT}:(\d{{1,18}}):(del|warn|mute|{DISMISS})$")
 def _link(chat_id: int, message_id: int) -> str | None:
     text = str(chat_id)
     return f"https://t.me/c/{text[4:]}/{message_id}" if text.startswith("-100") else None
-
-
-def _done_words(decision: str) -> str:
-    return {
-        "del": _("Deleted"),
-        "warn": _("Warned"),
-        "mute": _("Muted"),
-        DISMISS: _("Dismissed"),
-    }[decision]
 
 
 def _buttons(report: Report, taken: set[str]) -> InlineKeyboardMarkup | None:
@@ -100,48 +98,23 @@ def render_entry(
     group = services.settings.group(report.chat_id)
     ids = {report.author_id} | {r.user_id for r in reporters} | {d.by_id for d in decisions}
     names = names_of(services, ids)
-    author = names.get(report.author_id, str(report.author_id))
-    link = _link(report.chat_id, report.message_id)
-    lines = [
-        _(
-            "🚩 Reported in {group}: a message by {author}",
-            group=esc(group.title if group else str(report.chat_id)),
-            author=esc(author),
-        )
-        + (' (<a href="' + esc_attr(link) + '">' + _("open") + "</a>)" if link else ""),
-        "“" + esc(report.excerpt) + "”" if report.excerpt else _("(no text)"),
-    ]
-    who = []
-    for reporter in reporters:
-        name = esc(names.get(reporter.user_id, str(reporter.user_id)))
-        if reporter.dismissed:
-            name += " " + ngettext(
-                "({n} report dismissed before)",
-                "({n} reports dismissed before)",
-                reporter.dismissed,
-            )
-        who.append(name)
-    lines.append(
-        ngettext(
-            "Reported by {n} member: {names}",
-            "Reported by {n} members: {names}",
-            len(reporters),
-            names=", ".join(who),
-        )
+
+    def name(user_id: int) -> str:
+        return names.get(user_id, str(user_id))
+
+    entry = ReportEntry(
+        group=group.title if group else str(report.chat_id),
+        author=name(report.author_id),
+        link=_link(report.chat_id, report.message_id),
+        excerpt=report.excerpt,
+        reporters=tuple(ReportReporter(name(r.user_id), r.dismissed) for r in reporters),
+        hidden=report.hidden,
+        decisions=tuple(
+            ReportDecision(d.decision, name(d.by_id), when(services, group, d.at) if group else "")
+            for d in decisions
+        ),
     )
-    if report.hidden:
-        lines.append(_("Hidden pending review: the message was deleted after the reports."))
-    for decision in decisions:
-        at = when(services, group, decision.at) if group else ""
-        lines.append(
-            _(
-                "{done} by {name}, {at}",
-                done=_done_words(decision.decision),
-                name=esc(names.get(decision.by_id, str(decision.by_id))),
-                at=esc(at),
-            )
-        )
-    return "\n".join(lines), _buttons(report, {d.decision for d in decisions})
+    return report_text(entry), _buttons(report, {d.decision for d in decisions})
 
 
 async def _show(
