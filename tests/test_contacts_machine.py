@@ -4,8 +4,9 @@ A hypothesis ``RuleBasedStateMachine`` drives the real Application through the f
 real database: members, non-members and moderators; entries with random sharing levels and
 confirmed clusters; CSV imports with and without user ids and with recycled usernames; /link and
 /assign; overrides with the setting flipped, a moderator demoted and time passing; asks, shares,
-revocations; forged and replayed buttons; edited commands; /forgetme; searches in the Mini App
-and levels set on its profile screen, through the bot's HTTP server. After every step every
+revocations; forged and replayed buttons; edited commands; /forgetme; searches in the Mini App,
+its asks, and levels, take-backs (own and forged) and erasures on its profile screen, each write
+also replayed with the same initData, through the bot's HTTP server. After every step every
 message, button label and document the bot sent, and every Mini App answer, is scanned for every
 entry's values, and each one found must be one its recipient may see.
 
@@ -19,6 +20,7 @@ import asyncio
 import csv
 import dataclasses
 import io
+import json
 import os
 import tempfile
 import uuid
@@ -109,6 +111,9 @@ class World:
     second_moderator: bool = True
     counter: int = 0
     taps: int = 0  # the profile screen's taps (each carries a fresh nonce, as the page does)
+    # The Mini App's writes accepted once (README "Replays"): (person, the clock when their
+    # initData was signed, path, body). The same initData is signed at the same clock time.
+    writes: set[tuple[int, datetime, str, str]] = field(default_factory=set)
     update_id: int = 900_000
     pressed: dict[int, tuple[int, int, str]] = field(default_factory=dict)  # last press
     commands: dict[int, dict[str, Any]] = field(default_factory=dict)  # last command
@@ -137,6 +142,15 @@ def database_url() -> str:
         folder = tempfile.mkdtemp(prefix="directory-machine-")
         SCHEMA["url"] = f"sqlite:///{folder}/machine.sqlite3"
     return SCHEMA["url"]
+
+
+def drop_database() -> None:
+    if "drop" in SCHEMA:
+        admin = create_engine(os.environ["TEST_DATABASE_URL"], isolation_level="AUTOCOMMIT")
+        with admin.connect() as connection:
+            connection.execute(text(f'DROP SCHEMA "{SCHEMA["drop"]}" CASCADE'))
+        admin.dispose()
+    SCHEMA.clear()
 
 
 def wipe(url: str) -> None:
@@ -448,6 +462,69 @@ class DirectoryMachine(RuleBasedStateMachine):
     def moderator(self, second: bool) -> FakeUser:
         return self.world.sim.telegram.users[MODERATOR_ID + (1 if second else 0)]
 
+    def app_post(self, user: FakeUser, path: str, body: str, times: int) -> list[tuple[int, str]]:
+        """``body`` POSTed ``times`` times with one initData (the same opening of the app)."""
+        world = self.world
+
+        async def post() -> list[tuple[int, str]]:
+            headers = auth(init_data(world.sim, user)) | {"Content-Type": "application/json"}
+            answers = []
+            async with httpx.AsyncClient(base_url=world.app_url, timeout=10) as client:
+                for _ in range(times):
+                    sent = await client.post(path, content=body.encode(), headers=headers)
+                    answers.append((sent.status_code, sent.text))
+            return answers
+
+        return list(self.run(post()))
+
+    def app_profile(self, user: FakeUser) -> tuple[int, str]:
+        world = self.world
+
+        async def get() -> tuple[int, str]:
+            headers = auth(init_data(world.sim, user))
+            async with httpx.AsyncClient(base_url=world.app_url, timeout=10) as client:
+                shown = await client.get("/app/api/profile", headers=headers)
+            return shown.status_code, shown.text
+
+        status, text_ = self.run(get())
+        return int(status), str(text_)
+
+    def first_write(self, user: FakeUser, path: str, body: str) -> bool:
+        """Whether this write is new (README "Replays"), remembering it; call only for a write
+        the app accepts for checking (a member's, well formed)."""
+        key = (user.id, self.world.sim.clock.now(), path, body)
+        fresh = key not in self.world.writes
+        self.world.writes.add(key)
+        return fresh
+
+    def grant_key(self, grant_id: int) -> tuple[int, int, set[str]]:
+        with self.world.sim.services.db.transaction() as session:
+            row = session.get(ContactGrant, grant_id)
+            assert row is not None, grant_id
+            return row.requester_id, row.contact_id, set(row.fields.split(",")) - {""}
+
+    def take_back(self, key: tuple[int, int, set[str]]) -> None:
+        """The model's side of a taken-back share (as the chat's /mydata button)."""
+        for grant in self.world.grants:
+            same = (grant.requester, grant.cid, grant.fields) == key
+            if same and grant.kind == "consent" and not grant.revoked:
+                grant.revoked = True
+                break
+
+    def erase(self, user: FakeUser) -> None:
+        """The model's side of /forgetme's erasure (the chat's button and the Mini App's)."""
+        world = self.world
+        entry = self.entry_of(user.id)
+        if entry is not None:
+            del world.entries[entry.cid]
+            world.grants = [g for g in world.grants if g.cid != entry.cid]
+        world.grants = [g for g in world.grants if g.requester != user.id]
+        for rid, (requester, cid, _created) in list(world.requests.items()):
+            if requester == user.id or (entry is not None and cid == entry.cid):
+                # Erased with the person (its number never comes back: AUTOINCREMENT).
+                world.open_requests.discard(rid)
+                del world.requests[rid]
+
     # ------------------------------------------------------------------ rules
     @rule(viewer=st.integers(0, 4), pick=st.integers(0, 9), moderator=st.booleans())
     def search(self, viewer: int, pick: int, moderator: bool) -> None:
@@ -496,14 +573,7 @@ class DirectoryMachine(RuleBasedStateMachine):
             return
         user = self.user(viewer)
         world = self.world
-        pending = [r for r in world.open_requests if world.requests[r][0] == user.id]
-        expected = (
-            (user.id in world.members or self.is_moderator(user.id))
-            and self.findable(user.id, entry)
-            and entry.user_id not in (None, user.id)
-            and not any(world.requests[r][1] == entry.cid for r in pending)
-            and len(pending) < 5
-        )
+        expected = self.ask_accepted(user, entry)
         if entry.user_id is not None:
             world.asked_by.setdefault(entry.user_id, set()).add(user.id)
         # Whatever the bot sends the owner is learnt before the scan (the request number).
@@ -528,14 +598,75 @@ class DirectoryMachine(RuleBasedStateMachine):
         ]
         if not expected:
             assert not questions, f"an ask that must be refused reached #{entry.cid}"
+        self.learn_asks(user, entry, questions, before)
+        self.check(messages)
+
+    def ask_accepted(self, user: FakeUser, entry: Entry) -> bool:
+        """README "Put me in touch": findable, someone else's, once while open, at most 5."""
+        world = self.world
+        pending = [r for r in world.open_requests if world.requests[r][0] == user.id]
+        return (
+            (user.id in world.members or self.is_moderator(user.id))
+            and self.findable(user.id, entry)
+            and entry.user_id not in (None, user.id)
+            and not any(world.requests[r][1] == entry.cid for r in pending)
+            and len(pending) < 5
+        )
+
+    def learn_asks(
+        self, user: FakeUser, entry: Entry, questions: list[SentMessage], before: set[int]
+    ) -> None:
+        world = self.world
         for question in questions:
             data = next(
                 b["callback_data"] for b in question.buttons() if b["callback_data"][:5] == "ct:y:"
             )
             rid = int(data.split(":")[2])
             assert rid not in before
-            world.requests[rid] = (user.id, entry.cid, sim.clock.now())
+            world.requests[rid] = (user.id, entry.cid, world.sim.clock.now())
             world.open_requests.add(rid)
+
+    @rule(
+        viewer=st.integers(0, 4),
+        pick=st.integers(0, 9),
+        note=st.sampled_from(NOTES),
+        replayed=st.booleans(),
+    )
+    def app_ask(self, viewer: int, pick: int, note: str, replayed: bool) -> None:
+        """The Mini App's "Ask to be put in touch" (``POST /app/api/ask``, /ask's own ``ask``),
+        sent again with the same initData when ``replayed``: the replay is refused (409) and
+        changes nothing."""
+        entry = self.entry(pick)
+        if entry is None:
+            return
+        user = self.user(viewer)
+        world = self.world
+        path = "/app/api/ask"
+        body = json.dumps({"id": entry.cid, "note": note})
+        member = user.id in world.members or self.is_moderator(user.id)
+        fresh = member and self.first_write(user, path, body)
+        expected = fresh and self.ask_accepted(user, entry)
+        if fresh and entry.user_id is not None:
+            world.asked_by.setdefault(entry.user_id, set()).add(user.id)
+        before = set(world.requests)
+        answers = self.app_post(user, path, body, 2 if replayed else 1)
+        messages = self.new_messages()
+        questions = [
+            m
+            for m in messages
+            if any(b.get("callback_data", "").startswith("ct:y:") for b in m.buttons())
+        ]
+        for number, (status, text_) in enumerate(answers):
+            if not member:
+                assert status == 403, (status, text_[:300])
+            elif number == 0 and expected:
+                assert status == 200, (status, text_[:300])
+            else:  # refused by ask(), or a replay
+                assert status == 409, (number, fresh, status, text_[:300])
+            self.scan(text_, user.id, False, f"the Mini App's ask answer to {user.id}")
+        assert len(questions) == (1 if expected else 0), (expected, len(questions))
+        assert all(q.chat_id == entry.user_id for q in questions)
+        self.learn_asks(user, entry, questions, before)
         self.check(messages)
 
     @rule(owner=st.integers(0, 4), share=st.booleans(), toggle=st.sampled_from([None, *FIELDS]))
@@ -606,17 +737,73 @@ class DirectoryMachine(RuleBasedStateMachine):
         if not buttons:
             return
         gid = int(buttons[0]["callback_data"].split(":")[2])
-        with self.world.sim.services.db.transaction() as session:
-            row = session.get(ContactGrant, gid)
-            assert row is not None
-            key = (row.requester_id, row.contact_id, set(row.fields.split(",")) - {""})
-        for grant in self.world.grants:
-            same = (grant.requester, grant.cid, grant.fields) == key
-            if same and grant.kind == "consent" and not grant.revoked:
-                grant.revoked = True
-                break
+        self.take_back(self.grant_key(gid))
         message = next(m for m in messages if buttons[0] in m.buttons())
         self.press(user, message, buttons[0]["callback_data"])
+
+    @rule(owner=st.integers(0, 4), pick=st.integers(0, 9), replayed=st.booleans())
+    def app_revoke(self, owner: int, pick: int, replayed: bool) -> None:
+        """The profile screen's *Take back* (``POST /app/api/profile/revoke``, the chat's
+        ``take_back``) for one of the shares the screen lists; the screen must list exactly the
+        owner's live shares."""
+        user = self.user(owner)
+        world = self.world
+        status, shown = self.app_profile(user)
+        self.scan(shown, user.id, False, f"the profile screen of {user.id}")
+        if user.id not in world.members:
+            assert status == 403, (status, shown[:300])
+            return
+        assert status == 200, (status, shown[:300])
+        entry = self.entry_of(user.id)
+        shares = [int(s["id"]) for s in json.loads(shown)["shares"]]
+        listed = sorted((k[0], k[1], sorted(k[2])) for k in map(self.grant_key, shares))
+        live = sorted(
+            (g.requester, g.cid, sorted(g.fields))
+            for g in world.grants
+            if entry is not None and g.cid == entry.cid and g.kind == "consent" and not g.revoked
+        )
+        assert listed == live, (listed, live)
+        if not shares:
+            return
+        gid = shares[pick % len(shares)]
+        path = "/app/api/profile/revoke"
+        body = json.dumps({"id": gid})
+        fresh = self.first_write(user, path, body)
+        if fresh:
+            self.take_back(self.grant_key(gid))
+        answers = self.app_post(user, path, body, 2 if replayed else 1)
+        for number, (status, text_) in enumerate(answers):
+            expected = 200 if fresh and number == 0 else 409
+            assert status == expected, (number, status, text_[:300])
+            self.scan(text_, user.id, False, f"the Mini App's take-back answer to {user.id}")
+        self.check(self.new_messages())
+
+    @rule(person=st.integers(0, 4), pick=st.integers(0, 9))
+    def app_revoke_forged(self, person: int, pick: int) -> None:
+        """A take-back of a share that is not the caller's (someone else's, one already taken
+        back, or none at all): refused, nothing changes."""
+        user = self.user(person)
+        world = self.world
+        own = self.entry_of(user.id)
+        with world.sim.services.db.transaction() as session:
+            rows = [
+                (g.id, g.contact_id, g.revoked_at) for g in session.scalars(select(ContactGrant))
+            ]
+        candidates = sorted(
+            gid
+            for gid, cid, revoked_at in rows
+            if own is None or cid != own.cid or revoked_at is not None
+        )
+        candidates.append(max((r[0] for r in rows), default=0) + 50)
+        path = "/app/api/profile/revoke"
+        body = json.dumps({"id": candidates[pick % len(candidates)]})
+        member = user.id in world.members
+        if member:
+            self.first_write(user, path, body)
+        [(status, text_)] = self.app_post(user, path, body, 1)
+        assert status == (409 if member else 403), (status, text_[:300])
+        self.scan(text_, user.id, False, f"the Mini App's take-back answer to {user.id}")
+        self.check(self.new_messages())
 
     @rule(pick=st.integers(0, 9), second=st.booleans(), only_phone=st.booleans())
     def override(self, pick: int, second: bool, only_phone: bool) -> None:
@@ -886,19 +1073,34 @@ class DirectoryMachine(RuleBasedStateMachine):
     def forget(self, person: int) -> None:
         user = self.user(person)
         messages = self.command(user, "/forgetme")
-        world = self.world
-        entry = self.entry_of(user.id)
-        if entry is not None:
-            del world.entries[entry.cid]
-            world.grants = [g for g in world.grants if g.cid != entry.cid]
-        world.grants = [g for g in world.grants if g.requester != user.id]
-        for rid, (requester, cid, _created) in list(world.requests.items()):
-            if requester == user.id or (entry is not None and cid == entry.cid):
-                # Erased with the person (its number never comes back: AUTOINCREMENT).
-                world.open_requests.discard(rid)
-                del world.requests[rid]
+        self.erase(user)
         message = messages[-1]
         self.press(user, message, f"ct:fg:{user.id}")
+
+    @rule(person=st.integers(0, 4), replayed=st.booleans())
+    def app_forget(self, person: int, replayed: bool) -> None:
+        """The profile screen's *Erase my contact data* (``POST /app/api/profile/forget``,
+        /forgetme's ``erase``); a replay with the same initData erases nothing more."""
+        user = self.user(person)
+        world = self.world
+        path = "/app/api/profile/forget"
+        body = json.dumps({"confirm": True})
+        member = user.id in world.members
+        fresh = member and self.first_write(user, path, body)
+        if fresh:
+            self.erase(user)
+        answers = self.app_post(user, path, body, 2 if replayed else 1)
+        for number, (status, text_) in enumerate(answers):
+            if not member:
+                assert status == 403, (status, text_[:300])
+            else:
+                expected = 200 if fresh and number == 0 else 409
+                assert status == expected, (number, status, text_[:300])
+            self.scan(text_, user.id, False, f"the Mini App's erasure answer to {user.id}")
+        if fresh:
+            shown = json.loads(answers[0][1])
+            assert not shown["entry"] and not shown["shares"], answers[0][1][:300]
+        self.check(self.new_messages())
 
     # ------------------------------------------------------------------ invariants
     @invariant()
@@ -945,9 +1147,39 @@ def test_the_directory_never_shows_anyone_more_than_the_lattice_allows() -> None
         )
         DirectoryMachine.TestCase().runTest()
     finally:
-        if "drop" in SCHEMA:
-            admin = create_engine(os.environ["TEST_DATABASE_URL"], isolation_level="AUTOCOMMIT")
-            with admin.connect() as connection:
-                connection.execute(text(f'DROP SCHEMA "{SCHEMA["drop"]}" CASCADE'))
-            admin.dispose()
-        SCHEMA.clear()
+        drop_database()
+
+
+def test_the_app_asks_takes_back_and_erases_through_the_machine() -> None:
+    """One fixed program through the Mini App's writes (random programs rarely reach a share
+    to take back): an ask and its replay, a share, the take-back and its replay, the same ask
+    body again with the same initData (a replay), a new ask, forged take-backs, an erasure and
+    its replay; the invariant after each write."""
+    levels = dict.fromkeys(FIELDS, "public")
+    machine = DirectoryMachine()
+    try:
+        machine.build(
+            people=[(True, True, levels, set(), set(), False, False)] * 3, override_on=False
+        )
+        machine.app_ask(viewer=0, pick=1, note="hi", replayed=True)
+        assert len(machine.world.requests) == 1
+        machine.answer(owner=1, share=True, toggle="phone")
+        machine.facts_match_the_model()
+        assert [g.fields for g in machine.world.grants] == [DEFAULT_SHARE | {"phone"}]
+        machine.app_revoke(owner=1, pick=0, replayed=True)
+        assert all(g.revoked for g in machine.world.grants)
+        machine.facts_match_the_model()
+        machine.app_ask(viewer=0, pick=1, note="hi", replayed=False)
+        assert len(machine.world.requests) == 1
+        machine.app_ask(viewer=0, pick=1, note="again", replayed=False)
+        assert len(machine.world.requests) == 2
+        machine.answer(owner=1, share=True, toggle=None)
+        for person in (0, 1, 2):
+            machine.app_revoke_forged(person=person, pick=person)
+            machine.facts_match_the_model()
+        machine.app_forget(person=1, replayed=True)
+        assert not machine.world.requests and not machine.world.grants
+        machine.facts_match_the_model()
+    finally:
+        machine.teardown()
+        drop_database()
