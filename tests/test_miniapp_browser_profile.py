@@ -1,12 +1,12 @@
 """The Mini App's profile screen in a real browser (Debian's Chromium driven by Playwright)
 against the bot's real HTTP server and the fake Bot API: a member makes her phone visible to
 members with one tap and another member's /contact in chat shows it; a tap back to private and
-it is gone. Screenshots in English light and Arabic dark at 360 px.
+it is gone. Screenshots of the screen (English and Arabic, light and dark, at 360 px) go to the
+artifacts folder.
 """
 
 from __future__ import annotations
 
-from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -14,9 +14,9 @@ from playwright.async_api import Page, async_playwright
 
 from simulation.faketg import FakeUser
 from simulation.simulator import Simulator
+from tests.browser import CHROMIUM, DARK, LIGHT, artifacts, open_app, screenshots
 from tests.miniapp import init_data, served
 from tests.test_contacts import add_contact, member
-from tests.test_miniapp_browser import CHROMIUM, DARK, LIGHT, open_app
 
 PHONE = "+380441234567"
 
@@ -25,6 +25,10 @@ async def contact_card(sim: Simulator, person: FakeUser) -> str:
     mark = sim.mark()
     await sim.dm(person, "/contact unicef")
     return sim.unique_reply(mark, person.id).text
+
+
+async def loaded(page: Page) -> None:
+    await page.wait_for_selector("#screen-profile[data-loaded='1']")
 
 
 async def tap(page: Page, field: str, level: str) -> None:
@@ -37,7 +41,7 @@ async def tap(page: Page, field: str, level: str) -> None:
 
 
 async def test_a_member_shows_her_phone_to_members_and_hides_it_again(
-    sim: Simulator, tmp_path: Path
+    sim: Simulator,
 ) -> None:
     olena = await member(sim, "Olena", "Koval")
     add_contact(
@@ -48,8 +52,6 @@ async def test_a_member_shows_her_phone_to_members_and_hides_it_again(
     hanna = await member(sim, "Hanna", "Saleh")
     add_contact(sim, hanna.id, name="Hanna Saleh", organisation="IRC", phone="+380441234568")
     await sim.dm(hanna, "/language ar")
-    shots = tmp_path / "screenshots"
-    shots.mkdir()
     problems: list[str] = []
     assert PHONE not in await contact_card(sim, ivan)  # private by default
     async with served(sim) as client, async_playwright() as playwright:
@@ -57,8 +59,8 @@ async def test_a_member_shows_her_phone_to_members_and_hides_it_again(
         browser = await playwright.chromium.launch(executable_path=CHROMIUM)
         try:
             context = await browser.new_context(viewport={"width": 360, "height": 720})
+            context.on("console", lambda m: problems.append(m.text) if m.type == "error" else None)
             page = await context.new_page()
-            page.on("console", lambda m: problems.append(m.text) if m.type == "error" else None)
             hosts = await open_app(
                 page, base, init_data(sim, olena), LIGHT, path="/app?screen=profile"
             )
@@ -77,7 +79,13 @@ async def test_a_member_shows_her_phone_to_members_and_hides_it_again(
             assert await page.inner_text("#profile-said") == "Saved"
             assert PHONE in await member_view.inner_text()  # the preview follows
             assert PHONE in await contact_card(sim, ivan)  # and so does the chat
-            await page.screenshot(path=str(shots / "profile-en-light.png"), full_page=True)
+            shots = await screenshots(  # the phone shown to members, in each variant
+                context,
+                base,
+                lambda language: init_data(sim, olena, language=language),
+                [("profile", loaded)],
+                "/app?screen=profile",
+            )
 
             await tap(page, "phone", "private")
             assert PHONE not in await member_view.inner_text()
@@ -92,7 +100,6 @@ async def test_a_member_shows_her_phone_to_members_and_hides_it_again(
             assert set(hosts) <= {urlsplit(base).netloc, "telegram.org"}, hosts
 
             arabic = await context.new_page()
-            arabic.on("console", lambda m: problems.append(m.text) if m.type == "error" else None)
             hosts = await open_app(
                 arabic, base, init_data(sim, hanna), DARK, path="/app?screen=profile"
             )
@@ -103,11 +110,9 @@ async def test_a_member_shows_her_phone_to_members_and_hides_it_again(
             assert background == "rgb(23, 33, 43)"  # Telegram's dark theme colour
             wide: Any = await arabic.evaluate("document.documentElement.scrollWidth")
             assert wide <= 360  # nothing wider than a small phone
-            await arabic.screenshot(path=str(shots / "profile-ar-dark.png"), full_page=True)
             assert set(hosts) <= {urlsplit(base).netloc, "telegram.org"}, hosts
         finally:
             await browser.close()
     assert not [p for p in problems if "Content Security Policy" in p], problems
-    saved = sorted(p.name for p in shots.iterdir())
-    assert saved == ["profile-ar-dark.png", "profile-en-light.png"]
-    print(f"screenshots: {shots}")
+    assert len(shots) == 4
+    print(f"screenshots: {artifacts()}")
