@@ -218,6 +218,23 @@ async def test_open_buttons_in_private_and_the_menu_button(sim: Simulator) -> No
     assert all("web_app" not in b for m in sim.since(mark) for b in m.buttons())
 
 
+async def test_a_bare_or_refused_contact_in_private_carries_the_open_button(
+    sim: Simulator,
+) -> None:
+    olena = await member(sim, "Olena", "Koval")
+    for text in ("/contact", "/contact ab", "/contact " + "x" * 400):
+        mark = sim.mark()
+        await sim.dm(olena, text)
+        reply = sim.unique_reply(mark, olena.id)
+        assert "Example" in reply.text, text
+        [button] = [b for b in reply.buttons() if "web_app" in b]
+        assert button["web_app"]["url"] == APP_URL, text
+    mark = sim.mark()
+    await sim.say(olena, "/contact")  # in the group: no web_app button there
+    await sim.say(olena, "/contact ab")
+    assert all("web_app" not in b for m in sim.since(mark) for b in m.buttons())
+
+
 async def test_without_miniapp_url_no_buttons(sim: Simulator, config: LoadedConfig) -> None:
     settings = config.settings.model_copy(
         update={"miniapp": config.settings.miniapp.model_copy(update={"url": None})}
@@ -227,6 +244,8 @@ async def test_without_miniapp_url_no_buttons(sim: Simulator, config: LoadedConf
     mark = sim.mark()
     await sim.dm(olena, "/start")
     await sim.dm(olena, "/contact unicef")
+    await sim.dm(olena, "/contact")
+    await sim.dm(olena, "/contact ab")
     assert all("web_app" not in b for m in sim.since(mark) for b in m.buttons())
 
 

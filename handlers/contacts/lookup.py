@@ -7,6 +7,7 @@ from dataclasses import dataclass
 from rapidfuzz import fuzz
 from sqlalchemy.orm import Session
 from telegram import InlineKeyboardButton, InlineKeyboardMarkup, Update
+from telegram.constants import ChatType
 
 from handlers.common import (
     role_here,
@@ -127,14 +128,18 @@ async def run_search(update: Update, context: BotContext, raw: str) -> None:
     if message is None or user is None:
         return
     services = context.services
+    # Telegram allows the Mini App's button only in private chats (/contact runs only there).
+    private = message.chat.type == ChatType.PRIVATE
     try:
         key = check_query(raw)
     except InvalidValue as exc:
+        # A bare /contact or a refused query: the app's search is one tap away.
         await message.reply_text(
             _(
                 "{problem}. Example: <code>/contact protection odesa</code>",
                 problem=esc(str(exc)[:1].upper() + str(exc)[1:]),
-            )
+            ),
+            reply_markup=with_open_row(services, None) if private else None,
         )
         return
     user_role = await role_here(update, context)
@@ -143,7 +148,9 @@ async def run_search(update: Update, context: BotContext, raw: str) -> None:
         await message.reply_text(refusal)
         return
     text, markup = search_page(services, requester, lookup_id, key, 0)
-    await message.reply_text(text, reply_markup=with_open_row(services, markup))
+    await message.reply_text(
+        text, reply_markup=with_open_row(services, markup) if private else markup
+    )
 
 
 @dataclass(frozen=True)
