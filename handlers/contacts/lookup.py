@@ -96,6 +96,22 @@ def open_lookup(
         return requester, ContactRepository(session).add_lookup(user_id, key, now).id, ""
 
 
+def reopen_lookup(
+    services: Services, user_id: int, user_role: Role, lookup_id: int
+) -> tuple[Requester, str] | None:
+    """Another page of an earlier search: who is searching and its query, when the lookup is
+    theirs and they are still a member; else None (someone else's search, or no such search:
+    the same answer, so nothing is disclosed). No new lookup is recorded, so the page does not
+    count toward the limit. Shared by /contact's page buttons and the Mini App's pager."""
+    with services.db.transaction() as session:
+        lookup = ContactRepository(session).lookup(lookup_id)
+        if lookup is None or lookup.user_id != user_id:
+            return None
+        requester = requester_of(services, session, user_id, user_role)
+        key = lookup.query
+    return (requester, key) if requester.is_member else None
+
+
 async def contact_command(update: Update, context: BotContext) -> None:
     await run_search(update, context, " ".join(context.args or []))
 
