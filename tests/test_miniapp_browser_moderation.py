@@ -64,6 +64,14 @@ async def test_a_moderator_sorts_the_roster_and_approves_a_join(
             await page.fill("#mod-filter", "unicef")
             assert await names(page) == ["Olena Petrenko"]
             await page.fill("#mod-filter", "")
+            await page.select_option("#mod-seen", "never")  # joined, not seen since
+            never = await names(page)
+            assert "Olena Petrenko" in never and not {"Ivan Koval", "Petro Koval"} & set(never)
+            await page.select_option("#mod-seen", "")
+            await page.select_option("#mod-end", "soon")  # nobody here has an end date
+            assert await names(page) == []
+            await page.select_option("#mod-end", "")
+            assert len(await names(page)) == len(listed)
             await page.screenshot(path=str(shots / "moderation-en-light.png"), full_page=True)
 
             await page.click("#moderation-parts [data-part='pending']")

@@ -22,6 +22,7 @@ from simulation.faketg import FakeMember, FakeUser, SentMessage
 from simulation.simulator import Simulator
 from storage.introductions import IntroductionRepository
 from storage.models import JoinRequest, ModerationAction
+from storage.roster import RosterRepository
 from tests.conftest import GROUP_ID, MODERATOR_ID
 from tests.miniapp import auth, init_data, served, sign
 from tests.test_contacts import rows
@@ -142,6 +143,80 @@ async def test_the_roster_is_the_members_list_and_the_csv_arrives_as_in_chat(
         again = await client.post(f"{API}/csv", json={}, headers=auth(raw))
         assert again.status_code == 409  # a replay sends nothing
     assert sim.since(mark, MODERATOR_ID) == [document, chat]
+
+
+def roster_filter(members: list[dict[str, Any]], end: str = "", seen: str = "") -> set[str]:
+    """The page's end-date and last-seen filters (web/static/moderation.js), as README says."""
+
+    def kept(row: dict[str, Any]) -> bool:
+        ends, unseen = row["ends_in"], row["unseen_days"]
+        by_end = {
+            "": True,
+            "soon": ends is not None and 0 <= ends <= 30,
+            "ended": ends is not None and ends < 0,
+        }[end]
+        by_seen = {
+            "": True,
+            "30": unseen >= 30,
+            "90": unseen >= 90,
+            "never": bool(row["never_seen"]),
+        }[seen]
+        return by_end and by_seen
+
+    return {r["name"] for r in members if kept(r)}
+
+
+async def test_the_roster_carries_what_the_end_and_last_seen_filters_need(
+    sim: Simulator,
+) -> None:
+    ivan, olena = await a_newcomer_introduced(sim)
+    petro = await veteran(sim, "Petro")
+    now = sim.clock.now()
+    today = now.astimezone(sim.services.settings.group_timezone(sim.services.settings.groups[0]))
+    with sim.services.db.transaction() as session:
+        people = RosterRepository(session)
+        intro = IntroductionRepository(session).introduction(GROUP_ID, olena.id)
+        assert intro is not None
+        intro.end_date = today.date() + timedelta(days=30)
+        for user, days in ((ivan, 45), (petro, 100)):
+            row = people.user(user.id)
+            assert row is not None
+            row.last_seen = now - timedelta(days=days, hours=1)
+    raw = init_data(sim, mira(sim))
+
+    async def members() -> list[dict[str, Any]]:
+        response = await client.get(f"{API}/roster", headers=auth(raw))
+        assert response.status_code == 200, response.text
+        found: list[dict[str, Any]] = response.json()["members"]
+        return found
+
+    async with served(sim) as client:
+        rows_ = await members()
+        by_name = {r["name"]: r for r in rows_}
+        assert by_name["Olena Petrenko"]["ends_in"] == 30
+        assert by_name["Ivan Koval"]["ends_in"] is None  # no end date: in no end filter
+        assert (by_name["Ivan Koval"]["unseen_days"], by_name["Petro Koval"]["unseen_days"]) == (
+            45,
+            100,
+        )
+        assert roster_filter(rows_, end="soon") == {"Olena Petrenko"}
+        assert roster_filter(rows_, end="ended") == set()
+        assert roster_filter(rows_, seen="30") == {"Ivan Koval", "Petro Koval"}
+        assert roster_filter(rows_, seen="90") == {"Petro Koval"}
+        # Olena joined through the link and has not been seen since; the veterans were
+        # learned by being seen.
+        assert "Olena Petrenko" in roster_filter(rows_, seen="never")
+        assert not {"Ivan Koval", "Petro Koval"} & roster_filter(rows_, seen="never")
+        with sim.services.db.transaction() as session:
+            intro = IntroductionRepository(session).introduction(GROUP_ID, olena.id)
+            assert intro is not None
+            intro.end_date = today.date() - timedelta(days=1)
+        await sim.advance(timedelta(minutes=5))
+        await sim.dm(olena, "/help")  # any word to the bot, here in private
+        rows_ = await members()
+        assert roster_filter(rows_, end="ended") == {"Olena Petrenko"}
+        assert roster_filter(rows_, end="soon") == set()
+        assert "Olena Petrenko" not in roster_filter(rows_, seen="never")
 
 
 async def test_a_moderator_approves_a_join_request_as_the_chat_button_does(

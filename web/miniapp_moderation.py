@@ -38,7 +38,7 @@ from moderation import deadlines as deadline_rules
 from moderation.audit_details import detail_text
 from moderation.introductions import IntroStatus
 from moderation.permissions import Role
-from moderation.roster import UserInfo
+from moderation.roster import JoinMethod, UserInfo
 from runtime.context import App, BotContext, services_of
 from storage.deadlines import DeadlineRepository
 from storage.introductions import IntroductionRepository
@@ -61,6 +61,13 @@ def strings() -> dict[str, str]:
         "filter_hint": _("Name, organisation, cluster or sponsor"),
         "all_statuses": _("Every status"),
         "all_categories": _("Every category"),
+        "any_end": _("Any end date"),
+        "ends_soon": _("Ends within 30 days"),
+        "ended": _("Ended"),
+        "any_seen": _("Seen any time"),
+        "unseen_30": _("Not seen for 30 days"),
+        "unseen_90": _("Not seen for 90 days"),
+        "never_seen": _("Never seen"),
         "name": _("Name"),
         "group": _("Group"),
         "category": _("Category"),
@@ -97,12 +104,15 @@ def _problem(text: str) -> str:
 async def roster(app: App, caller: Caller, request: WebRequest) -> WebResponse:
     services = services_of(app)
     several = len(services.settings.groups) > 1
+    now = services.clock.now()
     rows: list[dict[str, Any]] = []
     for group in services.settings.groups:
         members, sponsors = members_of(services, group)
         tz = services.settings.group_timezone(group)
+        today = now.astimezone(tz).date()
         for membership, user, intro in members:
             sponsor = sponsors.get(intro.sponsor_id or 0) if intro else None
+            ends = intro.end_date if intro else None
             rows.append(
                 {
                     "id": user.id,
@@ -118,6 +128,14 @@ async def roster(app: App, caller: Caller, request: WebRequest) -> WebResponse:
                     "end_key": intro.end_date.isoformat() if intro and intro.end_date else "",
                     "seen": date_text(user.last_seen, tz),
                     "seen_key": user.last_seen.isoformat(),
+                    # For the page's filters, by the bot's clock: days until the end date (in
+                    # the group's zone; negative once it has passed), whole days since last
+                    # seen, and whether nothing was seen of them since they joined (someone
+                    # already there before the bot was learned by being seen).
+                    "ends_in": (ends - today).days if ends is not None else None,
+                    "unseen_days": max(0, (now - user.last_seen).days),
+                    "never_seen": membership.join_method is not JoinMethod.UNKNOWN
+                    and user.last_seen <= membership.joined_at,
                     "member": membership.status.value,
                 }
             )
