@@ -15,6 +15,7 @@ from playwright.async_api import Page, async_playwright
 from moderation.introductions import IntroStatus
 from moderation.roster import MemberStatus
 from simulation.simulator import Simulator
+from storage.introductions import IntroductionRepository
 from storage.roster import RosterRepository
 from tests.conftest import GROUP_ID, MODERATOR_ID
 from tests.miniapp import init_data, served
@@ -36,11 +37,13 @@ async def test_a_moderator_sorts_the_roster_and_approves_a_join(
     petro = await veteran(sim, "Petro")
     link = await invite(sim, ivan, ["Olena Petrenko", "UNICEF", "WASH <b>IMO</b>"])
     await sim.join(sim.user("Olena", username="olena_p"), link=link)
-    anna = sim.user("Anna")
+    anna, boris = sim.user("Anna"), sim.user("Boris")
     await sim.request_join(anna)
+    await sim.request_join(boris)
     stranger = sim.user("Stranger")
     await sim.join(stranger)  # no sponsor: held for the moderators
     mira = sim.telegram.users[MODERATOR_ID]
+    await sim.say(mira, "Good morning")  # a member of the group: she may sponsor
     shots = tmp_path / "screenshots"
     shots.mkdir()
     problems: list[str] = []
@@ -102,6 +105,17 @@ async def test_a_moderator_sorts_the_roster_and_approves_a_join(
             card = page.locator("#introductions li.card", has_text="Stranger")
             assert "the sponsor's introduction" in await card.inner_text()
             assert await card.locator("button").count() == 0
+
+            # Boris's join request: she sponsors him, as the chat's "I sponsor them" does.
+            request = page.locator("#join-requests li.card", has_text="Boris")
+            await request.locator("button.sponsor").click()
+            await request.locator("p.sent").wait_for()
+            assert "You sponsor them now" in await request.inner_text()
+            with sim.services.db.transaction() as session:
+                vouched = IntroductionRepository(session).open_join_request(GROUP_ID, boris.id)
+                assert vouched is not None and vouched.sponsor_id == MODERATOR_ID
+            opened = await page.evaluate("window.__opened")
+            assert opened[-1] == f"https://t.me/{bot}?start=jr_{vouched.id}"
             assert set(hosts) <= {urlsplit(base).netloc, "telegram.org"}, hosts
 
             # A member: no Moderation tab, and the directory opens instead.

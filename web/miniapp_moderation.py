@@ -5,8 +5,9 @@ Every route is ``moderators(...)``: the caller's role is asked live at each requ
 or acts through the chat's own code: the roster and its CSV as /members (``members_of``,
 ``members_csv``), the pending lists as /pending, a join request's decision as the chat's
 Approve/Decline buttons (``decide_request``, recorded the same way, and the request's group is
-checked like the button's), a held newcomer's decision as the chat's "I sponsor them"/"Remove"
-buttons (``decide_held_newcomer``, its group checked likewise), the log as /audit
+checked like the button's) and its "I sponsor them" button (``sponsor_request``), a held
+newcomer's decision as the chat's "I sponsor them"/"Remove" buttons
+(``decide_held_newcomer``, its group checked likewise), the log as /audit
 (``resolve_target`` for "who", the same query and labels), the missing list as /missing
 (``missing_report``).
 
@@ -25,7 +26,7 @@ from telegram.error import TelegramError
 
 from handlers.common import current_role
 from handlers.joins.held import decide_held_newcomer
-from handlers.joins.requests import decide_request, mark_notice
+from handlers.joins.requests import decide_request, mark_notice, mark_sponsored, sponsor_request
 from handlers.member_cards import sponsor_note
 from handlers.members import members_csv, members_of
 from handlers.moderation.audit import AUDIT_PAGE
@@ -39,7 +40,7 @@ from moderation.audit_details import detail_text
 from moderation.introductions import IntroStatus
 from moderation.permissions import Role
 from moderation.roster import JoinMethod, UserInfo
-from runtime.context import App, BotContext, services_of
+from runtime.context import App, BotContext, Services, services_of
 from storage.deadlines import DeadlineRepository
 from storage.introductions import IntroductionRepository
 from storage.moderation import ModerationRepository
@@ -200,6 +201,7 @@ async def pending(app: App, caller: Caller, request: WebRequest) -> WebResponse:
             if r.status == "sponsored"
             else _("waiting for a sponsor"),
             "waited": duration_text(now - r.requested_at),
+            "sponsored": r.status == "sponsored",
         }
         for r in requests
     ]
@@ -226,13 +228,13 @@ async def pending(app: App, caller: Caller, request: WebRequest) -> WebResponse:
 
 
 async def decide(app: App, caller: Caller, request: WebRequest) -> WebResponse:
-    expected = _("Expected a join request's number and approve or decline.")
+    expected = _("Expected a join request's number and approve, decline or sponsor.")
     data = json_body(request, expected)
     if isinstance(data, WebResponse):
         return data
     request_id = whole_number(data.get("id"))
     decision = data.get("decision")
-    if request_id is None or decision not in ("approve", "decline"):
+    if request_id is None or decision not in ("approve", "decline", "sponsor"):
         return answer(400, {"error": expected})
     services = services_of(app)
     with services.db.transaction() as session:
@@ -247,6 +249,10 @@ async def decide(app: App, caller: Caller, request: WebRequest) -> WebResponse:
     refused = claim_once(services, caller, request)
     if refused is not None:
         return refused
+    user = caller.init.user
+    signed = " ".join(part for part in (user.first_name, user.last_name) if part)
+    if decision == "sponsor":
+        return await _sponsor(context, caller, request_id, signed)
     decided, problem = await decide_request(
         context, request_id, decision == "approve", caller.init.user.id
     )
@@ -254,13 +260,45 @@ async def decide(app: App, caller: Caller, request: WebRequest) -> WebResponse:
         return answer(409, {"error": _("This request is already decided.")})
     if problem is not None:
         return answer(502, {"error": _("Telegram refused: {error}", error=problem)})
-    user = caller.init.user
-    signed = " ".join(part for part in (user.first_name, user.last_name) if part)
     name = names_of(services, {user.id}).get(user.id, signed)
     await mark_notice(context, decided, decision == "approve", name)
     if decision == "approve":
         return answer(200, {"message": _("Approved.")})
     return answer(200, {"message": _("Declined.")})
+
+
+def _known(services: Services, caller: Caller) -> None:
+    """The caller known by the name in the signed ``initData``, as a press on a chat button
+    makes the presser known: the cards and notices name them."""
+    user = caller.init.user
+    with services.db.transaction() as session:
+        RosterRepository(session).upsert_user(
+            UserInfo(
+                user.id,
+                user.first_name,
+                user.last_name or None,
+                user.username or None,
+                user.language_code or None,
+            ),
+            services.clock.now(),
+        )
+
+
+async def _sponsor(context: BotContext, caller: Caller, request_id: int, name: str) -> WebResponse:
+    """ "I sponsor them", as the chat's button (``sponsor_request``): the caller becomes the
+    sponsor, the group's notice says so, and the answer carries the introduction's link."""
+    _known(context.services, caller)
+    sponsored = await sponsor_request(context, request_id, caller.init.user.id)
+    if sponsored.link is None or sponsored.request is None:
+        return answer(409, {"error": _problem(sponsored.refusal or "")})
+    await mark_sponsored(context, sponsored.request, caller.init.user.id, name, sponsored.link)
+    return answer(
+        200,
+        {
+            "message": _("You sponsor them now. Please introduce them in our private chat."),
+            "link": sponsored.link,
+        },
+    )
 
 
 async def decide_held(app: App, caller: Caller, request: WebRequest) -> WebResponse:
@@ -285,20 +323,10 @@ async def decide_held(app: App, caller: Caller, request: WebRequest) -> WebRespo
     refused = claim_once(services, caller, request)
     if refused is not None:
         return refused
-    user = caller.init.user
-    with services.db.transaction() as session:
-        # Known by name, as a press on the chat's button makes them known: the card names them.
-        RosterRepository(session).upsert_user(
-            UserInfo(
-                user.id,
-                user.first_name,
-                user.last_name or None,
-                user.username or None,
-                user.language_code or None,
-            ),
-            services.clock.now(),
-        )
-    decided = await decide_held_newcomer(context, intro_id, decision == "sponsor", user.id)
+    _known(services, caller)  # the card names them
+    decided = await decide_held_newcomer(
+        context, intro_id, decision == "sponsor", caller.init.user.id
+    )
     if decided is None:
         return answer(409, {"error": _("This newcomer is already decided.")})
     if decided.link is not None:

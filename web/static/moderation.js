@@ -193,6 +193,9 @@
     li.querySelectorAll("button").forEach((b) => { b.disabled = true; });
     imbot.post("moderation/decide", { id: entry.id, decision: decision }).then(({ data }) => {
       li.replaceChildren(element("p", entry.name + ": " + (data.message || data.error || imbot.text("error")), "sent"));
+      // Sponsored: the introduction opens in the chat, as after the chat's button.
+      const tg = window.Telegram && window.Telegram.WebApp;
+      if (data.link && tg && tg.openTelegramLink) tg.openTelegramLink(data.link);
     }).catch(() => imbot.status(imbot.text("error")));
   }
 
@@ -215,6 +218,9 @@
       ui.intros.replaceChildren();
       result.data.join_requests.forEach((entry) => {
         const li = item(entry, entry.state + " · " + entry.waited);
+        if (!entry.sponsored) {
+          li.append(button(t("sponsor_held"), "sponsor", () => decide(entry, li, "sponsor")), " ");
+        }
         li.append(button(t("approve"), "approve", () => decide(entry, li, "approve")), " ",
           button(t("decline"), "secondary decline", () => decide(entry, li, "decline")));
         ui.requests.append(li);
