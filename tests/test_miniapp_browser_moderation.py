@@ -15,6 +15,7 @@ from playwright.async_api import Page, async_playwright
 from moderation.introductions import IntroStatus
 from moderation.roster import MemberStatus
 from simulation.simulator import Simulator
+from storage.introductions import IntroductionRepository
 from storage.roster import RosterRepository
 from tests.browser import CHROMIUM, DARK, LIGHT, artifacts, open_app, screenshots
 from tests.conftest import GROUP_ID, MODERATOR_ID
@@ -59,12 +60,14 @@ async def test_a_moderator_sorts_the_roster_and_approves_a_join(
     petro = await veteran(sim, "Petro")
     link = await invite(sim, ivan, ["Olena Petrenko", "UNICEF", "WASH <b>IMO</b>"])
     await sim.join(sim.user("Olena", username="olena_p"), link=link)
-    anna = sim.user("Anna")
+    anna, boris = sim.user("Anna"), sim.user("Boris")
     await sim.request_join(anna)
+    await sim.request_join(boris)
     stranger = sim.user("Stranger")
     await sim.join(stranger)  # no sponsor: held for the moderators
     mira = sim.telegram.users[MODERATOR_ID]
     await sim.say(mira, "/warn @ivan please stay on topic")  # a line in the moderation log
+    await sim.say(mira, "Good morning")  # a member of the group: she may sponsor
     problems: list[str] = []
     async with served(sim) as client, async_playwright() as playwright:
         base = str(client.base_url).rstrip("/")
@@ -86,6 +89,14 @@ async def test_a_moderator_sorts_the_roster_and_approves_a_join(
             await page.fill("#mod-filter", "unicef")
             assert await names(page) == ["Olena Petrenko"]
             await page.fill("#mod-filter", "")
+            await page.select_option("#mod-seen", "never")  # joined, not seen since
+            never = await names(page)
+            assert "Olena Petrenko" in never and not {"Ivan Koval", "Petro Koval"} & set(never)
+            await page.select_option("#mod-seen", "")
+            await page.select_option("#mod-end", "soon")  # nobody here has an end date
+            assert await names(page) == []
+            await page.select_option("#mod-end", "")
+            assert len(await names(page)) == len(listed)
             # Mira has no /language choice yet: Telegram's language (initData) picks the page's.
             shots = await screenshots(
                 context,
@@ -124,6 +135,17 @@ async def test_a_moderator_sorts_the_roster_and_approves_a_join(
             card = page.locator("#introductions li.card", has_text="Stranger")
             assert "the sponsor's introduction" in await card.inner_text()
             assert await card.locator("button").count() == 0
+
+            # Boris's join request: she sponsors him, as the chat's "I sponsor them" does.
+            request = page.locator("#join-requests li.card", has_text="Boris")
+            await request.locator("button.sponsor").click()
+            await request.locator("p.sent").wait_for()
+            assert "You sponsor them now" in await request.inner_text()
+            with sim.services.db.transaction() as session:
+                vouched = IntroductionRepository(session).open_join_request(GROUP_ID, boris.id)
+                assert vouched is not None and vouched.sponsor_id == MODERATOR_ID
+            opened = await page.evaluate("window.__opened")
+            assert opened[-1] == f"https://t.me/{bot}?start=jr_{vouched.id}"
             assert set(hosts) <= {urlsplit(base).netloc, "telegram.org"}, hosts
 
             # A member: no Moderation tab, and the directory opens instead.

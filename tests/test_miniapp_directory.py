@@ -218,6 +218,23 @@ async def test_open_buttons_in_private_and_the_menu_button(sim: Simulator) -> No
     assert all("web_app" not in b for m in sim.since(mark) for b in m.buttons())
 
 
+async def test_a_bare_or_refused_contact_in_private_carries_the_open_button(
+    sim: Simulator,
+) -> None:
+    olena = await member(sim, "Olena", "Koval")
+    for text in ("/contact", "/contact ab", "/contact " + "x" * 400):
+        mark = sim.mark()
+        await sim.dm(olena, text)
+        reply = sim.unique_reply(mark, olena.id)
+        assert "Example" in reply.text, text
+        [button] = [b for b in reply.buttons() if "web_app" in b]
+        assert button["web_app"]["url"] == APP_URL, text
+    mark = sim.mark()
+    await sim.say(olena, "/contact")  # in the group: no web_app button there
+    await sim.say(olena, "/contact ab")
+    assert all("web_app" not in b for m in sim.since(mark) for b in m.buttons())
+
+
 async def test_without_miniapp_url_no_buttons(sim: Simulator, config: LoadedConfig) -> None:
     settings = config.settings.model_copy(
         update={"miniapp": config.settings.miniapp.model_copy(update={"url": None})}
@@ -227,6 +244,8 @@ async def test_without_miniapp_url_no_buttons(sim: Simulator, config: LoadedConf
     mark = sim.mark()
     await sim.dm(olena, "/start")
     await sim.dm(olena, "/contact unicef")
+    await sim.dm(olena, "/contact")
+    await sim.dm(olena, "/contact ab")
     assert all("web_app" not in b for m in sim.since(mark) for b in m.buttons())
 
 
@@ -293,19 +312,73 @@ async def test_results_come_a_page_at_a_time_and_only_shown_cards_are_recorded(
         assert (first["total"], first["page"], first["pages"]) == (7, 1, 2)
         assert len(first["results"]) == 5
         assert first["summary"] == "7 found (page 1/2)"
+        # The next page reuses the first search's lookup, as the chat's page buttons do.
         response = await client.get(
             "/app/api/directory",
-            params={"q": "unicef", "page": "2"},
+            params={"lookup": str(first["lookup"]), "page": "2"},
             headers=auth(init_data(sim, w["ivan"])),
         )
         second = response.json()
         assert (second["page"], len(second["results"])) == (2, 2)
+        assert second["lookup"] == first["lookup"]
         ids = {c["id"] for c in first["results"]} | {c["id"] for c in second["results"]}
         assert len(ids) == 7
         beyond = await client.get(
             "/app/api/directory",
-            params={"q": "unicef", "page": "99"},
+            params={"lookup": str(first["lookup"]), "page": "99"},
             headers=auth(init_data(sim, w["ivan"])),
         )
         assert beyond.json()["page"] == 2  # the last page, as in chat
+    assert len(rows(sim, ContactLookup)) == 1  # one search, however many pages
     assert len(rows(sim, Disclosure)) == 5 + 2 + 2
+
+
+async def test_paging_does_not_count_toward_the_limit_and_a_forged_lookup_is_refused(
+    sim: Simulator,
+) -> None:
+    w = await world(sim)
+    for n in range(6):
+        add_contact(sim, None, name=f"Colleague {n}", organisation="UNICEF")
+    count = sim.services.settings.contacts.lookup_rate.count
+    async with served(sim) as client:
+        petro = auth(init_data(sim, w["petro"]))
+        mine = await search(sim, client, w["ivan"], "unicef")
+        for _n in range(count - 1):  # up to the limit: this search plus count - 1 more
+            await search(sim, client, w["ivan"], "protection")
+        over = await client.get(
+            "/app/api/directory", params={"q": "unicef"}, headers=auth(init_data(sim, w["ivan"]))
+        )
+        assert over.status_code == 429
+        for page in ("2", "1", "2"):  # paging the first search still works: not a new search
+            response = await client.get(
+                "/app/api/directory",
+                params={"lookup": str(mine["lookup"]), "page": page},
+                headers=auth(init_data(sim, w["ivan"])),
+            )
+            assert response.status_code == 200, response.text
+            assert response.json()["page"] == int(page)
+        assert len([r for r in rows(sim, ContactLookup) if r.user_id == w["ivan"].id]) == count
+        # Petro forges Ivan's lookup id (and one that does not exist): the same refusal,
+        # nothing of Ivan's search (its query, its results) in it, nothing recorded.
+        shown = len(rows(sim, Disclosure))
+        forged = [
+            await client.get(
+                "/app/api/directory", params={"lookup": lookup, "page": "1"}, headers=petro
+            )
+            for lookup in (str(mine["lookup"]), "999999", "x1", "")
+        ]
+        assert [r.status_code for r in forged] == [403] * 4
+        assert len({r.text for r in forged}) == 1
+        assert "unicef" not in forged[0].text.casefold() and "Olena" not in forged[0].text
+        assert forged[0].json() == {"error": "This search is not yours."}
+        assert len(rows(sim, Disclosure)) == shown
+        assert not [r for r in rows(sim, ContactLookup) if r.user_id == w["petro"].id]
+        # Someone who left: their own earlier search no longer pages, as in chat.
+        await sim.leave(w["ivan"])
+        gone = await client.get(
+            "/app/api/directory",
+            params={"lookup": str(mine["lookup"]), "page": "2"},
+            headers=auth(init_data(sim, w["ivan"])),
+        )
+        assert gone.status_code in (403, 401), gone.text
+        assert "Colleague" not in gone.text

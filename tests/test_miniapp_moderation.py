@@ -22,6 +22,7 @@ from simulation.faketg import FakeMember, FakeUser, SentMessage
 from simulation.simulator import Simulator
 from storage.introductions import IntroductionRepository
 from storage.models import JoinRequest, ModerationAction
+from storage.roster import RosterRepository
 from tests.conftest import GROUP_ID, MODERATOR_ID
 from tests.miniapp import auth, init_data, served, sign
 from tests.test_contacts import rows
@@ -142,6 +143,80 @@ async def test_the_roster_is_the_members_list_and_the_csv_arrives_as_in_chat(
         again = await client.post(f"{API}/csv", json={}, headers=auth(raw))
         assert again.status_code == 409  # a replay sends nothing
     assert sim.since(mark, MODERATOR_ID) == [document, chat]
+
+
+def roster_filter(members: list[dict[str, Any]], end: str = "", seen: str = "") -> set[str]:
+    """The page's end-date and last-seen filters (web/static/moderation.js), as README says."""
+
+    def kept(row: dict[str, Any]) -> bool:
+        ends, unseen = row["ends_in"], row["unseen_days"]
+        by_end = {
+            "": True,
+            "soon": ends is not None and 0 <= ends <= 30,
+            "ended": ends is not None and ends < 0,
+        }[end]
+        by_seen = {
+            "": True,
+            "30": unseen >= 30,
+            "90": unseen >= 90,
+            "never": bool(row["never_seen"]),
+        }[seen]
+        return by_end and by_seen
+
+    return {r["name"] for r in members if kept(r)}
+
+
+async def test_the_roster_carries_what_the_end_and_last_seen_filters_need(
+    sim: Simulator,
+) -> None:
+    ivan, olena = await a_newcomer_introduced(sim)
+    petro = await veteran(sim, "Petro")
+    now = sim.clock.now()
+    today = now.astimezone(sim.services.settings.group_timezone(sim.services.settings.groups[0]))
+    with sim.services.db.transaction() as session:
+        people = RosterRepository(session)
+        intro = IntroductionRepository(session).introduction(GROUP_ID, olena.id)
+        assert intro is not None
+        intro.end_date = today.date() + timedelta(days=30)
+        for user, days in ((ivan, 45), (petro, 100)):
+            row = people.user(user.id)
+            assert row is not None
+            row.last_seen = now - timedelta(days=days, hours=1)
+    raw = init_data(sim, mira(sim))
+
+    async def members() -> list[dict[str, Any]]:
+        response = await client.get(f"{API}/roster", headers=auth(raw))
+        assert response.status_code == 200, response.text
+        found: list[dict[str, Any]] = response.json()["members"]
+        return found
+
+    async with served(sim) as client:
+        rows_ = await members()
+        by_name = {r["name"]: r for r in rows_}
+        assert by_name["Olena Petrenko"]["ends_in"] == 30
+        assert by_name["Ivan Koval"]["ends_in"] is None  # no end date: in no end filter
+        assert (by_name["Ivan Koval"]["unseen_days"], by_name["Petro Koval"]["unseen_days"]) == (
+            45,
+            100,
+        )
+        assert roster_filter(rows_, end="soon") == {"Olena Petrenko"}
+        assert roster_filter(rows_, end="ended") == set()
+        assert roster_filter(rows_, seen="30") == {"Ivan Koval", "Petro Koval"}
+        assert roster_filter(rows_, seen="90") == {"Petro Koval"}
+        # Olena joined through the link and has not been seen since; the veterans were
+        # learned by being seen.
+        assert "Olena Petrenko" in roster_filter(rows_, seen="never")
+        assert not {"Ivan Koval", "Petro Koval"} & roster_filter(rows_, seen="never")
+        with sim.services.db.transaction() as session:
+            intro = IntroductionRepository(session).introduction(GROUP_ID, olena.id)
+            assert intro is not None
+            intro.end_date = today.date() - timedelta(days=1)
+        await sim.advance(timedelta(minutes=5))
+        await sim.dm(olena, "/help")  # any word to the bot, here in private
+        rows_ = await members()
+        assert roster_filter(rows_, end="ended") == {"Olena Petrenko"}
+        assert roster_filter(rows_, end="soon") == set()
+        assert "Olena Petrenko" not in roster_filter(rows_, seen="never")
 
 
 async def test_a_moderator_approves_a_join_request_as_the_chat_button_does(
@@ -325,7 +400,7 @@ async def test_bad_input_gets_a_polite_answer(sim: Simulator) -> None:
                 headers={**auth(raw), "Content-Type": "application/json"},
             )
             assert response.status_code == 400, body
-            assert "approve or decline" in response.json()["error"]
+            assert "approve, decline or sponsor" in response.json()["error"]
             assert "<b>" not in response.text
         unknown = {"id": 987654, "decision": "decline"}
         response = await client.post(f"{API}/decide", json=unknown, headers=auth(raw))
@@ -540,3 +615,115 @@ async def test_a_held_decision_with_bad_input_gets_a_polite_answer(sim: Simulato
     assert intro_row(sim, held_id) == (IntroStatus.PENDING, MODERATOR_ID)
     assert membership(sim, olena.id) is not MemberStatus.REMOVED
     assert sim.telegram.calls_to("banChatMember") == []
+
+
+def full_init_data(sim: Simulator, person: FakeUser, age: timedelta = timedelta(minutes=1)) -> str:
+    """``initData`` as Telegram sends it for someone with a last name."""
+    user = {"id": person.id, "first_name": person.first_name, "last_name": person.last_name}
+    return sign(sim.app.bot.token, user, sim.clock.now() - age)
+
+
+def join_request_row(sim: Simulator, user_id: int) -> JoinRequest:
+    found: list[JoinRequest] = [r for r in rows(sim, JoinRequest) if r.user_id == user_id]
+    assert len(found) == 1
+    return found[0]
+
+
+async def test_a_moderator_sponsors_a_join_request_as_the_chat_button_does(
+    sim: Simulator,
+) -> None:
+    """README, Sponsored joins 3: "I sponsor them" makes the presser the sponsor (the request
+    waits for their introduction, approved once it is given) and opens the introduction
+    (``start=jr_<id>``); the group's notice names the sponsor and keeps a "Sponsor: introduce"
+    button. The app's *I sponsor them* is the same code: Anna sponsored in the app, Boris by
+    the chat's button, and the two end up the same."""
+    petro = await veteran(sim, "Petro")
+    await sim.say(mira(sim), "Good morning")  # the moderator is a member of the group
+    anna, boris = sim.user("Anna"), sim.user("Boris")
+    mark = sim.mark()
+    await sim.request_join(anna)
+    await sim.request_join(boris)
+    notices = {
+        name: next(m for m in sim.since(mark, GROUP_ID) if f"{name} asks to join" in m.text)
+        for name in ("Anna", "Boris")
+    }
+    raw = full_init_data(sim, mira(sim))
+    async with served(sim) as client:
+        listed = (await client.get(f"{API}/pending", headers=auth(raw))).json()
+        ids = {entry["name"]: entry["id"] for entry in listed["join_requests"]}
+        assert not any(e["sponsored"] for e in listed["join_requests"])
+        body = {"id": ids["Anna"], "decision": "sponsor"}
+        # A member: refused, nothing changed.
+        refused = await client.post(f"{API}/decide", json=body, headers=auth(init_data(sim, petro)))
+        assert refused.status_code == 403
+        assert join_request_row(sim, anna.id).sponsor_id is None
+        sponsored = await client.post(f"{API}/decide", json=body, headers=auth(raw))
+        assert sponsored.status_code == 200, sponsored.text
+        bot = sim.telegram.bot.username
+        assert sponsored.json()["link"] == f"https://t.me/{bot}?start=jr_{ids['Anna']}"
+        assert "You sponsor them now" in sponsored.json()["message"]
+        replayed = await client.post(f"{API}/decide", json=body, headers=auth(raw))
+        assert replayed.status_code == 409
+        later = auth(full_init_data(sim, mira(sim), timedelta(seconds=2)))
+        again = await client.post(f"{API}/decide", json=body, headers=later)
+        assert again.status_code == 409
+        assert "already sponsors them" in again.json()["error"]
+        listed = (await client.get(f"{API}/pending", headers=later)).json()
+        [entry] = [e for e in listed["join_requests"] if e["name"] == "Anna"]
+        assert entry["sponsored"] is True and "waiting for the introduction" in entry["state"]
+    # Boris by the chat's button: the same stored state, the same notice.
+    await sim.press(mira(sim), notices["Boris"], "I sponsor them")
+    in_app, in_chat = join_request_row(sim, anna.id), join_request_row(sim, boris.id)
+    assert (in_app.status, in_app.sponsor_id, in_app.decided_by_id, in_app.decided_at) == (
+        "sponsored",
+        MODERATOR_ID,
+        None,
+        None,
+    )
+    assert (in_chat.status, in_chat.sponsor_id, in_chat.decided_by_id, in_chat.decided_at) == (
+        in_app.status,
+        in_app.sponsor_id,
+        in_app.decided_by_id,
+        in_app.decided_at,
+    )
+    shown = {n: sim.telegram.messages[(GROUP_ID, notices[n].message_id)] for n in notices}
+    assert "sponsors this request" in shown["Anna"].text
+    assert shown["Anna"].text == shown["Boris"].text
+    assert shown["Anna"].html == shown["Boris"].html
+    [[anna_button], [boris_button]] = [shown[n].buttons() for n in ("Anna", "Boris")]
+    assert anna_button["text"] == boris_button["text"] == "Sponsor: introduce"
+    assert anna_button["url"] == boris_button["url"].replace(f"jr_{in_chat.id}", f"jr_{in_app.id}")
+    # The chat's button pressed after the app decided (a stale copy of the notice): refused,
+    # nothing changed.
+    data = f"jr:{in_app.id}:s"
+    await sim.feed(sim.telegram.forged_press(petro.id, GROUP_ID, notices["Anna"].message_id, data))
+    assert "Someone else already sponsors them" in last_answer(sim)
+    assert join_request_row(sim, anna.id).sponsor_id == MODERATOR_ID
+    # The link is the chat's own: it opens the introduction in the private chat.
+    mark = sim.mark()
+    await sim.dm(mira(sim), f"/start jr_{in_app.id}")
+    assert any("first and last name" in m.text for m in sim.since(mark, MODERATOR_ID))
+
+
+async def test_sponsoring_a_decided_join_request_is_refused(sim: Simulator) -> None:
+    await sim.say(mira(sim), "Good morning")
+    anna = sim.user("Anna")
+    mark = sim.mark()
+    await sim.request_join(anna)
+    notice = next(m for m in sim.since(mark, GROUP_ID) if "Anna asks to join" in m.text)
+    await sim.press(mira(sim), notice, "Decline")
+    [request] = rows(sim, JoinRequest)
+    async with served(sim) as client:
+        late = await client.post(
+            f"{API}/decide",
+            json={"id": request.id, "decision": "sponsor"},
+            headers=auth(init_data(sim, mira(sim))),
+        )
+        assert late.status_code == 409
+        assert late.json()["error"] == "This request is already decided."
+    assert join_request_row(sim, anna.id).status == "declined"
+    assert join_request_row(sim, anna.id).sponsor_id is None
+    # The chat's button on the old notice says the same.
+    data = f"jr:{request.id}:s"
+    await sim.feed(sim.telegram.forged_press(MODERATOR_ID, GROUP_ID, notice.message_id, data))
+    assert last_answer(sim) == "This request is already decided."

@@ -1,15 +1,16 @@
 """The Mini App's directory screen: search as you type and "ask to be put in touch".
 
 The search goes through the same code as ``/contact`` (``open_lookup``, ``result_page``: the
-one consent policy, the same rate limit, every disclosure recorded) and the ask through the
-same ``ask`` as ``/ask``.
+one consent policy, the same rate limit, every disclosure recorded; another page reuses the
+first search's lookup through ``reopen_lookup``, as the chat's page buttons do) and the ask
+through the same ``ask`` as ``/ask``.
 """
 
 from __future__ import annotations
 
 from typing import Any
 
-from handlers.contacts.lookup import open_lookup, result_page
+from handlers.contacts.lookup import open_lookup, reopen_lookup, result_page
 from handlers.contacts.touch import ask
 from i18n import _, ngettext
 from moderation.contacts import FIELDS, InvalidValue, check_note, check_query
@@ -61,21 +62,39 @@ def card(contact_id: int, shown: dict[str, str], askable: bool) -> dict[str, Any
 
 
 async def directory(app: App, caller: Caller, request: WebRequest) -> WebResponse:
+    """A new search (``q``: recorded, counted toward the limit), or another page of an earlier
+    one (``lookup``: its id from the first answer, the caller's own, not counted again — as the
+    chat's page buttons)."""
     services = services_of(app)
-    try:
-        key = check_query(request.query.get("q", ""))
-    except InvalidValue as exc:
-        problem = str(exc)
-        return answer(400, {"error": problem[:1].upper() + problem[1:]})
     page_text = request.query.get("page", "1")
     page = int(page_text) - 1 if page_text.isdigit() and len(page_text) < 6 else 0
-    requester, lookup_id, refusal = open_lookup(services, caller.init.user.id, caller.role, key)
-    if lookup_id is None:
-        return answer(429, {"error": refusal})
+    lookup_text = request.query.get("lookup")
+    if lookup_text is not None:
+        lookup_id = int(lookup_text) if lookup_text.isdigit() and len(lookup_text) < 10 else None
+        found_lookup = (
+            reopen_lookup(services, caller.init.user.id, caller.role, lookup_id)
+            if lookup_id is not None
+            else None
+        )
+        if lookup_id is None or found_lookup is None:
+            # Someone else's search and no such search are the same answer: nothing disclosed.
+            return answer(403, {"error": _("This search is not yours.")})
+        requester, key = found_lookup
+    else:
+        try:
+            key = check_query(request.query.get("q", ""))
+        except InvalidValue as exc:
+            problem = str(exc)
+            return answer(400, {"error": problem[:1].upper() + problem[1:]})
+        requester, new_id, refusal = open_lookup(services, caller.init.user.id, caller.role, key)
+        if new_id is None:
+            return answer(429, {"error": refusal})
+        lookup_id = new_id
     found = result_page(services, requester, key, page)
     return answer(
         200,
         {
+            "lookup": lookup_id,
             "total": found.total,
             "summary": ngettext(
                 "{n} found (page {page}/{pages})",

@@ -5,8 +5,9 @@ Every route is ``moderators(...)``: the caller's role is asked live at each requ
 or acts through the chat's own code: the roster and its CSV as /members (``members_of``,
 ``members_csv``), the pending lists as /pending, a join request's decision as the chat's
 Approve/Decline buttons (``decide_request``, recorded the same way, and the request's group is
-checked like the button's), a held newcomer's decision as the chat's "I sponsor them"/"Remove"
-buttons (``decide_held_newcomer``, its group checked likewise), the log as /audit
+checked like the button's) and its "I sponsor them" button (``sponsor_request``), a held
+newcomer's decision as the chat's "I sponsor them"/"Remove" buttons
+(``decide_held_newcomer``, its group checked likewise), the log as /audit
 (``resolve_target`` for "who", the same query and labels), the missing list as /missing
 (``missing_report``).
 
@@ -25,7 +26,7 @@ from telegram.error import TelegramError
 
 from handlers.common import current_role
 from handlers.joins.held import decide_held_newcomer
-from handlers.joins.requests import decide_request, mark_notice
+from handlers.joins.requests import decide_request, mark_notice, mark_sponsored, sponsor_request
 from handlers.member_cards import sponsor_note
 from handlers.members import members_csv, members_of
 from handlers.moderation.audit import AUDIT_PAGE
@@ -38,8 +39,8 @@ from moderation import deadlines as deadline_rules
 from moderation.audit_details import detail_text
 from moderation.introductions import IntroStatus
 from moderation.permissions import Role
-from moderation.roster import UserInfo
-from runtime.context import App, BotContext, services_of
+from moderation.roster import JoinMethod, UserInfo
+from runtime.context import App, BotContext, Services, services_of
 from storage.deadlines import DeadlineRepository
 from storage.introductions import IntroductionRepository
 from storage.moderation import ModerationRepository
@@ -61,6 +62,13 @@ def strings() -> dict[str, str]:
         "filter_hint": _("Name, organisation, cluster or sponsor"),
         "all_statuses": _("Every status"),
         "all_categories": _("Every category"),
+        "any_end": _("Any end date"),
+        "ends_soon": _("Ends within 30 days"),
+        "ended": _("Ended"),
+        "any_seen": _("Seen any time"),
+        "unseen_30": _("Not seen for 30 days"),
+        "unseen_90": _("Not seen for 90 days"),
+        "never_seen": _("Never seen"),
         "name": _("Name"),
         "group": _("Group"),
         "category": _("Category"),
@@ -97,12 +105,15 @@ def _problem(text: str) -> str:
 async def roster(app: App, caller: Caller, request: WebRequest) -> WebResponse:
     services = services_of(app)
     several = len(services.settings.groups) > 1
+    now = services.clock.now()
     rows: list[dict[str, Any]] = []
     for group in services.settings.groups:
         members, sponsors = members_of(services, group)
         tz = services.settings.group_timezone(group)
+        today = now.astimezone(tz).date()
         for membership, user, intro in members:
             sponsor = sponsors.get(intro.sponsor_id or 0) if intro else None
+            ends = intro.end_date if intro else None
             rows.append(
                 {
                     "id": user.id,
@@ -118,6 +129,14 @@ async def roster(app: App, caller: Caller, request: WebRequest) -> WebResponse:
                     "end_key": intro.end_date.isoformat() if intro and intro.end_date else "",
                     "seen": date_text(user.last_seen, tz),
                     "seen_key": user.last_seen.isoformat(),
+                    # For the page's filters, by the bot's clock: days until the end date (in
+                    # the group's zone; negative once it has passed), whole days since last
+                    # seen, and whether nothing was seen of them since they joined (someone
+                    # already there before the bot was learned by being seen).
+                    "ends_in": (ends - today).days if ends is not None else None,
+                    "unseen_days": max(0, (now - user.last_seen).days),
+                    "never_seen": membership.join_method is not JoinMethod.UNKNOWN
+                    and user.last_seen <= membership.joined_at,
                     "member": membership.status.value,
                 }
             )
@@ -182,6 +201,7 @@ async def pending(app: App, caller: Caller, request: WebRequest) -> WebResponse:
             if r.status == "sponsored"
             else _("waiting for a sponsor"),
             "waited": duration_text(now - r.requested_at),
+            "sponsored": r.status == "sponsored",
         }
         for r in requests
     ]
@@ -208,13 +228,13 @@ async def pending(app: App, caller: Caller, request: WebRequest) -> WebResponse:
 
 
 async def decide(app: App, caller: Caller, request: WebRequest) -> WebResponse:
-    expected = _("Expected a join request's number and approve or decline.")
+    expected = _("Expected a join request's number and approve, decline or sponsor.")
     data = json_body(request, expected)
     if isinstance(data, WebResponse):
         return data
     request_id = whole_number(data.get("id"))
     decision = data.get("decision")
-    if request_id is None or decision not in ("approve", "decline"):
+    if request_id is None or decision not in ("approve", "decline", "sponsor"):
         return answer(400, {"error": expected})
     services = services_of(app)
     with services.db.transaction() as session:
@@ -229,6 +249,10 @@ async def decide(app: App, caller: Caller, request: WebRequest) -> WebResponse:
     refused = claim_once(services, caller, request)
     if refused is not None:
         return refused
+    user = caller.init.user
+    signed = " ".join(part for part in (user.first_name, user.last_name) if part)
+    if decision == "sponsor":
+        return await _sponsor(context, caller, request_id, signed)
     decided, problem = await decide_request(
         context, request_id, decision == "approve", caller.init.user.id
     )
@@ -236,13 +260,45 @@ async def decide(app: App, caller: Caller, request: WebRequest) -> WebResponse:
         return answer(409, {"error": _("This request is already decided.")})
     if problem is not None:
         return answer(502, {"error": _("Telegram refused: {error}", error=problem)})
-    user = caller.init.user
-    signed = " ".join(part for part in (user.first_name, user.last_name) if part)
     name = names_of(services, {user.id}).get(user.id, signed)
     await mark_notice(context, decided, decision == "approve", name)
     if decision == "approve":
         return answer(200, {"message": _("Approved.")})
     return answer(200, {"message": _("Declined.")})
+
+
+def _known(services: Services, caller: Caller) -> None:
+    """The caller known by the name in the signed ``initData``, as a press on a chat button
+    makes the presser known: the cards and notices name them."""
+    user = caller.init.user
+    with services.db.transaction() as session:
+        RosterRepository(session).upsert_user(
+            UserInfo(
+                user.id,
+                user.first_name,
+                user.last_name or None,
+                user.username or None,
+                user.language_code or None,
+            ),
+            services.clock.now(),
+        )
+
+
+async def _sponsor(context: BotContext, caller: Caller, request_id: int, name: str) -> WebResponse:
+    """ "I sponsor them", as the chat's button (``sponsor_request``): the caller becomes the
+    sponsor, the group's notice says so, and the answer carries the introduction's link."""
+    _known(context.services, caller)
+    sponsored = await sponsor_request(context, request_id, caller.init.user.id)
+    if sponsored.link is None or sponsored.request is None:
+        return answer(409, {"error": _problem(sponsored.refusal or "")})
+    await mark_sponsored(context, sponsored.request, caller.init.user.id, name, sponsored.link)
+    return answer(
+        200,
+        {
+            "message": _("You sponsor them now. Please introduce them in our private chat."),
+            "link": sponsored.link,
+        },
+    )
 
 
 async def decide_held(app: App, caller: Caller, request: WebRequest) -> WebResponse:
@@ -267,20 +323,10 @@ async def decide_held(app: App, caller: Caller, request: WebRequest) -> WebRespo
     refused = claim_once(services, caller, request)
     if refused is not None:
         return refused
-    user = caller.init.user
-    with services.db.transaction() as session:
-        # Known by name, as a press on the chat's button makes them known: the card names them.
-        RosterRepository(session).upsert_user(
-            UserInfo(
-                user.id,
-                user.first_name,
-                user.last_name or None,
-                user.username or None,
-                user.language_code or None,
-            ),
-            services.clock.now(),
-        )
-    decided = await decide_held_newcomer(context, intro_id, decision == "sponsor", user.id)
+    _known(services, caller)  # the card names them
+    decided = await decide_held_newcomer(
+        context, intro_id, decision == "sponsor", caller.init.user.id
+    )
     if decided is None:
         return answer(409, {"error": _("This newcomer is already decided.")})
     if decided.link is not None:

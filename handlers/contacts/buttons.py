@@ -9,19 +9,16 @@ from handlers.common import (
 )
 from handlers.contacts.forgetme import on_forget
 from handlers.contacts.identity import on_link
-from handlers.contacts.lookup import search_page
+from handlers.contacts.lookup import reopen_lookup, search_page
 from handlers.contacts.mydata import on_revoke
 from handlers.contacts.optin import on_consent
-from handlers.contacts.shared import parse_id, requester_of
+from handlers.contacts.shared import parse_id
 from handlers.contacts.touch import on_answer, on_ask, on_toggle
 from handlers.contacts.transfer import on_import
 from i18n import (
     _,
 )
 from runtime.context import BotContext
-from storage.contacts import (
-    ContactRepository,
-)
 
 
 # ============================================================== buttons (never trusted)
@@ -62,14 +59,11 @@ async def _on_page(
     services = context.services
     page = parse_id(rest[0]) if rest else None
     user_role = await role_here(update, context)
-    with services.db.transaction() as session:
-        lookup = ContactRepository(session).lookup(lookup_id)
-        requester = requester_of(services, session, user.id, user_role)
-        key = lookup.query if lookup is not None else ""
-        mine = lookup is not None and lookup.user_id == user.id
-    if not mine or page is None or not requester.is_member:
+    found = reopen_lookup(services, user.id, user_role, lookup_id)
+    if found is None or page is None:
         await query.answer(_("This search is not yours."), show_alert=True)
         return
+    requester, key = found
     text, markup = search_page(services, requester, lookup_id, key, page)
     await query.answer()
     await query.edit_message_text(text, reply_markup=markup)

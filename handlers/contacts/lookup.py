@@ -7,6 +7,7 @@ from dataclasses import dataclass
 from rapidfuzz import fuzz
 from sqlalchemy.orm import Session
 from telegram import InlineKeyboardButton, InlineKeyboardMarkup, Update
+from telegram.constants import ChatType
 
 from handlers.common import (
     role_here,
@@ -95,6 +96,22 @@ def open_lookup(
         return requester, ContactRepository(session).add_lookup(user_id, key, now).id, ""
 
 
+def reopen_lookup(
+    services: Services, user_id: int, user_role: Role, lookup_id: int
+) -> tuple[Requester, str] | None:
+    """Another page of an earlier search: who is searching and its query, when the lookup is
+    theirs and they are still a member; else None (someone else's search, or no such search:
+    the same answer, so nothing is disclosed). No new lookup is recorded, so the page does not
+    count toward the limit. Shared by /contact's page buttons and the Mini App's pager."""
+    with services.db.transaction() as session:
+        lookup = ContactRepository(session).lookup(lookup_id)
+        if lookup is None or lookup.user_id != user_id:
+            return None
+        requester = requester_of(services, session, user_id, user_role)
+        key = lookup.query
+    return (requester, key) if requester.is_member else None
+
+
 async def contact_command(update: Update, context: BotContext) -> None:
     await run_search(update, context, " ".join(context.args or []))
 
@@ -127,14 +144,18 @@ async def run_search(update: Update, context: BotContext, raw: str) -> None:
     if message is None or user is None:
         return
     services = context.services
+    # Telegram allows the Mini App's button only in private chats (/contact runs only there).
+    private = message.chat.type == ChatType.PRIVATE
     try:
         key = check_query(raw)
     except InvalidValue as exc:
+        # A bare /contact or a refused query: the app's search is one tap away.
         await message.reply_text(
             _(
                 "{problem}. Example: <code>/contact protection odesa</code>",
                 problem=esc(str(exc)[:1].upper() + str(exc)[1:]),
-            )
+            ),
+            reply_markup=with_open_row(services, None) if private else None,
         )
         return
     user_role = await role_here(update, context)
@@ -143,7 +164,9 @@ async def run_search(update: Update, context: BotContext, raw: str) -> None:
         await message.reply_text(refusal)
         return
     text, markup = search_page(services, requester, lookup_id, key, 0)
-    await message.reply_text(text, reply_markup=with_open_row(services, markup))
+    await message.reply_text(
+        text, reply_markup=with_open_row(services, markup) if private else markup
+    )
 
 
 @dataclass(frozen=True)

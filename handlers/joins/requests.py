@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable
+from dataclasses import dataclass
 
 from telegram import InlineKeyboardButton, InlineKeyboardMarkup, Update
 from telegram.error import TelegramError
@@ -102,6 +103,56 @@ async def on_join_request(update: Update, context: BotContext) -> None:
         )
 
 
+@dataclass(frozen=True)
+class Sponsorship:
+    """A vouch for a join request: ``link`` (``/start jr_<id>``, the introduction) when the
+    sponsor won it; else ``refusal`` (already decided, not entitled, someone was faster)."""
+
+    request: JoinRequest | None
+    link: str | None
+    refusal: str | None
+    decided: bool = False  # refused because the request is no longer open
+
+
+async def sponsor_request(context: BotContext, request_id: int, sponsor_id: int) -> Sponsorship:
+    """A member vouches for a join request ("I sponsor them": the chat's button and the Mini
+    App): the request still open, the sponsor entitled (``sponsor_problem``), claimed once in
+    the database (the first wins)."""
+    services = context.services
+    with services.db.transaction() as session:
+        request = IntroductionRepository(session).join_request(request_id)
+    if request is None or request.status not in ("open", "sponsored"):
+        return Sponsorship(request, None, _("This request is already decided."), decided=True)
+    # Where the requester is based is asked in the introduction, which checks it again.
+    problem = sponsor_problem(services, request.chat_id, sponsor_id, Category.IN_COUNTRY)
+    if problem:
+        return Sponsorship(request, None, _("Sorry, {problem}.", problem=problem))
+    with services.db.transaction() as session:
+        won = IntroductionRepository(session).claim_sponsorship(request.id, sponsor_id)
+    if not won:
+        return Sponsorship(request, None, _("Someone else already sponsors them. Thank you!"))
+    return Sponsorship(request, deep_link(context, f"jr_{request.id}"), None)
+
+
+def sponsored_notice(
+    context: BotContext, chat_id: int, sponsor: str, link: str
+) -> tuple[str, InlineKeyboardMarkup]:
+    """The notice once sponsored (``sponsor`` a mention, HTML): who introduces the person, and
+    a "Sponsor: introduce" button in case a client does not follow the link."""
+    services = context.services
+    text = in_group(
+        services,
+        chat_id,
+        lambda: _(
+            "{sponsor} sponsors this request and is introducing the person; it is approved "
+            "once the introduction is given.",
+            sponsor=sponsor,
+        ),
+    )
+    label = group_label(services, chat_id, lambda: _("Sponsor: introduce"))
+    return text, InlineKeyboardMarkup([[InlineKeyboardButton(label, url=link)]])
+
+
 async def on_join_request_button(update: Update, context: BotContext) -> None:
     query = update.callback_query
     assert query is not None and query.data is not None
@@ -109,48 +160,35 @@ async def on_join_request_button(update: Update, context: BotContext) -> None:
     if action in ("a", "d"):
         await decide_join_request(update, context)
         return
-    services = context.services
     presser = query.from_user
-    with services.db.transaction() as session:
-        request = IntroductionRepository(session).join_request(int(raw_id))
-    if request is None or request.status not in ("open", "sponsored"):
-        await query.answer(_("This request is already decided."), show_alert=True)
+    sponsored = await sponsor_request(context, int(raw_id), presser.id)
+    if sponsored.link is None:
+        await query.answer(sponsored.refusal, show_alert=True)
         return
-    # Where the requester is based is asked in the introduction, which checks it again.
-    problem = sponsor_problem(services, request.chat_id, presser.id, Category.IN_COUNTRY)
-    if problem:
-        await query.answer(_("Sorry, {problem}.", problem=problem), show_alert=True)
-        return
-    with services.db.transaction() as session:
-        won = IntroductionRepository(session).claim_sponsorship(request.id, presser.id)
-    if not won:
-        await query.answer(_("Someone else already sponsors them. Thank you!"), show_alert=True)
-        return
-    link = deep_link(context, f"jr_{request.id}")
     # Answering the press with a link to the bot takes the sponsor straight to the private
     # chat, where /start jr_<id> opens the introduction: no second button to find and tap.
-    await query.answer(url=link)
+    await query.answer(url=sponsored.link)
     chat_id = query.message.chat.id if query.message is not None else presser.id
-    await query.edit_message_text(
-        in_group(
-            services,
-            chat_id,
-            lambda: _(
-                "{sponsor} sponsors this request and is introducing the person; it is approved "
-                "once the introduction is given.",
-                sponsor=mention(presser.id, presser.full_name),
-            ),
-        ),
-        reply_markup=InlineKeyboardMarkup(
-            [
-                [
-                    InlineKeyboardButton(
-                        group_label(services, chat_id, lambda: _("Sponsor: introduce")), url=link
-                    )
-                ]
-            ]
-        ),
+    text, markup = sponsored_notice(
+        context, chat_id, mention(presser.id, presser.full_name), sponsored.link
     )
+    await query.edit_message_text(text, reply_markup=markup)
+
+
+async def mark_sponsored(
+    context: BotContext, request: JoinRequest, sponsor_id: int, name: str, link: str
+) -> None:
+    """A request sponsored elsewhere (the Mini App): its notice in the group says who sponsors
+    it, as a press on its button would have made it say, with the same button."""
+    if request.notice_message_id is None:
+        return
+    text, markup = sponsored_notice(context, request.chat_id, mention(sponsor_id, name), link)
+    try:
+        await context.bot.edit_message_text(
+            text, chat_id=request.chat_id, message_id=request.notice_message_id, reply_markup=markup
+        )
+    except TelegramError as exc:
+        log.info("join request %s: notice not updated: %s", request.id, exc)
 
 
 async def decide_request(

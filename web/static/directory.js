@@ -33,13 +33,14 @@
     note.focus();
   }
 
-  function pager(data, q) {
+  function pager(data) {
     const nav = $("pages");
     nav.replaceChildren();
     const go = (label, page) => {
       const button = element("button", label, "secondary");
       button.type = "button";
-      button.addEventListener("click", () => search(q, page));
+      // Another page of the same search (its lookup): not a new search against the limit.
+      button.addEventListener("click", () => turn(data.lookup, page));
       nav.append(button);
     };
     if (data.page > 1) go(t("previous"), data.page - 1);
@@ -81,13 +82,10 @@
     });
   }
 
-  function search(query, page) {
-    const q = query || $("q").value.trim();
-    if (q.length < 3) return;
+  function fetchPage(path) {
     const mine = ++latest;
     $("summary").textContent = t("loading");
     $("pages").replaceChildren();
-    const path = "directory?q=" + encodeURIComponent(q) + "&page=" + (page || 1);
     imbot.api(path).then(({ status: code, data }) => {
       if (mine !== latest) return;
       if (code !== 200) {
@@ -97,8 +95,18 @@
       }
       imbot.status("");
       render(data);
-      pager(data, q);
+      pager(data);
     }).catch(() => imbot.status(imbot.text("error")));
+  }
+
+  function search() {
+    const q = $("q").value.trim();
+    if (q.length < 3) return;
+    fetchPage("directory?q=" + encodeURIComponent(q));
+  }
+
+  function turn(lookup, page) {
+    fetchPage("directory?lookup=" + encodeURIComponent(lookup) + "&page=" + page);
   }
 
   imbot.register("directory", {

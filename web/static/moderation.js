@@ -61,10 +61,19 @@
     label.htmlFor = ui.filter.id;
     const status = select("mod-status", t("status"));
     const category = select("mod-category", t("category"));
+    const end = select("mod-end", t("end"));
+    const seen = select("mod-seen", t("seen"));
     ui.status = status.el;
     ui.category = category.el;
-    filters.append(label, ui.filter, status.wrap, category.wrap);
-    [ui.filter, ui.status, ui.category].forEach((el) => el.addEventListener("input", drawRoster));
+    ui.end = end.el;
+    ui.seen = seen.el;
+    options(ui.end, t("any_end"), [["soon", t("ends_soon")], ["ended", t("ended")]]);
+    options(ui.seen, t("any_seen"), [
+      ["30", t("unseen_30")], ["90", t("unseen_90")], ["never", t("never_seen")],
+    ]);
+    filters.append(label, ui.filter, status.wrap, category.wrap, end.wrap, seen.wrap);
+    [ui.filter, ui.status, ui.category, ui.end, ui.seen]
+      .forEach((el) => el.addEventListener("input", drawRoster));
     ui.summary = element("p", "", "hint");
     ui.csv = button(t("csv"), "secondary", sendCsv);
     const scroll = element("div", undefined, "scroll");
@@ -78,11 +87,24 @@
     return String(row[SORT_KEYS[column] || column] || "").toLocaleLowerCase();
   }
 
+  // The end date and last-seen filters, from the days the server counted by its own clock.
+  const END_FILTERS = {
+    soon: (row) => row.ends_in !== null && row.ends_in >= 0 && row.ends_in <= 30,
+    ended: (row) => row.ends_in !== null && row.ends_in < 0,
+  };
+  const SEEN_FILTERS = {
+    30: (row) => row.unseen_days >= 30,
+    90: (row) => row.unseen_days >= 90,
+    never: (row) => row.never_seen,
+  };
+
   function drawRoster() {
     const words = ui.filter.value.trim().toLocaleLowerCase();
     const rows = state.members.filter((row) =>
       (!ui.status.value || row.status === ui.status.value) &&
       (!ui.category.value || row.category === ui.category.value) &&
+      (!ui.end.value || END_FILTERS[ui.end.value](row)) &&
+      (!ui.seen.value || SEEN_FILTERS[ui.seen.value](row)) &&
       (!words || [row.name, row.username, row.organisation, row.cluster, row.sponsor, row.group]
         .join(" ").toLocaleLowerCase().includes(words)));
     const column = state.sort;
@@ -171,6 +193,9 @@
     li.querySelectorAll("button").forEach((b) => { b.disabled = true; });
     imbot.post("moderation/decide", { id: entry.id, decision: decision }).then(({ data }) => {
       li.replaceChildren(element("p", entry.name + ": " + (data.message || data.error || imbot.text("error")), "sent"));
+      // Sponsored: the introduction opens in the chat, as after the chat's button.
+      const tg = window.Telegram && window.Telegram.WebApp;
+      if (data.link && tg && tg.openTelegramLink) tg.openTelegramLink(data.link);
     }).catch(() => imbot.status(imbot.text("error")));
   }
 
@@ -193,6 +218,9 @@
       ui.intros.replaceChildren();
       result.data.join_requests.forEach((entry) => {
         const li = item(entry, entry.state + " · " + entry.waited);
+        if (!entry.sponsored) {
+          li.append(button(t("sponsor_held"), "sponsor", () => decide(entry, li, "sponsor")), " ");
+        }
         li.append(button(t("approve"), "approve", () => decide(entry, li, "approve")), " ",
           button(t("decline"), "secondary decline", () => decide(entry, li, "decline")));
         ui.requests.append(li);
