@@ -11,7 +11,6 @@ from telegram.error import TelegramError
 from handlers.common import (
     group_label,
     in_group,
-    moderators_only,
     personal_language,
     send_private,
     tell_moderators,
@@ -201,7 +200,6 @@ async def mark_notice(context: BotContext, request: JoinRequest, approve: bool, 
         log.info("join request %s: notice not updated: %s", request.id, exc)
 
 
-@moderators_only
 async def decide_join_request(update: Update, context: BotContext) -> None:
     query = update.callback_query
     assert query is not None and query.data is not None
