@@ -11,7 +11,8 @@ from telegram import Chat, InlineKeyboardMarkup, Message, Update
 from telegram import User as TgUser
 from telegram.constants import ChatMemberStatus
 from telegram.error import Forbidden, TelegramError
-from telegram.ext import BaseHandler, CallbackQueryHandler, CommandHandler
+from telegram.ext import BaseHandler, CallbackQueryHandler, CommandHandler, MessageHandler
+from telegram.ext.filters import BaseFilter
 
 from config.schema import GroupConfig
 from delivery.outcome import Outcome, outcome_of
@@ -321,8 +322,12 @@ ButtonScope = Callable[[Services, str], int | None]
 """Which group a button's data concerns (None: not known, the chat it was pressed in decides)."""
 
 
-def moderators_only(handler: Handler, scope: ButtonScope | None = None) -> Handler:
-    """The one permission guard for admin commands: refuse politely, change nothing.
+def moderators_only(
+    handler: Handler, scope: ButtonScope | None = None, refusal: str = NOT_A_MODERATOR
+) -> Handler:
+    """The one permission guard for moderator commands, buttons and uploads: refuse politely
+    (``refusal``, a message id marked with ``N_``), change nothing. Installed where the role is
+    declared (``guard_commands``, ``button``, ``moderator_upload``), not applied by hand.
 
     With ``scope`` (buttons about one group's people), the presser must moderate *that* group
     wherever the button is pressed: in private an admin of group B is not a moderator of group A.
@@ -342,11 +347,10 @@ def moderators_only(handler: Handler, scope: ButtonScope | None = None) -> Handl
                 await current_role(context, user.id, group_id) is Role.MODERATOR
             )
         if not allowed:
-            refusal = _(NOT_A_MODERATOR)
             if query is not None:
-                await query.answer(refusal, show_alert=True)
+                await query.answer(_(refusal), show_alert=True)
             elif update.effective_message is not None:
-                await update.effective_message.reply_text(refusal)
+                await update.effective_message.reply_text(_(refusal))
             return
         await handler(update, context)
 
@@ -359,11 +363,19 @@ def button(
     pattern: str,
     role: Role = Role.MEMBER,
     scope: ButtonScope | None = None,
+    refusal: str = NOT_A_MODERATOR,
 ) -> CallbackQueryHandler[Any, Any]:
     """A button's handler, with who may press it declared next to its pattern (and, for a
-    moderator button about one group, which group: ``scope`` reads it from the data)."""
-    guarded = moderators_only(handler, scope) if role is Role.MODERATOR else handler
+    moderator button about one group, which group: ``scope`` reads it from the data; and what a
+    refused presser is told). The handler itself carries no check of the role."""
+    guarded = moderators_only(handler, scope, refusal) if role is Role.MODERATOR else handler
     return CallbackQueryHandler(guarded, pattern=pattern)
+
+
+def moderator_upload(filters: BaseFilter, handler: Handler) -> MessageHandler[Any, Any]:
+    """A message handler only moderators may use (a file they send), declared at registration
+    like a moderator button; anyone else is told ``NOT_A_MODERATOR``."""
+    return MessageHandler(filters, moderators_only(handler))
 
 
 def guard_commands(app: App, specs: Sequence[CommandSpec]) -> None:

@@ -14,13 +14,19 @@ from telegram.ext import (
     CallbackQueryHandler,
     ChatMemberHandler,
     CommandHandler,
-    MessageHandler,
     filters,
 )
 
+from handlers.common import button, moderator_upload
 from handlers.contacts.buttons import on_button
 from handlers.contacts.forgetme import forgetme
-from handlers.contacts.identity import assign_command, link_command
+from handlers.contacts.identity import (
+    LINK_PATTERN,
+    NOT_A_LINKER,
+    assign_command,
+    link_command,
+    on_link,
+)
 from handlers.contacts.lookup import contact_command, deep_link
 from handlers.contacts.mydata import mydata
 from handlers.contacts.optin import ask_consent_on_join, ask_consent_on_start
@@ -28,10 +34,17 @@ from handlers.contacts.override import override
 from handlers.contacts.profile import PROFILE_FORM, profile_start
 from handlers.contacts.shared import CB, COMMANDS, in_group, render_card
 from handlers.contacts.touch import ask_command, expire_requests, next_expiry
-from handlers.contacts.transfer import export, on_document
+from handlers.contacts.transfer import (
+    IMPORT_PATTERN,
+    NOT_AN_IMPORTER,
+    export,
+    on_document,
+    on_import,
+)
 from handlers.forms import register_form
 from handlers.order import Stage
 from handlers.start import add_deep_link
+from moderation.permissions import Role
 from runtime.context import App, BotContext, Sweep, services_of
 from storage import contact_index
 
@@ -78,7 +91,17 @@ def register(app: App) -> None:
     app.add_handler(CommandHandler("ask", ask_command, filters=private), group=Stage.FEATURES)
     app.add_handler(CommandHandler("export", export_entry, filters=private), group=Stage.FEATURES)
     app.add_handler(
-        MessageHandler(private & filters.Document.ALL, document_entry), group=Stage.FEATURES
+        moderator_upload(private & filters.Document.ALL, document_entry), group=Stage.FEATURES
+    )
+    # The moderators' buttons first (the first handler of a group that matches takes the press),
+    # then the dispatcher of everyone's own buttons.
+    app.add_handler(
+        button(on_link, LINK_PATTERN, Role.MODERATOR, refusal=NOT_A_LINKER),
+        group=Stage.FEATURES,
+    )
+    app.add_handler(
+        button(on_import, IMPORT_PATTERN, Role.MODERATOR, refusal=NOT_AN_IMPORTER),
+        group=Stage.FEATURES,
     )
     app.add_handler(CallbackQueryHandler(on_button, pattern=rf"^{CB}:"), group=Stage.FEATURES)
     # After /start has answered (Stage.FEATURES), ask imported people for their consent; and

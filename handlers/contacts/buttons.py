@@ -1,6 +1,10 @@
-"""Buttons of the directory: one dispatcher; every handler checks the presser is entitled."""
+"""Buttons of the directory: one dispatcher for the people's own buttons, each handler checks the
+presser is the one entitled. The moderators' buttons (link a claim, import a file) have patterns
+of their own, registered before this dispatcher with their role (handlers/contacts/__init__.py)."""
 
 from __future__ import annotations
+
+from collections.abc import Awaitable, Callable
 
 from telegram import Update
 
@@ -8,17 +12,17 @@ from handlers.common import (
     role_here,
 )
 from handlers.contacts.forgetme import on_forget
-from handlers.contacts.identity import on_link
 from handlers.contacts.lookup import reopen_lookup, search_page
 from handlers.contacts.mydata import on_revoke
 from handlers.contacts.optin import on_consent
 from handlers.contacts.shared import parse_id
 from handlers.contacts.touch import on_answer, on_ask, on_toggle
-from handlers.contacts.transfer import on_import
 from i18n import (
     _,
 )
 from runtime.context import BotContext
+
+Action = Callable[[Update, BotContext, str, int, list[str]], Awaitable[None]]
 
 
 # ============================================================== buttons (never trusted)
@@ -29,22 +33,7 @@ async def on_button(update: Update, context: BotContext) -> None:
     parts = query.data.split(":")
     action = parts[1] if len(parts) > 1 else ""
     number = parse_id(parts[2]) if len(parts) > 2 else None
-    handlers = {
-        "pg": _on_page,
-        "ask": on_ask,
-        "t": on_toggle,
-        "y": on_answer,
-        "n": on_answer,
-        "lk": on_link,
-        "rv": on_revoke,
-        "cy": on_consent,
-        "cn": on_consent,
-        "fg": on_forget,
-        "fk": on_forget,
-        "imp": on_import,
-        "imx": on_import,
-    }
-    handler = handlers.get(action)
+    handler = ACTIONS.get(action)
     if handler is None or number is None:
         await query.answer(_("This button is not valid."), show_alert=True)
         return
@@ -67,3 +56,18 @@ async def _on_page(
     text, markup = search_page(services, requester, lookup_id, key, page)
     await query.answer()
     await query.edit_message_text(text, reply_markup=markup)
+
+
+# ct:<action>:<number>…, each the presser's own (tests/test_permissions.py lists why).
+ACTIONS: dict[str, Action] = {
+    "pg": _on_page,
+    "ask": on_ask,
+    "t": on_toggle,
+    "y": on_answer,
+    "n": on_answer,
+    "rv": on_revoke,
+    "cy": on_consent,
+    "cn": on_consent,
+    "fg": on_forget,
+    "fk": on_forget,
+}

@@ -10,26 +10,27 @@ from __future__ import annotations
 
 from telegram import Update
 
-from handlers.common import may_moderate
 from handlers.contacts.optin import ask_listing_at_arrival
-from handlers.contacts.shared import parse_id
+from handlers.contacts.shared import CB, parse_id
 from handlers.render import esc
-from i18n import _, comma_join
+from i18n import N_, _, comma_join
 from moderation.contacts import InvalidValue, split_clusters
 from runtime.context import BotContext
 from storage.contacts import ContactRepository, confirmed_cluster_list
 
+# The "link" button on a claim sent to the moderators: moderators only, declared where it is
+# registered (handlers/contacts/__init__.py), before the directory's other buttons.
+LINK_PATTERN = rf"^{CB}:lk:\d{{1,18}}:\d{{1,18}}$"
+NOT_A_LINKER = N_("Only moderators can link directory entries.")
 
-async def on_link(
-    update: Update, context: BotContext, _action: str, contact_id: int, rest: list[str]
-) -> None:
+
+async def on_link(update: Update, context: BotContext) -> None:
+    """``ct:lk:ENTRY:USER`` (``LINK_PATTERN``; the presser's role is checked where the button
+    is registered)."""
     query, user = update.callback_query, update.effective_user
-    assert query is not None and user is not None
-    target = parse_id(rest[0]) if rest else None
-    if target is None or not await may_moderate(update, context):
-        await query.answer(_("Only moderators can link directory entries."), show_alert=True)
-        return
-    text = await _link(context, contact_id, target)
+    assert query is not None and user is not None and query.data is not None
+    _prefix, _action, raw_entry, raw_target = query.data.split(":")
+    text = await _link(context, int(raw_entry), int(raw_target))  # the pattern: digits only
     await query.answer()
     await query.edit_message_text(text)
 

@@ -12,13 +12,10 @@ from pathlib import Path
 from telegram import InlineKeyboardButton, InlineKeyboardMarkup, Update
 from telegram.error import TelegramError
 
-from handlers.common import (
-    may_moderate,
-    moderators_only,
-)
 from handlers.contacts.shared import CB, MIN_REASON, defaults, live_grants, requester_of
 from handlers.render import chunk_lines, esc
 from i18n import (
+    N_,
     _,
     ngettext,
 )
@@ -43,12 +40,16 @@ from storage.contacts import (
 MAX_PURPOSE = 300
 log = logging.getLogger(__name__)
 PROGRESS_ROWS = 5000  # an import this long edits its message to show progress
+# The import buttons (Import / Cancel of a dry run): moderators only, declared where they are
+# registered (handlers/contacts/__init__.py), before the directory's other buttons.
+IMPORT_PATTERN = rf"^{CB}:im[px]:\d{{1,18}}$"
+NOT_AN_IMPORTER = N_("Only moderators can import.")
 
 
 # ============================================================ CSV import and export
-@moderators_only
 async def on_document(update: Update, context: BotContext) -> None:
-    """A moderator sends a CSV: validate all of it, report the dry run, then ask to import."""
+    """A moderator sends a CSV: validate all of it, report the dry run, then ask to import.
+    (Moderators only: declared where it is registered, ``moderator_upload``.)"""
     message, user = update.effective_message, update.effective_user
     if message is None or user is None or message.document is None:
         return
@@ -125,15 +126,14 @@ async def on_document(update: Update, context: BotContext) -> None:
     )
 
 
-async def on_import(
-    update: Update, context: BotContext, action: str, import_id: int, _rest: list[str]
-) -> None:
+async def on_import(update: Update, context: BotContext) -> None:
+    """Import or Cancel on a dry run (``IMPORT_PATTERN``; the presser's role is checked where
+    the button is registered): only the moderator who sent the file may press it."""
     query, user = update.callback_query, update.effective_user
-    assert query is not None and user is not None
+    assert query is not None and user is not None and query.data is not None
+    _prefix, action, raw_id = query.data.split(":")
+    import_id = int(raw_id)  # the pattern: digits only
     services = context.services
-    if not await may_moderate(update, context):
-        await query.answer(_("Only moderators can import."), show_alert=True)
-        return
     policy = services.settings.contacts
     now = services.clock.now()
     with services.db.transaction() as session:

@@ -13,8 +13,10 @@ from __future__ import annotations
 
 from telegram.ext import CallbackQueryHandler, CommandHandler, filters
 
+from handlers.common import button
 from handlers.deadline_admin.commands import (
     CB,
+    REMOVE_PATTERN,
     deadline_command,
     in_group,
     on_remove_button,
@@ -47,8 +49,5 @@ def register(app: App) -> None:
         CommandHandler("deadline", in_group, filters=~filters.ChatType.PRIVATE),
         group=Stage.FEATURES,
     )
-    app.add_handler(
-        CallbackQueryHandler(on_remove_button, pattern=rf"^{CB}:(rm:.*|keep)$"),
-        group=Stage.FEATURES,
-    )
+    app.add_handler(button(on_remove_button, REMOVE_PATTERN, Role.MODERATOR), group=Stage.FEATURES)
     app.add_handler(CallbackQueryHandler(stale_button, pattern=rf"^{CB}:"), group=Stage.FEATURES)

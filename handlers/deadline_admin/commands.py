@@ -1,5 +1,8 @@
 """/deadline in private chat: add and edit open the form (form.py); pause, resume and remove act
-at once (remove after a confirmation button)."""
+at once (remove after a confirmation button).
+
+Moderators only: the command's ``CommandSpec`` and the remove button's registration
+(``REMOVE_PATTERN``, handlers/deadline_admin/__init__.py) declare it; nothing here re-checks."""
 
 from __future__ import annotations
 
@@ -10,13 +13,11 @@ from typing import Any
 from telegram import InlineKeyboardButton, InlineKeyboardMarkup, Update
 from telegram.error import TelegramError
 
-from handlers.common import NOT_A_MODERATOR
 from handlers.deadline_admin import render
 from handlers.deadline_admin.form import (
     DEADLINE_FORM,
     DeadlineDraft,
     config_definition,
-    is_moderator,
 )
 from handlers.deadlines import plan_outbox
 from handlers.render import esc, esc_attr
@@ -30,6 +31,7 @@ from storage.forms import FormRepository
 log = logging.getLogger(__name__)
 
 CB = "dla"  # the remove confirmation's buttons (not a form: one press decides)
+REMOVE_PATTERN = rf"^{CB}:(rm:.*|keep)$"  # Remove / Keep it: a moderator's (see __init__)
 
 
 def _drop_open_form(context: BotContext, user_id: int) -> None:
@@ -47,9 +49,6 @@ async def deadline_command(update: Update, context: BotContext) -> None:
         return
     services = context.services
     _drop_open_form(context, user.id)
-    if not await is_moderator(context, user.id):
-        await message.reply_text(_(NOT_A_MODERATOR))
-        return
     args = context.args or []
     action = args[0].lower() if args else ""
     if action == "add" and len(args) == 1:
@@ -124,9 +123,6 @@ async def on_remove_button(update: Update, context: BotContext) -> None:
     query = update.callback_query
     if query is None or query.from_user is None:
         return
-    if not await is_moderator(context, query.from_user.id):
-        await query.answer(_(NOT_A_MODERATOR), show_alert=True)
-        return
     data = query.data or ""
     if data == f"{CB}:keep":
         await query.answer()
@@ -169,9 +165,6 @@ async def _edit(query: Any, text: str) -> None:
 async def in_group(update: Update, context: BotContext) -> None:
     message, user = update.effective_message, update.effective_user
     if message is None or user is None:
-        return
-    if not await is_moderator(context, user.id):
-        await message.reply_text(_(NOT_A_MODERATOR))
         return
     await message.reply_text(
         _("Please send /deadline to me in a private chat; nothing was changed here.")

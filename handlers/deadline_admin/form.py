@@ -76,7 +76,8 @@ def config_definition(services: Services, deadline_id: str) -> Deadline | None:
 
 
 async def is_moderator(context: BotContext, user_id: int) -> bool:
-    """The live, operation-wide check (``current_role``): a demoted admin is refused at once."""
+    """The live, operation-wide check (``current_role``): a demoted admin is refused at once.
+    Only the form's save uses it; the command and the remove button declare their role."""
     return await current_role(context, user_id) is Role.MODERATOR
 
 
@@ -332,6 +333,8 @@ async def confirm(turn: Turn[DeadlineDraft]) -> str | None:
         turn.say(_("Cancelled; nothing was saved."))
         return None
     services, now, actor = turn.services, turn.now, turn.user_id
+    # Deliberately checked again at save: /deadline (guarded by its CommandSpec) opened the form
+    # maybe days ago, and a moderator demoted since must not save.
     if not await is_moderator(turn.context, actor):
         turn.say(_(NOT_A_MODERATOR))
         return None

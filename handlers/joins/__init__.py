@@ -17,7 +17,11 @@ from telegram.ext import CallbackQueryHandler, ChatJoinRequestHandler, ChatMembe
 from handlers.common import button
 from handlers.joins.arrivals import on_member_change
 from handlers.joins.held import decide_held, held_group
-from handlers.joins.requests import on_join_request, on_join_request_button
+from handlers.joins.requests import (
+    decide_join_request,
+    on_join_request,
+    on_join_request_button,
+)
 from handlers.joins.sweep import next_introduction_step, sweep
 from handlers.order import Stage
 from moderation.permissions import Role
@@ -31,9 +35,13 @@ def register(app: App) -> None:
         ChatMemberHandler(on_member_change, ChatMemberHandler.CHAT_MEMBER), group=Stage.FOLLOW_UP
     )
     app.add_handler(ChatJoinRequestHandler(on_join_request), group=Stage.FEATURES)
+    # "I sponsor them" is any member's; Approve / Decline the moderators'.
     app.add_handler(
-        CallbackQueryHandler(on_join_request_button, pattern=r"^jr:\d{1,12}:[sad]$"),
+        CallbackQueryHandler(on_join_request_button, pattern=r"^jr:\d{1,12}:s$"),
         group=Stage.FEATURES,
+    )
+    app.add_handler(
+        button(decide_join_request, r"^jr:\d{1,12}:[ad]$", Role.MODERATOR), group=Stage.FEATURES
     )
     app.add_handler(
         button(decide_held, r"^held:\d{1,12}:[sr]$", Role.MODERATOR, held_group),

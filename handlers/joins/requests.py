@@ -12,7 +12,6 @@ from telegram.error import TelegramError
 from handlers.common import (
     group_label,
     in_group,
-    moderators_only,
     personal_language,
     send_private,
     tell_moderators,
@@ -156,10 +155,9 @@ def sponsored_notice(
 async def on_join_request_button(update: Update, context: BotContext) -> None:
     query = update.callback_query
     assert query is not None and query.data is not None
-    _prefix, raw_id, action = query.data.split(":")
-    if action in ("a", "d"):
-        await decide_join_request(update, context)
-        return
+    _prefix, raw_id, _sponsor = query.data.split(
+        ":"
+    )  # jr:<id>:s (Approve/Decline: a guarded pattern)
     presser = query.from_user
     sponsored = await sponsor_request(context, int(raw_id), presser.id)
     if sponsored.link is None:
@@ -239,7 +237,6 @@ async def mark_notice(context: BotContext, request: JoinRequest, approve: bool, 
         log.info("join request %s: notice not updated: %s", request.id, exc)
 
 
-@moderators_only
 async def decide_join_request(update: Update, context: BotContext) -> None:
     query = update.callback_query
     assert query is not None and query.data is not None
