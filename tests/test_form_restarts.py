@@ -1,23 +1,29 @@
-"""Every stored form survives restarts: each one is driven through the real bot on a file
-database twice, once in one run and once with the bot stopped and a fresh one started before
-every answer (wrong answers included), and both runs must end with the same result — the one the
-README and the seeds describe. A form added without a scenario here fails
-``test_every_form_has_a_scenario``."""
+"""Every stored form survives restarts, whichever way it was opened: each way is driven through
+the real bot on a file database twice, once in one run and once with the bot stopped and a fresh
+one started before every answer (wrong answers included), and both runs must end with the same
+result — the one the README and the seeds describe. A way of opening a form (a ``<FORM>.start``
+call in handlers/, told apart by its ``mode``, or else by the function it is in) that has no
+scenario here fails ``test_every_way_of_opening_a_form_has_a_scenario``."""
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable
-from datetime import date
+import ast
+import importlib
+from collections.abc import Awaitable, Callable, Iterator
+from datetime import date, timedelta
+from pathlib import Path
 from typing import Any
 
 import pytest
 from sqlalchemy import select
 
-from handlers.forms import FORMS
+from handlers.forms import FORMS, Form
 from moderation.introductions import Category, IntroStatus
 from moderation.roster import MemberStatus
 from simulation.faketg import FakeUser, SentMessage
 from simulation.simulator import Simulator
+from storage.deadlines import DeadlineRepository
+from storage.introductions import IntroductionRepository
 from storage.models import Contact, DeadlineRow, FormRow
 from tests.conftest import GROUP_ID, MODERATOR_ID
 from tests.helpers import status
@@ -59,6 +65,13 @@ class Driver:
         """The button ``label`` on the latest private message with buttons (after a restart)."""
         await self._maybe_restart()
         message = [m for m in self.telegram.sent(user.id) if m.buttons()][-1]
+        await self.sim.press(user, message, label)
+        return self.sim.last(user.id)
+
+    async def press_on(self, user: FakeUser, message: SentMessage, label: str) -> SentMessage:
+        """The button ``label`` on ``message`` (e.g. in the group), after a restart; the bot's
+        last message to ``user``."""
+        await self._maybe_restart()
         await self.sim.press(user, message, label)
         return self.sim.last(user.id)
 
@@ -210,18 +223,208 @@ async def departure_form(sim: Simulator, drive: Driver) -> object:
     )
 
 
+async def intro_form(sim: Simulator, drive: Driver) -> object:
+    """The sponsor form from an "introduce them" link (``/start intro_ID``): Ivan added Pavlo
+    directly and is asked privately to introduce him. A one-word then a full name, organisation,
+    role, no cluster, a location, "Outside the country", an impossible then a good end date,
+    whom he supports, "Post the introduction"; Pavlo still has to confirm his details."""
+    ivan = await veteran(sim)
+    await sim.dm(ivan, "/start")
+    pavlo = sim.user("Pavlo")
+    mark = sim.mark()
+    await sim.join(pavlo, added_by=ivan)
+    ask = sim.unique_reply(mark, ivan.id)
+    assert "Please introduce them" in ask.text
+    payload = ask.buttons()[0]["url"].split("start=")[1]
+    assert payload.startswith("intro_")
+    await drive.dm(ivan, f"/start {payload}")
+    assert "both the first and the last name" in (await drive.dm(ivan, "Pavlo")).text
+    await drive.dm(ivan, "Pavlo Shevchenko")
+    await drive.dm(ivan, "NRC")
+    await drive.dm(ivan, "Shelter IMO")
+    await drive.press(ivan, "Skip (no cluster)")
+    await drive.dm(ivan, "Dnipro")
+    await drive.press(ivan, "Outside the country")
+    impossible = await drive.dm(ivan, "31 February")
+    assert impossible.text == "February has no day 31 (it has 28 days)."
+    await drive.dm(ivan, "2027-01-31")
+    await drive.dm(ivan, "Supports the Shelter cluster remotely")
+    done = await drive.press(ivan, "Post the introduction")
+    intro = intro_of(drive.sim, pavlo.id)
+    assert intro is not None
+    return (
+        done.text,
+        status(drive.sim, pavlo.id),
+        intro.status,
+        intro.sponsor_id == ivan.id,
+        intro.sponsor_done_at is not None,
+        intro.full_name,
+        intro.organisation,
+        intro.role,
+        intro.cluster,
+        intro.location,
+        intro.category,
+        intro.end_date,
+        intro.reason,
+    )
+
+
+async def join_request_form(sim: Simulator, drive: Driver) -> object:
+    """The sponsor form from a join request: Ivan's "I sponsor them" in the group opens it in
+    private (``/start jr_ID``). Name, a misspelt organisation and "Yes, UNICEF", role, the CCCM
+    button, no location, "Surge / short mission", an end date, "Post the introduction"; the
+    request is approved and Anna joins with Ivan's introduction."""
+    ivan = await veteran(sim)
+    await sim.dm(ivan, "/start")
+    anna = sim.user("Anna")
+    mark = sim.mark()
+    await sim.request_join(anna)
+    notice = sim.unique_reply(mark, GROUP_ID)
+    assert "Anna asks to join. Who sponsors them?" in notice.text
+    first = await drive.press_on(ivan, notice, "I sponsor them")
+    assert "What are their first and last name?" in first.text
+    await drive.dm(ivan, "Anna Bondar")
+    assert (await drive.dm(ivan, "unicf")).text == "Did you mean UNICEF?"
+    await drive.press(ivan, "Yes, UNICEF")
+    await drive.dm(ivan, "CCCM IMO")
+    await drive.press(ivan, "CCCM")
+    await drive.press(ivan, "Skip")
+    await drive.press(ivan, "Surge / short mission")
+    await drive.dm(ivan, "2026-12-20")
+    done = await drive.press(ivan, "Post the introduction")
+    approved = [c["user_id"] for c in drive.telegram.calls_to("approveChatJoinRequest")]
+    intro = intro_of(drive.sim, anna.id)
+    assert intro is not None
+    with drive.sim.services.db.transaction() as session:
+        request = IntroductionRepository(session).open_join_request(GROUP_ID, anna.id)
+    return (
+        done.text,
+        approved == [anna.id],
+        request is None,  # no longer open
+        status(drive.sim, anna.id),
+        intro.sponsor_id == ivan.id,
+        intro.sponsor_done_at is not None,
+        intro.full_name,
+        intro.organisation,
+        intro.role,
+        intro.cluster,
+        intro.location,
+        intro.category,
+        intro.end_date,
+    )
+
+
+async def deadline_edit_form(sim: Simulator, drive: Driver) -> object:
+    """/deadline edit of the configured SitRep: the menu (it comes from the configuration file),
+    "Schedule", an ambiguous then a good schedule, the summary, Save. Only the schedule changes;
+    the chat's version overrides the file's."""
+    mira = sim.telegram.users[MODERATOR_ID]
+    menu = await drive.dm(mira, "/deadline edit sitrep")
+    assert "comes from the configuration file" in menu.text
+    assert "What do you want to change?" in menu.text
+    await drive.press(mira, "Schedule")
+    ambiguous = await drive.dm(mira, "every 2nd Wednesday 12:00")
+    assert "can be read two ways" in ambiguous.text
+    assert "every 2 weeks on Wednesday" in ambiguous.text
+    assert "the 2nd Wednesday of each month" in ambiguous.text
+    summary = await drive.dm(mira, "every other Wednesday 15:00")
+    assert "Save" in [b["text"] for b in summary.buttons()]
+    done = await drive.press(mira, "Save")
+    with drive.sim.services.db.transaction() as session:
+        row = session.get(DeadlineRow, "sitrep")
+        assert row is not None
+        actions = [c.action for c in DeadlineRepository(session).changes("sitrep")]
+        return (
+            done.text.splitlines()[0],
+            "comes from the configuration file" in done.text,
+            row.title,
+            row.rule,
+            row.timezone,
+            row.remind,
+            row.overdue_after_s,
+            row.source,
+            row.updated_by == MODERATOR_ID,
+            actions,
+        )
+
+
+async def new_sponsor_form(sim: Simulator, drive: Driver) -> object:
+    """ "Name a new sponsor" after an out-of-country member's sponsor left: someone unknown,
+    then a member by username; that member confirms; the end date stays."""
+    from tests.test_lifecycle import out_of_country, question
+
+    ivan = await veteran(sim)
+    bohdan = await veteran(sim, "Bohdan")
+    await sim.dm(bohdan, "/start")
+    otto = await out_of_country(sim, ivan)
+    await sim.leave(ivan)
+    await sim.advance(timedelta(minutes=15))
+    ask = question(sim, otto)
+    assert "Your sponsor Ivan Koval is no longer a member working in the country" in ask.text
+    who = await drive.press(otto, "Name a new sponsor")
+    assert "Who sponsors you in the country?" in who.text
+    assert "No current member is called" in (await drive.dm(otto, "Nobody Atall")).text
+    asked = await drive.dm(otto, "@bohdan")
+    await drive.press(bohdan, "I sponsor them")
+    intro = intro_of(drive.sim, otto.id)
+    assert intro is not None
+    return (
+        "I asked Bohdan Koval to confirm" in asked.text,
+        status(drive.sim, otto.id),
+        intro.category,
+        intro.end_date,
+        intro.sponsor_id == bohdan.id,
+    )
+
+
 Scenario = Callable[[Simulator, Driver], Awaitable[object]]
-# form kind → (scenario, the result the README and the seeds describe)
+# way a form is opened → (scenario, the result the README and the seeds describe)
 SCENARIOS: dict[str, tuple[Scenario, object]] = {
-    "sponsor": (
+    "sponsor/invite": (
         invite_form,
         (True, "Olena Petrenko", "UNICEF", "IMO", "WASH", "Kyiv", Category.IN_COUNTRY),
     ),
-    "newcomer": (
+    "sponsor/intro": (
+        intro_form,
+        (
+            "Thank you! Your introduction is posted in the group.",
+            MemberStatus.RESTRICTED,  # until Pavlo confirms his own details
+            IntroStatus.PENDING,
+            True,
+            True,
+            "Pavlo Shevchenko",
+            "NRC",
+            "Shelter IMO",
+            None,
+            "Dnipro",
+            Category.OUT_OF_COUNTRY,
+            date(2027, 1, 31),
+            "Supports the Shelter cluster remotely",
+        ),
+    ),
+    "sponsor/jr": (
+        join_request_form,
+        (
+            "Thank you! The request is approved; I will post your introduction when they join.",
+            True,
+            True,
+            MemberStatus.RESTRICTED,  # until Anna confirms her own details
+            True,
+            True,
+            "Anna Bondar",
+            "UNICEF",
+            "CCCM IMO",
+            "CCCM",
+            None,
+            Category.SURGE,
+            date(2026, 12, 20),
+        ),
+    ),
+    "newcomer/begin-confirm": (
         newcomer_form,
         (MemberStatus.MEMBER, IntroStatus.COMPLETE, "Olena", "Petrenko-Koval", "UNHCR"),
     ),
-    "profile": (
+    "profile/profile-start": (
         profile_form,
         (
             True,
@@ -234,7 +437,7 @@ SCENARIOS: dict[str, tuple[Scenario, object]] = {
             True,
         ),
     ),
-    "deadline": (
+    "deadline/add": (
         deadline_form,
         (
             "WASH 3W inputs",
@@ -245,11 +448,122 @@ SCENARIOS: dict[str, tuple[Scenario, object]] = {
             "command",
         ),
     ),
-    "out-of-country": (
+    "deadline/edit": (
+        deadline_edit_form,
+        (
+            "Saved SitRep inputs (sitrep).",
+            True,
+            "SitRep inputs",  # only the schedule changed: title, zone and reminders as in the file
+            "FREQ=WEEKLY;INTERVAL=2;BYDAY=WE;BYHOUR=15;BYMINUTE=0",
+            "Europe/Kyiv",
+            "172800,10800",
+            10800,
+            "override",
+            True,
+            ["edit"],
+        ),
+    ),
+    "out-of-country/departure-yes": (
         departure_form,
         (MemberStatus.MEMBER, Category.OUT_OF_COUNTRY, date(2027, 1, 31), True),
     ),
+    "out-of-country/new-sponsor": (
+        new_sponsor_form,
+        (True, MemberStatus.MEMBER, Category.OUT_OF_COUNTRY, date(2027, 1, 18), True),
+    ),
 }
+
+
+# ------------------------------------------------------------------- finding the ways in
+HANDLERS = Path(__file__).resolve().parent.parent / "handlers"
+
+
+class Unreadable(Exception):
+    """A ``.start`` call whose form or way cannot be told from the source."""
+
+
+def _dotted(node: ast.expr) -> list[str] | None:
+    """``A.B.C`` → ``["A", "B", "C"]``; None for anything but names and attributes."""
+    if isinstance(node, ast.Name):
+        return [node.id]
+    if isinstance(node, ast.Attribute):
+        head = _dotted(node.value)
+        return None if head is None else [*head, node.attr]
+    return None
+
+
+def _strings(node: ast.expr, function: ast.AST) -> list[str]:
+    """The string values ``node`` can have: a literal, either branch of ``x if c else y``, or a
+    local name assigned only such expressions in ``function``."""
+    if isinstance(node, ast.Constant) and isinstance(node.value, str):
+        return [node.value]
+    if isinstance(node, ast.IfExp):
+        return _strings(node.body, function) + _strings(node.orelse, function)
+    if isinstance(node, ast.Name):
+        values = [
+            value
+            for assign in ast.walk(function)
+            if isinstance(assign, ast.Assign)
+            and any(isinstance(t, ast.Name) and t.id == node.id for t in assign.targets)
+            for value in _strings(assign.value, function)
+        ]
+        if values:
+            return values
+    raise Unreadable(ast.unparse(node))
+
+
+def _calls(tree: ast.Module) -> Iterator[tuple[ast.Call, ast.AST | None]]:
+    """Every ``X.start(...)`` call with the innermost function around it."""
+
+    def visit(node: ast.AST, function: ast.AST | None) -> Iterator[tuple[ast.Call, ast.AST | None]]:
+        for child in ast.iter_child_nodes(node):
+            inner = child if isinstance(child, ast.FunctionDef | ast.AsyncFunctionDef) else function
+            if (
+                isinstance(child, ast.Call)
+                and isinstance(child.func, ast.Attribute)
+                and child.func.attr == "start"
+            ):
+                yield child, inner
+            yield from visit(child, inner)
+
+    yield from visit(tree, None)
+
+
+def ways_of_opening() -> dict[str, list[str]]:
+    """Every way handlers/ opens a form: ``kind/mode`` when the state the ``<FORM>.start(update,
+    context, State(...))`` call is given names a ``mode`` (a literal, or a local chosen between
+    literals), else ``kind/the-function-it-is-in``; each with where it is (path:line)."""
+    ways: dict[str, list[str]] = {}
+    root = HANDLERS.parent
+    for path in sorted(HANDLERS.rglob("*.py")):
+        tree = ast.parse(path.read_text(encoding="utf-8"), filename=str(path))
+        calls = list(_calls(tree))
+        if not calls:
+            continue
+        module = importlib.import_module(".".join(path.relative_to(root).with_suffix("").parts))
+        for call, function in calls:
+            where = f"{path.relative_to(root)}:{call.lineno}"
+            assert isinstance(call.func, ast.Attribute)
+            names = _dotted(call.func.value)
+            target: object = module if names else None
+            for name in names or []:
+                target = getattr(target, name, None)
+            if target is None and len(call.args) + len(call.keywords) == 3:
+                raise Unreadable(f"{where}: which form does {ast.unparse(call.func)} start?")
+            if not isinstance(target, Form):
+                continue  # not a form's start (none today, but e.g. a task's)
+            state = call.args[2] if len(call.args) > 2 else None
+            if not isinstance(state, ast.Call) or function is None:
+                raise Unreadable(f"{where}: the state of {ast.unparse(call)} is not spelled out")
+            mode = next((k.value for k in state.keywords if k.arg == "mode"), None)
+            assert isinstance(function, ast.FunctionDef | ast.AsyncFunctionDef)
+            try:
+                labels = _strings(mode, function) if mode else [function.name.replace("_", "-")]
+            except Unreadable as exc:
+                raise Unreadable(f"{where}: cannot tell the mode {exc}") from None
+            for label in labels:
+                ways.setdefault(f"{target.kind}/{label}", []).append(where)
+    return ways
 
 
 def bot_forms() -> set[str]:
@@ -257,16 +571,36 @@ def bot_forms() -> set[str]:
     return {kind for kind in FORMS if not kind.startswith("test-")}
 
 
-async def test_every_form_has_a_scenario(sim: Simulator) -> None:
-    assert bot_forms() == set(SCENARIOS)
+async def test_every_way_of_opening_a_form_has_a_scenario(sim: Simulator) -> None:
+    ways = ways_of_opening()
+    assert {way.split("/")[0] for way in ways} == bot_forms()  # the scan misses no form
+    shared = {way: places for way, places in ways.items() if len(places) > 1}
+    assert shared == {}, "one way opened in several places: key them apart"
+    missing = sorted(set(ways) - set(SCENARIOS))
+    assert missing == [], f"no restart scenario for {missing} ({[ways[w] for w in missing]})"
+    assert sorted(set(SCENARIOS) - set(ways)) == []  # no scenario for a way that is gone
+
+
+def test_the_scan_tells_the_ways_apart() -> None:
+    """The scan reads what the bot does today: the three sponsor modes from two calls (one
+    chooses between intro and jr), both /deadline modes, and the two buttons that open the
+    out-of-country form."""
+    ways = ways_of_opening()
+    assert ways["sponsor/intro"] == ways["sponsor/jr"] != ways["sponsor/invite"]
+    assert {w for w in ways if w.startswith(("deadline/", "out-of-country/"))} == {
+        "deadline/add",
+        "deadline/edit",
+        "out-of-country/departure-yes",
+        "out-of-country/new-sponsor",
+    }
 
 
 @pytest.mark.parametrize("restarting", [False, True], ids=["one-run", "restart-every-answer"])
-@pytest.mark.parametrize("kind", sorted(SCENARIOS))
+@pytest.mark.parametrize("way", sorted(SCENARIOS))
 async def test_a_form_ends_the_same_with_a_restart_before_every_answer(
-    sim: Simulator, kind: str, restarting: bool
+    sim: Simulator, way: str, restarting: bool
 ) -> None:
-    scenario, expected = SCENARIOS[kind]
+    scenario, expected = SCENARIOS[way]
     drive = Driver(sim, restarting)
     try:
         result = await scenario(sim, drive)
