@@ -111,6 +111,7 @@ REGISTRY: dict[str, Policy] = {
     "contact_imports.moderator_id": Policy(Action.KEEP, MODERATOR_AUDIT),
     "forms.user_id": ERASE,  # a half-filled form may hold a phone number
     "calendar_feeds.user_id": ERASE,  # the subscription link to their deadlines
+    "miniapp_downloads.user_id": ERASE,  # a moderator's unused CSV link (5 minutes at most)
     # Membership: kept while a member; the retention sweep erases it after they left.
     "users.id": Policy(Action.KEEP, MEMBERSHIP),
     "memberships.user_id": Policy(Action.KEEP, MEMBERSHIP),

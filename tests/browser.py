@@ -57,7 +57,8 @@ def artifacts() -> Path:
 def stand_in(raw: str, theme: dict[str, str]) -> str:
     """What Telegram's script gives a page: Telegram.WebApp with initData, and the theme as
     --tg-theme-* CSS variables on the root element; the t.me links it is asked to open are
-    kept in ``window.__opened``."""
+    kept in ``window.__opened``, the files it is asked to download (``downloadFile``, Bot API
+    8.0) in ``window.__downloads``."""
     variables = {f"--tg-theme-{k.replace('_', '-')}": v for k, v in theme.items()}
     return f"""
 window.Telegram = {{ WebApp: {{
@@ -66,6 +67,12 @@ window.Telegram = {{ WebApp: {{
   ready: function () {{ window.__ready = true; }},
   expand: function () {{}},
   openTelegramLink: function (url) {{ (window.__opened = window.__opened || []).push(url); }},
+  version: "8.0",
+  isVersionAtLeast: function (v) {{ return parseFloat(v) <= 8.0; }},
+  downloadFile: function (params, callback) {{
+    (window.__downloads = window.__downloads || []).push(params);
+    if (callback) callback(true);
+  }},
 }} }};
 (function () {{
   var vars = {json.dumps(variables)};

@@ -1,9 +1,10 @@
 """The moderators' screen in a real browser (Debian's Chromium, Playwright) against the bot's
 real HTTP server and the fake Bot API: a moderator sorts the roster, approves a pending
 join, and the newcomer is let in as the chat's Approve button lets them in; she sponsors a held
-newcomer, whose introduction opens as the chat's button opens it. A member never sees the
-tab. Screenshots of its four parts (Members, Pending, Moderation log, Missing) in English and
-Arabic, light and dark, at 360 px go to the artifacts folder."""
+newcomer, whose introduction opens as the chat's button opens it. The CSV button hands
+Telegram's download dialog (``downloadFile``) a single-use link to /members csv's very file.
+A member never sees the tab. Screenshots of its four parts (Members, Pending, Moderation log,
+Missing) in English and Arabic, light and dark, at 360 px go to the artifacts folder."""
 
 from __future__ import annotations
 
@@ -23,11 +24,35 @@ from tests.miniapp import init_data, served
 from tests.test_joins import intro_of, invite, veteran
 
 SCREEN = "/app?screen=moderation"
+# Every word of a cell is on one line: no line box starts or ends inside a word.
+WIDEST_WORD_FITS = """td => {
+  const range = document.createRange();
+  const text = td.firstChild;
+  let start = 0;
+  for (const word of td.textContent.split(" ")) {
+    range.setStart(text, start);
+    range.setEnd(text, start + word.length);
+    if (word && range.getClientRects().length > 1) return false;
+    start += word.length + 1;
+  }
+  return true;
+}"""
 
 
 async def names(page: Page) -> list[str]:
     cells = page.locator("#roster tbody tr td:first-child")
     return [text.strip() for text in await cells.all_inner_texts()]
+
+
+async def recorded_downloads(page: Page) -> list[dict[str, str]]:
+    """What the page handed the stand-in's downloadFile, once it has (polled from here: the
+    page's CSP forbids the eval that wait_for_function's polling needs)."""
+    for _ in range(100):
+        found: list[dict[str, str]] | None = await page.evaluate("window.__downloads")
+        if found:
+            return found
+        await page.wait_for_timeout(50)
+    raise AssertionError("the page never asked Telegram to download a file")
 
 
 async def roster(page: Page) -> None:
@@ -97,6 +122,32 @@ async def test_a_moderator_sorts_the_roster_and_approves_a_join(
             assert await names(page) == []
             await page.select_option("#mod-end", "")
             assert len(await names(page)) == len(listed)
+            # Her own name wraps at the space, never mid-word ("Moderat/or").
+            cell = page.locator("#roster tbody td:first-child", has_text="Mira")
+            assert await cell.evaluate("td => getComputedStyle(td).overflowWrap") == "break-word"
+            assert await cell.evaluate(WIDEST_WORD_FITS), await cell.inner_text()
+
+            # The CSV: Telegram's own download dialog gets a single-use link, and the file it
+            # fetches (without the page's initData) is /members csv's, byte for byte.
+            assert await page.inner_text("#mod-csv") == "Download the CSV file"
+            await page.click("#mod-csv")
+            [wanted] = await recorded_downloads(page)
+            zone = sim.services.settings.group_timezone(sim.services.settings.groups[0])
+            today = sim.clock.now().astimezone(zone).date()
+            assert wanted["file_name"] == f"members-{today}.csv"
+            assert wanted["url"].startswith(f"{base}/app/download/"), wanted
+            fetched = await client.get(wanted["url"])
+            assert fetched.status_code == 200
+            assert fetched.headers["content-type"] == "text/csv; charset=utf-8"
+            assert fetched.headers["content-disposition"] == (
+                f'attachment; filename="members-{today}.csv"'
+            )
+            mark = sim.mark()
+            await sim.dm(mira, "/members csv")
+            [chat] = [m for m in sim.since(mark, MODERATOR_ID) if m.document is not None]
+            assert chat.document is not None and chat.document[1] == fetched.content
+            assert (await client.get(wanted["url"])).status_code == 404  # used up
+            assert await page.is_enabled("#mod-csv")
             # Mira has no /language choice yet: Telegram's language (initData) picks the page's.
             shots = await screenshots(
                 context,

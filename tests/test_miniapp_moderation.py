@@ -7,9 +7,11 @@ request; everyone else is refused with nothing changed and nothing disclosed."""
 from __future__ import annotations
 
 import dataclasses
+import logging
 from collections.abc import AsyncIterator
 from datetime import timedelta
 from typing import Any
+from urllib.parse import urlsplit
 
 import httpx
 import pytest
@@ -21,7 +23,7 @@ from moderation.roster import MemberStatus
 from simulation.faketg import FakeMember, FakeUser, SentMessage
 from simulation.simulator import Simulator
 from storage.introductions import IntroductionRepository
-from storage.models import JoinRequest, ModerationAction
+from storage.models import JoinRequest, MiniAppDownload, ModerationAction
 from storage.roster import RosterRepository
 from tests.conftest import GROUP_ID, MODERATOR_ID
 from tests.miniapp import auth, init_data, served, sign
@@ -95,6 +97,7 @@ async def every_endpoint(
     return [
         await client.get(f"{API}/roster", headers=headers),
         await client.post(f"{API}/csv", json={}, headers=headers),
+        await client.post(f"{API}/csv-link", json={}, headers=headers),
         await client.get(f"{API}/pending", headers=headers),
         await client.post(
             f"{API}/decide", json={"id": request_id, "decision": "approve"}, headers=headers
@@ -143,6 +146,105 @@ async def test_the_roster_is_the_members_list_and_the_csv_arrives_as_in_chat(
         again = await client.post(f"{API}/csv", json={}, headers=auth(raw))
         assert again.status_code == 409  # a replay sends nothing
     assert sim.since(mark, MODERATOR_ID) == [document, chat]
+
+
+async def a_link(client: httpx.AsyncClient, raw: str, status: int = 200) -> dict[str, Any]:
+    """POST csv-link; the answer's JSON, its url reduced to the path the server is asked."""
+    response = await client.post(f"{API}/csv-link", json={}, headers=auth(raw))
+    assert response.status_code == status, response.text
+    data: dict[str, Any] = response.json()
+    if status == 200:
+        assert data["url"].startswith(f"{APP_URL}/download/"), data
+        data["path"] = urlsplit(data["url"]).path
+    return data
+
+
+async def test_the_csv_downloads_once_as_the_chat_sends_it(
+    sim: Simulator, caplog: pytest.LogCaptureFixture
+) -> None:
+    """The download link (Telegram's downloadFile fetches it without initData): the same
+    file as /members csv, byte for byte; once; never the token in the database or the log."""
+    caplog.set_level(logging.DEBUG)
+    await a_newcomer_introduced(sim)
+    raw = init_data(sim, mira(sim))
+    zone = sim.services.settings.group_timezone(sim.services.settings.groups[0])
+    today = sim.clock.now().astimezone(zone).date()
+    async with served(sim) as client:
+        link = await a_link(client, raw)
+        assert link["file_name"] == f"members-{today}.csv"
+        assert [f["file_name"] for f in link["files"]] == [link["file_name"]]
+        token = link["path"].rsplit("/", 1)[1]
+        assert len(token) >= 40
+        replayed = await client.post(f"{API}/csv-link", json={}, headers=auth(raw))
+        assert replayed.status_code == 409  # claim_once, as every write
+        mark = sim.mark()
+        fetched = await client.get(link["path"])  # no Authorization: the link is the proof
+        assert fetched.status_code == 200
+        assert fetched.headers["content-type"] == "text/csv; charset=utf-8"
+        assert fetched.headers["content-disposition"] == (
+            f'attachment; filename="members-{today}.csv"'
+        )
+        assert fetched.headers["cache-control"] == "no-store"
+        assert sim.since(mark) == []  # nothing sent to the chat
+        await sim.dm(mira(sim), "/members csv")
+        chat = sim.last(MODERATOR_ID)
+        assert chat.document is not None and chat.document[1] == fetched.content
+        assert "Olena Petrenko" in fetched.content.decode("utf-8-sig")
+        again = await client.get(link["path"])
+        assert again.status_code == 404 and b"Olena" not in again.content
+        # A forged token, a token of the right shape never handed out, a mangled one.
+        for path in (
+            f"/app/download/{'A' * 43}",
+            link["path"][:-1] + ("a" if link["path"][-1] != "a" else "b"),
+            "/app/download/short",
+            link["path"] + "x" * 30,
+        ):
+            forged = await client.get(path)
+            assert forged.status_code == 404, path
+            assert b"Olena" not in forged.content
+    assert rows(sim, MiniAppDownload) == []  # used up: nothing kept
+    # The bot's own log (the test's HTTP client logs the addresses it asks for itself).
+    ours = [r.getMessage() for r in caplog.records if not r.name.startswith(("httpx", "httpcore"))]
+    assert ours and not [line for line in ours if token in line]
+
+
+async def test_a_csv_link_expires_after_five_minutes(sim: Simulator) -> None:
+    raw = init_data(sim, mira(sim))
+    async with served(sim) as client:
+        early = await a_link(client, raw)
+        late = await a_link(client, init_data(sim, mira(sim), timedelta(seconds=2)))
+        [kept] = [r for r in rows(sim, MiniAppDownload) if r.user_id == MODERATOR_ID][:1]
+        tokens = {early["path"].rsplit("/", 1)[1], late["path"].rsplit("/", 1)[1]}
+        assert kept.digest not in tokens  # only the token's digest is stored
+        sim.clock.advance(timedelta(minutes=4, seconds=59))
+        assert (await client.get(early["path"])).status_code == 200  # still in time
+        sim.clock.advance(timedelta(seconds=1))  # five minutes on the bot's clock
+        expired = await client.get(late["path"])
+        assert expired.status_code == 404 and expired.content == b"Not found\n"
+        # A new link made now works, and the expired one was dropped on the way.
+        fresh = await a_link(client, init_data(sim, mira(sim), timedelta(seconds=3)))
+        assert len(rows(sim, MiniAppDownload)) == 1
+        assert (await client.get(fresh["path"])).status_code == 200
+
+
+async def test_a_demoted_admin_cannot_use_the_link_made_before(sim: Simulator) -> None:
+    olha = sim.user("Olha", "Admin", "olha_a")
+    sim.group.members[olha.id] = FakeMember("administrator")
+    sim.telegram.started.add(olha.id)
+    await sim.say(olha, "Morning all")
+    await sim.advance(timedelta(minutes=10))  # the admin list is read again
+    member = await veteran(sim, "Petro")
+    async with served(sim) as client:
+        refused = await a_link(client, init_data(sim, member), 403)
+        assert refused == {"error": "This part of the app is for moderators."}
+        link = await a_link(client, init_data(sim, olha, timedelta(seconds=1)))
+        sim.group.members[olha.id] = FakeMember("member")  # demoted; no update reaches the bot
+        response = await client.get(link["path"])
+        assert response.status_code == 404 and b"Petro" not in response.content
+        # And the link is spent: promoted again, it still does not work.
+        sim.group.members[olha.id] = FakeMember("administrator")
+        assert (await client.get(link["path"])).status_code == 404
+    assert rows(sim, MiniAppDownload) == []
 
 
 def roster_filter(members: list[dict[str, Any]], end: str = "", seen: str = "") -> set[str]:
@@ -575,6 +677,28 @@ async def test_an_admin_of_another_group_cannot_decide_a_held_newcomer(
         assert own.status_code == 200, own.text
     assert [c["user_id"] for c in sim.telegram.calls_to("banChatMember")] == [outsider.id]
     assert intro_row(sim, held_b) == (IntroStatus.REMOVED, None)
+
+
+async def test_an_admin_of_one_group_downloads_only_its_roster(two_groups: Simulator) -> None:
+    """Bohdan administers group B only: his link serves group B's CSV (named by its chat id,
+    as the chat names it), never group A's; Mira, a moderator everywhere, gets one per group."""
+    sim = two_groups
+    bohdan = await in_group(sim, "Bohdan", GROUP_B, "administrator")
+    await a_newcomer_introduced(sim)  # Olena, in group A
+    async with served(sim) as client:
+        link = await a_link(client, init_data(sim, bohdan))
+        assert [f["group"] for f in link["files"]] == ["Group B"]
+        assert link["file_name"].startswith(f"members-{GROUP_B}-")
+        fetched = await client.get(link["path"])
+        assert fetched.status_code == 200 and b"Bohdan" in fetched.content
+        assert b"Olena" not in fetched.content
+        everywhere = {"id": MODERATOR_ID, "first_name": "Mira"}  # a configured moderator
+        both = await a_link(client, sign(sim.app.bot.token, everywhere, sim.clock.now()))
+        assert len(both["files"]) == 2
+        paths = [urlsplit(f["url"]).path for f in both["files"]]
+        first = await client.get(paths[0])
+        assert b"Olena" in first.content and b"Bohdan" not in first.content
+        assert (await client.get(paths[1])).content == fetched.content
 
 
 async def test_a_held_decision_with_bad_input_gets_a_polite_answer(sim: Simulator) -> None:

@@ -11,9 +11,10 @@ newcomer's decision as the chat's "I sponsor them"/"Remove" buttons
 (``resolve_target`` for "who", the same query and labels), the missing list as /missing
 (``missing_report``).
 
-The CSV is sent to the moderator's private chat, exactly as /members csv sends it: a download
-started from a Mini App is not dependable in every Telegram client (a Blob link does nothing in
-some of them), while a document in the chat always arrives and stays there.
+The CSV is downloaded where the Telegram client can (``WebApp.downloadFile``, Bot API 8.0):
+``csv-link`` hands out a single-use link to ``/members csv``'s file (web/miniapp_download.py).
+Elsewhere it is sent to the moderator's private chat, exactly as /members csv sends it: a Blob
+link does nothing in some clients, while a document in the chat always arrives and stays there.
 """
 
 from __future__ import annotations
@@ -47,6 +48,7 @@ from storage.moderation import ModerationRepository
 from storage.roster import RosterRepository
 from web.http import RouteSpec, WebRequest, WebResponse
 from web.miniapp_auth import PREFIX, Caller, answer, claim_once, json_body, moderators, whole_number
+from web.miniapp_download import TOKEN, csv_link, download_route
 
 API = f"{PREFIX}/moderation"
 
@@ -79,6 +81,7 @@ def strings() -> dict[str, str]:
         "end": _("Until"),
         "seen": _("Last seen"),
         "csv": _("Send me the CSV file"),
+        "download": _("Download the CSV file"),
         "join_requests": _("Join requests"),
         "introductions": _("Unfinished introductions"),
         "approve": _("Approve"),
@@ -463,6 +466,8 @@ def routes(app: App) -> list[RouteSpec]:
     return [
         RouteSpec(f"{API}/roster", moderators(app, roster), methods=("GET",)),
         RouteSpec(f"{API}/csv", moderators(app, send_csv), methods=("POST",)),
+        RouteSpec(f"{API}/csv-link", moderators(app, csv_link), methods=("POST",)),
+        RouteSpec(rf"/app/download/(?P<token>{TOKEN})", download_route(app), methods=("GET",)),
         RouteSpec(f"{API}/pending", moderators(app, pending), methods=("GET",)),
         RouteSpec(f"{API}/decide", moderators(app, decide), methods=("POST",)),
         RouteSpec(f"{API}/held", moderators(app, decide_held), methods=("POST",)),

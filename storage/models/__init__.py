@@ -30,7 +30,7 @@ from storage.models.mentions import (
     MentionOutbox,
     TagPreference,
 )
-from storage.models.miniapp import MiniAppWrite
+from storage.models.miniapp import MiniAppDownload, MiniAppWrite
 from storage.models.moderation import (
     LogEntry,
     MemberWarning,
@@ -68,6 +68,7 @@ __all__ = [
     "MentionBroadcast",
     "MentionDelivery",
     "MentionOutbox",
+    "MiniAppDownload",
     "MiniAppWrite",
     "ModerationAction",
     "Mute",

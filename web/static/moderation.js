@@ -75,7 +75,8 @@
     [ui.filter, ui.status, ui.category, ui.end, ui.seen]
       .forEach((el) => el.addEventListener("input", drawRoster));
     ui.summary = element("p", "", "hint");
-    ui.csv = button(t("csv"), "secondary", sendCsv);
+    ui.csv = button(canDownload() ? t("download") : t("csv"), "secondary", sendCsv);
+    ui.csv.id = "mod-csv";
     const scroll = element("div", undefined, "scroll");
     ui.table = element("table");
     ui.table.id = "roster";
@@ -161,8 +162,43 @@
     });
   }
 
+  // Telegram's own download dialog (Bot API 8.0): the client fetches a single-use link.
+  function canDownload() {
+    const tg = window.Telegram && window.Telegram.WebApp;
+    return Boolean(tg && typeof tg.downloadFile === "function" &&
+      typeof tg.isVersionAtLeast === "function" && tg.isVersionAtLeast("8.0"));
+  }
+
+  // One file after the other (one per group): each waits for the dialog before it.
+  function downloadAll(files) {
+    if (!files.length) { ui.csv.disabled = false; return; }
+    const file = files[0];
+    // An address without a host is under the page's own (/app/download/…).
+    const here = window.location.origin + window.location.pathname.replace(/\/+$/, "") + "/";
+    const url = new URL(file.url, here).href;
+    try {
+      window.Telegram.WebApp.downloadFile({ url: url, file_name: file.file_name },
+        () => downloadAll(files.slice(1)));
+    } catch (error) {
+      ui.csv.disabled = false;
+      imbot.status(imbot.text("error"));
+    }
+  }
+
+  // Else, as /members csv: the file sent to the moderator's private chat.
   function sendCsv() {
     ui.csv.disabled = true;
+    if (canDownload()) {
+      imbot.post("moderation/csv-link", {}).then(({ status, data }) => {
+        if (status !== 200) {
+          ui.csv.disabled = false;
+          imbot.status(data.error || imbot.text("error"));
+          return;
+        }
+        downloadAll(data.files);
+      }).catch(() => { ui.csv.disabled = false; imbot.status(imbot.text("error")); });
+      return;
+    }
     imbot.post("moderation/csv", {}).then(({ data }) => {
       ui.csv.disabled = false;
       imbot.status(data.message || data.error || imbot.text("error"));
