@@ -296,11 +296,16 @@ class Console:
             await self.sim.dm(self.current, f"/start {payload}")
             return
         opened = len(self.sim.telegram.opened_links)
-        await self.sim.feed(
-            self.sim.telegram.press(
-                self.current.id, chat, message.message_id, button["callback_data"]
-            )
+        update = self.sim.telegram.press(
+            self.current.id, chat, message.message_id, button["callback_data"]
         )
+        await self.sim.feed(update)
+        query_id = str(update["callback_query"]["id"])
+        for answer in self.sim.telegram.calls_to("answerCallbackQuery"):
+            # Telegram shows a press's answer as a toast or an alert box, not as a message.
+            if str(answer.get("callback_query_id")) == query_id and answer.get("text"):
+                kind = "alert" if answer.get("show_alert") else "toast"
+                self.say(f"  · bot answered the press ({kind}): {answer['text']}")
         for _presser, url in self.sim.telegram.opened_links[opened:]:
             # The bot answered the press with a link to itself: Telegram opened the private
             # chat, which sent /start (already fed); the console follows there.

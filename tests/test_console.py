@@ -221,3 +221,13 @@ def test_one_tap_on_i_sponsor_them_opens_the_introduction(tmp_path: Path) -> Non
     after = ukrainian[ukrainian.index("[Mira @ dm] > :press 1") :]
     assert "Mira Moderator is taken to the private chat: /start intro_1" in after
     assert "Які в людини ім’я та прізвище?" in after
+
+
+def test_console_shows_a_press_answered_with_an_alert(tmp_path: Path) -> None:
+    """Telegram shows a refused or expired press as an alert box: the console prints it."""
+    output = run_console(
+        tmp_path, [":as ivan", ":dm", "/forgetme", ":clock +25h", ":press 1", ":quit"]
+    )
+    assert (
+        "· bot answered the press (alert): This question has expired; nothing was erased." in output
+    )
