@@ -20,9 +20,13 @@ from handlers.lifecycle.render import (
 )
 from handlers.member_cards import (
     Match,
+    MembersPage,
     PendingIntro,
     PendingJoin,
+    RosterLine,
     WhoisCard,
+    members_page_keyboard,
+    members_page_text,
     pending_lines,
     several_matches,
     whois_card,
@@ -45,7 +49,7 @@ from handlers.status_report import (
 )
 from moderation.contacts import DEFAULT_LEVELS
 from moderation.deadlines import Audience, Deadline
-from moderation.introductions import Category
+from moderation.introductions import Category, IntroStatus
 from moderation.lifecycle import Coming, Member, Outcome, Policy, coming_up
 from storage.models import Contact, ContactGrant, ReplicaRow, SweepRunRow
 from storage.ops import OutboxCounts
@@ -185,6 +189,31 @@ def test_whois_names_no_sponsor_and_lists_at_most_ten_matches() -> None:
     assert text.endswith("Member since 6 Jan 2027")  # 01:00 in Kyiv
     several = several_matches([Match(f"Ann {n}", None) for n in range(12)])
     assert several.count("•") == 10 and several.endswith("…and 2 more")
+
+
+def test_members_page_lists_each_member_escaped_with_previous_and_next() -> None:
+    olena = RosterLine(7, "<b>Olena</b>", "<UN>", Category.SURGE, "Mira", IntroStatus.PENDING)
+    old = RosterLine(8, "Petro", None, None, None, None)
+    page = MembersPage(-100123, "Ukraine <IM>", 60, 1, 3, [olena, old])
+    assert members_page_text(page) == "\n".join(
+        [
+            f"<b>{FSI}Ukraine &lt;IM&gt;{PDI}</b>: 60 members",
+            "Page 2 of 3",
+            f'• <a href="tg://user?id=7">{FSI}&lt;b&gt;Olena&lt;/b&gt;{PDI}</a> — '
+            f"{FSI}&lt;UN&gt;{PDI}, {FSI}surge / short mission{PDI}; sponsor {FSI}Mira{PDI}; "
+            f"{FSI}pending{PDI}",
+            f'• <a href="tg://user?id=8">{FSI}Petro{PDI}</a> — {FSI}?{PDI}, '
+            f"{FSI}category unknown{PDI}; sponsor {FSI}—{PDI}; {FSI}member before the bot{PDI}",
+        ]
+    )
+    keyboard = members_page_keyboard(page)
+    assert keyboard is not None
+    assert [[(b.text, b.callback_data) for b in row] for row in keyboard.inline_keyboard] == [
+        [("◀ Previous", "mem:-100123:0"), ("Next ▶", "mem:-100123:2")]
+    ]
+    single = MembersPage(-100123, "IM", 1, 0, 1, [old])
+    assert members_page_text(single).split("\n")[0] == f"<b>{FSI}IM{PDI}</b>: 1 member"
+    assert members_page_keyboard(single) is None
 
 
 def test_status_reports_the_database_sweeps_replicas_and_each_group() -> None:
