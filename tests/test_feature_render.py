@@ -33,10 +33,15 @@ from handlers.member_cards import (
 )
 from handlers.moderation.render import ReportDecision, ReportEntry, ReportReporter, report_text
 from handlers.partner_cards import (
+    Board,
+    BoardRow,
     Choice,
+    Submitted,
     Subscribed,
+    board_lines,
     cluster_question,
     organisation_question,
+    submitted_reply,
     subscribed_text,
 )
 from handlers.status_report import (
@@ -400,6 +405,54 @@ def test_subscribe_confirms_the_units_and_the_deadlines_that_concern_them() -> N
     )
     assert subscribed_text(Subscribed(None, "UNICEF", [], NOW)) == (
         f"You are now a partner for {FSI}UNICEF{PDI}.\nNo deadline concerns you at the moment."
+    )
+
+
+def test_the_deadlines_board_marks_what_concerns_the_reader_and_what_they_answered() -> None:
+    friday = datetime(2027, 3, 5, 10, tzinfo=UTC)  # 12:00 in Kyiv
+    other = replace(SITREP, id="3w", title="3W <x>")
+    board = Board(
+        [
+            BoardRow(SITREP, mine=True, occurrence=friday, answered=False),
+            BoardRow(other, mine=True, occurrence=friday, answered=True),
+            BoardRow(replace(other, id="hno"), mine=False, occurrence=None, answered=False),
+        ],
+        subscribed=True,
+        now=NOW,
+    )
+    every = f"{FSI}every Friday at 12:00 Kyiv time; next: Fri, 5 Mar 2027, 12:00 Kyiv time{PDI}"
+    due = f"{FSI}Fri, 5 Mar 2027, 12:00 Kyiv time{PDI}"
+    assert board_lines(board) == [
+        "<b>Deadlines</b> (• concern you)",
+        f"• <code>sitrep</code> <b>{FSI}&lt;b&gt;SitRep&lt;/b&gt;{PDI}</b>: {every}"
+        f" — {due}: not submitted yet",
+        f"• <code>3w</code> <b>{FSI}3W &lt;x&gt;{PDI}</b>: {every} — {due}: ✅ answered",
+        f"◦ <code>hno</code> <b>{FSI}3W &lt;x&gt;{PDI}</b>: {every}",
+    ]
+    unsubscribed = board_lines(replace(board, rows=[], subscribed=False))
+    assert unsubscribed == ["<b>Deadlines</b> (send /subscribe to me privately to get reminders)"]
+
+
+def test_submitted_says_whose_answer_was_recorded_or_why_not() -> None:
+    friday = datetime(2027, 3, 5, 10, tzinfo=UTC)
+    done = Submitted(SITREP, "user:7", friday, recorded=True, names={7: "<i>Olena</i>"})
+    assert submitted_reply(done) == (
+        f"Recorded: <b>{FSI}&lt;b&gt;SitRep&lt;/b&gt;{PDI}</b> "
+        f"({FSI}Fri, 5 Mar 2027, 12:00 Kyiv time{PDI}) is submitted for "
+        f"{FSI}&lt;i&gt;Olena&lt;/i&gt;{PDI}. No more reminders for it."
+    )
+    assert submitted_reply(replace(done, unit="cluster:WASH")).endswith(
+        f"is submitted for {FSI}WASH (cluster){PDI}. No more reminders for it."
+    )
+    assert submitted_reply(replace(done, recorded=False)) == (
+        f"{FSI}Already recorded for this deadline.{PDI} Nothing changed."
+    )
+    assert submitted_reply(replace(done, occurrence=None)) == (
+        f"<b>{FSI}&lt;b&gt;SitRep&lt;/b&gt;{PDI}</b> has no occurrence any more."
+    )
+    assert submitted_reply(replace(done, unit=None)) == (
+        f"<b>{FSI}&lt;b&gt;SitRep&lt;/b&gt;{PDI}</b> is not one of your deadlines. "
+        "Send /subscribe to me privately to choose your cluster or organisation."
     )
 
 
