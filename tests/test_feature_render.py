@@ -9,6 +9,7 @@ from datetime import UTC, date, datetime, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
+from handlers.calendar_cards import FeedState, feed_buttons, feed_text, pressed
 from handlers.contacts.render import Ask, Entry, MyData, ask_text, mydata_lines, revoke_keyboard
 from handlers.deadline_admin import render as deadline_render
 from handlers.lifecycle.render import (
@@ -454,6 +455,51 @@ def test_submitted_says_whose_answer_was_recorded_or_why_not() -> None:
         f"<b>{FSI}&lt;b&gt;SitRep&lt;/b&gt;{PDI}</b> is not one of your deadlines. "
         "Send /subscribe to me privately to choose your cluster or organisation."
     )
+
+
+def test_the_calendar_link_is_shown_once_escaped_and_otherwise_dated() -> None:
+    issued = FeedState("issued", NOW, "https://bot.example/cal/<b>s3cret&x</b>.ics")
+    assert feed_text(issued, KYIV) == (
+        "Subscribe to the deadlines in Outlook or Google Calendar with this address; your "
+        "calendar then follows every change by itself:\n"
+        "<code>https://bot.example/cal/&lt;b&gt;s3cret&amp;x&lt;/b&gt;.ics</code>\n"
+        "Keep it to yourself: anyone who has it sees the deadlines. I show it only now (I keep "
+        'just a fingerprint of it). "New link" replaces it; "Stop the link" ends it.'
+    )
+    late = datetime(2027, 1, 5, 23, tzinfo=UTC)  # 6 Jan in Kyiv
+    assert feed_text(FeedState("live", late), KYIV) == (
+        "You have had a subscription link since 6 Jan 2027. I cannot show it again: I keep "
+        'only a fingerprint of it. "New link" makes a new address and stops the old one.'
+    )
+    assert feed_text(FeedState("stopped", late), KYIV) == (
+        'You stopped your subscription link on 6 Jan 2027. "New link" makes a new one.'
+    )
+    assert feed_text(FeedState("not_live"), KYIV) == "There was no link to stop."
+    assert feed_text(FeedState("no_address"), KYIV) == (
+        "The operator has not set a public address for the bot, so there is no subscription "
+        "link; the file above is what I can send."
+    )
+    refused = "Subscription links are for members of the group and moderators."
+    assert feed_text(FeedState("refused"), KYIV) == refused
+    assert feed_buttons(7, FeedState("refused")) is None
+
+    def buttons(markup: Any) -> list[tuple[str, str]]:
+        return [(b.text, b.callback_data) for b in markup.inline_keyboard[0]]
+
+    assert buttons(feed_buttons(7, issued)) == [
+        ("New link", "cfeed:new:7"),
+        ("Stop the link", "cfeed:stop:7"),
+    ]
+    assert buttons(feed_buttons(7, FeedState("stopped", late))) == [("New link", "cfeed:new:7")]
+    # After a press: "Stop the link" says what stopping means; a refusal offers no buttons.
+    text, markup = pressed(7, FeedState("stopped", NOW), KYIV)
+    assert text == (
+        "Stopped: calendar apps using that address get nothing more from it. "
+        '"New link" makes a new one.'
+    )
+    assert buttons(markup) == [("New link", "cfeed:new:7")]
+    assert pressed(7, FeedState("no_address"), KYIV) == (refused, None)
+    assert pressed(7, issued, KYIV) == (feed_text(issued, KYIV), feed_buttons(7, issued))
 
 
 def test_subscribe_questions_put_the_introductions_choice_first() -> None:
