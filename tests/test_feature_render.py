@@ -32,6 +32,7 @@ from handlers.member_cards import (
     several_matches,
     whois_card,
 )
+from handlers.mentions.render import TagChange, TagOutcome, tag_change_text
 from handlers.moderation.render import ReportDecision, ReportEntry, ReportReporter, report_text
 from handlers.partner_cards import (
     Board,
@@ -220,6 +221,35 @@ def test_members_page_lists_each_member_escaped_with_previous_and_next() -> None
     single = MembersPage(-100123, "IM", 1, 0, 1, [old])
     assert members_page_text(single).split("\n")[0] == f"<b>{FSI}IM{PDI}</b>: 1 member"
     assert members_page_keyboard(single) is None
+
+
+def test_opting_in_or_out_of_a_tag_says_what_happened_with_names_escaped() -> None:
+    def say(change: TagChange, tag: str = "", known: tuple[str, ...] = (), group: str = "") -> str:
+        return tag_change_text(TagOutcome(change, tag, known, group))
+
+    assert say(TagChange.JOINED, "R&D<b>") == (
+        "You are in @R&amp;D&lt;b&gt;: messages for @R&amp;D&lt;b&gt; will mention you."
+    )
+    assert say(TagChange.LEFT, "wash") == (
+        "You left @wash: messages for @wash will not mention you."
+    )
+    assert say(TagChange.ALREADY_IN, "wash") == "You are already in @wash."
+    assert say(TagChange.ALREADY_OUT, "wash") == "You are not in @wash."
+    assert say(TagChange.NOT_A_MEMBER, "wash", group="Ukraine <IM>") == (
+        f"Only members of {FSI}Ukraine &lt;IM&gt;{PDI} are in its tags."
+    )
+    assert say(TagChange.UNKNOWN, "<b>wsh</b>", ("wash", "<i>unicef")) == (
+        f"There is no tag {FSI}@&lt;b&gt;wsh&lt;/b&gt;{PDI}. Tags here: @wash, @&lt;i&gt;unicef."
+    )
+    many = tuple(f"t{n}" for n in range(45))
+    listed = say(TagChange.UNKNOWN, "x" * 50, many)
+    assert listed.startswith(f"There is no tag {FSI}@{'x' * 39}…{PDI}. Tags here: @t0, @t1,")
+    assert listed.endswith("@t39.")  # at most 40 named
+    assert say(TagChange.UNKNOWN, "x") == f"There is no tag {FSI}@x{PDI}. Tags here: —."
+    assert say(TagChange.NO_TAGS) == "No tag groups are enabled in this group."
+    assert say(TagChange.RESERVED) == (
+        "Everyone is in @all and @moderators reaches every moderator; you cannot leave them."
+    )
 
 
 def test_status_reports_the_database_sweeps_replicas_and_each_group() -> None:
