@@ -12,6 +12,7 @@ from zoneinfo import ZoneInfo
 from handlers.calendar_cards import FeedState, feed_buttons, feed_text, pressed
 from handlers.contacts.render import Ask, Entry, MyData, ask_text, mydata_lines, revoke_keyboard
 from handlers.deadline_admin import render as deadline_render
+from handlers.help_cards import help_text, start_text, topic_buttons, topic_text
 from handlers.lifecycle.render import (
     Departure,
     departure_prompt,
@@ -56,8 +57,10 @@ from handlers.status_report import (
 )
 from moderation.contacts import DEFAULT_LEVELS
 from moderation.deadlines import Audience, Deadline
+from moderation.help import HelpPlan, Topic
 from moderation.introductions import Category, IntroStatus
 from moderation.lifecycle import Coming, Member, Outcome, Policy, coming_up
+from moderation.permissions import CommandSpec, Role, Where
 from storage.models import Contact, ContactGrant, ReplicaRow, SweepRunRow
 from storage.ops import OutboxCounts
 
@@ -581,3 +584,45 @@ def test_a_report_entry_names_reporters_their_dismissed_reports_and_each_decisio
         "(no text)",
         f"Reported by 1 member: {FSI}Olena{PDI}",
     ]
+
+
+def test_help_names_the_basics_then_each_topic_and_start_greets_by_name_escaped() -> None:
+    whois = CommandSpec("whois", "A member's introduction", usage="@username | name (or reply)")
+    plan = HelpPlan(
+        basics=[whois],
+        topics={
+            Topic.DEADLINES: [CommandSpec("deadlines", "x"), CommandSpec("submitted", "y")],
+            Topic.MODERATION: [CommandSpec("warn", "Warn a member", Role.MODERATOR)],
+        },
+    )
+    basics = [
+        "<b>Commands you can use here</b>",
+        f"/whois {FSI}@username | name (or reply){PDI} — {FSI}A member&#x27;s introduction{PDI}",
+        "More, by topic: send /help and a topic, or tap a button.",
+        f"• <b>{FSI}Deadlines{PDI}</b> (/help deadlines): /deadlines /submitted",
+        f"• <b>{FSI}Moderation{PDI}</b> (/help moderation): /warn",
+    ]
+    assert help_text(plan, Role.MODERATOR, Where.GROUP) == "\n".join(
+        [
+            *basics,
+            "Write to me privately for the commands that work there.",
+            "You are a moderator, so moderator commands are included.",
+        ]
+    )
+    assert help_text(HelpPlan([whois], {}), Role.MEMBER, Where.PRIVATE) == "\n".join(basics[:2])
+    assert start_text("<b>Olena</b>", plan, Role.MEMBER) == (
+        f"Hello {FSI}&lt;b&gt;Olena&lt;/b&gt;{PDI}! I help run the <b>information management "
+        "community group</b>: I know who sponsored whom, make sure newcomers are introduced, "
+        "and keep the member list up to date. Send /language to choose the language I write "
+        "to you in.\n\n" + "\n".join(basics)
+    )
+    assert topic_text(plan, Topic.MODERATION) == (
+        f"<b>{FSI}Moderation{PDI}</b>\n/warn — {FSI}Warn a member{PDI}\n"
+        "Send /help to see every topic."
+    )
+    markup = topic_buttons(plan, Topic.MODERATION)
+    assert markup is not None
+    assert [[(b.text, b.callback_data) for b in row] for row in markup.inline_keyboard] == [
+        [("Deadlines", "help:deadlines"), ("All topics", "help:all")]
+    ]
+    assert topic_buttons(HelpPlan([whois], {}), None) is None
