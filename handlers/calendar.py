@@ -1,7 +1,8 @@
 """/calendar: the deadlines as an .ics file; in private chat also the person's subscription
 address (served by web/calendar_feed.py), with buttons to replace or stop it.
 
-The address holds a secret shown once, to its owner: the database keeps only its digest.
+The address holds a secret shown once, to its owner: the database keeps only its digest. What
+the link's messages say is in ``handlers.calendar_cards``.
 """
 
 from __future__ import annotations
@@ -12,14 +13,14 @@ from datetime import datetime
 from zoneinfo import ZoneInfo
 
 from sqlalchemy.orm import Session
-from telegram import InlineKeyboardButton, InlineKeyboardMarkup, InputFile, Update
+from telegram import InlineKeyboardMarkup, InputFile, Update
 from telegram.ext import CallbackQueryHandler, CommandHandler
 
+from handlers.calendar_cards import CB_FEED, FeedState, feed_buttons, feed_text, pressed
 from handlers.common import in_group
 from handlers.order import Stage
-from handlers.render import esc_attr
 from handlers.webapp import with_open_row
-from i18n import _, date_text, ngettext
+from i18n import _, ngettext
 from moderation import calendar_feed as feeds
 from moderation.calendar import build_calendar
 from runtime.context import App, BotContext, Services
@@ -27,7 +28,6 @@ from storage.calendar_feeds import CalendarFeedRepository
 from storage.deadlines import DeadlineRepository
 from storage.roster import RosterRepository
 
-CB_FEED = "cfeed"  # cfeed:new:<user id> / cfeed:stop:<user id>
 _BUTTON = re.compile(rf"^{CB_FEED}:(new|stop):([0-9]{{1,15}})$")
 
 
@@ -92,38 +92,6 @@ async def calendar_command(update: Update, context: BotContext) -> None:
     await message.reply_text(text, reply_markup=with_open_row(services, markup, "deadlines"))
 
 
-def _buttons(user_id: int, live: bool) -> InlineKeyboardMarkup:
-    row = [InlineKeyboardButton(_("New link"), callback_data=f"{CB_FEED}:new:{user_id}")]
-    if live:
-        row.append(
-            InlineKeyboardButton(_("Stop the link"), callback_data=f"{CB_FEED}:stop:{user_id}")
-        )
-    return InlineKeyboardMarkup([row])
-
-
-def _shown(url: str) -> str:
-    return _(
-        "Subscribe to the deadlines in Outlook or Google Calendar with this address; your "
-        "calendar then follows every change by itself:\n<code>{url}</code>\n"
-        "Keep it to yourself: anyone who has it sees the deadlines. I show it only now (I keep "
-        'just a fingerprint of it). "New link" replaces it; "Stop the link" ends it.',
-        url=esc_attr(url),
-    )
-
-
-@dataclass(frozen=True)
-class FeedState:
-    """Where a person's subscription link stands (for the chat's /calendar and its buttons,
-    and the Mini App's deadline board)."""
-
-    # "no_address" (no http.public_url), "refused" (not a member nor a moderator), "none",
-    # "live", "stopped", "issued" (a new address, in ``url``: shown this once), "not_live"
-    # (asked to stop a link that was not live)
-    kind: str
-    since: datetime | None = None  # made (live) or stopped (stopped)
-    url: str | None = None
-
-
 def feed_state(services: Services, user_id: int) -> FeedState:
     """The person's link as it stands; changes nothing."""
     if services.settings.http.public_url is None:
@@ -170,39 +138,7 @@ def _offer(services: Services, user_id: int) -> tuple[str, InlineKeyboardMarkup 
     state = feed_state(services, user_id)
     if state.kind == "none":
         state = new_feed(services, user_id)
-    return _feed_text(services, state), _feed_buttons(user_id, state)
-
-
-def _feed_text(services: Services, state: FeedState) -> str:
-    zone = ZoneInfo(services.settings.timezone)
-    if state.kind == "no_address":
-        return _(
-            "The operator has not set a public address for the bot, so there is no "
-            "subscription link; the file above is what I can send."
-        )
-    if state.kind == "refused":
-        return _("Subscription links are for members of the group and moderators.")
-    if state.kind == "issued" and state.url is not None:
-        return _shown(state.url)
-    if state.kind == "not_live":
-        return _("There was no link to stop.")
-    if state.kind == "stopped" and state.since is not None:
-        return _(
-            'You stopped your subscription link on {date}. "New link" makes a new one.',
-            date=date_text(state.since, zone),
-        )
-    made = date_text(state.since, zone) if state.since is not None else ""
-    return _(
-        "You have had a subscription link since {date}. I cannot show it again: I keep only a "
-        'fingerprint of it. "New link" makes a new address and stops the old one.',
-        date=made,
-    )
-
-
-def _feed_buttons(user_id: int, state: FeedState) -> InlineKeyboardMarkup | None:
-    if state.kind in ("no_address", "refused"):
-        return None
-    return _buttons(user_id, state.kind in ("live", "issued"))
+    return feed_text(state, ZoneInfo(services.settings.timezone)), feed_buttons(user_id, state)
 
 
 async def on_feed_button(update: Update, context: BotContext) -> None:
@@ -217,16 +153,7 @@ async def on_feed_button(update: Update, context: BotContext) -> None:
         return
     act = new_feed if matched[1] == "new" else stop_feed
     state = act(services, user_id)
-    if state.kind in ("no_address", "refused"):
-        text, markup = _("Subscription links are for members of the group and moderators."), None
-    elif state.kind == "stopped":
-        text = _(
-            "Stopped: calendar apps using that address get nothing more from it. "
-            '"New link" makes a new one.'
-        )
-        markup = _buttons(user_id, False)
-    else:
-        text, markup = _feed_text(services, state), _feed_buttons(user_id, state)
+    text, markup = pressed(user_id, state, ZoneInfo(services.settings.timezone))
     await query.answer()
     await query.edit_message_text(text, reply_markup=markup)
 

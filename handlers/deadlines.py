@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable, Coroutine
-from datetime import datetime, timedelta
+from datetime import timedelta
 from typing import Any
 
 from telegram import InlineKeyboardMarkup, Update
@@ -17,30 +17,33 @@ from telegram.ext import CallbackQueryHandler, CommandHandler, filters
 from delivery import reminders
 from handlers import calendar
 from handlers.common import in_group, reply
-from handlers.deadline_answers import ACTIONS, answer_occurrence, submitted_text
+from handlers.deadline_answers import ACTIONS, answer_occurrence
 from handlers.order import Stage
 from handlers.partner_cards import (
     CB_SUBSCRIBE,
+    Board,
+    BoardRow,
     Choice,
+    Submitted,
     Subscribed,
+    board_lines,
     cluster_question,
     organisation_question,
+    submitted_reply,
     subscribed_text,
 )
 from handlers.reminder_letters import (
     CB_REMINDER,
     LETTERS,
     digest_recipients,
-    due_line,
     missing_report,
     next_reminder_at,
     now_of,
     plan_outbox,
     recipients_of,
     unit_for,
-    unit_name,
 )
-from handlers.render import chunk_lines, esc, esc_attr, mention
+from handlers.render import chunk_lines, esc, mention
 from handlers.topics import answer_in_topic
 from handlers.webapp import with_open_row
 from i18n import _, list_text
@@ -189,8 +192,7 @@ async def deadlines_command(update: Update, context: BotContext) -> None:
         return
     services = context.services
     now = now_of(services)
-    # (deadline, concerns the reader, occurrence to show, answered)
-    rows: list[tuple[Deadline, bool, datetime | None, bool]] = []
+    rows: list[BoardRow] = []
     with services.db.transaction() as session:
         repo = DeadlineRepository(session)
         repo.sync_config(services.settings.deadline_definitions(), now)
@@ -205,44 +207,16 @@ async def deadlines_command(update: Update, context: BotContext) -> None:
                 and unit is not None
                 and (repo.submission(deadline.id, occurrence, unit) is not None)
             )
-            rows.append((deadline, unit is not None, occurrence, answered))
+            rows.append(BoardRow(deadline, unit is not None, occurrence, answered))
     if not rows:
         await reply(update, context, lambda: _("No deadlines are set up."))
         return
-    subscribed = partner is not None or named
-
-    def render() -> list[str]:
-        lines = [
-            _("<b>Deadlines</b> (• concern you)")
-            if subscribed
-            else _("<b>Deadlines</b> (send /subscribe to me privately to get reminders)")
-        ]
-        for deadline, mine, occurrence, answered in rows:
-            state = ""
-            if occurrence is not None:
-                due = esc(due_line(deadline, occurrence))
-                state = (
-                    _(" — {due}: ✅ answered", due=due)
-                    if answered
-                    else _(" — {due}: not submitted yet", due=due)
-                )
-            lines.append(
-                _(
-                    "{marker} <code>{id}</code> <b>{title}</b>: {summary}{state}",
-                    marker="•" if mine else "◦",
-                    id=esc_attr(deadline.id),
-                    title=esc(deadline.title),
-                    summary=esc(rules.summary(deadline, now)),
-                    state=state,
-                )
-            )
-        return lines
-
+    board = Board(rows, subscribed=partner is not None or named, now=now)
     chat = update.effective_chat
     private = chat is not None and chat.type == chat.PRIVATE
     # The board in the Mini App: private chats only (Telegram refuses web_app buttons in groups).
     markup = with_open_row(services, None, "deadlines") if private else None
-    await answer_lines(update, context, render, markup)
+    await answer_lines(update, context, lambda: board_lines(board), markup)
 
 
 async def submitted_command(update: Update, context: BotContext) -> None:
@@ -268,23 +242,8 @@ async def submitted_command(update: Update, context: BotContext) -> None:
             user_row = repo.user(user.id)
             names = {user.id: user_row.display_name if user_row is not None else None}
 
-    def render() -> str:
-        title = esc(deadline.title)
-        if unit is None:
-            return _(
-                "<b>{title}</b> is not one of your deadlines. Send /subscribe to me privately "
-                "to choose your cluster or organisation.",
-                title=title,
-            )
-        if occurrence is None:
-            return _("<b>{title}</b> has no occurrence any more.", title=title)
-        if done is None:
-            return _(
-                "{answer} Nothing changed.", answer=esc(_("Already recorded for this deadline."))
-            )
-        return submitted_text(deadline, occurrence, unit_name(unit, names), "submitted")
-
-    await reply(update, context, render)
+    submitted = Submitted(deadline, unit, occurrence, recorded=done is not None, names=names)
+    await reply(update, context, lambda: submitted_reply(submitted))
 
 
 async def missing_command(update: Update, context: BotContext) -> None:

@@ -1,4 +1,4 @@
-"""The membership's longer texts (/whois, /pending), composed from typed results.
+"""The membership's longer texts (/whois, /members, /pending), composed from typed results.
 
 No database and no sending here: ``handlers.members`` reads in one unit of work, fills these
 records and replies with what the functions return. Every name a person typed goes through
@@ -12,10 +12,12 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from zoneinfo import ZoneInfo
 
+from telegram import InlineKeyboardButton, InlineKeyboardMarkup
+
 from handlers.introductions import describe
-from handlers.render import esc, esc_attr
+from handlers.render import esc, esc_attr, mention
 from i18n import _, date_text, duration_text, list_text, ngettext
-from moderation.introductions import IntroStatus
+from moderation.introductions import Category, IntroStatus
 from storage.models import Introduction
 
 
@@ -76,6 +78,81 @@ def whois_card(card: WhoisCard) -> str:
     if intro is not None and intro.status is not IntroStatus.COMPLETE:
         lines.append(_("Introduction: {status}", status=esc(intro.status.label)))
     return "\n".join(lines)
+
+
+PAGE_BUTTON = "mem:"  # mem:<chat id>:<page>
+
+
+@dataclass(frozen=True)
+class RosterLine:
+    """One member on a /members page: the roster name, what their introduction says (None or
+    "" where it says nothing), the sponsor's name, and the introduction's status (None: a
+    member from before the bot)."""
+
+    user_id: int
+    name: str
+    organisation: str | None
+    category: Category | None
+    sponsor: str | None
+    status: IntroStatus | None
+
+
+@dataclass(frozen=True)
+class MembersPage:
+    """One page of a group's roster: how many members in all, which page (counted from 0) of
+    how many, and the members on it."""
+
+    chat_id: int
+    group: str
+    total: int
+    page: int
+    pages: int
+    members: Sequence[RosterLine]
+
+
+def members_page_text(page: MembersPage) -> str:
+    lines = [
+        ngettext(
+            "<b>{group}</b>: {n} member",
+            "<b>{group}</b>: {n} members",
+            page.total,
+            group=esc(page.group),
+        )
+    ]
+    if page.pages > 1:
+        lines.append(_("Page {page} of {pages}", page=page.page + 1, pages=page.pages))
+    for member in page.members:
+        category = member.category.label if member.category else _("category unknown")
+        status = member.status.label if member.status else _("member before the bot")
+        lines.append(
+            _(
+                "• {member} — {organisation}, {category}; sponsor {sponsor}; {status}",
+                member=mention(member.user_id, member.name),
+                organisation=esc(member.organisation or "?"),
+                category=esc(category),
+                sponsor=esc(member.sponsor or "—"),
+                status=esc(status),
+            )
+        )
+    return "\n".join(lines)
+
+
+def members_page_keyboard(page: MembersPage) -> InlineKeyboardMarkup | None:
+    """Previous/Next, where there is a page before or after (None on a single page)."""
+    buttons = []
+    if page.page > 0:
+        buttons.append(
+            InlineKeyboardButton(
+                _("◀ Previous"), callback_data=f"{PAGE_BUTTON}{page.chat_id}:{page.page - 1}"
+            )
+        )
+    if page.page < page.pages - 1:
+        buttons.append(
+            InlineKeyboardButton(
+                _("Next ▶"), callback_data=f"{PAGE_BUTTON}{page.chat_id}:{page.page + 1}"
+            )
+        )
+    return InlineKeyboardMarkup([buttons]) if buttons else None
 
 
 @dataclass(frozen=True)

@@ -6,23 +6,28 @@ import csv
 import io
 from collections.abc import Callable
 
-from telegram import InlineKeyboardButton, InlineKeyboardMarkup, Update
+from telegram import InlineKeyboardMarkup, Update
 from telegram.error import BadRequest
 from telegram.ext import CommandHandler, filters
 
 from config.schema import GroupConfig
 from handlers.common import button, reply, role_here
 from handlers.member_cards import (
+    PAGE_BUTTON,
     Match,
+    MembersPage,
     PendingIntro,
     PendingJoin,
+    RosterLine,
     WhoisCard,
+    members_page_keyboard,
+    members_page_text,
     pending_lines,
     several_matches,
     whois_card,
 )
 from handlers.order import Stage
-from handlers.render import chunk_lines, esc, mention
+from handlers.render import chunk_lines, esc
 from handlers.targets import find_members
 from handlers.targets import roster_name as _name
 from handlers.topics import replied_to
@@ -52,7 +57,6 @@ COMMANDS = [
 
 
 MEMBERS_PER_PAGE = 25  # one message on a phone; 25 mention links stay far below 100 entities
-PAGE_BUTTON = "mem:"  # mem:<chat id>:<page>
 
 
 async def whois(update: Update, context: BotContext) -> None:
@@ -209,45 +213,20 @@ def members_page(
         shown = rows[page * MEMBERS_PER_PAGE : (page + 1) * MEMBERS_PER_PAGE]
         sponsors = {r[2].sponsor_id for r in shown if r[2] and r[2].sponsor_id}
         names = {uid: u.display_name for uid in sponsors if (u := roster.user(uid))}
-    lines = [
-        ngettext(
-            "<b>{group}</b>: {n} member",
-            "<b>{group}</b>: {n} members",
-            len(rows),
-            group=esc(group.title),
-        )
-    ]
-    if pages > 1:
-        lines.append(_("Page {page} of {pages}", page=page + 1, pages=pages))
-    for _membership, user, intro in shown:
-        category = intro.category.label if intro and intro.category else _("category unknown")
-        sponsor = names.get(intro.sponsor_id or 0) if intro else None
-        status = intro.status.label if intro else _("member before the bot")
-        lines.append(
-            _(
-                "• {member} — {organisation}, {category}; sponsor {sponsor}; {status}",
-                member=mention(user.id, _name(user, intro)),
-                organisation=esc(intro.organisation if intro and intro.organisation else "?"),
-                category=esc(category),
-                sponsor=esc(sponsor or "—"),
-                status=esc(status),
+        lines = [
+            RosterLine(
+                user_id=user.id,
+                name=_name(user, intro),
+                organisation=intro.organisation if intro else None,
+                category=intro.category if intro else None,
+                sponsor=names.get(intro.sponsor_id or 0) if intro else None,
+                status=intro.status if intro else None,
             )
-        )
-    buttons = []
-    if page > 0:
-        buttons.append(
-            InlineKeyboardButton(
-                _("◀ Previous"), callback_data=f"{PAGE_BUTTON}{group.chat_id}:{page - 1}"
-            )
-        )
-    if page < pages - 1:
-        buttons.append(
-            InlineKeyboardButton(
-                _("Next ▶"), callback_data=f"{PAGE_BUTTON}{group.chat_id}:{page + 1}"
-            )
-        )
-    markup = InlineKeyboardMarkup([buttons]) if buttons else None
-    return "\n".join(lines), with_open_row(services, markup, screen="moderation")
+            for _membership, user, intro in shown
+        ]
+    result = MembersPage(group.chat_id, group.title, len(rows), page, pages, lines)
+    markup = members_page_keyboard(result)
+    return members_page_text(result), with_open_row(services, markup, screen="moderation")
 
 
 def page_group(services: Services, data: str) -> int | None:

@@ -1,5 +1,5 @@
-"""The partners' longer texts (/subscribe's questions and what a subscription covers), composed
-from typed results.
+"""The partners' longer texts (/subscribe's questions and what a subscription covers, the
+/deadlines board, /submitted's reply), composed from typed results.
 
 No database and no sending here: ``handlers.deadlines`` reads in one unit of work, fills these
 records and replies with what the functions return. Every configured name and deadline title
@@ -14,7 +14,9 @@ from datetime import datetime
 
 from telegram import InlineKeyboardButton, InlineKeyboardMarkup
 
-from handlers.render import esc
+from handlers.deadline_answers import submitted_text
+from handlers.reminder_letters import unit_name
+from handlers.render import esc, esc_attr
 from i18n import _, list_text
 from moderation import deadlines as rules
 from moderation.deadlines import Deadline
@@ -104,3 +106,82 @@ def subscribed_text(subscribed: Subscribed) -> str:
     else:
         lines.append(_("No deadline concerns you at the moment."))
     return "\n".join(lines)
+
+
+@dataclass(frozen=True)
+class BoardRow:
+    """A deadline on the /deadlines board: whether it concerns the reader and, when it does,
+    its current occurrence (None: no more) and whether the reader's unit answered it."""
+
+    deadline: Deadline
+    mine: bool
+    occurrence: datetime | None
+    answered: bool
+
+
+@dataclass(frozen=True)
+class Board:
+    """The /deadlines board as one reader sees it at ``now``: ``subscribed`` when they are a
+    partner or named by a deadline (otherwise the heading tells them to /subscribe)."""
+
+    rows: Sequence[BoardRow]
+    subscribed: bool
+    now: datetime
+
+
+def board_lines(board: Board) -> list[str]:
+    """The whole /deadlines reply, a line per deadline (the caller cuts it into messages)."""
+    lines = [
+        _("<b>Deadlines</b> (• concern you)")
+        if board.subscribed
+        else _("<b>Deadlines</b> (send /subscribe to me privately to get reminders)")
+    ]
+    for row in board.rows:
+        deadline, state = row.deadline, ""
+        if row.occurrence is not None:
+            due = esc(rules.format_local(row.occurrence, deadline.tz))
+            state = (
+                _(" — {due}: ✅ answered", due=due)
+                if row.answered
+                else _(" — {due}: not submitted yet", due=due)
+            )
+        lines.append(
+            _(
+                "{marker} <code>{id}</code> <b>{title}</b>: {summary}{state}",
+                marker="•" if row.mine else "◦",
+                id=esc_attr(deadline.id),
+                title=esc(deadline.title),
+                summary=esc(rules.summary(deadline, board.now)),
+                state=state,
+            )
+        )
+    return lines
+
+
+@dataclass(frozen=True)
+class Submitted:
+    """What /submitted did: whom the reader answers for (None: the deadline does not concern
+    them), the occurrence it applied to (None: there is none any more), whether the answer was
+    recorded now (False: it already was), and the names ``unit_name`` may need."""
+
+    deadline: Deadline
+    unit: str | None
+    occurrence: datetime | None
+    recorded: bool
+    names: dict[int, str | None]
+
+
+def submitted_reply(submitted: Submitted) -> str:
+    title = esc(submitted.deadline.title)
+    if submitted.unit is None:
+        return _(
+            "<b>{title}</b> is not one of your deadlines. Send /subscribe to me privately "
+            "to choose your cluster or organisation.",
+            title=title,
+        )
+    if submitted.occurrence is None:
+        return _("<b>{title}</b> has no occurrence any more.", title=title)
+    if not submitted.recorded:
+        return _("{answer} Nothing changed.", answer=esc(_("Already recorded for this deadline.")))
+    who = unit_name(submitted.unit, submitted.names)
+    return submitted_text(submitted.deadline, submitted.occurrence, who, "submitted")

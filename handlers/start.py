@@ -1,19 +1,28 @@
-"""/start, /help, and a pointer to /help for commands the bot does not know."""
+"""/start, /help, and a pointer to /help for commands the bot does not know (their texts are in
+``handlers.help_cards``)."""
 
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
 
-from telegram import Chat, InlineKeyboardButton, InlineKeyboardMarkup, Update
+from telegram import Chat, Update
 from telegram.error import BadRequest
 from telegram.ext import CallbackQueryHandler, CommandHandler, MessageHandler, filters
 
 from handlers.common import reply, role, scope_of, where
+from handlers.help_cards import (
+    HELP_BUTTON,
+    help_text,
+    start_text,
+    topic_buttons,
+    topic_text,
+    unknown_topic_text,
+)
 from handlers.order import Stage
 from handlers.render import esc
 from handlers.webapp import with_open_row
-from i18n import N_, _
-from moderation.help import HelpPlan, Topic, parse_topic, plan_help
+from i18n import _
+from moderation.help import HelpPlan, parse_topic, plan_help
 from moderation.permissions import CommandSpec, Role, Where
 from runtime.context import App, BotContext, Services
 from storage.roster import RosterRepository
@@ -30,16 +39,6 @@ DEEP_LINKS_KEY = "deep_links"
 
 def add_deep_link(app: App, prefix: str, handler: DeepLinkHandler) -> None:
     app.bot_data.setdefault(DEEP_LINKS_KEY, {})[prefix] = handler
-
-
-TOPIC_TITLES = {
-    Topic.JOINING: N_("Joining and leaving"),
-    Topic.MENTIONS: N_("Mentions"),
-    Topic.DEADLINES: N_("Deadlines"),
-    Topic.DIRECTORY: N_("Contact directory"),
-    Topic.MODERATION: N_("Moderation"),
-}
-HELP_BUTTON = "help:"  # callback data: help:<topic> or help:all
 
 
 def is_member(services: Services, user_id: int) -> bool:
@@ -61,64 +60,6 @@ def help_plan(
     return plan_help(services.commands, user_role, chat_where, member)
 
 
-def command_line(spec: CommandSpec) -> str:
-    usage = f" {esc(_(spec.usage))}" if spec.usage else ""
-    return _(
-        "{command} — {description}",
-        command=f"/{spec.name}{usage}",
-        description=esc(_(spec.description)),
-    )
-
-
-def help_text(plan: HelpPlan, user_role: Role, chat_where: Where) -> str:
-    """The short /help: the basics, then one line per topic naming its commands."""
-    lines = [_("<b>Commands you can use here</b>")]
-    lines.extend(command_line(spec) for spec in plan.basics)
-    if plan.topics:
-        lines.append(_("More, by topic: send /help and a topic, or tap a button."))
-        for topic, specs in plan.topics.items():
-            lines.append(
-                _(
-                    "• {topic} ({command}): {commands}",
-                    topic=f"<b>{esc(_(TOPIC_TITLES[topic]))}</b>",
-                    command=f"/help {topic.value}",
-                    commands=" ".join(f"/{spec.name}" for spec in specs),
-                )
-            )
-    if chat_where is Where.GROUP:
-        lines.append(_("Write to me privately for the commands that work there."))
-    if user_role is Role.MODERATOR:
-        lines.append(_("You are a moderator, so moderator commands are included."))
-    return "\n".join(lines)
-
-
-def topic_text(plan: HelpPlan, topic: Topic) -> str:
-    lines = [f"<b>{esc(_(TOPIC_TITLES[topic]))}</b>"]
-    lines.extend(command_line(spec) for spec in plan.topics[topic])
-    lines.append(_("Send /help to see every topic."))
-    return "\n".join(lines)
-
-
-def topic_buttons(plan: HelpPlan, showing: Topic | None) -> InlineKeyboardMarkup | None:
-    buttons = [
-        InlineKeyboardButton(_(TOPIC_TITLES[topic]), callback_data=f"{HELP_BUTTON}{topic.value}")
-        for topic in plan.topics
-        if topic is not showing
-    ]
-    if showing is not None:
-        buttons.append(InlineKeyboardButton(_("All topics"), callback_data=f"{HELP_BUTTON}all"))
-    if not buttons:
-        return None
-    return InlineKeyboardMarkup([buttons[i : i + 2] for i in range(0, len(buttons), 2)])
-
-
-def unknown_topic_text(plan: HelpPlan) -> str:
-    return _(
-        "I have no help topic by that name. The topics are: {topics}.",
-        topics=", ".join(topic.value for topic in plan.topics) or "—",
-    )
-
-
 async def start(update: Update, context: BotContext) -> None:
     message, user = update.effective_message, update.effective_user
     if message is None or user is None:
@@ -131,16 +72,9 @@ async def start(update: Update, context: BotContext) -> None:
             await handler(update, context, argument)
             return
     services = context.services
-    intro = _(
-        "Hello {name}! I help run the <b>information management community group</b>: I know "
-        "who sponsored whom, make sure newcomers are introduced, and keep the member list up "
-        "to date. Send /language to choose the language I write to you in.",
-        name=esc(user.first_name),
-    )
     plan = help_plan(services, user.id, Where.PRIVATE)
-    help_part = help_text(plan, role(services, user.id), Where.PRIVATE)
     await message.reply_text(
-        f"{intro}\n\n{help_part}",
+        start_text(user.first_name, plan, role(services, user.id)),
         reply_markup=with_open_row(services, topic_buttons(plan, None)),
     )
 

@@ -9,8 +9,10 @@ from datetime import UTC, date, datetime, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
+from handlers.calendar_cards import FeedState, feed_buttons, feed_text, pressed
 from handlers.contacts.render import Ask, Entry, MyData, ask_text, mydata_lines, revoke_keyboard
 from handlers.deadline_admin import render as deadline_render
+from handlers.help_cards import help_text, start_text, topic_buttons, topic_text
 from handlers.lifecycle.render import (
     Departure,
     departure_prompt,
@@ -20,19 +22,29 @@ from handlers.lifecycle.render import (
 )
 from handlers.member_cards import (
     Match,
+    MembersPage,
     PendingIntro,
     PendingJoin,
+    RosterLine,
     WhoisCard,
+    members_page_keyboard,
+    members_page_text,
     pending_lines,
     several_matches,
     whois_card,
 )
+from handlers.mentions.render import TagChange, TagOutcome, tag_change_text
 from handlers.moderation.render import ReportDecision, ReportEntry, ReportReporter, report_text
 from handlers.partner_cards import (
+    Board,
+    BoardRow,
     Choice,
+    Submitted,
     Subscribed,
+    board_lines,
     cluster_question,
     organisation_question,
+    submitted_reply,
     subscribed_text,
 )
 from handlers.status_report import (
@@ -45,8 +57,10 @@ from handlers.status_report import (
 )
 from moderation.contacts import DEFAULT_LEVELS
 from moderation.deadlines import Audience, Deadline
-from moderation.introductions import Category
+from moderation.help import HelpPlan, Topic
+from moderation.introductions import Category, IntroStatus
 from moderation.lifecycle import Coming, Member, Outcome, Policy, coming_up
+from moderation.permissions import CommandSpec, Role, Where
 from storage.models import Contact, ContactGrant, ReplicaRow, SweepRunRow
 from storage.ops import OutboxCounts
 
@@ -185,6 +199,60 @@ def test_whois_names_no_sponsor_and_lists_at_most_ten_matches() -> None:
     assert text.endswith("Member since 6 Jan 2027")  # 01:00 in Kyiv
     several = several_matches([Match(f"Ann {n}", None) for n in range(12)])
     assert several.count("•") == 10 and several.endswith("…and 2 more")
+
+
+def test_members_page_lists_each_member_escaped_with_previous_and_next() -> None:
+    olena = RosterLine(7, "<b>Olena</b>", "<UN>", Category.SURGE, "Mira", IntroStatus.PENDING)
+    old = RosterLine(8, "Petro", None, None, None, None)
+    page = MembersPage(-100123, "Ukraine <IM>", 60, 1, 3, [olena, old])
+    assert members_page_text(page) == "\n".join(
+        [
+            f"<b>{FSI}Ukraine &lt;IM&gt;{PDI}</b>: 60 members",
+            "Page 2 of 3",
+            f'• <a href="tg://user?id=7">{FSI}&lt;b&gt;Olena&lt;/b&gt;{PDI}</a> — '
+            f"{FSI}&lt;UN&gt;{PDI}, {FSI}surge / short mission{PDI}; sponsor {FSI}Mira{PDI}; "
+            f"{FSI}pending{PDI}",
+            f'• <a href="tg://user?id=8">{FSI}Petro{PDI}</a> — {FSI}?{PDI}, '
+            f"{FSI}category unknown{PDI}; sponsor {FSI}—{PDI}; {FSI}member before the bot{PDI}",
+        ]
+    )
+    keyboard = members_page_keyboard(page)
+    assert keyboard is not None
+    assert [[(b.text, b.callback_data) for b in row] for row in keyboard.inline_keyboard] == [
+        [("◀ Previous", "mem:-100123:0"), ("Next ▶", "mem:-100123:2")]
+    ]
+    single = MembersPage(-100123, "IM", 1, 0, 1, [old])
+    assert members_page_text(single).split("\n")[0] == f"<b>{FSI}IM{PDI}</b>: 1 member"
+    assert members_page_keyboard(single) is None
+
+
+def test_opting_in_or_out_of_a_tag_says_what_happened_with_names_escaped() -> None:
+    def say(change: TagChange, tag: str = "", known: tuple[str, ...] = (), group: str = "") -> str:
+        return tag_change_text(TagOutcome(change, tag, known, group))
+
+    assert say(TagChange.JOINED, "R&D<b>") == (
+        "You are in @R&amp;D&lt;b&gt;: messages for @R&amp;D&lt;b&gt; will mention you."
+    )
+    assert say(TagChange.LEFT, "wash") == (
+        "You left @wash: messages for @wash will not mention you."
+    )
+    assert say(TagChange.ALREADY_IN, "wash") == "You are already in @wash."
+    assert say(TagChange.ALREADY_OUT, "wash") == "You are not in @wash."
+    assert say(TagChange.NOT_A_MEMBER, "wash", group="Ukraine <IM>") == (
+        f"Only members of {FSI}Ukraine &lt;IM&gt;{PDI} are in its tags."
+    )
+    assert say(TagChange.UNKNOWN, "<b>wsh</b>", ("wash", "<i>unicef")) == (
+        f"There is no tag {FSI}@&lt;b&gt;wsh&lt;/b&gt;{PDI}. Tags here: @wash, @&lt;i&gt;unicef."
+    )
+    many = tuple(f"t{n}" for n in range(45))
+    listed = say(TagChange.UNKNOWN, "x" * 50, many)
+    assert listed.startswith(f"There is no tag {FSI}@{'x' * 39}…{PDI}. Tags here: @t0, @t1,")
+    assert listed.endswith("@t39.")  # at most 40 named
+    assert say(TagChange.UNKNOWN, "x") == f"There is no tag {FSI}@x{PDI}. Tags here: —."
+    assert say(TagChange.NO_TAGS) == "No tag groups are enabled in this group."
+    assert say(TagChange.RESERVED) == (
+        "Everyone is in @all and @moderators reaches every moderator; you cannot leave them."
+    )
 
 
 def test_status_reports_the_database_sweeps_replicas_and_each_group() -> None:
@@ -374,6 +442,99 @@ def test_subscribe_confirms_the_units_and_the_deadlines_that_concern_them() -> N
     )
 
 
+def test_the_deadlines_board_marks_what_concerns_the_reader_and_what_they_answered() -> None:
+    friday = datetime(2027, 3, 5, 10, tzinfo=UTC)  # 12:00 in Kyiv
+    other = replace(SITREP, id="3w", title="3W <x>")
+    board = Board(
+        [
+            BoardRow(SITREP, mine=True, occurrence=friday, answered=False),
+            BoardRow(other, mine=True, occurrence=friday, answered=True),
+            BoardRow(replace(other, id="hno"), mine=False, occurrence=None, answered=False),
+        ],
+        subscribed=True,
+        now=NOW,
+    )
+    every = f"{FSI}every Friday at 12:00 Kyiv time; next: Fri, 5 Mar 2027, 12:00 Kyiv time{PDI}"
+    due = f"{FSI}Fri, 5 Mar 2027, 12:00 Kyiv time{PDI}"
+    assert board_lines(board) == [
+        "<b>Deadlines</b> (• concern you)",
+        f"• <code>sitrep</code> <b>{FSI}&lt;b&gt;SitRep&lt;/b&gt;{PDI}</b>: {every}"
+        f" — {due}: not submitted yet",
+        f"• <code>3w</code> <b>{FSI}3W &lt;x&gt;{PDI}</b>: {every} — {due}: ✅ answered",
+        f"◦ <code>hno</code> <b>{FSI}3W &lt;x&gt;{PDI}</b>: {every}",
+    ]
+    unsubscribed = board_lines(replace(board, rows=[], subscribed=False))
+    assert unsubscribed == ["<b>Deadlines</b> (send /subscribe to me privately to get reminders)"]
+
+
+def test_submitted_says_whose_answer_was_recorded_or_why_not() -> None:
+    friday = datetime(2027, 3, 5, 10, tzinfo=UTC)
+    done = Submitted(SITREP, "user:7", friday, recorded=True, names={7: "<i>Olena</i>"})
+    assert submitted_reply(done) == (
+        f"Recorded: <b>{FSI}&lt;b&gt;SitRep&lt;/b&gt;{PDI}</b> "
+        f"({FSI}Fri, 5 Mar 2027, 12:00 Kyiv time{PDI}) is submitted for "
+        f"{FSI}&lt;i&gt;Olena&lt;/i&gt;{PDI}. No more reminders for it."
+    )
+    assert submitted_reply(replace(done, unit="cluster:WASH")).endswith(
+        f"is submitted for {FSI}WASH (cluster){PDI}. No more reminders for it."
+    )
+    assert submitted_reply(replace(done, recorded=False)) == (
+        f"{FSI}Already recorded for this deadline.{PDI} Nothing changed."
+    )
+    assert submitted_reply(replace(done, occurrence=None)) == (
+        f"<b>{FSI}&lt;b&gt;SitRep&lt;/b&gt;{PDI}</b> has no occurrence any more."
+    )
+    assert submitted_reply(replace(done, unit=None)) == (
+        f"<b>{FSI}&lt;b&gt;SitRep&lt;/b&gt;{PDI}</b> is not one of your deadlines. "
+        "Send /subscribe to me privately to choose your cluster or organisation."
+    )
+
+
+def test_the_calendar_link_is_shown_once_escaped_and_otherwise_dated() -> None:
+    issued = FeedState("issued", NOW, "https://bot.example/cal/<b>s3cret&x</b>.ics")
+    assert feed_text(issued, KYIV) == (
+        "Subscribe to the deadlines in Outlook or Google Calendar with this address; your "
+        "calendar then follows every change by itself:\n"
+        "<code>https://bot.example/cal/&lt;b&gt;s3cret&amp;x&lt;/b&gt;.ics</code>\n"
+        "Keep it to yourself: anyone who has it sees the deadlines. I show it only now (I keep "
+        'just a fingerprint of it). "New link" replaces it; "Stop the link" ends it.'
+    )
+    late = datetime(2027, 1, 5, 23, tzinfo=UTC)  # 6 Jan in Kyiv
+    assert feed_text(FeedState("live", late), KYIV) == (
+        "You have had a subscription link since 6 Jan 2027. I cannot show it again: I keep "
+        'only a fingerprint of it. "New link" makes a new address and stops the old one.'
+    )
+    assert feed_text(FeedState("stopped", late), KYIV) == (
+        'You stopped your subscription link on 6 Jan 2027. "New link" makes a new one.'
+    )
+    assert feed_text(FeedState("not_live"), KYIV) == "There was no link to stop."
+    assert feed_text(FeedState("no_address"), KYIV) == (
+        "The operator has not set a public address for the bot, so there is no subscription "
+        "link; the file above is what I can send."
+    )
+    refused = "Subscription links are for members of the group and moderators."
+    assert feed_text(FeedState("refused"), KYIV) == refused
+    assert feed_buttons(7, FeedState("refused")) is None
+
+    def buttons(markup: Any) -> list[tuple[str, str]]:
+        return [(b.text, b.callback_data) for b in markup.inline_keyboard[0]]
+
+    assert buttons(feed_buttons(7, issued)) == [
+        ("New link", "cfeed:new:7"),
+        ("Stop the link", "cfeed:stop:7"),
+    ]
+    assert buttons(feed_buttons(7, FeedState("stopped", late))) == [("New link", "cfeed:new:7")]
+    # After a press: "Stop the link" says what stopping means; a refusal offers no buttons.
+    text, markup = pressed(7, FeedState("stopped", NOW), KYIV)
+    assert text == (
+        "Stopped: calendar apps using that address get nothing more from it. "
+        '"New link" makes a new one.'
+    )
+    assert buttons(markup) == [("New link", "cfeed:new:7")]
+    assert pressed(7, FeedState("no_address"), KYIV) == (refused, None)
+    assert pressed(7, issued, KYIV) == (feed_text(issued, KYIV), feed_buttons(7, issued))
+
+
 def test_subscribe_questions_put_the_introductions_choice_first() -> None:
     text, keyboard = cluster_question(Choice(["WASH", "Health", "<Edu>"], chosen=2))
     assert text == (
@@ -423,3 +584,45 @@ def test_a_report_entry_names_reporters_their_dismissed_reports_and_each_decisio
         "(no text)",
         f"Reported by 1 member: {FSI}Olena{PDI}",
     ]
+
+
+def test_help_names_the_basics_then_each_topic_and_start_greets_by_name_escaped() -> None:
+    whois = CommandSpec("whois", "A member's introduction", usage="@username | name (or reply)")
+    plan = HelpPlan(
+        basics=[whois],
+        topics={
+            Topic.DEADLINES: [CommandSpec("deadlines", "x"), CommandSpec("submitted", "y")],
+            Topic.MODERATION: [CommandSpec("warn", "Warn a member", Role.MODERATOR)],
+        },
+    )
+    basics = [
+        "<b>Commands you can use here</b>",
+        f"/whois {FSI}@username | name (or reply){PDI} — {FSI}A member&#x27;s introduction{PDI}",
+        "More, by topic: send /help and a topic, or tap a button.",
+        f"• <b>{FSI}Deadlines{PDI}</b> (/help deadlines): /deadlines /submitted",
+        f"• <b>{FSI}Moderation{PDI}</b> (/help moderation): /warn",
+    ]
+    assert help_text(plan, Role.MODERATOR, Where.GROUP) == "\n".join(
+        [
+            *basics,
+            "Write to me privately for the commands that work there.",
+            "You are a moderator, so moderator commands are included.",
+        ]
+    )
+    assert help_text(HelpPlan([whois], {}), Role.MEMBER, Where.PRIVATE) == "\n".join(basics[:2])
+    assert start_text("<b>Olena</b>", plan, Role.MEMBER) == (
+        f"Hello {FSI}&lt;b&gt;Olena&lt;/b&gt;{PDI}! I help run the <b>information management "
+        "community group</b>: I know who sponsored whom, make sure newcomers are introduced, "
+        "and keep the member list up to date. Send /language to choose the language I write "
+        "to you in.\n\n" + "\n".join(basics)
+    )
+    assert topic_text(plan, Topic.MODERATION) == (
+        f"<b>{FSI}Moderation{PDI}</b>\n/warn — {FSI}Warn a member{PDI}\n"
+        "Send /help to see every topic."
+    )
+    markup = topic_buttons(plan, Topic.MODERATION)
+    assert markup is not None
+    assert [[(b.text, b.callback_data) for b in row] for row in markup.inline_keyboard] == [
+        [("Deadlines", "help:deadlines"), ("All topics", "help:all")]
+    ]
+    assert topic_buttons(HelpPlan([whois], {}), None) is None

@@ -13,7 +13,8 @@ from datetime import datetime
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from handlers.calendar import FeedState, feed_state, new_feed, stop_feed
+from handlers.calendar import feed_state, new_feed, stop_feed
+from handlers.calendar_cards import FeedState
 from handlers.deadline_answers import answer_occurrence
 from handlers.reminder_letters import due_line, unit_for, unit_name
 from i18n import _, date_text, duration_text, list_text

@@ -1,14 +1,17 @@
-"""The texts of mentions composed from typed results: /tags' overview (no database, no sending)."""
+"""The texts of mentions composed from typed results: /tags' overview and the answer to opting
+in or out of a tag (no database, no sending)."""
 
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from enum import Enum
 
 from telegram import InlineKeyboardButton, InlineKeyboardMarkup
 
 from config.schema import MentionsPolicy
 from handlers.mentions.common import CB_TAG, MAX_BUTTONS
-from handlers.render import esc, esc_attr
+from handlers.render import esc, esc_attr, truncate
 from i18n import _, duration_text
 from moderation import mentions as rules
 from moderation.mentions import Member, Tag, TagKind
@@ -92,3 +95,54 @@ def tags_overview_text(
         else:
             lines.append(_("Send me /tags privately to use buttons."))
     return lines, markup
+
+
+class TagChange(Enum):
+    """What an opt-in or opt-out came to."""
+
+    RESERVED = "reserved"  # @all or @moderators: nobody leaves them
+    NO_TAGS = "no_tags"  # not a tag, and the group has no tag groups
+    UNKNOWN = "unknown"  # not a tag here
+    NOT_A_MEMBER = "not_a_member"
+    ALREADY_IN = "already_in"
+    ALREADY_OUT = "already_out"
+    JOINED = "joined"
+    LEFT = "left"
+
+
+@dataclass(frozen=True)
+class TagOutcome:
+    """An opt-in or opt-out: what it came to, the tag's name (for UNKNOWN what was typed,
+    without its @), the group's tags (for UNKNOWN) and the group's title (for NOT_A_MEMBER)."""
+
+    change: TagChange
+    tag: str = ""
+    known: Sequence[str] = ()
+    group: str = ""
+
+
+def tag_change_text(outcome: TagOutcome) -> str:
+    """The answer to /tags on|off TAG or a tag button."""
+    change, tag = outcome.change, esc_attr(outcome.tag)
+    if change is TagChange.RESERVED:
+        return _(
+            "Everyone is in @all and @moderators reaches every moderator; you cannot leave them."
+        )
+    if change is TagChange.NO_TAGS:
+        return _("No tag groups are enabled in this group.")
+    if change is TagChange.UNKNOWN:
+        known = ", ".join(f"@{esc_attr(name)}" for name in outcome.known[:40])
+        return _(
+            "There is no tag {tag}. Tags here: {known}.",
+            tag=esc("@" + truncate(outcome.tag, 40)),
+            known=known or "—",
+        )
+    if change is TagChange.NOT_A_MEMBER:
+        return _("Only members of {group} are in its tags.", group=esc(outcome.group))
+    if change is TagChange.ALREADY_IN:
+        return _("You are already in @{tag}.", tag=tag)
+    if change is TagChange.ALREADY_OUT:
+        return _("You are not in @{tag}.", tag=tag)
+    if change is TagChange.JOINED:
+        return _("You are in @{tag}: messages for @{tag} will mention you.", tag=tag)
+    return _("You left @{tag}: messages for @{tag} will not mention you.", tag=tag)

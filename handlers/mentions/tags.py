@@ -16,8 +16,8 @@ from config.schema import GroupConfig
 from handlers.common import role
 from handlers.mentions.common import group_tags, load_members
 from handlers.mentions.reach import CB_REACH, change_reach, reach_button, reach_line
-from handlers.mentions.render import tags_overview_text
-from handlers.render import esc, esc_attr, truncate
+from handlers.mentions.render import TagChange, TagOutcome, tag_change_text, tags_overview_text
+from handlers.render import truncate
 from i18n import _
 from moderation import mentions as rules
 from moderation.permissions import Role
@@ -69,46 +69,37 @@ def tags_overview(
 
 def change_tag(
     services: Services, group: GroupConfig, user_id: int, typed: str, join: bool | None
-) -> str:
-    """Opt in (True), out (False) or toggle (None); returns the answer to show."""
+) -> TagOutcome:
+    """Opt in (True), out (False) or toggle (None); returns what it came to
+    (``tag_change_text`` says it)."""
     policy = group.mentions
     key = rules.tag_key(typed.lstrip("@"))
     if key in rules.RESERVED:
-        return _(
-            "Everyone is in @all and @moderators reaches every moderator; you cannot leave them."
-        )
+        return TagOutcome(TagChange.RESERVED)
     members = load_members(services, group)
     tags = group_tags(services, group, members)
     tag = tags.get(key)
     if tag is None:
-        known = ", ".join(f"@{esc_attr(t.name)}" for t in list(tags.values())[:40])
         if not policy.tags:
-            return _("No tag groups are enabled in this group.")
-        return _(
-            "There is no tag {tag}. Tags here: {known}.",
-            tag=esc("@" + truncate(typed.lstrip("@"), 40)),
-            known=known or "—",
-        )
+            return TagOutcome(TagChange.NO_TAGS)
+        known = [t.name for t in tags.values()]
+        return TagOutcome(TagChange.UNKNOWN, typed.lstrip("@"), known)
     me = next((m for m in members if m.user_id == user_id), None)
     if me is None:
-        return _("Only members of {group} are in its tags.", group=esc(group.title))
+        return TagOutcome(TagChange.NOT_A_MEMBER, tag.name, group=group.title)
     with services.db.transaction() as session:
         repo = MentionRepository(session)
         prefs = repo.preferences(user_id)
         now_in = rules.in_tag(me, key, policy.tags, prefs)
         wanted = (not now_in) if join is None else join
         if wanted == now_in:
-            if now_in:
-                return _("You are already in @{tag}.", tag=esc_attr(tag.name))
-            return _("You are not in @{tag}.", tag=esc_attr(tag.name))
+            return TagOutcome(TagChange.ALREADY_IN if now_in else TagChange.ALREADY_OUT, tag.name)
         derived = key in rules.derived_tags(me, policy.tags)
         # Back to what the introduction says when that is what you want: no row to keep.
         repo.set_preference(
             user_id, key, None if wanted == derived else wanted, services.clock.now()
         )
-    if wanted:
-        return _("You are in @{tag}: messages for @{tag} will mention you.", tag=esc_attr(tag.name))
-    return _("You left @{tag}: messages for @{tag} will not mention you.", tag=esc_attr(tag.name))
+    return TagOutcome(TagChange.JOINED if wanted else TagChange.LEFT, tag.name)
 
 
 async def tags_command(update: Update, context: BotContext) -> None:
@@ -139,7 +130,8 @@ async def tags_command(update: Update, context: BotContext) -> None:
             )
         )
         return
-    await message.reply_text(change_tag(services, group, user.id, args[1], action == "on"))
+    outcome = change_tag(services, group, user.id, args[1], action == "on")
+    await message.reply_text(tag_change_text(outcome))
 
 
 async def on_tag_button(update: Update, context: BotContext) -> None:
@@ -155,7 +147,7 @@ async def on_tag_button(update: Update, context: BotContext) -> None:
     if prefix == CB_REACH:
         answer = change_reach(services, group, query.from_user.id, key == "p")
     else:
-        answer = change_tag(services, group, query.from_user.id, key, None)
+        answer = tag_change_text(change_tag(services, group, query.from_user.id, key, None))
     await query.answer(truncate(html.unescape(answer), 190))
     if query.message is not None:
         text, markup = tags_overview(services, group, query.from_user.id, private=True)
