@@ -10,8 +10,9 @@
 - In webhook mode every replica listens; a load balancer spreads Telegram's POSTs.
 - Every mode runs the bot's one HTTP server (web/server.py): health, readiness, metrics, and
   in webhook mode Telegram's POSTs too.
-- SIGTERM/SIGINT: stop taking updates, let the running sweep finish the messages in flight and
-  put the rest of its claimed reminders back (``Services.stopping``), mark the replica stopped.
+- SIGTERM/SIGINT: stop taking updates and starting jobs, let the running sweep finish the
+  messages in flight and put the rest of its claimed reminders back (``Services.stopping``),
+  mark the replica stopped.
 """
 
 from __future__ import annotations
@@ -201,6 +202,12 @@ async def serve(
     finally:
         services.stopping = True
         log.info("stopping: no new updates; finishing the work in hand")
+        jobs = app.job_queue
+        if jobs is not None and jobs.scheduler.running:
+            # No job starts from here (the write-behind and the heartbeat run once more below):
+            # app.stop() waits only for the runs under way when it stops the job queue, and
+            # APScheduler then cancels any run started meanwhile, half done, with a traceback.
+            jobs.scheduler.pause()
         if server is not None and webhook is not None:
             await server.stop()  # no more of Telegram's POSTs (they are retried elsewhere)
         if updater.running:

@@ -8,6 +8,7 @@ and the other says the form is no longer open."""
 from __future__ import annotations
 
 import json
+import re
 import threading
 from collections.abc import Iterator
 from pathlib import Path
@@ -41,12 +42,27 @@ def processes() -> Iterator[list[BotProcess]]:
 class Replica:
     def __init__(self, bot: BotProcess) -> None:
         self.bot = bot
-        self.hook = f"http://127.0.0.1:{bot.http_port()}/tg-hook"
+        port = bot.http_port()
+        self.hook = f"http://127.0.0.1:{port}/tg-hook"
+        self.metrics = f"http://127.0.0.1:{port}/metrics"
+        self.posted = 0
         wait_for(lambda: "receiving updates by webhook" in bot.output(), 30, "the webhook")
 
     def post(self, client: httpx.Client, update: JSON) -> None:
         sent = client.post(self.hook, content=json.dumps(update), headers={HEADER: SECRET})
         assert sent.status_code == 200, sent.text
+        self.posted += 1
+
+    def handled(self, client: httpx.Client) -> int:
+        """How many updates this replica has finished handling (its own /metrics)."""
+        body = client.get(self.metrics).text
+        found = re.search(r"^imbot_update_handling_seconds_count (\S+)$", body, re.MULTILINE)
+        return int(float(found.group(1))) if found else 0
+
+    def settle(self, client: httpx.Client) -> None:
+        """Wait until every update posted here is handled: a press is answered first, and its
+        edits and the next question follow, so the next update must not overtake them."""
+        wait_for(lambda: self.handled(client) >= self.posted, 30, f"{self.bot.name} to settle")
 
 
 def answered(server: FakeTelegramServer, person: int = OLENA) -> list[tuple[str, str, str]]:
@@ -97,9 +113,11 @@ class Alternating:
     def deliver(self, person: int, update: JSON) -> list[tuple[str, str, str]]:
         """Post to the next replica; what it did in answer for ``person``."""
         before = len(answered(self.server, person))
-        self.replicas[self.turn % 2].post(self.client, update)
+        replica = self.replicas[self.turn % 2]
+        replica.post(self.client, update)
         self.turn += 1
         wait_for(lambda: len(answered(self.server, person)) > before, 30, f"an answer to {update}")
+        replica.settle(self.client)
         return answered(self.server, person)[before:]
 
     def say(self, person: int, text: str) -> list[tuple[str, str, str]]:
@@ -116,7 +134,7 @@ class Alternating:
 def stop_cleanly(processes: list[BotProcess]) -> None:
     for process in processes:
         assert process.terminate() == 0, process.output()[-3000:]
-        assert "Traceback" not in process.output()
+        assert "Traceback" not in process.output(), process.output()
 
 
 def both_replicas_answered(server: FakeTelegramServer, person: int) -> bool:
@@ -272,9 +290,11 @@ def test_profile_answers_alternating_between_two_replicas_complete_once(
             """Post to the next replica; what it did in answer."""
             nonlocal turn
             before = len(answered(server))
-            replicas[turn % 2].post(client, update)
+            replica = replicas[turn % 2]
+            replica.post(client, update)
             turn += 1
             wait_for(lambda: len(answered(server)) > before, 30, f"an answer to {update}")
+            replica.settle(client)
             return answered(server)[before:]
 
         for text in answers:
@@ -337,6 +357,4 @@ def test_profile_answers_alternating_between_two_replicas_complete_once(
         assert "phone=cluster" in contact.levels
         assert session.scalars(select(FormRow)).all() == []
     database.dispose()
-    for process in processes:
-        assert process.terminate() == 0, process.output()[-3000:]
-        assert "Traceback" not in process.output()
+    stop_cleanly(processes)

@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import logging
 import os
 import uuid
 from collections.abc import Iterator
 from datetime import datetime, timedelta
 from pathlib import Path
+from typing import Any
 
 import pytest
 from alembic.autogenerate import compare_metadata
@@ -15,15 +18,17 @@ from alembic.runtime.migration import MigrationContext
 from click.testing import CliRunner
 from sqlalchemy import Engine, create_engine, event, func, select, text
 from sqlalchemy.exc import OperationalError
+from telegram.ext import JobQueue
 
 from bot import ops
-from bot.app import build_services
+from bot.app import ALLOWED_UPDATES, build_application, build_services
 from bot.cli import main
 from config.loader import Environment, LoadedConfig, load_settings
 from moderation.clock import FakeClock
-from runtime.context import App, Sweep
+from runtime.context import App, BotContext, Sweep
 from runtime.replica import heartbeat
-from simulation.simulator import Simulator
+from simulation.faketg import FakeTelegram
+from simulation.simulator import FAKE_TOKEN, Simulator
 from storage.db import Database, current_revision, head_revision, upgrade
 from storage.deadlines import DeadlineRepository
 from storage.models import Base, ReminderOutbox, SweepRunRow, User
@@ -155,6 +160,59 @@ async def test_no_sweep_starts_once_stopping(sim: Simulator) -> None:
     assert not await ops.run_sweep(sim.app, counting_sweep("late", calls))
     assert calls == []
     sim.services.stopping = False
+
+
+async def test_no_job_starts_while_stopping_so_none_is_cancelled(
+    config: LoadedConfig, clock: FakeClock, caplog: pytest.LogCaptureFixture, monkeypatch: Any
+) -> None:
+    """``serve`` stops the job queue after the jobs under way have finished; a job falling due
+    meanwhile (the write-behind every second, a sweep, the heartbeat) must not start then: PTB's
+    ``JobQueue.stop`` waits only for the runs under way when it is called, and then APScheduler
+    cancels every run started since — half a run, and a traceback in the log."""
+    telegram = FakeTelegram(clock)
+    services = build_services(config, clock)
+    services.db.upgrade()
+    app = build_application(services, FAKE_TOKEN, request=telegram.request(), rate_limit=False)
+    jobs = app.job_queue
+    assert jobs is not None
+    running, waiting, late_started = asyncio.Event(), asyncio.Event(), asyncio.Event()
+    cancelled: list[str] = []
+    stop_jobs = JobQueue.stop
+
+    async def stop_and_say(queue: JobQueue[BotContext], wait: bool = True) -> None:
+        waiting.set()  # from here JobQueue.stop waits for the runs under way, then shuts down
+        await stop_jobs(queue, wait)
+
+    monkeypatch.setattr(JobQueue, "stop", stop_and_say)
+
+    async def late(_context: BotContext) -> None:
+        late_started.set()
+        try:
+            await asyncio.sleep(5)
+        except asyncio.CancelledError:
+            cancelled.append("late")
+            raise
+
+    async def under_way(_context: BotContext) -> None:
+        running.set()
+        await waiting.wait()
+        jobs.run_once(late, when=0, name="late")  # due while the queue waits for this run
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(late_started.wait(), 1)
+
+    # As soon as the job queue starts, however long the start takes (never "missed").
+    jobs.run_once(under_way, when=0, name="under-way", job_kwargs={"misfire_grace_time": None})
+    stop = asyncio.Event()
+    hook = ops.Webhook("https://bot.example.org/tg-hook", "127.0.0.1", 0, "s3cret")
+    serving = asyncio.create_task(ops.serve(app, stop, ALLOWED_UPDATES, hook))
+    try:
+        await asyncio.wait_for(running.wait(), 30)
+    finally:
+        stop.set()
+        await asyncio.wait_for(serving, 30)
+    assert waiting.is_set()  # the stop went through the job queue while a job ran
+    assert not late_started.is_set() and cancelled == []
+    assert [r.getMessage() for r in caplog.records if r.levelno >= logging.ERROR] == []
 
 
 def test_sweep_every_overrides_and_refuses_unknown_names(config: LoadedConfig) -> None:
