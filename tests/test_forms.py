@@ -3,13 +3,15 @@ state in the database across restarts, expiry, /cancel, and refused stale or for
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from datetime import timedelta
 
+import pytest
 from sqlalchemy import select
 from telegram import Update
 from telegram.ext import CommandHandler, filters
 
-from handlers.forms import Form, FormRouter, FormState, Step, Turn, register_form
+from handlers.forms import FORMS, Form, FormRouter, FormState, Step, Turn, register_form
 from runtime.context import BotContext
 from simulation.faketg import FakeUser
 from simulation.simulator import Simulator
@@ -65,6 +67,14 @@ ORDER = Form(
 
 async def begin(update: Update, context: BotContext) -> None:
     await ORDER.start(update, context, Order())
+
+
+@pytest.fixture(autouse=True)
+def forget_the_toy_form() -> Iterator[None]:
+    """The form registry belongs to the process: the toy form must not outlive these tests
+    (tests/test_permissions.py checks every registered form's buttons)."""
+    yield
+    FORMS.pop(ORDER.kind, None)
 
 
 def install(sim: Simulator) -> None:
