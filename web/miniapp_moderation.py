@@ -230,6 +230,29 @@ async def pending(app: App, caller: Caller, request: WebRequest) -> WebResponse:
     return answer(200, {"join_requests": joins, "introductions": unfinished})
 
 
+async def _acting_moderator(
+    app: App,
+    services: Services,
+    caller: Caller,
+    request: WebRequest,
+    chat_id: int | None,
+    missing: str,
+) -> BotContext | WebResponse:
+    """The context to act in when ``chat_id`` is a configured group the caller moderates
+    and this request was not already used; else the answer refusing it (404 ``missing``,
+    403, or ``claim_once``'s)."""
+    if chat_id is None or services.settings.group(chat_id) is None:
+        return answer(404, {"error": missing})
+    context = BotContext(app)
+    # As the chat's button: the moderator of *that* group, asked now.
+    if await current_role(context, caller.init.user.id, chat_id) is not Role.MODERATOR:
+        return answer(403, {"error": _("This part of the app is for moderators.")})
+    refused = claim_once(services, caller, request)
+    if refused is not None:
+        return refused
+    return context
+
+
 async def decide(app: App, caller: Caller, request: WebRequest) -> WebResponse:
     expected = _("Expected a join request's number and approve, decline or sponsor.")
     data = json_body(request, expected)
@@ -243,15 +266,11 @@ async def decide(app: App, caller: Caller, request: WebRequest) -> WebResponse:
     with services.db.transaction() as session:
         found = IntroductionRepository(session).join_request(request_id)
         chat_id = found.chat_id if found is not None else None
-    if chat_id is None or services.settings.group(chat_id) is None:
-        return answer(404, {"error": _("There is no such join request.")})
-    context = BotContext(app)
-    # As the chat's button: the moderator of *that* group, asked now.
-    if await current_role(context, caller.init.user.id, chat_id) is not Role.MODERATOR:
-        return answer(403, {"error": _("This part of the app is for moderators.")})
-    refused = claim_once(services, caller, request)
-    if refused is not None:
-        return refused
+    context = await _acting_moderator(
+        app, services, caller, request, chat_id, _("There is no such join request.")
+    )
+    if isinstance(context, WebResponse):
+        return context
     user = caller.init.user
     signed = " ".join(part for part in (user.first_name, user.last_name) if part)
     if decision == "sponsor":
@@ -317,15 +336,11 @@ async def decide_held(app: App, caller: Caller, request: WebRequest) -> WebRespo
     with services.db.transaction() as session:
         found = IntroductionRepository(session).introduction_by_id(intro_id)
         chat_id = found.chat_id if found is not None else None
-    if chat_id is None or services.settings.group(chat_id) is None:
-        return answer(404, {"error": _("There is no such newcomer.")})
-    context = BotContext(app)
-    # As the chat's button: the moderator of *that* group, asked now.
-    if await current_role(context, caller.init.user.id, chat_id) is not Role.MODERATOR:
-        return answer(403, {"error": _("This part of the app is for moderators.")})
-    refused = claim_once(services, caller, request)
-    if refused is not None:
-        return refused
+    context = await _acting_moderator(
+        app, services, caller, request, chat_id, _("There is no such newcomer.")
+    )
+    if isinstance(context, WebResponse):
+        return context
     _known(services, caller)  # the card names them
     decided = await decide_held_newcomer(
         context, intro_id, decision == "sponsor", caller.init.user.id
