@@ -10,7 +10,7 @@ from datetime import timedelta
 
 from simulation.simulator import Simulator
 from tests.conftest import MODERATOR_ID
-from tests.test_moderation import member, mira
+from tests.moderation_support import member, mira
 
 ENGLISH = re.compile(
     r"\b(warning|warnings|in|muted|for|day|days|minutes|seconds|messages|escalation|after|"

@@ -27,7 +27,7 @@ from storage.models import RecentMessage
 from storage.moderation import ModerationRepository, NotedMessage
 from tests.conftest import GROUP_ID
 from tests.helpers import database_unreachable
-from tests.test_moderation import actions, member, mira
+from tests.moderation_support import actions, member, mira
 
 T0 = datetime(2026, 11, 23, 9, 0, tzinfo=UTC)
 CHATS = itertools.count(-(10**12), -1)  # a fresh chat per hypothesis example

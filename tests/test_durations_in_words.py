@@ -8,7 +8,7 @@ import re
 
 from simulation.simulator import Simulator
 from tests.conftest import GROUP_ID, MODERATOR_ID
-from tests.test_moderation import member, mira
+from tests.moderation_support import member, mira
 
 NOTATION = re.compile(r"\b\d+[smhdw]\b")
 

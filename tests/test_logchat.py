@@ -9,7 +9,7 @@ from simulation.faketg import FakeMember, FakeUser
 from simulation.simulator import Simulator
 from storage.models import LogEntry, ModerationAction
 from tests.conftest import GROUP_ID, MODERATOR_ID
-from tests.test_moderation import LOG_CHAT, actions, custom, member, mira, warnings_of
+from tests.moderation_support import LOG_CHAT, actions, custom, member, mira, warnings_of
 
 REFUSED = "only the group's moderators"
 NOT_VALID = "that button is not valid"

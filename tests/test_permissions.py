@@ -25,9 +25,9 @@ from moderation.permissions import Role
 from simulation.faketg import JSON, FakeUser
 from simulation.simulator import Simulator
 from tests.conftest import GROUP_ID, MODERATOR_ID
+from tests.moderation_support import LOG_CHAT, custom, member
 from tests.test_contacts import add_contact
 from tests.test_contacts_import import GOOD
-from tests.test_moderation import LOG_CHAT, custom, member
 from tests.test_moderator_scope import READ_ONLY, snapshot
 
 # Buttons any member may press. Each handler checks that the presser is the one entitled, or

@@ -13,7 +13,7 @@ from simulation.faketg import FakeUser, SentMessage
 from simulation.simulator import Simulator
 from storage.models import Report
 from tests.conftest import GROUP_ID, MODERATOR_ID
-from tests.test_moderation import LOG_CHAT, actions, custom, member, mira, warnings_of
+from tests.moderation_support import LOG_CHAT, actions, custom, member, mira, warnings_of
 
 REFUSED = "only the group's moderators"
 

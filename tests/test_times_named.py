@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from simulation.simulator import Simulator
 from tests.conftest import GROUP_ID, MODERATOR_ID
-from tests.test_moderation import member, mira
+from tests.moderation_support import member, mira
 
 # Babel writes Ukrainian years as "2026 р." with a narrow no-break space.
 UK_DAY = "23 лист. 2026\u202fр."
