@@ -6,22 +6,21 @@ from dataclasses import dataclass
 
 from rapidfuzz import fuzz
 from sqlalchemy.orm import Session
-from telegram import InlineKeyboardButton, InlineKeyboardMarkup, Update
+from telegram import InlineKeyboardMarkup, Update
 from telegram.constants import ChatType
 
 from handlers.common import (
     role_here,
 )
+from handlers.contacts.render import Found, Results, results_keyboard, results_text
 from handlers.contacts.shared import (
-    CB,
     MIN_SCORE,
     defaults,
     live_grants,
     payload_query,
-    render_card,
     requester_of,
 )
-from handlers.render import esc, truncate
+from handlers.render import esc
 from handlers.webapp import with_open_row
 from i18n import (
     _,
@@ -206,49 +205,14 @@ def result_page(services: Services, requester: Requester, key: str, page: int) -
 def search_page(
     services: Services, requester: Requester, lookup_id: int, key: str, page: int
 ) -> tuple[str, InlineKeyboardMarkup | None]:
+    """A page of /contact's results as text and buttons (also its page buttons' answer)."""
     found = result_page(services, requester, key, page)
-    page, pages, chunk = found.page, found.pages, found.cards
-    hidden = [(c, s) for c, s in chunk if c.id in found.askable]
-    if not found.total:
-        return (
-            _(
-                "Nobody found for “{query}”. Try another spelling, an organisation or a place.",
-                query=esc(key),
-            ),
-            None,
-        )
-    cards = "\n\n".join(render_card(s, c.id) for c, s in chunk)
-    heading = ngettext(
-        "<b>{n} found</b> for “{query}” (page {page}/{pages})",
-        "<b>{n} found</b> for “{query}” (page {page}/{pages})",
-        found.total,
-        query=esc(key),
-        page=page + 1,
-        pages=pages,
+    results = Results(
+        lookup_id=lookup_id,
+        query=key,
+        total=found.total,
+        page=found.page,
+        pages=found.pages,
+        cards=[Found(c.id, s, c.id in found.askable) for c, s in found.cards],
     )
-    text = f"{heading}\n\n{cards}"
-    rows = [
-        [
-            InlineKeyboardButton(
-                _(
-                    "Ask to be put in touch: #{id} {name}",
-                    id=c.id,
-                    name=truncate(s.get("name", ""), 24),
-                ).strip(),
-                callback_data=f"{CB}:ask:{c.id}",
-            )
-        ]
-        for c, s in hidden
-    ]
-    nav = []
-    if page > 0:
-        nav.append(
-            InlineKeyboardButton(_("◂ Previous"), callback_data=f"{CB}:pg:{lookup_id}:{page - 1}")
-        )
-    if page < pages - 1:
-        nav.append(
-            InlineKeyboardButton(_("Next ▸"), callback_data=f"{CB}:pg:{lookup_id}:{page + 1}")
-        )
-    if nav:
-        rows.append(nav)
-    return text, InlineKeyboardMarkup(rows) if rows else None
+    return results_text(results), results_keyboard(results)

@@ -2,6 +2,7 @@
 
 ``MyData`` is what /mydata read in one unit of work; ``mydata_lines`` turns it into the reply.
 ``Ask`` is a "put me in touch" request; ``ask_text`` is what the person asked reads.
+``Results`` is one page of a /contact search; ``results_text`` and ``results_keyboard`` show it.
 Everything a person typed (names, values, reasons, notes) goes through ``esc``.
 """
 
@@ -20,9 +21,10 @@ from handlers.contacts.shared import (
     CONSENT_LABELS,
     REQUEST_LABELS,
     SOURCE_LABELS,
+    render_card,
 )
 from handlers.render import esc, truncate
-from i18n import _, comma_join, date_text, datetime_text
+from i18n import _, comma_join, date_text, datetime_text, ngettext
 from moderation.contacts import FIELDS, GrantKind, Level, field_label, level_label
 from storage.contacts import confirmed_cluster_list, values_of
 from storage.models import Contact, ContactGrant, ContactRequest, Disclosure
@@ -264,3 +266,80 @@ def ask_text(ask: Ask) -> str:
         )
     )
     return "\n".join(lines)
+
+
+@dataclass(frozen=True)
+class Found:
+    """One card of a /contact page: the entry's number, the details the searcher may see (already
+    filtered), and whether they may ask to be put in touch (someone else's entry holding a
+    detail they do not see)."""
+
+    contact_id: int
+    shown: Mapping[str, str]
+    askable: bool
+
+
+@dataclass(frozen=True)
+class Results:
+    """One page of a /contact search: the recorded lookup (its page buttons name it), the query
+    as typed, how many were found in all, the page shown (from 0) of ``pages``, its cards."""
+
+    lookup_id: int
+    query: str
+    total: int
+    page: int
+    pages: int
+    cards: Sequence[Found]
+
+
+def results_text(results: Results) -> str:
+    """The heading and the page's cards, or "nobody found"."""
+    if not results.total:
+        return _(
+            "Nobody found for “{query}”. Try another spelling, an organisation or a place.",
+            query=esc(results.query),
+        )
+    cards = "\n\n".join(render_card(card.shown, card.contact_id) for card in results.cards)
+    heading = ngettext(
+        "<b>{n} found</b> for “{query}” (page {page}/{pages})",
+        "<b>{n} found</b> for “{query}” (page {page}/{pages})",
+        results.total,
+        query=esc(results.query),
+        page=results.page + 1,
+        pages=results.pages,
+    )
+    return f"{heading}\n\n{cards}"
+
+
+def results_keyboard(results: Results) -> InlineKeyboardMarkup | None:
+    """An "Ask to be put in touch" button per card that may be asked for, then the previous and
+    next pages; None when there is nothing to press."""
+    if not results.total:
+        return None
+    rows = [
+        [
+            InlineKeyboardButton(
+                _(
+                    "Ask to be put in touch: #{id} {name}",
+                    id=card.contact_id,
+                    name=truncate(card.shown.get("name", ""), 24),
+                ).strip(),
+                callback_data=f"{CB}:ask:{card.contact_id}",
+            )
+        ]
+        for card in results.cards
+        if card.askable
+    ]
+    page, pages, lookup_id = results.page, results.pages, results.lookup_id
+    nav = []
+    if page > 0:
+        nav.append(
+            InlineKeyboardButton(_("◂ Previous"), callback_data=f"{CB}:pg:{lookup_id}:{page - 1}")
+        )
+    if page < pages - 1:
+        nav.append(
+            InlineKeyboardButton(_("Next ▸"), callback_data=f"{CB}:pg:{lookup_id}:{page + 1}")
+        )
+    if nav:
+        rows.append(nav)
+    return InlineKeyboardMarkup(rows) if rows else None

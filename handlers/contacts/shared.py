@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import base64
 import binascii
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 
 from sqlalchemy.orm import Session
 from telegram import InlineKeyboardButton, InlineKeyboardMarkup, Update
@@ -144,7 +144,7 @@ def live_grants(
     )
 
 
-def render_card(shown: dict[str, str], contact_id: int) -> str:
+def render_card(shown: Mapping[str, str], contact_id: int) -> str:
     """One contact as HTML, from the already-filtered values only."""
     title = esc(shown["name"]) if "name" in shown else _("<i>name not shared</i>")
     lines = [f"<b>{title}</b> · #{int(contact_id)}"]

@@ -4,16 +4,24 @@ deadline, expire join requests and links. Safe to re-run."""
 from __future__ import annotations
 
 import logging
+from dataclasses import replace
 from datetime import datetime
 
-from telegram import InlineKeyboardButton, InlineKeyboardMarkup
 from telegram.error import BadRequest, Forbidden, TelegramError
 
 from config.schema import GroupConfig
 from handlers.common import in_group, personal_language, send_private, tell_moderators
 from handlers.introductions import deep_link
+from handlers.joins.render import (
+    Reminder,
+    confirm_keyboard,
+    group_reminder_text,
+    held_reminder_text,
+    introduce_keyboard,
+    reminder_text,
+)
 from handlers.removal import Removal, remove_member
-from handlers.render import esc, mention
+from handlers.render import esc
 from handlers.topics import send_to_group
 from i18n import _, duration_text, use_locale
 from moderation.introductions import (
@@ -104,27 +112,19 @@ def next_introduction_step(services: Services, now: datetime) -> datetime | None
 async def _remind(context: BotContext, group: GroupConfig, intro: Introduction) -> None:
     with context.services.db.transaction() as session:
         newcomer = RosterRepository(session).user(intro.user_id)
-    named = esc(newcomer.display_name) if newcomer else None
-
-    def text() -> str:
-        return _(
-            "Reminder: the introduction for {name} in <b>{group}</b> is not complete. "
-            "Newcomers who are not introduced within {deadline} of joining are removed.",
-            name=named or _("a newcomer"),
-            group=esc(group.title),
-            deadline=duration_text(group.membership.introduction_deadline),
-        )
-
+    reminder = Reminder(
+        newcomer=newcomer.display_name if newcomer else None,
+        group=group.title,
+        deadline=group.membership.introduction_deadline,
+    )
     confirm_link = deep_link(context, f"confirm_{intro.id}")
     introduce_link = deep_link(context, f"intro_{intro.id}")
     unreached: list[int] = []
     if intro.confirmed_at is None and not await send_private(
         context,
         intro.user_id,
-        text,
-        reply_markup=lambda: InlineKeyboardMarkup(
-            [[InlineKeyboardButton(_("Confirm my details"), url=confirm_link)]]
-        ),
+        lambda: reminder_text(reminder),
+        reply_markup=lambda: confirm_keyboard(confirm_link),
     ):
         unreached.append(intro.user_id)
     if (
@@ -133,37 +133,24 @@ async def _remind(context: BotContext, group: GroupConfig, intro: Introduction) 
         and not await send_private(
             context,
             intro.sponsor_id,
-            text,
-            reply_markup=lambda: InlineKeyboardMarkup(
-                [[InlineKeyboardButton(_("Introduce"), url=introduce_link)]]
-            ),
+            lambda: reminder_text(reminder),
+            reply_markup=lambda: introduce_keyboard(introduce_link),
         )
     ):
         unreached.append(intro.sponsor_id)
     if intro.status is IntroStatus.HELD:
-        await tell_moderators(
-            context,
-            lambda: _(
-                "Still waiting for your decision: {name} in <b>{group}</b> has no sponsor.",
-                name=named or _("a newcomer"),
-                group=esc(group.title),
-            ),
-        )
+        await tell_moderators(context, lambda: held_reminder_text(reminder))
     if unreached:
         # People who never started the bot: one short mention in the group, with the buttons.
         with context.services.db.transaction() as session:
             roster = RosterRepository(session)
             people = [roster.user(uid) for uid in unreached]
-        mentions = ", ".join(mention(p.id, p.display_name) for p in people if p)
+        named = replace(reminder, unreached=tuple((p.id, p.display_name) for p in people if p))
         await send_to_group(
             context.bot,
             context.services,
             group.chat_id,
-            in_group(
-                context.services,
-                group.chat_id,
-                lambda: _("{people}: {reminder}", people=mentions, reminder=text()),
-            ),
+            in_group(context.services, group.chat_id, lambda: group_reminder_text(named)),
             purpose=Purpose.INTRODUCTIONS,
         )
 

@@ -21,7 +21,7 @@ from handlers.mentions.common import (
     moderator_ids,
 )
 from handlers.mentions.reach import CB_REACH
-from handlers.mentions.sending import SWEEPS, compose, dispatch, dispatch_all, render
+from handlers.mentions.sending import SWEEPS, compose, dispatch, dispatch_all
 from handlers.mentions.tags import change_tag, on_tag_button, tags_command, tags_overview
 from handlers.order import Stage
 from moderation.permissions import CommandSpec
@@ -43,7 +43,6 @@ __all__ = [
     "on_message",
     "refuse",
     "register",
-    "render",
     "tags_overview",
 ]
 

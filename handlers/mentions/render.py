@@ -1,5 +1,6 @@
-"""The texts of mentions composed from typed results: /tags' overview and the answer to opting
-in or out of a tag (no database, no sending)."""
+"""The texts of mentions composed from typed results: /tags' overview, the answer to opting in or
+out of a tag, and a broadcast's messages (the group's batches and the private notes; no
+database, no sending)."""
 
 from __future__ import annotations
 
@@ -10,11 +11,12 @@ from enum import Enum
 from telegram import InlineKeyboardButton, InlineKeyboardMarkup
 
 from config.schema import MentionsPolicy
-from handlers.mentions.common import CB_TAG, MAX_BUTTONS
+from handlers.mentions.common import CB_TAG, MAX_BUTTONS, mention_of
 from handlers.render import esc, esc_attr, truncate
-from i18n import _, duration_text
+from i18n import _, duration_text, ngettext
 from moderation import mentions as rules
 from moderation.mentions import Member, Tag, TagKind
+from storage.models import User
 
 
 def _kind_title(kind: TagKind) -> str:
@@ -146,3 +148,91 @@ def tag_change_text(outcome: TagOutcome) -> str:
     if change is TagChange.JOINED:
         return _("You are in @{tag}: messages for @{tag} will mention you.", tag=tag)
     return _("You left @{tag}: messages for @{tag} will not mention you.", tag=tag)
+
+
+@dataclass(frozen=True)
+class Notice:
+    """A broadcast as its messages tell it: the author's name (None when the roster no longer
+    knows them), its label (@all, a tag…), the words quoted, how many people it reaches, the
+    group's title, and the link to the message (None where there is none)."""
+
+    author: str | None
+    label: str
+    quote: str
+    recipients: int
+    group: str
+    link: str | None
+
+
+@dataclass(frozen=True)
+class Batch:
+    """One of a broadcast's messages in the group: its ``seq`` in the outbox (0 is the notice),
+    its ``part`` of ``parts``, and the people it mentions who are still in the group."""
+
+    notice: Notice
+    seq: int
+    part: int
+    parts: int
+    people: Sequence[User]
+
+
+def _author(notice: Notice) -> str:
+    return esc(notice.author if notice.author is not None else _("someone"))
+
+
+def _link_line(notice: Notice) -> list[str]:
+    if notice.link is None:
+        return []
+    # Not a placeholder in href: in Arabic _() would isolate the URL and break it.
+    label_text = _("Open the message")
+    return [f'<a href="{esc_attr(notice.link)}">{label_text}</a>']
+
+
+def batch_text(batch: Batch) -> str | None:
+    """The notice (``seq`` 0: the quote, the link, the first mentions) or a later batch of
+    mentions; None for a later batch nobody in it is left to mention."""
+    notice = batch.notice
+    mentions = ", ".join(mention_of(person) for person in batch.people)
+    author_name = _author(notice)
+    label = esc(notice.label)
+    if batch.seq > 0:
+        if not batch.people:
+            return None
+        return _(
+            "📣 {label} from {author} ({part}/{parts}): {mentions}",
+            label=label,
+            author=author_name,
+            part=batch.part,
+            parts=batch.parts,
+            mentions=mentions,
+        )
+    lines = [
+        ngettext(
+            "📣 {author} → {label} ({n} person): “{quote}”",
+            "📣 {author} → {label} ({n} people): “{quote}”",
+            notice.recipients,
+            author=author_name,
+            label=label,
+            quote=esc(notice.quote),
+        )
+    ]
+    lines += _link_line(notice)
+    if mentions:
+        lines.append(mentions)
+    return "\n".join(lines)
+
+
+def private_notice_text(notice: Notice) -> str:
+    """A person reached privately: the group, the author, their words and a link."""
+    lines = [
+        _(
+            "🔔 {author} → {label} in {group}: “{quote}”",
+            author=_author(notice),
+            label=esc(notice.label),
+            group=esc(notice.group),
+            quote=esc(notice.quote),
+        )
+    ]
+    lines += _link_line(notice)
+    lines.append(_("You chose to be told privately; /tags group mentions you in the group."))
+    return "\n".join(lines)

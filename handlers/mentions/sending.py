@@ -1,5 +1,5 @@
-"""Paced sending of a broadcast's messages: what each says (``compose``) and the sweep that sends
-them through ``delivery.mentions``."""
+"""Paced sending of a broadcast's messages: what each says (``compose`` reads it, ``render``
+words it) and the sweep that sends them through ``delivery.mentions``."""
 
 from __future__ import annotations
 
@@ -10,9 +10,9 @@ from sqlalchemy.orm import Session
 from config.schema import GroupConfig
 from delivery import mentions as paced
 from delivery.mentions import Outgoing
-from handlers.mentions.common import MAX_PER_RUN, PRIVATE_PER_RUN, mention_of
-from handlers.render import esc, esc_attr
-from i18n import _, ngettext, pick_language, use_locale
+from handlers.mentions.common import MAX_PER_RUN, PRIVATE_PER_RUN
+from handlers.mentions.render import Batch, Notice, batch_text, private_notice_text
+from i18n import pick_language, use_locale
 from moderation import mentions as rules
 from runtime.context import App, Services, Sweep, services_of
 from storage.mentions import MentionRepository, outbox_user_ids
@@ -21,69 +21,16 @@ from storage.roster import RosterRepository
 
 
 # --------------------------------------------------------------------------- paced sending
-def render(
-    broadcast_row: MentionBroadcast,
-    row: MentionOutbox,
-    parts: int,
-    users: dict[int, User],
-    author: User | None,
-    part: int | None = None,
-) -> str | None:
-    """The notice (``seq`` 0: quote, link, first mentions) or a later batch of mentions
-    (``part`` of ``parts``; its seq + 1 when not given)."""
-    ids = [uid for uid in outbox_user_ids(row.user_ids) if uid in users]
-    mentions = ", ".join(mention_of(users[uid]) for uid in ids)
-    author_name = esc(author.display_name if author else _("someone"))
-    label = esc(broadcast_row.label)
-    if row.seq > 0:
-        if not ids:
-            return None
-        return _(
-            "📣 {label} from {author} ({part}/{parts}): {mentions}",
-            label=label,
-            author=author_name,
-            part=row.seq + 1 if part is None else part,
-            parts=parts,
-            mentions=mentions,
-        )
-    lines = [
-        ngettext(
-            "📣 {author} → {label} ({n} person): “{quote}”",
-            "📣 {author} → {label} ({n} people): “{quote}”",
-            broadcast_row.recipients,
-            author=author_name,
-            label=label,
-            quote=esc(broadcast_row.quote),
-        )
-    ]
-    link = rules.message_link(broadcast_row.chat_id, broadcast_row.source_message_id)
-    if link is not None:
-        # Not a placeholder in href: in Arabic _() would isolate the URL and break it.
-        label_text = _("Open the message")
-        lines.append(f'<a href="{esc_attr(link)}">{label_text}</a>')
-    if mentions:
-        lines.append(mentions)
-    return "\n".join(lines)
-
-
-def render_private(broadcast_row: MentionBroadcast, group: GroupConfig, author: User | None) -> str:
-    """A person reached privately: the group, the author, their words and a link."""
-    author_name = esc(author.display_name if author else _("someone"))
-    lines = [
-        _(
-            "🔔 {author} → {label} in {group}: “{quote}”",
-            author=author_name,
-            label=esc(broadcast_row.label),
-            group=esc(group.title),
-            quote=esc(broadcast_row.quote),
-        )
-    ]
-    link = rules.message_link(broadcast_row.chat_id, broadcast_row.source_message_id)
-    if link is not None:
-        label_text = _("Open the message")
-        lines.append(f'<a href="{esc_attr(link)}">{label_text}</a>')
-    lines.append(_("You chose to be told privately; /tags group mentions you in the group."))
-    return "\n".join(lines)
+def notice_of(broadcast_row: MentionBroadcast, group: GroupConfig, author: User | None) -> Notice:
+    """The broadcast as its messages tell it (``render.Notice``)."""
+    return Notice(
+        author=author.display_name if author else None,
+        label=broadcast_row.label,
+        quote=broadcast_row.quote,
+        recipients=broadcast_row.recipients,
+        group=group.title,
+        link=rules.message_link(broadcast_row.chat_id, broadcast_row.source_message_id),
+    )
 
 
 def compose(session: Session, group: GroupConfig, row: MentionOutbox) -> Outgoing | None:
@@ -94,20 +41,26 @@ def compose(session: Session, group: GroupConfig, row: MentionOutbox) -> Outgoin
         return None
     users = repo.present_users(group.chat_id, outbox_user_ids(row.user_ids))
     roster = RosterRepository(session)
-    author = roster.user(parent.author_id)
+    notice = notice_of(parent, group, roster.user(parent.author_id))
     if row.recipient_id is not None:
         person = users.get(row.recipient_id)
         if person is None:  # left the group meanwhile
             return Outgoing(row.id, None, parent.source_message_id, row.recipient_id)
         language = pick_language(person.language, person.language_code, group.languages[0])
         with use_locale(language):
-            private_text = render_private(parent, group, author)
+            private_text = private_notice_text(notice)
         return Outgoing(row.id, private_text, parent.source_message_id, row.recipient_id)
     in_group = [r.id for r in repo.outbox(parent.id) if r.recipient_id is None]
-    part = in_group.index(row.id) + 1 if row.id in in_group else None
+    batch = Batch(
+        notice=notice,
+        seq=row.seq,
+        part=in_group.index(row.id) + 1 if row.id in in_group else row.seq + 1,
+        parts=len(in_group),
+        people=[users[uid] for uid in outbox_user_ids(row.user_ids) if uid in users],
+    )
     # One language (the group's first): a second copy would repeat every mention.
     with use_locale(group.languages[0]):
-        text = render(parent, row, len(in_group), users, author, part)
+        text = batch_text(batch)
     return Outgoing(row.id, text, parent.source_message_id)
 
 
