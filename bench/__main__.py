@@ -24,7 +24,7 @@ FULL = [
     ["bench.imports"],
 ]
 QUICK = {
-    "bench.throughput": ["--updates", "3000"],
+    "bench.throughput": ["--updates", "3000", "--runs", "1"],
     "bench.fanout": ["--partners", "600", "--runs", "1"],
     "bench.contacts_lookup": ["--contacts", "10000", "--queries", "60", "--scan-queries", "20"],
     "bench.footprint": ["--members", "1000", "--contacts", "10000"],

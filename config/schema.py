@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from datetime import date, datetime, time, timedelta
+from functools import cached_property
 from typing import Annotated, Literal
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
@@ -488,7 +489,18 @@ class Settings(StrictModel):
         return [d.to_deadline(self.timezone) for d in self.deadlines]
 
     def group(self, chat_id: int) -> GroupConfig | None:
-        return next((g for g in self.groups if g.chat_id == chat_id), None)
+        # Asked several times for every group message: a dict, not a scan of the list. The
+        # index remembers the list it was built from, so a model_copy with other groups
+        # (which copies the cached index too) builds its own.
+        groups, index = self._group_index
+        if groups is not self.groups:
+            del self.__dict__["_group_index"]
+            groups, index = self._group_index
+        return index.get(chat_id)
+
+    @cached_property
+    def _group_index(self) -> tuple[list[GroupConfig], dict[int, GroupConfig]]:
+        return self.groups, {g.chat_id: g for g in self.groups}
 
     def group_timezone(self, group: GroupConfig) -> ZoneInfo:
         return ZoneInfo(group.timezone or self.timezone)

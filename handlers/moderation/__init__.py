@@ -42,7 +42,12 @@ from handlers.moderation.purge import offtopic_command, purge_command
 from handlers.moderation.reports import CB_REPORT, decide_button, report_command, report_group
 from handlers.moderation.sweep import SWEEPS
 from handlers.moderation.warnings import unwarn_command, warn_command, warns_command
-from handlers.moderation.watcher import edit_gate, ends_at_the_watcher, watch
+from handlers.moderation.watcher import (
+    NOT_A_SERVICE_MESSAGE,
+    edit_gate,
+    ends_at_the_watcher,
+    watch,
+)
 from handlers.order import Stage
 from moderation.permissions import Role
 from runtime.context import App
@@ -57,7 +62,7 @@ def register(app: App) -> None:
         MessageHandler(filters.UpdateType.EDITED, edit_gate), group=Stage.ROSTER_AND_WATCH
     )
     app.add_handler(
-        MessageHandler(filters.ChatType.GROUPS & ~filters.StatusUpdate.ALL, watch),
+        MessageHandler(filters.ChatType.GROUPS & NOT_A_SERVICE_MESSAGE, watch),
         group=Stage.ROSTER_AND_WATCH,
     )
     for name, callback in (
