@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from datetime import timedelta
 
 from telegram import (
+    BotCommand,
+    BotCommandScope,
     BotCommandScopeAllGroupChats,
     BotCommandScopeAllPrivateChats,
     BotCommandScopeChat,
@@ -166,17 +169,21 @@ async def set_command_menus(app: App) -> None:
     moderator's own menu is in their language (a /language choice sets a personal menu too).
     """
     services = services_of(app)
+    menus: list[tuple[list[BotCommand], BotCommandScope, str | None]] = []
     for code in LANGUAGES:
         with use_locale(code):
             private = command_menu(services, Role.MEMBER, Where.PRIVATE)
             group = command_menu(services, Role.MEMBER, Where.GROUP)
         language_code = None if code == DEFAULT_LANGUAGE else code
-        await app.bot.set_my_commands(
-            private, scope=BotCommandScopeAllPrivateChats(), language_code=language_code
+        menus.append((private, BotCommandScopeAllPrivateChats(), language_code))
+        menus.append((group, BotCommandScopeAllGroupChats(), language_code))
+    # At once, not one round trip after the other: polling starts only when they are done.
+    await asyncio.gather(
+        *(
+            app.bot.set_my_commands(menu, scope=scope, language_code=code)
+            for menu, scope, code in menus
         )
-        await app.bot.set_my_commands(
-            group, scope=BotCommandScopeAllGroupChats(), language_code=language_code
-        )
+    )
     for moderator_id in services.settings.moderators:
         with use_locale(personal_language(services, moderator_id)):
             menu = command_menu(services, Role.MODERATOR, Where.PRIVATE)

@@ -2,6 +2,8 @@
 member contact information"), plus the pure helpers around it (normalising, searching text).
 
 No Telegram import, no database: every lookup, export and reply asks :func:`may_see`.
+``phonenumbers`` and ``email_validator`` are imported when a value is first checked, not to
+start the bot (a tenth of a second of its cold start).
 """
 
 from __future__ import annotations
@@ -13,9 +15,6 @@ import unicodedata
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
-
-import phonenumbers
-from email_validator import EmailNotValidError, validate_email
 
 from i18n import N_, _, ngettext
 from moderation.plaintext import strip_controls
@@ -264,6 +263,8 @@ def normalise_phone(raw: str, default_region: str | None = None) -> str:
         raise InvalidValue(_("a phone number is empty"))
     if len(text) > 40:
         raise InvalidValue(_("a phone number is at most 40 characters"))
+    import phonenumbers
+
     try:
         number = phonenumbers.parse(text, default_region)
     except phonenumbers.NumberParseException:
@@ -289,6 +290,8 @@ def normalise_email(raw: str) -> str:
         raise InvalidValue(_("a name must come before the @, like olena.petrenko@example.org"))
     if "." not in domain.strip("."):
         raise InvalidValue(_("after the @ comes a domain with a dot, like example.org"))
+    from email_validator import EmailNotValidError, validate_email
+
     try:
         return validate_email(text, check_deliverability=False).normalized
     except EmailNotValidError:

@@ -13,7 +13,6 @@ from datetime import date, datetime, timedelta
 
 from dateutil import parser as date_parser
 from dateutil.relativedelta import relativedelta
-from rapidfuzz import fuzz, process, utils
 
 from i18n import N_, _, date_text, month_name, ngettext
 from moderation.plaintext import strip_controls
@@ -128,6 +127,8 @@ def match_organisation(text: str, known: list[str], allow_unlisted: bool) -> Org
     by_lower = {name.lower(): name for name in known}
     if answer.lower() in by_lower:
         return OrganisationMatch(by_lower[answer.lower()], None)
+    from rapidfuzz import fuzz, process, utils  # only here: not imported to start the bot
+
     best = process.extractOne(
         answer, known, scorer=fuzz.WRatio, processor=utils.default_process, score_cutoff=75
     )

@@ -3,10 +3,10 @@
 Real ``imbot run`` processes talk to it through ``BOT_API_URL``. Give each process its own
 prefix (``server.url("a")`` → ``http://127.0.0.1:PORT/a/bot``) and the server knows who sent
 what. It answers like Telegram in the ways that matter for running several replicas:
-``getUpdates`` long-polls, and a second process polling while another is answers
-409 Conflict, as Telegram does. ``hold_after`` freezes a process's sendMessage calls from the
-Nth on before they are processed (the ones it has under way at once too), so a test can kill
-the process at a known point.
+``getUpdates`` long-polls (at most ``limit``, 100, updates an answer), and a second process
+polling while another is answers 409 Conflict, as Telegram does. ``hold_after`` freezes a
+process's sendMessage calls from the Nth on before they are processed (the ones it has under way
+at once too), so a test can kill the process at a known point.
 
 Runs tornado (installed with python-telegram-bot's webhooks extra) on its own thread.
 """
@@ -216,7 +216,9 @@ class FakeTelegramServer:
             with self.lock:
                 offset = int(params.get("offset") or 0)
                 ready = [u for u in self.updates if u["update_id"] >= offset]
-                self.updates.clear()
+                limit = int(params.get("limit") or 100)  # as Telegram: at most 100 at once
+                self.updates = deque(ready[limit:])
+                ready = ready[:limit]
             return 200, {"ok": True, "result": ready}
         finally:
             with self.lock:

@@ -30,10 +30,9 @@ from itertools import chain
 from typing import Any
 
 from sqlalchemy import Engine, event, inspect, select, update
-from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
-from storage.db import Database
+from storage.db import Database, upsert_insert
 from storage.models import Contact, DirectoryVersion
 
 DENSE_FRACTION = 32  # a gram in more than 1/32 of the id range is kept as a bitmask
@@ -347,9 +346,9 @@ def bump_version(session: Session) -> int:
     if not connection.execute(bump).rowcount:
         # The row is made on first use (a freshly migrated database stays empty, as backups
         # expect); two processes may race to make it, hence ON CONFLICT DO NOTHING.
-        dialect = postgresql if connection.dialect.name == "postgresql" else sqlite
+        insert = upsert_insert(connection.dialect.name)
         connection.execute(
-            dialect.insert(DirectoryVersion).values(id=1, version=0).on_conflict_do_nothing()
+            insert(DirectoryVersion).values(id=1, version=0).on_conflict_do_nothing()
         )
         connection.execute(bump)
     return int(

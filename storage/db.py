@@ -8,7 +8,7 @@ without it — a SELECT of ``alembic_version`` and the ``revision`` lines of the
 from __future__ import annotations
 
 import re
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from datetime import timedelta
 from functools import lru_cache
@@ -114,6 +114,18 @@ def _alembic_config(engine: Engine) -> AlembicConfig:
     cfg.set_main_option("script_location", str(MIGRATIONS))
     cfg.attributes["engine"] = engine
     return cfg
+
+
+def upsert_insert(dialect_name: str) -> Callable[..., Any]:
+    """``insert`` of the dialect in use (for ``ON CONFLICT``), its module imported only then:
+    an SQLite deployment does not import the PostgreSQL dialect to start, nor the reverse."""
+    if dialect_name == "postgresql":
+        from sqlalchemy.dialects.postgresql import insert as pg_insert
+
+        return pg_insert
+    from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+
+    return sqlite_insert
 
 
 def describe_url(engine: Engine) -> str:

@@ -11,7 +11,6 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from sqlalchemy import and_, func, or_, select, update
-from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
 from moderation.deadlines import (
@@ -25,6 +24,7 @@ from moderation.deadlines import (
     parse_starts,
 )
 from storage import outbox
+from storage.db import upsert_insert
 from storage.models import (
     DeadlineChange,
     DeadlineRow,
@@ -389,7 +389,7 @@ class DeadlineRepository:
         if not rows:
             return 0
         dialect = self.session.get_bind().dialect.name
-        insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
+        insert = upsert_insert(dialect)
         statement = insert(ReminderOutbox).values(rows).on_conflict_do_nothing()
         result = self.session.execute(statement)
         return int(getattr(result, "rowcount", 0) or 0)

@@ -8,10 +8,10 @@ from datetime import datetime
 from typing import cast
 
 from sqlalchemy import Table, delete, func, select, update
-from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import CursorResult
 from sqlalchemy.orm import Session
 
+from storage.db import upsert_insert
 from storage.models import Group, MemberWarning, ModerationAction, Mute, RecentMessage
 
 
@@ -239,7 +239,7 @@ class ModerationRepository:
         if not rows:
             return
         dialect = self.session.get_bind().dialect.name
-        insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
+        insert = upsert_insert(dialect)
         # The table, not the class: a Core executemany of one cached statement, without the
         # ORM's bulk-insert bookkeeping (this runs for every batch of group messages).
         table = cast(Table, RecentMessage.__table__)

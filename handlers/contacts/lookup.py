@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from rapidfuzz import fuzz
 from sqlalchemy.orm import Session
 from telegram import InlineKeyboardMarkup, Update
 from telegram.constants import ChatType
@@ -46,6 +45,8 @@ from storage.models import Contact
 
 # ============================================================================== /contact
 def _score(key: str, shown: dict[str, str]) -> float:
+    from rapidfuzz import fuzz  # at the first lookup, not to start the bot
+
     best = 0.0
     for name in SEARCHABLE:
         if name in shown:

@@ -19,7 +19,6 @@ from datetime import datetime
 from typing import Any
 
 from sqlalchemy import BigInteger, Text, any_, bindparam, func, insert, or_, select, text, update
-from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.orm import Session
 
 from i18n import _
@@ -268,6 +267,8 @@ def _load(session: Session, batch: Sequence[ImportedContact], lower: Callable[[s
         (handles, func.lower(Contact.telegram), Text),
     ):
         if keys and array:
+            from sqlalchemy.dialects.postgresql import ARRAY
+
             conditions.append(column == any_(bindparam(None, list(keys), type_=ARRAY(kind))))
         elif keys:
             conditions.append(column.in_(keys))
