@@ -196,7 +196,7 @@ async def deadline_form(sim: Simulator, drive: Driver) -> object:
 async def departure_form(sim: Simulator, drive: Driver) -> object:
     """ "Yes, I keep supporting them" to the departure question: an unreadable date, the end
     date, then the sponsor's button; the sponsor confirms."""
-    from tests.test_lifecycle import member
+    from tests.lifecycle import member
 
     ivan = await veteran(sim)
     await sim.dm(ivan, "/start")
@@ -345,7 +345,7 @@ async def deadline_edit_form(sim: Simulator, drive: Driver) -> object:
 async def new_sponsor_form(sim: Simulator, drive: Driver) -> object:
     """ "Name a new sponsor" after an out-of-country member's sponsor left: someone unknown,
     then a member by username; that member confirms; the end date stays."""
-    from tests.test_lifecycle import out_of_country, question
+    from tests.lifecycle import out_of_country, question
 
     ivan = await veteran(sim)
     bohdan = await veteran(sim, "Bohdan")

@@ -26,11 +26,11 @@ from simulation.faketg import FakeMember
 from simulation.simulator import Simulator
 from storage.models import MemberWarning, ModerationAction, Mute, Submission
 from tests.conftest import GROUP_ID
+from tests.lifecycle import member as introduced_member
+from tests.lifecycle import row_of
 from tests.moderation_support import actions, custom, member, mira, warnings_of
 from tests.test_deadlines import SITREP, partner, run_until
 from tests.test_joins import veteran
-from tests.test_lifecycle import member as introduced_member
-from tests.test_lifecycle import row_of
 
 JSON = dict[str, Any]
 

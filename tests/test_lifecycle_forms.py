@@ -15,8 +15,8 @@ from moderation.roster import MemberStatus
 from simulation.simulator import Simulator
 from storage.models import FormRow
 from tests.helpers import status
+from tests.lifecycle import causes, member, out_of_country, question, row_of
 from tests.test_joins import intro_of, veteran
-from tests.test_lifecycle import causes, member, out_of_country, question, row_of
 
 
 class Restarts:

@@ -8,9 +8,9 @@ from datetime import date, timedelta
 from i18n import use_locale
 from moderation.lifecycle import ooc_end_problem
 from simulation.simulator import Simulator
+from tests.lifecycle import member
 from tests.test_joins import intro_of, invite, veteran
 from tests.test_languages import choose
-from tests.test_lifecycle import member
 
 
 async def test_a_day_that_does_not_exist_is_named_not_unreadable(sim: Simulator) -> None:

@@ -5,8 +5,8 @@ whole bot. The helper's sponsor introduces newcomers as working for UNICEF."""
 from __future__ import annotations
 
 from simulation.simulator import Simulator
+from tests.lifecycle import member
 from tests.test_joins import veteran
-from tests.test_lifecycle import member
 
 
 async def test_the_introductions_organisation_is_marked_and_first(sim: Simulator) -> None:

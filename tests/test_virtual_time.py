@@ -13,9 +13,9 @@ from moderation import deadlines as rules
 from simulation.simulator import Simulator
 from tests.conftest import EXAMPLE, GROUP_ID
 from tests.helpers import events
+from tests.lifecycle import member as lifecycle_member
 from tests.test_contacts import add_contact, member
 from tests.test_joins import veteran
-from tests.test_lifecycle import member as lifecycle_member
 
 
 def sent_at(sim: Simulator, chat_id: int, words: str) -> list[datetime]:
