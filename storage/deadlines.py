@@ -12,7 +12,6 @@ from typing import Any
 
 from sqlalchemy import and_, func, or_, select, update
 from sqlalchemy.dialects import postgresql, sqlite
-from sqlalchemy.orm import Session
 
 from moderation.deadlines import (
     RESCHEDULED,
@@ -25,6 +24,7 @@ from moderation.deadlines import (
     parse_starts,
 )
 from storage import outbox
+from storage.db import SessionRepository
 from storage.models import (
     DeadlineChange,
     DeadlineRow,
@@ -142,10 +142,7 @@ class BatchReads:
     present_in: dict[int, set[int]] = field(default_factory=dict)  # user → chats (if asked)
 
 
-class DeadlineRepository:
-    def __init__(self, session: Session) -> None:
-        self.session = session
-
+class DeadlineRepository(SessionRepository):
     # --- definitions -------------------------------------------------------------------------
     def sync_config(self, definitions: Sequence[Deadline], now: datetime) -> None:
         """Make the configured deadlines rows.

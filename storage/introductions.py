@@ -11,22 +11,14 @@ from datetime import datetime
 
 from sqlalchemy import Select, select, update
 from sqlalchemy.engine import CursorResult
-from sqlalchemy.orm import Session
 
 from moderation.introductions import IntroStatus
 from moderation.roster import MemberStatus
+from storage.db import SessionRepository
 from storage.models import Introduction, Invitation, JoinRequest, Membership, User
 
 
-class IntroductionRepository:
-    def __init__(self, session: Session) -> None:
-        self.session = session
-
-    def _changed(self, statement: object) -> bool:
-        result = self.session.execute(statement)  # type: ignore[call-overload]
-        assert isinstance(result, CursorResult)
-        return result.rowcount == 1
-
+class IntroductionRepository(SessionRepository):
     # --- invitations ---------------------------------------------------------------------
     def add_invitation(self, invitation: Invitation) -> Invitation:
         self.session.add(invitation)

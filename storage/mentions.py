@@ -7,11 +7,11 @@ from collections.abc import Collection, Sequence
 from datetime import datetime, timedelta
 
 from sqlalchemy import func, select
-from sqlalchemy.orm import Session
 
 from moderation.mentions import Member
 from moderation.roster import MemberStatus
 from storage import outbox
+from storage.db import SessionRepository
 from storage.models import (
     Introduction,
     Membership,
@@ -40,10 +40,7 @@ def outbox_user_ids(text: str) -> list[int]:
     return [int(part) for part in text.split(",") if part]
 
 
-class MentionRepository:
-    def __init__(self, session: Session) -> None:
-        self.session = session
-
+class MentionRepository(SessionRepository):
     # --- the roster ------------------------------------------------------------------------
     def members(self, chat_id: int, moderator_ids: Collection[int] = ()) -> list[Member]:
         """Present members of the group, with what their introduction says about them."""

@@ -10,8 +10,8 @@ from typing import cast
 from sqlalchemy import Table, delete, func, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import CursorResult
-from sqlalchemy.orm import Session
 
+from storage.db import SessionRepository
 from storage.models import Group, MemberWarning, ModerationAction, Mute, RecentMessage
 
 
@@ -26,10 +26,7 @@ class NotedMessage:
     album: str | None = None
 
 
-class ModerationRepository:
-    def __init__(self, session: Session) -> None:
-        self.session = session
-
+class ModerationRepository(SessionRepository):
     # --- the audit log ---------------------------------------------------------------------
     def record(
         self,

@@ -11,7 +11,6 @@ from typing import cast
 
 from sqlalchemy import Table, bindparam, select, update
 from sqlalchemy.exc import SQLAlchemyError
-from sqlalchemy.orm import Session
 
 from moderation.roster import (
     JoinMethod,
@@ -21,7 +20,7 @@ from moderation.roster import (
     describe,
     join_method,
 )
-from storage.db import Database
+from storage.db import Database, SessionRepository
 from storage.models import Group, Membership, MembershipEvent, User
 
 log = logging.getLogger(__name__)
@@ -105,10 +104,7 @@ class SeenUsers:
 _SEEN_CACHES: weakref.WeakSet[SeenUsers] = weakref.WeakSet()
 
 
-class RosterRepository:
-    def __init__(self, session: Session) -> None:
-        self.session = session
-
+class RosterRepository(SessionRepository):
     # --- users -----------------------------------------------------------------------------
     def upsert_user(self, info: UserInfo, now: datetime) -> User:
         for cache in list(_SEEN_CACHES):
