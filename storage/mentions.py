@@ -12,6 +12,7 @@ from moderation.mentions import Member
 from moderation.roster import MemberStatus
 from storage import outbox
 from storage.db import SessionRepository
+from storage.introductions import present_members
 from storage.models import (
     Introduction,
     Membership,
@@ -44,17 +45,7 @@ class MentionRepository(SessionRepository):
     # --- the roster ------------------------------------------------------------------------
     def members(self, chat_id: int, moderator_ids: Collection[int] = ()) -> list[Member]:
         """Present members of the group, with what their introduction says about them."""
-        query = (
-            select(Membership, User, Introduction)
-            .join(User, User.id == Membership.user_id)
-            .outerjoin(
-                Introduction,
-                (Introduction.chat_id == Membership.chat_id)
-                & (Introduction.user_id == Membership.user_id),
-            )
-            .where(Membership.chat_id == chat_id, Membership.status.not_in(GONE))
-            .order_by(User.first_name, User.last_name, User.id)
-        )
+        query = present_members(chat_id).order_by(User.first_name, User.last_name, User.id)
         members = []
         for _membership, user, intro in self.session.execute(query):
             firsts, fulls = _names(user, intro)

@@ -13,6 +13,7 @@ from sqlalchemy.engine import CursorResult
 
 from storage.db import SessionRepository
 from storage.models import Group, MemberWarning, ModerationAction, Mute, RecentMessage
+from storage.roster import unknown_group
 
 
 @dataclass(frozen=True, slots=True)
@@ -305,13 +306,7 @@ class ModerationRepository(SessionRepository):
         """
         group = self.session.get(Group, chat_id)
         if group is None:
-            group = Group(
-                chat_id=chat_id,
-                title=title,
-                bot_status="unknown",
-                bot_is_admin=False,
-                bot_rights="",
-            )
+            group = unknown_group(chat_id, title)
             self.session.add(group)
         missing = [r for r in (group.bot_rights or "").split(",") if r]
         if right in missing:

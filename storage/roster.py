@@ -37,6 +37,13 @@ class _Seen:
 SEEN_REFRESH = timedelta(days=1)
 
 
+def unknown_group(chat_id: int, title: str) -> Group:
+    """A group's row before anything is known of the bot's place in it."""
+    return Group(
+        chat_id=chat_id, title=title, bot_status="unknown", bot_is_admin=False, bot_rights=""
+    )
+
+
 class SeenUsers:
     """What this process last wrote for each user, so a known member's ordinary group message
     costs no database round trip (the busiest path of the bot).
@@ -177,13 +184,7 @@ class RosterRepository(SessionRepository):
     def ensure_group(self, chat_id: int, title: str) -> Group:
         group = self.session.get(Group, chat_id)
         if group is None:
-            group = Group(
-                chat_id=chat_id,
-                title=title,
-                bot_status="unknown",
-                bot_is_admin=False,
-                bot_rights="",
-            )
+            group = unknown_group(chat_id, title)
             self.session.add(group)
             self.session.flush()
         return group
