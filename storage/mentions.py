@@ -41,7 +41,9 @@ def outbox_user_ids(text: str) -> list[int]:
     return [int(part) for part in text.split(",") if part]
 
 
-class MentionRepository(SessionRepository):
+class MentionRepository(outbox.FencedOutbox, SessionRepository):
+    outbox_model = MentionOutbox
+
     # --- the roster ------------------------------------------------------------------------
     def members(self, chat_id: int, moderator_ids: Collection[int] = ()) -> list[Member]:
         """Present members of the group, with what their introduction says about them."""
@@ -293,28 +295,10 @@ class MentionRepository(SessionRepository):
         """Take a message for sending; False when another process was faster."""
         return outbox.take(self.session, MentionOutbox, row, token, now, LEASE, stall_limit)
 
-    def begin(self, row_id: int, token: str, now: datetime) -> bool:
-        """Right before sending: False when this claim no longer holds (send nothing)."""
-        return outbox.begin(self.session, MentionOutbox, row_id, token, now)
-
-    def finish(
-        self,
-        row_id: int,
-        token: str,
-        status: str,
-        now: datetime,
-        message_id: int | None = None,
-        note: str | None = None,
-    ) -> bool:
-        return outbox.finish(
-            self.session, MentionOutbox, row_id, token, status, now, message_id, note
-        )
-
     def retry(self, row_id: int, token: str, not_before: datetime, note: str) -> bool:
         """Put a message back (flood wait, network): due again at ``not_before``."""
-        values: dict[str, object] = {"due_at": not_before, "note": note[:255]}
-        return outbox.release(self.session, MentionOutbox, row_id, token, values)
+        return self._release(row_id, token, note, due_at=not_before)
 
     def put_back(self, row_id: int, token: str, note: str) -> bool:
         """A claimed message never begun goes back as it was (still due when it was)."""
-        return outbox.release(self.session, MentionOutbox, row_id, token, {"note": note[:255]})
+        return self._release(row_id, token, note)
