@@ -137,59 +137,6 @@ def _fenced(model: OutboxModel, keys: tuple[str, ...], unbegun: bool = False) ->
     return statement
 
 
-def _run_fenced(
-    session: Session,
-    model: OutboxModel,
-    row_id: int,
-    token: str,
-    values: dict[str, object],
-    unbegun: bool = False,
-) -> bool:
-    keys = tuple(sorted(values))
-    params = {"b_row": row_id, "b_token": token, **{f"v_{k}": values[k] for k in keys}}
-    result = session.execute(_fenced(model, keys, unbegun), params)
-    return getattr(result, "rowcount", 0) == 1
-
-
-def begin(session: Session, model: OutboxModel, row_id: int, token: str, now: datetime) -> bool:
-    """Right before the send: True while this claim still holds (the send may start); False
-    when another process took the row (send nothing)."""
-    return _run_fenced(session, model, row_id, token, {"wire_at": now}, unbegun=True)
-
-
-def finish(
-    session: Session,
-    model: OutboxModel,
-    row_id: int,
-    token: str,
-    status: str,
-    now: datetime,
-    message_id: int | None = None,
-    note: str | None = None,
-) -> bool:
-    """Record the outcome, only if this claim still holds; False when it did not."""
-    values: dict[str, object] = {"status": status, "claimed_until": None}
-    if status == SENT:
-        values.update(sent_at=now, message_id=message_id)
-    if note is not None:
-        values["note"] = note[:255]
-    return _run_fenced(session, model, row_id, token, values)
-
-
-def release(
-    session: Session, model: OutboxModel, row_id: int, token: str, values: dict[str, object]
-) -> bool:
-    """Put a claimed row back (pending again), only if this claim still holds."""
-    values = {
-        "status": PENDING,
-        "claimed_until": None,
-        "claim_token": None,
-        "wire_at": None,
-        **values,
-    }
-    return _run_fenced(session, model, row_id, token, values)
-
-
 def maybe_twice(session: Session) -> int:
     """Messages sent again after their first claimant died mid-send: possibly received twice."""
     total = 0
@@ -206,9 +153,18 @@ class FencedOutbox:
     session: Session
     outbox_model: OutboxModel
 
+    def _run_fenced(
+        self, row_id: int, token: str, values: dict[str, object], unbegun: bool = False
+    ) -> bool:
+        keys = tuple(sorted(values))
+        params = {"b_row": row_id, "b_token": token, **{f"v_{k}": values[k] for k in keys}}
+        result = self.session.execute(_fenced(self.outbox_model, keys, unbegun), params)
+        return getattr(result, "rowcount", 0) == 1
+
     def begin(self, row_id: int, token: str, now: datetime) -> bool:
-        """Right before sending: False when this claim no longer holds (send nothing)."""
-        return begin(self.session, self.outbox_model, row_id, token, now)
+        """Right before the send: True while this claim still holds (the send may start);
+        False when another process took the row (send nothing)."""
+        return self._run_fenced(row_id, token, {"wire_at": now}, unbegun=True)
 
     def finish(
         self,
@@ -220,10 +176,22 @@ class FencedOutbox:
         note: str | None = None,
     ) -> bool:
         """Record a claimed row's outcome; False (nothing changed) when the claim was lost."""
-        return finish(self.session, self.outbox_model, row_id, token, status, now, message_id, note)
+        values: dict[str, object] = {"status": status, "claimed_until": None}
+        if status == SENT:
+            values.update(sent_at=now, message_id=message_id)
+        if note is not None:
+            values["note"] = note[:255]
+        return self._run_fenced(row_id, token, values)
 
     def _release(self, row_id: int, token: str, note: str, **values: object) -> bool:
-        """Put a claimed row back, pending again with ``note`` and ``values`` (if still ours)."""
-        return release(
-            self.session, self.outbox_model, row_id, token, {**values, "note": note[:255]}
-        )
+        """Put a claimed row back, pending again with ``note`` and ``values``, only if this
+        claim still holds."""
+        back: dict[str, object] = {
+            "status": PENDING,
+            "claimed_until": None,
+            "claim_token": None,
+            "wire_at": None,
+            **values,
+            "note": note[:255],
+        }
+        return self._run_fenced(row_id, token, back)
