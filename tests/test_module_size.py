@@ -1,10 +1,11 @@
 """No module over 600 lines (README "Architecture", the checklist for adding a feature).
 
 Every Python file of every project package (each folder at the top with an ``__init__.py``,
-``tests/`` and ``bench/`` included) is at most 600 lines. Exempt, as the issue says: the Alembic migrations
-(``storage/migrations/versions/``, written once and never edited) and the fake Bot API
-(``simulation/faketg.py``, a test double mirroring Telegram's surface). There is no pending
-list: a module that grows past the limit is split along its section banners into a package.
+``tests/`` and ``bench/`` included) is at most 600 lines. Exempt, as the issue says: the
+Alembic migrations (``storage/migrations/versions/``, written once and never edited) and the
+fake Bot API (``simulation/faketg.py``, a test double mirroring Telegram's surface). There is
+no pending list: a module that grows past the limit is split along its section banners into a
+package.
 """
 
 from __future__ import annotations
