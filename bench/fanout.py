@@ -136,10 +136,11 @@ async def group_traffic(
 
 
 def counted(
-    telegram: FakeTelegram, partners: int, probe: LagProbe
-) -> tuple[float, int, int, int, float, float]:
-    """Rate, duplicates, losses, 429s, from what the fake Bot API accepted; CPU ms per reminder
-    and the worst loop lag (ms) from the first reminder accepted to the last."""
+    telegram: FakeTelegram, partners: int, probe: LagProbe, talked: int, extra: str = ""
+) -> Result:
+    """The run's result: rate, duplicates, losses, 429s, from what the fake Bot API accepted;
+    CPU ms per reminder and the worst loop lag (ms) from the first reminder accepted to the
+    last."""
     flood = telegram.flood
     assert flood is not None
     reminders = [(t, chat) for t, chat in flood.accepted if chat >= PARTNER_BASE]
@@ -149,7 +150,20 @@ def counted(
     rate = (len(reminders) - 1) / span if span else 0.0
     cpu, lag = probe.between(reminders[0][0], reminders[-1][0]) if reminders else (0.0, 0.0)
     cpu_ms = cpu / max(len(reminders) - 1, 1) * 1000
-    return rate, duplicates, partners - len(per_partner), flood.refused, cpu_ms, lag * 1000
+    losses = partners - len(per_partner)
+    most_in_flight = telegram.most_in_flight["sendMessage"]
+    return Result(
+        rate,
+        duplicates,
+        losses,
+        flood.refused,
+        cpu_ms,
+        lag * 1000,
+        probe,
+        talked,
+        most_in_flight,
+        extra,
+    )
 
 
 async def run_bot(url: str, args: argparse.Namespace, jitter: Jitter) -> Result:
@@ -223,21 +237,10 @@ async def run_bot(url: str, args: argparse.Namespace, jitter: Jitter) -> Result:
     await app.stop()
     await app.shutdown()
     services.db.dispose()
-    rate, duplicates, losses, refused, cpu_ms, lag_ms = counted(telegram, args.partners, probe)
     assert telegram.flood is not None
     group_sends = sum(1 for _, chat in telegram.flood.accepted if chat == group)
-    return Result(
-        rate,
-        duplicates,
-        losses,
-        refused,
-        cpu_ms,
-        lag_ms,
-        probe,
-        talked,
-        telegram.most_in_flight["sendMessage"],
-        f"outbox {dict(statuses)}, bot's group messages {group_sends}",
-    )
+    extra = f"outbox {dict(statuses)}, bot's group messages {group_sends}"
+    return counted(telegram, args.partners, probe, talked, extra)
 
 
 async def run_bare(args: argparse.Namespace, jitter: Jitter, in_flight: int) -> Result:
@@ -289,18 +292,7 @@ async def run_bare(args: argparse.Namespace, jitter: Jitter, in_flight: int) -> 
     await probe.stop()
     await app.stop()
     await app.shutdown()
-    rate, duplicates, losses, refused, cpu_ms, lag_ms = counted(telegram, args.partners, probe)
-    return Result(
-        rate,
-        duplicates,
-        losses,
-        refused,
-        cpu_ms,
-        lag_ms,
-        probe,
-        talked,
-        telegram.most_in_flight["sendMessage"],
-    )
+    return counted(telegram, args.partners, probe, talked)
 
 
 def spread(values: list[float], fmt: str) -> str:

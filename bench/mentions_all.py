@@ -22,12 +22,12 @@ import time
 from collections import Counter
 from datetime import timedelta
 
-from sqlalchemy import func, insert, select
+from sqlalchemy import ColumnElement, func, insert, select
 
 from bench.common import config_for, database, engine_name, summary
 from moderation.clock import FakeClock
 from moderation.roster import JoinMethod, MemberStatus
-from simulation.faketg import FakeMember
+from simulation.faketg import FakeMember, FakeUser
 from simulation.simulator import Simulator
 from storage.models import Membership, MentionOutbox, User
 
@@ -90,6 +90,20 @@ def seed_members(
     return ids, started
 
 
+async def post_all(sim: Simulator, moderator: FakeUser, waiting: ColumnElement[bool]) -> float:
+    """The moderator's @all, then simulated time until no message of the outbox is ``waiting``;
+    the wall-clock seconds it took."""
+    wall = time.perf_counter()
+    await sim.say(moderator, "@all the IM working group meets today at 14:00 in the WASH hub")
+    for _ in range(5000):  # bounded: 10,000 simulated seconds
+        with sim.services.db.transaction() as session:
+            left = session.scalar(select(func.count()).select_from(MentionOutbox).where(waiting))
+        if not left:
+            break
+        await sim.advance(timedelta(seconds=2))
+    return time.perf_counter() - wall
+
+
 async def run(url: str, members: int) -> None:
     sim = Simulator(config_for(url), FakeClock())
     moderator = sim.telegram.add_user("Mira", "Moderator", "mira_ocha", user_id=MODERATOR_ID)
@@ -102,19 +116,9 @@ async def run(url: str, members: int) -> None:
     flood = sim.telegram.enforce_flood_limits(clock=lambda: sim.clock.now().timestamp())
     mark = sim.mark()
     posted = sim.clock.now()
-    wall = time.perf_counter()
-    await sim.say(moderator, "@all the IM working group meets today at 14:00 in the WASH hub")
-    for _ in range(5000):  # bounded: 10,000 simulated seconds
-        with sim.services.db.transaction() as session:
-            waiting = session.scalar(
-                select(func.count())
-                .select_from(MentionOutbox)
-                .where(MentionOutbox.status.not_in(["sent", "skipped", "failed"]))
-            )
-        if not waiting:
-            break
-        await sim.advance(timedelta(seconds=2))
-    wall = time.perf_counter() - wall
+    wall = await post_all(
+        sim, moderator, MentionOutbox.status.not_in(["sent", "skipped", "failed"])
+    )
     messages = sim.since(mark, GROUP_ID)
     reached: Counter[int] = Counter()
     by_username = {u.username.lower(): u.id for u in sim.telegram.users.values() if u.username}

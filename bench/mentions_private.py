@@ -20,13 +20,11 @@ import asyncio
 import logging
 import math
 import os
-import time
-from datetime import timedelta
 
-from sqlalchemy import func, insert, select
+from sqlalchemy import insert
 
 from bench.common import config_for, database, engine_name, summary
-from bench.mentions_all import GROUP_ID, seed_members
+from bench.mentions_all import GROUP_ID, post_all, seed_members
 from moderation.clock import FakeClock
 from simulation.faketg import FakeMember
 from simulation.simulator import Simulator
@@ -56,19 +54,7 @@ async def run(url: str, members: int, share: float) -> dict[str, float]:
     mark = sim.mark()
     first_notification = len(sim.telegram.notifications)
     posted = sim.clock.now()
-    wall = time.perf_counter()
-    await sim.say(moderator, "@all the IM working group meets today at 14:00 in the WASH hub")
-    for _ in range(5000):  # bounded: 10,000 simulated seconds
-        with sim.services.db.transaction() as session:
-            waiting = session.scalar(
-                select(func.count())
-                .select_from(MentionOutbox)
-                .where(MentionOutbox.status.in_(["pending", "sending"]))
-            )
-        if not waiting:
-            break
-        await sim.advance(timedelta(seconds=2))
-    wall = time.perf_counter() - wall
+    wall = await post_all(sim, moderator, MentionOutbox.status.in_(["pending", "sending"]))
     done = sim.clock.now()
     group_messages = len(sim.since(mark, GROUP_ID))
     private_messages = sum(1 for m in sim.since(mark) if m.chat_id in private)

@@ -1,11 +1,11 @@
 """The outbox engine every outbox uses: claim with a token, fly a bounded batch, mark.
 
 A claim is made with a fresh token (this replica and a claim number). Each row then goes
-through ``send(row)``, which must begin the row (``storage.outbox.begin``: the fenced check
-that the claim still holds, right before the request) and mark it with the same token. The
-flight keeps up to ``limit`` sends under way, started in due order; once one is throttled
-(429), fails, finds its claim lost, or SIGTERM came, no more start: those under way finish and
-are marked, and the caller puts back the rows never begun.
+through ``send(row)``, which must begin the row (``storage.outbox.FencedOutbox.begin``: the
+fenced check that the claim still holds, right before the request) and mark it with the same
+token. The flight keeps up to ``limit`` sends under way, started in due order; once one is
+throttled (429), fails, finds its claim lost, or SIGTERM came, no more start: those under way
+finish and are marked, and the caller puts back the rows never begun.
 """
 
 from __future__ import annotations

@@ -385,19 +385,7 @@ def trigrams(key: str) -> set[str]:
 
 
 # --------------------------------------------------------------------------- CSV import
-IMPORT_COLUMNS: tuple[str, ...] = (
-    "name",
-    "organisation",
-    "role",
-    "clusters",
-    "location",
-    "phone",
-    "email",
-    "telegram",
-    "focal_point",
-    "cluster_coordinator",
-    "user_id",
-)
+IMPORT_COLUMNS: tuple[str, ...] = (*FIELDS, "cluster_coordinator", "user_id")
 MAX_IMPORT_ROWS = 200_000  # the default of contacts.import_max_rows
 MAX_IMPORT_ERRORS = 20
 

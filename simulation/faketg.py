@@ -822,6 +822,9 @@ class FakeTelegram:
         message = self.messages[(chat_id, message_id)]
         if data not in [b.get("callback_data") for b in message.buttons()]:
             raise ApiError(400, f"no button with data {data!r} on that message")
+        return self._callback(user_id, chat_id, message, data)
+
+    def _callback(self, user_id: int, chat_id: int, message: SentMessage, data: str) -> JSON:
         return self._update(
             callback_query={
                 "id": self._query_id(user_id),
@@ -840,16 +843,7 @@ class FakeTelegram:
 
     def forged_press(self, user_id: int, chat_id: int, message_id: int, data: str) -> JSON:
         """A callback with data that was never on the message (a hostile client)."""
-        message = self.messages[(chat_id, message_id)]
-        return self._update(
-            callback_query={
-                "id": self._query_id(user_id),
-                "from": self.users[user_id].to_json(),
-                "chat_instance": str(chat_id),
-                "data": data,
-                "message": self._message_json(message),
-            }
-        )
+        return self._callback(user_id, chat_id, self.messages[(chat_id, message_id)], data)
 
     def block_bot(self, user_id: int) -> JSON:
         self.blocked.add(user_id)

@@ -5,15 +5,12 @@ from __future__ import annotations
 from datetime import datetime
 
 from sqlalchemy import delete, select
-from sqlalchemy.orm import Session
 
+from storage.db import SessionRepository
 from storage.models import CalendarFeed
 
 
-class CalendarFeedRepository:
-    def __init__(self, session: Session) -> None:
-        self.session = session
-
+class CalendarFeedRepository(SessionRepository):
     def of(self, user_id: int) -> CalendarFeed | None:
         """The person's feed, live or stopped."""
         return self.session.get(CalendarFeed, user_id)

@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import Engine, create_engine, event, inspect, text
+from sqlalchemy.engine import CursorResult
 from sqlalchemy.exc import ArgumentError, OperationalError, SQLAlchemyError
 from sqlalchemy.orm import Session, sessionmaker
 
@@ -170,6 +171,19 @@ def head_revision() -> str | None:
     if len(heads) > 1:
         raise DatabaseError(f"the migrations have several heads: {', '.join(heads)}")
     return heads[0] if heads else None
+
+
+class SessionRepository:
+    """A repository's plumbing: the session of the unit of work it reads and writes in."""
+
+    def __init__(self, session: Session) -> None:
+        self.session = session
+
+    def _changed(self, statement: object) -> bool:
+        """Run a conditional UPDATE or DELETE: True when it changed exactly one row."""
+        result = self.session.execute(statement)  # type: ignore[call-overload]
+        assert isinstance(result, CursorResult)
+        return result.rowcount == 1
 
 
 class Database:

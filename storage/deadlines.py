@@ -11,7 +11,6 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from sqlalchemy import and_, func, or_, select, update
-from sqlalchemy.orm import Session
 
 from moderation.deadlines import (
     RESCHEDULED,
@@ -24,7 +23,7 @@ from moderation.deadlines import (
     parse_starts,
 )
 from storage import outbox
-from storage.db import upsert_insert
+from storage.db import SessionRepository, upsert_insert
 from storage.models import (
     DeadlineChange,
     DeadlineRow,
@@ -142,9 +141,8 @@ class BatchReads:
     present_in: dict[int, set[int]] = field(default_factory=dict)  # user → chats (if asked)
 
 
-class DeadlineRepository:
-    def __init__(self, session: Session) -> None:
-        self.session = session
+class DeadlineRepository(outbox.FencedOutbox, SessionRepository):
+    outbox_model = ReminderOutbox
 
     # --- definitions -------------------------------------------------------------------------
     def sync_config(self, definitions: Sequence[Deadline], now: datetime) -> None:
@@ -483,28 +481,9 @@ class DeadlineRepository:
         )
         return min((t for t in (later_due, later_retry) if t is not None), default=None)
 
-    def begin(self, row_id: int, token: str, now: datetime) -> bool:
-        """Right before sending: False when this claim no longer holds (send nothing)."""
-        return outbox.begin(self.session, ReminderOutbox, row_id, token, now)
-
-    def finish(
-        self,
-        row_id: int,
-        token: str,
-        status: str,
-        now: datetime,
-        message_id: int | None = None,
-        note: str | None = None,
-    ) -> bool:
-        """Record a claimed row's outcome; False (nothing changed) when the claim was lost."""
-        return outbox.finish(
-            self.session, ReminderOutbox, row_id, token, status, now, message_id, note
-        )
-
     def release(self, row_id: int, token: str, not_before: datetime, note: str) -> bool:
         """Put a claimed row back: it is tried again later, never dropped (if still ours)."""
-        values: dict[str, object] = {"not_before": not_before, "note": note[:255]}
-        return outbox.release(self.session, ReminderOutbox, row_id, token, values)
+        return self._release(row_id, token, note, not_before=not_before)
 
     def outbox_row(self, row_id: int) -> ReminderOutbox | None:
         return self.session.get(ReminderOutbox, row_id)

@@ -5,15 +5,12 @@ from __future__ import annotations
 from datetime import datetime
 
 from sqlalchemy import delete, select
-from sqlalchemy.orm import Session
 
+from storage.db import SessionRepository
 from storage.models import FormRow
 
 
-class FormRepository:
-    def __init__(self, session: Session) -> None:
-        self.session = session
-
+class FormRepository(SessionRepository):
     def kind_of(self, user_id: int, chat_id: int) -> str | None:
         """Cheap check for the router: the kind of form this person has here (open or
         expired), None without one."""

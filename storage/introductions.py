@@ -11,22 +11,31 @@ from datetime import datetime
 
 from sqlalchemy import Select, select, update
 from sqlalchemy.engine import CursorResult
-from sqlalchemy.orm import Session
 
 from moderation.introductions import IntroStatus
 from moderation.roster import MemberStatus
+from storage.db import SessionRepository
 from storage.models import Introduction, Invitation, JoinRequest, Membership, User
 
 
-class IntroductionRepository:
-    def __init__(self, session: Session) -> None:
-        self.session = session
+def present_members(chat_id: int) -> Select[Membership, User, Introduction]:
+    """Present members of ``chat_id`` with their user row and introduction (if any)."""
+    return (
+        select(Membership, User, Introduction)
+        .join(User, User.id == Membership.user_id)
+        .outerjoin(
+            Introduction,
+            (Introduction.chat_id == Membership.chat_id)
+            & (Introduction.user_id == Membership.user_id),
+        )
+        .where(
+            Membership.chat_id == chat_id,
+            Membership.status.not_in([MemberStatus.LEFT, MemberStatus.REMOVED]),
+        )
+    )
 
-    def _changed(self, statement: object) -> bool:
-        result = self.session.execute(statement)  # type: ignore[call-overload]
-        assert isinstance(result, CursorResult)
-        return result.rowcount == 1
 
+class IntroductionRepository(SessionRepository):
     # --- invitations ---------------------------------------------------------------------
     def add_invitation(self, invitation: Invitation) -> Invitation:
         self.session.add(invitation)
@@ -202,25 +211,8 @@ class IntroductionRepository:
         return self.session.scalars(query.order_by(JoinRequest.requested_at)).all()
 
     # --- listings ------------------------------------------------------------------------
-    @staticmethod
-    def _present(chat_id: int) -> Select[Membership, User, Introduction]:
-        """Present members of ``chat_id`` with their user row and introduction (if any)."""
-        return (
-            select(Membership, User, Introduction)
-            .join(User, User.id == Membership.user_id)
-            .outerjoin(
-                Introduction,
-                (Introduction.chat_id == Membership.chat_id)
-                & (Introduction.user_id == Membership.user_id),
-            )
-            .where(
-                Membership.chat_id == chat_id,
-                Membership.status.not_in([MemberStatus.LEFT, MemberStatus.REMOVED]),
-            )
-        )
-
     def members(self, chat_id: int) -> Sequence[tuple[Membership, User, Introduction | None]]:
-        query = self._present(chat_id).order_by(User.first_name, User.last_name, User.id)
+        query = present_members(chat_id).order_by(User.first_name, User.last_name, User.id)
         return [(m, u, i) for m, u, i in self.session.execute(query)]
 
     def member(
@@ -228,6 +220,6 @@ class IntroductionRepository:
     ) -> tuple[Membership, User, Introduction | None] | None:
         """One present member, as ``members`` would list them (None if not present)."""
         found = self.session.execute(
-            self._present(chat_id).where(Membership.user_id == user_id)
+            present_members(chat_id).where(Membership.user_id == user_id)
         ).first()
         return (found[0], found[1], found[2]) if found is not None else None

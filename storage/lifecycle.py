@@ -12,8 +12,6 @@ from dataclasses import dataclass
 from datetime import date, datetime
 
 from sqlalchemy import and_, delete, or_, select, update
-from sqlalchemy.engine import CursorResult
-from sqlalchemy.orm import Session
 
 from moderation.introductions import Category, IntroStatus
 from moderation.lifecycle import Answer, Cause, Member, Outcome
@@ -21,6 +19,7 @@ from moderation.roster import MemberStatus
 from moderation.sponsorship import counts_in_country, sponsor_ok
 from storage.calendar_feeds import CalendarFeedRepository
 from storage.contacts import ContactRepository
+from storage.db import SessionRepository
 from storage.introductions import IntroductionRepository
 from storage.models import (
     Introduction,
@@ -94,15 +93,7 @@ def facts(
     )
 
 
-class LifecycleRepository:
-    def __init__(self, session: Session) -> None:
-        self.session = session
-
-    def _changed(self, statement: object) -> bool:
-        result = self.session.execute(statement)  # type: ignore[call-overload]
-        assert isinstance(result, CursorResult)
-        return result.rowcount == 1
-
+class LifecycleRepository(SessionRepository):
     # --- rows ------------------------------------------------------------------------------
     def row(self, row_id: int) -> MemberLifecycle | None:
         return self.session.get(MemberLifecycle, row_id)

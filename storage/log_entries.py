@@ -6,15 +6,12 @@ from datetime import datetime
 
 from sqlalchemy import update
 from sqlalchemy.engine import CursorResult
-from sqlalchemy.orm import Session
 
+from storage.db import SessionRepository
 from storage.models import LogEntry, ModerationAction
 
 
-class LogEntryRepository:
-    def __init__(self, session: Session) -> None:
-        self.session = session
-
+class LogEntryRepository(SessionRepository):
     def add(self, action_id: int, chat_id: int, undo: str) -> LogEntry:
         entry = LogEntry(action_id=action_id, chat_id=chat_id, undo=undo)
         self.session.add(entry)

@@ -7,11 +7,12 @@ from collections.abc import Collection, Sequence
 from datetime import datetime, timedelta
 
 from sqlalchemy import func, select
-from sqlalchemy.orm import Session
 
 from moderation.mentions import Member
 from moderation.roster import MemberStatus
 from storage import outbox
+from storage.db import SessionRepository
+from storage.introductions import present_members
 from storage.models import (
     Introduction,
     Membership,
@@ -40,24 +41,13 @@ def outbox_user_ids(text: str) -> list[int]:
     return [int(part) for part in text.split(",") if part]
 
 
-class MentionRepository:
-    def __init__(self, session: Session) -> None:
-        self.session = session
+class MentionRepository(outbox.FencedOutbox, SessionRepository):
+    outbox_model = MentionOutbox
 
     # --- the roster ------------------------------------------------------------------------
     def members(self, chat_id: int, moderator_ids: Collection[int] = ()) -> list[Member]:
         """Present members of the group, with what their introduction says about them."""
-        query = (
-            select(Membership, User, Introduction)
-            .join(User, User.id == Membership.user_id)
-            .outerjoin(
-                Introduction,
-                (Introduction.chat_id == Membership.chat_id)
-                & (Introduction.user_id == Membership.user_id),
-            )
-            .where(Membership.chat_id == chat_id, Membership.status.not_in(GONE))
-            .order_by(User.first_name, User.last_name, User.id)
-        )
+        query = present_members(chat_id).order_by(User.first_name, User.last_name, User.id)
         members = []
         for _membership, user, intro in self.session.execute(query):
             firsts, fulls = _names(user, intro)
@@ -305,28 +295,10 @@ class MentionRepository:
         """Take a message for sending; False when another process was faster."""
         return outbox.take(self.session, MentionOutbox, row, token, now, LEASE, stall_limit)
 
-    def begin(self, row_id: int, token: str, now: datetime) -> bool:
-        """Right before sending: False when this claim no longer holds (send nothing)."""
-        return outbox.begin(self.session, MentionOutbox, row_id, token, now)
-
-    def finish(
-        self,
-        row_id: int,
-        token: str,
-        status: str,
-        now: datetime,
-        message_id: int | None = None,
-        note: str | None = None,
-    ) -> bool:
-        return outbox.finish(
-            self.session, MentionOutbox, row_id, token, status, now, message_id, note
-        )
-
     def retry(self, row_id: int, token: str, not_before: datetime, note: str) -> bool:
         """Put a message back (flood wait, network): due again at ``not_before``."""
-        values: dict[str, object] = {"due_at": not_before, "note": note[:255]}
-        return outbox.release(self.session, MentionOutbox, row_id, token, values)
+        return self._release(row_id, token, note, due_at=not_before)
 
     def put_back(self, row_id: int, token: str, note: str) -> bool:
         """A claimed message never begun goes back as it was (still due when it was)."""
-        return outbox.release(self.session, MentionOutbox, row_id, token, {"note": note[:255]})
+        return self._release(row_id, token, note)

@@ -9,10 +9,10 @@ from typing import cast
 
 from sqlalchemy import Table, delete, func, select, update
 from sqlalchemy.engine import CursorResult
-from sqlalchemy.orm import Session
 
-from storage.db import upsert_insert
+from storage.db import SessionRepository, upsert_insert
 from storage.models import Group, MemberWarning, ModerationAction, Mute, RecentMessage
+from storage.roster import unknown_group
 
 
 @dataclass(frozen=True, slots=True)
@@ -26,10 +26,7 @@ class NotedMessage:
     album: str | None = None
 
 
-class ModerationRepository:
-    def __init__(self, session: Session) -> None:
-        self.session = session
-
+class ModerationRepository(SessionRepository):
     # --- the audit log ---------------------------------------------------------------------
     def record(
         self,
@@ -308,13 +305,7 @@ class ModerationRepository:
         """
         group = self.session.get(Group, chat_id)
         if group is None:
-            group = Group(
-                chat_id=chat_id,
-                title=title,
-                bot_status="unknown",
-                bot_is_admin=False,
-                bot_rights="",
-            )
+            group = unknown_group(chat_id, title)
             self.session.add(group)
         missing = [r for r in (group.bot_rights or "").split(",") if r]
         if right in missing:

@@ -15,10 +15,9 @@ from datetime import datetime, timedelta
 
 from sqlalchemy import Connection, Engine, delete, func, select, text
 from sqlalchemy.exc import DBAPIError, SQLAlchemyError
-from sqlalchemy.orm import Session
 
 from storage import outbox
-from storage.db import milliseconds, reason_of
+from storage.db import SessionRepository, milliseconds, reason_of
 from storage.models import Group, ReminderOutbox, ReplicaRow, SweepRunRow
 
 log = logging.getLogger(__name__)
@@ -158,10 +157,7 @@ class GroupHealth:
     checked_at: datetime | None
 
 
-class OpsRepository:
-    def __init__(self, session: Session) -> None:
-        self.session = session
-
+class OpsRepository(SessionRepository):
     def beat(
         self,
         replica_id: str,

@@ -35,6 +35,30 @@ def claimable(model: OutboxModel, now: datetime, stall_limit: timedelta) -> Colu
     )
 
 
+def _claim_condition(
+    model: OutboxModel,
+    rows: ColumnElement[bool],
+    now: datetime,
+    stall_limit: timedelta,
+    extra: ColumnElement[bool] | None,
+) -> ColumnElement[bool]:
+    condition = and_(rows, claimable(model, now, stall_limit))
+    return condition if extra is None else and_(condition, extra)
+
+
+def _claim_values(
+    model: OutboxModel, token: str, now: datetime, lease: timedelta
+) -> dict[str, object]:
+    """What a claim writes on its rows: ours (the token) until the lease runs out, unbegun."""
+    return {
+        "status": SENDING,
+        "claimed_until": now + lease,
+        "claim_token": token,
+        "wire_at": None,
+        "attempts": model.attempts + 1,
+    }
+
+
 def take(
     session: Session,
     model: OutboxModel,
@@ -46,17 +70,9 @@ def take(
     extra: ColumnElement[bool] | None = None,
 ) -> bool:
     """The claim itself: a conditional UPDATE (row locks alone do not exist on SQLite)."""
-    condition = and_(model.id == row.id, claimable(model, now, stall_limit))
-    if extra is not None:
-        condition = and_(condition, extra)
+    condition = _claim_condition(model, model.id == row.id, now, stall_limit, extra)
     resent = row.status == SENDING and row.wire_at is not None
-    values: dict[str, object] = {
-        "status": SENDING,
-        "claimed_until": now + lease,
-        "claim_token": token,
-        "wire_at": None,
-        "attempts": model.attempts + 1,
-    }
+    values = _claim_values(model, token, now, lease)
     if resent:  # its claimant died mid-send: this copy may be the second one
         values["maybe_twice"] = True
     result = session.execute(
@@ -78,19 +94,11 @@ def take_many(
     """``take`` for many rows in one statement (``UPDATE … RETURNING``): the ids claimed."""
     if not row_ids:
         return set()
-    condition = and_(model.id.in_(row_ids), claimable(model, now, stall_limit))
-    if extra is not None:
-        condition = and_(condition, extra)
+    condition = _claim_condition(model, model.id.in_(row_ids), now, stall_limit, extra)
     # Its claimant died mid-send: this copy may be the second one (SET reads the old values).
     resent = and_(model.status == SENDING, model.wire_at.is_not(None))
-    values: dict[str, object] = {
-        "status": SENDING,
-        "claimed_until": now + lease,
-        "claim_token": token,
-        "wire_at": None,
-        "attempts": model.attempts + 1,
-        "maybe_twice": case((resent, True), else_=model.maybe_twice),
-    }
+    values = _claim_values(model, token, now, lease)
+    values["maybe_twice"] = case((resent, True), else_=model.maybe_twice)
     statement = (
         update(model)
         .where(condition)
@@ -129,59 +137,6 @@ def _fenced(model: OutboxModel, keys: tuple[str, ...], unbegun: bool = False) ->
     return statement
 
 
-def _run_fenced(
-    session: Session,
-    model: OutboxModel,
-    row_id: int,
-    token: str,
-    values: dict[str, object],
-    unbegun: bool = False,
-) -> bool:
-    keys = tuple(sorted(values))
-    params = {"b_row": row_id, "b_token": token, **{f"v_{k}": values[k] for k in keys}}
-    result = session.execute(_fenced(model, keys, unbegun), params)
-    return getattr(result, "rowcount", 0) == 1
-
-
-def begin(session: Session, model: OutboxModel, row_id: int, token: str, now: datetime) -> bool:
-    """Right before the send: True while this claim still holds (the send may start); False
-    when another process took the row (send nothing)."""
-    return _run_fenced(session, model, row_id, token, {"wire_at": now}, unbegun=True)
-
-
-def finish(
-    session: Session,
-    model: OutboxModel,
-    row_id: int,
-    token: str,
-    status: str,
-    now: datetime,
-    message_id: int | None = None,
-    note: str | None = None,
-) -> bool:
-    """Record the outcome, only if this claim still holds; False when it did not."""
-    values: dict[str, object] = {"status": status, "claimed_until": None}
-    if status == SENT:
-        values.update(sent_at=now, message_id=message_id)
-    if note is not None:
-        values["note"] = note[:255]
-    return _run_fenced(session, model, row_id, token, values)
-
-
-def release(
-    session: Session, model: OutboxModel, row_id: int, token: str, values: dict[str, object]
-) -> bool:
-    """Put a claimed row back (pending again), only if this claim still holds."""
-    values = {
-        "status": PENDING,
-        "claimed_until": None,
-        "claim_token": None,
-        "wire_at": None,
-        **values,
-    }
-    return _run_fenced(session, model, row_id, token, values)
-
-
 def maybe_twice(session: Session) -> int:
     """Messages sent again after their first claimant died mid-send: possibly received twice."""
     total = 0
@@ -189,3 +144,54 @@ def maybe_twice(session: Session) -> int:
         query = select(func.count()).select_from(model).where(model.maybe_twice.is_(True))
         total += int(session.scalar(query) or 0)
     return total
+
+
+class FencedOutbox:
+    """The fenced steps of a repository over one outbox table (``outbox_model``): each
+    changes the row only while the caller's claim (its token) still holds."""
+
+    session: Session
+    outbox_model: OutboxModel
+
+    def _run_fenced(
+        self, row_id: int, token: str, values: dict[str, object], unbegun: bool = False
+    ) -> bool:
+        keys = tuple(sorted(values))
+        params = {"b_row": row_id, "b_token": token, **{f"v_{k}": values[k] for k in keys}}
+        result = self.session.execute(_fenced(self.outbox_model, keys, unbegun), params)
+        return getattr(result, "rowcount", 0) == 1
+
+    def begin(self, row_id: int, token: str, now: datetime) -> bool:
+        """Right before the send: True while this claim still holds (the send may start);
+        False when another process took the row (send nothing)."""
+        return self._run_fenced(row_id, token, {"wire_at": now}, unbegun=True)
+
+    def finish(
+        self,
+        row_id: int,
+        token: str,
+        status: str,
+        now: datetime,
+        message_id: int | None = None,
+        note: str | None = None,
+    ) -> bool:
+        """Record a claimed row's outcome; False (nothing changed) when the claim was lost."""
+        values: dict[str, object] = {"status": status, "claimed_until": None}
+        if status == SENT:
+            values.update(sent_at=now, message_id=message_id)
+        if note is not None:
+            values["note"] = note[:255]
+        return self._run_fenced(row_id, token, values)
+
+    def _release(self, row_id: int, token: str, note: str, **values: object) -> bool:
+        """Put a claimed row back, pending again with ``note`` and ``values``, only if this
+        claim still holds."""
+        back: dict[str, object] = {
+            "status": PENDING,
+            "claimed_until": None,
+            "claim_token": None,
+            "wire_at": None,
+            **values,
+            "note": note[:255],
+        }
+        return self._run_fenced(row_id, token, back)

@@ -9,8 +9,8 @@ from datetime import datetime
 from sqlalchemy import delete, func, select, update
 from sqlalchemy.engine import CursorResult
 from sqlalchemy.exc import IntegrityError
-from sqlalchemy.orm import Session
 
+from storage.db import SessionRepository
 from storage.models import Report, ReportDecision, ReportPost, ReportVote
 
 DISMISS = "dismiss"
@@ -22,10 +22,7 @@ class Reporter:
     dismissed: int  # how many of their reports (of any message) the moderators dismissed
 
 
-class ReportRepository:
-    def __init__(self, session: Session) -> None:
-        self.session = session
-
+class ReportRepository(SessionRepository):
     def report(self, report_id: int) -> Report | None:
         return self.session.get(Report, report_id)
 

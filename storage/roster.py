@@ -11,7 +11,6 @@ from typing import cast
 
 from sqlalchemy import Table, bindparam, select, update
 from sqlalchemy.exc import SQLAlchemyError
-from sqlalchemy.orm import Session
 
 from moderation.roster import (
     JoinMethod,
@@ -21,7 +20,7 @@ from moderation.roster import (
     describe,
     join_method,
 )
-from storage.db import Database
+from storage.db import Database, SessionRepository
 from storage.models import Group, Membership, MembershipEvent, User
 
 log = logging.getLogger(__name__)
@@ -36,6 +35,13 @@ class _Seen:
 
 # How long a remembered user is trusted before their row is written in full again.
 SEEN_REFRESH = timedelta(days=1)
+
+
+def unknown_group(chat_id: int, title: str) -> Group:
+    """A group's row before anything is known of the bot's place in it."""
+    return Group(
+        chat_id=chat_id, title=title, bot_status="unknown", bot_is_admin=False, bot_rights=""
+    )
 
 
 class SeenUsers:
@@ -105,10 +111,7 @@ class SeenUsers:
 _SEEN_CACHES: weakref.WeakSet[SeenUsers] = weakref.WeakSet()
 
 
-class RosterRepository:
-    def __init__(self, session: Session) -> None:
-        self.session = session
-
+class RosterRepository(SessionRepository):
     # --- users -----------------------------------------------------------------------------
     def upsert_user(self, info: UserInfo, now: datetime) -> User:
         for cache in list(_SEEN_CACHES):
@@ -181,13 +184,7 @@ class RosterRepository:
     def ensure_group(self, chat_id: int, title: str) -> Group:
         group = self.session.get(Group, chat_id)
         if group is None:
-            group = Group(
-                chat_id=chat_id,
-                title=title,
-                bot_status="unknown",
-                bot_is_admin=False,
-                bot_rights="",
-            )
+            group = unknown_group(chat_id, title)
             self.session.add(group)
             self.session.flush()
         return group

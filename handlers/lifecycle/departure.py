@@ -5,8 +5,9 @@ from __future__ import annotations
 
 import logging
 
-from telegram import Update
+from telegram import CallbackQuery, Update
 
+from config.schema import GroupConfig
 from handlers.lifecycle.common import (
     own_row,
     policy_of,
@@ -29,9 +30,10 @@ from moderation.lifecycle import (
     Cause,
 )
 from moderation.sponsorship import may_name_new_sponsor, records_stay
-from runtime.context import BotContext
+from runtime.context import BotContext, Services
 from storage.introductions import IntroductionRepository
 from storage.lifecycle import LifecycleRepository, answer_of, outcome_of
+from storage.models import MemberLifecycle
 
 log = logging.getLogger(__name__)
 
@@ -52,21 +54,38 @@ async def departure_link(update: Update, context: BotContext, argument: str) -> 
     )
 
 
-async def departure_no(update: Update, context: BotContext) -> None:
+def _question(
+    update: Update, context: BotContext
+) -> tuple[CallbackQuery, MemberLifecycle | None, GroupConfig | None]:
+    """The pressed button, the asker's own lifecycle row it names and that row's group (None
+    when the row is not the presser's or the group is no longer configured)."""
     query = update.callback_query
     assert query is not None and query.data is not None
     services = context.services
     row = own_row(services, int(query.data.split(":")[2]), query.from_user.id)
     group = services.settings.group(row.chat_id) if row else None
-    if row is None or group is None:
-        await query.answer(_("This question is not for you."), show_alert=True)
-        return
+    return query, row, group
+
+
+async def _record(query: CallbackQuery, services: Services, row_id: int, answer: Answer) -> bool:
+    """Record the answer to the departure question; False (and the presser told) when it was
+    already answered."""
     with services.db.transaction() as session:
         answered = LifecycleRepository(session).answer_departure(
-            row.id, Answer.LEAVE, services.clock.now()
+            row_id, answer, services.clock.now()
         )
     if not answered:
         await query.answer(_("This question is already answered."), show_alert=True)
+    return answered
+
+
+async def departure_no(update: Update, context: BotContext) -> None:
+    query, row, group = _question(update, context)
+    services = context.services
+    if row is None or group is None:
+        await query.answer(_("This question is not for you."), show_alert=True)
+        return
+    if not await _record(query, services, row.id, Answer.LEAVE):
         return
     await query.answer()
     if query.message is not None:
@@ -79,33 +98,22 @@ async def departure_no(update: Update, context: BotContext) -> None:
 
 async def departure_yes(update: Update, context: BotContext) -> None:
     """ "Yes, I keep supporting them": the out-of-country form asks for an end date."""
-    query = update.callback_query
-    assert query is not None and query.data is not None
+    query, row, group = _question(update, context)
     services = context.services
-    row = own_row(services, int(query.data.split(":")[2]), query.from_user.id)
-    group = services.settings.group(row.chat_id) if row else None
     if row is None or group is None:
         await query.answer(_("This question is not for you."), show_alert=True)
         return
-    if records_stay(answer_of(row.departure_answer)):
-        with services.db.transaction() as session:
-            answered = LifecycleRepository(session).answer_departure(
-                row.id, Answer.STAY, services.clock.now()
-            )
-        if not answered:
-            await query.answer(_("This question is already answered."), show_alert=True)
-            return
+    stays = records_stay(answer_of(row.departure_answer))
+    if stays and not await _record(query, services, row.id, Answer.STAY):
+        return
     await query.edit_message_text(_("You answered: you keep supporting colleagues. Thank you!"))
     await OUT_OF_COUNTRY.start(update, context, OutOfCountry(row_id=row.id, chat_id=group.chat_id))
 
 
 async def new_sponsor(update: Update, context: BotContext) -> None:
     """ "Name a new sponsor": after the sponsor left, or after a named sponsor said no."""
-    query = update.callback_query
-    assert query is not None and query.data is not None
+    query, row, group = _question(update, context)
     services = context.services
-    row = own_row(services, int(query.data.split(":")[2]), query.from_user.id)
-    group = services.settings.group(row.chat_id) if row else None
     with services.db.transaction() as session:
         intro = (
             IntroductionRepository(session).introduction(row.chat_id, row.user_id) if row else None

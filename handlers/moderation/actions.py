@@ -10,7 +10,7 @@ from telegram.error import BadRequest, Forbidden
 
 from config.schema import GroupConfig
 from handlers.common import personal_language, send_private
-from handlers.moderation.common import Outcome, Right, classify, missing_right
+from handlers.moderation.common import Outcome, Right, refused
 from handlers.moderation.render import sponsor_text
 from handlers.removal import Removal
 from i18n import use_locale
@@ -69,10 +69,8 @@ async def restrict(
             group.chat_id, user_id, permissions, until_date=until
         )
     except (BadRequest, Forbidden) as exc:
-        outcome = classify(exc)
-        if outcome is Outcome.NO_RIGHT:
-            await missing_right(context, group, Right.RESTRICT, exc)
-        else:
+        outcome = await refused(context, group, Right.RESTRICT, exc)
+        if outcome is not Outcome.NO_RIGHT:
             log.warning("restrict %s in %s: %s", user_id, group.chat_id, exc)
         return outcome
     return Outcome.DONE
@@ -88,10 +86,8 @@ async def ban_sender(
         else:
             await context.bot.unban_chat_sender_chat(group.chat_id, channel_id)
     except (BadRequest, Forbidden) as exc:
-        outcome = classify(exc)
-        if outcome is Outcome.NO_RIGHT:
-            await missing_right(context, group, Right.RESTRICT, exc)
-        else:
+        outcome = await refused(context, group, Right.RESTRICT, exc)
+        if outcome is not Outcome.NO_RIGHT:
             log.warning("sender chat %s in %s: %s", channel_id, group.chat_id, exc)
         return outcome
     return Outcome.DONE
@@ -108,10 +104,7 @@ async def delete(
             return Outcome.NOT_PRESENT
         if "for everyone" in text or own:
             return Outcome.FAILED  # too old (48 h), or a service message
-        outcome = classify(exc)
-        if outcome is Outcome.NO_RIGHT:
-            await missing_right(context, group, Right.DELETE, exc)
-        return outcome
+        return await refused(context, group, Right.DELETE, exc)
     return Outcome.DONE
 
 

@@ -92,6 +92,17 @@ async def missing_right(
     await report_missing_right(context, group, right.label(), error, key=right.value)
 
 
+async def refused(
+    context: BotContext, group: GroupConfig, right: Right, error: TelegramError
+) -> Outcome:
+    """How Telegram's refusal reads (``classify``); a missing ``right`` is told to the
+    moderators (``missing_right``)."""
+    outcome = classify(error)
+    if outcome is Outcome.NO_RIGHT:
+        await missing_right(context, group, right, error)
+    return outcome
+
+
 def missing_right_reply(group: GroupConfig, right: Right) -> str:
     return _(
         "I could not do that: in {group} I lack the admin right to {right}. Please give me "

@@ -25,11 +25,10 @@ from handlers.moderation.actions import ban_sender, held, restrict
 from handlers.moderation.common import (
     Outcome,
     Right,
-    classify,
     describe_action,
     language_of,
-    missing_right,
     names_of,
+    refused,
     when,
 )
 from handlers.render import esc
@@ -139,10 +138,7 @@ async def _unban(context: BotContext, group: GroupConfig, user_id: int) -> Outco
     try:
         await context.bot.unban_chat_member(group.chat_id, user_id, only_if_banned=True)
     except (BadRequest, Forbidden) as exc:
-        outcome = classify(exc)
-        if outcome is Outcome.NO_RIGHT:
-            await missing_right(context, group, Right.RESTRICT, exc)
-        return outcome
+        return await refused(context, group, Right.RESTRICT, exc)
     return Outcome.DONE
 
 

@@ -17,10 +17,9 @@ from handlers.moderation.actions import (
 from handlers.moderation.common import (
     Outcome,
     Right,
-    classify,
     language_of,
-    missing_right,
     record,
+    refused,
     when,
 )
 from handlers.moderation.logchat import note_action
@@ -181,9 +180,7 @@ async def _remove_or_ban(update: Update, context: BotContext, command: str) -> N
         try:
             await context.bot.ban_chat_member(group.chat_id, target.user_id)
         except (BadRequest, Forbidden) as exc:
-            outcome = classify(exc)
-            if outcome is Outcome.NO_RIGHT:
-                await missing_right(context, group, Right.RESTRICT, exc)
+            outcome = await refused(context, group, Right.RESTRICT, exc)
             if not await say_outcome(order, outcome, Right.RESTRICT):
                 return
     with services.db.transaction() as session:
@@ -276,9 +273,7 @@ async def unban_command(update: Update, context: BotContext) -> None:
     try:
         await context.bot.unban_chat_member(group.chat_id, target.user_id, only_if_banned=True)
     except (BadRequest, Forbidden) as exc:
-        outcome = classify(exc)
-        if outcome is Outcome.NO_RIGHT:
-            await missing_right(context, group, Right.RESTRICT, exc)
+        outcome = await refused(context, group, Right.RESTRICT, exc)
         await say_outcome(order, outcome, Right.RESTRICT)
         return
     action = record(services, group, "unban", target.user_id, actor_id=order.moderator.id)

@@ -22,7 +22,7 @@ from sqlalchemy import BigInteger, Text, any_, bindparam, func, insert, or_, sel
 from sqlalchemy.orm import Session
 
 from i18n import _
-from moderation.contacts import ImportedContact
+from moderation.contacts import FIELDS, ImportedContact
 from storage.contact_index import note_unindexed_change
 from storage.contacts.values import merge_clusters, search_text_of, values_of
 from storage.models import Contact
@@ -31,20 +31,7 @@ BATCH_ROWS = 1000
 Progress = Callable[[int, int], None]  # (rows done, rows in the file)
 
 _ASCII_LOWER = str.maketrans("ABCDEFGHIJKLMNOPQRSTUVWXYZ", "abcdefghijklmnopqrstuvwxyz")
-_EDITABLE = (
-    "user_id",
-    "name",
-    "organisation",
-    "role",
-    "clusters",
-    "location",
-    "phone",
-    "email",
-    "telegram",
-    "focal_point",
-    "cluster_coordinator",
-    "confirmed_clusters",
-)
+_EDITABLE = ("user_id", *FIELDS, "cluster_coordinator", "confirmed_clusters")
 
 
 def _ascii_lower(text: str) -> str:
@@ -184,13 +171,38 @@ def import_contacts(
     return report
 
 
+def _entry_of(
+    row: ImportedContact,
+    entry_id: int | None,
+    user_id: int | None,
+    consent: str,
+    order: tuple[int, int],
+) -> _Entry:
+    """The entry as ``row`` says it (its clusters confirmed as given)."""
+    return _Entry(
+        id=entry_id,
+        user_id=user_id,
+        name=row.name,
+        organisation=row.organisation,
+        role=row.role,
+        clusters="|".join(row.clusters),
+        location=row.location,
+        phone=row.phone,
+        email=row.email,
+        telegram=row.telegram,
+        focal_point=row.focal_point,
+        cluster_coordinator=row.cluster_coordinator,
+        confirmed_clusters=merge_clusters(row.clusters),
+        consent=consent,
+        order=order,
+    )
+
+
 def _decide(
     row: ImportedContact, view: _View, report: ImportReport, apply: bool, start: int, seq: int
 ) -> _Entry | None:
     """Count the row; with ``apply``, change the view and return the entry to write."""
     existing = view.find(row)
-    clusters = "|".join(row.clusters)
-    confirmed = merge_clusters(row.clusters)
     if existing is not None:
         # A row's user id never moves an entry already tied to someone else.
         relinks = row.user_id is not None and existing.user_id not in (None, row.user_id)
@@ -198,23 +210,8 @@ def _decide(
             report.kept += 1
             return None
         before = existing.state()
-        after = _Entry(
-            id=existing.id,
-            user_id=existing.user_id if row.user_id is None else row.user_id,
-            name=row.name,
-            organisation=row.organisation,
-            role=row.role,
-            clusters=clusters,
-            location=row.location,
-            phone=row.phone,
-            email=row.email,
-            telegram=row.telegram,
-            focal_point=row.focal_point,
-            cluster_coordinator=row.cluster_coordinator,
-            confirmed_clusters=confirmed,
-            consent=existing.consent,
-            order=existing.order,
-        )
+        user_id = existing.user_id if row.user_id is None else row.user_id
+        after = _entry_of(row, existing.id, user_id, existing.consent, existing.order)
         if before == after.state():
             report.unchanged += 1
             return None
@@ -230,23 +227,7 @@ def _decide(
     if not apply:
         return None
     # Linked to a person only by a Telegram user id in the file, never by a username.
-    entry = _Entry(
-        id=None,
-        user_id=row.user_id,
-        name=row.name,
-        organisation=row.organisation,
-        role=row.role,
-        clusters=clusters,
-        location=row.location,
-        phone=row.phone,
-        email=row.email,
-        telegram=row.telegram,
-        focal_point=row.focal_point,
-        cluster_coordinator=row.cluster_coordinator,
-        confirmed_clusters=confirmed,
-        consent="pending",
-        order=(1, start + seq),
-    )
+    entry = _entry_of(row, None, row.user_id, "pending", (1, start + seq))
     view.add(entry, view.lower(entry.email), view.lower(entry.telegram))
     return entry
 

@@ -6,7 +6,6 @@ from collections.abc import Iterable, Mapping, Sequence
 from datetime import datetime
 
 from sqlalchemy import Integer, case, func, select, update
-from sqlalchemy.orm import Session
 
 from moderation.contacts import FIELDS, Grant, GrantKind, Level, trigrams
 from storage import erasure
@@ -19,6 +18,7 @@ from storage.contacts.values import (
     merge_clusters,
     search_text_of,
 )
+from storage.db import SessionRepository
 from storage.models import (
     Contact,
     ContactGrant,
@@ -31,10 +31,7 @@ from storage.models import (
 CANDIDATES = 200
 
 
-class ContactRepository:
-    def __init__(self, session: Session) -> None:
-        self.session = session
-
+class ContactRepository(SessionRepository):
     # --- contacts --------------------------------------------------------------------------
     def get(self, contact_id: int) -> Contact | None:
         return self.session.get(Contact, contact_id)
