@@ -19,6 +19,7 @@ FULL = [
     ["bench.throughput"],
     ["bench.fanout"],
     ["bench.contacts_lookup"],
+    ["bench.native_index"],
     ["bench.footprint"],
     ["bench.mentions_all"],
     ["bench.mentions_private"],
@@ -28,12 +29,19 @@ QUICK = {
     "bench.throughput": ["--updates", "3000", "--runs", "1"],
     "bench.fanout": ["--partners", "600", "--runs", "1"],
     "bench.contacts_lookup": ["--contacts", "10000", "--queries", "60", "--scan-queries", "20"],
+    "bench.native_index": ["--contacts", "10000", "--queries", "60", "--scan-queries", "30"],
     "bench.footprint": ["--members", "1000", "--contacts", "10000", "--runs", "1"],
     "bench.mentions_all": ["--members", "200"],
     "bench.mentions_private": ["--members", "200"],
     "bench.imports": ["--rows", "10000", "--into", "1000", "--runs", "1", "--old-rows", "1000"],
 }
-ON_POSTGRESQL = {"bench.throughput", "bench.contacts_lookup", "bench.footprint", "bench.imports"}
+ON_POSTGRESQL = {
+    "bench.throughput",
+    "bench.contacts_lookup",
+    "bench.native_index",
+    "bench.footprint",
+    "bench.imports",
+}
 
 
 def main() -> None:

@@ -5,6 +5,7 @@ from __future__ import annotations
 from alembic.autogenerate import compare_metadata
 from alembic.runtime.migration import MigrationContext
 
+from storage.contacts.native import modelled
 from storage.db import Database, current_revision, head_revision
 from storage.models import Base
 
@@ -14,7 +15,9 @@ def test_upgrade_from_empty_matches_models(database_url: str) -> None:
     database.upgrade()
     assert current_revision(database.engine) == head_revision()
     with database.engine.connect() as connection:
-        context = MigrationContext.configure(connection, opts={"compare_type": True})
+        context = MigrationContext.configure(
+            connection, opts={"compare_type": True, "include_object": modelled}
+        )
         assert compare_metadata(context, Base.metadata) == []
     database.upgrade()  # idempotent
     database.dispose()
@@ -65,4 +68,61 @@ def test_contact_import_indexes_downgrade_and_upgrade_again(database_url: str) -
             text("select name from contacts where lower(email) = 'o@x.org'")
         ).all()
         assert [tuple(r) for r in found] == [("Olena K",)]
+    database.dispose()
+
+
+def test_contact_grams_downgrade_and_upgrade_again(database_url: str) -> None:
+    """0024 can be undone (no FTS5 table, triggers, GIN index or function left) and redone:
+    the contacts already there are indexed again, later changes followed."""
+    from alembic import command
+    from sqlalchemy import text
+
+    from storage.contacts import ContactRepository
+    from storage.db import _alembic_config
+
+    database = Database(database_url)
+    database.upgrade()
+    sqlite = database.engine.dialect.name == "sqlite"
+    insert = (
+        "insert into contacts (name, organisation, role, clusters, location, phone, email, "
+        "telegram, focal_point, cluster_coordinator, confirmed_clusters, levels, consent, source, "
+        "search_text, created_at, updated_at) values (:name, '', '', '', '', '', '', '', false, "
+        "false, '', '', :consent, 'import', :text, '2026-01-01 00:00:00', '2026-01-01 00:00:00')"
+    )
+
+    def add(name: str, consent: str = "given") -> None:
+        with database.engine.begin() as connection:
+            connection.execute(
+                text(insert), {"name": name, "consent": consent, "text": name.lower()}
+            )
+
+    def found(key: str) -> list[str]:
+        with database.transaction() as session:
+            return [c.name for c in ContactRepository(session).native_candidates(key)]
+
+    def leftovers() -> set[str]:
+        query = (
+            "select name from sqlite_master where name like 'contacts_grams%'"
+            if sqlite
+            else "select indexname from pg_indexes where indexname = 'ix_contacts_grams' "
+            "and schemaname = current_schema() union all select proname from pg_proc "
+            "where proname = 'contact_grams' and pronamespace = current_schema()::regnamespace"
+        )
+        with database.engine.connect() as connection:
+            return {str(n) for n in connection.execute(text(query)).scalars()}
+
+    add("Olena Koval")
+    add("Oksana Kovalenko", "pending")
+    assert found("koval") == ["Olena Koval"]
+    assert leftovers()
+    command.downgrade(_alembic_config(database.engine), "0022_miniapp_downloads")
+    assert leftovers() == set()
+    add("Ivan Kovalchuk")  # while there is no index
+    database.upgrade()
+    assert current_revision(database.engine) == head_revision()
+    assert found("koval") == ["Olena Koval", "Ivan Kovalchuk"]
+    with database.engine.begin() as connection:
+        connection.execute(text("update contacts set consent = 'given' where consent = 'pending'"))
+        connection.execute(text("delete from contacts where name = 'Olena Koval'"))
+    assert found("kovalenko") == ["Oksana Kovalenko", "Ivan Kovalchuk"]
     database.dispose()

@@ -10,6 +10,7 @@ from sqlalchemy import Integer, case, func, select, update
 from moderation.contacts import FIELDS, Grant, GrantKind, Level, trigrams
 from storage import erasure
 from storage.contact_index import index_for
+from storage.contacts.native import candidate_ids
 from storage.contacts.values import (
     ContactValues,
     cluster_list,
@@ -169,15 +170,27 @@ class ContactRepository(SessionRepository):
 
     def search_candidates(self, key: str, limit: int = CANDIDATES) -> Sequence[Contact]:
         """Consented contacts sharing the most grams with the query (ranked in Python), through
-        the in-memory index (storage/contact_index.py); the same rows as ``scan_candidates``,
-        which answers instead while the index is being rebuilt."""
+        the in-memory index (storage/contact_index.py); the same rows as ``scan_candidates``.
+        While the index is being rebuilt, the database's own gram index answers
+        (storage/contacts/native.py: FTS5 on SQLite, GIN on PostgreSQL), again the same rows."""
         grams = sorted(trigrams(key))[:24]
         if not grams:
             return self.scan_candidates(key, limit)
         index = index_for(self.session)
-        if not index.refresh(self.session):
+        if index.refresh(self.session):
+            ids = index.candidates(grams, limit)
+        else:
+            ids = candidate_ids(self.session, grams, limit)
+        return self._rows(ids)
+
+    def native_candidates(self, key: str, limit: int = CANDIDATES) -> Sequence[Contact]:
+        """The ranking from the database's gram index alone (the answer during a rebuild)."""
+        grams = sorted(trigrams(key))[:24]
+        if not grams:
             return self.scan_candidates(key, limit)
-        ids = index.candidates(grams, limit)
+        return self._rows(candidate_ids(self.session, grams, limit))
+
+    def _rows(self, ids: Sequence[int]) -> Sequence[Contact]:
         if not ids:
             return []
         found = {
@@ -190,7 +203,7 @@ class ContactRepository(SessionRepository):
 
     def scan_candidates(self, key: str, limit: int = CANDIDATES) -> Sequence[Contact]:
         """The same ranking in SQL over every row (kept for queries without grams, and as the
-        reference the index is tested against)."""
+        reference the in-memory and the database's indexes are tested against)."""
         grams = sorted(trigrams(key))[:24] or [key]
         hits = [case((Contact.search_text.contains(g, autoescape=True), 1), else_=0) for g in grams]
         score = sum(hits[1:], hits[0]).cast(Integer) if len(hits) > 1 else hits[0]
