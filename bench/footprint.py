@@ -66,7 +66,7 @@ app = app.build()
 app.add_handler(CommandHandler("start", start))
 app.run_polling()
 """
-IMBOT = ["-c", "from bot.cli import main; main()", "run", "--config", str(EXAMPLE)]
+IMBOT = ["-c", "from bot.entry import main; main()", "run", "--config", str(EXAMPLE)]
 
 
 def fill(url: str, people: list[Person], contacts: list[Person]) -> None:
