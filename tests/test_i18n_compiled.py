@@ -4,6 +4,7 @@ the ``.po`` again, compiled afresh when the ``.po`` changes, and never needed to
 from __future__ import annotations
 
 import shutil
+import tempfile
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -34,7 +35,12 @@ def expected(po: Path) -> dict[str, str]:
     return {
         m.id: m.string
         for m in catalog
-        if m.id and isinstance(m.id, str) and m.string and not m.fuzzy and not m.context
+        if isinstance(m.id, str)
+        and m.id
+        and isinstance(m.string, str)
+        and m.string
+        and not m.fuzzy
+        and not m.context
     }
 
 
@@ -99,7 +105,7 @@ def test_a_read_only_install_translates_without_keeping_anything(
     def refused(**_: object) -> tuple[int, str]:
         raise PermissionError("read-only file system")
 
-    monkeypatch.setattr(i18n.tempfile, "mkstemp", refused)
+    monkeypatch.setattr(tempfile, "mkstemp", refused)
     wanted = expected(locales / "imbot.po")
     assert all(translations("uk").gettext(k) == v for k, v in wanted.items())
     assert compiled(locales) == []
