@@ -1,7 +1,8 @@
 # imbot container image: `docker build -t imbot .` (see "Container" in the README).
 # Two stages: the first installs the locked dependencies and the bot into a virtual
-# environment, checks that every language catalog is complete and compiles (the bot reads the
-# .po files and compiles them in memory at first use), and checks the example configuration;
+# environment, checks that every language catalog is complete and compiles it (kept beside the
+# installed .po as imbot.<hash>.mo, which the bot then reads at start: `python -P` imports the
+# installed package, not /src), and checks the example configuration;
 # the second stage copies only that environment.
 
 FROM python:3.11-slim AS build
@@ -23,7 +24,7 @@ COPY . .
 RUN /opt/imbot/bin/pip install --no-cache-dir --no-deps . \
     && /opt/imbot/bin/pip check \
     && /opt/imbot/bin/imbot i18n check \
-    && /opt/imbot/bin/python -c "from i18n import LANGUAGES, translations; [translations(x) for x in LANGUAGES]" \
+    && /opt/imbot/bin/python -P -c "from i18n import LANGUAGES, translations; [translations(x) for x in LANGUAGES]" \
     && /opt/imbot/bin/imbot check-config config/example.yaml
 
 

@@ -9,7 +9,8 @@ with Faker names in five locales (``bench.people``). Each run then starts, one a
 
 * a bare PTB ``Application`` (one ``/start`` handler answering "hello"), polling the fake;
 * ``imbot run --config config/example.yaml --port 0`` (``DATABASE_URL``, ``BOT_TOKEN`` and
-  ``BOT_API_URL`` in the environment), as a deployment starts it — migration check included.
+  ``BOT_API_URL`` in the environment), through the ``imbot`` script's entry point
+  (``bot.entry``), as a deployment starts it — migration check included.
 
 The project's modules are byte-compiled first, as ``pip install`` leaves them in a deployment
 (the processes inherit ``PYTHONDONTWRITEBYTECODE`` and would otherwise compile ~200 modules at
@@ -66,7 +67,7 @@ app = app.build()
 app.add_handler(CommandHandler("start", start))
 app.run_polling()
 """
-IMBOT = ["-c", "from bot.cli import main; main()", "run", "--config", str(EXAMPLE)]
+IMBOT = ["-c", "from bot.entry import main; main()", "run", "--config", str(EXAMPLE)]
 
 
 def fill(url: str, people: list[Person], contacts: list[Person]) -> None:

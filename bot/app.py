@@ -201,11 +201,12 @@ def schedule_sweeps(app: App) -> None:
         async def run(_context: BotContext, sweep: Sweep = sweep) -> None:
             await ops.run_sweep(app, sweep)  # one replica at a time (advisory lock)
 
-        app.job_queue.run_repeating(run, interval=sweep.every, first=1, name=sweep.name)
+        app.job_queue.run_repeating(run, interval=sweep.every, first=sweep.first, name=sweep.name)
 
 
 async def on_startup(app: App) -> None:
-    # Sweeps (the admin check among them) run about a second after start, then regularly.
+    # Sweeps (the admin check among them) run about a second after start (the contact index's
+    # build later: ``Sweep.first``), then regularly.
     await set_command_menus(app)
     await set_menu_button(app)
     schedule_sweeps(app)

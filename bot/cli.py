@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import gc
 import logging
 import sys
 from collections.abc import Callable
@@ -93,6 +94,17 @@ def main(ctx: click.Context) -> None:
     # Tests hand in their own clock (``obj=``); a real command line reads the system's.
     if ctx.obj is None:
         ctx.obj = SystemClock()
+    if ctx.invoked_subcommand != "run":  # run resumes it once the bot is built
+        resume_collector()
+
+
+def resume_collector() -> None:
+    """The garbage collector back on when ``bot.entry`` paused it for start-up (a no-op
+    otherwise, as in tests); what start-up made is frozen: it lives as long as the process,
+    and later passes need not walk it (see ``bot.entry``)."""
+    if not gc.isenabled():
+        gc.freeze()
+        gc.enable()
 
 
 def now() -> datetime:
@@ -167,6 +179,7 @@ def run(
     except ValueError as exc:
         fail(f"{config_path}: {exc}")
     app = build_application(services, token)
+    resume_collector()
     log = logging.getLogger("imbot")
     log.info("database %s is at revision %s", describe_url(services.db.engine), head_revision())
     webhook = None

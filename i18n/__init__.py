@@ -1,10 +1,14 @@
 """Translations: every user-facing string goes through ``_()`` or ``ngettext()``.
 
 The catalogs are gettext ``.po`` files under ``i18n/locales/<lang>/LC_MESSAGES/imbot.po``,
-read with Babel at first use (no compiled ``.mo`` files to keep in step). The language of
-what the bot says is a context variable, set once per update for the person or group being
-answered, and switched with ``use_locale()`` when writing to someone else (a moderator, a
-sponsor, a partner) so each reads their own language.
+compiled with Babel at first use (no compiled ``.mo`` files to keep in step in the repository).
+The compiled catalog is kept beside the ``.po``, named after a hash of its text
+(``imbot.<hash>.mo``), so that later starts read it instead of parsing the ``.po`` again
+(~0.2 s of CPU at every start); an edited ``.po`` has another hash and is compiled afresh.
+
+The language of what the bot says is a context variable, set once per update for the person or
+group being answered, and switched with ``use_locale()`` when writing to someone else (a
+moderator, a sponsor, a partner) so each reads their own language.
 
 Placeholders are named (``{name}``) and filled by ``_()`` itself, so translators can move them:
 ``_("Welcome, {name}!", name=esc(user))``. Values are inserted as they are; escape typed text
@@ -25,8 +29,12 @@ from __future__ import annotations
 
 import functools
 import gettext
+import hashlib
+import os
 import re
 import string
+import struct
+import tempfile
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from contextvars import ContextVar
@@ -47,8 +55,6 @@ from babel.dates import (
     get_timezone_location,
 )
 from babel.lists import format_list
-from babel.messages.mofile import write_mo
-from babel.messages.pofile import read_po
 
 DOMAIN = "imbot"
 LOCALE_DIR = Path(__file__).parent / "locales"
@@ -77,12 +83,45 @@ def translations(language: str) -> gettext.NullTranslations:
     path = catalog_path(language)
     if language == DEFAULT_LANGUAGE or not path.exists():
         return gettext.NullTranslations()
-    with path.open("rb") as po:
-        catalog = read_po(po, locale=language)
+    source = path.read_bytes()
+    compiled = path.with_name(f"{DOMAIN}.{hashlib.sha256(source).hexdigest()[:16]}.mo")
+    try:
+        return gettext.GNUTranslations(BytesIO(compiled.read_bytes()))
+    except (OSError, ValueError, LookupError, struct.error):  # not compiled yet, or damaged
+        pass
+    mo = compile_catalog(source, language)
+    _keep(compiled, mo)
+    return gettext.GNUTranslations(BytesIO(mo))
+
+
+def compile_catalog(source: bytes, language: str) -> bytes:
+    """A ``.po`` file's text compiled to ``.mo`` bytes by Babel (fuzzy entries left out)."""
+    from babel.messages.mofile import write_mo  # only when a catalog is compiled
+    from babel.messages.pofile import read_po
+
+    catalog = read_po(BytesIO(source), locale=language)
     buffer = BytesIO()
     write_mo(buffer, catalog)
-    buffer.seek(0)
-    return gettext.GNUTranslations(buffer)
+    return buffer.getvalue()
+
+
+def _keep(compiled: Path, mo: bytes) -> None:
+    """Write the compiled catalog beside its ``.po`` (atomically: replicas may start together)
+    and remove the ones compiled from earlier texts; a read-only install just goes without."""
+    try:
+        handle, temporary = tempfile.mkstemp(dir=compiled.parent, suffix=".tmp")
+    except OSError:
+        return
+    try:
+        with os.fdopen(handle, "wb") as out:
+            out.write(mo)
+        os.replace(temporary, compiled)
+    except OSError:
+        Path(temporary).unlink(missing_ok=True)
+        return
+    for old in compiled.parent.glob(f"{DOMAIN}.*.mo"):
+        if old != compiled:
+            old.unlink(missing_ok=True)
 
 
 def supported(language_code: str | None) -> str | None:

@@ -18,7 +18,6 @@ from datetime import timedelta
 from typing import Any
 
 from i18n import _, duration_text, ngettext, use_locale
-from i18n.catalog import load
 from moderation.durations import DurationError, parse_duration
 from moderation.lifecycle import Cause
 
@@ -211,6 +210,8 @@ def samples() -> list[str]:
 
 def _own_words(language: str) -> set[str]:
     """Every Latin-letter word in the language's translations: its own words, not leaks."""
+    from i18n.catalog import load  # the catalog check only: Babel's .po reader, not at start
+
     words: set[str] = set()
     for message in load(language):
         forms = message.string if isinstance(message.string, tuple | list) else (message.string,)

@@ -33,6 +33,9 @@ class Sweep:
     # Only virtual time uses it (the console's ``:clock +3d`` steps from one such moment to
     # the next, so what it shows is what a real day would do); the job queue runs ``every``.
     next_due: Callable[[Services, datetime], datetime | None] | None = None
+    # How long after start its first run comes: about a second, unless the work can wait
+    # while the updates that queued up during a restart are answered.
+    first: timedelta = timedelta(seconds=1)
 
 
 @dataclass

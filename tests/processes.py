@@ -126,7 +126,7 @@ class BotProcess:
                 [
                     sys.executable,
                     "-c",
-                    "from bot.cli import main; main()",
+                    "from bot.entry import main; main()",
                     "run",
                     "--config",
                     str(config),

@@ -6,9 +6,10 @@ from pathlib import Path
 
 import pytest
 from click.testing import CliRunner
+from pydantic import ValidationError
 
 from bot.cli import main
-from config.loader import ConfigError, load_settings
+from config.loader import ConfigError, Environment, load_settings
 from storage.db import head_revision
 from tests.conftest import EXAMPLE
 
@@ -164,3 +165,27 @@ def test_db_upgrade_and_roster_on_sqlite(tmp_path: Path) -> None:
     assert f"current: {head_revision()}  newest: {head_revision()}" in current.output
     roster = runner.invoke(main, ["roster", "--config", str(config)], env={"DATABASE_URL": ""})
     assert roster.exit_code == 0 and "Test group (-100123): 0 people" in roster.output
+
+
+def test_environment_reads_its_variables_in_any_case_and_the_constructor_wins(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    for name in ("BOT_TOKEN", "DATABASE_URL", "BOT_API_URL", "BOT_API_FILE_URL"):
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.setenv("BOT_TOKEN", "1:from-env")
+    monkeypatch.setenv("database_url", "sqlite:///lower.sqlite3")
+    monkeypatch.setenv("BOT_API_LOCAL", "true")
+    monkeypatch.setenv("WEBHOOK_SECRET", "s3cret")
+    monkeypatch.setenv("SOMETHING_ELSE", "ignored")
+    read = Environment()
+    assert read.bot_token is not None and read.bot_token.get_secret_value() == "1:from-env"
+    assert read.database_url == "sqlite:///lower.sqlite3"
+    assert read.bot_api_local is True
+    assert read.webhook_secret is not None and read.webhook_secret.get_secret_value() == "s3cret"
+    assert read.bot_api_url is None and "s3cret" not in repr(read)
+    given = Environment(database_url="sqlite:///given.sqlite3", bot_token=None)
+    assert given.database_url == "sqlite:///given.sqlite3" and given.bot_token is None
+    assert given.bot_api_local is True  # the others still from the environment
+    monkeypatch.setenv("BOT_API_LOCAL", "maybe")
+    with pytest.raises(ValidationError):
+        Environment()
