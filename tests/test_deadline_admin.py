@@ -189,13 +189,13 @@ async def test_schedule_edit_moves_future_reminders_and_keeps_the_past(sim: Simu
     alice = await partner(sim, "Alice")
     await add(sim, FRIDAYS)
     # The first Friday's reminders go out, and it passes.
-    await run_until(sim, FRIDAY + timedelta(hours=2), step=timedelta(hours=1))
+    await run_until(sim, FRIDAY + timedelta(hours=2))
     first = {
         r.kind: r.status for r in outbox(sim, alice.id, "wash-3w") if r.occurrence_at == FRIDAY
     }
     assert first == {"before:86400": "sent", "before:7200": "sent", "overdue": "sent"}
     # Thursday 3 Dec, 10:00 UTC: the 1-day reminder for Fri 4 Dec has just gone out.
-    await run_until(sim, FRIDAY + timedelta(days=6, minutes=1), step=timedelta(hours=1))
+    await run_until(sim, FRIDAY + timedelta(days=6, minutes=1))
     second = FRIDAY + timedelta(days=7)
     assert len(reminders(sim, alice, "WASH 3W inputs")) == 4
     history = {(r.id, r.status, r.due_at) for r in outbox(sim, alice.id, "wash-3w")}
@@ -216,14 +216,14 @@ async def test_schedule_edit_moves_future_reminders_and_keeps_the_past(sim: Simu
     assert old["before:86400"][0] == "sent"
     assert old["before:7200"] == ("cancelled", "cancelled by a schedule change")
     moved = second + timedelta(hours=3)
-    await run_until(sim, moved - timedelta(days=1), step=timedelta(minutes=30))
+    await run_until(sim, moved - timedelta(days=1))
     rows = outbox(sim, alice.id, "wash-3w")
     # The moved occurrence is a new one, planned as usual once its first reminder is due.
     new = {r.kind: r.status for r in rows if r.occurrence_at == moved}
     assert new == {"before:86400": "sent", "before:7200": "pending", "overdue": "pending"}
     keys = [(r.occurrence_at, r.user_id, r.kind) for r in rows]
     assert len(keys) == len(set(keys))
-    await run_until(sim, moved + timedelta(hours=2), step=timedelta(minutes=30))
+    await run_until(sim, moved + timedelta(hours=2))
     texts = reminders(sim, alice, "WASH 3W inputs")
     assert len(texts) == 7  # each reminder of the moved deadline once, at its new time
     assert "due Fri, 4 Dec 2026, 15:00 Kyiv time (in 1 day)" in texts[4]
@@ -257,7 +257,7 @@ async def test_dropping_then_restoring_an_offset_revives_the_reminder_once(sim: 
         await sim.press(moderator, sim.last(MODERATOR_ID), "Save")
         await sim.run_sweeps()
         assert statuses() == expected
-    await run_until(sim, FRIDAY + timedelta(hours=2), step=timedelta(minutes=30))
+    await run_until(sim, FRIDAY + timedelta(hours=2))
     assert len(reminders(sim, alice, "WASH 3W inputs")) == 3
     assert set(statuses().values()) == {"sent"}
 
@@ -270,7 +270,7 @@ async def test_pause_sends_nothing_and_resume_does_not_burst(sim: Simulator) -> 
     saved = row(sim, "sitrep")
     assert saved is not None and saved.paused and saved.source == "override"
     # Paused across both SitRep reminders (2 days and 3 hours before Wed 2 Dec 12:00 Kyiv).
-    await run_until(sim, SITREP - timedelta(hours=2), step=timedelta(hours=1))
+    await run_until(sim, SITREP - timedelta(hours=2))
     assert reminders(sim, alice) == []
     mark = sim.mark()
     await sim.dm(alice, "/deadlines")
@@ -279,7 +279,7 @@ async def test_pause_sends_nothing_and_resume_does_not_burst(sim: Simulator) -> 
     await sim.run_sweeps()
     sent = reminders(sim, alice)
     assert len(sent) == 1 and "(in 2 hours)" in sent[0]  # only the newest missed reminder
-    await run_until(sim, SITREP + timedelta(hours=4), step=timedelta(hours=1))
+    await run_until(sim, SITREP + timedelta(hours=4))
     assert len(reminders(sim, alice)) == 2  # and the overdue note, nothing else
     assert "is not paused" in await say(sim, moderator, "/deadline resume sitrep")
 
@@ -288,7 +288,7 @@ async def test_resume_long_after_gives_one_catch_up_note(sim: Simulator) -> None
     alice = await partner(sim, "Alice")
     moderator = mira(sim)
     await say(sim, moderator, "/deadline pause sitrep")
-    await run_until(sim, SITREP - timedelta(hours=20), step=timedelta(hours=2))
+    await run_until(sim, SITREP - timedelta(hours=20))
     await say(sim, moderator, "/deadline resume sitrep")
     await sim.run_sweeps()
     sent = reminders(sim, alice)
@@ -307,7 +307,7 @@ async def test_remove_cancels_pending_keeps_history_and_the_id(sim: Simulator) -
     assert "Nothing was removed" in sim.last(MODERATOR_ID).text
     assert row(sim, "wash-3w").removed_at is None  # type: ignore[union-attr]
     # A week on: the next Friday's 1-day reminder has gone out, the others are pending.
-    await run_until(sim, FRIDAY + timedelta(days=6), step=timedelta(hours=2))
+    await run_until(sim, FRIDAY + timedelta(days=6))
     assert len(reminders(sim, alice, "WASH 3W inputs")) == 2
     await say(sim, moderator, "/deadline remove wash-3w")
     await sim.press(moderator, sim.last(MODERATOR_ID), "Remove")
@@ -332,7 +332,7 @@ async def test_remove_cancels_pending_keeps_history_and_the_id(sim: Simulator) -
             "add",
             "remove",
         ]
-    await run_until(sim, FRIDAY + timedelta(days=8), step=timedelta(hours=6))
+    await run_until(sim, FRIDAY + timedelta(days=8))
     assert len(reminders(sim, alice, "WASH 3W inputs")) == 2
     mark = sim.mark()
     await sim.dm(alice, "/deadlines")

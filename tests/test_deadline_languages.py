@@ -79,7 +79,7 @@ async def test_the_moderators_digest_is_in_the_moderators_language(sim: Simulato
     await subscribe(sim, sim.user("Alice", username="alice_im"))
     mira = sim.telegram.users[MODERATOR_ID]
     await choose(sim, mira, "Українська")
-    await run_until(sim, SITREP + timedelta(hours=3), step=timedelta(hours=2))
+    await run_until(sim, SITREP + timedelta(hours=3))
     digests = [m for m in sim.telegram.sent(MODERATOR_ID) if "SitRep inputs" in m.text]
     assert len(digests) == 1
     text = plain(digests[0].text)

@@ -509,7 +509,7 @@ async def _three_due_partners(sim: Simulator) -> None:
 
     for name in ("Alice", "Bohdan", "Chloe"):
         await partner(sim, name)
-    await run_until(sim, SITREP - timedelta(days=2) - timedelta(minutes=1), timedelta(hours=12))
+    await run_until(sim, SITREP - timedelta(days=2) - timedelta(minutes=1))
     sim.clock.advance(timedelta(minutes=2))  # three reminders due, not yet dispatched
 
 
