@@ -7,11 +7,12 @@ import shutil
 import uuid
 from collections import Counter
 from collections.abc import AsyncIterator, Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
 from hypothesis import settings
-from sqlalchemy import create_engine, make_url, text
+from sqlalchemy import Connection, create_engine, make_url, text
 
 from config.loader import Environment, LoadedConfig, load_settings
 from moderation.clock import FakeClock
@@ -33,22 +34,67 @@ GROUP_ID = -1001234567890
 MODERATOR_ID = 111111111
 
 
-@pytest.fixture
-def database_url(tmp_path: Path) -> Iterator[str]:
-    """SQLite in a temporary folder, or a fresh schema on TEST_DATABASE_URL (PostgreSQL)."""
+@pytest.fixture(scope="session")
+def head_database(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    """A database at the newest revision, migrated once per run by the real migrations: an
+    SQLite file, or a PostgreSQL database used as the template of the tests' databases."""
     server = os.environ.get("TEST_DATABASE_URL")
     if not server:
-        yield f"sqlite:///{tmp_path / 'test.sqlite3'}"
+        path = tmp_path_factory.mktemp("template") / "head.sqlite3"
+        _migrate(f"sqlite:///{path}")
+        yield str(path)
         return
-    schema = f"t_{uuid.uuid4().hex[:12]}"
-    admin = create_engine(server, isolation_level="AUTOCOMMIT")
-    with admin.connect() as connection:
-        connection.execute(text(f'CREATE SCHEMA "{schema}"'))
-    separator = "&" if "?" in server else "?"
-    yield f"{server}{separator}options=-csearch_path%3D{schema}"
-    with admin.connect() as connection:
-        connection.execute(text(f'DROP SCHEMA "{schema}" CASCADE'))
-    admin.dispose()
+    name = f"t_head_{uuid.uuid4().hex[:12]}"
+    with _admin(server) as admin:
+        admin.execute(text(f'CREATE DATABASE "{name}"'))
+    _migrate(_on_database(server, name))
+    yield name
+    with _admin(server) as admin:
+        admin.execute(text(f'DROP DATABASE "{name}" WITH (FORCE)'))
+
+
+@pytest.fixture
+def database_url(tmp_path: Path, request: pytest.FixtureRequest) -> Iterator[str]:
+    """A database of the test's own: SQLite in a temporary folder, or a fresh database on the
+    TEST_DATABASE_URL server (PostgreSQL). Tests that run the simulator get it at the newest
+    revision, copied from ``head_database`` (24 migrations per test took 0.3 s each); the
+    simulator still runs the upgrade, which finds nothing to do. Every other test gets it
+    empty, as the migration and command-line tests need."""
+    migrated = "sim" in request.fixturenames
+    server = os.environ.get("TEST_DATABASE_URL")
+    if not server:
+        path = tmp_path / "test.sqlite3"
+        if migrated:
+            shutil.copy(request.getfixturevalue("head_database"), path)
+        yield f"sqlite:///{path}"
+        return
+    name = f"t_{uuid.uuid4().hex[:12]}"
+    template = f' TEMPLATE "{request.getfixturevalue("head_database")}"' if migrated else ""
+    with _admin(server) as admin:
+        admin.execute(text(f'CREATE DATABASE "{name}"{template}'))
+    yield _on_database(server, name)
+    with _admin(server) as admin:
+        admin.execute(text(f'DROP DATABASE "{name}" WITH (FORCE)'))
+
+
+def _migrate(url: str) -> None:
+    engine = create_engine(url)
+    upgrade(engine)
+    engine.dispose()  # a template database must have no connection when it is copied
+
+
+@contextmanager
+def _admin(server: str) -> Iterator[Connection]:
+    engine = create_engine(server, isolation_level="AUTOCOMMIT")
+    try:
+        with engine.connect() as connection:
+            yield connection
+    finally:
+        engine.dispose()
+
+
+def _on_database(server: str, name: str) -> str:
+    return make_url(server).set(database=name).render_as_string(hide_password=False)
 
 
 @pytest.fixture
@@ -65,26 +111,8 @@ def clock() -> FakeClock:
     return FakeClock()
 
 
-@pytest.fixture(scope="session")
-def migrated_sqlite(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """An SQLite file at the newest revision, migrated once per run by the real migrations."""
-    path = tmp_path_factory.mktemp("template") / "head.sqlite3"
-    engine = create_engine(f"sqlite:///{path}")
-    upgrade(engine)
-    engine.dispose()
-    return path
-
-
 @pytest.fixture
-async def sim(
-    config: LoadedConfig, clock: FakeClock, request: pytest.FixtureRequest
-) -> AsyncIterator[Simulator]:
-    url = make_url(config.database_url)
-    if url.get_backend_name() == "sqlite" and url.database:
-        # A copy of the migrated file instead of 24 migrations per test (0.3 s each); the
-        # simulator still runs the upgrade, which finds the database at the newest revision.
-        # The migrations themselves are tested on empty databases in test_migrations/test_ops.
-        shutil.copy(request.getfixturevalue("migrated_sqlite"), url.database)
+async def sim(config: LoadedConfig, clock: FakeClock) -> AsyncIterator[Simulator]:
     simulator = Simulator(config, clock)
     moderator = simulator.telegram.add_user("Mira", "Moderator", "mira_ocha", user_id=MODERATOR_ID)
     simulator.telegram.started.add(moderator.id)
