@@ -16,7 +16,7 @@ import pytest
 from alembic.autogenerate import compare_metadata
 from alembic.runtime.migration import MigrationContext
 from click.testing import CliRunner
-from sqlalchemy import Engine, create_engine, event, func, select, text
+from sqlalchemy import Engine, create_engine, event, func, make_url, select, text
 from sqlalchemy.exc import OperationalError
 from telegram.ext import JobQueue
 
@@ -369,7 +369,11 @@ async def test_killed_database_connections_are_replaced_without_losing_anything(
     config: LoadedConfig, clock: FakeClock
 ) -> None:
     name = f"imbot-kill-{uuid.uuid4().hex[:8]}"
-    url = f"{config.database_url}&application_name={name}"
+    url = (
+        make_url(config.database_url)
+        .update_query_dict({"application_name": name})
+        .render_as_string(hide_password=False)
+    )
     settings = load_settings(EXAMPLE)
     mine = LoadedConfig(settings, config.path, Environment(database_url=url, bot_token=None))
     sim = Simulator(mine, clock)
