@@ -12,8 +12,9 @@ old query stays as ``ContactRepository.scan_candidates`` and a test compares the
 Sync: every flush that touches a ``Contact`` bumps ``directory_version`` in the same
 transaction (an ORM event, so every process and every write path does it). After commit this
 process marks those ids dirty in its index; a search first reads the version (one primary-key
-lookup): unchanged → use the index; only our own changes → reload those rows; anything else
-(another process, e.g. ``imbot import-contacts``) → rebuild from the table, in a thread, while
+lookup): unchanged → use the index; only our own changes → reload those rows; another
+process's changes → reload those too, from the change log (below); anything the log cannot
+replay → rebuild from the table, in a thread, while
 lookups are answered by the SQL ranking (``scan_candidates``, the same candidates): a rebuild
 over 100,000 contacts takes seconds of CPU, and on the event loop it held every update up.
 

@@ -196,3 +196,19 @@ async def test_an_import_of_pending_entries_is_a_marker_only(sim: Simulator) -> 
         ).all() == [contact_index.UNINDEXED]
     assert lookup(sim, "koval") == ["Olena Koval"]
     assert index.rebuilds == rebuilds and index.version == version
+
+
+async def test_the_contact_index_sweep_prunes_the_log(
+    sim: Simulator, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from handlers.contacts import warm_index
+
+    for name in ("Olena Koval", "Ivan Koval", "Petro Koval"):
+        add_contact(sim, None, name=name)
+    monkeypatch.setattr(contact_index, "LOG_KEPT", 2)
+    await warm_index(sim.app)
+    with sim.services.db.transaction() as session:
+        current = contact_index.current_version(session)
+        kept = session.scalars(select(ContactChange.version).distinct()).all()
+    assert sorted(kept) == [current - 1, current]  # the newest two versions
+    assert lookup(sim, "koval") == ["Olena Koval", "Ivan Koval", "Petro Koval"]
