@@ -22,8 +22,10 @@ Catch-up: the same flush also logs each changed contact with its search_text bef
 in ``contact_changes`` (``ContactChange``). An index behind by another process's writes reads
 the log past its version in one statement and reloads just those contacts, like its own
 changes; only when that is too much (over ``CATCH_UP_CONTACTS`` contacts or ``CATCH_UP_ROWS``
-rows), the log has a gap (pruned, or a bulk write that only bumped the version) or a "before"
-is unknown does it rebuild. The ``contact-index`` sweep keeps the newest ``LOG_KEPT`` versions.
+rows) or the log has a gap (pruned, or a bulk write that only bumped the version) does it
+rebuild. An erased contact's texts are blanked in the log (NULL: unknown; /forgetme leaves no
+copy) and an index behind takes it out by id. The ``contact-index`` sweep keeps the newest
+``LOG_KEPT`` versions.
 """
 
 from __future__ import annotations
@@ -136,6 +138,24 @@ class ContactIndex:
                 with contextlib.suppress(ValueError):
                     ids.remove(contact_id)
                 if not ids:
+                    del self.sparse[gram]
+
+    def _remove_unknown(self, ids: set[int]) -> None:
+        """Take out contacts whose indexed text is unknown (erased: the log keeps no text of
+        them) by one pass over every posting — tens of ms at 100,000 contacts, not a rebuild."""
+        ids = {i for i in ids if self.present >> i & 1}
+        if not ids:
+            return
+        mask = _mask(ids, max(ids))
+        self.present &= ~mask
+        for gram in self.dense:
+            self.dense[gram] &= ~mask
+        for gram, postings in list(self.sparse.items()):
+            if not ids.isdisjoint(postings):
+                kept = array("q", (i for i in postings if i not in ids))
+                if kept:
+                    self.sparse[gram] = kept
+                else:
                     del self.sparse[gram]
 
     def rebuild(self, rows: Iterable[tuple[int, str]], version: int) -> None:
@@ -256,10 +276,13 @@ class ContactIndex:
             len(rows) > CATCH_UP_ROWS
             or len(befores) > CATCH_UP_CONTACTS
             or len({v for v, _, _ in rows}) != version - self.version  # a gap: pruned, or bulk
-            or None in befores.values()
         ):
             self.stale = True
             return
+        # An unknown "before" (an erased contact's, blanked in the log): removed from every
+        # posting now; None in dirty then means "nothing indexed", and the reload adds it back
+        # if it is still there and consented.
+        self._remove_unknown({i for i, before in befores.items() if before is None})
         self.dirty.update(befores)
         self.version = version
 
@@ -442,7 +465,14 @@ def _bump_version(session: Session, _context: Any) -> None:
     if not changed:
         return
     version = bump_version(session)
-    _log(session, version, changed)
+    # An erased contact's texts do not stay in the log (/forgetme): its rows say "unknown", and
+    # an index behind takes it out by id (``_remove_unknown``); this process has the text.
+    erased = [obj.id for obj in session.deleted if isinstance(obj, Contact) and obj.id is not None]
+    if erased:
+        session.connection().execute(
+            update(ContactChange).where(ContactChange.contact_id.in_(erased)).values(before=None)
+        )
+    _log(session, version, {i: None if i in erased else b for i, b in changed.items()})
     noted = session.info.setdefault(_CHANGES, {"changes": {}, "first": version})
     for contact_id, before in changed.items():
         noted["changes"].setdefault(contact_id, before)

@@ -19,6 +19,7 @@ from storage.contacts import ContactRepository, ContactValues
 from storage.contacts.repository import CANDIDATES
 from storage.db import Database
 from storage.models import Contact, ContactChange
+from tests.test_contact_index import brute_force
 from tests.test_contacts import add_contact
 
 
@@ -87,7 +88,13 @@ async def test_another_process_s_changes_are_caught_up_without_a_rebuild(sim: Si
     assert lookup(sim, "koval") == ["Petro Koval", "Maria Koval"]
 
     with other_process(sim) as session:  # erased: logged although its row is gone
-        session.delete(session.scalars(select(Contact).where(Contact.name == "Petro Koval")).one())
+        petro = session.scalars(select(Contact).where(Contact.name == "Petro Koval")).one()
+        session.delete(petro)
+        session.flush()
+        texts = session.scalars(
+            select(ContactChange.before).where(ContactChange.contact_id == petro.id)
+        )
+        assert set(texts) == {None}  # none of their texts stays in the log
     assert lookup(sim, "koval") == ["Maria Koval"]
 
     # Interleaved: another process, then this one, then a lookup (this process's own note
@@ -108,17 +115,23 @@ async def test_the_log_holds_each_change_with_its_text_before(sim: Simulator) ->
         contact = session.get(Contact, cid)
         assert contact is not None
         ContactRepository(session).apply(contact, ContactValues(name="Olena Bondar"), now)
+
+    def logged() -> list[str | None]:
+        with sim.services.db.transaction() as session:
+            return list(
+                session.scalars(
+                    select(ContactChange.before)
+                    .where(ContactChange.contact_id == cid)
+                    .order_by(ContactChange.version)
+                )
+            )
+
+    befores = logged()
+    assert befores[0] == "" and befores[-1] == "olena koval"  # new, then renamed
     with sim.services.db.transaction() as session:
         session.delete(session.get(Contact, cid))
-    with sim.services.db.transaction() as session:
-        logged = session.execute(
-            select(ContactChange.version, ContactChange.contact_id, ContactChange.before)
-            .where(ContactChange.contact_id == cid)
-            .order_by(ContactChange.version)
-        ).all()
-    befores = [before for _, _, before in logged]
-    assert befores[0] == "" and befores[-1] == "olena bondar"
-    assert "olena koval" in befores and len({v for v, _, _ in logged}) == len(logged)
+    # Erased: no text of theirs stays in the log (one row more: the erasure itself).
+    assert logged() == [None] * (len(befores) + 1)
 
 
 async def test_more_changes_than_the_log_replays_rebuild(sim: Simulator) -> None:
@@ -162,22 +175,38 @@ async def test_a_pruned_log_rebuilds(sim: Simulator, monkeypatch: pytest.MonkeyP
     assert lookup(sim, "koval") == ["Olena Koval"] and not index.stale
 
 
-async def test_an_unknown_before_rebuilds(sim: Simulator) -> None:
-    add_contact(sim, None, name="Olena Koval")
+async def test_an_unknown_before_is_taken_out_by_id(sim: Simulator) -> None:
+    for name in ("Olena Koval", "Ivan Koval", "Petro Koval"):
+        add_contact(sim, None, name=name)
     index = await built_index(sim)
     rebuilds = index.rebuilds
+
+    def rename(repo: ContactRepository, contact: Contact) -> None:
+        repo.apply(contact, ContactValues(name="Olena Bondar"), sim.clock.now())
+
     with other_process(sim) as session:
-        ContactRepository(session).save_profile(
-            424242, ContactValues(name="Maria Koval"), {}, sim.clock.now()
-        )
+        edit(session, "Olena Koval", rename)
         session.flush()
-        session.execute(  # as flushes that could not tell the text before
+        session.execute(  # as a flush that could not tell the text before
             update(ContactChange)
             .where(ContactChange.version > (index.version or 0))
             .values(before=None)
         )
-    lookup(sim, "koval")
-    assert index.rebuilds == rebuilds + 1
+    assert lookup(sim, "koval") == ["Ivan Koval", "Petro Koval"]
+    assert lookup(sim, "bondar") == ["Olena Bondar"]
+    assert index.rebuilds == rebuilds
+
+
+def test_taking_out_by_id_leaves_the_others_as_they_were() -> None:
+    texts = {i: f"name{i % 7} org{i % 3} place{i}" for i in range(1, 400)}
+    index = ContactIndex()
+    index.rebuild(sorted(texts.items()), version=1)
+    gone = {3, 17, 250, 399, 1000}  # 1000: never indexed
+    index._remove_unknown(gone)
+    left = {i: t for i, t in texts.items() if i not in gone}
+    assert index.present == sum(1 << i for i in left)
+    for grams in (["e3"], ["g1"], ["pla", "ce2"], ["e39", "me3", "rg0"], ["25"]):
+        assert index.candidates(grams, 500) == brute_force(left, grams, 500), grams
 
 
 async def test_an_import_of_pending_entries_is_a_marker_only(sim: Simulator) -> None:
