@@ -12,10 +12,20 @@ old query stays as ``ContactRepository.scan_candidates`` and a test compares the
 Sync: every flush that touches a ``Contact`` bumps ``directory_version`` in the same
 transaction (an ORM event, so every process and every write path does it). After commit this
 process marks those ids dirty in its index; a search first reads the version (one primary-key
-lookup): unchanged → use the index; only our own changes → reload those rows; anything else
-(another process, e.g. ``imbot import-contacts``) → rebuild from the table, in a thread, while
+lookup): unchanged → use the index; only our own changes → reload those rows; another
+process's changes → reload those too, from the change log (below); anything the log cannot
+replay → rebuild from the table, in a thread, while
 lookups are answered by the SQL ranking (``scan_candidates``, the same candidates): a rebuild
 over 100,000 contacts takes seconds of CPU, and on the event loop it held every update up.
+
+Catch-up: the same flush also logs each changed contact with its search_text before the change
+in ``contact_changes`` (``ContactChange``). An index behind by another process's writes reads
+the log past its version in one statement and reloads just those contacts, like its own
+changes; only when that is too much (over ``CATCH_UP_CONTACTS`` contacts or ``CATCH_UP_ROWS``
+rows) or the log has a gap (pruned, or a bulk write that only bumped the version) does it
+rebuild. An erased contact's texts are blanked in the log (NULL: unknown; /forgetme leaves no
+copy) and an index behind takes it out by id. The ``contact-index`` sweep keeps the newest
+``LOG_KEPT`` versions.
 """
 
 from __future__ import annotations
@@ -29,17 +39,24 @@ from collections.abc import Iterable, Iterator, Sequence
 from itertools import chain
 from typing import Any
 
-from sqlalchemy import Engine, event, inspect, select, update
+from sqlalchemy import Engine, delete, event, insert, inspect, select, update
 from sqlalchemy.orm import Session
 
 from storage.db import Database, upsert_insert
-from storage.models import Contact, DirectoryVersion
+from storage.models import Contact, ContactChange, DirectoryVersion
 
 DENSE_FRACTION = 32  # a gram in more than 1/32 of the id range is kept as a bitmask
 MIN_DENSE = 256
 CHUNK_ROWS, CHUNK_GRAMS = 5000, 200  # a background rebuild lets other work run this often
 _CHANGES = "contact_index_changes"
 Changes = dict[int, str | None]  # contact id → its search_text before the change
+# Catching up from the change log beyond this reloads about as much as a rebuild costs (and a
+# rebuild does not hold the lookup up: the database's gram index answers meanwhile).
+CATCH_UP_CONTACTS, CATCH_UP_ROWS = 200, 1000
+# Log versions kept: fixed, not a setting — an index more than this behind rebuilds anyway
+# (see CATCH_UP_ROWS), and each version is a row or a few, so the table stays small.
+LOG_KEPT = 1000
+UNINDEXED = 0  # the contact_id logged for a version that changed nothing the index holds
 
 
 @functools.lru_cache(maxsize=8192)  # names, organisations and places repeat a lot
@@ -85,6 +102,7 @@ class ContactIndex:
         self.stale = True
         self.notes: list[tuple[Changes, int, int]] | None = None  # kept while warming
         self.building: asyncio.Task[None] | None = None  # a rebuild under way in a thread
+        self.rebuilds = 0  # full rebuilds started (tests and benchmarks watch it)
 
     # --- maintenance ---------------------------------------------------------------------------
     def _threshold(self) -> int:
@@ -120,6 +138,24 @@ class ContactIndex:
                 with contextlib.suppress(ValueError):
                     ids.remove(contact_id)
                 if not ids:
+                    del self.sparse[gram]
+
+    def _remove_unknown(self, ids: set[int]) -> None:
+        """Take out contacts whose indexed text is unknown (erased: the log keeps no text of
+        them) by one pass over every posting — tens of ms at 100,000 contacts, not a rebuild."""
+        ids = {i for i in ids if self.present >> i & 1}
+        if not ids:
+            return
+        mask = _mask(ids, max(ids))
+        self.present &= ~mask
+        for gram in self.dense:
+            self.dense[gram] &= ~mask
+        for gram, postings in list(self.sparse.items()):
+            if not ids.isdisjoint(postings):
+                kept = array("q", (i for i in postings if i not in ids))
+                if kept:
+                    self.sparse[gram] = kept
+                else:
                     del self.sparse[gram]
 
     def rebuild(self, rows: Iterable[tuple[int, str]], version: int) -> None:
@@ -183,8 +219,13 @@ class ContactIndex:
             self.notes.append((changes, first, last))
         if self.version is not None and not self.stale and last <= self.version:
             return  # already in the rows the index was built from
-        if self.version is None or self.version != first - 1 or None in changes.values():
+        if self.version is None or None in changes.values():
             self.stale = True
+            return
+        if self.version != first - 1:
+            # Another process wrote in between: the change log holds its changes and ours,
+            # and refresh() catches up from it (or finds it cannot, and rebuilds).
+            self.stale = self.version > first - 1
             return
         self.version = last
         for contact_id, before in changes.items():
@@ -194,6 +235,8 @@ class ContactIndex:
         """Bring the index up to date with the directory; False when only a full rebuild can,
         which is then started in the background (the caller answers from SQL meanwhile)."""
         version = current_version(session)
+        if not self.stale and self.version is not None and self.version < version:
+            self._catch_up(session, version)
         if self.stale or self.version != version:
             self.start_building(session)
             return False
@@ -215,9 +258,38 @@ class ContactIndex:
                     self._add(contact_id, text)
         return True
 
+    def _catch_up(self, session: Session, version: int) -> None:
+        """Queue the contacts the change log holds past our version for reloading (as our own
+        changes are), and move to ``version``; or mark the index stale when the log cannot."""
+        assert self.version is not None
+        rows = session.execute(
+            select(ContactChange.version, ContactChange.contact_id, ContactChange.before)
+            .where(ContactChange.version > self.version, ContactChange.version <= version)
+            .order_by(ContactChange.version)
+            .limit(CATCH_UP_ROWS + 1)
+        ).all()
+        befores: Changes = {}
+        for _, contact_id, before in rows:  # by version: the first "before" is the indexed one
+            if contact_id != UNINDEXED and contact_id not in self.dirty:
+                befores.setdefault(int(contact_id), before)
+        if (
+            len(rows) > CATCH_UP_ROWS
+            or len(befores) > CATCH_UP_CONTACTS
+            or len({v for v, _, _ in rows}) != version - self.version  # a gap: pruned, or bulk
+        ):
+            self.stale = True
+            return
+        # An unknown "before" (an erased contact's, blanked in the log): removed from every
+        # posting now; None in dirty then means "nothing indexed", and the reload adds it back
+        # if it is still there and consented.
+        self._remove_unknown({i for i, before in befores.items() if before is None})
+        self.dirty.update(befores)
+        self.version = version
+
     def start_building(self, session: Session) -> None:
         if self.building is not None and not self.building.done():
             return
+        self.rebuilds += 1
         engine = session.get_bind()
         assert isinstance(engine, Engine)
         try:
@@ -295,7 +367,7 @@ async def build(engine: Engine, index: ContactIndex) -> None:
         if index.notes is notes:
             index.notes = None
     if not fresh.stale and (index.stale or (fresh.version or 0) >= (index.version or 0)):
-        fresh.building = index.building
+        fresh.building, fresh.rebuilds = index.building, index.rebuilds
         index.__dict__.update(fresh.__dict__)
 
 
@@ -304,13 +376,21 @@ async def warm(db: Database) -> None:
     changed it), without blocking the event loop, so no lookup waits for it."""
     with db.transaction() as session:
         index = index_for(session)
-        if not index.stale and index.version == current_version(session):
-            return
+        if index.version is not None and index.refresh(session):
+            return  # up to date, or caught up from the change log
         if index.building is None or index.building.done():
             loop = asyncio.get_running_loop()
+            index.rebuilds += 1
             index.building = loop.create_task(build(db.engine, index), name="contact-index")
         building = index.building
     await building
+
+
+def prune_log(session: Session) -> int:
+    """Delete the change log older than the newest ``LOG_KEPT`` versions; rows deleted."""
+    cut = current_version(session) - LOG_KEPT
+    result = session.execute(delete(ContactChange).where(ContactChange.version <= cut))
+    return int(getattr(result, "rowcount", 0) or 0)
 
 
 # --------------------------------------------------------------------------- one per database
@@ -346,9 +426,9 @@ def bump_version(session: Session) -> int:
     if not connection.execute(bump).rowcount:
         # The row is made on first use (a freshly migrated database stays empty, as backups
         # expect); two processes may race to make it, hence ON CONFLICT DO NOTHING.
-        insert = upsert_insert(connection.dialect.name)
+        create = upsert_insert(connection.dialect.name)
         connection.execute(
-            insert(DirectoryVersion).values(id=1, version=0).on_conflict_do_nothing()
+            create(DirectoryVersion).values(id=1, version=0).on_conflict_do_nothing()
         )
         connection.execute(bump)
     return int(
@@ -362,8 +442,15 @@ def note_unindexed_change(session: Session) -> None:
     """A bulk statement changed only entries the index never holds (imported entries waiting
     for consent): the version moves on, and this process's index follows without reloading."""
     version = bump_version(session)
+    _log(session, version, {UNINDEXED: None})
     noted = session.info.setdefault(_CHANGES, {"changes": {}, "first": version})
     noted["last"] = version
+
+
+def _log(session: Session, version: int, changed: Changes) -> None:
+    """Write the change log rows of one version (Core, on the flush's connection: no flush)."""
+    rows = [{"version": version, "contact_id": i, "before": b} for i, b in changed.items()]
+    session.connection().execute(insert(ContactChange), rows)
 
 
 NEW = ""  # the "before" of a contact created in this transaction: nothing indexed
@@ -378,6 +465,14 @@ def _bump_version(session: Session, _context: Any) -> None:
     if not changed:
         return
     version = bump_version(session)
+    # An erased contact's texts do not stay in the log (/forgetme): its rows say "unknown", and
+    # an index behind takes it out by id (``_remove_unknown``); this process has the text.
+    erased = [obj.id for obj in session.deleted if isinstance(obj, Contact) and obj.id is not None]
+    if erased:
+        session.connection().execute(
+            update(ContactChange).where(ContactChange.contact_id.in_(erased)).values(before=None)
+        )
+    _log(session, version, {i: None if i in erased else b for i, b in changed.items()})
     noted = session.info.setdefault(_CHANGES, {"changes": {}, "first": version})
     for contact_id, before in changed.items():
         noted["changes"].setdefault(contact_id, before)

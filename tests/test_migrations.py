@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
+
 from alembic.autogenerate import compare_metadata
 from alembic.runtime.migration import MigrationContext
 
@@ -125,4 +127,33 @@ def test_contact_grams_downgrade_and_upgrade_again(database_url: str) -> None:
         connection.execute(text("update contacts set consent = 'given' where consent = 'pending'"))
         connection.execute(text("delete from contacts where name = 'Olena Koval'"))
     assert found("kovalenko") == ["Oksana Kovalenko", "Ivan Kovalchuk"]
+    database.dispose()
+
+
+def test_contact_changes_downgrade_and_upgrade_again(database_url: str) -> None:
+    """0023 can be undone (its table gone, 0024 undone first) and redone; changes are logged."""
+    from alembic import command
+    from sqlalchemy import inspect, select
+
+    from storage.contacts import ContactRepository
+    from storage.db import _alembic_config
+    from storage.models import ContactChange
+
+    database = Database(database_url)
+    database.upgrade()
+    command.downgrade(_alembic_config(database.engine), "0023_contact_changes")
+    assert current_revision(database.engine) == "0023_contact_changes"
+    assert "contact_changes" in inspect(database.engine).get_table_names()
+    command.downgrade(_alembic_config(database.engine), "0022_miniapp_downloads")
+    assert "contact_changes" not in inspect(database.engine).get_table_names()
+    database.upgrade()
+    assert current_revision(database.engine) == head_revision()
+    with database.transaction() as session:
+        repo = ContactRepository(session)
+        contact = repo.new(None, "profile", datetime(2026, 1, 1, tzinfo=UTC))
+        session.flush()
+        contact_id = contact.id
+    with database.transaction() as session:
+        logged = session.execute(select(ContactChange.contact_id, ContactChange.before)).all()
+    assert [tuple(row) for row in logged] == [(contact_id, "")]
     database.dispose()

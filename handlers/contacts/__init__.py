@@ -120,8 +120,13 @@ async def warm_index(app: App) -> None:
     """Build the lookup index in the background soon after start-up (and after other processes
     changed the directory), so no lookup waits for it. Its first run waits ``INDEX_FIRST``: the
     build (about a second for 100,000 contacts) leaves the start to the first updates; a lookup
-    before then answers from SQL and starts the build itself."""
-    await contact_index.warm(services_of(app).db)
+    before then answers from SQL and starts the build itself. It also prunes the directory's
+    change log to the newest ``contact_index.LOG_KEPT`` versions (older is never caught up from:
+    an index that far behind rebuilds)."""
+    db = services_of(app).db
+    with db.transaction() as session:
+        contact_index.prune_log(session)
+    await contact_index.warm(db)
 
 
 INDEX_FIRST = timedelta(seconds=15)

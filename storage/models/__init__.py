@@ -38,7 +38,13 @@ from storage.models.moderation import (
     Mute,
     RecentMessage,
 )
-from storage.models.operations import DirectoryVersion, FormRow, ReplicaRow, SweepRunRow
+from storage.models.operations import (
+    ContactChange,
+    DirectoryVersion,
+    FormRow,
+    ReplicaRow,
+    SweepRunRow,
+)
 from storage.models.reports import Report, ReportDecision, ReportPost, ReportVote
 from storage.models.roster import Group, Membership, MembershipEvent, User
 
@@ -47,6 +53,7 @@ __all__ = [
     "Base",
     "CalendarFeed",
     "Contact",
+    "ContactChange",
     "ContactGrant",
     "ContactImport",
     "ContactLookup",

@@ -51,6 +51,24 @@ class DirectoryVersion(Base):
     version: Mapped[int] = mapped_column(BigInteger, default=0)
 
 
+class ContactChange(Base):
+    """The change log of the directory: one row per contact changed at each directory version,
+    written in the same transaction as the change (storage/contact_index.py), so an index left
+    behind by another process's writes reloads just those contacts instead of rebuilding.
+
+    ``contact_id`` is no foreign key: an erased contact is logged too (it leaves the index).
+    ``before`` is its search_text before the change ("" for a new contact, NULL when unknown);
+    contact_id 0 marks a version that changed nothing the index holds. Pruned by the
+    ``contact-index`` sweep to the newest ``contact_index.LOG_KEPT`` versions.
+    """
+
+    __tablename__ = "contact_changes"
+
+    version: Mapped[int] = mapped_column(BigInteger, primary_key=True, autoincrement=False)
+    contact_id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=False)
+    before: Mapped[str | None] = mapped_column(Text)
+
+
 class FormRow(Base):
     """One person's open guided form in one chat (storage/forms.py, handlers/forms.py): its
     kind, current step and typed answers so far (JSON of a pydantic model). In the database,

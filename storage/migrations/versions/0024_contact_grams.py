@@ -6,7 +6,7 @@ What they hold and why: storage/contacts/native.py. Lookups use them while the i
 is being built.
 
 Revision ID: 0024_contact_grams
-Revises: 0022_miniapp_downloads
+Revises: 0023_contact_changes
 """
 
 from __future__ import annotations
@@ -16,8 +16,7 @@ from alembic import op
 from storage.contacts import native
 
 revision = "0024_contact_grams"
-# Written beside 0023 (another branch): at merge this becomes 0023's revision id.
-down_revision = "0022_miniapp_downloads"
+down_revision = "0023_contact_changes"
 branch_labels = None
 depends_on = None
 
