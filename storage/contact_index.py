@@ -460,8 +460,11 @@ NEW = ""  # the "before" of a contact created in this transaction: nothing index
 def _bump_version(session: Session, _context: Any) -> None:
     changed: Changes = {}
     for obj in chain(session.new, session.dirty, session.deleted):
-        if isinstance(obj, Contact) and obj.id is not None:
-            changed[obj.id] = NEW if obj in session.new else _text_before(obj)
+        if not isinstance(obj, Contact) or obj.id is None:
+            continue
+        if obj in session.dirty and not session.is_modified(obj):
+            continue  # a value set to what it was (a repeated press): nothing to log or reload
+        changed[obj.id] = NEW if obj in session.new else _text_before(obj)
     if not changed:
         return
     version = bump_version(session)
