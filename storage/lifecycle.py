@@ -105,9 +105,27 @@ class LifecycleRepository(SessionRepository):
             )
         ).first()
 
-    def ensure(self, membership: Membership, now: datetime) -> MemberLifecycle:
-        """The row of this admission; a member who left and came back starts afresh."""
-        row = self.row_for(membership.chat_id, membership.user_id)
+    def rows_of(self, chat_id: int) -> dict[int, MemberLifecycle]:
+        """Every lifecycle row of the group by user id, in one query."""
+        rows = self.session.scalars(
+            select(MemberLifecycle).where(MemberLifecycle.chat_id == chat_id)
+        )
+        return {row.user_id: row for row in rows}
+
+    def ensure(
+        self,
+        membership: Membership,
+        now: datetime,
+        known: dict[int, MemberLifecycle] | None = None,
+    ) -> MemberLifecycle:
+        """The row of this admission; a member who left and came back starts afresh.
+
+        ``known``: the group's rows read beforehand (``rows_of``), so a sweep over every member
+        reads them in one query instead of one per member."""
+        if known is None:
+            row = self.row_for(membership.chat_id, membership.user_id)
+        else:
+            row = known.get(membership.user_id)
         if row is None:
             row = MemberLifecycle(
                 chat_id=membership.chat_id,
@@ -146,8 +164,9 @@ class LifecycleRepository(SessionRepository):
         """
         rows = IntroductionRepository(self.session).members(chat_id)
         in_country = {m.user_id for m, u, i in rows if _in_country(u, i)}
+        known = self.rows_of(chat_id)
         return [
-            self._entry(membership, user, intro, now, lambda uid: uid in in_country, trusted)
+            self._entry(membership, user, intro, now, lambda uid: uid in in_country, trusted, known)
             for membership, user, intro in rows
             if not user.is_bot
         ]
@@ -176,8 +195,9 @@ class LifecycleRepository(SessionRepository):
         now: datetime,
         in_country: Callable[[int], bool],
         trusted: frozenset[int],
+        known: dict[int, MemberLifecycle] | None = None,
     ) -> Entry:
-        row = self.ensure(membership, now)
+        row = self.ensure(membership, now, known)
         counts = sponsor_ok(intro.sponsor_id if intro else None, trusted, in_country)
         return Entry(row, membership, user, intro, facts(row, membership, intro, counts))
 
