@@ -56,20 +56,36 @@ CATCH_UP_CONTACTS, CATCH_UP_ROWS = 200, 1000
 # Log versions kept: fixed, not a setting — an index more than this behind rebuilds anyway
 # (see CATCH_UP_ROWS), and each version is a row or a few, so the table stays small.
 LOG_KEPT = 1000
+NARROW_MAX = 2**31 - 1  # postings hold ids in 4 bytes up to here, in 8 past it
 UNINDEXED = 0  # the contact_id logged for a version that changed nothing the index holds
 
 
-@functools.lru_cache(maxsize=8192)  # names, organisations and places repeat a lot
-def _word_grams(word: str) -> frozenset[str]:
+def _grams_of_word(word: str) -> frozenset[str]:
     return frozenset(
         [word[i : i + 3] for i in range(len(word) - 2)]
         + [word[i : i + 2] for i in range(len(word) - 1)]
     )
 
 
+# Names, organisations and places repeat a lot in changes and queries. A rebuild does not use
+# the cache: each word comes once there, and filling it held ~6 MB of grams at 100,000 contacts.
+_word_grams = functools.lru_cache(maxsize=8192)(_grams_of_word)
+
+
 def grams_of(text: str) -> set[str]:
     """Every bigram and trigram inside each word: any query gram is one of these."""
     return set().union(*map(_word_grams, text.split()))
+
+
+def _append(postings: dict[str, array[int]], key: str, contact_id: int) -> array[int]:
+    """Add ``contact_id`` to ``postings[key]``: 4 bytes an id, 8 once an id needs more."""
+    ids = postings.get(key)
+    if ids is None:
+        ids = postings[key] = array("i")
+    if contact_id > NARROW_MAX and ids.typecode == "i":  # a BIGINT key: this list widens
+        ids = postings[key] = array("q", ids)
+    ids.append(contact_id)
+    return ids
 
 
 def _mask(ids: Iterable[int], top: int) -> int:
@@ -116,10 +132,7 @@ class ContactIndex:
             if gram in self.dense:
                 self.dense[gram] |= bit
                 continue
-            ids = self.sparse.get(gram)
-            if ids is None:
-                ids = self.sparse[gram] = array("q")
-            ids.append(contact_id)
+            ids = _append(self.sparse, gram, contact_id)
             if len(ids) > self._threshold():
                 self.dense[gram] = _mask(ids, self.top)
                 del self.sparse[gram]
@@ -152,7 +165,7 @@ class ContactIndex:
             self.dense[gram] &= ~mask
         for gram, postings in list(self.sparse.items()):
             if not ids.isdisjoint(postings):
-                kept = array("q", (i for i in postings if i not in ids))
+                kept = array(postings.typecode, (i for i in postings if i not in ids))
                 if kept:
                     self.sparse[gram] = kept
                 else:
@@ -174,19 +187,19 @@ class ContactIndex:
         for n, (contact_id, text) in enumerate(rows, 1):
             present.append(contact_id)
             for word in set(text.split()):
-                ids = by_word.get(word)
-                if ids is None:
-                    ids = by_word[word] = array("q")
-                ids.append(contact_id)
+                _append(by_word, word, contact_id)
             if n % CHUNK_ROWS == 0:
                 yield
         self.top = max(present, default=0)
+        code = "i" if self.top <= NARROW_MAX else "q"
+        if code == "q":  # one list widened: all do, so they can be joined below
+            by_word = {word: array(code, ids) for word, ids in by_word.items()}
         self.present = _mask(present, self.top)
         del present
         threshold = self._threshold()
         by_gram: dict[str, list[str]] = {}
         for word in by_word:
-            for gram in _word_grams(word):
+            for gram in _grams_of_word(word):
                 by_gram.setdefault(gram, []).append(word)
         word_masks: dict[str, int] = {}  # masks of frequent words, each made once
         self.dense, self.sparse = {}, {}
@@ -203,11 +216,13 @@ class ContactIndex:
                         rare.append(by_word[word])
                 self.dense[gram] = mask | _mask(chain.from_iterable(rare), self.top)
             else:
-                ids = array("q")
+                ids = array(code)
                 for word in words:
                     ids.extend(by_word[word])
                 # A contact with two words holding the gram is listed once.
-                self.sparse[gram] = ids if len(words) == 1 else array("q", sorted(set(ids)))
+                if len(words) > 1:
+                    ids = array(ids.typecode, sorted(set(ids)))
+                self.sparse[gram] = ids
             if n % CHUNK_GRAMS == 0:
                 yield
         self.version, self.dirty, self.stale = version, {}, False

@@ -6,6 +6,7 @@ from __future__ import annotations
 import asyncio
 import random
 import threading
+from array import array
 from datetime import datetime, timedelta
 
 from hypothesis import given, settings
@@ -71,6 +72,16 @@ def test_index_ranks_like_the_brute_force_after_any_changes(
         expected[contact_id] = text
     grams = sorted(trigrams(search_key(query)))[:24]
     assert index.candidates(grams, limit) == brute_force(expected, grams, limit)
+
+
+def test_postings_take_4_bytes_an_id_and_widen_for_a_bigint_one() -> None:
+    postings: dict[str, array[int]] = {}
+    contact_index._append(postings, "ab", 7)
+    assert postings["ab"].itemsize == 4
+    contact_index._append(postings, "ab", 2**40)
+    contact_index._append(postings, "ab", 9)
+    assert postings["ab"].itemsize == 8
+    assert list(postings["ab"]) == [7, 2**40, 9]
 
 
 def test_grams_stay_inside_words() -> None:
