@@ -27,7 +27,7 @@ class JoinMethod(enum.StrEnum):
     UNKNOWN = "unknown"  # was already there when the bot first saw them
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)  # one per member in the roster cache
 class UserInfo:
     """The parts of a Telegram user the bot keeps."""
 
