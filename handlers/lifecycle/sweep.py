@@ -43,12 +43,16 @@ async def sweep(app: App) -> None:
         now = services.clock.now()
         with services.db.transaction() as session:
             RosterRepository(session).ensure_group(group.chat_id, group.title)
-            entries = LifecycleRepository(session).entries(group.chat_id, now, trusted(services))
+            # Only the members with something due are kept (see ``each_entry``).
+            due = [
+                (entry, step)
+                for entry in LifecycleRepository(session).each_entry(
+                    group.chat_id, now, trusted(services)
+                )
+                if (step := next_step(entry.facts, policy, now)).kind is not Kind.NOTHING
+            ]
         unreached: list[Entry] = []
-        for entry in entries:
-            step = next_step(entry.facts, policy, now)
-            if step.kind is Kind.NOTHING:
-                continue
+        for entry, step in due:
             try:
                 if not await act(context, group, policy, entry, step):
                     unreached.append(entry)
