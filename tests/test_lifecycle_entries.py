@@ -219,3 +219,16 @@ def test_entry_reads_one_member_not_the_whole_group(database: Database) -> None:
     assert entry is not None and entry.facts.sponsor_ok
     # The member, their sponsor, their lifecycle row.
     assert len(statements) <= 3, statements
+
+
+def test_entries_read_a_page_at_a_time_are_the_same_in_the_same_order(
+    database: Database, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    build(database, KINDS * 2)
+    with database.transaction() as session:
+        repo = LifecycleRepository(session)
+        whole = repo.entries(GROUP, NOW, TRUSTED)
+        monkeypatch.setattr("storage.lifecycle.ENTRY_PAGE", 3)
+        paged = list(repo.each_entry(GROUP, NOW, TRUSTED))
+    assert len(whole) > 3
+    assert paged == whole
