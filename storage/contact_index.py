@@ -39,10 +39,10 @@ from collections.abc import Iterable, Iterator, Sequence
 from itertools import chain
 from typing import Any
 
-from sqlalchemy import Engine, delete, event, insert, inspect, select, update
+from sqlalchemy import Engine, Integer, delete, event, insert, inspect, select, update
 from sqlalchemy.orm import Session
 
-from storage.db import Database, upsert_insert
+from storage.db import Database, one_of, upsert_insert
 from storage.models import Contact, ContactChange, DirectoryVersion
 
 DENSE_FRACTION = 32  # a gram in more than 1/32 of the id range is kept as a bitmask
@@ -246,7 +246,7 @@ class ContactIndex:
                 int(i): (str(t), c)
                 for i, t, c in session.execute(
                     select(Contact.id, Contact.search_text, Contact.consent).where(
-                        Contact.id.in_(changed)
+                        one_of(session, Contact.id, changed, Integer)
                     )
                 )
             }

@@ -51,7 +51,12 @@ def _score(key: str, shown: dict[str, str]) -> float:
     for name in SEARCHABLE:
         if name in shown:
             value = search_key(shown[name])
-            best = max(best, fuzz.partial_ratio(key, value), fuzz.token_set_ratio(key, value))
+            # A cutoff lets rapidfuzz stop early where the field cannot beat the best so far.
+            best = max(
+                best,
+                fuzz.partial_ratio(key, value, score_cutoff=best),
+                fuzz.token_set_ratio(key, value, score_cutoff=best),
+            )
     return best
 
 
