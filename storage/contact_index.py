@@ -82,10 +82,17 @@ def _mask(ids: Iterable[int], top: int) -> int:
 def _lowest(mask: int, count: int) -> list[int]:
     """The positions of the ``count`` lowest set bits, ascending."""
     found: list[int] = []
-    while mask and len(found) < count:
-        low = mask & -mask
-        found.append(low.bit_length() - 1)
-        mask ^= low
+    if mask.bit_count() <= 16:  # few: peel them off (each step copies the whole integer)
+        while mask and len(found) < count:
+            low = mask & -mask
+            found.append(low.bit_length() - 1)
+            mask ^= low
+        return found
+    bits = bin(mask)[:1:-1]  # many: one pass to text, then find each "1" (bit i at index i)
+    at = bits.find("1")
+    while at >= 0 and len(found) < count:
+        found.append(at)
+        at = bits.find("1", at + 1)
     return found
 
 
