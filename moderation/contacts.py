@@ -1,7 +1,7 @@
 """Who may see which contact field: the one consent policy (seed 004, "Protection Cluster
 member contact information"), plus the pure helpers around it (normalising, searching text).
 
-No Telegram import, no database: every lookup, export and reply asks :func:`may_see`.
+No Telegram import, no database: every lookup, export and reply asks :func:`visible_fields`.
 ``phonenumbers`` and ``email_validator`` are imported when a value is first checked, not to
 start the bot (a tenth of a second of its cold start).
 """
@@ -174,9 +174,15 @@ def clearance(requester: Requester, subject: Subject, name: str) -> Level | None
     nobody's clearance is ever above a same-cluster coordinator's, and private needs a yes."""
     if not requester.is_member:
         return None
+    return _clearance(
+        requester, subject, name, shares_cluster(requester.clusters, subject.clusters)
+    )
+
+
+def _clearance(requester: Requester, subject: Subject, name: str, same_cluster: bool) -> Level:
+    """:func:`clearance` for a member, the shared cluster worked out once per subject."""
     if requester.is_moderator:
         return Level.COORDINATORS
-    same_cluster = shares_cluster(requester.clusters, subject.clusters)
     if requester.is_cluster_coordinator:
         if same_cluster:
             return Level.COORDINATORS
@@ -188,35 +194,40 @@ def clearance(requester: Requester, subject: Subject, name: str) -> Level | None
     return Level.CLUSTER if same_cluster else Level.PUBLIC
 
 
+_RANK = {level: rank for rank, level in enumerate(LEVEL_ORDER)}
+_ALL_FIELDS = frozenset(FIELDS)
+
+
 def may_see(requester: Requester, subject: Subject, name: str, grants: Iterable[Grant]) -> bool:
-    """THE policy: may ``requester`` see field ``name`` of ``subject``, given ``grants`` (the
-    ones that still count: see :func:`counting_grants`)?"""
-    if name not in FIELDS:
-        return False
-    if subject.user_id is not None and requester.user_id == subject.user_id:
-        return True  # your own record
-    for grant in grants:
-        if (
-            grant.requester_id == requester.user_id
-            and grant.contact_id == subject.contact_id
-            and name in grant.fields
-            # An override never reaches someone who has not opted in; an explicit yes is opt-in.
-            and (grant.kind is GrantKind.CONSENT or subject.consented)
-        ):
-            return True
-    if not subject.consented:
-        return False  # imported people are invisible until they opt in
-    allowed = clearance(requester, subject, name)
-    if allowed is None:
-        return False  # outsiders see nothing
-    return LEVEL_ORDER.index(subject.level(name)) <= LEVEL_ORDER.index(allowed)
+    """May ``requester`` see field ``name`` of ``subject``, given ``grants`` (the ones that
+    still count: see :func:`counting_grants`)? One field of :func:`visible_fields`."""
+    return name in visible_fields(requester, subject, grants)
 
 
 def visible_fields(
     requester: Requester, subject: Subject, grants: Iterable[Grant]
 ) -> frozenset[str]:
-    grants = list(grants)
-    return frozenset(f for f in FIELDS if may_see(requester, subject, f, grants))
+    """THE policy: the fields of ``subject`` that ``requester`` may see, given ``grants``.
+    A lookup asks it of 200 candidates, so what depends only on the pair is worked out once."""
+    if subject.user_id is not None and requester.user_id == subject.user_id:
+        return _ALL_FIELDS  # your own record
+    granted: set[str] = set()
+    for grant in grants:
+        if (
+            grant.requester_id == requester.user_id
+            and grant.contact_id == subject.contact_id
+            # An override never reaches someone who has not opted in; an explicit yes is opt-in.
+            and (grant.kind is GrantKind.CONSENT or subject.consented)
+        ):
+            granted |= grant.fields
+    # Imported people are invisible until they opt in; outsiders see nothing.
+    if subject.consented and requester.is_member:
+        same_cluster = shares_cluster(requester.clusters, subject.clusters)
+        for name in FIELDS:
+            allowed = _clearance(requester, subject, name, same_cluster)
+            if _RANK[subject.level(name)] <= _RANK[allowed]:
+                granted.add(name)
+    return _ALL_FIELDS.intersection(granted)
 
 
 def disclosed(

@@ -39,10 +39,10 @@ from collections.abc import Iterable, Iterator, Sequence
 from itertools import chain
 from typing import Any
 
-from sqlalchemy import Engine, delete, event, insert, inspect, select, update
+from sqlalchemy import Engine, Integer, delete, event, insert, inspect, select, update
 from sqlalchemy.orm import Session
 
-from storage.db import Database, upsert_insert
+from storage.db import Database, one_of, upsert_insert
 from storage.models import Contact, ContactChange, DirectoryVersion
 
 DENSE_FRACTION = 32  # a gram in more than 1/32 of the id range is kept as a bitmask
@@ -98,10 +98,17 @@ def _mask(ids: Iterable[int], top: int) -> int:
 def _lowest(mask: int, count: int) -> list[int]:
     """The positions of the ``count`` lowest set bits, ascending."""
     found: list[int] = []
-    while mask and len(found) < count:
-        low = mask & -mask
-        found.append(low.bit_length() - 1)
-        mask ^= low
+    if mask.bit_count() <= 16:  # few: peel them off (each step copies the whole integer)
+        while mask and len(found) < count:
+            low = mask & -mask
+            found.append(low.bit_length() - 1)
+            mask ^= low
+        return found
+    bits = bin(mask)[:1:-1]  # many: one pass to text, then find each "1" (bit i at index i)
+    at = bits.find("1")
+    while at >= 0 and len(found) < count:
+        found.append(at)
+        at = bits.find("1", at + 1)
     return found
 
 
@@ -261,7 +268,7 @@ class ContactIndex:
                 int(i): (str(t), c)
                 for i, t, c in session.execute(
                     select(Contact.id, Contact.search_text, Contact.consent).where(
-                        Contact.id.in_(changed)
+                        one_of(session, Contact.id, changed, Integer)
                     )
                 )
             }

@@ -8,14 +8,14 @@ without it — a SELECT of ``alembic_version`` and the ``revision`` lines of the
 from __future__ import annotations
 
 import re
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
 from datetime import timedelta
 from functools import lru_cache
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from sqlalchemy import Engine, create_engine, event, inspect, text
+from sqlalchemy import Engine, any_, bindparam, create_engine, event, inspect, text
 from sqlalchemy.engine import CursorResult
 from sqlalchemy.exc import ArgumentError, OperationalError, SQLAlchemyError
 from sqlalchemy.orm import Session, sessionmaker
@@ -127,6 +127,16 @@ def upsert_insert(dialect_name: str) -> Callable[..., Any]:
     from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 
     return sqlite_insert
+
+
+def one_of(session: Session, column: Any, values: Iterable[Any], kind: Any) -> Any:
+    """``column IN (values)``; on PostgreSQL ``column = ANY(:array)``, one array parameter:
+    planning 200 separate IN parameters (a lookup's candidates) took 2–4 ms, the query 0.5."""
+    if session.get_bind().dialect.name == "postgresql":
+        from sqlalchemy.dialects.postgresql import ARRAY
+
+        return column == any_(bindparam(None, list(values), type_=ARRAY(kind)))
+    return column.in_(list(values))
 
 
 def describe_url(engine: Engine) -> str:

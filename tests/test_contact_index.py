@@ -281,3 +281,14 @@ async def test_lookups_are_answered_from_sql_while_the_index_is_rebuilt(
     with sim.services.db.transaction() as session:
         assert index.version == contact_index.current_version(session) and not index.stale
     assert "Maria Lysenko" in await found(sim, ivan, "maria")  # from the new index
+
+
+@given(
+    st.sets(st.integers(min_value=0, max_value=5000), max_size=300),
+    st.integers(min_value=0, max_value=250),
+)
+def test_the_lowest_set_bits_few_or_many(ids: set[int], count: int) -> None:
+    """Both ways of listing a mask's lowest ids (peeled one by one, or through its binary
+    text once there are many) give the smallest ``count`` ids, ascending."""
+    mask = sum(1 << i for i in ids)
+    assert contact_index._lowest(mask, count) == sorted(ids)[:count]

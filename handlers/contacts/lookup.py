@@ -44,15 +44,26 @@ from storage.models import Contact
 
 
 # ============================================================================== /contact
-def _score(key: str, shown: dict[str, str]) -> float:
-    from rapidfuzz import fuzz  # at the first lookup, not to start the bot
+class _Scores:
+    """How well the query matches each shown value, worked out once per value and lookup:
+    organisations, roles, clusters and places repeat across the 200 candidates."""
 
-    best = 0.0
-    for name in SEARCHABLE:
-        if name in shown:
-            value = search_key(shown[name])
-            best = max(best, fuzz.partial_ratio(key, value), fuzz.token_set_ratio(key, value))
-    return best
+    def __init__(self, key: str) -> None:
+        self.key = key
+        self.known: dict[str, float] = {}
+
+    def of(self, value: str) -> float:
+        score = self.known.get(value)
+        if score is None:
+            from rapidfuzz import fuzz  # at the first lookup, not to start the bot
+
+            plain = search_key(value)
+            score = max(fuzz.partial_ratio(self.key, plain), fuzz.token_set_ratio(self.key, plain))
+            self.known[value] = score
+        return score
+
+    def best(self, shown: dict[str, str]) -> float:
+        return max((self.of(shown[name]) for name in SEARCHABLE if name in shown), default=0.0)
 
 
 def search(
@@ -64,9 +75,10 @@ def search(
     grants = live_grants(services, session, requester, [c.id for c in candidates])
     levels = defaults(services)
     found: list[tuple[float, Contact, dict[str, str]]] = []
+    scores = _Scores(key)
     for contact in candidates:
         shown = disclosed(requester, subject_of(contact, levels), values_of(contact), grants)
-        score = _score(key, shown)
+        score = scores.best(shown)
         if score >= MIN_SCORE:
             found.append((score, contact, shown))
     found.sort(key=lambda t: (-t[0], t[1].name.casefold(), t[1].id))

@@ -18,13 +18,14 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import BigInteger, Text, any_, bindparam, func, insert, or_, select, text, update
+from sqlalchemy import BigInteger, Text, bindparam, func, insert, or_, select, text, update
 from sqlalchemy.orm import Session
 
 from i18n import _
 from moderation.contacts import FIELDS, ImportedContact
 from storage.contact_index import note_unindexed_change
 from storage.contacts.values import merge_clusters, search_text_of, values_of
+from storage.db import one_of
 from storage.models import Contact
 
 BATCH_ROWS = 1000
@@ -241,18 +242,13 @@ def _load(session: Session, batch: Sequence[ImportedContact], lower: Callable[[s
     conditions = []
     # PostgreSQL takes each key list as one array parameter (= ANY): planning 2,500 separate
     # IN parameters cost more than running the query.
-    array = session.get_bind().dialect.name == "postgresql"
     for keys, column, kind in (
         (users, Contact.user_id, BigInteger),
         (emails, func.lower(Contact.email), Text),
         (handles, func.lower(Contact.telegram), Text),
     ):
-        if keys and array:
-            from sqlalchemy.dialects.postgresql import ARRAY
-
-            conditions.append(column == any_(bindparam(None, list(keys), type_=ARRAY(kind))))
-        elif keys:
-            conditions.append(column.in_(keys))
+        if keys:
+            conditions.append(one_of(session, column, keys, kind))
     if not conditions:
         return view
     columns = [getattr(Contact, name) for name in ("id", *_EDITABLE, "consent")]

@@ -19,7 +19,7 @@ from storage.contacts.values import (
     merge_clusters,
     search_text_of,
 )
-from storage.db import SessionRepository
+from storage.db import SessionRepository, one_of
 from storage.models import (
     Contact,
     ContactGrant,
@@ -196,7 +196,9 @@ class ContactRepository(SessionRepository):
         found = {
             c.id: c
             for c in self.session.scalars(
-                select(Contact).where(Contact.id.in_(ids)).where(Contact.consent == "given")
+                select(Contact)
+                .where(one_of(self.session, Contact.id, ids, Integer))
+                .where(Contact.consent == "given")
             )
         }
         return [found[i] for i in ids if i in found]
@@ -241,7 +243,7 @@ class ContactRepository(SessionRepository):
         rows = self.session.scalars(
             select(ContactGrant)
             .where(ContactGrant.requester_id == requester_id)
-            .where(ContactGrant.contact_id.in_(ids))
+            .where(one_of(self.session, ContactGrant.contact_id, ids, Integer))
             .where(ContactGrant.revoked_at.is_(None))
         ).all()
         return [
