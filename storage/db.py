@@ -131,7 +131,7 @@ def upsert_insert(dialect_name: str) -> Callable[..., Any]:
 
 def one_of(session: Session, column: Any, values: Iterable[Any], kind: Any) -> Any:
     """``column IN (values)``; on PostgreSQL ``column = ANY(:array)``, one array parameter:
-    planning 200 separate IN parameters (a lookup's candidates) took 2–4 ms, the query 0.5."""
+    a lookup's 200 candidates as 200 IN parameters took 4.8–5.4 ms a query, as one 1.4–2.0."""
     if session.get_bind().dialect.name == "postgresql":
         from sqlalchemy.dialects.postgresql import ARRAY
 
