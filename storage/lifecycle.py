@@ -11,7 +11,7 @@ from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime
 
-from sqlalchemy import and_, delete, or_, select, update
+from sqlalchemy import BigInteger, and_, delete, or_, select, update
 
 from moderation.introductions import Category, IntroStatus
 from moderation.lifecycle import Answer, Cause, Member, Outcome
@@ -19,7 +19,7 @@ from moderation.roster import MemberStatus
 from moderation.sponsorship import counts_in_country, sponsor_ok
 from storage.calendar_feeds import CalendarFeedRepository
 from storage.contacts import ContactRepository
-from storage.db import SessionRepository
+from storage.db import SessionRepository, one_of
 from storage.introductions import IntroductionRepository, present_members
 from storage.models import (
     Introduction,
@@ -112,7 +112,7 @@ class LifecycleRepository(SessionRepository):
         """The group's lifecycle rows (of ``user_ids``, or every one) by user id, in one query."""
         query = select(MemberLifecycle).where(MemberLifecycle.chat_id == chat_id)
         if user_ids is not None:
-            query = query.where(MemberLifecycle.user_id.in_(user_ids))
+            query = query.where(one_of(self.session, MemberLifecycle.user_id, user_ids, BigInteger))
         return {row.user_id: row for row in self.session.scalars(query)}
 
     def ensure(
@@ -185,7 +185,9 @@ class LifecycleRepository(SessionRepository):
         for start in range(0, len(ids), ENTRY_PAGE):
             page = ids[start : start + ENTRY_PAGE]
             rows = self.session.execute(
-                present_members(chat_id).where(Membership.user_id.in_(page)).order_by(*order)
+                present_members(chat_id)
+                .where(one_of(self.session, Membership.user_id, page, BigInteger))
+                .order_by(*order)
             ).all()
             known = self.rows_of(chat_id, page)
             for membership, user, intro in rows:
