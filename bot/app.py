@@ -201,7 +201,9 @@ def schedule_sweeps(app: App) -> None:
         async def run(_context: BotContext, sweep: Sweep = sweep) -> None:
             await ops.run_sweep(app, sweep)  # one replica at a time (advisory lock)
 
-        app.job_queue.run_repeating(run, interval=sweep.every, first=sweep.first, name=sweep.name)
+        app.job_queue.run_repeating(
+            run, interval=sweep.every, first=sweep.first, name=sweep.name, job_kwargs=ops.RUN_LATE
+        )
 
 
 async def on_startup(app: App) -> None:
@@ -216,7 +218,11 @@ async def on_startup(app: App) -> None:
             services_of(app).write_behind()
 
         app.job_queue.run_repeating(
-            write_behind, interval=WRITE_BEHIND_EVERY, first=1, name="write-behind"
+            write_behind,
+            interval=WRITE_BEHIND_EVERY,
+            first=1,
+            name="write-behind",
+            job_kwargs=ops.RUN_LATE,
         )
 
 

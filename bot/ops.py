@@ -124,6 +124,13 @@ async def _keep_lock(lock: AdvisoryLock, name: str) -> None:
             return
 
 
+# APScheduler skips a run that comes more than a second late (misfire_grace_time), and a busy
+# start or a starved process delays every job past that: the first sweeps, the heartbeat or
+# the contact index's build were dropped until their next interval (up to 15 minutes). A late
+# job runs at once instead, and runs missed meanwhile count as one (coalesce).
+RUN_LATE: dict[str, object] = {"misfire_grace_time": None, "coalesce": True}
+
+
 def schedule_heartbeat(app: App) -> None:
     if app.job_queue is None:
         return
@@ -131,7 +138,9 @@ def schedule_heartbeat(app: App) -> None:
     async def beat(_context: BotContext) -> None:
         await heartbeat(app)
 
-    app.job_queue.run_repeating(beat, interval=HEARTBEAT_EVERY, first=0.1, name="heartbeat")
+    app.job_queue.run_repeating(
+        beat, interval=HEARTBEAT_EVERY, first=0.1, name="heartbeat", job_kwargs=RUN_LATE
+    )
 
 
 @dataclass(frozen=True)
