@@ -28,7 +28,10 @@ log = logging.getLogger(__name__)
 
 @dataclass(slots=True)
 class _Seen:
-    info: UserInfo
+    # hash(UserInfo) of what was written, not the UserInfo: its names alone are ~300 bytes a
+    # member (~3 MB for 10,000). SipHash with this process's random key: a rename that keeps
+    # the hash cannot be made on purpose, and by chance it has odds of 2**-64.
+    digest: int
     written_at: datetime
     groups: tuple[int, ...] = ()  # nearly always one: a tuple is 48 bytes, a set 216
 
@@ -66,7 +69,7 @@ class SeenUsers:
         entry = self._entries.get(info.id)
         return (
             entry is not None
-            and entry.info == info
+            and entry.digest == hash(info)
             and now - entry.written_at < self.refresh
             and (chat_id is None or chat_id in entry.groups)
         )
@@ -74,9 +77,9 @@ class SeenUsers:
     def remember(self, info: UserInfo, now: datetime, chat_id: int | None = None) -> None:
         if len(self._entries) >= self.max_size:
             self._entries.clear()  # simple and rare: everyone is written once more
-        entry = self._entries.get(info.id)
-        if entry is None or entry.info != info:
-            entry = self._entries[info.id] = _Seen(info, now)
+        entry, digest = self._entries.get(info.id), hash(info)
+        if entry is None or entry.digest != digest:
+            entry = self._entries[info.id] = _Seen(digest, now)
         entry.written_at = now
         if chat_id is not None and chat_id not in entry.groups:
             entry.groups += (chat_id,)
@@ -90,7 +93,7 @@ class SeenUsers:
         must go (a message with those would be skipped); one that agrees stays."""
         self._touched.pop(info.id, None)  # the row's last_seen is being written anyway
         entry = self._entries.get(info.id)
-        if entry is not None and entry.info != info:
+        if entry is not None and entry.digest != hash(info):
             del self._entries[info.id]
 
     def flush(self, db: Database) -> int:

@@ -121,3 +121,14 @@ async def test_an_older_touch_never_moves_last_seen_back(sim: Simulator) -> None
     with sim.services.db.transaction() as session:
         RosterRepository(session).touch_users({ivan: newer - timedelta(minutes=5)})
     assert user_row(sim, ivan).last_seen == newer
+
+
+async def test_the_framework_keeps_no_list_of_everyone_who_wrote(sim: Simulator) -> None:
+    """PTB notes each update's user and chat for its persistence and empties the notes only
+    when it saves them; the bot has no persistence, so they would only grow."""
+    for i in range(30):
+        member = sim.telegram.add_user(f"Member{i}", "Writer", f"writer{i}")
+        sim.group.members[member.id] = FakeMember("member")
+        await sim.feed(sim.telegram.message(member.id, GROUP_ID, "Good morning"))
+    assert not sim.app._user_ids_to_be_updated_in_persistence
+    assert not sim.app._chat_ids_to_be_updated_in_persistence
