@@ -40,6 +40,7 @@ from itertools import chain
 from typing import Any
 
 from sqlalchemy import Engine, Integer, delete, event, insert, inspect, select, update
+from sqlalchemy import text as sql
 from sqlalchemy.orm import Session
 
 from storage.db import Database, one_of, upsert_insert
@@ -372,6 +373,10 @@ def _build_apart(engine: Engine) -> ContactIndex:
     with Session(engine) as session, session.begin():
         version = current_version(session)
         fresh.rebuild(_consented(session), version)
+        if engine.dialect.name == "sqlite":
+            # The read filled this pooled connection's page cache (up to 2 MB) with contacts
+            # the index now holds itself: hand those pages back.
+            session.execute(sql("PRAGMA shrink_memory"))
     return fresh
 
 
@@ -391,6 +396,20 @@ async def build(engine: Engine, index: ContactIndex) -> None:
     if not fresh.stale and (index.stale or (fresh.version or 0) >= (index.version or 0)):
         fresh.building, fresh.rebuilds = index.building, index.rebuilds
         index.__dict__.update(fresh.__dict__)
+    release_free_memory()  # the build's scaffolding and, after a rebuild, the old index
+
+
+def release_free_memory() -> None:
+    """Ask glibc's allocator to return its free pages to the system (``malloc_trim``).
+
+    A build allocates in a worker thread, whose allocator arena otherwise keeps the freed
+    pages (~5 MB over 100,000 contacts) for as long as the process runs. Elsewhere (another
+    C library) nothing happens.
+    """
+    import ctypes  # only here: nothing else needs it, and the first build is after start-up
+
+    with contextlib.suppress(OSError, AttributeError):
+        ctypes.CDLL("libc.so.6").malloc_trim(0)
 
 
 async def warm(db: Database) -> None:
