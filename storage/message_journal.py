@@ -49,7 +49,8 @@ class MessageJournal:
         self.db = db
         self.batch, self.max_pending, self.max_windows = batch, max_pending, max_windows
         self._pending: list[NotedMessage] = []
-        self._windows: dict[tuple[int, int], Window] = {}
+        # Group → member → window: no (group, member) key tuple per member (~1 MB a 10,000).
+        self._windows: dict[int, dict[int, Window]] = {}
         self._failing = False  # the last write failed: only the timer and readers try again
         self.dropped = 0  # rows given up on (a long outage, or rows the table refused)
 
@@ -62,12 +63,11 @@ class MessageJournal:
     ) -> None:
         """Remember a message; it reaches the table with the next flush."""
         self._pending.append(NotedMessage(chat_id, message_id, user_id, at, album))
-        key = (chat_id, user_id)
-        window = self._windows.get(key)
+        window = self._window(chat_id, user_id)
         if window is not None and all(entry[2] != message_id for entry in window):
             window.append((at, album, message_id))  # a redelivered message counts once
             if len(window) > MAX_WINDOW:
-                del self._windows[key]
+                del self._windows[chat_id][user_id]
         if len(self._pending) >= self.batch and not self._failing:
             self.flush(quietly=True)
 
@@ -129,7 +129,7 @@ class MessageJournal:
         Call after ``note`` for the message being judged, so it is among them.
         """
         key = (chat_id, user_id)
-        window = self._windows.get(key)
+        window = self._window(chat_id, user_id)
         if window is not None:
             window[:] = [entry for entry in window if entry[0] > since]
         if window is None or (shared and len(window) > 1):
@@ -137,6 +137,10 @@ class MessageJournal:
                 self.flush(quietly=True)  # a burst: the other replicas read our rows too
             window = self._read(key, since) or window
         return _once_per_album(window or [])
+
+    def _window(self, chat_id: int, user_id: int) -> Window | None:
+        members = self._windows.get(chat_id)
+        return None if members is None else members.get(user_id)
 
     def forget_windows(self) -> None:
         """Drop every window: another process may have counted these members meanwhile."""
@@ -157,9 +161,9 @@ class MessageJournal:
             if mine and row.message_id not in stored:
                 stored.add(row.message_id)
                 rows.append((row.at, row.album, row.message_id))
-        if len(self._windows) >= self.max_windows:
+        if sum(map(len, self._windows.values())) >= self.max_windows:
             self._windows.clear()  # simple and rare: members are read once more
-        self._windows[key] = rows
+        self._windows.setdefault(key[0], {})[key[1]] = rows
         return rows
 
 
