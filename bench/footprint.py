@@ -20,7 +20,9 @@ For both: the wall time from spawning the process to its first ``getUpdates``, a
 reply to a private ``/start`` that the fake hands out in answer to that first ``getUpdates``;
 the process's CPU time (utime + stime from ``/proc/PID/stat``) when that reply arrives. Then the
 bot alone: every member says something in the group, one ``/contact`` lookup builds the
-directory's search index, and its VmRSS and VmHWM (peak) are read from ``/proc/PID/status``.
+directory's search index, and once the index holds the directory (``imbot_contacts_index_size``
+on the bot's ``/metrics``: a lookup before the build is answered from SQL meanwhile) its VmRSS
+and VmHWM (peak) are read from ``/proc/PID/status``.
 
 Targets (the speed issue): RSS < 120 MB (judged on the peak), cold start to the first reply
 < 1 s wall, and ≤ 2× the bare PTB process's CPU; medians over the runs.
@@ -33,11 +35,13 @@ import compileall
 import logging
 import os
 import signal
+import socket
 import statistics
 import subprocess
 import sys
 import tempfile
 import time
+import urllib.request
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -157,6 +161,25 @@ class Stopwatch(FakeTelegramServer):
         return status, body
 
 
+def free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return int(probe.getsockname()[1])
+
+
+def index_size(port: int) -> int:
+    """``imbot_contacts_index_size`` from the bot's /metrics (0 while it cannot be read)."""
+    try:
+        with urllib.request.urlopen(f"http://127.0.0.1:{port}/metrics", timeout=5) as answer:
+            text = answer.read().decode()
+    except OSError:
+        return 0
+    for line in text.splitlines():
+        if line.startswith("imbot_contacts_index_size"):
+            return int(float(line.split()[-1]))
+    return 0
+
+
 def wait(condition: Callable[[], bool], process: subprocess.Popen[bytes], what: str) -> None:
     deadline = time.monotonic() + 600
     while not condition():
@@ -208,7 +231,8 @@ def one_run(url: str, people: list[Person], query: str, bare: bool, folder: Path
     server = Stopwatch(telegram, lambda: telegram.message(asker, asker, "/start"), asker)
     server.start()
     name = "bare" if bare else "imbot"
-    args = ["-c", BARE] if bare else [*IMBOT, "--port", "0"]
+    port = free_port()
+    args = ["-c", BARE] if bare else [*IMBOT, "--port", str(port)]
     process = start_process(args, server, url, folder / f"{name}.log")
     try:
         wait(lambda: bool(server.replies), process, f"{name}'s first reply")
@@ -225,6 +249,9 @@ def one_run(url: str, people: list[Person], query: str, bare: bool, folder: Path
             run.members_seconds = time.perf_counter() - started
             answer = server.sent()[-1].params.get("text", "")
             run.lookup_found = query.lower() in str(answer).lower()
+            # A lookup before the index is built is answered from SQL while the build runs:
+            # the memory is read once the index holds the directory (its metric says so).
+            wait(lambda: index_size(port) > 0, process, "the contact index's build")
             run.rss, run.peak = memory(process.pid)
         process.send_signal(signal.SIGTERM)
         process.wait(60)
