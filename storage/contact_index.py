@@ -377,7 +377,7 @@ def _build_apart(engine: Engine) -> ContactIndex:
         version = current_version(session)
         fresh.rebuild(_consented(session), version)
         if engine.dialect.name == "sqlite":
-            # The read filled this pooled connection's page cache (up to 2 MB) with contacts
+            # The read filled this pooled connection's page cache (1 MiB, storage.db) with contacts
             # the index now holds itself: hand those pages back.
             session.execute(sql("PRAGMA shrink_memory"))
     return fresh
