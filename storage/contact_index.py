@@ -415,6 +415,15 @@ def release_free_memory() -> None:
         ctypes.CDLL("libc.so.6").malloc_trim(0)
 
 
+def ready(db: Database) -> bool:
+    """Whether the in-memory index answers lookups now: brought up to date from the change log
+    when it can be, else a rebuild is started and False returned (the database's gram index
+    answers meanwhile, best in a worker thread: its query can take a few hundred ms). Call it
+    on the event loop, which owns the index."""
+    with db.transaction() as session:
+        return index_for(session).refresh(session)
+
+
 async def warm(db: Database) -> None:
     """Rebuild the index if it is behind the directory (start-up, or after another process
     changed it), without blocking the event loop, so no lookup waits for it."""

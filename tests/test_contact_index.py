@@ -17,7 +17,7 @@ from moderation.contacts import parse_contacts_csv, search_key, trigrams
 from simulation.simulator import Simulator
 from storage import contact_index
 from storage.contact_index import ContactIndex, grams_of
-from storage.contacts import ContactRepository, ContactValues, import_contacts
+from storage.contacts import ContactRepository, ContactValues, import_contacts, native, repository
 from storage.db import Database
 from storage.models import Contact, ContactChange
 from tests.test_contacts import add_contact, member
@@ -292,3 +292,47 @@ def test_the_lowest_set_bits_few_or_many(ids: set[int], count: int) -> None:
     text once there are many) give the smallest ``count`` ids, ascending."""
     mask = sum(1 << i for i in ids)
     assert contact_index._lowest(mask, count) == sorted(ids)[:count]
+
+
+async def test_a_lookup_during_a_build_does_not_hold_up_the_bot(
+    sim: Simulator, monkeypatch
+) -> None:
+    """While the index is built, the database's gram index answers; its query (up to a few
+    hundred ms at 100,000 contacts) runs in a worker thread, so other updates are handled
+    meanwhile. The query is held here until another member's /start has been answered."""
+    ivan = await member(sim, "Ivan", "Petrenko")
+    olena = await member(sim, "Olena", "Koval")
+    add_contact(sim, None, name="Oksana Lysenko", organisation="UNICEF")
+    add_contact(sim, None, name="Petro Bondar", organisation="WFP")  # the build holds at row 2
+    with sim.services.db.transaction() as session:
+        index = contact_index.index_for(session)
+    if index.building is not None:
+        await index.building  # the start-up build
+    index.stale = True  # as after a change by another process that the log cannot replay
+    started, go = held_build(monkeypatch)
+    entered, release = threading.Event(), threading.Event()
+    real = native.candidate_ids
+
+    def held_query(session, grams, limit):
+        entered.set()
+        release.wait(5)  # on the event loop (the old way) this would hold every update up
+        return real(session, grams, limit)
+
+    monkeypatch.setattr(repository, "candidate_ids", held_query)
+    try:
+        lookup = asyncio.ensure_future(found(sim, ivan, "lysenko"))  # starts the build
+        await asyncio.to_thread(entered.wait, 5)
+        await asyncio.to_thread(started.wait, 5)
+        assert entered.is_set() and index.building is not None and not index.building.done()
+        before = sim.mark()
+        await sim.dm(olena, "/start")
+        answered_meanwhile = bool(sim.since(before, olena.id)) and not lookup.done()
+        release.set()
+        text = await lookup
+    finally:
+        release.set()
+        go.set()
+    assert answered_meanwhile, "the /start waited for the lookup's query"
+    assert "Oksana Lysenko" in text
+    await index.building
+    assert "Oksana Lysenko" in await found(sim, ivan, "lysenko")  # now from the index

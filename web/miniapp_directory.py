@@ -90,7 +90,7 @@ async def directory(app: App, caller: Caller, request: WebRequest) -> WebRespons
         if new_id is None:
             return answer(429, {"error": refusal})
         lookup_id = new_id
-    found = result_page(services, requester, key, page)
+    found = await result_page(services, requester, key, page)
     return answer(
         200,
         {

@@ -53,7 +53,7 @@ async def _on_page(
         await query.answer(_("This search is not yours."), show_alert=True)
         return
     requester, key = found
-    text, markup = search_page(services, requester, lookup_id, key, page)
+    text, markup = await search_page(services, requester, lookup_id, key, page)
     await query.answer()
     await query.edit_message_text(text, reply_markup=markup)
 

@@ -168,16 +168,19 @@ class ContactRepository(SessionRepository):
         contact.consent = "given" if given else "declined"
         contact.consent_at = now
 
-    def search_candidates(self, key: str, limit: int = CANDIDATES) -> Sequence[Contact]:
+    def search_candidates(
+        self, key: str, limit: int = CANDIDATES, *, from_index: bool = True
+    ) -> Sequence[Contact]:
         """Consented contacts sharing the most grams with the query (ranked in Python), through
         the in-memory index (storage/contact_index.py); the same rows as ``scan_candidates``.
-        While the index is being rebuilt, the database's own gram index answers
+        While the index is being rebuilt, or with ``from_index=False`` (a worker thread, which
+        must not touch the index the event loop keeps), the database's own gram index answers
         (storage/contacts/native.py: FTS5 on SQLite, GIN on PostgreSQL), again the same rows."""
         grams = sorted(trigrams(key))[:24]
         if not grams:
             return self.scan_candidates(key, limit)
-        index = index_for(self.session)
-        if index.refresh(self.session):
+        index = index_for(self.session) if from_index else None
+        if index is not None and index.refresh(self.session):
             ids = index.candidates(grams, limit)
         else:
             ids = candidate_ids(self.session, grams, limit)
