@@ -8,6 +8,10 @@ The database is filled once: 10,000 members on the roster and 100,000 contacts i
 with Faker names in five locales (``bench.people``). Each run then starts, one after the other:
 
 * a bare PTB ``Application`` (one ``/start`` handler answering "hello"), polling the fake;
+* the same bare ``Application`` that first imports the libraries the bot is built on
+  (SQLAlchemy's ORM, pydantic, PyYAML, click, Babel, dateutil, prometheus_client), with the
+  collector paused meanwhile as ``bot.entry`` does: the floor of any bot on this stack, which
+  shows how much of the ≤ 2× budget is left for the bot's own code;
 * ``imbot run --config config/example.yaml --port 0`` (``DATABASE_URL``, ``BOT_TOKEN`` and
   ``BOT_API_URL`` in the environment), through the ``imbot`` script's entry point
   (``bot.entry``), as a deployment starts it — migration check included.
@@ -71,6 +75,11 @@ app = app.build()
 app.add_handler(CommandHandler("start", start))
 app.run_polling()
 """
+STACKED = (
+    "import gc\ngc.disable()\n"
+    "import sqlalchemy.orm, pydantic, yaml, click, babel.dates, dateutil, prometheus_client\n"
+    + BARE.replace("app.run_polling()", "gc.enable()\napp.run_polling()")
+)
 IMBOT = ["-c", "from bot.entry import main; main()", "run", "--config", str(EXAMPLE)]
 
 
@@ -226,13 +235,16 @@ def world(people: list[Person]) -> tuple[FakeTelegram, int]:
     return telegram, MEMBER_BASE  # the first member asks
 
 
-def one_run(url: str, people: list[Person], query: str, bare: bool, folder: Path) -> Run:
+def one_run(
+    url: str, people: list[Person], query: str, folder: Path, bare: str | None = None
+) -> Run:
+    """One start of ``imbot run``, or of the Python code ``bare`` (a bare PTB process)."""
     telegram, asker = world(people)
     server = Stopwatch(telegram, lambda: telegram.message(asker, asker, "/start"), asker)
     server.start()
     name = "bare" if bare else "imbot"
     port = free_port()
-    args = ["-c", BARE] if bare else [*IMBOT, "--port", str(port)]
+    args = ["-c", bare] if bare else [*IMBOT, "--port", str(port)]
     process = start_process(args, server, url, folder / f"{name}.log")
     try:
         wait(lambda: bool(server.replies), process, f"{name}'s first reply")
@@ -293,25 +305,29 @@ def main() -> None:
     loads: list[float] = []
     bots: list[Run] = []
     bares: list[Run] = []
+    floors: list[Run] = []
     with database(args.db) as url:
         fill(url, people, contacts)
         print(f"{engine_name(url)}: names made and filled in {time.perf_counter() - t0:.1f}s")
         for number in range(1, args.runs + 1):
             loads.append(os.getloadavg()[0])
-            bares.append(one_run(url, people, query, True, folder))
-            bots.append(one_run(url, people, query, False, folder))
-            bot, bare = bots[-1], bares[-1]
+            bares.append(one_run(url, people, query, folder, BARE))
+            floors.append(one_run(url, people, query, folder, STACKED))
+            bots.append(one_run(url, people, query, folder))
+            bot, bare, floor = bots[-1], bares[-1], floors[-1]
             print(
                 f"run {number} ({load()}): imbot run first getUpdates {bot.poll.wall:.2f}s, "
                 f"first reply {bot.reply.wall:.2f}s wall, {bot.reply.cpu:.2f}s CPU, RSS "
                 f"{bot.reply.rss:.0f} MB | bare PTB {bare.poll.wall:.2f}s, {bare.reply.wall:.2f}s "
-                f"wall, {bare.reply.cpu:.2f}s CPU, RSS {bare.reply.rss:.0f} MB | after "
+                f"wall, {bare.reply.cpu:.2f}s CPU, RSS {bare.reply.rss:.0f} MB | bare PTB with the "
+                f"bot's libraries {floor.reply.cpu:.2f}s CPU | after "
                 f"{args.members} members spoke ({bot.members_seconds:.1f}s) and /contact "
                 f"{query!r} ({'found' if bot.lookup_found else 'NOT FOUND'}): RSS {bot.rss:.0f} "
                 f"MB, peak {bot.peak:.0f} MB",
                 flush=True,
             )
     ratios = [b.reply.cpu / p.reply.cpu for b, p in zip(bots, bares, strict=True)]
+    floor_ratios = [f.reply.cpu / p.reply.cpu for f, p in zip(floors, bares, strict=True)]
     peaks = [b.peak for b in bots]
     walls = [b.reply.wall for b in bots]
     summary(
@@ -322,7 +338,8 @@ def main() -> None:
         f"{spread([b.poll.wall for b in bots], ' s')}, to first reply {spread(walls, ' s')} wall "
         f"(target < 1 s; bare PTB {spread([p.reply.wall for p in bares], ' s')}), CPU "
         f"{spread([b.reply.cpu for b in bots], ' s')} vs bare "
-        f"{spread([p.reply.cpu for p in bares], ' s')} = {spread(ratios, '×', 1)} (target ≤ 2×); "
+        f"{spread([p.reply.cpu for p in bares], ' s')} = {spread(ratios, '×', 1)} (target ≤ 2×; "
+        f"bare PTB importing the bot's libraries: {spread(floor_ratios, '×', 1)}); "
         f"load average {min(loads):.2f}–{max(loads):.2f} on {os.cpu_count()} cores",
         ok=statistics.median(peaks) < 120
         and statistics.median(walls) < 1
