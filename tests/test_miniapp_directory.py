@@ -12,6 +12,7 @@ private only with the person's own yes; imported people who have not opted in ar
 
 from __future__ import annotations
 
+import asyncio
 import dataclasses
 import random
 from typing import Any
@@ -22,10 +23,12 @@ from config.loader import LoadedConfig
 from moderation.clock import FakeClock
 from simulation.faketg import FakeUser
 from simulation.simulator import Simulator
+from storage import contact_index
 from storage.contacts import ContactRepository
 from storage.models import Contact, ContactLookup, ContactRequest, Disclosure
 from tests.conftest import MODERATOR_ID
 from tests.miniapp import auth, init_data, served
+from tests.test_contact_index import held_build
 from tests.test_contacts import add_contact, member, rows
 
 APP_URL = "https://bot.example.org/app"
@@ -382,3 +385,38 @@ async def test_paging_does_not_count_toward_the_limit_and_a_forged_lookup_is_ref
         )
         assert gone.status_code in (403, 401), gone.text
         assert "Colleague" not in gone.text
+
+
+async def test_during_an_index_build_the_app_shows_the_same_columns(
+    sim: Simulator, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """While the in-memory index is rebuilt, the page comes from the database's own index in a
+    worker thread: the same cards and the same consent columns as from the index."""
+    w = await world(sim)
+    listed(sim, None, ["Shelter"], name="Maria Unicef", organisation="UNICEF")  # 4 consented
+    moderator = sim.telegram.users[MODERATOR_ID]
+    with sim.services.db.transaction() as session:
+        index = contact_index.index_for(session)
+    async with served(sim) as client:
+        before = {
+            p.id: await search(sim, client, p, "unicef") for p in (w["ivan"], w["petro"], moderator)
+        }
+        assert index.building is not None
+        await index.building
+        index.stale = True  # as after another process's change the log cannot replay
+        started, go = held_build(monkeypatch)
+        try:
+            for person, column in (
+                (w["ivan"], "other cluster"),
+                (w["petro"], "same cluster"),
+                (moderator, "moderator"),
+            ):
+                body = await search(sim, client, person, "unicef")
+                await asyncio.to_thread(started.wait, 5)
+                assert started.is_set() and not index.building.done(), "not during a build"
+                assert body["results"] == before[person.id]["results"], column
+                assert values(card_of(body, w["cid"])) == expected(column), column
+                assert w["hidden"] not in [c["id"] for c in body["results"]], column
+        finally:
+            go.set()
+    await index.building
