@@ -236,13 +236,18 @@ def world(people: list[Person]) -> tuple[FakeTelegram, int]:
 
 
 def one_run(
-    url: str, people: list[Person], query: str, folder: Path, bare: str | None = None
+    url: str,
+    people: list[Person],
+    query: str,
+    folder: Path,
+    bare: str | None = None,
+    name: str = "imbot",
 ) -> Run:
-    """One start of ``imbot run``, or of the Python code ``bare`` (a bare PTB process)."""
+    """One start of ``imbot run``, or of the Python code ``bare`` (a bare PTB process); its
+    output goes to ``folder/NAME.log``."""
     telegram, asker = world(people)
     server = Stopwatch(telegram, lambda: telegram.message(asker, asker, "/start"), asker)
     server.start()
-    name = "bare" if bare else "imbot"
     port = free_port()
     args = ["-c", bare] if bare else [*IMBOT, "--port", str(port)]
     process = start_process(args, server, url, folder / f"{name}.log")
@@ -311,8 +316,8 @@ def main() -> None:
         print(f"{engine_name(url)}: names made and filled in {time.perf_counter() - t0:.1f}s")
         for number in range(1, args.runs + 1):
             loads.append(os.getloadavg()[0])
-            bares.append(one_run(url, people, query, folder, BARE))
-            floors.append(one_run(url, people, query, folder, STACKED))
+            bares.append(one_run(url, people, query, folder, BARE, "bare"))
+            floors.append(one_run(url, people, query, folder, STACKED, "bare-libraries"))
             bots.append(one_run(url, people, query, folder))
             bot, bare, floor = bots[-1], bares[-1], floors[-1]
             print(
