@@ -234,23 +234,13 @@ class OpsRepository(SessionRepository):
 
 
 # --------------------------------------------------------------------------- schema state
-def known_revisions() -> list[str]:
-    """Every revision this program knows, oldest first."""
-    from alembic.script import ScriptDirectory
-
-    from storage.db import MIGRATIONS
-
-    script = ScriptDirectory(str(MIGRATIONS))
-    return [r.revision for r in reversed(list(script.walk_revisions()))]
-
-
 def schema_problem(engine: Engine, will_migrate: bool) -> str | None:
     """Why this program must not run on this database, or None.
 
     A database at a revision this program does not know was upgraded by a newer version: an
     older replica refuses to start rather than write into a schema it does not understand.
     """
-    from storage.db import current_revision, head_revision
+    from storage.db import current_revision, head_revision, known_revisions
 
     current, head = current_revision(engine), head_revision()
     if current == head:

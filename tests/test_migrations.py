@@ -2,14 +2,20 @@
 
 from __future__ import annotations
 
+import subprocess
+import sys
 from datetime import UTC, datetime
+from pathlib import Path
 
+import pytest
 from alembic.autogenerate import compare_metadata
 from alembic.runtime.migration import MigrationContext
 
 from storage.contacts.native import modelled
-from storage.db import Database, current_revision, head_revision
+from storage.db import Database, current_revision, head_revision, known_revisions, upgrade
 from storage.models import Base
+
+ROOT = Path(__file__).resolve().parent.parent
 
 
 def test_upgrade_from_empty_matches_models(database_url: str) -> None:
@@ -157,3 +163,66 @@ def test_contact_changes_downgrade_and_upgrade_again(database_url: str) -> None:
         logged = session.execute(select(ContactChange.contact_id, ContactChange.before)).all()
     assert [tuple(row) for row in logged] == [(contact_id, "")]
     database.dispose()
+
+
+def test_the_revision_chain_read_from_the_files_is_alembics() -> None:
+    from alembic.script import ScriptDirectory
+
+    from storage.db import MIGRATIONS
+
+    script = ScriptDirectory(str(MIGRATIONS))
+    walked = [r.revision for r in reversed(list(script.walk_revisions()))]
+    assert list(known_revisions()) == walked and walked[-1] == head_revision()
+
+
+def test_the_schema_check_of_a_health_probe_does_not_load_alembic(
+    tmp_path: Path,
+) -> None:
+    """Alembic's walk imports every migration (11 MB for the process): a replica answering
+    /health must not pay that. Run in a fresh interpreter, which has imported nothing yet."""
+    url = f"sqlite:///{tmp_path / 'older.db'}"
+    database = Database(url)
+    upgrade(database.engine, known_revisions()[-2])  # a replica newer than its database
+    database.dispose()
+    probe = (
+        "import sys\n"
+        "from storage.db import Database, known_revisions\n"
+        "from storage.ops import schema_problem\n"
+        "db = Database(sys.argv[1])\n"
+        "problem = schema_problem(db.engine, will_migrate=False)\n"
+        "print(len(known_revisions()), 'alembic' in sys.modules, problem)\n"
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", probe, url], capture_output=True, text=True, cwd=ROOT, check=True
+    )
+    count, loaded, problem = done.stdout.split(maxsplit=2)
+    assert int(count) >= 24 and loaded == "False"
+    assert f"needs {head_revision()}" in problem and "imbot db upgrade" in problem
+
+
+@pytest.mark.parametrize(
+    ("files", "problem"),
+    [
+        ({"a": None, "b": "a", "c": "a"}, "several heads: b, c"),
+        ({"a": None, "b": "a", "x": "y", "y": "x"}, "outside the chain to the newest: x, y"),
+        ({"b": "x"}, "chain is broken at revision x"),
+    ],
+)
+def test_a_broken_migration_chain_is_named(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, files: dict[str, str | None], problem: str
+) -> None:
+    import storage.db
+
+    (tmp_path / "versions").mkdir()
+    for revision, parent in files.items():
+        down = "None" if parent is None else repr(parent)
+        (tmp_path / "versions" / f"{revision}.py").write_text(
+            f"revision = {revision!r}\ndown_revision = {down}\n"
+        )
+    monkeypatch.setattr(storage.db, "MIGRATIONS", tmp_path)
+    storage.db.known_revisions.cache_clear()
+    try:
+        with pytest.raises(storage.db.DatabaseError, match=problem):
+            storage.db.known_revisions()
+    finally:
+        storage.db.known_revisions.cache_clear()

@@ -30,10 +30,10 @@ from runtime.replica import heartbeat
 from simulation.faketg import FakeTelegram
 from simulation.simulator import FAKE_TOKEN, Simulator
 from storage.contacts.native import modelled
-from storage.db import Database, current_revision, head_revision, upgrade
+from storage.db import Database, current_revision, head_revision, known_revisions, upgrade
 from storage.deadlines import DeadlineRepository
 from storage.models import Base, ReminderOutbox, SweepRunRow, User
-from storage.ops import AdvisoryLock, known_revisions, lock_key
+from storage.ops import AdvisoryLock, lock_key
 from storage.retry import SentButNotMarked
 from tests.conftest import EXAMPLE, MODERATOR_ID
 from tests.helpers import marks_cannot_be_written

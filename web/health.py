@@ -20,7 +20,7 @@ from typing import TYPE_CHECKING, Any
 from sqlalchemy import text
 from sqlalchemy.exc import SQLAlchemyError
 
-from storage.db import current_revision, head_revision
+from storage.db import current_revision, head_revision, known_revisions
 from web.http import RouteSpec, WebRequest, WebResponse
 
 if TYPE_CHECKING:
@@ -60,8 +60,6 @@ class Readiness:
 @functools.cache
 def _revisions() -> tuple[str | None, frozenset[str]]:
     """This program's newest revision and every one it knows (read from disk once)."""
-    from storage.ops import known_revisions
-
     return head_revision(), frozenset(known_revisions())
 
 
