@@ -200,7 +200,7 @@ def index_size(port: int) -> int:
 
 
 def ready(port: int) -> bool:
-    """The bot's /readyz, as the Dockerfile's HEALTHCHECK and compose.yaml ask it every 30 s."""
+    """The bot's /readyz, as the Dockerfile's and compose's health checks ask it every 15 s."""
     try:
         with urllib.request.urlopen(f"http://127.0.0.1:{port}/readyz", timeout=5) as answer:
             return bool(answer.status == 200)
@@ -288,7 +288,7 @@ def one_run(
             # A lookup before the index is built is answered from SQL while the build runs:
             # the memory is read once the index holds the directory (its metric says so).
             wait(lambda: index_size(port) > 0, process, "the contact index's build")
-            # A deployment's health check has asked by then (the first within 30 s of start).
+            # A deployment's health check has asked by then (every 10-15 s from the start).
             wait(lambda: ready(port), process, "the bot's readiness (/readyz)")
             run.rss, run.peak = memory(process.pid)
         process.send_signal(signal.SIGTERM)

@@ -179,7 +179,7 @@ def test_the_schema_checks_of_readyz_and_of_a_start_do_not_load_alembic(
     tmp_path: Path,
 ) -> None:
     """Alembic's walk imports every migration (11 MB for the process): a replica answering
-    /readyz (the container's health check, every 30 s) must not pay that, nor one that
+    /readyz (the container's health check, every 10-15 s) must not pay that, nor one that
     refuses to start. Run in a fresh interpreter, which has imported nothing yet."""
     url = f"sqlite:///{tmp_path / 'older.db'}"
     database = Database(url)
